@@ -1,0 +1,45 @@
+//! The command line: clap derive types and the dispatch to one `cmd` module per command.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+use crate::cmd;
+use crate::project::Project;
+
+/// A public status page generator with an external multi-region prober.
+#[derive(Debug, Parser)]
+#[command(name = "pharos", version, about, max_term_width = 100)]
+pub struct Cli {
+    /// Project folder (the one with components.yaml). Default: the nearest one upwards.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the embedded demo: local services, three regions, a built site.
+    Demo(cmd::demo::Args),
+    /// Validate components.yaml, probes.yaml and incidents/, reporting every problem.
+    Check(cmd::check::Args),
+    /// Run the prober of one region (a daemon; --once for one round).
+    Probe(cmd::probe::Args),
+    /// Merge the regions' state and incidents into the static site in site/.
+    Build(cmd::build::Args),
+}
+
+/// Run the parsed command line; the exit code says how it went.
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Demo(args) => cmd::demo::run(args),
+        Command::Check(args) => cmd::check::run(args, &Project::locate(cli.root.as_deref())?),
+        Command::Probe(args) => cmd::probe::run(args, &Project::locate(cli.root.as_deref())?),
+        Command::Build(args) => cmd::build::run(args, &Project::locate(cli.root.as_deref())?),
+    }
+}

@@ -1,0 +1,63 @@
+//! `pharos check`: validate every input and report every problem at once (exit 2 if any).
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::Args as ClapArgs;
+
+use crate::config::{self, COMPONENTS_FILE, PROBES_FILE, Problem};
+use crate::incident;
+use crate::project::Project;
+use crate::state::store::LocalStore;
+
+/// Options of `check`.
+#[derive(Debug, ClapArgs)]
+pub struct Args {}
+
+/// Every problem in the project's inputs, in file order.
+pub fn problems(project: &Project) -> (Vec<Problem>, Vec<String>) {
+    let mut problems = Vec::new();
+    let mut warnings = Vec::new();
+    let site = config::read_yaml(&project.components_file(), COMPONENTS_FILE, &mut problems)
+        .and_then(|node| config::validate_components(&node, COMPONENTS_FILE, &mut problems));
+    let probing = config::read_yaml(&project.probes_file(), PROBES_FILE, &mut problems)
+        .and_then(|node| config::validate_probes(&node, PROBES_FILE, site.as_ref(), &mut problems));
+    let ids: Option<Vec<&str>> = site
+        .as_ref()
+        .map(|s| s.components.iter().map(|c| c.id.as_str()).collect());
+    if let Err(p) = incident::load_dir(&project.incidents_dir(), "incidents", ids.as_deref()) {
+        problems.extend(p.0);
+    }
+    if let Some(probing) = &probing {
+        for var in config::env_vars(&probing.probes) {
+            if std::env::var_os(&var).is_none() {
+                warnings.push(format!(
+                    "{PROBES_FILE}: environment variable {var} is not set here; the prober needs it at run time"
+                ));
+            }
+        }
+    }
+    if let Err(e) = LocalStore::new(project.state_dir()).read_all() {
+        warnings.push(format!("{e:#}"));
+    }
+    (problems, warnings)
+}
+
+/// Run `check`.
+pub fn run(_args: Args, project: &Project) -> Result<ExitCode> {
+    let (problems, warnings) = problems(project);
+    for w in &warnings {
+        println!("warning: {w}");
+    }
+    for p in &problems {
+        println!("{p}");
+    }
+    if problems.is_empty() {
+        println!("ok: components.yaml, probes.yaml and incidents/ are valid");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        let n = problems.len();
+        eprintln!("{n} problem{} found", if n == 1 { "" } else { "s" });
+        Ok(ExitCode::from(2))
+    }
+}

@@ -1,0 +1,72 @@
+//! `pharos demo`: the whole flow on the embedded demo, on loopback, with no network.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use chrono::Utc;
+use clap::Args as ClapArgs;
+
+use crate::demo::{self, CUT_OFF_REGION, REGIONS, Services};
+use crate::project::Project;
+use crate::site::display_status;
+
+/// Options of `demo`.
+#[derive(Debug, ClapArgs)]
+pub struct Args {
+    /// Folder to write the demo project into. Default: a new temporary folder.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// How long the three region workers probe before the site is built.
+    #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
+    pub duration: Duration,
+}
+
+/// Run `demo`.
+pub fn run(args: Args) -> Result<ExitCode> {
+    let dir = match args.dir {
+        Some(d) => d,
+        None => tempfile::Builder::new()
+            .prefix("pharos-demo-")
+            .tempdir()
+            .context("creating a temporary folder")?
+            .keep(),
+    };
+    let project = Project::at(&dir);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async {
+        let services = Services::start(IpAddr::V4(REGIONS[CUT_OFF_REGION].2)).await?;
+        demo::write_project(&dir, &services, Utc::now())?;
+        println!(
+            "Demo project in {}. Probing from {} regions for {} (ap-south cannot reach the CDN edge)…",
+            dir.display(),
+            REGIONS.len(),
+            humantime::format_duration(args.duration)
+        );
+        demo::run_regions(&project, args.duration).await
+    })?;
+    let report = super::build::build(&project, Utc::now())?;
+    println!("\n{}", report.indicator.description());
+    for c in &report.components {
+        let (_, label) = display_status(c);
+        let regions = if c.down_regions.is_empty() {
+            String::new()
+        } else {
+            format!(" (down in {})", c.down_regions.join(", "))
+        };
+        println!("  {:<8} {label}{regions}", c.id);
+    }
+    let index = project.site_dir().join("index.html");
+    println!("\nSite built: {}", index.display());
+    println!(
+        "Feed:       {}",
+        project.site_dir().join("feed.rss").display()
+    );
+    println!("Open it with:  xdg-open {}", index.display());
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,75 @@
+//! `pharos probe --region R`: run one region's worker until SIGINT/SIGTERM, or one round
+//! with `--once`. Writes `state/<region>.json`.
+
+use std::net::IpAddr;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::Args as ClapArgs;
+
+use crate::config;
+use crate::probe::{Ctx, worker};
+use crate::project::Project;
+use crate::state::store::LocalStore;
+
+/// Options of `probe`.
+#[derive(Debug, ClapArgs)]
+pub struct Args {
+    /// The region this worker probes from (a name under `regions:` in probes.yaml).
+    #[arg(long, env = "PHAROS_REGION")]
+    pub region: String,
+    /// Run every probe once, write the state file and exit.
+    #[arg(long)]
+    pub once: bool,
+    /// Most checks in flight at once.
+    #[arg(long, default_value_t = 64)]
+    pub concurrency: usize,
+    /// Local address to send probes from (for hosts with an address per region).
+    #[arg(long, value_name = "IP")]
+    pub source_ip: Option<IpAddr>,
+}
+
+/// Run `probe`.
+pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
+    let config = config::load(&project.components_file(), &project.probes_file())
+        .map_err(|p| anyhow::anyhow!("{p}\nrun `pharos check` for details"))?;
+    let store = LocalStore::new(project.state_dir());
+    let mut opts = worker::Options::new(&args.region);
+    opts.once = args.once;
+    opts.concurrency = args.concurrency;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let summary = runtime.block_on(async {
+        let ctx = Ctx::new(args.source_ip)?;
+        let probes = worker::probes_for(&config.probing, &args.region).len();
+        tracing::info!(region = %args.region, probes, "prober started");
+        worker::run(&config.probing, &store, ctx, &opts, stop_signal()).await
+    })?;
+    tracing::info!(
+        samples = summary.samples,
+        writes = summary.writes,
+        abandoned = summary.abandoned,
+        "prober stopped; state written to {}",
+        store.path_of(&args.region).display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn stop_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("stop requested; finishing checks in flight");
+}

@@ -1,0 +1,74 @@
+//! Step 1 (config): components.yaml, what the public sees. Raw serde types here; the
+//! checks that turn them into a [`Components`] value live in `validate`.
+
+use serde::Deserialize;
+
+/// `page:` — the site's identity and settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPage {
+    /// The page title, e.g. "Acme Status".
+    pub title: String,
+    /// The public address the site is served at, used for absolute links in feeds.
+    pub base_url: String,
+    /// One sentence shown under the title and in feeds.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// IANA time zone used to show times, e.g. "Europe/Berlin". Default: UTC.
+    #[serde(default)]
+    pub time_zone: Option<String>,
+    /// Page language (`lang` attribute). Default: en.
+    #[serde(default)]
+    pub language: Option<String>,
+    /// Theme folder under themes/. Default: the built-in theme.
+    #[serde(default)]
+    pub theme: Option<String>,
+    /// Links shown in the header, e.g. to the product or support.
+    #[serde(default)]
+    pub links: Vec<RawLink>,
+}
+
+/// A header link.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLink {
+    /// Link text.
+    pub title: String,
+    /// Link target.
+    pub url: String,
+}
+
+/// An item of `groups:`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGroup {
+    /// Stable id, used by components' `group`.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Optional one-line description.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// An item of `components:`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawComponent {
+    /// Stable id: lowercase letters, digits, `-` and `_`. Used in URLs and by probes.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Optional one-line description.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Id of the group it is shown in.
+    #[serde(default)]
+    pub group: Option<String>,
+    /// Ids of components this one needs to work.
+    #[serde(default)]
+    pub depends_on: Vec<String>,
+    /// Show only while it is not operational.
+    #[serde(default)]
+    pub hidden_until_degraded: bool,
+}

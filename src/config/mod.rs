@@ -1,0 +1,208 @@
+//! Step 1 of the flow: components.yaml and probes.yaml → one validated [`Config`].
+//! Every problem names file, line, column and YAML path, and all of them are collected so
+//! `pharos check` can report them at once.
+
+mod components;
+mod probes;
+pub mod template;
+mod validate;
+pub mod yaml;
+
+use std::fmt;
+use std::path::Path;
+
+pub use components::{RawComponent, RawGroup, RawLink, RawPage};
+pub use probes::{
+    Dur, HttpSpec, KindWord, Method, Probe, ProbeKind, RawDefaults, RawProbe, RawRegion, Region,
+    StatusMatch, TcpSpec,
+};
+pub use template::{MissingVar, Template};
+pub use validate::{env_vars, valid_id, validate_components, validate_probes};
+pub use yaml::Loc;
+
+/// The whole validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// components.yaml.
+    pub site: Site,
+    /// probes.yaml.
+    pub probing: Probing,
+}
+
+/// What components.yaml says.
+#[derive(Debug, Clone)]
+pub struct Site {
+    /// Page settings.
+    pub page: Page,
+    /// Groups in file order.
+    pub groups: Vec<Group>,
+    /// Components in file order.
+    pub components: Vec<Component>,
+}
+
+/// Page settings with defaults applied.
+#[derive(Debug, Clone)]
+pub struct Page {
+    /// Title.
+    pub title: String,
+    /// Public address, without a trailing slash.
+    pub base_url: String,
+    /// One-line description.
+    pub description: Option<String>,
+    /// Time zone for display.
+    pub time_zone: chrono_tz::Tz,
+    /// Page language.
+    pub language: String,
+    /// Theme name; `None` for the built-in one.
+    pub theme: Option<String>,
+    /// Header links.
+    pub links: Vec<RawLink>,
+}
+
+/// A component group.
+#[derive(Debug, Clone)]
+pub struct Group {
+    /// Stable id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Description.
+    pub description: Option<String>,
+}
+
+/// A component.
+#[derive(Debug, Clone)]
+pub struct Component {
+    /// Stable id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Group id.
+    pub group: Option<String>,
+    /// Components it needs.
+    pub depends_on: Vec<String>,
+    /// Shown only when not operational.
+    pub hidden_until_degraded: bool,
+}
+
+/// What probes.yaml says.
+#[derive(Debug, Clone)]
+pub struct Probing {
+    /// Regions in file order.
+    pub regions: Vec<Region>,
+    /// Probes in file order.
+    pub probes: Vec<Probe>,
+}
+
+/// One problem in an input file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// File name as shown to the user (relative to the project root).
+    pub file: String,
+    /// Line and column, when the problem has a place.
+    pub loc: Option<Loc>,
+    /// YAML path or other context, e.g. `probes[1]` or `probe "api" (probes[4])`.
+    pub context: String,
+    /// The sentence, with the fix in it.
+    pub message: String,
+}
+
+impl Problem {
+    /// A problem at a place in a file.
+    pub fn new(
+        file: &str,
+        loc: Option<Loc>,
+        context: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Problem {
+            file: file.to_string(),
+            loc,
+            context: context.into(),
+            message: message.into(),
+        }
+    }
+
+    /// From a YAML error.
+    pub fn from_yaml(file: &str, e: yaml::Error) -> Self {
+        Problem::new(file, e.loc, e.path, e.message)
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file)?;
+        if let Some(loc) = self.loc {
+            write!(f, ":{loc}")?;
+        }
+        if self.context.is_empty() {
+            write!(f, ": {}", self.message)
+        } else {
+            write!(f, ": {}: {}", self.context, self.message)
+        }
+    }
+}
+
+/// A set of problems, the error of a failed load.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problems(pub Vec<Problem>);
+
+impl fmt::Display for Problems {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, p) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Problems {}
+
+/// The file names as shown in messages.
+pub const COMPONENTS_FILE: &str = "components.yaml";
+/// See [`COMPONENTS_FILE`].
+pub const PROBES_FILE: &str = "probes.yaml";
+
+/// Read both files and validate them, collecting every problem.
+pub fn load(components_path: &Path, probes_path: &Path) -> Result<Config, Problems> {
+    let mut problems = Vec::new();
+    let site = read_yaml(components_path, COMPONENTS_FILE, &mut problems)
+        .and_then(|node| validate_components(&node, COMPONENTS_FILE, &mut problems));
+    let probing = read_yaml(probes_path, PROBES_FILE, &mut problems)
+        .and_then(|node| validate_probes(&node, PROBES_FILE, site.as_ref(), &mut problems));
+    match (site, probing) {
+        (Some(site), Some(probing)) if problems.is_empty() => Ok(Config { site, probing }),
+        _ => Err(Problems(problems)),
+    }
+}
+
+/// Read a YAML file into a located tree; a read or syntax error becomes a problem.
+pub fn read_yaml(path: &Path, shown: &str, problems: &mut Vec<Problem>) -> Option<yaml::Node> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            problems.push(Problem::new(
+                shown,
+                None,
+                "",
+                format!(
+                    "cannot read {}: {e}; run `pharos init` to create it",
+                    path.display()
+                ),
+            ));
+            return None;
+        }
+    };
+    match yaml::parse(&text) {
+        Ok(node) => Some(node),
+        Err(e) => {
+            problems.push(Problem::from_yaml(shown, e));
+            None
+        }
+    }
+}

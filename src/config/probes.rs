@@ -1,0 +1,401 @@
+//! Step 1 (config): probes.yaml, how we check. A flat [`RawProbe`] keeps serde's errors
+//! precise (an internally tagged enum would report every typo at the list item);
+//! `validate` then builds the typed [`ProbeKind`].
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use serde::de::{self, Deserializer, Visitor};
+use serde::{Deserialize, Serialize};
+
+use super::template::Template;
+
+/// A duration written with a unit: `30s`, `500ms`, `2m`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dur(pub Duration);
+
+impl<'de> Deserialize<'de> for Dur {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Dur;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a duration with a unit, e.g. 30s, 500ms or 2m")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Dur, E> {
+                Err(E::custom(format!(
+                    "a duration needs a unit: write {v}s (seconds) or {v}ms (milliseconds)"
+                )))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Dur, E> {
+                humantime::parse_duration(v.trim()).map(Dur).map_err(|_| {
+                    E::custom(format!(
+                        "\"{v}\" is not a duration; write a number with a unit, e.g. 30s, 500ms or 2m"
+                    ))
+                })
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Which kind of check a probe runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KindWord {
+    /// An HTTP(S) request.
+    Http,
+    /// A TCP connect.
+    Tcp,
+    /// ICMP echo.
+    Icmp,
+    /// A DNS query.
+    Dns,
+    /// A TLS certificate check.
+    Tls,
+    /// A Nagios/Mackerel-style plugin.
+    Command,
+    /// A heartbeat pushed by a job.
+    Push,
+}
+
+impl KindWord {
+    /// The word as written in probes.yaml.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KindWord::Http => "http",
+            KindWord::Tcp => "tcp",
+            KindWord::Icmp => "icmp",
+            KindWord::Dns => "dns",
+            KindWord::Tls => "tls",
+            KindWord::Command => "command",
+            KindWord::Push => "push",
+        }
+    }
+}
+
+/// HTTP request method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Method {
+    /// GET (the default).
+    #[default]
+    Get,
+    /// HEAD: headers only.
+    Head,
+    /// POST, usually with `body`.
+    Post,
+}
+
+impl Method {
+    /// The method's wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Head => "HEAD",
+            Method::Post => "POST",
+        }
+    }
+}
+
+/// One entry of `expect_status`: an exact code (`200`) or a class (`2xx`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusMatch {
+    /// Exactly this code.
+    Code(u16),
+    /// Any code in this hundred, e.g. 2 for `2xx`.
+    Class(u16),
+}
+
+impl StatusMatch {
+    /// Whether `code` is accepted.
+    pub fn accepts(self, code: u16) -> bool {
+        match self {
+            StatusMatch::Code(c) => c == code,
+            StatusMatch::Class(c) => code / 100 == c,
+        }
+    }
+}
+
+impl fmt::Display for StatusMatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StatusMatch::Code(c) => write!(f, "{c}"),
+            StatusMatch::Class(c) => write!(f, "{c}xx"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for StatusMatch {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = StatusMatch;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an HTTP status code (200) or class (2xx)")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<StatusMatch, E> {
+                if (100..=599).contains(&v) {
+                    Ok(StatusMatch::Code(v as u16))
+                } else {
+                    Err(E::custom(format!(
+                        "{v} is not an HTTP status code; use 100–599 or a class such as 2xx"
+                    )))
+                }
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<StatusMatch, E> {
+                let b = v.as_bytes();
+                if b.len() == 3
+                    && (b'1'..=b'5').contains(&b[0])
+                    && v[1..].eq_ignore_ascii_case("xx")
+                {
+                    return Ok(StatusMatch::Class(u16::from(b[0] - b'0')));
+                }
+                match v.parse::<u64>() {
+                    Ok(n) => self.visit_u64(n),
+                    Err(_) => Err(E::custom(format!(
+                        "\"{v}\" is not a status; write a code such as 200 or a class such as 2xx"
+                    ))),
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// An item of `regions:`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRegion {
+    /// Region name, used for its state file: lowercase letters, digits, `-`, `_`.
+    pub name: String,
+    /// Human label, e.g. "Frankfurt".
+    #[serde(default)]
+    pub label: Option<String>,
+}
+
+/// `defaults:` — settings every probe inherits unless it sets its own.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDefaults {
+    /// Time between checks. Default 60s.
+    #[serde(default)]
+    pub interval: Option<Dur>,
+    /// One deadline for the whole check. Default 10s.
+    #[serde(default)]
+    pub timeout: Option<Dur>,
+    /// In-region re-checks of a down sample before it counts. Default 1.
+    #[serde(default)]
+    pub retries: Option<u32>,
+    /// Pause before each re-check. Default 2s.
+    #[serde(default)]
+    pub retry_delay: Option<Dur>,
+    /// Rounds a new bad status must hold before it shows. Default 2.
+    #[serde(default)]
+    pub confirm: Option<u32>,
+    /// Good rounds needed to show recovery. Default 2.
+    #[serde(default)]
+    pub recover: Option<u32>,
+    /// Regions that must agree for a major outage. Default max(2, ⌈M/2⌉) of M regions.
+    #[serde(default)]
+    pub quorum: Option<u32>,
+    /// A successful check slower than this is degraded.
+    #[serde(default)]
+    pub degraded_after: Option<Dur>,
+}
+
+/// An item of `probes:` as written. Kind-specific fields are checked against the kind.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProbe {
+    /// Stable id, used in state files.
+    pub id: String,
+    /// What kind of check.
+    pub kind: KindWord,
+    /// Ids of the components this probe exercises.
+    #[serde(default)]
+    pub components: Vec<String>,
+    /// Regions that run it. Default: all.
+    #[serde(default)]
+    pub regions: Option<Vec<String>>,
+    /// See `defaults.interval`.
+    #[serde(default)]
+    pub interval: Option<Dur>,
+    /// See `defaults.timeout`.
+    #[serde(default)]
+    pub timeout: Option<Dur>,
+    /// See `defaults.retries`.
+    #[serde(default)]
+    pub retries: Option<u32>,
+    /// See `defaults.retry_delay`.
+    #[serde(default)]
+    pub retry_delay: Option<Dur>,
+    /// See `defaults.confirm`.
+    #[serde(default)]
+    pub confirm: Option<u32>,
+    /// See `defaults.recover`.
+    #[serde(default)]
+    pub recover: Option<u32>,
+    /// See `defaults.quorum`.
+    #[serde(default)]
+    pub quorum: Option<u32>,
+    /// See `defaults.degraded_after`.
+    #[serde(default)]
+    pub degraded_after: Option<Dur>,
+    /// http: the address to request; may hold `${ENV}` references.
+    #[serde(default)]
+    pub url: Option<Template>,
+    /// http: GET (default), HEAD or POST.
+    #[serde(default)]
+    pub method: Option<Method>,
+    /// http: extra request headers; values may hold `${ENV}` references.
+    #[serde(default)]
+    pub headers: BTreeMap<String, Template>,
+    /// http: request body (POST).
+    #[serde(default)]
+    pub body: Option<Template>,
+    /// http: accepted statuses, codes or classes. Default [2xx].
+    #[serde(default)]
+    pub expect_status: Option<Vec<StatusMatch>>,
+    /// http: text the body must contain.
+    #[serde(default)]
+    pub body_contains: Option<String>,
+    /// http: follow redirects. Default true.
+    #[serde(default)]
+    pub follow_redirects: Option<bool>,
+    /// http: most redirects followed. Default 5.
+    #[serde(default)]
+    pub max_redirects: Option<u32>,
+    /// http: most body bytes read. Default 1048576 (1 MiB).
+    #[serde(default)]
+    pub max_body_bytes: Option<u64>,
+    /// tcp: host name or address.
+    #[serde(default)]
+    pub host: Option<String>,
+    /// tcp: port.
+    #[serde(default)]
+    pub port: Option<u16>,
+}
+
+/// Fields that belong to one kind only, for "does not apply" errors.
+pub(crate) const HTTP_FIELDS: &[&str] = &[
+    "url",
+    "method",
+    "headers",
+    "body",
+    "expect_status",
+    "body_contains",
+    "follow_redirects",
+    "max_redirects",
+    "max_body_bytes",
+];
+pub(crate) const TCP_FIELDS: &[&str] = &["host", "port"];
+
+/// A region that runs workers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Region {
+    /// Name, as in `state/<name>.json`.
+    pub name: String,
+    /// Human label, e.g. "Frankfurt".
+    pub label: Option<String>,
+}
+
+/// A validated probe.
+#[derive(Debug, Clone)]
+pub struct Probe {
+    /// Stable id.
+    pub id: String,
+    /// Components it exercises.
+    pub components: Vec<String>,
+    /// Regions that run it.
+    pub regions: Vec<String>,
+    /// Time between checks.
+    pub interval: Duration,
+    /// One deadline for a check.
+    pub timeout: Duration,
+    /// In-region re-checks of a down sample.
+    pub retries: u32,
+    /// Pause before each re-check.
+    pub retry_delay: Duration,
+    /// Rounds a bad status must hold before it shows.
+    pub confirm: u32,
+    /// Good rounds needed to show recovery.
+    pub recover: u32,
+    /// Regions that must agree; `None` for the default rule.
+    pub quorum: Option<u32>,
+    /// Slower than this is degraded.
+    pub degraded_after: Option<Duration>,
+    /// What to check.
+    pub kind: ProbeKind,
+}
+
+/// The kind-specific part of a probe.
+#[derive(Debug, Clone)]
+pub enum ProbeKind {
+    /// An HTTP request.
+    Http(HttpSpec),
+    /// A TCP connect.
+    Tcp(TcpSpec),
+}
+
+impl ProbeKind {
+    /// The kind's word.
+    pub fn word(&self) -> KindWord {
+        match self {
+            ProbeKind::Http(_) => KindWord::Http,
+            ProbeKind::Tcp(_) => KindWord::Tcp,
+        }
+    }
+
+    /// The target as written (references unresolved), safe to show.
+    pub fn target(&self) -> String {
+        match self {
+            ProbeKind::Http(h) => h.url.as_written().to_string(),
+            ProbeKind::Tcp(t) => format!("{}:{}", t.host, t.port),
+        }
+    }
+
+    /// Every `${ENV}` template the probe uses.
+    pub fn templates(&self) -> Vec<&Template> {
+        match self {
+            ProbeKind::Http(h) => std::iter::once(&h.url)
+                .chain(h.headers.iter().map(|(_, v)| v))
+                .chain(h.body.iter())
+                .collect(),
+            ProbeKind::Tcp(_) => Vec::new(),
+        }
+    }
+}
+
+/// An HTTP check.
+#[derive(Debug, Clone)]
+pub struct HttpSpec {
+    /// Address; may hold `${ENV}`.
+    pub url: Template,
+    /// Method.
+    pub method: Method,
+    /// Extra headers.
+    pub headers: Vec<(String, Template)>,
+    /// Request body.
+    pub body: Option<Template>,
+    /// Accepted statuses.
+    pub expect_status: Vec<StatusMatch>,
+    /// Text the body must contain.
+    pub body_contains: Option<String>,
+    /// Follow redirects.
+    pub follow_redirects: bool,
+    /// Most redirects.
+    pub max_redirects: u32,
+    /// Most body bytes read.
+    pub max_body_bytes: u64,
+}
+
+/// A TCP connect check.
+#[derive(Debug, Clone)]
+pub struct TcpSpec {
+    /// Host name or address.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+}

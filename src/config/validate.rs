@@ -1,0 +1,733 @@
+//! Step 1 (config): raw types → validated types, and the cross-file rules (unique ids,
+//! probe → component, regions, dependencies). Problems are collected, never thrown.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::time::Duration;
+
+use super::probes::{HTTP_FIELDS, TCP_FIELDS};
+use super::yaml::{self, Node};
+use super::{
+    Component, Group, HttpSpec, KindWord, Method, Page, Probe, ProbeKind, Probing, Problem,
+    RawComponent, RawDefaults, RawGroup, RawPage, RawProbe, RawRegion, Region, Site, StatusMatch,
+    TcpSpec,
+};
+
+/// Default time between checks.
+pub(crate) const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
+/// Default deadline of one check.
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default pause before an in-region re-check.
+pub(crate) const DEFAULT_RETRY_DELAY: Duration = Duration::from_secs(2);
+/// Default body cap.
+pub(crate) const DEFAULT_MAX_BODY: u64 = 1024 * 1024;
+
+/// Whether `id` is safe as an id, a file name and a URL segment.
+pub fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        && !id.starts_with(['-', '_'])
+}
+
+fn id_problem(file: &str, loc: yaml::Loc, context: &str, what: &str, id: &str) -> Problem {
+    let fixed: String = id
+        .to_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect::<String>()
+        .trim_matches('-')
+        .to_string();
+    Problem::new(
+        file,
+        Some(loc),
+        context,
+        format!(
+            "{what} \"{id}\" may only use lowercase letters, digits, '-' and '_' (at most 64); try \"{fixed}\""
+        ),
+    )
+}
+
+/// Each item of a list section deserialized on its own, so one bad item hides nothing.
+fn each_item<'a, T: serde::de::DeserializeOwned>(
+    node: Option<&'a Node>,
+    section: &str,
+    file: &str,
+    problems: &mut Vec<Problem>,
+) -> Vec<(usize, &'a Node, T)> {
+    let Some(node) = node else {
+        return Vec::new();
+    };
+    let Some(items) = node.items() else {
+        problems.push(Problem::new(
+            file,
+            Some(node.loc),
+            section,
+            "expected a list (items starting with `- `)",
+        ));
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        match yaml::from_node::<T>(item, &format!("{section}[{i}]")) {
+            Ok(v) => out.push((i, item, v)),
+            Err(e) => problems.push(Problem::from_yaml(file, e)),
+        }
+    }
+    out
+}
+
+/// components.yaml → [`Site`].
+pub fn validate_components(node: &Node, file: &str, problems: &mut Vec<Problem>) -> Option<Site> {
+    let before = problems.len();
+    let mut top = Vec::new();
+    let keys = yaml::known_keys(node, "", &["page", "groups", "components"], &mut top);
+    problems.extend(top.into_iter().map(|e| Problem::from_yaml(file, e)));
+
+    let page = match keys.get("page") {
+        Some(p) => match yaml::from_node::<RawPage>(p, "page") {
+            Ok(raw) => validate_page(raw, p, file, problems),
+            Err(e) => {
+                problems.push(Problem::from_yaml(file, e));
+                None
+            }
+        },
+        None => {
+            problems.push(Problem::new(
+                file,
+                Some(node.loc),
+                "",
+                "missing section \"page\"; add `page:` with at least `title` and `base_url`",
+            ));
+            None
+        }
+    };
+
+    let mut groups = Vec::new();
+    let mut group_ids = HashSet::new();
+    for (i, item, raw) in
+        each_item::<RawGroup>(keys.get("groups").copied(), "groups", file, problems)
+    {
+        let ctx = format!("groups[{i}]");
+        if !valid_id(&raw.id) {
+            problems.push(id_problem(
+                file,
+                item.loc_of(&["id"]),
+                &ctx,
+                "group id",
+                &raw.id,
+            ));
+        } else if !group_ids.insert(raw.id.clone()) {
+            problems.push(Problem::new(
+                file,
+                Some(item.loc_of(&["id"])),
+                &ctx,
+                format!("group id \"{}\" is used twice; ids must be unique", raw.id),
+            ));
+        }
+        groups.push(Group {
+            id: raw.id,
+            name: raw.name,
+            description: raw.description,
+        });
+    }
+
+    let raw_components = each_item::<RawComponent>(
+        keys.get("components").copied(),
+        "components",
+        file,
+        problems,
+    );
+    if keys.get("components").is_none() || raw_components.is_empty() && problems.len() == before {
+        problems.push(Problem::new(
+            file,
+            Some(node.loc),
+            "",
+            "no components defined; add `components:` with at least one `- id: … name: …`",
+        ));
+    }
+    let all_ids: HashSet<&str> = raw_components
+        .iter()
+        .map(|(_, _, c)| c.id.as_str())
+        .collect();
+    let mut seen = HashSet::new();
+    let mut components = Vec::new();
+    for (i, item, raw) in &raw_components {
+        let ctx = format!("component \"{}\" (components[{i}])", raw.id);
+        if !valid_id(&raw.id) {
+            problems.push(id_problem(
+                file,
+                item.loc_of(&["id"]),
+                &ctx,
+                "component id",
+                &raw.id,
+            ));
+        } else if !seen.insert(raw.id.as_str()) {
+            problems.push(Problem::new(
+                file,
+                Some(item.loc_of(&["id"])),
+                &ctx,
+                format!(
+                    "component id \"{}\" is used twice; ids must be unique",
+                    raw.id
+                ),
+            ));
+        }
+        if let Some(g) = &raw.group
+            && !group_ids.contains(g)
+        {
+            let known: Vec<&str> = groups.iter().map(|g| g.id.as_str()).collect();
+            problems.push(Problem::new(
+                file,
+                Some(item.loc_of(&["group"])),
+                &ctx,
+                unknown_ref("group", g, &known, "groups"),
+            ));
+        }
+        for (j, dep) in raw.depends_on.iter().enumerate() {
+            let at = Some(item.loc_of(&["depends_on", &j.to_string()]));
+            if dep == &raw.id {
+                problems.push(Problem::new(
+                    file,
+                    at,
+                    &ctx,
+                    "a component cannot depend on itself",
+                ));
+            } else if !all_ids.contains(dep.as_str()) {
+                let known: Vec<&str> = all_ids.iter().copied().collect();
+                problems.push(Problem::new(
+                    file,
+                    at,
+                    &ctx,
+                    unknown_ref("component", dep, &known, "components"),
+                ));
+            }
+        }
+        components.push(Component {
+            id: raw.id.clone(),
+            name: raw.name.clone(),
+            description: raw.description.clone(),
+            group: raw.group.clone(),
+            depends_on: raw.depends_on.clone(),
+            hidden_until_degraded: raw.hidden_until_degraded,
+        });
+    }
+    if let Some(cycle) = find_cycle(&components) {
+        let first = raw_components
+            .iter()
+            .find(|(_, _, c)| c.id == cycle[0])
+            .map(|(_, n, _)| n.loc_of(&["depends_on"]));
+        problems.push(Problem::new(
+            file,
+            first,
+            "",
+            format!(
+                "dependency cycle {}; remove one of these depends_on entries",
+                cycle.join(" → ")
+            ),
+        ));
+    }
+    if problems.len() > before {
+        return None;
+    }
+    Some(Site {
+        page: page?,
+        groups,
+        components,
+    })
+}
+
+fn validate_page(
+    raw: RawPage,
+    node: &Node,
+    file: &str,
+    problems: &mut Vec<Problem>,
+) -> Option<Page> {
+    let before = problems.len();
+    let base_url = raw.base_url.trim_end_matches('/').to_string();
+    match url::Url::parse(&base_url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+        _ => problems.push(Problem::new(
+            file,
+            Some(node.loc_of(&["base_url"])),
+            "page",
+            format!(
+                "base_url \"{}\" is not an http(s) address; write the public address, e.g. https://status.example.com",
+                raw.base_url
+            ),
+        )),
+    }
+    let zone = raw.time_zone.as_deref().unwrap_or("UTC");
+    let time_zone = match zone.parse::<chrono_tz::Tz>() {
+        Ok(tz) => Some(tz),
+        Err(_) => {
+            problems.push(Problem::new(
+                file,
+                Some(node.loc_of(&["time_zone"])),
+                "page",
+                format!(
+                    "time_zone \"{zone}\" is not an IANA time zone; write e.g. UTC or Europe/Berlin"
+                ),
+            ));
+            None
+        }
+    };
+    if let Some(theme) = &raw.theme
+        && !valid_id(theme)
+    {
+        problems.push(id_problem(
+            file,
+            node.loc_of(&["theme"]),
+            "page",
+            "theme name",
+            theme,
+        ));
+    }
+    let language = raw.language.unwrap_or_else(|| "en".to_string());
+    if language.is_empty()
+        || !language
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    {
+        problems.push(Problem::new(
+            file,
+            Some(node.loc_of(&["language"])),
+            "page",
+            format!("language \"{language}\" is not a language tag; write e.g. en or ja"),
+        ));
+    }
+    if problems.len() > before {
+        return None;
+    }
+    Some(Page {
+        title: raw.title,
+        base_url,
+        description: raw.description,
+        time_zone: time_zone?,
+        language,
+        theme: raw.theme,
+        links: raw.links,
+    })
+}
+
+fn unknown_ref(what: &str, id: &str, known: &[&str], section: &str) -> String {
+    match yaml::suggest(id, known) {
+        Some(s) => format!("{what} \"{id}\" is not defined; did you mean \"{s}\"?"),
+        None => format!("{what} \"{id}\" is not defined; add it under `{section}:` or fix the id"),
+    }
+}
+
+fn find_cycle(components: &[Component]) -> Option<Vec<String>> {
+    let deps: HashMap<&str, &[String]> = components
+        .iter()
+        .map(|c| (c.id.as_str(), c.depends_on.as_slice()))
+        .collect();
+    // 0 = unvisited, 1 = on the stack, 2 = done
+    let mut state: HashMap<&str, u8> = HashMap::new();
+    fn visit<'a>(
+        id: &'a str,
+        deps: &HashMap<&'a str, &'a [String]>,
+        state: &mut HashMap<&'a str, u8>,
+        stack: &mut Vec<&'a str>,
+    ) -> Option<Vec<String>> {
+        match state.get(id) {
+            Some(2) => return None,
+            Some(1) => {
+                let start = stack.iter().position(|s| *s == id).unwrap_or(0);
+                let mut cycle: Vec<String> = stack[start..].iter().map(|s| s.to_string()).collect();
+                cycle.push(id.to_string());
+                return Some(cycle);
+            }
+            _ => {}
+        }
+        state.insert(id, 1);
+        stack.push(id);
+        for d in deps.get(id).copied().unwrap_or_default() {
+            if let Some(c) = visit(d.as_str(), deps, state, stack) {
+                return Some(c);
+            }
+        }
+        stack.pop();
+        state.insert(id, 2);
+        None
+    }
+    for c in components {
+        let mut stack = Vec::new();
+        if let Some(cycle) = visit(c.id.as_str(), &deps, &mut state, &mut stack) {
+            return Some(cycle);
+        }
+    }
+    None
+}
+
+/// probes.yaml → [`Probing`]. With `site`, probe → component references are checked too.
+pub fn validate_probes(
+    node: &Node,
+    file: &str,
+    site: Option<&Site>,
+    problems: &mut Vec<Problem>,
+) -> Option<Probing> {
+    let before = problems.len();
+    let mut top = Vec::new();
+    let keys = yaml::known_keys(node, "", &["regions", "defaults", "probes"], &mut top);
+    problems.extend(top.into_iter().map(|e| Problem::from_yaml(file, e)));
+
+    let mut regions = Vec::new();
+    let mut names = HashSet::new();
+    for (i, item, raw) in
+        each_item::<RawRegion>(keys.get("regions").copied(), "regions", file, problems)
+    {
+        let ctx = format!("regions[{i}]");
+        if !valid_id(&raw.name) {
+            problems.push(id_problem(
+                file,
+                item.loc_of(&["name"]),
+                &ctx,
+                "region name",
+                &raw.name,
+            ));
+        } else if !names.insert(raw.name.clone()) {
+            problems.push(Problem::new(
+                file,
+                Some(item.loc_of(&["name"])),
+                &ctx,
+                format!("region \"{}\" is listed twice", raw.name),
+            ));
+        }
+        regions.push(Region {
+            name: raw.name,
+            label: raw.label,
+        });
+    }
+    if regions.is_empty() && problems.len() == before {
+        problems.push(Problem::new(
+            file,
+            Some(keys.get("regions").map_or(node.loc, |n| n.loc)),
+            "",
+            "no regions defined; add `regions:` with at least one `- name: eu-west`",
+        ));
+    }
+
+    let defaults = match keys.get("defaults") {
+        Some(d) => yaml::from_node::<RawDefaults>(d, "defaults").unwrap_or_else(|e| {
+            problems.push(Problem::from_yaml(file, e));
+            RawDefaults::default()
+        }),
+        None => RawDefaults::default(),
+    };
+
+    let component_ids: Option<Vec<&str>> =
+        site.map(|s| s.components.iter().map(|c| c.id.as_str()).collect());
+    let region_names: Vec<&str> = regions.iter().map(|r| r.name.as_str()).collect();
+    let mut probes = Vec::new();
+    let mut ids = HashSet::new();
+    let raw_probes = each_item::<RawProbe>(keys.get("probes").copied(), "probes", file, problems);
+    for (i, item, raw) in raw_probes {
+        let ctx = format!("probe \"{}\" (probes[{i}])", raw.id);
+        if !valid_id(&raw.id) {
+            problems.push(id_problem(
+                file,
+                item.loc_of(&["id"]),
+                &ctx,
+                "probe id",
+                &raw.id,
+            ));
+        } else if !ids.insert(raw.id.clone()) {
+            problems.push(Problem::new(
+                file,
+                Some(item.loc_of(&["id"])),
+                &ctx,
+                format!("probe id \"{}\" is used twice; ids must be unique", raw.id),
+            ));
+        }
+        if let Some(probe) = validate_probe(
+            raw,
+            item,
+            &ctx,
+            &defaults,
+            &region_names,
+            component_ids.as_deref(),
+            file,
+            problems,
+        ) {
+            probes.push(probe);
+        }
+    }
+    if problems.len() > before {
+        return None;
+    }
+    Some(Probing { regions, probes })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn validate_probe(
+    raw: RawProbe,
+    item: &Node,
+    ctx: &str,
+    defaults: &RawDefaults,
+    regions: &[&str],
+    components: Option<&[&str]>,
+    file: &str,
+    problems: &mut Vec<Problem>,
+) -> Option<Probe> {
+    let before = problems.len();
+    let mut problem = |path: &[&str], message: String| {
+        problems.push(Problem::new(file, Some(item.loc_of(path)), ctx, message));
+    };
+
+    if raw.components.is_empty() {
+        problem(
+            &["id"],
+            "lists no components; add `components: [<id>]` naming what this probe exercises".into(),
+        );
+    }
+    if let Some(known) = components {
+        for (j, c) in raw.components.iter().enumerate() {
+            if !known.contains(&c.as_str()) {
+                let fix = match yaml::suggest(c, known) {
+                    Some(s) => format!("did you mean \"{s}\"?"),
+                    None => "add it there or fix the id".to_string(),
+                };
+                problem(
+                    &["components", &j.to_string()],
+                    format!(
+                        "component \"{c}\" is not defined in {}; {fix}",
+                        super::COMPONENTS_FILE
+                    ),
+                );
+            }
+        }
+    }
+    let probe_regions: Vec<String> = match &raw.regions {
+        Some(list) => {
+            for (j, r) in list.iter().enumerate() {
+                if !regions.contains(&r.as_str()) {
+                    problem(
+                        &["regions", &j.to_string()],
+                        unknown_ref("region", r, regions, "regions"),
+                    );
+                }
+            }
+            if list.is_empty() {
+                problem(
+                    &["regions"],
+                    "lists no regions; remove `regions` to run it everywhere".into(),
+                );
+            }
+            list.clone()
+        }
+        None => regions.iter().map(|r| r.to_string()).collect(),
+    };
+
+    let interval = raw
+        .interval
+        .or(defaults.interval)
+        .map_or(DEFAULT_INTERVAL, |d| d.0);
+    let timeout = raw
+        .timeout
+        .or(defaults.timeout)
+        .map_or(DEFAULT_TIMEOUT.min(interval), |d| d.0);
+    if interval.is_zero() {
+        problem(
+            &["interval"],
+            "interval must be more than zero, e.g. 60s".into(),
+        );
+    }
+    if timeout.is_zero() || timeout > interval {
+        problem(
+            &["timeout"],
+            format!(
+                "timeout {} must be more than zero and at most the interval {}; shorten the timeout or lengthen the interval",
+                humantime::format_duration(timeout),
+                humantime::format_duration(interval)
+            ),
+        );
+    }
+    let confirm = raw.confirm.or(defaults.confirm).unwrap_or(2);
+    let recover = raw.recover.or(defaults.recover).unwrap_or(2);
+    if confirm == 0 || confirm > 10 {
+        problem(
+            &["confirm"],
+            format!("confirm {confirm} must be between 1 and 10 rounds"),
+        );
+    }
+    if recover == 0 || recover > 10 {
+        problem(
+            &["recover"],
+            format!("recover {recover} must be between 1 and 10 rounds"),
+        );
+    }
+    let quorum = raw.quorum.or(defaults.quorum);
+    if let Some(q) = quorum
+        && (q == 0 || q as usize > probe_regions.len())
+    {
+        problem(
+            &["quorum"],
+            format!(
+                "quorum {q} must be between 1 and the {} region(s) that run this probe",
+                probe_regions.len()
+            ),
+        );
+    }
+    let retries = raw.retries.or(defaults.retries).unwrap_or(1);
+    if retries > 5 {
+        problem(
+            &["retries"],
+            format!(
+                "retries {retries} is more than 5; confirmation across rounds and regions does the rest"
+            ),
+        );
+    }
+
+    let present = |field: &str| -> bool {
+        match field {
+            "url" => raw.url.is_some(),
+            "method" => raw.method.is_some(),
+            "headers" => !raw.headers.is_empty(),
+            "body" => raw.body.is_some(),
+            "expect_status" => raw.expect_status.is_some(),
+            "body_contains" => raw.body_contains.is_some(),
+            "follow_redirects" => raw.follow_redirects.is_some(),
+            "max_redirects" => raw.max_redirects.is_some(),
+            "max_body_bytes" => raw.max_body_bytes.is_some(),
+            "host" => raw.host.is_some(),
+            "port" => raw.port.is_some(),
+            _ => false,
+        }
+    };
+    let foreign: &[&str] = match raw.kind {
+        KindWord::Http => TCP_FIELDS,
+        KindWord::Tcp => HTTP_FIELDS,
+        _ => &[],
+    };
+    for f in foreign.iter().filter(|f| present(f)) {
+        problem(
+            &[f],
+            format!(
+                "`{f}` does not apply to a {} probe; remove it",
+                raw.kind.as_str()
+            ),
+        );
+    }
+
+    let kind = match raw.kind {
+        KindWord::Http => {
+            let url = match &raw.url {
+                Some(u) => {
+                    // Check the shape with references filled by a placeholder.
+                    let probe_url = u.resolve(&|_| Some("x".to_string())).unwrap_or_default();
+                    match url::Url::parse(&probe_url) {
+                        Ok(parsed)
+                            if matches!(parsed.scheme(), "http" | "https")
+                                && parsed.host().is_some() => {}
+                        _ => problem(
+                            &["url"],
+                            format!(
+                                "url \"{}\" is not an http:// or https:// address",
+                                u.as_written()
+                            ),
+                        ),
+                    }
+                    Some(u.clone())
+                }
+                None => {
+                    problem(&["kind"], "an http probe needs `url: https://…`".into());
+                    None
+                }
+            };
+            let mut headers = Vec::new();
+            for (name, value) in &raw.headers {
+                if hyper::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                    problem(
+                        &["headers", name],
+                        format!("\"{name}\" is not a valid header name"),
+                    );
+                }
+                headers.push((name.clone(), value.clone()));
+            }
+            let method = raw.method.unwrap_or_default();
+            if raw.body.is_some() && method != Method::Post {
+                problem(&["body"], "a request body needs `method: POST`".into());
+            }
+            let max_redirects = raw.max_redirects.unwrap_or(5);
+            if max_redirects > 20 {
+                problem(
+                    &["max_redirects"],
+                    "max_redirects must be at most 20".into(),
+                );
+            }
+            url.map(|url| {
+                ProbeKind::Http(HttpSpec {
+                    url,
+                    method,
+                    headers,
+                    body: raw.body.clone(),
+                    expect_status: raw
+                        .expect_status
+                        .clone()
+                        .unwrap_or_else(|| vec![StatusMatch::Class(2)]),
+                    body_contains: raw.body_contains.clone(),
+                    follow_redirects: raw.follow_redirects.unwrap_or(true),
+                    max_redirects,
+                    max_body_bytes: raw.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY),
+                })
+            })
+        }
+        KindWord::Tcp => match (&raw.host, raw.port) {
+            (Some(host), Some(port)) if !host.is_empty() && port > 0 => {
+                Some(ProbeKind::Tcp(TcpSpec {
+                    host: host.clone(),
+                    port,
+                }))
+            }
+            _ => {
+                problem(
+                    &["kind"],
+                    "a tcp probe needs `host:` and a non-zero `port:`".into(),
+                );
+                None
+            }
+        },
+        other => {
+            problem(
+                &["kind"],
+                format!(
+                    "kind \"{}\" is not available in this version of pharos; use http or tcp",
+                    other.as_str()
+                ),
+            );
+            None
+        }
+    };
+    if problems.len() > before {
+        return None;
+    }
+    Some(Probe {
+        id: raw.id,
+        components: raw.components,
+        regions: probe_regions,
+        interval,
+        timeout,
+        retries,
+        retry_delay: raw
+            .retry_delay
+            .or(defaults.retry_delay)
+            .map_or(DEFAULT_RETRY_DELAY, |d| d.0),
+        confirm,
+        recover,
+        quorum,
+        degraded_after: raw.degraded_after.or(defaults.degraded_after).map(|d| d.0),
+        kind: kind?,
+    })
+}
+
+/// The distinct `${ENV}` names used by the probes, for a start-up check.
+pub fn env_vars(probes: &[Probe]) -> BTreeSet<String> {
+    probes
+        .iter()
+        .flat_map(|p| p.kind.templates())
+        .flat_map(|t| t.vars())
+        .map(str::to_string)
+        .collect()
+}

@@ -1,0 +1,574 @@
+//! Step 4b of the flow: the human side of the story. `incidents/*.md` posts (YAML front
+//! matter, then one `## <time> <status>` heading per update) → [`Incident`] values that
+//! the status roll-up and the site model read.
+
+pub mod front_matter;
+pub mod markdown;
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use pulldown_cmark::{Event, HeadingLevel, Parser, Tag};
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Problem, Problems, yaml};
+use crate::status::Impact;
+
+/// Incident or scheduled maintenance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// Something broke.
+    #[default]
+    Incident,
+    /// Planned work in a window.
+    Maintenance,
+}
+
+/// Status words of an update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UpdateStatus {
+    /// Incident: looking into it.
+    Investigating,
+    /// Incident: cause found.
+    Identified,
+    /// Incident: fix applied, watching.
+    Monitoring,
+    /// Incident: over.
+    Resolved,
+    /// Incident: review published.
+    Postmortem,
+    /// Maintenance: planned.
+    Scheduled,
+    /// Maintenance: under way.
+    InProgress,
+    /// Maintenance: checking the result.
+    Verifying,
+    /// Maintenance: done.
+    Completed,
+}
+
+const INCIDENT_WORDS: &[&str] = &[
+    "investigating",
+    "identified",
+    "monitoring",
+    "resolved",
+    "postmortem",
+];
+const MAINTENANCE_WORDS: &[&str] = &["scheduled", "in_progress", "verifying", "completed"];
+
+impl UpdateStatus {
+    /// The word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UpdateStatus::Investigating => "investigating",
+            UpdateStatus::Identified => "identified",
+            UpdateStatus::Monitoring => "monitoring",
+            UpdateStatus::Resolved => "resolved",
+            UpdateStatus::Postmortem => "postmortem",
+            UpdateStatus::Scheduled => "scheduled",
+            UpdateStatus::InProgress => "in_progress",
+            UpdateStatus::Verifying => "verifying",
+            UpdateStatus::Completed => "completed",
+        }
+    }
+
+    fn parse(word: &str) -> Option<Self> {
+        Some(match word {
+            "investigating" => UpdateStatus::Investigating,
+            "identified" => UpdateStatus::Identified,
+            "monitoring" => UpdateStatus::Monitoring,
+            "resolved" => UpdateStatus::Resolved,
+            "postmortem" => UpdateStatus::Postmortem,
+            "scheduled" => UpdateStatus::Scheduled,
+            "in_progress" => UpdateStatus::InProgress,
+            "verifying" => UpdateStatus::Verifying,
+            "completed" => UpdateStatus::Completed,
+            _ => return None,
+        })
+    }
+
+    /// Whether this status ends the incident or maintenance.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            UpdateStatus::Resolved | UpdateStatus::Postmortem | UpdateStatus::Completed
+        )
+    }
+}
+
+/// The front matter as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFrontMatter {
+    title: String,
+    #[serde(default)]
+    impact: Option<Impact>,
+    #[serde(default)]
+    components: Vec<String>,
+    #[serde(default)]
+    kind: Kind,
+    #[serde(default)]
+    scheduled_for: Option<String>,
+    #[serde(default)]
+    scheduled_until: Option<String>,
+}
+
+/// One update of an incident.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Update {
+    /// When it was posted.
+    pub at: DateTime<Utc>,
+    /// Its status word.
+    pub status: UpdateStatus,
+    /// The markdown as written.
+    pub markdown: String,
+    /// Sanitised HTML.
+    pub html: String,
+    /// Line of the heading in the file.
+    pub line: usize,
+}
+
+/// An incident post or maintenance announcement.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Incident {
+    /// File stem, e.g. `2026-11-20-api-errors`; also the page's URL segment.
+    pub slug: String,
+    /// File path as shown in messages.
+    pub file: String,
+    /// Title.
+    pub title: String,
+    /// Declared impact.
+    pub impact: Impact,
+    /// Affected component ids.
+    pub components: Vec<String>,
+    /// Incident or maintenance.
+    pub kind: Kind,
+    /// Maintenance window start.
+    pub scheduled_for: Option<DateTime<Utc>>,
+    /// Maintenance window end.
+    pub scheduled_until: Option<DateTime<Utc>>,
+    /// Updates, newest first.
+    pub updates: Vec<Update>,
+}
+
+impl Incident {
+    /// The newest update's status.
+    pub fn status(&self) -> UpdateStatus {
+        self.updates.first().map_or(
+            match self.kind {
+                Kind::Incident => UpdateStatus::Investigating,
+                Kind::Maintenance => UpdateStatus::Scheduled,
+            },
+            |u| u.status,
+        )
+    }
+
+    /// When the first update was posted.
+    pub fn started_at(&self) -> Option<DateTime<Utc>> {
+        self.updates.last().map(|u| u.at)
+    }
+
+    /// When the newest update was posted.
+    pub fn updated_at(&self) -> Option<DateTime<Utc>> {
+        self.updates.first().map(|u| u.at)
+    }
+
+    /// When it was resolved or completed.
+    pub fn resolved_at(&self) -> Option<DateTime<Utc>> {
+        self.updates
+            .iter()
+            .find(|u| u.status.is_final())
+            .map(|u| u.at)
+    }
+
+    /// An incident whose newest update is not final.
+    pub fn is_open_incident(&self) -> bool {
+        self.kind == Kind::Incident && !self.status().is_final()
+    }
+
+    /// A maintenance whose window is running (or that says it is in progress).
+    pub fn is_active_maintenance(&self, now: DateTime<Utc>) -> bool {
+        if self.kind != Kind::Maintenance || self.status().is_final() {
+            return false;
+        }
+        matches!(
+            self.status(),
+            UpdateStatus::InProgress | UpdateStatus::Verifying
+        ) || matches!((self.scheduled_for, self.scheduled_until), (Some(a), Some(b)) if a <= now && now < b)
+    }
+
+    /// A maintenance that has not started yet.
+    pub fn is_upcoming_maintenance(&self, now: DateTime<Utc>) -> bool {
+        self.kind == Kind::Maintenance
+            && self.status() == UpdateStatus::Scheduled
+            && self.scheduled_for.is_some_and(|a| a > now)
+    }
+}
+
+/// Whether a file name is `YYYY-MM-DD-slug.md` with a safe slug.
+fn check_file_name(stem: &str) -> Result<(), String> {
+    let date_ok = stem.len() > 11
+        && chrono::NaiveDate::parse_from_str(&stem[..10], "%Y-%m-%d").is_ok()
+        && stem.as_bytes()[10] == b'-';
+    let slug_ok = stem
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if date_ok && slug_ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "file name \"{stem}.md\" must be YYYY-MM-DD-slug.md with lowercase letters, digits and '-', e.g. 2026-11-20-api-errors.md"
+        ))
+    }
+}
+
+/// Parse one post. `file` is the name shown in errors; `known_components`, when given,
+/// is checked against the post's `components`.
+pub fn parse(
+    text: &str,
+    file: &str,
+    stem: &str,
+    known_components: Option<&[&str]>,
+) -> Result<Incident, Vec<Problem>> {
+    let mut problems = Vec::new();
+    if let Err(m) = check_file_name(stem) {
+        problems.push(Problem::new(file, None, "", m));
+    }
+    let text = text.replace("\r\n", "\n");
+    let split = match front_matter::split(&text) {
+        Ok(s) => s,
+        Err((line, m)) => {
+            problems.push(Problem::new(file, Some(yaml::Loc { line, col: 1 }), "", m));
+            return Err(problems);
+        }
+    };
+    let shift = |mut e: yaml::Error| {
+        if let Some(loc) = e.loc.as_mut() {
+            loc.line += split.yaml_line - 1;
+        }
+        Problem::from_yaml(file, e)
+    };
+    let fm = match yaml::parse(split.yaml)
+        .and_then(|node| yaml::from_node::<RawFrontMatter>(&node, "").map(|fm| (fm, node)))
+    {
+        Ok(v) => Some(v),
+        Err(e) => {
+            problems.push(shift(e));
+            None
+        }
+    };
+    let at_key = |node: &yaml::Node, path: &[&str]| {
+        let mut loc = node.loc_of(path);
+        loc.line += split.yaml_line - 1;
+        Some(loc)
+    };
+    let mut window = (None, None);
+    if let Some((fm, node)) = &fm {
+        if let Some(known) = known_components {
+            for (i, c) in fm.components.iter().enumerate() {
+                if !known.contains(&c.as_str()) {
+                    let fix = match yaml::suggest(c, known) {
+                        Some(s) => format!("did you mean \"{s}\"?"),
+                        None => "use an id from components.yaml".into(),
+                    };
+                    problems.push(Problem::new(
+                        file,
+                        at_key(node, &["components", &i.to_string()]),
+                        "components",
+                        format!("component \"{c}\" is not defined in components.yaml; {fix}"),
+                    ));
+                }
+            }
+        }
+        if fm.kind == Kind::Incident && fm.impact.is_none() {
+            problems.push(Problem::new(
+                file,
+                at_key(node, &["title"]),
+                "",
+                "missing field \"impact\"; add `impact: none | minor | major | critical`",
+            ));
+        }
+        let mut time_field = |key: &str, value: &Option<String>| -> Option<DateTime<Utc>> {
+            let v = value.as_ref()?;
+            match DateTime::parse_from_rfc3339(v) {
+                Ok(t) => Some(t.with_timezone(&Utc)),
+                Err(_) => {
+                    problems.push(Problem::new(
+                        file,
+                        at_key(node, &[key]),
+                        key,
+                        format!("\"{v}\" is not a time; write RFC 3339 with a zone, e.g. 2026-11-20T22:00:00Z"),
+                    ));
+                    None
+                }
+            }
+        };
+        window = (
+            time_field("scheduled_for", &fm.scheduled_for),
+            time_field("scheduled_until", &fm.scheduled_until),
+        );
+        if fm.kind == Kind::Maintenance {
+            match window {
+                (Some(a), Some(b)) if a >= b => problems.push(Problem::new(
+                    file,
+                    at_key(node, &["scheduled_until"]),
+                    "scheduled_until",
+                    "the window ends before it starts; scheduled_until must be after scheduled_for",
+                )),
+                (Some(_), Some(_)) => {}
+                _ if fm.scheduled_for.is_none() || fm.scheduled_until.is_none() => {
+                    problems.push(Problem::new(
+                        file,
+                        at_key(node, &["kind"]),
+                        "",
+                        "a maintenance needs `scheduled_for:` and `scheduled_until:` times",
+                    ))
+                }
+                _ => {}
+            }
+        }
+    }
+    let kind = fm.as_ref().map_or(Kind::Incident, |(f, _)| f.kind);
+    let updates = parse_updates(split.body, split.body_line, kind, file, &mut problems);
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let Some((fm, _)) = fm else {
+        return Err(problems);
+    };
+    Ok(Incident {
+        slug: stem.to_string(),
+        file: file.to_string(),
+        title: fm.title,
+        impact: fm.impact.unwrap_or(Impact::None),
+        components: fm.components,
+        kind: fm.kind,
+        scheduled_for: window.0,
+        scheduled_until: window.1,
+        updates,
+    })
+}
+
+/// Split the body at its `##` headings (found by the markdown parser, so a `##` inside a
+/// code block is not a heading) and parse each heading as `<time> <status>`.
+fn parse_updates(
+    body: &str,
+    first_line: usize,
+    kind: Kind,
+    file: &str,
+    problems: &mut Vec<Problem>,
+) -> Vec<Update> {
+    let line_at = |offset: usize| first_line + body[..offset].matches('\n').count();
+    let mut headings: Vec<(usize, usize)> = Vec::new(); // (start, end of heading line)
+    let mut parser = Parser::new_ext(body, markdown::options()).into_offset_iter();
+    while let Some((event, range)) = parser.next() {
+        if let Event::Start(Tag::Heading {
+            level: HeadingLevel::H2,
+            ..
+        }) = event
+        {
+            let end = body[range.start..]
+                .find('\n')
+                .map_or(body.len(), |i| range.start + i);
+            headings.push((range.start, end));
+        }
+    }
+    let words = match kind {
+        Kind::Incident => INCIDENT_WORDS,
+        Kind::Maintenance => MAINTENANCE_WORDS,
+    };
+    let preamble_end = headings.first().map_or(body.len(), |h| h.0);
+    if !body[..preamble_end].trim().is_empty() {
+        let offset = body.len() - body.trim_start().len();
+        problems.push(Problem::new(
+            file,
+            Some(yaml::Loc { line: line_at(offset), col: 1 }),
+            "",
+            format!(
+                "text before the first update; start each update with a heading such as `## 2026-11-20T10:05:00Z {}`",
+                words[0]
+            ),
+        ));
+    }
+    if headings.is_empty() {
+        problems.push(Problem::new(
+            file,
+            Some(yaml::Loc {
+                line: first_line,
+                col: 1,
+            }),
+            "",
+            format!(
+                "no updates; add one such as `## 2026-11-20T10:05:00Z {}` followed by a sentence",
+                words[0]
+            ),
+        ));
+    }
+    let mut updates = Vec::new();
+    for (i, (start, end)) in headings.iter().enumerate() {
+        let line = line_at(*start);
+        let heading = body[*start..*end]
+            .trim()
+            .trim_start_matches('#')
+            .trim()
+            .trim_end_matches('#')
+            .trim();
+        let text_end = headings.get(i + 1).map_or(body.len(), |h| h.0);
+        let text = body[(*end).min(text_end)..text_end].trim();
+        let mut parts = heading.split_whitespace();
+        let (time, word, extra) = (parts.next(), parts.next(), parts.next());
+        let loc = Some(yaml::Loc { line, col: 1 });
+        let example = format!("`## 2026-11-20T10:05:00Z {}`", words[0]);
+        let at = match time.map(DateTime::parse_from_rfc3339) {
+            Some(Ok(t)) => t.with_timezone(&Utc),
+            _ => {
+                problems.push(Problem::new(
+                    file,
+                    loc,
+                    "",
+                    format!("update heading \"## {heading}\" must start with an RFC 3339 time and a status, e.g. {example}"),
+                ));
+                continue;
+            }
+        };
+        let status = match word {
+            Some(w) if words.contains(&w) => UpdateStatus::parse(w),
+            _ => None,
+        };
+        let Some(status) = status.filter(|_| extra.is_none()) else {
+            problems.push(Problem::new(
+                file,
+                loc,
+                "",
+                format!(
+                    "update heading \"## {heading}\" needs one status word after the time: one of {}",
+                    words.join(", ")
+                ),
+            ));
+            continue;
+        };
+        if text.is_empty() {
+            problems.push(Problem::new(
+                file,
+                loc,
+                "",
+                "this update has no text; write a sentence under the heading",
+            ));
+        }
+        updates.push(Update {
+            at,
+            status,
+            markdown: text.to_string(),
+            html: markdown::render(text),
+            line,
+        });
+    }
+    updates.sort_by(|a, b| b.at.cmp(&a.at));
+    updates
+}
+
+/// Load every `*.md` in `dir` (missing folder: none). Problems of all files are collected.
+pub fn load_dir(
+    dir: &Path,
+    shown_dir: &str,
+    known_components: Option<&[&str]>,
+) -> Result<Vec<Incident>, Problems> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => {
+            return Err(Problems(vec![Problem::new(
+                shown_dir,
+                None,
+                "",
+                format!("cannot list the folder: {e}"),
+            )]));
+        }
+    };
+    let mut paths: Vec<_> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "md"))
+        .collect();
+    paths.sort();
+    let mut problems = Vec::new();
+    let mut incidents = Vec::new();
+    for path in paths {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let shown = format!("{shown_dir}/{name}");
+        let stem = name.trim_end_matches(".md");
+        match std::fs::read_to_string(&path) {
+            Ok(text) => match parse(&text, &shown, stem, known_components) {
+                Ok(i) => incidents.push(i),
+                Err(p) => problems.extend(p),
+            },
+            Err(e) => problems.push(Problem::new(&shown, None, "", format!("cannot read: {e}"))),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Problems(problems));
+    }
+    // Newest first.
+    incidents.sort_by(|a, b| {
+        b.started_at()
+            .cmp(&a.started_at())
+            .then(a.slug.cmp(&b.slug))
+    });
+    Ok(incidents)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const POST: &str = "---\ntitle: Elevated API error rates\nimpact: major\ncomponents: [api]\n---\n## 2026-11-20T10:42:00Z resolved\nBack to normal.\n\n## 2026-11-20T09:58:00Z investigating\nWe are investigating.\n\n```\n## not a heading\n```\n";
+
+    #[test]
+    fn parses_updates_newest_first() {
+        let i = parse(POST, "incidents/x.md", "2026-11-20-api", Some(&["api"])).unwrap();
+        assert_eq!(i.updates.len(), 2);
+        assert_eq!(i.status(), UpdateStatus::Resolved);
+        assert_eq!(i.updates[0].line, 6);
+        assert_eq!(i.updates[1].line, 9);
+        assert!(i.updates[1].html.contains("## not a heading"));
+        assert!(!i.is_open_incident());
+        assert_eq!(
+            i.started_at().unwrap().to_rfc3339(),
+            "2026-11-20T09:58:00+00:00"
+        );
+    }
+
+    #[test]
+    fn front_matter_errors_point_at_file_lines() {
+        let text = "---\ntitle: x\nimpact: huge\n---\n## 2026-11-20T10:42:00Z resolved\nok\n";
+        let p = parse(text, "incidents/x.md", "2026-11-20-x", None).unwrap_err();
+        assert_eq!(p[0].loc, Some(yaml::Loc { line: 3, col: 9 }));
+        assert!(
+            p[0].message.contains("unknown value \"huge\""),
+            "{}",
+            p[0].message
+        );
+    }
+
+    #[test]
+    fn heading_errors_point_at_file_lines() {
+        let text = "---\ntitle: x\nimpact: minor\ncomponents: [apx]\n---\n## yesterday resolved\nok\n## 2026-11-20T10:42:00Z fixed\nok\n";
+        let p = parse(text, "incidents/x.md", "2026-11-20-x", Some(&["api"])).unwrap_err();
+        let lines: Vec<usize> = p.iter().filter_map(|p| p.loc.map(|l| l.line)).collect();
+        assert_eq!(lines, vec![4, 6, 8]);
+        assert!(p[0].message.contains("did you mean \"api\""));
+    }
+
+    #[test]
+    fn bad_file_names_are_refused() {
+        assert!(check_file_name("2026-11-20-api").is_ok());
+        assert!(check_file_name("../../etc/passwd").is_err());
+        assert!(check_file_name("2026-13-40-x").is_err());
+        assert!(check_file_name("notes").is_err());
+    }
+}

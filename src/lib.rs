@@ -1,0 +1,16 @@
+//! Pharos: a public status page generator with an external multi-region prober.
+//!
+//! The modules follow the data flow: [`config`] → [`probe`] → [`state`] → [`status`]
+//! (+ [`incident`]) → [`site`] → [`render`]. The `cmd` modules are thin glue per command.
+
+pub mod cli;
+pub mod cmd;
+pub mod config;
+pub mod demo;
+pub mod incident;
+pub mod probe;
+pub mod project;
+pub mod render;
+pub mod site;
+pub mod state;
+pub mod status;

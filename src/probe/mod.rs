@@ -1,0 +1,121 @@
+//! Step 2 of the flow: run checks. Each check is one honest sample: a fresh connection,
+//! one deadline, no hidden retries. A failure is data (a [`Sample`] with a precise
+//! detail), never an error of the tool. A down sample is re-checked inside the region
+//! before it counts. The scheduler that runs probes over time lives in [`worker`].
+
+mod http;
+mod tcp;
+pub mod worker;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+
+use crate::config::{Probe, ProbeKind};
+use crate::state::{Health, Sample};
+
+/// What every check shares: immutable things only, never a connection.
+#[derive(Clone)]
+pub struct Ctx {
+    /// TLS client settings with the trust store.
+    pub tls: Arc<rustls::ClientConfig>,
+    /// Local address to send from (a multi-homed host's region address).
+    pub source_ip: Option<IpAddr>,
+    /// The User-Agent sent with HTTP checks.
+    pub user_agent: String,
+}
+
+impl Ctx {
+    /// The default context: Mozilla's roots (webpki-roots), HTTP/1.1 ALPN.
+    pub fn new(source_ip: Option<IpAddr>) -> anyhow::Result<Self> {
+        let roots =
+            rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        let mut tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(Ctx {
+            tls: Arc::new(tls),
+            source_ip,
+            user_agent: format!(
+                "pharos/{} (status prober; +https://github.com/pharos-status/pharos)",
+                env!("CARGO_PKG_VERSION")
+            ),
+        })
+    }
+}
+
+/// Format a duration the way details show it: `850ms`, `5s`, `1.5s`.
+pub(crate) fn fmt_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1000 {
+        format!("{ms}ms")
+    } else if ms % 1000 == 0 {
+        format!("{}s", ms / 1000)
+    } else {
+        format!("{:.1}s", d.as_secs_f64())
+    }
+}
+
+/// Turn a measured success into up or degraded by the probe's latency threshold.
+pub(crate) fn grade(probe: &Probe, elapsed: Duration, ok_detail: String) -> (Health, String) {
+    match probe.degraded_after {
+        Some(limit) if elapsed > limit => (
+            Health::Degraded,
+            format!(
+                "slow: {} > {} ({ok_detail})",
+                fmt_duration(elapsed),
+                fmt_duration(limit)
+            ),
+        ),
+        _ => (Health::Up, ok_detail),
+    }
+}
+
+/// Run one check of `probe`, once.
+pub async fn check_once(probe: &Probe, ctx: &Ctx) -> Sample {
+    match &probe.kind {
+        ProbeKind::Http(spec) => http::check(probe, spec, ctx).await,
+        ProbeKind::Tcp(spec) => tcp::check(probe, spec, ctx).await,
+    }
+}
+
+/// Run one check and, when it is down, re-check it up to `probe.retries` times after
+/// `probe.retry_delay`, each with a new connection. The sample is down only if every
+/// attempt was down; it records how many attempts were made.
+pub async fn check(probe: &Probe, ctx: &Ctx) -> Sample {
+    let mut sample = check_once(probe, ctx).await;
+    let mut attempts = 1;
+    while sample.health == Health::Down && attempts <= probe.retries {
+        tokio::time::sleep(probe.retry_delay).await;
+        let retry = check_once(probe, ctx).await;
+        attempts += 1;
+        if retry.health != Health::Down {
+            let first = sample.detail;
+            sample = retry;
+            sample.detail = format!("{} (after a failed attempt: {first})", sample.detail);
+            break;
+        }
+        sample = retry;
+    }
+    sample.attempts = attempts;
+    sample
+}
+
+/// A sample made now.
+pub(crate) fn sample_now(health: Health, detail: String) -> Sample {
+    Sample {
+        at: Utc::now(),
+        health,
+        latency_ms: None,
+        detail,
+        http_status: None,
+        attempts: 1,
+        phases: None,
+    }
+}

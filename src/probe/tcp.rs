@@ -1,0 +1,92 @@
+//! Step 2 (probe): the TCP check: resolve, then connect, within one deadline.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use chrono::Utc;
+use tokio::net::{TcpSocket, TcpStream};
+
+use super::{Ctx, fmt_duration, grade};
+use crate::config::{Probe, TcpSpec};
+use crate::state::{Health, Phases, Sample};
+
+/// Resolve `host:port` to its first address.
+pub(crate) async fn resolve(host: &str, port: u16) -> Result<SocketAddr, String> {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = host.parse() {
+        return Ok(SocketAddr::new(ip, port));
+    }
+    match tokio::net::lookup_host((host, port)).await {
+        Ok(mut addrs) => addrs
+            .next()
+            .ok_or_else(|| format!("dns: {host} has no address")),
+        Err(e) => Err(format!("dns: cannot resolve {host}: {e}")),
+    }
+}
+
+/// Open a fresh TCP connection, from the region's source address when it has one.
+pub(crate) async fn connect(addr: SocketAddr, ctx: &Ctx) -> Result<TcpStream, String> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()
+    } else {
+        TcpSocket::new_v6()
+    }
+    .map_err(|e| format!("cannot open a socket: {e}"))?;
+    if let Some(ip) = ctx.source_ip
+        && ip.is_ipv4() == addr.is_ipv4()
+    {
+        socket
+            .bind(SocketAddr::new(ip, 0))
+            .map_err(|e| format!("cannot send from {ip}: {e}"))?;
+    }
+    let stream = socket.connect(addr).await.map_err(|e| match e.kind() {
+        std::io::ErrorKind::ConnectionRefused => format!("connect refused ({addr})"),
+        std::io::ErrorKind::ConnectionReset => format!("connection reset during connect ({addr})"),
+        _ => format!("connect failed ({addr}): {e}"),
+    })?;
+    let _ = stream.set_nodelay(true);
+    Ok(stream)
+}
+
+pub(crate) async fn check(probe: &Probe, spec: &TcpSpec, ctx: &Ctx) -> Sample {
+    let at = Utc::now();
+    let start = Instant::now();
+    let mut phases = Phases::default();
+    let mut in_connect = false;
+    let work = async {
+        let addr = resolve(&spec.host, spec.port).await?;
+        phases.resolve_ms = start.elapsed().as_secs_f64() * 1e3;
+        in_connect = true;
+        connect(addr, ctx).await.map(|_| addr)
+    };
+    let result = tokio::time::timeout(probe.timeout, work).await;
+    let elapsed = start.elapsed();
+    let (health, detail) = match result {
+        Ok(Ok(addr)) => {
+            phases.connect_ms = elapsed.as_secs_f64() * 1e3 - phases.resolve_ms;
+            grade(
+                probe,
+                elapsed,
+                format!("connected to {addr} in {}", fmt_duration(elapsed)),
+            )
+        }
+        Ok(Err(e)) => (Health::Down, e),
+        Err(_) => (
+            Health::Down,
+            format!(
+                "timeout after {} during {}",
+                fmt_duration(probe.timeout),
+                if in_connect { "connect" } else { "resolve" }
+            ),
+        ),
+    };
+    Sample {
+        at,
+        health,
+        latency_ms: Some(elapsed.as_secs_f64() * 1e3),
+        detail,
+        http_status: None,
+        attempts: 1,
+        phases: Some(phases),
+    }
+}

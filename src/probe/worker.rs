@@ -1,0 +1,233 @@
+//! Step 2 (probe) over time: the worker of one region. It owns the region's state file
+//! (lock, load, record, atomic write), schedules each probe at its interval with jitter,
+//! bounds concurrency, and stops cleanly on a signal.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use chrono::Utc;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use super::Ctx;
+use crate::config::{Probe, Probing};
+use crate::state::store::LocalStore;
+use crate::state::{RegionState, Sample};
+
+/// How a worker runs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The region this worker probes from.
+    pub region: String,
+    /// Run every probe once, write state, and stop.
+    pub once: bool,
+    /// Most checks in flight at once.
+    pub concurrency: usize,
+    /// Shortest time between two state writes while running.
+    pub flush_every: Duration,
+    /// How long in-flight checks may finish after a stop signal.
+    pub stop_grace: Duration,
+}
+
+impl Options {
+    /// Defaults for a region.
+    pub fn new(region: &str) -> Self {
+        Options {
+            region: region.to_string(),
+            once: false,
+            concurrency: 64,
+            flush_every: Duration::from_millis(500),
+            stop_grace: Duration::from_secs(2),
+        }
+    }
+}
+
+/// What a worker did.
+#[derive(Debug, Default, Clone)]
+pub struct Summary {
+    /// Samples recorded.
+    pub samples: u64,
+    /// State writes.
+    pub writes: u64,
+    /// Checks still running at stop and abandoned.
+    pub abandoned: usize,
+}
+
+/// The probes a region runs.
+pub fn probes_for<'a>(probing: &'a Probing, region: &str) -> Vec<&'a Probe> {
+    probing
+        .probes
+        .iter()
+        .filter(|p| p.regions.iter().any(|r| r == region))
+        .collect()
+}
+
+/// Run a region's worker until `stop` resolves (or one round with `once`).
+pub async fn run(
+    probing: &Probing,
+    store: &LocalStore,
+    ctx: Ctx,
+    opts: &Options,
+    stop: impl Future<Output = ()>,
+) -> Result<Summary> {
+    if !probing.regions.iter().any(|r| r.name == opts.region) {
+        let known: Vec<&str> = probing.regions.iter().map(|r| r.name.as_str()).collect();
+        bail!(
+            "region \"{}\" is not listed in probes.yaml; use one of: {}",
+            opts.region,
+            known.join(", ")
+        );
+    }
+    let probes: Vec<Probe> = probes_for(probing, &opts.region)
+        .into_iter()
+        .cloned()
+        .collect();
+    let missing: Vec<String> = crate::config::env_vars(&probes)
+        .into_iter()
+        .filter(|v| std::env::var_os(v).is_none())
+        .collect();
+    if !missing.is_empty() {
+        bail!(
+            "probes.yaml refers to environment variable(s) that are not set: {}; export them before starting the prober",
+            missing.join(", ")
+        );
+    }
+
+    let lock = store.lock(&opts.region)?;
+    let mut state = match store.read(&opts.region).with_context(|| {
+        format!(
+            "refusing to overwrite the state of region \"{}\"",
+            opts.region
+        )
+    })? {
+        Some(s) => s,
+        None => RegionState::new(&opts.region, Utc::now()),
+    };
+    let ids: Vec<&str> = probes.iter().map(|p| p.id.as_str()).collect();
+    state.retain_probes(&ids);
+
+    let probes: Arc<Vec<Probe>> = Arc::new(probes);
+    let ctx = Arc::new(ctx);
+    let permits = Arc::new(Semaphore::new(opts.concurrency.max(1)));
+    let mut running: JoinSet<(usize, Sample)> = JoinSet::new();
+    let mut busy = vec![false; probes.len()];
+    let mut summary = Summary::default();
+
+    // Each probe starts at a random offset within its first interval (at most 1 s for
+    // `once`), so regions and probes do not fire together.
+    let start = Instant::now();
+    let mut due: BinaryHeap<Reverse<(Instant, usize)>> = BinaryHeap::new();
+    for (i, p) in probes.iter().enumerate() {
+        let spread = if opts.once {
+            Duration::ZERO
+        } else {
+            p.interval
+                .min(Duration::from_secs(5))
+                .mul_f64(fastrand::f64() * 0.2)
+        };
+        due.push(Reverse((start + spread, i)));
+    }
+    let mut remaining_once = probes.len();
+    let mut dirty = false;
+    let mut last_write = Instant::now() - opts.flush_every;
+    tokio::pin!(stop);
+
+    loop {
+        if opts.once && remaining_once == 0 && running.is_empty() {
+            break;
+        }
+        let next_due = due.peek().map(|Reverse((t, _))| *t);
+        let flush_at = dirty.then(|| last_write + opts.flush_every);
+        tokio::select! {
+            _ = &mut stop => break,
+            _ = sleep_until_opt(next_due) => {
+                let now = Instant::now();
+                while let Some(Reverse((t, i))) = due.peek().copied() {
+                    if t > now { break; }
+                    due.pop();
+                    let probe = &probes[i];
+                    if !opts.once {
+                        // Next run: on the fixed grid from its start, plus a little jitter.
+                        let jitter = probe.interval.mul_f64(fastrand::f64() * 0.02);
+                        due.push(Reverse((t + probe.interval + jitter, i)));
+                    } else {
+                        remaining_once -= 1;
+                    }
+                    if busy[i] {
+                        tracing::warn!(probe = %probe.id, "previous check still running; skipping this round");
+                        continue;
+                    }
+                    busy[i] = true;
+                    let (probes, ctx, permits) = (probes.clone(), ctx.clone(), permits.clone());
+                    running.spawn(async move {
+                        let _permit = permits.acquire_owned().await;
+                        let sample = super::check(&probes[i], &ctx).await;
+                        (i, sample)
+                    });
+                }
+            }
+            Some(done) = running.join_next(), if !running.is_empty() => {
+                if let Ok((i, sample)) = done {
+                    busy[i] = false;
+                    record(&mut state, &probes[i], sample);
+                    summary.samples += 1;
+                    dirty = true;
+                }
+            }
+            _ = sleep_until_opt(flush_at), if flush_at.is_some() => {}
+        }
+        if dirty && !opts.once && last_write.elapsed() >= opts.flush_every {
+            state.written_at = Utc::now();
+            store.write(&state, &lock)?;
+            summary.writes += 1;
+            last_write = Instant::now();
+            dirty = false;
+        }
+    }
+
+    // Stop: let in-flight checks finish within the grace, then abandon the rest.
+    let grace = tokio::time::sleep(opts.stop_grace);
+    tokio::pin!(grace);
+    while !running.is_empty() {
+        tokio::select! {
+            Some(done) = running.join_next() => {
+                if let Ok((i, sample)) = done {
+                    record(&mut state, &probes[i], sample);
+                    summary.samples += 1;
+                }
+            }
+            _ = &mut grace => {
+                summary.abandoned = running.len();
+                running.abort_all();
+                break;
+            }
+        }
+    }
+    state.written_at = Utc::now();
+    store.write(&state, &lock)?;
+    summary.writes += 1;
+    Ok(summary)
+}
+
+fn record(state: &mut RegionState, probe: &Probe, sample: Sample) {
+    tracing::debug!(probe = %probe.id, health = sample.health.as_str(), detail = %sample.detail, "sample");
+    state.record(
+        &probe.id,
+        probe.kind.word().as_str(),
+        &probe.kind.target(),
+        probe.interval.as_secs_f64(),
+        sample,
+    );
+}
+
+async fn sleep_until_opt(at: Option<Instant>) {
+    match at {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,61 @@
+//! Step 6 of the flow: the site model through the templates into files: pages, the feed,
+//! static assets. Everything is rendered in memory first and then published at once.
+
+pub mod feeds;
+pub mod output;
+pub mod templates;
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use tera::{Context as TeraContext, Tera};
+
+use crate::incident::Incident;
+use crate::site::{IncidentView, Model};
+
+/// Render every output file of the site, as (relative path, bytes).
+pub fn render(
+    tera: &Tera,
+    model: &Model,
+    incidents: &[Incident],
+    theme_static: Option<&Path>,
+) -> Result<Vec<(String, Vec<u8>)>> {
+    let mut files = Vec::new();
+    let page = |template: &str, root: &str, incident: Option<&IncidentView>| -> Result<Vec<u8>> {
+        let mut ctx = TeraContext::new();
+        ctx.insert("site", model);
+        ctx.insert("root", root);
+        ctx.insert("incident", &incident);
+        tera.render(template, &ctx)
+            .map(String::into_bytes)
+            .map_err(|e| anyhow::anyhow!("rendering {template}: {e}"))
+    };
+    files.push(("index.html".to_string(), page("index.html", "", None)?));
+    let absolute_root = format!("{}/", model.page.base_url);
+    files.push((
+        "404.html".to_string(),
+        page("404.html", &absolute_root, None)?,
+    ));
+    for incident in &model.incidents {
+        files.push((
+            format!("incidents/{}/index.html", incident.slug),
+            page("incident.html", "../../", Some(incident))?,
+        ));
+    }
+    files.push((
+        "feed.rss".to_string(),
+        feeds::rss(model, incidents).into_bytes(),
+    ));
+    for (name, body) in templates::DEFAULT_STATIC {
+        files.push((name.to_string(), body.as_bytes().to_vec()));
+    }
+    if let Some(dir) = theme_static.filter(|d| d.is_dir()) {
+        for (name, path) in templates::files_under(dir)? {
+            let bytes =
+                std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+            files.retain(|(n, _)| n != &name);
+            files.push((name, bytes));
+        }
+    }
+    Ok(files)
+}

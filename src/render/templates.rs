@@ -1,0 +1,106 @@
+//! Step 6 (render): load the templates. The built-in theme is embedded in the binary and
+//! registered as `default/<name>`; the active theme's templates are added under their own
+//! names and win. A name not found is looked up under `default/`, so a theme may override
+//! one template, or `{% extends "default/index.html" %}` and override one block.
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use tera::Tera;
+
+/// The built-in theme's templates, embedded at compile time.
+pub const DEFAULT_TEMPLATES: &[(&str, &str)] = &[
+    (
+        "base.html",
+        include_str!("../../themes/default/templates/base.html"),
+    ),
+    (
+        "index.html",
+        include_str!("../../themes/default/templates/index.html"),
+    ),
+    (
+        "incident.html",
+        include_str!("../../themes/default/templates/incident.html"),
+    ),
+    (
+        "404.html",
+        include_str!("../../themes/default/templates/404.html"),
+    ),
+    (
+        "partials/status_banner.html",
+        include_str!("../../themes/default/templates/partials/status_banner.html"),
+    ),
+    (
+        "partials/incident_card.html",
+        include_str!("../../themes/default/templates/partials/incident_card.html"),
+    ),
+    (
+        "partials/custom/head.html",
+        include_str!("../../themes/default/templates/partials/custom/head.html"),
+    ),
+    (
+        "partials/custom/header.html",
+        include_str!("../../themes/default/templates/partials/custom/header.html"),
+    ),
+    (
+        "partials/custom/footer.html",
+        include_str!("../../themes/default/templates/partials/custom/footer.html"),
+    ),
+];
+
+/// The built-in theme's static files.
+pub const DEFAULT_STATIC: &[(&str, &str)] = &[(
+    "style.css",
+    include_str!("../../themes/default/static/style.css"),
+)];
+
+/// Templates for `theme` (None = built-in only), from `themes_dir`.
+pub fn load(themes_dir: &Path, theme: Option<&str>) -> Result<Tera> {
+    let mut tera = Tera::new();
+    tera.set_fallback_prefixes(["default/"])
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut all: Vec<(String, String)> = DEFAULT_TEMPLATES
+        .iter()
+        .map(|(name, body)| (format!("default/{name}"), body.to_string()))
+        .collect();
+    if let Some(theme) = theme {
+        let dir = themes_dir.join(theme).join("templates");
+        if !dir.is_dir() {
+            bail!(
+                "theme \"{theme}\" has no folder {}; create it or remove `theme` from components.yaml",
+                dir.display()
+            );
+        }
+        for (name, path) in files_under(&dir)? {
+            let body = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            all.push((name, body));
+        }
+    }
+    tera.add_raw_templates(all)
+        .map_err(|e| anyhow::anyhow!("loading templates: {e}"))?;
+    Ok(tera)
+}
+
+/// Every file below `dir`, with its path relative to `dir` using `/`.
+pub fn files_under(dir: &Path) -> Result<Vec<(String, std::path::PathBuf)>> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).with_context(|| format!("listing {}", d.display()))? {
+            let path = entry?.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if let Ok(rel) = path.strip_prefix(dir) {
+                let name = rel
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy())
+                    .collect::<Vec<_>>()
+                    .join("/");
+                out.push((name, path));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}

@@ -1,0 +1,258 @@
+//! Step 5 of the flow: assemble the site model from the validated config, the merged
+//! verdicts and the incidents, at a given `now`. Pure: the same inputs give the same model.
+
+pub mod model;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+
+pub use model::*;
+
+use crate::config::Config;
+use crate::incident::{Incident, Kind};
+use crate::status::{ComponentVerdict, Indicator, RegionHealth, Status};
+
+/// Everything `assemble` needs.
+pub struct Inputs<'a> {
+    /// Validated config.
+    pub config: &'a Config,
+    /// Per-component verdicts, in config order.
+    pub components: &'a [ComponentVerdict],
+    /// The page indicator.
+    pub indicator: Indicator,
+    /// Incidents, newest first.
+    pub incidents: &'a [Incident],
+    /// The build's time.
+    pub now: DateTime<Utc>,
+}
+
+/// A time shown in the page's zone.
+pub fn time_view(t: DateTime<Utc>, tz: Tz) -> TimeView {
+    TimeView {
+        iso: t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        display: t
+            .with_timezone(&tz)
+            .format("%-d %b %Y, %H:%M %Z")
+            .to_string(),
+    }
+}
+
+/// Display word and label of a component.
+pub fn display_status(v: &ComponentVerdict) -> (&'static str, &'static str) {
+    if v.maintenance {
+        ("under_maintenance", "Under maintenance")
+    } else if v.no_data {
+        ("no_data", "No data")
+    } else {
+        status_word(v.status)
+    }
+}
+
+/// Word and label of a status.
+pub fn status_word(s: Status) -> (&'static str, &'static str) {
+    match s {
+        Status::Operational => ("operational", "Operational"),
+        Status::DegradedPerformance => ("degraded_performance", "Degraded performance"),
+        Status::PartialOutage => ("partial_outage", "Partial outage"),
+        Status::MajorOutage => ("major_outage", "Major outage"),
+    }
+}
+
+fn health_label(h: RegionHealth) -> &'static str {
+    match h {
+        RegionHealth::Up => "Up",
+        RegionHealth::Degraded => "Degraded",
+        RegionHealth::Down => "Down",
+        RegionHealth::Unknown => "Cannot check",
+        RegionHealth::NoData => "No data",
+    }
+}
+
+/// Human label of an update status word.
+pub fn update_label(word: &str) -> String {
+    let mut s = word.replace('_', " ");
+    if let Some(first) = s.get(..1) {
+        let upper = first.to_uppercase();
+        s.replace_range(..1, &upper);
+    }
+    s
+}
+
+/// Build the model.
+pub fn assemble(inputs: &Inputs<'_>) -> Model {
+    let config = inputs.config;
+    let page = &config.site.page;
+    let tz = page.time_zone;
+    let tv = |t: DateTime<Utc>| time_view(t, tz);
+
+    let mut components = Vec::new();
+    for (c, v) in config.site.components.iter().zip(inputs.components) {
+        if c.hidden_until_degraded && v.status == Status::Operational && !v.maintenance {
+            continue;
+        }
+        let (status, label) = display_status(v);
+        components.push((
+            c.group.clone(),
+            ComponentView {
+                id: c.id.clone(),
+                name: c.name.clone(),
+                description: c.description.clone(),
+                status: status.to_string(),
+                status_label: label.to_string(),
+                monitored: v.monitored,
+                down_regions: v.down_regions.clone(),
+                since: v.since.map(tv),
+                regions: v
+                    .regions
+                    .iter()
+                    .map(|r| RegionStateView {
+                        name: r.region.clone(),
+                        label: config
+                            .probing
+                            .regions
+                            .iter()
+                            .find(|x| x.name == r.region)
+                            .and_then(|x| x.label.clone()),
+                        health: r.health.as_str().to_string(),
+                        health_label: health_label(r.health).to_string(),
+                        detail: r.detail.clone(),
+                        checked_at: r.checked_at.map(tv),
+                    })
+                    .collect(),
+            },
+        ));
+    }
+
+    let mut groups: Vec<GroupView> = Vec::new();
+    for (group, view) in &components {
+        let existing = groups.iter_mut().find(|g| &g.id == group);
+        match existing {
+            Some(g) => g.components.push(view.clone()),
+            None => {
+                let def = group
+                    .as_ref()
+                    .and_then(|id| config.site.groups.iter().find(|g| &g.id == id));
+                groups.push(GroupView {
+                    id: group.clone(),
+                    name: def.map(|g| g.name.clone()),
+                    description: def.and_then(|g| g.description.clone()),
+                    status: String::new(),
+                    components: vec![view.clone()],
+                });
+            }
+        }
+    }
+    for g in &mut groups {
+        g.status = worst_display(g.components.iter().map(|c| c.status.as_str())).to_string();
+    }
+
+    let names = |ids: &[String]| -> Vec<LinkView> {
+        ids.iter()
+            .map(|id| LinkView {
+                title: config
+                    .site
+                    .components
+                    .iter()
+                    .find(|c| &c.id == id)
+                    .map_or_else(|| id.clone(), |c| c.name.clone()),
+                url: id.clone(),
+            })
+            .collect()
+    };
+    let incident_view = |i: &Incident| IncidentView {
+        slug: i.slug.clone(),
+        path: format!("incidents/{}/", i.slug),
+        title: i.title.clone(),
+        kind: match i.kind {
+            Kind::Incident => "incident",
+            Kind::Maintenance => "maintenance",
+        }
+        .to_string(),
+        impact: i.impact.as_str().to_string(),
+        status: i.status().as_str().to_string(),
+        status_label: update_label(i.status().as_str()),
+        resolved: i.status().is_final(),
+        components: names(&i.components),
+        started_at: i.started_at().map(tv),
+        updated_at: i.updated_at().map(tv),
+        resolved_at: i.resolved_at().map(tv),
+        scheduled_for: i.scheduled_for.map(tv),
+        scheduled_until: i.scheduled_until.map(tv),
+        updates: i
+            .updates
+            .iter()
+            .map(|u| UpdateView {
+                at: tv(u.at),
+                status: u.status.as_str().to_string(),
+                status_label: update_label(u.status.as_str()),
+                html: u.html.clone(),
+            })
+            .collect(),
+    };
+    let now = inputs.now;
+    let pick = |f: &dyn Fn(&Incident) -> bool| -> Vec<IncidentView> {
+        inputs
+            .incidents
+            .iter()
+            .filter(|i| f(i))
+            .map(incident_view)
+            .collect()
+    };
+    let mut upcoming: Vec<&Incident> = inputs
+        .incidents
+        .iter()
+        .filter(|i| i.is_upcoming_maintenance(now))
+        .collect();
+    upcoming.sort_by_key(|i| i.scheduled_for);
+
+    Model {
+        page: PageView {
+            title: page.title.clone(),
+            description: page.description.clone(),
+            base_url: page.base_url.clone(),
+            language: page.language.clone(),
+            time_zone: tz.name().to_string(),
+            links: page
+                .links
+                .iter()
+                .map(|l| LinkView {
+                    title: l.title.clone(),
+                    url: l.url.clone(),
+                })
+                .collect(),
+        },
+        generated_at: tv(now),
+        status: IndicatorView {
+            indicator: inputs.indicator.as_str().to_string(),
+            description: inputs.indicator.description().to_string(),
+        },
+        regions: config
+            .probing
+            .regions
+            .iter()
+            .map(|r| RegionInfo {
+                name: r.name.clone(),
+                label: r.label.clone(),
+            })
+            .collect(),
+        groups,
+        components: components.into_iter().map(|(_, v)| v).collect(),
+        active_incidents: pick(&|i| i.is_open_incident()),
+        active_maintenance: pick(&|i| i.is_active_maintenance(now)),
+        upcoming_maintenance: upcoming.into_iter().map(incident_view).collect(),
+        past_incidents: pick(&|i| i.status().is_final()),
+        incidents: pick(&|_| true),
+    }
+}
+
+fn worst_display<'a>(words: impl Iterator<Item = &'a str>) -> &'a str {
+    let rank = |w: &str| match w {
+        "major_outage" => 5,
+        "partial_outage" => 4,
+        "degraded_performance" => 3,
+        "under_maintenance" => 2,
+        "no_data" => 1,
+        _ => 0,
+    };
+    words.max_by_key(|w| rank(w)).unwrap_or("operational")
+}

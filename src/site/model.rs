@@ -1,0 +1,189 @@
+//! Step 5 (site): the view structs templates see. This is the theme contract, documented
+//! in themes/README.md; templates never see config, state or incident types.
+
+use serde::Serialize;
+
+/// Everything a page template receives (as `site`), plus `root` (the relative path back
+/// to the site root, e.g. `../../`) and page-specific values.
+#[derive(Debug, Clone, Serialize)]
+pub struct Model {
+    /// Page identity and settings.
+    pub page: PageView,
+    /// When the build's data was taken (`--now`).
+    pub generated_at: TimeView,
+    /// The page indicator.
+    pub status: IndicatorView,
+    /// Regions that run probes.
+    pub regions: Vec<RegionInfo>,
+    /// Visible components grouped for display; ungrouped ones come in a group with no id.
+    pub groups: Vec<GroupView>,
+    /// Every visible component, in file order.
+    pub components: Vec<ComponentView>,
+    /// Incidents not yet resolved, newest first.
+    pub active_incidents: Vec<IncidentView>,
+    /// Maintenance windows running now.
+    pub active_maintenance: Vec<IncidentView>,
+    /// Maintenance windows still to come, soonest first.
+    pub upcoming_maintenance: Vec<IncidentView>,
+    /// Resolved incidents and completed maintenance, newest first.
+    pub past_incidents: Vec<IncidentView>,
+    /// Every post, newest first.
+    pub incidents: Vec<IncidentView>,
+}
+
+/// Page identity.
+#[derive(Debug, Clone, Serialize)]
+pub struct PageView {
+    /// Title.
+    pub title: String,
+    /// Description or null.
+    pub description: Option<String>,
+    /// Public address without trailing slash.
+    pub base_url: String,
+    /// `lang` attribute.
+    pub language: String,
+    /// IANA time zone times are shown in.
+    pub time_zone: String,
+    /// Header links.
+    pub links: Vec<LinkView>,
+}
+
+/// A link.
+#[derive(Debug, Clone, Serialize)]
+pub struct LinkView {
+    /// Text.
+    pub title: String,
+    /// Target.
+    pub url: String,
+}
+
+/// A point in time, machine- and human-readable.
+#[derive(Debug, Clone, Serialize)]
+pub struct TimeView {
+    /// RFC 3339 in UTC, for `<time datetime>`.
+    pub iso: String,
+    /// In the page's time zone, e.g. `20 Nov 2026, 10:42 CET`.
+    pub display: String,
+}
+
+/// The page indicator.
+#[derive(Debug, Clone, Serialize)]
+pub struct IndicatorView {
+    /// none, minor, major, critical or maintenance.
+    pub indicator: String,
+    /// e.g. "All Systems Operational".
+    pub description: String,
+}
+
+/// A region.
+#[derive(Debug, Clone, Serialize)]
+pub struct RegionInfo {
+    /// Name.
+    pub name: String,
+    /// Label or null.
+    pub label: Option<String>,
+}
+
+/// A group of components.
+#[derive(Debug, Clone, Serialize)]
+pub struct GroupView {
+    /// Group id, or null for components without a group.
+    pub id: Option<String>,
+    /// Display name, or null.
+    pub name: Option<String>,
+    /// Description or null.
+    pub description: Option<String>,
+    /// Worst status in the group (a display status word).
+    pub status: String,
+    /// Its components.
+    pub components: Vec<ComponentView>,
+}
+
+/// A component as shown.
+#[derive(Debug, Clone, Serialize)]
+pub struct ComponentView {
+    /// Id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Description or null.
+    pub description: Option<String>,
+    /// Display status: operational, degraded_performance, partial_outage, major_outage,
+    /// under_maintenance or no_data. Also the CSS class.
+    pub status: String,
+    /// Human label for `status`.
+    pub status_label: String,
+    /// Whether probes watch it (else its status comes from incidents only).
+    pub monitored: bool,
+    /// Names of the regions where it is down.
+    pub down_regions: Vec<String>,
+    /// Since when the current bad status holds, or null.
+    pub since: Option<TimeView>,
+    /// One entry per region that probes it.
+    pub regions: Vec<RegionStateView>,
+}
+
+/// A component as one region sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RegionStateView {
+    /// Region name.
+    pub name: String,
+    /// Region label or null.
+    pub label: Option<String>,
+    /// up, degraded, down, unknown or no_data.
+    pub health: String,
+    /// Human label for `health`.
+    pub health_label: String,
+    /// The newest check's detail, or null.
+    pub detail: Option<String>,
+    /// When it was checked, or null.
+    pub checked_at: Option<TimeView>,
+}
+
+/// An incident or maintenance.
+#[derive(Debug, Clone, Serialize)]
+pub struct IncidentView {
+    /// URL segment and stable id.
+    pub slug: String,
+    /// Path from the site root, e.g. `incidents/2026-11-20-api/`.
+    pub path: String,
+    /// Title.
+    pub title: String,
+    /// incident or maintenance.
+    pub kind: String,
+    /// none, minor, major, critical.
+    pub impact: String,
+    /// The newest update's status word.
+    pub status: String,
+    /// Human label for `status`.
+    pub status_label: String,
+    /// Whether it is over.
+    pub resolved: bool,
+    /// Affected components.
+    pub components: Vec<LinkView>,
+    /// First update.
+    pub started_at: Option<TimeView>,
+    /// Newest update.
+    pub updated_at: Option<TimeView>,
+    /// When it was resolved or completed.
+    pub resolved_at: Option<TimeView>,
+    /// Maintenance window start.
+    pub scheduled_for: Option<TimeView>,
+    /// Maintenance window end.
+    pub scheduled_until: Option<TimeView>,
+    /// Updates, newest first.
+    pub updates: Vec<UpdateView>,
+}
+
+/// One update.
+#[derive(Debug, Clone, Serialize)]
+pub struct UpdateView {
+    /// When.
+    pub at: TimeView,
+    /// Status word.
+    pub status: String,
+    /// Human label.
+    pub status_label: String,
+    /// Sanitised HTML body.
+    pub html: String,
+}

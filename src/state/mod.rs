@@ -1,0 +1,287 @@
+//! Step 3 of the flow: what one region's worker observed, kept as `state/<region>.json`.
+//! The worker is the only writer of its region's file; the builder reads every region.
+//! Schema 1: per probe the last sample, a short tail of recent samples and the status
+//! transitions with exact timestamps. Roll-ups slot in beside them in later schemas.
+
+pub mod store;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The schema version this build writes.
+pub const SCHEMA: u32 = 1;
+/// How many recent samples are kept per probe.
+pub const RECENT_SAMPLES: usize = 20;
+/// How many transitions are kept per probe.
+pub const MAX_TRANSITIONS: usize = 200;
+
+/// What one check found, in one region.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Health {
+    /// It worked.
+    Up,
+    /// It worked, but slowly or with a warning.
+    Degraded,
+    /// It failed, also on the in-region re-check.
+    Down,
+    /// The prober could not run the check; never counted as down.
+    Unknown,
+}
+
+impl Health {
+    /// The word used in files and pages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Health::Up => "up",
+            Health::Degraded => "degraded",
+            Health::Down => "down",
+            Health::Unknown => "unknown",
+        }
+    }
+}
+
+/// Time spent in each phase of a check, in milliseconds (blackbox_exporter's names).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Phases {
+    /// Name resolution.
+    pub resolve_ms: f64,
+    /// TCP handshake.
+    pub connect_ms: f64,
+    /// TLS handshake.
+    pub tls_ms: f64,
+    /// Request sent to first response byte.
+    pub processing_ms: f64,
+    /// Body transfer.
+    pub transfer_ms: f64,
+}
+
+/// One sample: one check (with its in-region re-checks) in one region.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sample {
+    /// When the check (or its last re-check) started.
+    pub at: DateTime<Utc>,
+    /// The result.
+    pub health: Health,
+    /// Total time of the check that gave the result, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<f64>,
+    /// A precise, human-readable reason, e.g. `connect refused (127.0.0.1:8080)`.
+    pub detail: String,
+    /// HTTP status of the final response.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_status: Option<u16>,
+    /// Checks made for this sample (1 + in-region re-checks).
+    #[serde(default = "one")]
+    pub attempts: u32,
+    /// Phase timings, where the kind has phases.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phases: Option<Phases>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// A change of health in one region, with its exact time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Transition {
+    /// When the new health was first seen.
+    pub at: DateTime<Utc>,
+    /// The health before (`None` for the first sample ever).
+    pub from: Option<Health>,
+    /// The health from then on.
+    pub to: Health,
+}
+
+/// Everything a region knows about one probe.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProbeState {
+    /// The probe's kind, as written in probes.yaml.
+    pub kind: String,
+    /// The target as written (secrets stay as `${NAME}` references).
+    pub target: String,
+    /// The probe's interval in seconds when the sample was taken (for staleness).
+    pub interval_s: f64,
+    /// The newest sample.
+    pub last: Sample,
+    /// The newest samples, oldest first, at most [`RECENT_SAMPLES`]; ends with `last`.
+    #[serde(default)]
+    pub recent: Vec<Sample>,
+    /// Health changes, oldest first, at most [`MAX_TRANSITIONS`].
+    #[serde(default)]
+    pub transitions: Vec<Transition>,
+}
+
+/// The whole state file of one region.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RegionState {
+    /// Schema version.
+    pub schema: u32,
+    /// Region name.
+    pub region: String,
+    /// When the worker wrote this file.
+    pub written_at: DateTime<Utc>,
+    /// Per probe id.
+    pub probes: BTreeMap<String, ProbeState>,
+}
+
+impl RegionState {
+    /// An empty state for a region.
+    pub fn new(region: &str, now: DateTime<Utc>) -> Self {
+        RegionState {
+            schema: SCHEMA,
+            region: region.to_string(),
+            written_at: now,
+            probes: BTreeMap::new(),
+        }
+    }
+
+    /// Add a sample for a probe: update the tail and record a transition on change.
+    pub fn record(
+        &mut self,
+        probe_id: &str,
+        kind: &str,
+        target: &str,
+        interval_s: f64,
+        sample: Sample,
+    ) {
+        let entry = self
+            .probes
+            .entry(probe_id.to_string())
+            .or_insert_with(|| ProbeState {
+                kind: kind.to_string(),
+                target: target.to_string(),
+                interval_s,
+                last: sample.clone(),
+                recent: Vec::new(),
+                transitions: Vec::new(),
+            });
+        entry.kind = kind.to_string();
+        entry.target = target.to_string();
+        entry.interval_s = interval_s;
+        let previous = entry.transitions.last().map(|t| t.to);
+        if previous != Some(sample.health) {
+            entry.transitions.push(Transition {
+                at: sample.at,
+                from: previous,
+                to: sample.health,
+            });
+            if entry.transitions.len() > MAX_TRANSITIONS {
+                let excess = entry.transitions.len() - MAX_TRANSITIONS;
+                entry.transitions.drain(..excess);
+            }
+        }
+        entry.recent.push(sample.clone());
+        if entry.recent.len() > RECENT_SAMPLES {
+            let excess = entry.recent.len() - RECENT_SAMPLES;
+            entry.recent.drain(..excess);
+        }
+        entry.last = sample;
+    }
+
+    /// Keep only the probes still configured for this region.
+    pub fn retain_probes(&mut self, keep: &[&str]) {
+        self.probes.retain(|id, _| keep.contains(&id.as_str()));
+    }
+}
+
+/// Parse a state file's text; `shown` names the file in errors.
+pub fn parse(text: &str, shown: &str) -> anyhow::Result<RegionState> {
+    #[derive(Deserialize)]
+    struct Version {
+        schema: Option<u32>,
+    }
+    let version: Version = serde_json::from_str(text).map_err(|e| {
+        anyhow::anyhow!("{shown}: not a pharos state file ({e}); move it aside or delete it")
+    })?;
+    match version.schema {
+        Some(v) if v > SCHEMA => anyhow::bail!(
+            "{shown}: written with state schema {v}, but this pharos reads up to {SCHEMA}; upgrade pharos"
+        ),
+        Some(_) => {}
+        None => {
+            anyhow::bail!("{shown}: no \"schema\" field, so not a pharos state file; move it aside")
+        }
+    }
+    serde_json::from_str(text).map_err(|e| {
+        anyhow::anyhow!("{shown}: damaged state file ({e}); move it aside or delete it")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(sec: i64, health: Health) -> Sample {
+        Sample {
+            at: DateTime::from_timestamp(sec, 0).unwrap(),
+            health,
+            latency_ms: Some(1.0),
+            detail: String::new(),
+            http_status: None,
+            attempts: 1,
+            phases: None,
+        }
+    }
+
+    #[test]
+    fn records_transitions_and_bounds_the_tail() {
+        let mut s = RegionState::new("eu", DateTime::from_timestamp(0, 0).unwrap());
+        for i in 0..50 {
+            let h = if (10..20).contains(&i) {
+                Health::Down
+            } else {
+                Health::Up
+            };
+            s.record("web", "http", "https://x", 30.0, sample(i, h));
+        }
+        let p = &s.probes["web"];
+        assert_eq!(p.recent.len(), RECENT_SAMPLES);
+        assert_eq!(p.recent.last(), Some(&p.last));
+        let t: Vec<(i64, Health)> = p
+            .transitions
+            .iter()
+            .map(|t| (t.at.timestamp(), t.to))
+            .collect();
+        assert_eq!(
+            t,
+            vec![(0, Health::Up), (10, Health::Down), (20, Health::Up)]
+        );
+    }
+
+    #[test]
+    fn transitions_stay_bounded_when_flapping() {
+        let mut s = RegionState::new("eu", DateTime::from_timestamp(0, 0).unwrap());
+        for i in 0..1000 {
+            let h = if i % 2 == 0 { Health::Down } else { Health::Up };
+            s.record("web", "http", "x", 30.0, sample(i, h));
+        }
+        assert_eq!(s.probes["web"].transitions.len(), MAX_TRANSITIONS);
+        assert_eq!(
+            s.probes["web"].transitions.last().unwrap().at.timestamp(),
+            999
+        );
+    }
+
+    #[test]
+    fn refuses_newer_schema_and_garbage() {
+        let text =
+            r#"{"schema": 9, "region": "x", "written_at": "2026-01-01T00:00:00Z", "probes": {}}"#;
+        assert!(
+            parse(text, "state/x.json")
+                .unwrap_err()
+                .to_string()
+                .contains("upgrade pharos")
+        );
+        assert!(
+            parse("{nope", "state/x.json")
+                .unwrap_err()
+                .to_string()
+                .starts_with("state/x.json")
+        );
+    }
+}

@@ -1,0 +1,172 @@
+//! Step 3 (state): where region files live. A local folder: one file per region, written
+//! atomically (temporary file, fsync, rename, fsync of the folder), guarded by a lock file
+//! so a second worker for the same region is refused.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+
+use super::RegionState;
+
+/// A folder of region state files.
+#[derive(Debug, Clone)]
+pub struct LocalStore {
+    dir: PathBuf,
+}
+
+/// Proof that this process is the only worker of a region; released on drop.
+#[derive(Debug)]
+pub struct RegionLock {
+    _file: File,
+    path: PathBuf,
+}
+
+impl RegionLock {
+    /// The lock file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl LocalStore {
+    /// A store over `dir` (created on first write).
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        LocalStore { dir: dir.into() }
+    }
+
+    /// The folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The state file of a region.
+    pub fn path_of(&self, region: &str) -> PathBuf {
+        self.dir.join(format!("{region}.json"))
+    }
+
+    /// Take the region's lock, or explain who holds it.
+    pub fn lock(&self, region: &str) -> Result<RegionLock> {
+        fs::create_dir_all(&self.dir)
+            .with_context(|| format!("creating state folder {}", self.dir.display()))?;
+        let path = self.dir.join(format!(".{region}.lock"));
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .with_context(|| format!("opening lock file {}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                let holder = holder.split_whitespace().collect::<Vec<_>>().join(", ");
+                bail!(
+                    "region \"{region}\" is already being probed by another worker ({}): lock file {} is held. \
+                     Stop that worker first, or start this one with another --region",
+                    if holder.is_empty() {
+                        "process unknown".to_string()
+                    } else {
+                        holder
+                    },
+                    path.display()
+                );
+            }
+            Err(fs::TryLockError::Error(e)) => {
+                return Err(e).with_context(|| format!("locking {}", path.display()));
+            }
+        }
+        let host = fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_string())
+            .unwrap_or_else(|_| "unknown".to_string());
+        let info = format!(
+            "pid={} host={} started={}\n",
+            std::process::id(),
+            host,
+            chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        );
+        file.set_len(0)
+            .and_then(|_| file.seek(SeekFrom::Start(0)))
+            .and_then(|_| file.write_all(info.as_bytes()))
+            .and_then(|_| file.flush())
+            .with_context(|| format!("writing lock file {}", path.display()))?;
+        self.remove_stale_temp_files(region);
+        Ok(RegionLock { _file: file, path })
+    }
+
+    /// Temporary files left by a worker that was killed mid-write; only the lock holder
+    /// calls this, so none of them is being written.
+    fn remove_stale_temp_files(&self, region: &str) {
+        let prefix = format!(".{region}.json.");
+        if let Ok(entries) = fs::read_dir(&self.dir) {
+            for entry in entries.flatten() {
+                let name = entry.file_name();
+                let name = name.to_string_lossy();
+                if name.starts_with(&prefix) && name.ends_with(".tmp") {
+                    let _ = fs::remove_file(entry.path());
+                }
+            }
+        }
+    }
+
+    /// Write a region's state atomically: a reader sees the old file or the new one.
+    pub fn write(&self, state: &RegionState, _lock: &RegionLock) -> Result<()> {
+        let target = self.path_of(&state.region);
+        let json = serde_json::to_vec_pretty(state).context("serialising state")?;
+        let mut tmp = tempfile::Builder::new()
+            .prefix(&format!(".{}.json.", state.region))
+            .suffix(".tmp")
+            .tempfile_in(&self.dir)
+            .with_context(|| format!("creating a temporary file in {}", self.dir.display()))?;
+        tmp.write_all(&json)
+            .and_then(|_| tmp.as_file().sync_all())
+            .with_context(|| format!("writing {}", tmp.path().display()))?;
+        tmp.persist(&target)
+            .map_err(|e| e.error)
+            .with_context(|| format!("replacing {}", target.display()))?;
+        if let Ok(dir) = File::open(&self.dir) {
+            let _ = dir.sync_all();
+        }
+        Ok(())
+    }
+
+    /// Read one region's state, `None` when it has none yet.
+    pub fn read(&self, region: &str) -> Result<Option<RegionState>> {
+        let path = self.path_of(region);
+        match fs::read_to_string(&path) {
+            Ok(text) => super::parse(&text, &path.display().to_string()).map(Some),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+        }
+    }
+
+    /// Read every region file in the folder (`*.json`, hidden files skipped), by name.
+    pub fn read_all(&self) -> Result<Vec<RegionState>> {
+        let entries = match fs::read_dir(&self.dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e).with_context(|| format!("listing {}", self.dir.display())),
+        };
+        let mut paths: Vec<PathBuf> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                p.extension().is_some_and(|x| x == "json")
+                    && !p
+                        .file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+            })
+            .collect();
+        paths.sort();
+        let mut out = Vec::new();
+        for path in paths {
+            let text =
+                fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+            out.push(super::parse(&text, &path.display().to_string())?);
+        }
+        Ok(out)
+    }
+}
