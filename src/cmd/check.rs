@@ -18,16 +18,19 @@ pub struct Args {}
 pub fn problems(project: &Project) -> (Vec<Problem>, Vec<String>) {
     let mut problems = Vec::new();
     let mut warnings = Vec::new();
-    let site = config::read_yaml(&project.components_file(), COMPONENTS_FILE, &mut problems)
-        .and_then(|node| config::validate_components(&node, COMPONENTS_FILE, &mut problems));
-    let probing = config::read_yaml(&project.probes_file(), PROBES_FILE, &mut problems)
-        .and_then(|node| config::validate_probes(&node, PROBES_FILE, site.as_ref(), &mut problems));
-    let ids: Option<Vec<&str>> = site
-        .as_ref()
-        .map(|s| s.components.iter().map(|c| c.id.as_str()).collect());
+    let components = config::read_yaml(&project.components_file(), COMPONENTS_FILE, &mut problems);
+    if let Some(node) = &components {
+        config::validate_components(node, COMPONENTS_FILE, &mut problems);
+    }
+    let ids = components.as_ref().map(config::component_ids);
+    let probing =
+        config::read_yaml(&project.probes_file(), PROBES_FILE, &mut problems).and_then(|node| {
+            config::validate_probes(&node, PROBES_FILE, ids.as_deref(), &mut problems)
+        });
     if let Err(p) = incident::load_dir(&project.incidents_dir(), "incidents", ids.as_deref()) {
         problems.extend(p.0);
     }
+    config::sort_by_place(&mut problems);
     if let Some(probing) = &probing {
         for var in config::env_vars(&probing.probes) {
             if std::env::var_os(&var).is_none() {

@@ -24,6 +24,10 @@ pub struct Args {
     /// Most checks in flight at once.
     #[arg(long, default_value_t = 64)]
     pub concurrency: usize,
+    /// Shortest time between two writes of the state file while running (it is always
+    /// written at stop).
+    #[arg(long, default_value = "500ms", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub write_every: std::time::Duration,
     /// Local address to send probes from (for hosts with an address per region).
     #[arg(long, value_name = "IP")]
     pub source_ip: Option<IpAddr>,
@@ -37,6 +41,7 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
     let mut opts = worker::Options::new(&args.region);
     opts.once = args.once;
     opts.concurrency = args.concurrency;
+    opts.flush_every = args.write_every;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

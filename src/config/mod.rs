@@ -17,7 +17,7 @@ pub use probes::{
     StatusMatch, TcpSpec,
 };
 pub use template::{MissingVar, Template};
-pub use validate::{env_vars, valid_id, validate_components, validate_probes};
+pub use validate::{component_ids, env_vars, valid_id, validate_components, validate_probes};
 pub use yaml::Loc;
 
 /// The whole validated configuration.
@@ -171,14 +171,35 @@ pub const PROBES_FILE: &str = "probes.yaml";
 /// Read both files and validate them, collecting every problem.
 pub fn load(components_path: &Path, probes_path: &Path) -> Result<Config, Problems> {
     let mut problems = Vec::new();
-    let site = read_yaml(components_path, COMPONENTS_FILE, &mut problems)
-        .and_then(|node| validate_components(&node, COMPONENTS_FILE, &mut problems));
+    let components = read_yaml(components_path, COMPONENTS_FILE, &mut problems);
+    let site = components
+        .as_ref()
+        .and_then(|node| validate_components(node, COMPONENTS_FILE, &mut problems));
+    let ids = components.as_ref().map(component_ids);
     let probing = read_yaml(probes_path, PROBES_FILE, &mut problems)
-        .and_then(|node| validate_probes(&node, PROBES_FILE, site.as_ref(), &mut problems));
+        .and_then(|node| validate_probes(&node, PROBES_FILE, ids.as_deref(), &mut problems));
+    sort_by_place(&mut problems);
     match (site, probing) {
         (Some(site), Some(probing)) if problems.is_empty() => Ok(Config { site, probing }),
         _ => Err(Problems(problems)),
     }
+}
+
+/// Order problems by file (in the order first seen), then line and column.
+pub fn sort_by_place(problems: &mut [Problem]) {
+    let mut files: Vec<String> = Vec::new();
+    for p in problems.iter() {
+        if !files.contains(&p.file) {
+            files.push(p.file.clone());
+        }
+    }
+    problems.sort_by_key(|p| {
+        let file = files
+            .iter()
+            .position(|f| f == &p.file)
+            .unwrap_or(usize::MAX);
+        (file, p.loc.map_or((0, 0), |l| (l.line, l.col)))
+    });
 }
 
 /// Read a YAML file into a located tree; a read or syntax error becomes a problem.

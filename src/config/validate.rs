@@ -361,11 +361,23 @@ fn find_cycle(components: &[Component]) -> Option<Vec<String>> {
     None
 }
 
-/// probes.yaml → [`Probing`]. With `site`, probe → component references are checked too.
+/// The component ids written in components.yaml, read straight from its tree so that
+/// references can be checked even when the file has other problems.
+pub fn component_ids(node: &Node) -> Vec<&str> {
+    node.get("components")
+        .and_then(Node::items)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|c| c.get("id").and_then(Node::as_str))
+        .collect()
+}
+
+/// probes.yaml → [`Probing`]. With `components` (the ids in components.yaml), probe →
+/// component references are checked too.
 pub fn validate_probes(
     node: &Node,
     file: &str,
-    site: Option<&Site>,
+    components: Option<&[&str]>,
     problems: &mut Vec<Problem>,
 ) -> Option<Probing> {
     let before = problems.len();
@@ -417,8 +429,6 @@ pub fn validate_probes(
         None => RawDefaults::default(),
     };
 
-    let component_ids: Option<Vec<&str>> =
-        site.map(|s| s.components.iter().map(|c| c.id.as_str()).collect());
     let region_names: Vec<&str> = regions.iter().map(|r| r.name.as_str()).collect();
     let mut probes = Vec::new();
     let mut ids = HashSet::new();
@@ -447,7 +457,7 @@ pub fn validate_probes(
             &ctx,
             &defaults,
             &region_names,
-            component_ids.as_deref(),
+            components,
             file,
             problems,
         ) {

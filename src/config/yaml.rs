@@ -221,17 +221,7 @@ pub fn parse(text: &str) -> Result<Node, Error> {
     let mut root: Option<Node> = None;
     let mut documents = 0;
     while let Some(event) = parser.next_event() {
-        let (event, span) = event.map_err(|e| {
-            let m = e.marker();
-            Error::at(
-                Loc {
-                    line: m.line(),
-                    col: m.col() + 1,
-                },
-                "",
-                format!("invalid YAML: {}", e.info()),
-            )
-        })?;
+        let (event, span) = event.map_err(|e| scan_error(text, e.marker(), e.info()))?;
         let loc = Loc {
             line: span.start.line(),
             col: span.start.col() + 1,
@@ -334,6 +324,39 @@ pub fn parse(text: &str) -> Result<Node, Error> {
         },
         loc: Loc { line: 1, col: 1 },
     }))
+}
+
+/// A scanner error as a located sentence. A missing `:` is noticed only on the next line,
+/// so that case points back at the last non-blank line before it.
+fn scan_error(text: &str, m: &saphyr_parser::Marker, info: &str) -> Error {
+    let mut loc = Loc {
+        line: m.line(),
+        col: m.col() + 1,
+    };
+    if info.starts_with("simple key expect") || info.contains("could not find expected ':'") {
+        let lines: Vec<&str> = text.lines().collect();
+        let mut line = m.line();
+        if m.col() == 0 {
+            line = line.saturating_sub(1);
+        }
+        line = line.min(lines.len());
+        while line > 1 && lines.get(line - 1).is_none_or(|l| l.trim().is_empty()) {
+            line -= 1;
+        }
+        let indent = lines
+            .get(line.saturating_sub(1))
+            .map_or(0, |l| l.len() - l.trim_start().len());
+        loc = Loc {
+            line: line.max(1),
+            col: indent + 1,
+        };
+        return Error::at(
+            loc,
+            "",
+            "invalid YAML: expected `key: value` here; is the ':' after the key missing?",
+        );
+    }
+    Error::at(loc, "", format!("invalid YAML: {info}"))
 }
 
 struct Frame {
@@ -776,6 +799,7 @@ mod tests {
         let node = parse("id: 123\ntags: [\"1\", two, 3]\n").unwrap();
         let item: Item = from_node(&node, "").unwrap();
         assert_eq!(item.id, "123");
+        assert_eq!(item.interval, None);
         assert_eq!(item.tags, vec!["1", "two", "3"]);
     }
 
@@ -783,6 +807,13 @@ mod tests {
     fn duplicate_keys_and_syntax_errors_have_locations() {
         let err = parse("a: 1\nb: 2\na: 3\n").unwrap_err();
         assert_eq!(err.loc, Some(Loc { line: 3, col: 1 }));
+        let err = parse("a: 1\nb [2]\nc: 3\n").unwrap_err();
+        assert_eq!(err.loc, Some(Loc { line: 2, col: 1 }), "{err:?}");
+        assert!(
+            err.message.contains("':' after the key missing"),
+            "{}",
+            err.message
+        );
         let err = parse("a: [1, 2\nb: 3\n").unwrap_err();
         assert!(err.message.starts_with("invalid YAML"), "{}", err.message);
         assert!(err.loc.is_some());

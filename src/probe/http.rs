@@ -14,7 +14,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use url::Url;
 
 use super::tcp::{connect, resolve};
-use super::{Ctx, fmt_duration, grade, sample_now};
+use super::{Ctx, fmt_duration, grade, round_ms, sample_now};
 use crate::config::{HttpSpec, Method, Probe};
 use crate::state::{Health, Phases, Sample};
 
@@ -46,7 +46,7 @@ impl Drop for ConnGuard {
 }
 
 fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
+    round_ms(d.as_secs_f64() * 1e3)
 }
 
 pub(crate) async fn check(probe: &Probe, spec: &HttpSpec, ctx: &Ctx) -> Sample {

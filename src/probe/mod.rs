@@ -107,6 +107,11 @@ pub async fn check(probe: &Probe, ctx: &Ctx) -> Sample {
     sample
 }
 
+/// Milliseconds rounded to the microsecond, so state files stay short and readable.
+pub(crate) fn round_ms(ms: f64) -> f64 {
+    (ms * 1000.0).round() / 1000.0
+}
+
 /// A sample made now.
 pub(crate) fn sample_now(health: Health, detail: String) -> Sample {
     Sample {

@@ -6,7 +6,7 @@ use std::time::Instant;
 use chrono::Utc;
 use tokio::net::{TcpSocket, TcpStream};
 
-use super::{Ctx, fmt_duration, grade};
+use super::{Ctx, fmt_duration, grade, round_ms};
 use crate::config::{Probe, TcpSpec};
 use crate::state::{Health, Phases, Sample};
 
@@ -55,7 +55,7 @@ pub(crate) async fn check(probe: &Probe, spec: &TcpSpec, ctx: &Ctx) -> Sample {
     let mut in_connect = false;
     let work = async {
         let addr = resolve(&spec.host, spec.port).await?;
-        phases.resolve_ms = start.elapsed().as_secs_f64() * 1e3;
+        phases.resolve_ms = round_ms(start.elapsed().as_secs_f64() * 1e3);
         in_connect = true;
         connect(addr, ctx).await.map(|_| addr)
     };
@@ -63,7 +63,7 @@ pub(crate) async fn check(probe: &Probe, spec: &TcpSpec, ctx: &Ctx) -> Sample {
     let elapsed = start.elapsed();
     let (health, detail) = match result {
         Ok(Ok(addr)) => {
-            phases.connect_ms = elapsed.as_secs_f64() * 1e3 - phases.resolve_ms;
+            phases.connect_ms = round_ms(elapsed.as_secs_f64() * 1e3 - phases.resolve_ms);
             grade(
                 probe,
                 elapsed,
@@ -83,7 +83,7 @@ pub(crate) async fn check(probe: &Probe, spec: &TcpSpec, ctx: &Ctx) -> Sample {
     Sample {
         at,
         health,
-        latency_ms: Some(elapsed.as_secs_f64() * 1e3),
+        latency_ms: Some(round_ms(elapsed.as_secs_f64() * 1e3)),
         detail,
         http_status: None,
         attempts: 1,

@@ -41,7 +41,7 @@ pub fn time_view(t: DateTime<Utc>, tz: Tz) -> TimeView {
 pub fn display_status(v: &ComponentVerdict) -> (&'static str, &'static str) {
     if v.maintenance {
         ("under_maintenance", "Under maintenance")
-    } else if v.no_data {
+    } else if v.no_data && v.status == Status::Operational {
         ("no_data", "No data")
     } else {
         status_word(v.status)

@@ -4,11 +4,18 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
+
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
 use super::RegionState;
+
+/// Region files are read by the builder, often as another user: 0644, not tempfile's 0600.
+fn set_readable(file: &File) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    file.set_permissions(fs::Permissions::from_mode(0o644))
+}
 
 /// A folder of region state files.
 #[derive(Debug, Clone)]
@@ -115,13 +122,19 @@ impl LocalStore {
     /// Write a region's state atomically: a reader sees the old file or the new one.
     pub fn write(&self, state: &RegionState, _lock: &RegionLock) -> Result<()> {
         let target = self.path_of(&state.region);
-        let json = serde_json::to_vec_pretty(state).context("serialising state")?;
-        let mut tmp = tempfile::Builder::new()
+        let tmp = tempfile::Builder::new()
             .prefix(&format!(".{}.json.", state.region))
             .suffix(".tmp")
             .tempfile_in(&self.dir)
             .with_context(|| format!("creating a temporary file in {}", self.dir.display()))?;
-        tmp.write_all(&json)
+        // Stream the JSON into the temporary file: no second copy of a large state in memory.
+        let mut out = std::io::BufWriter::new(tmp);
+        serde_json::to_writer_pretty(&mut out, state).context("serialising state")?;
+        let tmp = out
+            .into_inner()
+            .map_err(|e| e.into_error())
+            .with_context(|| format!("writing a temporary file in {}", self.dir.display()))?;
+        set_readable(tmp.as_file())
             .and_then(|_| tmp.as_file().sync_all())
             .with_context(|| format!("writing {}", tmp.path().display()))?;
         tmp.persist(&target)

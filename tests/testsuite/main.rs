@@ -1,1 +1,9 @@
-//! Integration tests: the real binary against real files and loopback servers.
+//! Integration tests: the real `pharos` binary against real files, real processes and
+//! servers on 127.0.0.1. One binary, a module per topic.
+
+mod build;
+mod check;
+mod demo;
+mod harness;
+mod probe;
+mod state;

@@ -1,0 +1,338 @@
+//! `pharos build`: the merge of region files into pages, incidents, the feed, themes, and
+//! the guarantee that a failed build leaves the previous site in place.
+
+use chrono::{DateTime, Duration, Utc};
+use pharos::state::{Health, RegionState, Sample};
+
+use crate::harness::{ProjectTest, project_with, stderr, stdout};
+
+const NOW: &str = "2026-11-20T12:00:00Z";
+
+fn now() -> DateTime<Utc> {
+    NOW.parse().unwrap()
+}
+
+/// Write a region file where each (probe, healths) saw those healths at 30 s intervals
+/// ending `age` seconds before NOW.
+fn region(t: &ProjectTest, name: &str, age: i64, probes: &[(&str, &[Health])]) {
+    let mut s = RegionState::new(name, now() - Duration::seconds(age));
+    for (id, healths) in probes {
+        let n = healths.len() as i64;
+        for (i, h) in healths.iter().enumerate() {
+            let at = now() - Duration::seconds(age + (n - 1 - i as i64) * 30);
+            let sample = Sample {
+                at,
+                health: *h,
+                latency_ms: Some(12.0),
+                detail: format!("{} from {name}", h.as_str()),
+                http_status: Some(200),
+                attempts: 1,
+                phases: None,
+            };
+            s.record(id, "http", "https://x", 30.0, sample);
+        }
+    }
+    t.write(
+        &format!("state/{name}.json"),
+        &serde_json::to_string_pretty(&s).unwrap(),
+    );
+}
+
+fn project() -> ProjectTest {
+    project_with(
+        "  - id: web-home\n    kind: http\n    url: https://www.test/\n    components: [web]\n    interval: 30s\n\
+         \x20 - id: api-health\n    kind: http\n    url: https://api.test/\n    components: [api]\n    interval: 30s\n",
+        &["r1", "r2", "r3"],
+    )
+}
+
+/// The `<li>` of a component in index.html.
+fn component_html<'a>(html: &'a str, id: &str) -> &'a str {
+    let at = html
+        .find(&format!("id=\"component-{id}\""))
+        .unwrap_or_else(|| panic!("no component {id}"));
+    let start = html[..at].rfind("<li").unwrap();
+    let end = html[start..].find("</li>").unwrap() + start;
+    &html[start..end]
+}
+
+use Health::{Down as D, Up as U};
+
+#[test]
+fn regions_merge_by_quorum_with_stale_regions_left_out() {
+    let t = project();
+    // web: down in r3 only → partial outage naming r3. api: down in r1 and r2 → major.
+    region(
+        &t,
+        "r1",
+        5,
+        &[("web-home", &[U, U, U]), ("api-health", &[U, D, D])],
+    );
+    region(
+        &t,
+        "r2",
+        5,
+        &[("web-home", &[U, U]), ("api-health", &[D, D])],
+    );
+    region(
+        &t,
+        "r3",
+        5,
+        &[("web-home", &[U, D, D]), ("api-health", &[U, U])],
+    );
+    let out = t.run(&["build", "--now", NOW]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("(Major System Outage)"),
+        "{}",
+        stdout(&out)
+    );
+    let html = t.read("site/index.html");
+    let web = component_html(&html, "web");
+    assert!(web.contains("status-partial_outage"), "{web}");
+    assert!(
+        web.contains("Down in r3 since <time datetime=\"2026-11-20T11:59:25Z\">"),
+        "{web}"
+    );
+    let api = component_html(&html, "api");
+    assert!(
+        api.contains("status-major_outage") && api.contains("Down in r1, r2"),
+        "{api}"
+    );
+    assert!(html.contains("<h1 id=\"overall\">Major System Outage</h1>"));
+
+    // r2 stops reporting (its last sample is 10 minutes old, > 3 × 30 s): for api only r1
+    // is down among the two fresh regions → partial, not major; r2 shows "No data".
+    region(
+        &t,
+        "r2",
+        600,
+        &[("web-home", &[U, U]), ("api-health", &[D, D])],
+    );
+    let out = t.run(&["build", "--now", NOW]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let html = t.read("site/index.html");
+    let api = component_html(&html, "api");
+    assert!(
+        api.contains("status-partial_outage") && api.contains("Down in r1 since"),
+        "{api}"
+    );
+    assert!(api.contains("<tr class=\"health-no_data\">"), "{api}");
+    assert!(api.contains("no data since 2026-11-20T11:50:00Z"), "{api}");
+}
+
+#[test]
+fn a_single_bad_sample_is_not_shown_as_an_outage() {
+    let t = project();
+    for r in ["r1", "r2", "r3"] {
+        region(
+            &t,
+            r,
+            5,
+            &[("web-home", &[U, U, D]), ("api-health", &[U, U])],
+        );
+    }
+    assert!(t.run(&["build", "--now", NOW]).status.success());
+    let html = t.read("site/index.html");
+    assert!(component_html(&html, "web").contains("status-operational"));
+    assert!(html.contains("All Systems Operational"));
+}
+
+#[test]
+fn no_state_at_all_shows_no_data_not_an_outage() {
+    let t = project();
+    let out = t.run(&["build", "--now", NOW]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let html = t.read("site/index.html");
+    assert!(component_html(&html, "web").contains("status-no_data"));
+}
+
+const INCIDENT: &str = "---\ntitle: Elevated API errors\nimpact: major\ncomponents: [api]\n---\n## 2026-11-20T10:05:00Z identified\nA bad deploy is rolling back.\n\n## 2026-11-20T09:58:00Z investigating\nWe are investigating **elevated** error rates.\n";
+
+#[test]
+fn an_open_incident_sets_component_status_and_gets_pages_and_feed_items() {
+    let t = project();
+    t.write("incidents/2026-11-20-api-errors.md", INCIDENT);
+    let out = t.run(&["build", "--now", NOW]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let html = t.read("site/index.html");
+    assert!(
+        component_html(&html, "api").contains("status-partial_outage"),
+        "declared impact major"
+    );
+    assert!(
+        html.contains("Active incidents")
+            && html.contains("href=\"incidents/2026-11-20-api-errors/\"")
+    );
+    let page = t.read("site/incidents/2026-11-20-api-errors/index.html");
+    assert!(page.contains("<strong>elevated</strong>"));
+    assert!(
+        page.contains("<time datetime=\"2026-11-20T09:58:00Z\">20 Nov 2026, 09:58 UTC</time>"),
+        "{page}"
+    );
+    assert!(page.contains("href=\"../../style.css\""));
+
+    let feed = feed_rs::parser::parse(t.read("site/feed.rss").as_bytes()).unwrap();
+    assert_eq!(feed.entries.len(), 2);
+    assert_eq!(
+        feed.entries[0].title.as_ref().unwrap().content,
+        "Elevated API errors — Identified"
+    );
+    assert_eq!(
+        feed.entries[0].links[0].href,
+        "https://status.test/incidents/2026-11-20-api-errors/"
+    );
+    assert_eq!(
+        feed.entries[0].published.unwrap().to_rfc3339(),
+        "2026-11-20T10:05:00+00:00"
+    );
+    assert_eq!(
+        feed.entries[1].id,
+        "https://status.test/incidents/2026-11-20-api-errors/#2026-11-20T09:58:00Z"
+    );
+}
+
+#[test]
+fn a_broken_incident_fails_the_build_and_keeps_the_previous_site() {
+    let t = project();
+    t.write("incidents/2026-11-20-api-errors.md", INCIDENT);
+    assert!(t.run(&["build", "--now", NOW]).status.success());
+    let before = t.read("site/index.html");
+    let feed_before = t.read("site/feed.rss");
+
+    t.write(
+        "incidents/2026-11-20-api-errors.md",
+        &INCIDENT.replace("components: [api]", "components [api]"),
+    );
+    let out = t.run(&["build", "--now", "2026-11-20T13:00:00Z"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("incidents/2026-11-20-api-errors.md:4:"),
+        "{err}"
+    );
+    assert!(err.contains("the previous site/ is unchanged"), "{err}");
+    assert_eq!(t.read("site/index.html"), before);
+    assert_eq!(t.read("site/feed.rss"), feed_before);
+    let leftovers: Vec<_> = std::fs::read_dir(t.path())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".site"))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "temporary build folders left: {leftovers:?}"
+    );
+}
+
+#[test]
+fn script_in_an_incident_never_reaches_the_page_or_feed() {
+    let t = project();
+    t.write(
+        "incidents/2026-11-20-xss.md",
+        "---\ntitle: Broken <script>alert(1)</script> title\nimpact: minor\ncomponents: [web]\n---\n\
+         ## 2026-11-20T10:00:00Z investigating\nHello <script>alert(1)</script> and <img src=x onerror=alert(1)> and [x](javascript:alert(1)).\n",
+    );
+    let out = t.run(&["build", "--now", NOW]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for file in [
+        "site/index.html",
+        "site/incidents/2026-11-20-xss/index.html",
+        "site/feed.rss",
+    ] {
+        let text = t.read(file);
+        assert!(!text.contains("<script"), "{file} contains a script tag");
+        assert!(
+            !text.to_lowercase().contains("onerror"),
+            "{file} contains an event handler"
+        );
+        assert!(
+            !text.contains("javascript:"),
+            "{file} contains a javascript: link"
+        );
+    }
+    let page = t.read("site/incidents/2026-11-20-xss/index.html");
+    assert!(
+        page.contains("Broken &lt;script&gt;alert(1)&lt;&#x2f;script&gt; title")
+            || page.contains("Broken &lt;script&gt;alert(1)&lt;/script&gt; title"),
+        "title must be escaped"
+    );
+    assert!(!page.contains("alert(1)</"), "no live alert");
+    assert!(page.contains("Content-Security-Policy"));
+}
+
+#[test]
+fn builds_with_the_same_now_are_identical() {
+    let t = project();
+    t.write("incidents/2026-11-20-api-errors.md", INCIDENT);
+    region(
+        &t,
+        "r1",
+        5,
+        &[("web-home", &[U, U]), ("api-health", &[U, U])],
+    );
+    assert!(t.run(&["build", "--now", NOW]).status.success());
+    let first: Vec<String> = [
+        "index.html",
+        "feed.rss",
+        "incidents/2026-11-20-api-errors/index.html",
+    ]
+    .iter()
+    .map(|f| t.read(&format!("site/{f}")))
+    .collect();
+    assert!(t.run(&["build", "--now", NOW]).status.success());
+    for (i, f) in [
+        "index.html",
+        "feed.rss",
+        "incidents/2026-11-20-api-errors/index.html",
+    ]
+    .iter()
+    .enumerate()
+    {
+        assert_eq!(
+            first[i],
+            t.read(&format!("site/{f}")),
+            "{f} differs between builds"
+        );
+    }
+}
+
+#[test]
+fn a_theme_overrides_one_block_and_fills_a_hook() {
+    let t = project();
+    t.write(
+        "components.yaml",
+        "page:\n  title: Test Status\n  base_url: https://status.test\n  theme: mine\ncomponents:\n  - id: web\n    name: Website\n  - id: api\n    name: API\n",
+    );
+    t.write(
+        "themes/mine/templates/index.html",
+        "{% extends \"default/index.html\" %}{% block title %}Custom {{ site.page.title }}{% endblock title %}",
+    );
+    t.write(
+        "themes/mine/templates/partials/custom/footer.html",
+        "<p class=\"mine\">Hosted by us</p>",
+    );
+    t.write("themes/mine/static/extra.css", "body{}");
+    let out = t.run(&["build", "--now", NOW]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let html = t.read("site/index.html");
+    assert!(html.contains("<title>Custom Test Status</title>"), "{html}");
+    assert!(html.contains("<p class=\"mine\">Hosted by us</p>"));
+    assert!(
+        html.contains("id=\"component-web\""),
+        "the default page body is kept"
+    );
+    assert_eq!(t.read("site/extra.css"), "body{}");
+
+    t.write(
+        "components.yaml",
+        "page:\n  title: T\n  base_url: https://status.test\n  theme: ../../etc\ncomponents:\n  - id: web\n    name: W\n  - id: api\n    name: A\n",
+    );
+    let out = t.run(&["build", "--now", NOW]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("components.yaml:4:10: page: theme name \"../../etc\" may only use"),
+        "{}",
+        stderr(&out)
+    );
+}

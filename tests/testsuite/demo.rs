@@ -1,0 +1,56 @@
+//! `pharos demo` end to end: services, three regions, a built site with every status.
+
+use std::time::Duration;
+
+use crate::harness::{bin, run_with_limit, stderr, stdout};
+
+#[test]
+fn demo_shows_each_status_and_a_feed_that_parses() {
+    let dir = tempfile::Builder::new()
+        .prefix("pharos-demo-test-")
+        .tempdir()
+        .unwrap();
+    let mut cmd = std::process::Command::new(bin());
+    cmd.args(["demo", "--duration", "7s", "--dir"])
+        .arg(dir.path());
+    let out = run_with_limit(cmd, Duration::from_secs(40));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    for line in [
+        "  web      Operational",
+        "  api      Degraded performance",
+        "  cdn      Partial outage (down in ap-south)",
+        "  search   Major outage (down in eu-west, us-east, ap-south)",
+        "  db       Operational",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in:\n{text}");
+    }
+    let index = dir.path().join("site/index.html");
+    assert!(text.contains(&format!("Site built: {}", index.display())));
+    let html = std::fs::read_to_string(&index).unwrap();
+    for class in [
+        "status-operational",
+        "status-degraded_performance",
+        "status-partial_outage",
+        "status-major_outage",
+    ] {
+        assert!(
+            html.contains(&format!("class=\"component {class}\"")),
+            "no {class} component"
+        );
+    }
+    assert!(html.contains("Down in ap-south"));
+    let feed = std::fs::read(dir.path().join("site/feed.rss")).unwrap();
+    let feed = feed_rs::parser::parse(feed.as_slice()).unwrap();
+    assert_eq!(feed.entries.len(), 6, "one item per incident update");
+    assert!(
+        feed.entries
+            .iter()
+            .all(|e| e.published.is_some() && !e.links.is_empty())
+    );
+    for region in ["eu-west", "us-east", "ap-south"] {
+        let state =
+            std::fs::read_to_string(dir.path().join(format!("state/{region}.json"))).unwrap();
+        pharos::state::parse(&state, region).unwrap();
+    }
+}

@@ -1,0 +1,296 @@
+//! The test harness: a project in a temporary folder, the real `pharos` binary run against
+//! it with a time limit, and small HTTP/TCP servers on 127.0.0.1.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// The binary under test.
+pub(crate) fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_pharos")
+}
+
+/// A project folder for one test.
+pub(crate) struct ProjectTest {
+    dir: tempfile::TempDir,
+}
+
+impl ProjectTest {
+    /// An empty project folder.
+    pub(crate) fn new() -> Self {
+        ProjectTest {
+            dir: tempfile::Builder::new()
+                .prefix("pharos-test-")
+                .tempdir()
+                .unwrap(),
+        }
+    }
+
+    /// A copy of `tests/fixtures/<name>`.
+    pub(crate) fn from_fixture(name: &str) -> Self {
+        let t = ProjectTest::new();
+        let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(name);
+        copy_dir(&src, t.path());
+        t
+    }
+
+    /// The folder.
+    pub(crate) fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Write a file (creating folders).
+    pub(crate) fn write(&self, rel: &str, content: &str) -> &Self {
+        let p = self.path().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, content).unwrap();
+        self
+    }
+
+    /// Read a file.
+    pub(crate) fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.path().join(rel))
+            .unwrap_or_else(|e| panic!("reading {rel}: {e}"))
+    }
+
+    /// A command for the binary with `--root` set to this project.
+    pub(crate) fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(bin());
+        c.args(args)
+            .arg("--root")
+            .arg(self.path())
+            .current_dir(self.path());
+        c.env("PHAROS_LOG", "info");
+        c
+    }
+
+    /// Run to completion (at most `limit`), returning its output.
+    pub(crate) fn run_limit(&self, args: &[&str], limit: Duration) -> Output {
+        run_with_limit(self.cmd(args), limit)
+    }
+
+    /// Run to completion within 30 s.
+    pub(crate) fn run(&self, args: &[&str]) -> Output {
+        self.run_limit(args, Duration::from_secs(30))
+    }
+}
+
+/// Run a command, killing it (and failing) if it takes longer than `limit`.
+pub(crate) fn run_with_limit(mut cmd: Command, limit: Duration) -> Output {
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_limit(child, limit)
+}
+
+/// Wait for a child, killing it (and failing) after `limit`.
+pub(crate) fn wait_limit(mut child: Child, limit: Duration) -> Output {
+    let start = Instant::now();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return child.wait_with_output().unwrap();
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "command did not finish within {limit:?}\nstdout: {}\nstderr: {}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// stdout as text.
+pub(crate) fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+/// stderr as text.
+pub(crate) fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+fn copy_dir(src: &Path, dst: &Path) {
+    for entry in std::fs::read_dir(src).unwrap_or_else(|e| panic!("fixture {}: {e}", src.display()))
+    {
+        let entry = entry.unwrap();
+        let to: PathBuf = dst.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            std::fs::create_dir_all(&to).unwrap();
+            copy_dir(&entry.path(), &to);
+        } else {
+            std::fs::copy(entry.path(), to).unwrap();
+        }
+    }
+}
+
+/// How a test server answers one request.
+#[derive(Clone, Debug)]
+pub(crate) enum Reply {
+    /// A status and body.
+    Status(u16, String),
+    /// Wait, then answer 200.
+    Delay(Duration),
+    /// Read the request and never answer.
+    Silent,
+    /// Headers, then one body byte per second.
+    Trickle,
+    /// A body of this many bytes.
+    Big(usize),
+    /// A redirect to this location.
+    Redirect(u16, String),
+    /// Close without answering.
+    Close,
+}
+
+/// An HTTP/1.1 server on 127.0.0.1 answering by a function of (hit number, request head).
+pub(crate) struct Server {
+    /// Its port.
+    pub(crate) port: u16,
+    hits: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Server {
+    /// Start a server.
+    pub(crate) fn start(reply: impl Fn(usize, &str) -> Reply + Send + Sync + 'static) -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let hits = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let reply = Arc::new(reply);
+        let (h, s) = (hits.clone(), stop.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if s.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(stream) = stream else { continue };
+                let n = h.fetch_add(1, Ordering::SeqCst);
+                let (reply, s) = (reply.clone(), s.clone());
+                std::thread::spawn(move || handle(stream, n, &*reply, &s));
+            }
+        });
+        Server { port, hits, stop }
+    }
+
+    /// A server that always answers the same.
+    pub(crate) fn fixed(reply: Reply) -> Server {
+        Server::start(move |_, _| reply.clone())
+    }
+
+    /// Requests seen.
+    pub(crate) fn hits(&self) -> usize {
+        self.hits.load(Ordering::SeqCst)
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub(crate) fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+fn handle(
+    mut stream: TcpStream,
+    n: usize,
+    reply: &(dyn Fn(usize, &str) -> Reply + Send + Sync),
+    stop: &AtomicBool,
+) {
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => return,
+            Ok(k) => buf.extend_from_slice(&chunk[..k]),
+        }
+    }
+    let text = String::from_utf8_lossy(&buf).to_string();
+    let wait = |d: Duration| {
+        let end = Instant::now() + d;
+        while Instant::now() < end && !stop.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    let respond = |stream: &mut TcpStream, status: u16, body: &[u8]| {
+        let head = format!(
+            "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        let _ = stream.write_all(head.as_bytes());
+        let _ = stream.write_all(body);
+    };
+    match reply(n, &text) {
+        Reply::Status(code, body) => respond(&mut stream, code, body.as_bytes()),
+        Reply::Delay(d) => {
+            wait(d);
+            respond(&mut stream, 200, b"ok");
+        }
+        Reply::Silent => wait(Duration::from_secs(30)),
+        Reply::Trickle => {
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nConnection: close\r\n\r\n");
+            for _ in 0..100 {
+                if stream.write_all(b"x").is_err() || stop.load(Ordering::SeqCst) {
+                    return;
+                }
+                wait(Duration::from_secs(1));
+            }
+        }
+        Reply::Big(size) => {
+            let head =
+                format!("HTTP/1.1 200 OK\r\nContent-Length: {size}\r\nConnection: close\r\n\r\n");
+            let _ = stream.write_all(head.as_bytes());
+            let block = vec![b'a'; 64 * 1024];
+            let mut sent = 0;
+            while sent < size {
+                let k = block.len().min(size - sent);
+                if stream.write_all(&block[..k]).is_err() {
+                    return;
+                }
+                sent += k;
+            }
+        }
+        Reply::Redirect(code, location) => {
+            let head = format!(
+                "HTTP/1.1 {code} X\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+            let _ = stream.write_all(head.as_bytes());
+        }
+        Reply::Close => {}
+    }
+}
+
+/// A minimal valid project whose single component `web` is checked by `probes`
+/// (YAML list items, indented by two spaces) from `regions`.
+pub(crate) fn project_with(probes: &str, regions: &[&str]) -> ProjectTest {
+    let t = ProjectTest::new();
+    t.write(
+        "components.yaml",
+        "page:\n  title: Test Status\n  base_url: https://status.test\ncomponents:\n  - id: web\n    name: Website\n  - id: api\n    name: API\n",
+    );
+    let regions: String = regions.iter().map(|r| format!("  - name: {r}\n")).collect();
+    t.write(
+        "probes.yaml",
+        &format!("regions:\n{regions}probes:\n{probes}"),
+    );
+    t
+}

@@ -1,0 +1,312 @@
+//! Probes against servers the test starts on 127.0.0.1, through `pharos probe --once`:
+//! each fault gives the right health and a precise detail within the timeout.
+
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use pharos::state::{Health, Sample};
+
+use crate::harness::{Reply, Server, project_with, stderr};
+
+/// Run one probe (YAML item lines after `- id: p`) once in region r1, return its sample
+/// and how long the run took.
+fn once(item: &str) -> (Sample, Duration) {
+    let t = project_with(
+        &format!("  - id: p\n    components: [web]\n    retry_delay: 100ms\n{item}"),
+        &["r1"],
+    );
+    let start = Instant::now();
+    let out = t.run(&["probe", "--once", "--region", "r1"]);
+    let took = start.elapsed();
+    assert!(out.status.success(), "probe failed: {}", stderr(&out));
+    let state = pharos::state::parse(&t.read("state/r1.json"), "r1.json").unwrap();
+    (state.probes["p"].last.clone(), took)
+}
+
+fn http(url: &str, extra: &str) -> String {
+    format!("    kind: http\n    url: {url}\n{extra}")
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn http_200_is_up_with_phases() {
+    let s = Server::fixed(Reply::Status(200, "hello".into()));
+    let (sample, _) = once(&http(&s.url(), ""));
+    assert_eq!(sample.health, Health::Up, "{}", sample.detail);
+    assert!(
+        sample.detail.starts_with("HTTP 200 in "),
+        "{}",
+        sample.detail
+    );
+    assert_eq!(sample.http_status, Some(200));
+    assert_eq!(sample.attempts, 1);
+    let phases = sample.phases.unwrap();
+    assert!(phases.connect_ms > 0.0 && phases.processing_ms > 0.0);
+}
+
+#[test]
+fn http_503_is_down_after_the_in_region_recheck() {
+    let s = Server::fixed(Reply::Status(503, "busy".into()));
+    let (sample, _) = once(&http(&s.url(), ""));
+    assert_eq!(sample.health, Health::Down);
+    assert_eq!(sample.detail, "HTTP 503 (expected 2xx)");
+    assert_eq!(sample.attempts, 2);
+    assert_eq!(
+        s.hits(),
+        2,
+        "one check plus one re-check, each a new request"
+    );
+}
+
+#[test]
+fn a_failure_that_passes_on_recheck_is_up_and_says_so() {
+    let s = Server::start(|n, _| {
+        if n == 0 {
+            Reply::Status(500, "oops".into())
+        } else {
+            Reply::Status(200, "ok".into())
+        }
+    });
+    let (sample, _) = once(&http(&s.url(), ""));
+    assert_eq!(sample.health, Health::Up);
+    assert_eq!(sample.attempts, 2);
+    assert!(
+        sample
+            .detail
+            .ends_with("(after a failed attempt: HTTP 500 (expected 2xx))"),
+        "{}",
+        sample.detail
+    );
+}
+
+#[test]
+fn connection_refused_is_named() {
+    let port = free_port();
+    let (sample, _) = once(&http(
+        &format!("http://127.0.0.1:{port}/"),
+        "    retries: 0\n",
+    ));
+    assert_eq!(sample.health, Health::Down);
+    assert_eq!(sample.detail, format!("connect refused (127.0.0.1:{port})"));
+}
+
+#[test]
+fn a_server_that_never_answers_times_out_during_headers() {
+    let s = Server::fixed(Reply::Silent);
+    let (sample, took) = once(&http(&s.url(), "    timeout: 1s\n    retries: 0\n"));
+    assert_eq!(sample.health, Health::Down);
+    assert_eq!(sample.detail, "timeout after 1s during headers");
+    assert!(
+        took < Duration::from_secs(2) + Duration::from_millis(500),
+        "took {took:?}"
+    );
+}
+
+#[test]
+fn a_trickling_body_hits_the_one_deadline() {
+    let s = Server::fixed(Reply::Trickle);
+    let (sample, took) = once(&http(&s.url(), "    timeout: 1s\n    retries: 0\n"));
+    assert_eq!(sample.health, Health::Down);
+    assert_eq!(sample.detail, "timeout after 1s during body");
+    assert_eq!(sample.http_status, None);
+    assert!(took < Duration::from_secs(3), "took {took:?}");
+}
+
+#[test]
+fn a_closed_connection_is_named() {
+    let s = Server::fixed(Reply::Close);
+    let (sample, _) = once(&http(&s.url(), "    retries: 0\n"));
+    assert_eq!(sample.health, Health::Down);
+    assert_eq!(
+        sample.detail,
+        "connection closed before the response headers"
+    );
+}
+
+#[test]
+fn a_50_mb_body_is_read_only_up_to_the_cap() {
+    let s = Server::fixed(Reply::Big(50 * 1024 * 1024));
+    let (sample, took) = once(&http(
+        &s.url(),
+        "    timeout: 5s\n    body_contains: aaaa\n",
+    ));
+    assert_eq!(sample.health, Health::Up, "{}", sample.detail);
+    assert!(took < Duration::from_secs(3), "took {took:?}");
+}
+
+#[test]
+fn body_contains_failure_is_down() {
+    let s = Server::fixed(Reply::Status(200, "maintenance page".into()));
+    let (sample, _) = once(&http(
+        &s.url(),
+        "    retries: 0\n    body_contains: Welcome\n",
+    ));
+    assert_eq!(sample.health, Health::Down);
+    assert_eq!(
+        sample.detail,
+        "HTTP 200, but the body does not contain \"Welcome\" (read 16 bytes)"
+    );
+}
+
+#[test]
+fn slow_answers_are_degraded() {
+    let s = Server::fixed(Reply::Delay(Duration::from_millis(300)));
+    let (sample, _) = once(&http(&s.url(), "    degraded_after: 100ms\n"));
+    assert_eq!(sample.health, Health::Degraded);
+    assert!(sample.detail.starts_with("slow: 3"), "{}", sample.detail);
+    assert!(
+        sample.detail.ends_with("> 100ms (HTTP 200 in ")
+            || sample.detail.contains("> 100ms (HTTP 200 in "),
+        "{}",
+        sample.detail
+    );
+}
+
+#[test]
+fn redirects_are_followed_and_loops_detected() {
+    let s = Server::start(|_, head| {
+        if head.starts_with("GET /a ") {
+            Reply::Redirect(302, "/b".into())
+        } else if head.starts_with("GET /b ") {
+            Reply::Redirect(301, "/a".into())
+        } else if head.starts_with("GET /start ") {
+            Reply::Redirect(307, "/end".into())
+        } else {
+            Reply::Status(200, "end".into())
+        }
+    });
+    let (sample, _) = once(&http(&format!("{}/a", s.url()), "    retries: 0\n"));
+    assert_eq!(sample.health, Health::Down);
+    assert_eq!(
+        sample.detail,
+        "redirect loop: /a was already visited (after 2 redirects)"
+    );
+    let (sample, _) = once(&http(&format!("{}/start", s.url()), ""));
+    assert_eq!(sample.health, Health::Up, "{}", sample.detail);
+    let (sample, _) = once(&http(
+        &format!("{}/start", s.url()),
+        "    follow_redirects: false\n    expect_status: [307]\n",
+    ));
+    assert_eq!(sample.health, Health::Up, "{}", sample.detail);
+    assert_eq!(sample.http_status, Some(307));
+}
+
+#[test]
+fn too_many_redirects_are_down() {
+    let s = Server::start(|n, _| Reply::Redirect(302, format!("/hop{n}")));
+    let (sample, _) = once(&http(&s.url(), "    retries: 0\n    max_redirects: 3\n"));
+    assert_eq!(sample.health, Health::Down);
+    assert_eq!(
+        sample.detail,
+        "too many redirects (more than 3); the last answer was HTTP 302"
+    );
+}
+
+#[test]
+fn post_with_secret_header_resolves_env_and_keeps_it_out_of_state() {
+    let seen = Arc::new(Mutex::new(String::new()));
+    let s = {
+        let seen = seen.clone();
+        Server::start(move |_, head| {
+            *seen.lock().unwrap() = head.to_string();
+            Reply::Status(204, String::new())
+        })
+    };
+    let t = project_with(
+        &format!(
+            "  - id: p\n    components: [web]\n    kind: http\n    method: POST\n    url: {}/login?key=${{PHAROS_TEST_KEY}}\n    body: hello\n    expect_status: [2xx]\n    headers:\n      Authorization: Bearer ${{PHAROS_TEST_TOKEN}}\n",
+            s.url()
+        ),
+        &["r1"],
+    );
+    let out = t
+        .cmd(&["probe", "--once", "--region", "r1"])
+        .env("PHAROS_TEST_TOKEN", "tok-s3cr3t")
+        .env("PHAROS_TEST_KEY", "key-s3cr3t")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let head = seen.lock().unwrap().clone();
+    assert!(
+        head.starts_with("POST /login?key=key-s3cr3t HTTP/1.1"),
+        "{head}"
+    );
+    assert!(head.contains("authorization: Bearer tok-s3cr3t"), "{head}");
+    assert!(head.contains("user-agent: pharos/"), "{head}");
+    let state = t.read("state/r1.json");
+    assert!(
+        !state.contains("s3cr3t"),
+        "a secret reached the state file: {state}"
+    );
+    assert!(state.contains("${PHAROS_TEST_KEY}"));
+}
+
+#[test]
+fn a_missing_secret_stops_the_worker_naming_it() {
+    let t = project_with(
+        "  - id: p\n    components: [web]\n    kind: http\n    url: http://127.0.0.1:9/?t=${PHAROS_UNSET_TOKEN}\n",
+        &["r1"],
+    );
+    let out = t
+        .cmd(&["probe", "--once", "--region", "r1"])
+        .env_remove("PHAROS_UNSET_TOKEN")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out)
+            .contains("environment variable(s) that are not set: PHAROS_UNSET_TOKEN; export them"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        !t.path().join("state/r1.json").exists(),
+        "nothing half-done is written"
+    );
+}
+
+#[test]
+fn tcp_connect_up_and_refused() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (sample, _) = once(&format!(
+        "    kind: tcp\n    host: 127.0.0.1\n    port: {port}\n"
+    ));
+    assert_eq!(sample.health, Health::Up, "{}", sample.detail);
+    assert!(
+        sample
+            .detail
+            .starts_with(&format!("connected to 127.0.0.1:{port} in ")),
+        "{}",
+        sample.detail
+    );
+    drop(listener);
+    let (sample, _) = once(&format!(
+        "    kind: tcp\n    host: 127.0.0.1\n    port: {port}\n    retries: 0\n"
+    ));
+    assert_eq!(sample.health, Health::Down);
+    assert_eq!(sample.detail, format!("connect refused (127.0.0.1:{port})"));
+}
+
+#[test]
+fn an_unknown_region_is_refused() {
+    let t = project_with(
+        "  - id: p\n    components: [web]\n    kind: tcp\n    host: 127.0.0.1\n    port: 9\n",
+        &["r1"],
+    );
+    let out = t.run(&["probe", "--once", "--region", "mars"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("region \"mars\" is not listed in probes.yaml; use one of: r1"),
+        "{}",
+        stderr(&out)
+    );
+}

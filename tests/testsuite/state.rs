@@ -1,0 +1,161 @@
+//! The state file under abuse: killed writers, second writers, clean stops.
+
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::harness::{ProjectTest, Reply, Server, project_with, stderr, wait_limit};
+
+/// A project with `n` fast HTTP probes in region r1 against one local server.
+fn busy_project(n: usize, server: &Server) -> ProjectTest {
+    let probes: String = (0..n)
+        .map(|i| format!("  - id: p{i}\n    kind: http\n    url: {}/{i}\n    components: [web]\n    interval: 1s\n    timeout: 1s\n", server.url()))
+        .collect();
+    project_with(&probes, &["r1"])
+}
+
+fn spawn_probe(t: &ProjectTest, extra: &[&str]) -> Child {
+    let mut args = vec!["probe", "--region", "r1"];
+    args.extend_from_slice(extra);
+    t.cmd(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Wait until the region's state file lists `n` probes.
+fn wait_for_probes(t: &ProjectTest, n: usize, limit: Duration) {
+    let start = Instant::now();
+    loop {
+        let count = std::fs::read_to_string(t.path().join("state/r1.json"))
+            .ok()
+            .and_then(|text| pharos::state::parse(&text, "r1.json").ok())
+            .map_or(0, |s| s.probes.len());
+        if count == n {
+            return;
+        }
+        assert!(
+            start.elapsed() < limit,
+            "state did not list {n} probes within {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn sigkill_at_random_moments_never_leaves_a_torn_state_file() {
+    // Answers spread over half a second keep the worker writing state the whole time.
+    let server = Server::start(|_, _| Reply::Delay(Duration::from_millis(fastrand::u64(0..500))));
+    let t = busy_project(300, &server);
+    let state = t.path().join("state/r1.json");
+    let state_dir = t.path().join("state");
+    let (mut kills, mut mid_write, mut parsed) = (0, 0, 0);
+    let deadline = Instant::now() + Duration::from_secs(150);
+    while kills < 200 {
+        assert!(
+            Instant::now() < deadline,
+            "only {kills} kills in the time allowed"
+        );
+        let mut child = spawn_probe(&t, &["--write-every", "0s"]);
+        std::thread::sleep(Duration::from_millis(fastrand::u64(30..250)));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        kills += 1;
+        // A temporary file left behind means the kill landed during a write.
+        let leftovers = std::fs::read_dir(&state_dir)
+            .map(|d| {
+                d.flatten()
+                    .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+                    .count()
+            })
+            .unwrap_or(0);
+        if leftovers > 0 {
+            mid_write += 1;
+        }
+        if state.exists() {
+            let text = std::fs::read_to_string(&state).unwrap();
+            let s = pharos::state::parse(&text, "r1.json")
+                .unwrap_or_else(|e| panic!("kill {kills}: torn state file: {e}"));
+            assert_eq!(s.region, "r1");
+            parsed += 1;
+        }
+    }
+    eprintln!("{kills} kills, {mid_write} during a write, {parsed} state files parsed");
+    assert!(
+        parsed >= 150,
+        "the worker rarely got to write state: {parsed} of {kills}"
+    );
+    assert!(
+        mid_write >= 40,
+        "too few kills landed during a write ({mid_write}) for the test to mean much"
+    );
+    // The next worker cleans up what killed writers left.
+    let out = t.run(&["probe", "--once", "--region", "r1"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let leftovers: Vec<_> = std::fs::read_dir(&state_dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+}
+
+#[test]
+fn a_second_worker_for_the_region_is_refused_and_sigterm_stops_cleanly() {
+    let server = Server::fixed(Reply::Status(200, "ok".into()));
+    let t = busy_project(3, &server);
+    let first = spawn_probe(&t, &[]);
+    let pid = first.id();
+    wait_for_probes(&t, 3, Duration::from_secs(10));
+
+    let out = t.run(&["probe", "--region", "r1"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains(&format!("pid={pid}")), "{err}");
+    assert!(
+        err.contains("lock file") && err.contains(".r1.lock is held"),
+        "{err}"
+    );
+    assert!(err.contains("Stop that worker first"), "{err}");
+
+    // A graceful stop writes the state and exits 0.
+    let before = std::fs::metadata(t.path().join("state/r1.json"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = wait_limit(first, Duration::from_secs(5));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("prober stopped"), "{}", stderr(&out));
+    let after = std::fs::metadata(t.path().join("state/r1.json"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    assert!(after > before, "state was not written at stop");
+    let s = pharos::state::parse(&t.read("state/r1.json"), "r1.json").unwrap();
+    assert_eq!(s.probes.len(), 3);
+
+    // The lock is free again.
+    let out = t.run(&["probe", "--once", "--region", "r1"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn a_garbage_state_file_is_never_overwritten() {
+    let server = Server::fixed(Reply::Status(200, "ok".into()));
+    let t = busy_project(1, &server);
+    t.write("state/r1.json", "this is not json");
+    let out = t.run(&["probe", "--once", "--region", "r1"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("refusing to overwrite the state of region \"r1\""),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(t.read("state/r1.json"), "this is not json");
+}
