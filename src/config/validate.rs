@@ -139,7 +139,7 @@ pub fn validate_components(node: &Node, file: &str, problems: &mut Vec<Problem>)
         file,
         problems,
     );
-    if keys.get("components").is_none() || raw_components.is_empty() && problems.len() == before {
+    if !keys.contains_key("components") || (raw_components.is_empty() && problems.len() == before) {
         problems.push(Problem::new(
             file,
             Some(node.loc),

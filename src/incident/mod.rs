@@ -362,8 +362,7 @@ fn parse_updates(
 ) -> Vec<Update> {
     let line_at = |offset: usize| first_line + body[..offset].matches('\n').count();
     let mut headings: Vec<(usize, usize)> = Vec::new(); // (start, end of heading line)
-    let mut parser = Parser::new_ext(body, markdown::options()).into_offset_iter();
-    while let Some((event, range)) = parser.next() {
+    for (event, range) in Parser::new_ext(body, markdown::options()).into_offset_iter() {
         if let Event::Start(Tag::Heading {
             level: HeadingLevel::H2,
             ..
@@ -465,7 +464,7 @@ fn parse_updates(
             line,
         });
     }
-    updates.sort_by(|a, b| b.at.cmp(&a.at));
+    updates.sort_by_key(|u| std::cmp::Reverse(u.at));
     updates
 }
 

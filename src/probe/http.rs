@@ -174,9 +174,14 @@ async fn fetch(
             ));
         }
         if visited.contains(next.as_str()) {
+            // A path built from ${SECRET} references must not reach the state file.
+            let place = if spec.url.has_vars() {
+                "a location".to_string()
+            } else {
+                next.path().to_string()
+            };
             return Err(format!(
-                "redirect loop: {} was already visited (after {} redirects)",
-                next.path(),
+                "redirect loop: {place} was already visited (after {} redirects)",
                 progress.redirects
             ));
         }

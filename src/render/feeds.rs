@@ -36,7 +36,7 @@ pub fn rss(model: &Model, incidents: &[Incident]) -> String {
             entries.push((u.at, item));
         }
     }
-    entries.sort_by(|a, b| b.0.cmp(&a.0));
+    entries.sort_by_key(|e| std::cmp::Reverse(e.0));
     entries.truncate(MAX_ITEMS);
     let channel =
         ChannelBuilder::default()

@@ -1,6 +1,9 @@
 //! Integration tests: the real `pharos` binary against real files, real processes and
 //! servers on 127.0.0.1. One binary, a module per topic.
 
+// A test fails by panicking; helpers unwrap like the tests do.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod build;
 mod check;
 mod demo;
