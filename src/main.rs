@@ -1,5 +1,6 @@
 //! The `pharos` binary: parse the command line, set up logging, run, print any error once.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -10,6 +11,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .init();
     match pharos::cli::run(pharos::cli::Cli::parse()) {

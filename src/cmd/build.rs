@@ -88,9 +88,12 @@ pub fn build(project: &Project, now: DateTime<Utc>) -> Result<Report> {
         .collect();
     let incidents = incident::load_dir(&project.incidents_dir(), "incidents", Some(&ids))
         .map_err(|p| anyhow::anyhow!("{p}"))?;
-    let states = LocalStore::new(project.state_dir())
+    let (states, skipped) = LocalStore::new(project.state_dir())
         .read_all()
         .context("reading region state")?;
+    for problem in &skipped {
+        tracing::warn!("left out of the build, its region shows no data: {problem}");
+    }
     let (components, indicator) = decide(&config, &states, &incidents, now);
     let model = site::assemble(&site::Inputs {
         config: &config,

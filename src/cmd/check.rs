@@ -40,8 +40,9 @@ pub fn problems(project: &Project) -> (Vec<Problem>, Vec<String>) {
             }
         }
     }
-    if let Err(e) = LocalStore::new(project.state_dir()).read_all() {
-        warnings.push(format!("{e:#}"));
+    match LocalStore::new(project.state_dir()).read_all() {
+        Ok((_, skipped)) => warnings.extend(skipped),
+        Err(e) => warnings.push(format!("{e:#}")),
     }
     (problems, warnings)
 }

@@ -27,7 +27,18 @@ pub struct Args {
 /// Run `demo`.
 pub fn run(args: Args) -> Result<ExitCode> {
     let dir = match args.dir {
-        Some(d) => d,
+        Some(d) => {
+            let used = std::fs::read_dir(&d)
+                .map(|mut e| e.next().is_some())
+                .unwrap_or(false);
+            if used {
+                anyhow::bail!(
+                    "{} is not empty; give `--dir` a new or empty folder so nothing of yours is overwritten",
+                    d.display()
+                );
+            }
+            d
+        }
         None => tempfile::Builder::new()
             .prefix("pharos-demo-")
             .tempdir()

@@ -18,6 +18,10 @@ pub(crate) const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default pause before an in-region re-check.
 pub(crate) const DEFAULT_RETRY_DELAY: Duration = Duration::from_secs(2);
+/// Shortest interval: faster than this is load testing, not monitoring.
+pub(crate) const MIN_INTERVAL: Duration = Duration::from_secs(1);
+/// Longest interval.
+pub(crate) const MAX_INTERVAL: Duration = Duration::from_secs(24 * 3600);
 /// Default body cap.
 pub(crate) const DEFAULT_MAX_BODY: u64 = 1024 * 1024;
 
@@ -538,10 +542,13 @@ fn validate_probe(
         .timeout
         .or(defaults.timeout)
         .map_or(DEFAULT_TIMEOUT.min(interval), |d| d.0);
-    if interval.is_zero() {
+    if !(MIN_INTERVAL..=MAX_INTERVAL).contains(&interval) {
         problem(
             &["interval"],
-            "interval must be more than zero, e.g. 60s".into(),
+            format!(
+                "interval {} must be between 1s and 1 day",
+                humantime::format_duration(interval)
+            ),
         );
     }
     if timeout.is_zero() || timeout > interval {
@@ -628,6 +635,14 @@ fn validate_probe(
                     // Check the shape with references filled by a placeholder.
                     let probe_url = u.resolve(&|_| Some("x".to_string())).unwrap_or_default();
                     match url::Url::parse(&probe_url) {
+                        Ok(parsed)
+                            if !parsed.username().is_empty() || parsed.password().is_some() =>
+                        {
+                            problem(
+                                &["url"],
+                                "credentials in the url are not sent; put them in `headers: {Authorization: …}` with a ${SECRET} reference".into(),
+                            )
+                        }
                         Ok(parsed)
                             if matches!(parsed.scheme(), "http" | "https")
                                 && parsed.host().is_some() => {}

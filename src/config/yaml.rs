@@ -217,7 +217,8 @@ pub fn suggest<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
 pub fn parse(text: &str) -> Result<Node, Error> {
     let mut parser = Parser::new_from_str(text);
     let mut stack: Vec<Frame> = Vec::new();
-    let mut anchors: HashMap<usize, Node> = HashMap::new();
+    let mut anchors: HashMap<usize, (Node, usize)> = HashMap::new();
+    let mut expanded = 0usize;
     let mut root: Option<Node> = None;
     let mut documents = 0;
     while let Some(event) = parser.next_event() {
@@ -247,12 +248,23 @@ pub fn parse(text: &str) -> Result<Node, Error> {
                     loc,
                 };
                 if anchor > 0 {
-                    anchors.insert(anchor, node.clone());
+                    anchors.insert(anchor, (node.clone(), 1));
                 }
                 Some(node)
             }
             Event::Alias(id) => match anchors.get(&id) {
-                Some(node) => Some(node.clone()),
+                Some((node, size)) => {
+                    // Aliases of aliases grow exponentially ("billion laughs"): cap the total.
+                    expanded += size;
+                    if expanded > MAX_ALIAS_NODES {
+                        return Err(Error::at(
+                            loc,
+                            "",
+                            "too many alias expansions; write the values out instead",
+                        ));
+                    }
+                    Some(node.clone())
+                }
                 None => return Err(Error::at(loc, "", "alias to an unknown anchor")),
             },
             Event::SequenceStart(anchor, _) => {
@@ -281,7 +293,7 @@ pub fn parse(text: &str) -> Result<Node, Error> {
                         loc: frame.loc,
                     };
                     if frame.anchor > 0 {
-                        anchors.insert(frame.anchor, node.clone());
+                        anchors.insert(frame.anchor, (node.clone(), node_count(&node)));
                     }
                     Some(node)
                 }
@@ -357,6 +369,22 @@ fn scan_error(text: &str, m: &saphyr_parser::Marker, info: &str) -> Error {
         );
     }
     Error::at(loc, "", format!("invalid YAML: {info}"))
+}
+
+/// Most nodes that aliases may expand to in one document.
+const MAX_ALIAS_NODES: usize = 100_000;
+
+fn node_count(node: &Node) -> usize {
+    match &node.kind {
+        NodeKind::Scalar { .. } => 1,
+        NodeKind::Seq(items) => 1 + items.iter().map(node_count).sum::<usize>(),
+        NodeKind::Map(entries) => {
+            1 + entries
+                .iter()
+                .map(|(k, v)| node_count(k) + node_count(v))
+                .sum::<usize>()
+        }
+    }
 }
 
 struct Frame {
@@ -731,16 +759,22 @@ fn parse_int(s: &str) -> Option<i64> {
         Some(rest) => (true, rest),
         None => (false, s.strip_prefix('+').unwrap_or(s)),
     };
-    let value = if let Some(hex) = digits.strip_prefix("0x") {
-        i64::from_str_radix(hex, 16).ok()?
+    let (radix, digits) = if let Some(hex) = digits.strip_prefix("0x") {
+        (16, hex)
     } else if let Some(oct) = digits.strip_prefix("0o") {
-        i64::from_str_radix(oct, 8).ok()?
-    } else if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
-        digits.parse().ok()?
+        (8, oct)
     } else {
-        return None;
+        (10, digits)
     };
-    Some(if neg { -value } else { value })
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    let value = i64::from_str_radix(digits, radix).ok()?;
+    if neg {
+        value.checked_neg()
+    } else {
+        Some(value)
+    }
 }
 
 fn parse_float(s: &str) -> Option<f64> {
@@ -824,6 +858,32 @@ mod tests {
         let node = parse("base: &b {id: x}\ncopy: *b\n").unwrap();
         let item: Item = from_node(node.get("copy").unwrap(), "copy").unwrap();
         assert_eq!(item.id, "x");
+    }
+
+    #[test]
+    fn integers_parse_strictly_and_never_overflow() {
+        assert_eq!(parse_int("0x1f"), Some(31));
+        assert_eq!(parse_int("-12"), Some(-12));
+        assert_eq!(parse_int("0x-5"), None);
+        assert_eq!(parse_int("-0x-8000000000000000"), None);
+        assert_eq!(parse_int("99999999999999999999"), None);
+        assert_eq!(parse_int("1_000"), None);
+    }
+
+    #[test]
+    fn alias_bombs_are_refused() {
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..10 {
+            let p = i - 1;
+            let refs = vec![format!("*a{p}"); 10].join(", ");
+            text.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
+        }
+        let err = parse(&text).unwrap_err();
+        assert!(
+            err.message.contains("too many alias expansions"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]

@@ -41,7 +41,7 @@ pub fn split(text: &str) -> Result<Split<'_>, (usize, String)> {
     let yaml_lines = if yaml.is_empty() {
         0
     } else {
-        yaml.lines().count()
+        yaml.matches('\n').count() + 1
     };
     Ok(Split {
         yaml,
@@ -74,5 +74,6 @@ mod tests {
                 .contains("not closed")
         );
         assert_eq!(split("---\n---\nbody").unwrap().body_line, 3);
+        assert_eq!(split("---\ntitle: x\n\n---\n## a").unwrap().body_line, 5);
     }
 }

@@ -3,12 +3,10 @@
 
 use pulldown_cmark::{Options, Parser, html};
 
-/// The markdown options every post is parsed with.
+/// The markdown options every post is parsed with. No footnotes: their links need `id`
+/// attributes, which the sanitiser removes, so they would only give dead links.
 pub fn options() -> Options {
-    Options::ENABLE_TABLES
-        | Options::ENABLE_FOOTNOTES
-        | Options::ENABLE_STRIKETHROUGH
-        | Options::ENABLE_TASKLISTS
+    Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS
 }
 
 /// Render markdown to HTML that is safe to put on the page.

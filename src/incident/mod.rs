@@ -199,6 +199,17 @@ impl Incident {
         ) || matches!((self.scheduled_for, self.scheduled_until), (Some(a), Some(b)) if a <= now && now < b)
     }
 
+    /// Over: resolved or completed, or a maintenance whose window has passed.
+    pub fn is_over(&self, now: DateTime<Utc>) -> bool {
+        self.status().is_final()
+            || (self.kind == Kind::Maintenance
+                && !matches!(
+                    self.status(),
+                    UpdateStatus::InProgress | UpdateStatus::Verifying
+                )
+                && self.scheduled_until.is_some_and(|b| b <= now))
+    }
+
     /// A maintenance that has not started yet.
     pub fn is_upcoming_maintenance(&self, now: DateTime<Utc>) -> bool {
         self.kind == Kind::Maintenance
@@ -209,12 +220,15 @@ impl Incident {
 
 /// Whether a file name is `YYYY-MM-DD-slug.md` with a safe slug.
 fn check_file_name(stem: &str) -> Result<(), String> {
-    let date_ok = stem.len() > 11
-        && chrono::NaiveDate::parse_from_str(&stem[..10], "%Y-%m-%d").is_ok()
-        && stem.as_bytes()[10] == b'-';
     let slug_ok = stem
         .bytes()
         .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    // Checked after `slug_ok`'s ASCII test would be enough, but `get` never panics anyway.
+    let date_ok = stem.len() > 11
+        && stem
+            .get(..10)
+            .is_some_and(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_ok())
+        && stem.as_bytes().get(10) == Some(&b'-');
     if date_ok && slug_ok {
         Ok(())
     } else {
@@ -236,7 +250,10 @@ pub fn parse(
     if let Err(m) = check_file_name(stem) {
         problems.push(Problem::new(file, None, "", m));
     }
-    let text = text.replace("\r\n", "\n");
+    let text = text
+        .strip_prefix('\u{feff}')
+        .unwrap_or(text)
+        .replace("\r\n", "\n");
     let split = match front_matter::split(&text) {
         Ok(s) => s,
         Err((line, m)) => {
@@ -569,5 +586,7 @@ mod tests {
         assert!(check_file_name("../../etc/passwd").is_err());
         assert!(check_file_name("2026-13-40-x").is_err());
         assert!(check_file_name("notes").is_err());
+        assert!(check_file_name("2026-11-2é-x").is_err());
+        assert!(check_file_name("2026-11-20é").is_err());
     }
 }

@@ -149,10 +149,14 @@ async fn fetch(
     let mut method = spec.method;
     let mut body = body.map(str::to_string);
     let mut visited = HashSet::new();
+    let origin = url.origin();
     loop {
         visited.insert(url.as_str().to_string());
+        // Configured headers (credentials, often) go to the configured origin only, as
+        // browsers and curl do: a redirect elsewhere does not receive them.
+        let send = if url.origin() == origin { headers } else { &[] };
         let (status, location, resp) =
-            exchange(spec, ctx, &url, method, headers, body.as_deref(), progress).await?;
+            exchange(spec, ctx, &url, method, send, body.as_deref(), progress).await?;
         let redirect = matches!(status, 301 | 302 | 303 | 307 | 308);
         let Some(location) = location.filter(|_| redirect && spec.follow_redirects) else {
             return Ok(resp);
@@ -216,12 +220,12 @@ async fn exchange(
 
     progress.phase = "resolve";
     let t = Instant::now();
-    let addr = resolve(&host, port).await?;
+    let addrs = resolve(&host, port).await?;
     progress.phases.resolve_ms += ms(t.elapsed());
 
     progress.phase = "connect";
     let t = Instant::now();
-    let tcp = connect(addr, ctx).await?;
+    let (tcp, _) = connect(&addrs, ctx).await?;
     progress.phases.connect_ms += ms(t.elapsed());
 
     let stream: Box<dyn Io> = if https {
@@ -259,13 +263,19 @@ async fn exchange(
         Some(q) => format!("{}?{q}", url.path()),
         None => url.path().to_string(),
     };
-    let mut request = hyper::Request::builder()
-        .method(method.as_str())
-        .uri(path)
-        .header(hyper::header::HOST, host_header)
-        .header(hyper::header::USER_AGENT, &ctx.user_agent)
-        .header(hyper::header::ACCEPT, "*/*")
-        .header(hyper::header::CONNECTION, "close");
+    let mut request = hyper::Request::builder().method(method.as_str()).uri(path);
+    // Configured headers replace these defaults (a `Host` to probe a backend by address).
+    let defaults = [
+        ("host", host_header.as_str()),
+        ("user-agent", ctx.user_agent.as_str()),
+        ("accept", "*/*"),
+        ("connection", "close"),
+    ];
+    for (name, value) in defaults {
+        if !headers.iter().any(|(h, _)| h.eq_ignore_ascii_case(name)) {
+            request = request.header(name, value);
+        }
+    }
     for (name, value) in headers {
         request = request.header(*name, value.as_str());
     }

@@ -104,7 +104,36 @@ pub async fn check(probe: &Probe, ctx: &Ctx) -> Sample {
         sample = retry;
     }
     sample.attempts = attempts;
+    sample.detail = redact(probe, sample.detail);
     sample
+}
+
+/// Replace the value of every `${SECRET}` the probe uses by its reference, wherever a
+/// detail repeats it (an error naming a host, a server echoing a token). Values shorter
+/// than four characters are left alone: replacing them would garble the detail.
+pub(crate) fn redact(probe: &Probe, detail: String) -> String {
+    redact_with(probe, detail, &|name| std::env::var(name).ok())
+}
+
+fn redact_with(
+    probe: &Probe,
+    mut detail: String,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> String {
+    for var in probe.kind.templates().iter().flat_map(|t| t.vars()) {
+        let Some(value) = lookup(var) else {
+            continue;
+        };
+        if value.len() < 4 {
+            continue;
+        }
+        let reference = format!("${{{var}}}");
+        let encoded: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
+        detail = detail
+            .replace(&value, &reference)
+            .replace(&encoded, &reference);
+    }
+    detail
 }
 
 /// Milliseconds rounded to the microsecond, so state files stay short and readable.
@@ -122,5 +151,63 @@ pub(crate) fn sample_now(health: Health, detail: String) -> Sample {
         http_status: None,
         attempts: 1,
         phases: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{HttpSpec, Method, StatusMatch, Template};
+
+    fn probe(url: &str, header: &str) -> Probe {
+        Probe {
+            id: "p".into(),
+            components: vec!["web".into()],
+            regions: vec!["r".into()],
+            interval: Duration::from_secs(30),
+            timeout: Duration::from_secs(5),
+            retries: 0,
+            retry_delay: Duration::from_secs(1),
+            confirm: 2,
+            recover: 2,
+            quorum: None,
+            degraded_after: None,
+            kind: ProbeKind::Http(HttpSpec {
+                url: Template::parse(url).unwrap(),
+                method: Method::Get,
+                headers: vec![("Authorization".into(), Template::parse(header).unwrap())],
+                body: None,
+                expect_status: vec![StatusMatch::Class(2)],
+                body_contains: None,
+                follow_redirects: true,
+                max_redirects: 5,
+                max_body_bytes: 1024,
+            }),
+        }
+    }
+
+    #[test]
+    fn details_never_carry_secret_values() {
+        let p = probe("https://${HOST}/x?k=${KEY}", "Bearer ${TOKEN}");
+        let env = |n: &str| match n {
+            "HOST" => Some("internal.example".to_string()),
+            "KEY" => Some("a b&c=d".to_string()),
+            "TOKEN" => Some("tok".to_string()),
+            _ => None,
+        };
+        let detail =
+            "dns: cannot resolve internal.example; echoed a+b%26c%3Dd and a b&c=d; tok".to_string();
+        assert_eq!(
+            redact_with(&p, detail, &env),
+            "dns: cannot resolve ${HOST}; echoed ${KEY} and ${KEY}; tok",
+            "values under four characters are left alone"
+        );
+    }
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(fmt_duration(Duration::from_millis(850)), "850ms");
+        assert_eq!(fmt_duration(Duration::from_secs(5)), "5s");
+        assert_eq!(fmt_duration(Duration::from_millis(1500)), "1.5s");
     }
 }

@@ -10,22 +10,46 @@ use super::{Ctx, fmt_duration, grade, round_ms};
 use crate::config::{Probe, TcpSpec};
 use crate::state::{Health, Phases, Sample};
 
-/// Resolve `host:port` to its first address.
-pub(crate) async fn resolve(host: &str, port: u16) -> Result<SocketAddr, String> {
+/// Resolve `host:port` to every address it has (an IP literal is its own address).
+pub(crate) async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, String> {
     let host = host.trim_start_matches('[').trim_end_matches(']');
     if let Ok(ip) = host.parse() {
-        return Ok(SocketAddr::new(ip, port));
+        return Ok(vec![SocketAddr::new(ip, port)]);
     }
     match tokio::net::lookup_host((host, port)).await {
-        Ok(mut addrs) => addrs
-            .next()
-            .ok_or_else(|| format!("dns: {host} has no address")),
+        Ok(addrs) => {
+            let addrs: Vec<SocketAddr> = addrs.collect();
+            if addrs.is_empty() {
+                Err(format!("dns: {host} has no address"))
+            } else {
+                Ok(addrs)
+            }
+        }
         Err(e) => Err(format!("dns: cannot resolve {host}: {e}")),
     }
 }
 
-/// Open a fresh TCP connection, from the region's source address when it has one.
-pub(crate) async fn connect(addr: SocketAddr, ctx: &Ctx) -> Result<TcpStream, String> {
+/// Open a fresh TCP connection to the first address that answers, trying addresses of
+/// the source address's family first (all of them in resolver order when there is none).
+pub(crate) async fn connect(
+    addrs: &[SocketAddr],
+    ctx: &Ctx,
+) -> Result<(TcpStream, SocketAddr), String> {
+    let mut ordered: Vec<SocketAddr> = addrs.to_vec();
+    if let Some(ip) = ctx.source_ip {
+        ordered.sort_by_key(|a| a.is_ipv4() != ip.is_ipv4());
+    }
+    let mut errors = Vec::new();
+    for addr in ordered {
+        match connect_one(addr, ctx).await {
+            Ok(stream) => return Ok((stream, addr)),
+            Err(e) => errors.push(e),
+        }
+    }
+    Err(errors.join("; "))
+}
+
+async fn connect_one(addr: SocketAddr, ctx: &Ctx) -> Result<TcpStream, String> {
     let socket = if addr.is_ipv4() {
         TcpSocket::new_v4()
     } else {
@@ -54,10 +78,10 @@ pub(crate) async fn check(probe: &Probe, spec: &TcpSpec, ctx: &Ctx) -> Sample {
     let mut phases = Phases::default();
     let mut in_connect = false;
     let work = async {
-        let addr = resolve(&spec.host, spec.port).await?;
+        let addrs = resolve(&spec.host, spec.port).await?;
         phases.resolve_ms = round_ms(start.elapsed().as_secs_f64() * 1e3);
         in_connect = true;
-        connect(addr, ctx).await.map(|_| addr)
+        connect(&addrs, ctx).await.map(|(_, addr)| addr)
     };
     let result = tokio::time::timeout(probe.timeout, work).await;
     let elapsed = start.elapsed();

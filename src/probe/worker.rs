@@ -3,7 +3,7 @@
 //! bounds concurrency, and stops cleanly on a signal.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, HashMap};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +17,7 @@ use tokio::time::Instant;
 use super::Ctx;
 use crate::config::{Probe, Probing};
 use crate::state::store::LocalStore;
-use crate::state::{RegionState, Sample};
+use crate::state::{Health, RegionState, Sample};
 
 /// How a worker runs.
 #[derive(Debug, Clone)]
@@ -114,23 +114,30 @@ pub async fn run(
     let probes: Arc<Vec<Probe>> = Arc::new(probes);
     let ctx = Arc::new(ctx);
     let permits = Arc::new(Semaphore::new(opts.concurrency.max(1)));
-    let mut running: JoinSet<(usize, Sample)> = JoinSet::new();
+    let mut running: JoinSet<Sample> = JoinSet::new();
+    let mut task_probe: HashMap<tokio::task::Id, usize> = HashMap::new();
     let mut busy = vec![false; probes.len()];
     let mut summary = Summary::default();
 
-    // Each probe starts at a random offset within its first interval (at most 1 s for
-    // `once`), so regions and probes do not fire together.
+    // Each probe has a fixed grid: its first run at a random offset within a fifth of its
+    // interval (at most 1 s), then every interval. Each run adds a small jitter that does
+    // not accumulate, so probes and regions do not fire together and do not drift.
     let start = Instant::now();
-    let mut due: BinaryHeap<Reverse<(Instant, usize)>> = BinaryHeap::new();
+    let mut due: BinaryHeap<Reverse<Slot>> = BinaryHeap::new();
     for (i, p) in probes.iter().enumerate() {
-        let spread = if opts.once {
+        let offset = if opts.once {
             Duration::ZERO
         } else {
             p.interval
                 .min(Duration::from_secs(5))
                 .mul_f64(fastrand::f64() * 0.2)
         };
-        due.push(Reverse((start + spread, i)));
+        let base = start + offset;
+        due.push(Reverse(Slot {
+            at: base,
+            base,
+            probe: i,
+        }));
     }
     let mut remaining_once = probes.len();
     let mut dirty = false;
@@ -141,22 +148,21 @@ pub async fn run(
         if opts.once && remaining_once == 0 && running.is_empty() {
             break;
         }
-        let next_due = due.peek().map(|Reverse((t, _))| *t);
-        let flush_at = dirty.then(|| last_write + opts.flush_every);
+        let next_due = due.peek().map(|Reverse(slot)| slot.at);
+        let flush_at = (dirty && !opts.once).then(|| last_write + opts.flush_every);
         tokio::select! {
             _ = &mut stop => break,
             _ = sleep_until_opt(next_due) => {
                 let now = Instant::now();
-                while let Some(Reverse((t, i))) = due.peek().copied() {
-                    if t > now { break; }
+                while let Some(Reverse(slot)) = due.peek().copied() {
+                    if slot.at > now { break; }
                     due.pop();
+                    let i = slot.probe;
                     let probe = &probes[i];
-                    if !opts.once {
-                        // Next run: on the fixed grid from its start, plus a little jitter.
-                        let jitter = probe.interval.mul_f64(fastrand::f64() * 0.02);
-                        due.push(Reverse((t + probe.interval + jitter, i)));
-                    } else {
+                    if opts.once {
                         remaining_once -= 1;
+                    } else {
+                        due.push(Reverse(next_slot(slot, probe.interval, now)));
                     }
                     if busy[i] {
                         tracing::warn!(probe = %probe.id, "previous check still running; skipping this round");
@@ -164,15 +170,15 @@ pub async fn run(
                     }
                     busy[i] = true;
                     let (probes, ctx, permits) = (probes.clone(), ctx.clone(), permits.clone());
-                    running.spawn(async move {
+                    let handle = running.spawn(async move {
                         let _permit = permits.acquire_owned().await;
-                        let sample = super::check(&probes[i], &ctx).await;
-                        (i, sample)
+                        super::check(&probes[i], &ctx).await
                     });
+                    task_probe.insert(handle.id(), i);
                 }
             }
-            Some(done) = running.join_next(), if !running.is_empty() => {
-                if let Ok((i, sample)) = done {
+            Some(done) = running.join_next_with_id(), if !running.is_empty() => {
+                if let Some((i, sample)) = finished(done, &mut task_probe) {
                     busy[i] = false;
                     record(&mut state, &probes[i], sample);
                     summary.samples += 1;
@@ -195,8 +201,8 @@ pub async fn run(
     tokio::pin!(grace);
     while !running.is_empty() {
         tokio::select! {
-            Some(done) = running.join_next() => {
-                if let Ok((i, sample)) = done {
+            Some(done) = running.join_next_with_id() => {
+                if let Some((i, sample)) = finished(done, &mut task_probe) {
                     record(&mut state, &probes[i], sample);
                     summary.samples += 1;
                 }
@@ -212,6 +218,64 @@ pub async fn run(
     store.write(&state, &lock)?;
     summary.writes += 1;
     Ok(summary)
+}
+
+/// One scheduled run: when, the grid point it belongs to, and which probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Slot {
+    at: Instant,
+    base: Instant,
+    probe: usize,
+}
+
+/// The run after `slot`: the next grid point not in the past (rounds missed while the
+/// worker was stopped or starved are skipped, not replayed), plus up to 2 % jitter.
+fn next_slot(slot: Slot, interval: Duration, now: Instant) -> Slot {
+    let mut base = slot.base + interval;
+    if base < now {
+        let behind = now - base;
+        let missed = (behind.as_nanos() / interval.as_nanos().max(1)) as u32 + 1;
+        base += interval * missed;
+        tracing::warn!(
+            behind_ms = behind.as_millis() as u64,
+            missed,
+            "the worker fell behind its schedule; skipping missed rounds"
+        );
+    }
+    let jitter = interval
+        .min(Duration::from_secs(50))
+        .mul_f64(fastrand::f64() * 0.02);
+    Slot {
+        at: base + jitter,
+        base,
+        probe: slot.probe,
+    }
+}
+
+/// The probe and sample of a finished check task. A check that panicked (a bug) becomes an
+/// "unknown" sample, so its probe keeps being scheduled.
+fn finished(
+    done: Result<(tokio::task::Id, Sample), tokio::task::JoinError>,
+    task_probe: &mut HashMap<tokio::task::Id, usize>,
+) -> Option<(usize, Sample)> {
+    match done {
+        Ok((id, sample)) => task_probe.remove(&id).map(|i| (i, sample)),
+        Err(e) => {
+            let i = task_probe.remove(&e.id())?;
+            if !e.is_panic() {
+                return None;
+            }
+            tracing::error!("a check panicked: {e}");
+            Some((
+                i,
+                super::sample_now(
+                    Health::Unknown,
+                    "internal error: the check crashed; please report this as a pharos bug"
+                        .to_string(),
+                ),
+            ))
+        }
+    }
 }
 
 fn record(state: &mut RegionState, probe: &Probe, sample: Sample) {

@@ -16,7 +16,12 @@ pub fn rss(model: &Model, incidents: &[Incident]) -> String {
     for i in incidents {
         let link = format!("{base}/incidents/{}/", i.slug);
         for u in &i.updates {
-            let stamp = u.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            // Time and status: two updates of one incident never share both.
+            let stamp = format!(
+                "{}-{}",
+                u.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                u.status.as_str()
+            );
             let item = ItemBuilder::default()
                 .title(Some(format!(
                     "{} — {}",

@@ -24,21 +24,41 @@ pub fn publish(site_dir: &Path, files: &[(String, Vec<u8>)]) -> Result<()> {
         std::fs::write(&path, content).with_context(|| format!("writing {}", path.display()))?;
     }
     let new = tmp.keep();
-    let old = parent.join(format!(".{name}.old-{}", std::process::id()));
-    let had_old = site_dir.exists();
-    if had_old {
-        std::fs::rename(site_dir, &old)
-            .with_context(|| format!("moving the previous {} aside", site_dir.display()))?;
+    if site_dir.exists() {
+        // Swap the two folders in one step, so a reader never finds site/ missing.
+        let swapped = rustix::fs::renameat_with(
+            rustix::fs::CWD,
+            &new,
+            rustix::fs::CWD,
+            site_dir,
+            rustix::fs::RenameFlags::EXCHANGE,
+        );
+        match swapped {
+            Ok(()) => {
+                // `new` now holds the previous site.
+                let _ = std::fs::remove_dir_all(&new);
+                return Ok(());
+            }
+            // A file system without atomic exchange: move the old site aside first.
+            Err(_) => {
+                let old = parent.join(format!(".{name}.old-{}", std::process::id()));
+                std::fs::rename(site_dir, &old)
+                    .with_context(|| format!("moving the previous {} aside", site_dir.display()))?;
+                if let Err(e) = std::fs::rename(&new, site_dir) {
+                    let _ = std::fs::rename(&old, site_dir);
+                    let _ = std::fs::remove_dir_all(&new);
+                    return Err(e).with_context(|| {
+                        format!("moving the new site into {}", site_dir.display())
+                    });
+                }
+                let _ = std::fs::remove_dir_all(&old);
+                return Ok(());
+            }
+        }
     }
     if let Err(e) = std::fs::rename(&new, site_dir) {
-        if had_old {
-            let _ = std::fs::rename(&old, site_dir);
-        }
         let _ = std::fs::remove_dir_all(&new);
         return Err(e).with_context(|| format!("moving the new site into {}", site_dir.display()));
-    }
-    if had_old {
-        let _ = std::fs::remove_dir_all(&old);
     }
     Ok(())
 }

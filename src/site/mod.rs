@@ -240,7 +240,7 @@ pub fn assemble(inputs: &Inputs<'_>) -> Model {
         active_incidents: pick(&|i| i.is_open_incident()),
         active_maintenance: pick(&|i| i.is_active_maintenance(now)),
         upcoming_maintenance: upcoming.into_iter().map(incident_view).collect(),
-        past_incidents: pick(&|i| i.status().is_final()),
+        past_incidents: pick(&|i| i.is_over(now)),
         incidents: pick(&|_| true),
     }
 }

@@ -28,6 +28,7 @@ pub struct LocalStore {
 pub struct RegionLock {
     _file: File,
     path: PathBuf,
+    region: String,
 }
 
 impl RegionLock {
@@ -101,7 +102,11 @@ impl LocalStore {
             .and_then(|_| file.flush())
             .with_context(|| format!("writing lock file {}", path.display()))?;
         self.remove_stale_temp_files(region);
-        Ok(RegionLock { _file: file, path })
+        Ok(RegionLock {
+            _file: file,
+            path,
+            region: region.to_string(),
+        })
     }
 
     /// Temporary files left by a worker that was killed mid-write; only the lock holder
@@ -120,8 +125,15 @@ impl LocalStore {
     }
 
     /// Write a region's state atomically: a reader sees the old file or the new one.
-    pub fn write(&self, state: &RegionState, _lock: &RegionLock) -> Result<()> {
-        let target = self.path_of(&state.region);
+    pub fn write(&self, state: &RegionState, lock: &RegionLock) -> Result<()> {
+        if state.region != lock.region {
+            bail!(
+                "internal error: state of region \"{}\" written under the lock of \"{}\"",
+                state.region,
+                lock.region
+            );
+        }
+        let target = self.path_of(&lock.region);
         let tmp = tempfile::Builder::new()
             .prefix(&format!(".{}.json.", state.region))
             .suffix(".tmp")
@@ -150,17 +162,31 @@ impl LocalStore {
     pub fn read(&self, region: &str) -> Result<Option<RegionState>> {
         let path = self.path_of(region);
         match fs::read_to_string(&path) {
-            Ok(text) => super::parse(&text, &path.display().to_string()).map(Some),
+            Ok(text) => {
+                let state = super::parse(&text, &path.display().to_string())?;
+                if state.region != region {
+                    bail!(
+                        "{} holds the state of region \"{}\", not \"{region}\"; move it aside",
+                        path.display(),
+                        state.region
+                    );
+                }
+                Ok(Some(state))
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
         }
     }
 
     /// Read every region file in the folder (`*.json`, hidden files skipped), by name.
-    pub fn read_all(&self) -> Result<Vec<RegionState>> {
+    /// A file that cannot be read as a region's state is reported in the second list and
+    /// left out: its region then shows "no data", and one bad file does not stop the site.
+    pub fn read_all(&self) -> Result<(Vec<RegionState>, Vec<String>)> {
         let entries = match fs::read_dir(&self.dir) {
             Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok((Vec::new(), Vec::new()));
+            }
             Err(e) => return Err(e).with_context(|| format!("listing {}", self.dir.display())),
         };
         let mut paths: Vec<PathBuf> = entries
@@ -174,12 +200,26 @@ impl LocalStore {
             })
             .collect();
         paths.sort();
-        let mut out = Vec::new();
+        let mut states = Vec::new();
+        let mut skipped = Vec::new();
         for path in paths {
-            let text =
-                fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-            out.push(super::parse(&text, &path.display().to_string())?);
+            let shown = path.display().to_string();
+            let stem = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().to_string())
+                .unwrap_or_default();
+            let parsed = fs::read_to_string(&path)
+                .map_err(|e| anyhow::anyhow!("{shown}: cannot read: {e}"))
+                .and_then(|text| super::parse(&text, &shown));
+            match parsed {
+                Ok(state) if state.region == stem => states.push(state),
+                Ok(state) => skipped.push(format!(
+                    "{shown} holds the state of region \"{}\"; a region's file must be named <region>.json",
+                    state.region
+                )),
+                Err(e) => skipped.push(format!("{e:#}")),
+            }
         }
-        Ok(out)
+        Ok((states, skipped))
     }
 }

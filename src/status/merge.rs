@@ -31,6 +31,9 @@ pub struct ProbePolicy<'a> {
     pub recover: u32,
     /// Configured quorum.
     pub quorum: Option<u32>,
+    /// The longest a failing check can take (every attempt timing out, plus the pauses),
+    /// added to the staleness limit so a slow failure never reads as a silent region.
+    pub worst_check: Duration,
 }
 
 impl<'a> From<&'a Probe> for ProbePolicy<'a> {
@@ -42,6 +45,7 @@ impl<'a> From<&'a Probe> for ProbePolicy<'a> {
             confirm: p.confirm,
             recover: p.recover,
             quorum: p.quorum,
+            worst_check: p.timeout * (p.retries + 1) + p.retry_delay * p.retries,
         }
     }
 }
@@ -142,9 +146,11 @@ fn severity(h: Health) -> u8 {
     }
 }
 
-/// The health a region shows after hysteresis over its samples (oldest first): a worse
-/// health must hold for `confirm` consecutive samples, a better one for `recover`.
-/// Unknown samples are skipped; `None` when there are only unknown samples.
+/// The health a region shows after hysteresis over its samples (oldest first). A run of
+/// `confirm` consecutive samples worse than the shown health changes it to the mildest
+/// health in that run (degraded, down, degraded, down → degraded); a run of `recover`
+/// samples better than it changes it to the worst health in that run. Unknown samples are
+/// skipped; `None` when there are only unknown samples.
 pub fn confirmed_health(samples: &[Sample], confirm: u32, recover: u32) -> Option<Health> {
     let mut known = samples
         .iter()
@@ -152,29 +158,42 @@ pub fn confirmed_health(samples: &[Sample], confirm: u32, recover: u32) -> Optio
         .peekable();
     known.peek()?;
     let mut shown = Health::Up;
-    let mut candidate: Option<Health> = None;
-    let mut streak = 0;
+    // (length, mildest) of the current run of worse samples; (length, worst) of better ones.
+    let mut worse: (u32, Health) = (0, Health::Down);
+    let mut better: (u32, Health) = (0, Health::Up);
     for s in known {
-        if s.health == shown {
-            candidate = None;
-            streak = 0;
-            continue;
-        }
-        if candidate == Some(s.health) {
-            streak += 1;
+        let (h, current) = (severity(s.health), severity(shown));
+        if h > current {
+            worse = (
+                worse.0 + 1,
+                if h < severity(worse.1) || worse.0 == 0 {
+                    s.health
+                } else {
+                    worse.1
+                },
+            );
+            better = (0, Health::Up);
+            if worse.0 >= confirm {
+                shown = worse.1;
+                worse = (0, Health::Down);
+            }
+        } else if h < current {
+            better = (
+                better.0 + 1,
+                if h > severity(better.1) || better.0 == 0 {
+                    s.health
+                } else {
+                    better.1
+                },
+            );
+            worse = (0, Health::Down);
+            if better.0 >= recover {
+                shown = better.1;
+                better = (0, Health::Up);
+            }
         } else {
-            candidate = Some(s.health);
-            streak = 1;
-        }
-        let need = if severity(s.health) > severity(shown) {
-            confirm
-        } else {
-            recover
-        };
-        if streak >= need {
-            shown = s.health;
-            candidate = None;
-            streak = 0;
+            worse = (0, Health::Down);
+            better = (0, Health::Up);
         }
     }
     Some(shown)
@@ -186,7 +205,11 @@ pub fn merge_probe(
     states: &[RegionState],
     now: DateTime<Utc>,
 ) -> ProbeVerdict {
-    let stale_after = chrono::Duration::from_std(policy.interval * STALE_INTERVALS)
+    let stale_after = policy
+        .interval
+        .checked_mul(STALE_INTERVALS)
+        .and_then(|d| d.checked_add(policy.worst_check))
+        .and_then(|d| chrono::Duration::from_std(d).ok())
         .unwrap_or(chrono::Duration::MAX);
     let mut regions = Vec::new();
     for name in policy.regions {
@@ -425,6 +448,7 @@ mod tests {
             confirm: 2,
             recover: 2,
             quorum: None,
+            worst_check: Duration::ZERO,
         };
         merge_probe(&policy, states, t(now))
     }
@@ -475,6 +499,18 @@ mod tests {
         assert_eq!(confirmed_health(&s(&[U, U]), 2, 2), None);
         assert_eq!(confirmed_health(&s(&[D]), 1, 1), Some(D));
         assert_eq!(confirmed_health(&s(&[G, G, D]), 2, 2), Some(G));
+        assert_eq!(
+            confirmed_health(&s(&[G, D, G, D]), 2, 2),
+            Some(G),
+            "mixed bad rounds confirm the milder"
+        );
+        assert_eq!(confirmed_health(&s(&[D, G, D, G, D, D]), 2, 2), Some(D));
+        assert_eq!(
+            confirmed_health(&s(&[D, D, G, P]), 2, 2),
+            Some(G),
+            "recovery shows the worse of the good run"
+        );
+        assert_eq!(confirmed_health(&s(&[D, D, G, G, P, P]), 2, 2), Some(P));
     }
 
     #[test]

@@ -188,7 +188,7 @@ fn an_open_incident_sets_component_status_and_gets_pages_and_feed_items() {
     );
     assert_eq!(
         feed.entries[1].id,
-        "https://status.test/incidents/2026-11-20-api-errors/#2026-11-20T09:58:00Z"
+        "https://status.test/incidents/2026-11-20-api-errors/#2026-11-20T09:58:00Z-investigating"
     );
 }
 
@@ -335,4 +335,42 @@ fn a_theme_overrides_one_block_and_fills_a_hook() {
         "{}",
         stderr(&out)
     );
+}
+
+#[test]
+fn an_unreadable_state_file_is_left_out_with_a_warning() {
+    let t = project();
+    region(
+        &t,
+        "r1",
+        5,
+        &[("web-home", &[U, U]), ("api-health", &[U, U])],
+    );
+    t.write(
+        "state/r2.json",
+        "{\"schema\": 1, \"region\": \"r2\", \"written_at\": \"oops\"",
+    );
+    t.write("state/notes.json", "[1, 2, 3]");
+    let out = t.run(&["build", "--now", NOW]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("r2.json: not a pharos state file (EOF while parsing"),
+        "{err}"
+    );
+    assert!(err.contains("notes.json: not a pharos state file"), "{err}");
+    let html = t.read("site/index.html");
+    let web = component_html(&html, "web");
+    assert!(
+        web.contains("status-operational"),
+        "r1 alone decides: {web}"
+    );
+    assert!(web.contains("<tr class=\"health-no_data\">"), "{web}");
+    let check = t.run(&["check"]);
+    assert_eq!(
+        check.status.code(),
+        Some(0),
+        "state problems are warnings for check"
+    );
+    assert!(stdout(&check).contains("warning: ") && stdout(&check).contains("r2.json"));
 }

@@ -86,3 +86,18 @@ fn missing_files_say_how_to_start() {
     );
     assert!(stdout(&out).contains("run `pharos init`"));
 }
+
+#[test]
+fn intervals_and_urls_have_sane_limits() {
+    let t = project_with(
+        "  - id: a\n    kind: http\n    url: https://user:pw@www.test/\n    components: [web]\n    interval: 200ms\n    timeout: 100ms\n",
+        &["eu-west"],
+    );
+    let out = t.run(&["check"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stdout(&out),
+        "probes.yaml:6:10: probe \"a\" (probes[0]): credentials in the url are not sent; put them in `headers: {Authorization: …}` with a ${SECRET} reference\n\
+         probes.yaml:8:15: probe \"a\" (probes[0]): interval 200ms must be between 1s and 1 day\n"
+    );
+}

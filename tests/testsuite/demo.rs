@@ -54,3 +54,26 @@ fn demo_shows_each_status_and_a_feed_that_parses() {
         pharos::state::parse(&state, region).unwrap();
     }
 }
+
+#[test]
+fn demo_refuses_a_folder_that_is_not_empty() {
+    let dir = tempfile::Builder::new()
+        .prefix("pharos-demo-used-")
+        .tempdir()
+        .unwrap();
+    std::fs::write(dir.path().join("components.yaml"), "mine").unwrap();
+    let mut cmd = std::process::Command::new(bin());
+    cmd.args(["demo", "--duration", "1s", "--dir"])
+        .arg(dir.path());
+    let out = run_with_limit(cmd, Duration::from_secs(20));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("is not empty; give `--dir` a new or empty folder"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("components.yaml")).unwrap(),
+        "mine"
+    );
+}

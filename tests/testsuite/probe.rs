@@ -310,3 +310,43 @@ fn an_unknown_region_is_refused() {
         stderr(&out)
     );
 }
+
+#[test]
+fn configured_headers_replace_defaults_and_stay_with_their_origin() {
+    let other_seen = Arc::new(Mutex::new(String::new()));
+    let other = {
+        let seen = other_seen.clone();
+        Server::start(move |_, head| {
+            *seen.lock().unwrap() = head.to_string();
+            Reply::Status(200, "ok".into())
+        })
+    };
+    let first_seen = Arc::new(Mutex::new(String::new()));
+    let target = format!("{}/landing", other.url());
+    let first = {
+        let seen = first_seen.clone();
+        Server::start(move |_, head| {
+            *seen.lock().unwrap() = head.to_string();
+            Reply::Redirect(302, target.clone())
+        })
+    };
+    let (sample, _) = once(&http(
+        &first.url(),
+        "    headers:\n      Host: backend.internal\n      Authorization: Bearer sekrit-token\n",
+    ));
+    assert_eq!(sample.health, Health::Up, "{}", sample.detail);
+    let head = first_seen.lock().unwrap().to_lowercase();
+    assert_eq!(head.matches("host:").count(), 1, "one Host header: {head}");
+    assert!(head.contains("host: backend.internal"), "{head}");
+    assert!(
+        head.contains("authorization: bearer sekrit-token"),
+        "{head}"
+    );
+    let head = other_seen.lock().unwrap().to_lowercase();
+    assert!(head.starts_with("get /landing "), "{head}");
+    assert!(
+        !head.contains("authorization"),
+        "credentials followed a redirect to another origin: {head}"
+    );
+    assert!(!head.contains("backend.internal"), "{head}");
+}
