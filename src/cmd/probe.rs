@@ -47,7 +47,12 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
         .build()
         .context("starting the async runtime")?;
     let summary = runtime.block_on(async {
-        let ctx = Ctx::new(args.source_ip)?;
+        let mut ctx = Ctx::new(args.source_ip)?;
+        let probes: Vec<_> = worker::probes_for(&config.probing, &args.region)
+            .into_iter()
+            .cloned()
+            .collect();
+        ctx.load_ca_files(&probes, &project.root)?;
         let probes = worker::probes_for(&config.probing, &args.region).len();
         tracing::info!(region = %args.region, probes, "prober started");
         worker::run(&config.probing, &store, ctx, &opts, stop_signal()).await

@@ -270,27 +270,107 @@ pub struct RawProbe {
     /// http: most body bytes read. Default 1048576 (1 MiB).
     #[serde(default)]
     pub max_body_bytes: Option<u64>,
-    /// tcp: host name or address.
+    /// tcp, tls: host name or address.
     #[serde(default)]
     pub host: Option<String>,
-    /// tcp: port.
+    /// tcp: port; tls: port (default 443).
     #[serde(default)]
     pub port: Option<u16>,
+    /// http, tcp, tls: `ip4`, `ip6` or `auto` (default: every address, in resolver order).
+    #[serde(default)]
+    pub ip_version: Option<IpVersion>,
+    /// http, tls: the name sent (SNI) and verified; default the host.
+    #[serde(default)]
+    pub tls_server_name: Option<String>,
+    /// http, tls: accept any certificate (its expiry is still recorded).
+    #[serde(default)]
+    pub tls_skip_verify: Option<bool>,
+    /// http, tls: PEM file of CA certificates to trust instead of the web's roots.
+    #[serde(default)]
+    pub tls_ca_file: Option<String>,
+    /// tls: `smtp` to upgrade with STARTTLS first.
+    #[serde(default)]
+    pub starttls: Option<Starttls>,
+    /// tls: days before expiry the check becomes degraded. Default 21.
+    #[serde(default)]
+    pub warn_days: Option<u32>,
+    /// tls: days before expiry the check becomes down. Default 7.
+    #[serde(default)]
+    pub crit_days: Option<u32>,
 }
 
-/// Fields that belong to one kind only, for "does not apply" errors.
-pub(crate) const HTTP_FIELDS: &[&str] = &[
-    "url",
-    "method",
-    "headers",
-    "body",
-    "expect_status",
-    "body_contains",
-    "follow_redirects",
-    "max_redirects",
-    "max_body_bytes",
+/// Which address family to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum IpVersion {
+    /// Every address the name has, in resolver order.
+    #[default]
+    Auto,
+    /// IPv4 only.
+    Ip4,
+    /// IPv6 only.
+    Ip6,
+}
+
+/// Protocols upgraded to TLS in-band.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Starttls {
+    /// SMTP: EHLO, STARTTLS.
+    Smtp,
+}
+
+/// The kinds each kind-specific field applies to, for "does not apply" errors.
+pub(crate) const KIND_FIELDS: &[(&str, &[KindWord])] = &[
+    ("url", &[KindWord::Http]),
+    ("method", &[KindWord::Http]),
+    ("headers", &[KindWord::Http]),
+    ("body", &[KindWord::Http]),
+    ("expect_status", &[KindWord::Http]),
+    ("body_contains", &[KindWord::Http]),
+    ("follow_redirects", &[KindWord::Http]),
+    ("max_redirects", &[KindWord::Http]),
+    ("max_body_bytes", &[KindWord::Http]),
+    ("host", &[KindWord::Tcp, KindWord::Tls]),
+    ("port", &[KindWord::Tcp, KindWord::Tls]),
+    (
+        "ip_version",
+        &[KindWord::Http, KindWord::Tcp, KindWord::Tls],
+    ),
+    ("tls_server_name", &[KindWord::Http, KindWord::Tls]),
+    ("tls_skip_verify", &[KindWord::Http, KindWord::Tls]),
+    ("tls_ca_file", &[KindWord::Http, KindWord::Tls]),
+    ("starttls", &[KindWord::Tls]),
+    ("warn_days", &[KindWord::Tls]),
+    ("crit_days", &[KindWord::Tls]),
 ];
-pub(crate) const TCP_FIELDS: &[&str] = &["host", "port"];
+
+impl RawProbe {
+    /// Whether a kind-specific field was written.
+    pub(crate) fn has(&self, field: &str) -> bool {
+        match field {
+            "url" => self.url.is_some(),
+            "method" => self.method.is_some(),
+            "headers" => !self.headers.is_empty(),
+            "body" => self.body.is_some(),
+            "expect_status" => self.expect_status.is_some(),
+            "body_contains" => self.body_contains.is_some(),
+            "follow_redirects" => self.follow_redirects.is_some(),
+            "max_redirects" => self.max_redirects.is_some(),
+            "max_body_bytes" => self.max_body_bytes.is_some(),
+            "host" => self.host.is_some(),
+            "port" => self.port.is_some(),
+            "ip_version" => self.ip_version.is_some(),
+            "tls_server_name" => self.tls_server_name.is_some(),
+            "tls_skip_verify" => self.tls_skip_verify.is_some(),
+            "tls_ca_file" => self.tls_ca_file.is_some(),
+            "starttls" => self.starttls.is_some(),
+            "warn_days" => self.warn_days.is_some(),
+            "crit_days" => self.crit_days.is_some(),
+            _ => false,
+        }
+    }
+}
 
 /// A region that runs workers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -337,6 +417,8 @@ pub enum ProbeKind {
     Http(HttpSpec),
     /// A TCP connect.
     Tcp(TcpSpec),
+    /// A TLS handshake and certificate check.
+    Tls(TlsCheckSpec),
 }
 
 impl ProbeKind {
@@ -345,6 +427,7 @@ impl ProbeKind {
         match self {
             ProbeKind::Http(_) => KindWord::Http,
             ProbeKind::Tcp(_) => KindWord::Tcp,
+            ProbeKind::Tls(_) => KindWord::Tls,
         }
     }
 
@@ -353,6 +436,7 @@ impl ProbeKind {
         match self {
             ProbeKind::Http(h) => h.url.as_written().to_string(),
             ProbeKind::Tcp(t) => format!("{}:{}", t.host, t.port),
+            ProbeKind::Tls(t) => format!("{}:{}", t.host, t.port),
         }
     }
 
@@ -363,7 +447,16 @@ impl ProbeKind {
                 .chain(h.headers.iter().map(|(_, v)| v))
                 .chain(h.body.iter())
                 .collect(),
-            ProbeKind::Tcp(_) => Vec::new(),
+            ProbeKind::Tcp(_) | ProbeKind::Tls(_) => Vec::new(),
+        }
+    }
+
+    /// The probe's TLS settings, for kinds that speak TLS.
+    pub fn tls(&self) -> Option<&TlsSpec> {
+        match self {
+            ProbeKind::Http(h) => Some(&h.tls),
+            ProbeKind::Tls(t) => Some(&t.tls),
+            ProbeKind::Tcp(_) => None,
         }
     }
 }
@@ -389,6 +482,40 @@ pub struct HttpSpec {
     pub max_redirects: u32,
     /// Most body bytes read.
     pub max_body_bytes: u64,
+    /// Address family.
+    pub ip_version: IpVersion,
+    /// TLS settings for https.
+    pub tls: TlsSpec,
+}
+
+/// TLS settings as configured.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsSpec {
+    /// SNI and verified name; default the host.
+    pub server_name: Option<String>,
+    /// Accept any certificate.
+    pub skip_verify: bool,
+    /// CA file (relative paths are relative to the project root).
+    pub ca_file: Option<std::path::PathBuf>,
+}
+
+/// A TLS certificate check.
+#[derive(Debug, Clone)]
+pub struct TlsCheckSpec {
+    /// Host name or address.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// Address family.
+    pub ip_version: IpVersion,
+    /// TLS settings.
+    pub tls: TlsSpec,
+    /// In-band upgrade first.
+    pub starttls: Option<Starttls>,
+    /// Degraded at or below this many days to expiry.
+    pub warn_days: u32,
+    /// Down at or below this many days to expiry.
+    pub crit_days: u32,
 }
 
 /// A TCP connect check.
@@ -398,4 +525,6 @@ pub struct TcpSpec {
     pub host: String,
     /// Port.
     pub port: u16,
+    /// Address family.
+    pub ip_version: IpVersion,
 }

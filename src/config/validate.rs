@@ -4,12 +4,12 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
-use super::probes::{HTTP_FIELDS, TCP_FIELDS};
+use super::probes::KIND_FIELDS;
 use super::yaml::{self, Node};
 use super::{
     Component, Group, HttpSpec, KindWord, Method, Page, Probe, ProbeKind, Probing, Problem,
     RawComponent, RawDefaults, RawGroup, RawPage, RawProbe, RawRegion, Region, Site, StatusMatch,
-    TcpSpec,
+    TcpSpec, TlsCheckSpec, TlsSpec,
 };
 
 /// Default time between checks.
@@ -597,36 +597,25 @@ fn validate_probe(
         );
     }
 
-    let present = |field: &str| -> bool {
-        match field {
-            "url" => raw.url.is_some(),
-            "method" => raw.method.is_some(),
-            "headers" => !raw.headers.is_empty(),
-            "body" => raw.body.is_some(),
-            "expect_status" => raw.expect_status.is_some(),
-            "body_contains" => raw.body_contains.is_some(),
-            "follow_redirects" => raw.follow_redirects.is_some(),
-            "max_redirects" => raw.max_redirects.is_some(),
-            "max_body_bytes" => raw.max_body_bytes.is_some(),
-            "host" => raw.host.is_some(),
-            "port" => raw.port.is_some(),
-            _ => false,
+    for (field, kinds) in KIND_FIELDS {
+        if raw.has(field) && !kinds.contains(&raw.kind) {
+            let fits: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
+            problem(
+                &[field],
+                format!(
+                    "`{field}` does not apply to a {} probe (only to {}); remove it",
+                    raw.kind.as_str(),
+                    fits.join(", ")
+                ),
+            );
         }
-    };
-    let foreign: &[&str] = match raw.kind {
-        KindWord::Http => TCP_FIELDS,
-        KindWord::Tcp => HTTP_FIELDS,
-        _ => &[],
-    };
-    for f in foreign.iter().filter(|f| present(f)) {
-        problem(
-            &[f],
-            format!(
-                "`{f}` does not apply to a {} probe; remove it",
-                raw.kind.as_str()
-            ),
-        );
     }
+    let tls = TlsSpec {
+        server_name: raw.tls_server_name.clone(),
+        skip_verify: raw.tls_skip_verify.unwrap_or(false),
+        ca_file: raw.tls_ca_file.as_ref().map(std::path::PathBuf::from),
+    };
+    let ip_version = raw.ip_version.unwrap_or_default();
 
     let kind = match raw.kind {
         KindWord::Http => {
@@ -696,6 +685,8 @@ fn validate_probe(
                     follow_redirects: raw.follow_redirects.unwrap_or(true),
                     max_redirects,
                     max_body_bytes: raw.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY),
+                    ip_version,
+                    tls: tls.clone(),
                 })
             })
         }
@@ -704,6 +695,7 @@ fn validate_probe(
                 Some(ProbeKind::Tcp(TcpSpec {
                     host: host.clone(),
                     port,
+                    ip_version,
                 }))
             }
             _ => {
@@ -714,11 +706,41 @@ fn validate_probe(
                 None
             }
         },
+        KindWord::Tls => match &raw.host {
+            Some(host) if !host.is_empty() => {
+                let warn_days = raw.warn_days.unwrap_or(21);
+                let crit_days = raw.crit_days.unwrap_or(7);
+                if crit_days > warn_days {
+                    problem(
+                        &["crit_days"],
+                        format!(
+                            "crit_days {crit_days} must not be more than warn_days {warn_days}"
+                        ),
+                    );
+                }
+                Some(ProbeKind::Tls(TlsCheckSpec {
+                    host: host.clone(),
+                    port: raw.port.unwrap_or(443),
+                    ip_version,
+                    tls: tls.clone(),
+                    starttls: raw.starttls,
+                    warn_days,
+                    crit_days,
+                }))
+            }
+            _ => {
+                problem(
+                    &["kind"],
+                    "a tls probe needs `host:` (and `port:` unless it is 443)".into(),
+                );
+                None
+            }
+        },
         other => {
             problem(
                 &["kind"],
                 format!(
-                    "kind \"{}\" is not available in this version of pharos; use http or tcp",
+                    "kind \"{}\" is not available in this version of pharos; use http, tcp or tls",
                     other.as_str()
                 ),
             );

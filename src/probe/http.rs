@@ -13,10 +13,11 @@ use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 use url::Url;
 
-use super::tcp::{connect, resolve};
+use super::tcp::{conn_info, connect, resolve};
+use super::tls;
 use super::{Ctx, fmt_duration, grade, round_ms, sample_now};
 use crate::config::{HttpSpec, Method, Probe};
-use crate::state::{Health, Phases, Sample};
+use crate::state::{CertInfo, ConnInfo, Health, Phases, Sample};
 
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
@@ -26,7 +27,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 struct Progress {
     phase: &'static str,
     phases: Phases,
-    redirects: u32,
+    conn: ConnInfo,
+    cert: Option<CertInfo>,
 }
 
 /// The final response of a check.
@@ -102,6 +104,8 @@ pub(crate) async fn check(probe: &Probe, spec: &HttpSpec, ctx: &Ctx) -> Sample {
         http_status,
         attempts: 1,
         phases: Some(progress.phases),
+        conn: Some(progress.conn),
+        cert: progress.cert,
     }
 }
 
@@ -161,8 +165,8 @@ async fn fetch(
         let Some(location) = location.filter(|_| redirect && spec.follow_redirects) else {
             return Ok(resp);
         };
-        progress.redirects += 1;
-        if progress.redirects > spec.max_redirects {
+        progress.conn.redirects += 1;
+        if progress.conn.redirects > spec.max_redirects {
             return Err(format!(
                 "too many redirects (more than {}); the last answer was HTTP {status}",
                 spec.max_redirects
@@ -186,7 +190,7 @@ async fn fetch(
             };
             return Err(format!(
                 "redirect loop: {place} was already visited (after {} redirects)",
-                progress.redirects
+                progress.conn.redirects
             ));
         }
         if status == 303 || (matches!(status, 301 | 302) && method == Method::Post) {
@@ -220,28 +224,28 @@ async fn exchange(
 
     progress.phase = "resolve";
     let t = Instant::now();
-    let addrs = resolve(&host, port).await?;
+    let addrs = resolve(&host, port, spec.ip_version).await?;
     progress.phases.resolve_ms += ms(t.elapsed());
 
     progress.phase = "connect";
     let t = Instant::now();
-    let (tcp, _) = connect(&addrs, ctx).await?;
+    let (tcp, addr) = connect(&addrs, ctx).await?;
+    let redirects = progress.conn.redirects;
+    progress.conn = ConnInfo {
+        redirects,
+        ..conn_info(addr)
+    };
     progress.phases.connect_ms += ms(t.elapsed());
 
     let stream: Box<dyn Io> = if https {
         progress.phase = "tls";
         let t = Instant::now();
-        let name = rustls::pki_types::ServerName::try_from(
-            host.trim_start_matches('[')
-                .trim_end_matches(']')
-                .to_string(),
-        )
-        .map_err(|_| format!("tls: \"{host}\" is not a valid server name"))?;
-        let tls = tokio_rustls::TlsConnector::from(ctx.tls.clone())
-            .connect(name, tcp)
-            .await
-            .map_err(|e| format!("tls handshake failed: {e}"))?;
+        let (result, cert) =
+            tls::handshake(tcp, &host, &ctx.tls_options(&spec.tls), ctx, &[b"http/1.1"]).await;
+        progress.cert = cert;
+        let tls = result?;
         progress.phases.tls_ms += ms(t.elapsed());
+        progress.conn.tls_version = tls::version(&tls);
         Box::new(tls)
     } else {
         Box::new(tcp)
@@ -294,6 +298,12 @@ async fn exchange(
     progress.phases.processing_ms += ms(t.elapsed());
 
     let status = response.status().as_u16();
+    progress.conn.http_version = Some(format!("{:?}", response.version()));
+    progress.conn.content_length = response
+        .headers()
+        .get(hyper::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
     let location = response
         .headers()
         .get(hyper::header::LOCATION)
@@ -325,6 +335,7 @@ async fn exchange(
         }
     }
     progress.phases.transfer_ms += ms(t.elapsed());
+    progress.conn.bytes_read = bytes_read;
     Ok((
         status,
         location,

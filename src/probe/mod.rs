@@ -5,22 +5,29 @@
 
 mod http;
 mod tcp;
+pub mod tls;
 pub mod worker;
 
+use std::collections::HashMap;
 use std::net::IpAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
 
-use crate::config::{Probe, ProbeKind};
+use crate::config::{Probe, ProbeKind, TlsSpec};
 use crate::state::{Health, Sample};
 
 /// What every check shares: immutable things only, never a connection.
 #[derive(Clone)]
 pub struct Ctx {
-    /// TLS client settings with the trust store.
-    pub tls: Arc<rustls::ClientConfig>,
+    /// The crypto provider for TLS.
+    pub provider: Arc<rustls::crypto::CryptoProvider>,
+    /// Mozilla's roots (webpki-roots), the default trust store.
+    pub web_roots: Arc<rustls::RootCertStore>,
+    /// Trust stores of probes with their own `tls_ca_file`, by path.
+    pub ca_roots: HashMap<PathBuf, Arc<rustls::RootCertStore>>,
     /// Local address to send from (a multi-homed host's region address).
     pub source_ip: Option<IpAddr>,
     /// The User-Agent sent with HTTP checks.
@@ -28,25 +35,51 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    /// The default context: Mozilla's roots (webpki-roots), HTTP/1.1 ALPN.
+    /// The default context: Mozilla's roots, no source address.
     pub fn new(source_ip: Option<IpAddr>) -> anyhow::Result<Self> {
         let roots =
             rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        let mut tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-        tls.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(Ctx {
-            tls: Arc::new(tls),
+            provider: Arc::new(rustls::crypto::ring::default_provider()),
+            web_roots: Arc::new(roots),
+            ca_roots: HashMap::new(),
             source_ip,
             user_agent: format!(
                 "pharos/{} (status prober; +https://github.com/pharos-status/pharos)",
                 env!("CARGO_PKG_VERSION")
             ),
         })
+    }
+
+    /// Load every probe's `tls_ca_file` (relative to `root`) once, at start, so a missing
+    /// or broken file stops the worker with its name instead of failing every check.
+    pub fn load_ca_files(&mut self, probes: &[Probe], root: &Path) -> anyhow::Result<()> {
+        for probe in probes {
+            let Some(file) = probe.kind.tls().and_then(|t| t.ca_file.as_ref()) else {
+                continue;
+            };
+            if self.ca_roots.contains_key(file) {
+                continue;
+            }
+            let roots = tls::load_roots(&root.join(file))
+                .map_err(|e| anyhow::anyhow!("probe \"{}\": {e:#}", probe.id))?;
+            self.ca_roots.insert(file.clone(), Arc::new(roots));
+        }
+        Ok(())
+    }
+
+    /// The TLS options of a probe, with its trust roots.
+    pub(crate) fn tls_options(&self, spec: &TlsSpec) -> tls::TlsOptions {
+        let roots = spec
+            .ca_file
+            .as_ref()
+            .and_then(|f| self.ca_roots.get(f).cloned())
+            .unwrap_or_else(|| self.web_roots.clone());
+        tls::TlsOptions {
+            server_name: spec.server_name.clone(),
+            skip_verify: spec.skip_verify,
+            roots,
+        }
     }
 }
 
@@ -82,6 +115,7 @@ pub async fn check_once(probe: &Probe, ctx: &Ctx) -> Sample {
     match &probe.kind {
         ProbeKind::Http(spec) => http::check(probe, spec, ctx).await,
         ProbeKind::Tcp(spec) => tcp::check(probe, spec, ctx).await,
+        ProbeKind::Tls(spec) => tls::check(probe, spec, ctx).await,
     }
 }
 
@@ -151,6 +185,8 @@ pub(crate) fn sample_now(health: Health, detail: String) -> Sample {
         http_status: None,
         attempts: 1,
         phases: None,
+        conn: None,
+        cert: None,
     }
 }
 
@@ -182,6 +218,8 @@ mod tests {
                 follow_redirects: true,
                 max_redirects: 5,
                 max_body_bytes: 1024,
+                ip_version: Default::default(),
+                tls: Default::default(),
             }),
         }
     }

@@ -7,25 +7,50 @@ use chrono::Utc;
 use tokio::net::{TcpSocket, TcpStream};
 
 use super::{Ctx, fmt_duration, grade, round_ms};
-use crate::config::{Probe, TcpSpec};
-use crate::state::{Health, Phases, Sample};
+use crate::config::{IpVersion, Probe, TcpSpec};
+use crate::state::{ConnInfo, Health, Phases, Sample};
 
-/// Resolve `host:port` to every address it has (an IP literal is its own address).
-pub(crate) async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, String> {
+/// Resolve `host:port` to every address it has of the wanted family (an IP literal is
+/// its own address).
+pub(crate) async fn resolve(
+    host: &str,
+    port: u16,
+    family: IpVersion,
+) -> Result<Vec<SocketAddr>, String> {
     let host = host.trim_start_matches('[').trim_end_matches(']');
-    if let Ok(ip) = host.parse() {
-        return Ok(vec![SocketAddr::new(ip, port)]);
+    let addrs: Vec<SocketAddr> = if let Ok(ip) = host.parse() {
+        vec![SocketAddr::new(ip, port)]
+    } else {
+        tokio::net::lookup_host((host, port))
+            .await
+            .map_err(|e| format!("dns: cannot resolve {host}: {e}"))?
+            .collect()
+    };
+    let wanted: Vec<SocketAddr> = addrs
+        .into_iter()
+        .filter(|a| match family {
+            IpVersion::Auto => true,
+            IpVersion::Ip4 => a.is_ipv4(),
+            IpVersion::Ip6 => a.is_ipv6(),
+        })
+        .collect();
+    if wanted.is_empty() {
+        let which = match family {
+            IpVersion::Auto => "",
+            IpVersion::Ip4 => "IPv4 ",
+            IpVersion::Ip6 => "IPv6 ",
+        };
+        return Err(format!("dns: {host} has no {which}address"));
     }
-    match tokio::net::lookup_host((host, port)).await {
-        Ok(addrs) => {
-            let addrs: Vec<SocketAddr> = addrs.collect();
-            if addrs.is_empty() {
-                Err(format!("dns: {host} has no address"))
-            } else {
-                Ok(addrs)
-            }
-        }
-        Err(e) => Err(format!("dns: cannot resolve {host}: {e}")),
+    Ok(wanted)
+}
+
+/// Connection facts of an address.
+pub(crate) fn conn_info(addr: SocketAddr) -> ConnInfo {
+    ConnInfo {
+        ip: Some(addr.ip().to_string()),
+        ip_family: Some(if addr.is_ipv4() { 4 } else { 6 }),
+        ..ConnInfo::default()
     }
 }
 
@@ -78,15 +103,17 @@ pub(crate) async fn check(probe: &Probe, spec: &TcpSpec, ctx: &Ctx) -> Sample {
     let mut phases = Phases::default();
     let mut in_connect = false;
     let work = async {
-        let addrs = resolve(&spec.host, spec.port).await?;
+        let addrs = resolve(&spec.host, spec.port, spec.ip_version).await?;
         phases.resolve_ms = round_ms(start.elapsed().as_secs_f64() * 1e3);
         in_connect = true;
         connect(&addrs, ctx).await.map(|(_, addr)| addr)
     };
     let result = tokio::time::timeout(probe.timeout, work).await;
     let elapsed = start.elapsed();
+    let mut conn = None;
     let (health, detail) = match result {
         Ok(Ok(addr)) => {
+            conn = Some(conn_info(addr));
             phases.connect_ms = round_ms(elapsed.as_secs_f64() * 1e3 - phases.resolve_ms);
             grade(
                 probe,
@@ -112,5 +139,7 @@ pub(crate) async fn check(probe: &Probe, spec: &TcpSpec, ctx: &Ctx) -> Sample {
         http_status: None,
         attempts: 1,
         phases: Some(phases),
+        conn,
+        cert: None,
     }
 }

@@ -80,6 +80,65 @@ pub struct Sample {
     /// Phase timings, where the kind has phases.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phases: Option<Phases>,
+    /// Connection facts of HTTP, TCP and TLS checks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conn: Option<ConnInfo>,
+    /// The certificate chain the server presented (https and tls checks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert: Option<CertInfo>,
+}
+
+/// Where a check connected and what it exchanged.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ConnInfo {
+    /// The address connected to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
+    /// 4 or 6.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip_family: Option<u8>,
+    /// HTTP version of the final response, e.g. `HTTP/1.1`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_version: Option<String>,
+    /// Redirects followed.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub redirects: u32,
+    /// Body bytes read (at most the cap).
+    #[serde(skip_serializing_if = "is_zero_u64")]
+    pub bytes_read: u64,
+    /// The declared Content-Length, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_length: Option<u64>,
+    /// TLS version negotiated, e.g. `TLSv1.3`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_version: Option<String>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+fn is_zero_u64(n: &u64) -> bool {
+    *n == 0
+}
+
+/// The certificate chain a server presented.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CertInfo {
+    /// Subject of the leaf certificate.
+    pub subject: String,
+    /// Issuer of the leaf certificate.
+    pub issuer: String,
+    /// When the leaf certificate expires.
+    pub leaf_not_after: DateTime<Utc>,
+    /// The earliest expiry of any certificate in the presented chain.
+    pub earliest_not_after: DateTime<Utc>,
+    /// Whether the chain verified for the server name.
+    pub valid: bool,
+    /// Why it did not verify.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 fn one() -> u32 {
@@ -225,6 +284,8 @@ mod tests {
             http_status: None,
             attempts: 1,
             phases: None,
+            conn: None,
+            cert: None,
         }
     }
 

@@ -418,6 +418,8 @@ mod tests {
             http_status: None,
             attempts: 1,
             phases: None,
+            conn: None,
+            cert: None,
         }
     }
 

@@ -28,6 +28,8 @@ fn region(t: &ProjectTest, name: &str, age: i64, probes: &[(&str, &[Health])]) {
                 http_status: Some(200),
                 attempts: 1,
                 phases: None,
+                conn: None,
+                cert: None,
             };
             s.record(id, "http", "https://x", 30.0, sample);
         }

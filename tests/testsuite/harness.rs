@@ -294,3 +294,130 @@ pub(crate) fn project_with(probes: &str, regions: &[&str]) -> ProjectTest {
     );
     t
 }
+
+/// Certificates made for a test: a CA, and leaves it signs.
+pub(crate) struct Pki {
+    /// The CA certificate as PEM, to write into a `tls_ca_file`.
+    pub(crate) ca_pem: String,
+    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
+}
+
+/// A certificate chain and its key, for a test server.
+pub(crate) type Identity = (
+    Vec<rustls::pki_types::CertificateDer<'static>>,
+    rustls::pki_types::PrivateKeyDer<'static>,
+);
+
+/// The midnight that leaves between `days` and `days + 1` full days from now.
+pub(crate) fn days_from_now(days: i64) -> time::OffsetDateTime {
+    let t = chrono::Utc::now() + chrono::Duration::days(days + 1);
+    use chrono::Datelike;
+    rcgen::date_time_ymd(t.year(), t.month() as u8, t.day() as u8)
+}
+
+impl Pki {
+    /// A new CA.
+    pub(crate) fn new() -> Pki {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "Pharos Test CA");
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        Pki {
+            ca_pem: cert.pem(),
+            issuer: rcgen::Issuer::new(params, key),
+        }
+    }
+
+    /// A leaf for `names`, valid until `not_after`, signed by the CA (chain: leaf, CA).
+    pub(crate) fn leaf(&self, names: &[&str], not_after: time::OffsetDateTime) -> Identity {
+        let mut params =
+            rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+                .unwrap();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, names[0]);
+        params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+        params.not_after = not_after;
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        (
+            vec![cert.der().clone()],
+            rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der()).unwrap(),
+        )
+    }
+}
+
+/// A self-signed leaf for `names`.
+pub(crate) fn self_signed(names: &[&str]) -> Identity {
+    let c =
+        rcgen::generate_simple_self_signed(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+            .unwrap();
+    (
+        vec![c.cert.der().clone()],
+        rustls::pki_types::PrivateKeyDer::try_from(c.signing_key.serialize_der()).unwrap(),
+    )
+}
+
+/// A TLS server on 127.0.0.1: optionally an SMTP greeting and STARTTLS first; after the
+/// handshake it answers one HTTP request with 200.
+pub(crate) struct TlsServer {
+    pub(crate) port: u16,
+}
+
+impl TlsServer {
+    pub(crate) fn start(identity: Identity, smtp: bool) -> TlsServer {
+        let (chain, key) = identity;
+        let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .unwrap();
+        let config = std::sync::Arc::new(config);
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let config = config.clone();
+                std::thread::spawn(move || serve_tls(stream, config, smtp));
+            }
+        });
+        TlsServer { port }
+    }
+}
+
+fn serve_tls(mut tcp: TcpStream, config: std::sync::Arc<rustls::ServerConfig>, smtp: bool) {
+    let _ = tcp.set_read_timeout(Some(Duration::from_secs(5)));
+    let read_line = |tcp: &mut TcpStream| {
+        let mut line = Vec::new();
+        let mut b = [0u8; 1];
+        while tcp.read(&mut b).map(|n| n == 1).unwrap_or(false) && b[0] != b'\n' {
+            line.push(b[0]);
+        }
+        String::from_utf8_lossy(&line).to_string()
+    };
+    if smtp {
+        let _ = tcp.write_all(b"220 mail.test ESMTP ready\r\n");
+        read_line(&mut tcp);
+        let _ = tcp.write_all(b"250-mail.test\r\n250-SIZE 1000\r\n250 STARTTLS\r\n");
+        read_line(&mut tcp);
+        let _ = tcp.write_all(b"220 Go ahead\r\n");
+    }
+    let Ok(conn) = rustls::ServerConnection::new(config) else {
+        return;
+    };
+    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    let mut buf = [0u8; 4096];
+    if let Ok(n) = tls.read(&mut buf)
+        && n > 0
+    {
+        let _ =
+            tls.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+        let _ = tls.flush();
+    }
+}

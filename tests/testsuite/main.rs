@@ -10,3 +10,4 @@ mod demo;
 mod harness;
 mod probe;
 mod state;
+mod tls;
