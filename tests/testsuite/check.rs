@@ -44,7 +44,7 @@ fn semantic_errors_name_the_probe_and_the_fix() {
          probes.yaml:10:9: probe \"a\" (probes[1]): probe id \"a\" is used twice; ids must be unique\n\
          probes.yaml:11:11: probe \"a\" (probes[1]): a tcp probe needs `host:` and a non-zero `port:`\n\
          probes.yaml:14:15: probe \"a\" (probes[1]): region \"eu-wset\" is not defined; did you mean \"eu-west\"?\n\
-         probes.yaml:15:10: probe \"a\" (probes[1]): `url` does not apply to a tcp probe; remove it\n\
+         probes.yaml:15:10: probe \"a\" (probes[1]): `url` does not apply to a tcp probe (only to http); remove it\n\
          probes.yaml:19:15: probes[2].interval: a duration needs a unit: write 30s (seconds) or 30ms (milliseconds)\n"
     );
 }
