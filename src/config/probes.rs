@@ -297,6 +297,36 @@ pub struct RawProbe {
     /// tls: days before expiry the check becomes down. Default 7.
     #[serde(default)]
     pub crit_days: Option<u32>,
+    /// dns: the server asked, `host[:port]` (port 53), or `system` for the first
+    /// nameserver in /etc/resolv.conf.
+    #[serde(default)]
+    pub server: Option<String>,
+    /// dns: the name looked up.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// dns: the record type, e.g. A, AAAA, MX, TXT (ANY is not allowed).
+    #[serde(default)]
+    pub record_type: Option<String>,
+    /// dns: accepted response codes. Default [NOERROR].
+    #[serde(default)]
+    pub expect_rcode: Option<Vec<String>>,
+    /// dns: values that must each be among the answers; `/regex/` matches by pattern.
+    #[serde(default)]
+    pub expect_answers: Vec<String>,
+    /// dns: `udp` (default; retried over TCP when truncated) or `tcp`.
+    #[serde(default)]
+    pub transport: Option<Transport>,
+}
+
+/// How a DNS query travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Transport {
+    /// UDP, then TCP if the answer is truncated.
+    #[default]
+    Udp,
+    /// TCP only.
+    Tcp,
 }
 
 /// Which address family to use.
@@ -343,6 +373,12 @@ pub(crate) const KIND_FIELDS: &[(&str, &[KindWord])] = &[
     ("starttls", &[KindWord::Tls]),
     ("warn_days", &[KindWord::Tls]),
     ("crit_days", &[KindWord::Tls]),
+    ("server", &[KindWord::Dns]),
+    ("name", &[KindWord::Dns]),
+    ("record_type", &[KindWord::Dns]),
+    ("expect_rcode", &[KindWord::Dns]),
+    ("expect_answers", &[KindWord::Dns]),
+    ("transport", &[KindWord::Dns]),
 ];
 
 impl RawProbe {
@@ -367,6 +403,12 @@ impl RawProbe {
             "starttls" => self.starttls.is_some(),
             "warn_days" => self.warn_days.is_some(),
             "crit_days" => self.crit_days.is_some(),
+            "server" => self.server.is_some(),
+            "name" => self.name.is_some(),
+            "record_type" => self.record_type.is_some(),
+            "expect_rcode" => self.expect_rcode.is_some(),
+            "expect_answers" => !self.expect_answers.is_empty(),
+            "transport" => self.transport.is_some(),
             _ => false,
         }
     }
@@ -419,6 +461,8 @@ pub enum ProbeKind {
     Tcp(TcpSpec),
     /// A TLS handshake and certificate check.
     Tls(TlsCheckSpec),
+    /// One DNS query to one server.
+    Dns(DnsSpec),
 }
 
 impl ProbeKind {
@@ -428,6 +472,7 @@ impl ProbeKind {
             ProbeKind::Http(_) => KindWord::Http,
             ProbeKind::Tcp(_) => KindWord::Tcp,
             ProbeKind::Tls(_) => KindWord::Tls,
+            ProbeKind::Dns(_) => KindWord::Dns,
         }
     }
 
@@ -437,6 +482,7 @@ impl ProbeKind {
             ProbeKind::Http(h) => h.url.as_written().to_string(),
             ProbeKind::Tcp(t) => format!("{}:{}", t.host, t.port),
             ProbeKind::Tls(t) => format!("{}:{}", t.host, t.port),
+            ProbeKind::Dns(d) => format!("{} {} @{}", d.name, d.record_type, d.server),
         }
     }
 
@@ -447,7 +493,7 @@ impl ProbeKind {
                 .chain(h.headers.iter().map(|(_, v)| v))
                 .chain(h.body.iter())
                 .collect(),
-            ProbeKind::Tcp(_) | ProbeKind::Tls(_) => Vec::new(),
+            ProbeKind::Tcp(_) | ProbeKind::Tls(_) | ProbeKind::Dns(_) => Vec::new(),
         }
     }
 
@@ -456,7 +502,7 @@ impl ProbeKind {
         match self {
             ProbeKind::Http(h) => Some(&h.tls),
             ProbeKind::Tls(t) => Some(&t.tls),
-            ProbeKind::Tcp(_) => None,
+            ProbeKind::Tcp(_) | ProbeKind::Dns(_) => None,
         }
     }
 }
@@ -527,4 +573,49 @@ pub struct TcpSpec {
     pub port: u16,
     /// Address family.
     pub ip_version: IpVersion,
+}
+
+/// One expected DNS answer: an exact value or a pattern.
+#[derive(Debug, Clone)]
+pub enum AnswerMatch {
+    /// The answer's text equals this.
+    Exact(String),
+    /// The answer's text matches this.
+    Pattern(regex::Regex),
+}
+
+impl AnswerMatch {
+    /// Whether `answer` satisfies it.
+    pub fn matches(&self, answer: &str) -> bool {
+        match self {
+            AnswerMatch::Exact(v) => v.eq_ignore_ascii_case(answer),
+            AnswerMatch::Pattern(r) => r.is_match(answer),
+        }
+    }
+}
+
+impl fmt::Display for AnswerMatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AnswerMatch::Exact(v) => write!(f, "{v}"),
+            AnswerMatch::Pattern(r) => write!(f, "/{}/", r.as_str()),
+        }
+    }
+}
+
+/// A DNS check.
+#[derive(Debug, Clone)]
+pub struct DnsSpec {
+    /// `host[:port]` or `system`.
+    pub server: String,
+    /// Name looked up (fully qualified).
+    pub name: String,
+    /// Record type, upper case.
+    pub record_type: String,
+    /// Accepted response codes, upper case (NOERROR, NXDOMAIN, …).
+    pub expect_rcode: Vec<String>,
+    /// Answers that must be present.
+    pub expect_answers: Vec<AnswerMatch>,
+    /// UDP or TCP.
+    pub transport: Transport,
 }

@@ -736,11 +736,12 @@ fn validate_probe(
                 None
             }
         },
+        KindWord::Dns => validate_dns(&raw, &mut problem),
         other => {
             problem(
                 &["kind"],
                 format!(
-                    "kind \"{}\" is not available in this version of pharos; use http, tcp or tls",
+                    "kind \"{}\" is not available in this version of pharos; use http, tcp, tls or dns",
                     other.as_str()
                 ),
             );
@@ -766,6 +767,115 @@ fn validate_probe(
         quorum,
         degraded_after: raw.degraded_after.or(defaults.degraded_after).map(|d| d.0),
         kind: kind?,
+    })
+}
+
+/// The response codes a DNS probe may expect.
+pub(crate) const RCODES: &[&str] = &[
+    "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN", "YXRRSET",
+    "NXRRSET", "NOTAUTH", "NOTZONE",
+];
+
+fn validate_dns(raw: &RawProbe, problem: &mut dyn FnMut(&[&str], String)) -> Option<ProbeKind> {
+    let (Some(server), Some(name), Some(record_type)) = (&raw.server, &raw.name, &raw.record_type)
+    else {
+        problem(
+            &["kind"],
+            "a dns probe needs `server:` (an address, or `system`), `name:` and `record_type:`"
+                .into(),
+        );
+        return None;
+    };
+    let mut ok = true;
+    let record_type = record_type.to_ascii_uppercase();
+    match record_type.parse::<hickory_proto::rr::RecordType>() {
+        Ok(
+            hickory_proto::rr::RecordType::ANY
+            | hickory_proto::rr::RecordType::AXFR
+            | hickory_proto::rr::RecordType::IXFR,
+        ) => {
+            problem(
+                &["record_type"],
+                format!(
+                    "record_type {record_type} is not allowed: many servers refuse it; ask for the type you need, e.g. A"
+                ),
+            );
+            ok = false;
+        }
+        Ok(_) => {}
+        Err(_) => {
+            problem(
+                &["record_type"],
+                format!(
+                    "\"{record_type}\" is not a DNS record type; write e.g. A, AAAA, CNAME, MX, TXT, NS or SOA"
+                ),
+            );
+            ok = false;
+        }
+    }
+    if hickory_proto::rr::Name::from_ascii(name).is_err() || name.is_empty() {
+        problem(&["name"], format!("\"{name}\" is not a domain name"));
+        ok = false;
+    }
+    let expect_rcode: Vec<String> = match &raw.expect_rcode {
+        Some(list) => list.iter().map(|c| c.to_ascii_uppercase()).collect(),
+        None => vec!["NOERROR".to_string()],
+    };
+    for (i, code) in expect_rcode.iter().enumerate() {
+        if !RCODES.contains(&code.as_str()) {
+            problem(
+                &["expect_rcode", &i.to_string()],
+                format!(
+                    "\"{code}\" is not a response code; use {}",
+                    RCODES.join(", ")
+                ),
+            );
+            ok = false;
+        }
+    }
+    let mut expect_answers = Vec::new();
+    for (i, a) in raw.expect_answers.iter().enumerate() {
+        match a.strip_prefix('/').and_then(|r| r.strip_suffix('/')) {
+            Some(pattern) => match regex::Regex::new(pattern) {
+                Ok(re) => expect_answers.push(crate::config::AnswerMatch::Pattern(re)),
+                Err(e) => {
+                    let first = e
+                        .to_string()
+                        .lines()
+                        .last()
+                        .unwrap_or_default()
+                        .trim()
+                        .to_string();
+                    problem(
+                        &["expect_answers", &i.to_string()],
+                        format!("invalid pattern /{pattern}/: {first}"),
+                    );
+                    ok = false;
+                }
+            },
+            None => expect_answers.push(crate::config::AnswerMatch::Exact(a.clone())),
+        }
+    }
+    if server != "system" && server.is_empty() {
+        problem(
+            &["server"],
+            "server must be an address such as 9.9.9.9 or dns.example:53, or `system`".into(),
+        );
+        ok = false;
+    }
+    ok.then(|| {
+        ProbeKind::Dns(crate::config::DnsSpec {
+            server: server.clone(),
+            name: if name.ends_with('.') {
+                name.clone()
+            } else {
+                format!("{name}.")
+            },
+            record_type,
+            expect_rcode,
+            expect_answers,
+            transport: raw.transport.unwrap_or_default(),
+        })
     })
 }
 

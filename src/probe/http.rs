@@ -106,6 +106,7 @@ pub(crate) async fn check(probe: &Probe, spec: &HttpSpec, ctx: &Ctx) -> Sample {
         phases: Some(progress.phases),
         conn: Some(progress.conn),
         cert: progress.cert,
+        dns: None,
     }
 }
 

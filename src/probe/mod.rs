@@ -3,6 +3,7 @@
 //! detail), never an error of the tool. A down sample is re-checked inside the region
 //! before it counts. The scheduler that runs probes over time lives in [`worker`].
 
+mod dns;
 mod http;
 mod tcp;
 pub mod tls;
@@ -116,6 +117,7 @@ pub async fn check_once(probe: &Probe, ctx: &Ctx) -> Sample {
         ProbeKind::Http(spec) => http::check(probe, spec, ctx).await,
         ProbeKind::Tcp(spec) => tcp::check(probe, spec, ctx).await,
         ProbeKind::Tls(spec) => tls::check(probe, spec, ctx).await,
+        ProbeKind::Dns(spec) => dns::check(probe, spec, ctx).await,
     }
 }
 
@@ -187,6 +189,7 @@ pub(crate) fn sample_now(health: Health, detail: String) -> Sample {
         phases: None,
         conn: None,
         cert: None,
+        dns: None,
     }
 }
 

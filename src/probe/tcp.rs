@@ -141,5 +141,6 @@ pub(crate) async fn check(probe: &Probe, spec: &TcpSpec, ctx: &Ctx) -> Sample {
         phases: Some(phases),
         conn,
         cert: None,
+        dns: None,
     }
 }

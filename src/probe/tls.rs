@@ -323,6 +323,7 @@ pub(crate) async fn check(
         phases: Some(phases),
         conn,
         cert,
+        dns: None,
     }
 }
 

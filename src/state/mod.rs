@@ -86,6 +86,26 @@ pub struct Sample {
     /// The certificate chain the server presented (https and tls checks).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cert: Option<CertInfo>,
+    /// What a DNS server answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns: Option<DnsInfo>,
+}
+
+/// A DNS server's answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DnsInfo {
+    /// The server asked.
+    pub server: String,
+    /// Response code, e.g. NOERROR, NXDOMAIN.
+    pub rcode: String,
+    /// Answer records as `TTL TYPE DATA`.
+    pub answers: Vec<String>,
+    /// Authoritative answer flag.
+    pub authoritative: bool,
+    /// Whether the UDP answer was truncated (and so retried over TCP).
+    pub truncated: bool,
+    /// `udp` or `tcp`: how the final answer came.
+    pub transport: String,
 }
 
 /// Where a check connected and what it exchanged.
@@ -286,6 +306,7 @@ mod tests {
             phases: None,
             conn: None,
             cert: None,
+            dns: None,
         }
     }
 

@@ -420,6 +420,7 @@ mod tests {
             phases: None,
             conn: None,
             cert: None,
+            dns: None,
         }
     }
 

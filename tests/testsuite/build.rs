@@ -30,6 +30,7 @@ fn region(t: &ProjectTest, name: &str, age: i64, probes: &[(&str, &[Health])]) {
                 phases: None,
                 conn: None,
                 cert: None,
+                dns: None,
             };
             s.record(id, "http", "https://x", 30.0, sample);
         }

@@ -421,3 +421,101 @@ fn serve_tls(mut tcp: TcpStream, config: std::sync::Arc<rustls::ServerConfig>, s
         let _ = tls.flush();
     }
 }
+
+/// How the test DNS server answers a query (name, type).
+#[derive(Clone, Debug)]
+pub(crate) enum DnsReply {
+    /// NOERROR with these IPv4 addresses as A records.
+    Addresses(Vec<&'static str>),
+    /// An empty answer with this response code.
+    Rcode(hickory_proto::op::ResponseCode),
+    /// Never answer.
+    Silent,
+    /// Over UDP: the truncation bit and no records; over TCP: these addresses.
+    Truncated(Vec<&'static str>),
+}
+
+/// A DNS server on 127.0.0.1, UDP and TCP on one port.
+pub(crate) struct DnsServer {
+    pub(crate) port: u16,
+}
+
+impl DnsServer {
+    pub(crate) fn start(reply: impl Fn(&str) -> DnsReply + Send + Sync + 'static) -> DnsServer {
+        let reply = Arc::new(reply);
+        let (tcp, udp) = loop {
+            let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
+            let port = tcp.local_addr().unwrap().port();
+            if let Ok(udp) = std::net::UdpSocket::bind(("127.0.0.1", port)) {
+                break (tcp, udp);
+            }
+        };
+        let port = tcp.local_addr().unwrap().port();
+        let r = reply.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok((n, peer)) = udp.recv_from(&mut buf) {
+                if let Some(answer) = dns_answer(&buf[..n], &*r, false) {
+                    let _ = udp.send_to(&answer, peer);
+                }
+            }
+        });
+        std::thread::spawn(move || {
+            for mut stream in tcp.incoming().flatten() {
+                let mut len = [0u8; 2];
+                if stream.read_exact(&mut len).is_err() {
+                    continue;
+                }
+                let mut q = vec![0u8; u16::from_be_bytes(len) as usize];
+                if stream.read_exact(&mut q).is_err() {
+                    continue;
+                }
+                if let Some(answer) = dns_answer(&q, &*reply, true) {
+                    let _ = stream.write_all(&(answer.len() as u16).to_be_bytes());
+                    let _ = stream.write_all(&answer);
+                }
+            }
+        });
+        DnsServer { port }
+    }
+}
+
+fn dns_answer(
+    query: &[u8],
+    reply: &(dyn Fn(&str) -> DnsReply + Send + Sync),
+    tcp: bool,
+) -> Option<Vec<u8>> {
+    use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
+    use hickory_proto::rr::{RData, Record, rdata::A};
+    let q = Message::from_vec(query).ok()?;
+    let question = q.queries.first()?.clone();
+    let mut m = Message::new(q.metadata.id, MessageType::Response, OpCode::Query);
+    m.metadata.recursion_available = true;
+    m.metadata.authoritative = true;
+    m.add_query(question.clone());
+    let name = question.name().to_string();
+    let addresses = |list: &[&str], m: &mut Message| {
+        for ip in list {
+            let a = A(ip.parse().unwrap());
+            m.answers.push(Record::from_rdata(
+                question.name().clone(),
+                300,
+                RData::A(a),
+            ));
+        }
+    };
+    match reply(&name) {
+        DnsReply::Silent => return None,
+        DnsReply::Rcode(code) => m.metadata.response_code = code,
+        DnsReply::Addresses(list) => addresses(&list, &mut m),
+        DnsReply::Truncated(list) => {
+            if tcp {
+                addresses(&list, &mut m);
+            } else {
+                m.metadata.truncation = true;
+            }
+        }
+    }
+    let _ = ResponseCode::NoError;
+    m.to_vec().ok()
+}

@@ -7,6 +7,7 @@
 mod build;
 mod check;
 mod demo;
+mod dns;
 mod harness;
 mod probe;
 mod state;
