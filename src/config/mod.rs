@@ -13,9 +13,9 @@ use std::path::Path;
 
 pub use components::{RawComponent, RawGroup, RawLink, RawPage};
 pub use probes::{
-    AnswerMatch, DnsSpec, Dur, HttpSpec, IpVersion, KindWord, Method, Probe, ProbeKind,
-    RawDefaults, RawProbe, RawRegion, Region, Starttls, StatusMatch, TcpSpec, TlsCheckSpec,
-    TlsSpec, Transport,
+    AnswerMatch, CommandSpec, DnsSpec, Dur, HttpSpec, IpVersion, KindWord, Method, Probe,
+    ProbeKind, RawDefaults, RawProbe, RawRegion, Region, Starttls, StatusMatch, TcpSpec,
+    TimeoutHealth, TlsCheckSpec, TlsSpec, Transport,
 };
 pub use template::{MissingVar, Template};
 pub use validate::{component_ids, env_vars, valid_id, validate_components, validate_probes};

@@ -316,6 +316,29 @@ pub struct RawProbe {
     /// dns: `udp` (default; retried over TCP when truncated) or `tcp`.
     #[serde(default)]
     pub transport: Option<Transport>,
+    /// command: the program and its arguments, run without a shell.
+    #[serde(default)]
+    pub command: Option<Vec<Template>>,
+    /// command: extra environment variables; values may hold `${ENV}` references.
+    #[serde(default)]
+    pub env: BTreeMap<String, Template>,
+    /// command: most bytes of stdout and of stderr kept. Default 8192.
+    #[serde(default)]
+    pub max_output_bytes: Option<u64>,
+    /// command: the health of a plugin killed at the timeout: `down` (default) or `unknown`.
+    #[serde(default)]
+    pub timeout_health: Option<TimeoutHealth>,
+}
+
+/// What a plugin that hit the timeout counts as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum TimeoutHealth {
+    /// The check failed: the service did not answer in time.
+    #[default]
+    Down,
+    /// The prober could not tell.
+    Unknown,
 }
 
 /// How a DNS query travels.
@@ -379,6 +402,10 @@ pub(crate) const KIND_FIELDS: &[(&str, &[KindWord])] = &[
     ("expect_rcode", &[KindWord::Dns]),
     ("expect_answers", &[KindWord::Dns]),
     ("transport", &[KindWord::Dns]),
+    ("command", &[KindWord::Command]),
+    ("env", &[KindWord::Command]),
+    ("max_output_bytes", &[KindWord::Command]),
+    ("timeout_health", &[KindWord::Command]),
 ];
 
 impl RawProbe {
@@ -409,6 +436,10 @@ impl RawProbe {
             "expect_rcode" => self.expect_rcode.is_some(),
             "expect_answers" => !self.expect_answers.is_empty(),
             "transport" => self.transport.is_some(),
+            "command" => self.command.is_some(),
+            "env" => !self.env.is_empty(),
+            "max_output_bytes" => self.max_output_bytes.is_some(),
+            "timeout_health" => self.timeout_health.is_some(),
             _ => false,
         }
     }
@@ -463,6 +494,8 @@ pub enum ProbeKind {
     Tls(TlsCheckSpec),
     /// One DNS query to one server.
     Dns(DnsSpec),
+    /// A Nagios/Mackerel-style plugin.
+    Command(CommandSpec),
 }
 
 impl ProbeKind {
@@ -473,6 +506,7 @@ impl ProbeKind {
             ProbeKind::Tcp(_) => KindWord::Tcp,
             ProbeKind::Tls(_) => KindWord::Tls,
             ProbeKind::Dns(_) => KindWord::Dns,
+            ProbeKind::Command(_) => KindWord::Command,
         }
     }
 
@@ -483,6 +517,12 @@ impl ProbeKind {
             ProbeKind::Tcp(t) => format!("{}:{}", t.host, t.port),
             ProbeKind::Tls(t) => format!("{}:{}", t.host, t.port),
             ProbeKind::Dns(d) => format!("{} {} @{}", d.name, d.record_type, d.server),
+            ProbeKind::Command(c) => c
+                .argv
+                .iter()
+                .map(|a| a.as_written())
+                .collect::<Vec<_>>()
+                .join(" "),
         }
     }
 
@@ -493,6 +533,7 @@ impl ProbeKind {
                 .chain(h.headers.iter().map(|(_, v)| v))
                 .chain(h.body.iter())
                 .collect(),
+            ProbeKind::Command(c) => c.argv.iter().chain(c.env.iter().map(|(_, v)| v)).collect(),
             ProbeKind::Tcp(_) | ProbeKind::Tls(_) | ProbeKind::Dns(_) => Vec::new(),
         }
     }
@@ -502,7 +543,7 @@ impl ProbeKind {
         match self {
             ProbeKind::Http(h) => Some(&h.tls),
             ProbeKind::Tls(t) => Some(&t.tls),
-            ProbeKind::Tcp(_) | ProbeKind::Dns(_) => None,
+            ProbeKind::Tcp(_) | ProbeKind::Dns(_) | ProbeKind::Command(_) => None,
         }
     }
 }
@@ -618,4 +659,17 @@ pub struct DnsSpec {
     pub expect_answers: Vec<AnswerMatch>,
     /// UDP or TCP.
     pub transport: Transport,
+}
+
+/// A plugin check.
+#[derive(Debug, Clone)]
+pub struct CommandSpec {
+    /// Program and arguments.
+    pub argv: Vec<Template>,
+    /// Extra environment.
+    pub env: Vec<(String, Template)>,
+    /// Bytes kept of each output stream.
+    pub max_output_bytes: u64,
+    /// Health at the timeout.
+    pub timeout_health: TimeoutHealth,
 }

@@ -737,11 +737,41 @@ fn validate_probe(
             }
         },
         KindWord::Dns => validate_dns(&raw, &mut problem),
+        KindWord::Command => match &raw.command {
+            Some(argv) if !argv.is_empty() && !argv[0].as_written().is_empty() => {
+                let mut env = Vec::new();
+                for (name, value) in &raw.env {
+                    let valid = !name.is_empty()
+                        && !name.starts_with(|c: char| c.is_ascii_digit())
+                        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                    if !valid {
+                        problem(
+                            &["env", name],
+                            format!("\"{name}\" is not an environment variable name"),
+                        );
+                    }
+                    env.push((name.clone(), value.clone()));
+                }
+                Some(ProbeKind::Command(crate::config::CommandSpec {
+                    argv: argv.clone(),
+                    env,
+                    max_output_bytes: raw.max_output_bytes.unwrap_or(8192),
+                    timeout_health: raw.timeout_health.unwrap_or_default(),
+                }))
+            }
+            _ => {
+                problem(
+                    &["kind"],
+                    "a command probe needs `command: [/path/to/plugin, arg, …]` (run without a shell)".into(),
+                );
+                None
+            }
+        },
         other => {
             problem(
                 &["kind"],
                 format!(
-                    "kind \"{}\" is not available in this version of pharos; use http, tcp, tls or dns",
+                    "kind \"{}\" is not available in this version of pharos; use http, tcp, tls, dns or command",
                     other.as_str()
                 ),
             );

@@ -227,6 +227,7 @@ pub(crate) async fn check(probe: &Probe, spec: &DnsSpec, ctx: &Ctx) -> Sample {
         conn: None,
         cert: None,
         dns,
+        plugin: None,
     }
 }
 

@@ -107,6 +107,7 @@ pub(crate) async fn check(probe: &Probe, spec: &HttpSpec, ctx: &Ctx) -> Sample {
         conn: Some(progress.conn),
         cert: progress.cert,
         dns: None,
+        plugin: None,
     }
 }
 

@@ -3,6 +3,7 @@
 //! detail), never an error of the tool. A down sample is re-checked inside the region
 //! before it counts. The scheduler that runs probes over time lives in [`worker`].
 
+pub mod command;
 mod dns;
 mod http;
 mod tcp;
@@ -111,25 +112,35 @@ pub(crate) fn grade(probe: &Probe, elapsed: Duration, ok_detail: String) -> (Hea
     }
 }
 
+/// What a check knows of its run besides the probe: where it runs and what it saw last.
+#[derive(Debug, Clone, Default)]
+pub struct RunInfo {
+    /// The region running the check.
+    pub region: String,
+    /// The probe's previous health in this region.
+    pub previous: Option<Health>,
+}
+
 /// Run one check of `probe`, once.
-pub async fn check_once(probe: &Probe, ctx: &Ctx) -> Sample {
+pub async fn check_once(probe: &Probe, ctx: &Ctx, run: &RunInfo) -> Sample {
     match &probe.kind {
         ProbeKind::Http(spec) => http::check(probe, spec, ctx).await,
         ProbeKind::Tcp(spec) => tcp::check(probe, spec, ctx).await,
         ProbeKind::Tls(spec) => tls::check(probe, spec, ctx).await,
         ProbeKind::Dns(spec) => dns::check(probe, spec, ctx).await,
+        ProbeKind::Command(spec) => command::check(probe, spec, run).await,
     }
 }
 
 /// Run one check and, when it is down, re-check it up to `probe.retries` times after
 /// `probe.retry_delay`, each with a new connection. The sample is down only if every
 /// attempt was down; it records how many attempts were made.
-pub async fn check(probe: &Probe, ctx: &Ctx) -> Sample {
-    let mut sample = check_once(probe, ctx).await;
+pub async fn check(probe: &Probe, ctx: &Ctx, run: &RunInfo) -> Sample {
+    let mut sample = check_once(probe, ctx, run).await;
     let mut attempts = 1;
     while sample.health == Health::Down && attempts <= probe.retries {
         tokio::time::sleep(probe.retry_delay).await;
-        let retry = check_once(probe, ctx).await;
+        let retry = check_once(probe, ctx, run).await;
         attempts += 1;
         if retry.health != Health::Down {
             let first = sample.detail;
@@ -190,6 +201,7 @@ pub(crate) fn sample_now(health: Health, detail: String) -> Sample {
         conn: None,
         cert: None,
         dns: None,
+        plugin: None,
     }
 }
 

@@ -142,5 +142,6 @@ pub(crate) async fn check(probe: &Probe, spec: &TcpSpec, ctx: &Ctx) -> Sample {
         conn,
         cert: None,
         dns: None,
+        plugin: None,
     }
 }

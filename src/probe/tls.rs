@@ -324,6 +324,7 @@ pub(crate) async fn check(
         conn,
         cert,
         dns: None,
+        plugin: None,
     }
 }
 

@@ -151,42 +151,46 @@ pub async fn run(
         let next_due = due.peek().map(|Reverse(slot)| slot.at);
         let flush_at = (dirty && !opts.once).then(|| last_write + opts.flush_every);
         tokio::select! {
-            _ = &mut stop => break,
-            _ = sleep_until_opt(next_due) => {
-                let now = Instant::now();
-                while let Some(Reverse(slot)) = due.peek().copied() {
-                    if slot.at > now { break; }
-                    due.pop();
-                    let i = slot.probe;
-                    let probe = &probes[i];
-                    if opts.once {
-                        remaining_once -= 1;
-                    } else {
-                        due.push(Reverse(next_slot(slot, probe.interval, now)));
+                    _ = &mut stop => break,
+                    _ = sleep_until_opt(next_due) => {
+                        let now = Instant::now();
+                        while let Some(Reverse(slot)) = due.peek().copied() {
+                            if slot.at > now { break; }
+                            due.pop();
+                            let i = slot.probe;
+                            let probe = &probes[i];
+                            if opts.once {
+                                remaining_once -= 1;
+                            } else {
+                                due.push(Reverse(next_slot(slot, probe.interval, now)));
+                            }
+                            if busy[i] {
+                                tracing::warn!(probe = %probe.id, "previous check still running; skipping this round");
+                                continue;
+                            }
+                            busy[i] = true;
+        let (probes, ctx, permits) = (probes.clone(), ctx.clone(), permits.clone());
+                            let run = super::RunInfo {
+                                region: opts.region.clone(),
+                                previous: state.probes.get(&probe.id).map(|p| p.last.health),
+                            };
+                            let handle = running.spawn(async move {
+                                let _permit = permits.acquire_owned().await;
+                                super::check(&probes[i], &ctx, &run).await
+                            });
+                            task_probe.insert(handle.id(), i);
+                        }
                     }
-                    if busy[i] {
-                        tracing::warn!(probe = %probe.id, "previous check still running; skipping this round");
-                        continue;
+                    Some(done) = running.join_next_with_id(), if !running.is_empty() => {
+                        if let Some((i, sample)) = finished(done, &mut task_probe) {
+                            busy[i] = false;
+                            record(&mut state, &probes[i], sample);
+                            summary.samples += 1;
+                            dirty = true;
+                        }
                     }
-                    busy[i] = true;
-                    let (probes, ctx, permits) = (probes.clone(), ctx.clone(), permits.clone());
-                    let handle = running.spawn(async move {
-                        let _permit = permits.acquire_owned().await;
-                        super::check(&probes[i], &ctx).await
-                    });
-                    task_probe.insert(handle.id(), i);
+                    _ = sleep_until_opt(flush_at), if flush_at.is_some() => {}
                 }
-            }
-            Some(done) = running.join_next_with_id(), if !running.is_empty() => {
-                if let Some((i, sample)) = finished(done, &mut task_probe) {
-                    busy[i] = false;
-                    record(&mut state, &probes[i], sample);
-                    summary.samples += 1;
-                    dirty = true;
-                }
-            }
-            _ = sleep_until_opt(flush_at), if flush_at.is_some() => {}
-        }
         if dirty && !opts.once && last_write.elapsed() >= opts.flush_every {
             state.written_at = Utc::now();
             store.write(&state, &lock)?;

@@ -89,6 +89,44 @@ pub struct Sample {
     /// What a DNS server answered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dns: Option<DnsInfo>,
+    /// What a plugin returned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plugin: Option<PluginInfo>,
+}
+
+/// A plugin's result beyond its status.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PluginInfo {
+    /// Exit code, or null when it was killed.
+    pub exit_code: Option<i32>,
+    /// Performance data it reported.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub perfdata: Vec<PerfValue>,
+}
+
+/// One performance value (`'label'=value[UOM];warn;crit;min;max`). Times are converted
+/// to seconds (`uom` "s") so they can feed response-time charts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PerfValue {
+    /// Label.
+    pub label: String,
+    /// Value.
+    pub value: f64,
+    /// Unit: "", "s", "%", "B", "KB", "MB", "GB", "TB" or "c".
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub uom: String,
+    /// Warning range as written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warn: Option<String>,
+    /// Critical range as written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crit: Option<String>,
+    /// Minimum.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<f64>,
+    /// Maximum.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<f64>,
 }
 
 /// A DNS server's answer.
@@ -307,6 +345,7 @@ mod tests {
             conn: None,
             cert: None,
             dns: None,
+            plugin: None,
         }
     }
 

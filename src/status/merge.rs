@@ -421,6 +421,7 @@ mod tests {
             conn: None,
             cert: None,
             dns: None,
+            plugin: None,
         }
     }
 

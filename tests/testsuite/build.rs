@@ -31,6 +31,7 @@ fn region(t: &ProjectTest, name: &str, age: i64, probes: &[(&str, &[Health])]) {
                 conn: None,
                 cert: None,
                 dns: None,
+                plugin: None,
             };
             s.record(id, "http", "https://x", 30.0, sample);
         }

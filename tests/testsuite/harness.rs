@@ -442,7 +442,6 @@ pub(crate) struct DnsServer {
 
 impl DnsServer {
     pub(crate) fn start(reply: impl Fn(&str) -> DnsReply + Send + Sync + 'static) -> DnsServer {
-        let reply = Arc::new(reply);
         let (tcp, udp) = loop {
             let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
             let port = tcp.local_addr().unwrap().port();
@@ -450,6 +449,29 @@ impl DnsServer {
                 break (tcp, udp);
             }
         };
+        DnsServer::serve(tcp, udp, reply)
+    }
+
+    /// On a fixed address and port (port 53 for tools that cannot be told another).
+    pub(crate) fn start_at(
+        ip: &str,
+        port: u16,
+        reply: impl Fn(&str) -> DnsReply + Send + Sync + 'static,
+    ) -> DnsServer {
+        let tcp = TcpListener::bind((ip, port)).unwrap_or_else(|e| {
+            panic!("binding {ip}:{port} (tcp): {e}; this test needs root for port 53")
+        });
+        let udp = std::net::UdpSocket::bind((ip, port))
+            .unwrap_or_else(|e| panic!("binding {ip}:{port} (udp): {e}"));
+        DnsServer::serve(tcp, udp, reply)
+    }
+
+    fn serve(
+        tcp: TcpListener,
+        udp: std::net::UdpSocket,
+        reply: impl Fn(&str) -> DnsReply + Send + Sync + 'static,
+    ) -> DnsServer {
+        let reply = Arc::new(reply);
         let port = tcp.local_addr().unwrap().port();
         let r = reply.clone();
         std::thread::spawn(move || {

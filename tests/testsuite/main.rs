@@ -6,6 +6,7 @@
 
 mod build;
 mod check;
+mod command;
 mod demo;
 mod dns;
 mod harness;

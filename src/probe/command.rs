@@ -1,0 +1,361 @@
+//! Step 2 (probe): the `command` kind, the Nagios plugin API and Mackerel check plugins.
+//! The argv runs without a shell in its own process group (killed whole at the timeout),
+//! with stdin closed and each output stream captured up to a limit (the rest is drained,
+//! so a chatty plugin never blocks on a full pipe). Exit 0 is up, 1 degraded, 2 down,
+//! anything else unknown; the first line of output is the detail; perfdata is parsed.
+
+use std::os::unix::process::ExitStatusExt;
+use std::process::Stdio;
+use std::time::Instant;
+
+use chrono::Utc;
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+use super::{RunInfo, fmt_duration, round_ms, sample_now};
+use crate::config::{CommandSpec, Probe, TimeoutHealth};
+use crate::state::{Health, PerfValue, PluginInfo, Sample};
+
+/// Longest detail kept from a plugin's first line.
+const MAX_DETAIL: usize = 300;
+
+pub(crate) async fn check(probe: &Probe, spec: &CommandSpec, run: &RunInfo) -> Sample {
+    let mut argv = Vec::with_capacity(spec.argv.len());
+    for a in &spec.argv {
+        match a.resolve_env() {
+            Ok(v) => argv.push(v),
+            Err(missing) => return sample_now(Health::Unknown, missing.to_string()),
+        }
+    }
+    let Some((program, args)) = argv.split_first() else {
+        return sample_now(Health::Unknown, "command: empty argv".to_string());
+    };
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true)
+        .env("PHAROS_PROBE_ID", &probe.id)
+        .env("PHAROS_REGION", &run.region)
+        .env("PHAROS_TARGET", probe.kind.target())
+        .env(
+            "PHAROS_PREVIOUS_STATUS",
+            run.previous.map_or("none", |h| h.as_str()),
+        );
+    for (name, value) in &spec.env {
+        match value.resolve_env() {
+            Ok(v) => {
+                cmd.env(name, v);
+            }
+            Err(missing) => return sample_now(Health::Unknown, missing.to_string()),
+        }
+    }
+
+    let at = Utc::now();
+    let start = Instant::now();
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            let detail = match e.kind() {
+                std::io::ErrorKind::NotFound => {
+                    format!(
+                        "plugin not found: {program}; install it on this prober or fix the path"
+                    )
+                }
+                std::io::ErrorKind::PermissionDenied => {
+                    format!("plugin {program} is not executable here (chmod +x, or check the path)")
+                }
+                _ => format!("cannot start plugin {program}: {e}"),
+            };
+            return sample_now(Health::Unknown, detail);
+        }
+    };
+    let pid = child.id();
+    let max = spec.max_output_bytes;
+    let stdout = child.stdout.take();
+    let stderr = child.stderr.take();
+    let finished = tokio::time::timeout(probe.timeout, async {
+        let (out, err, status) =
+            tokio::join!(capture(stdout, max), capture(stderr, max), child.wait());
+        (out, err, status)
+    })
+    .await;
+    // Whatever happened, nothing the plugin started outlives the check.
+    if let Some(pid) = pid.and_then(|p| rustix::process::Pid::from_raw(p as i32)) {
+        let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+    }
+    let elapsed = start.elapsed();
+    let (health, detail, info) = match finished {
+        Err(_) => {
+            let _ = child.kill().await;
+            let health = match spec.timeout_health {
+                TimeoutHealth::Down => Health::Down,
+                TimeoutHealth::Unknown => Health::Unknown,
+            };
+            (
+                health,
+                format!(
+                    "timeout after {}; the plugin and its children were killed",
+                    fmt_duration(probe.timeout)
+                ),
+                PluginInfo {
+                    exit_code: None,
+                    perfdata: Vec::new(),
+                },
+            )
+        }
+        Ok((out, err, status)) => {
+            let (summary, perfdata) = parse_output(&String::from_utf8_lossy(&out));
+            let first_err = String::from_utf8_lossy(&err)
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_string();
+            let code = status.as_ref().ok().and_then(|s| s.code());
+            let health = match code {
+                Some(0) => Health::Up,
+                Some(1) => Health::Degraded,
+                Some(2) => Health::Down,
+                _ => Health::Unknown,
+            };
+            let said = if !summary.is_empty() {
+                summary
+            } else {
+                first_err
+            };
+            let detail = match (&status, code) {
+                (Err(e), _) => format!("waiting for the plugin failed: {e}"),
+                (Ok(s), None) => format!(
+                    "plugin killed by signal {}{}",
+                    s.signal().unwrap_or_default(),
+                    if said.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {said}")
+                    }
+                ),
+                (Ok(_), Some(c)) if said.is_empty() => format!("exit code {c}, no output"),
+                (Ok(_), Some(c)) if !(0..=2).contains(&c) => format!("exit code {c}: {said}"),
+                _ => said,
+            };
+            (
+                health,
+                truncate(&detail, MAX_DETAIL),
+                PluginInfo {
+                    exit_code: code,
+                    perfdata,
+                },
+            )
+        }
+    };
+    Sample {
+        at,
+        health,
+        latency_ms: Some(round_ms(elapsed.as_secs_f64() * 1e3)),
+        detail,
+        http_status: None,
+        attempts: 1,
+        phases: None,
+        conn: None,
+        cert: None,
+        dns: None,
+        plugin: Some(info),
+    }
+}
+
+/// Read a stream to its end, keeping at most `max` bytes.
+async fn capture(stream: Option<impl AsyncRead + Unpin>, max: u64) -> Vec<u8> {
+    let mut kept = Vec::new();
+    let Some(mut stream) = stream else {
+        return kept;
+    };
+    let mut buf = [0u8; 8192];
+    loop {
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => return kept,
+            Ok(n) => {
+                let room = (max as usize).saturating_sub(kept.len());
+                kept.extend_from_slice(&buf[..n.min(room)]);
+            }
+        }
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max).collect();
+    out.push('…');
+    out
+}
+
+/// Split Nagios plugin output into its summary (first line before `|`) and perfdata (after
+/// the `|` of the first line and of the first later line that has one, plus every line
+/// after that), as the plugin API describes.
+pub fn parse_output(text: &str) -> (String, Vec<PerfValue>) {
+    let mut lines = text.lines();
+    let first = lines.next().unwrap_or_default();
+    let (summary, mut perf) = match first.split_once('|') {
+        Some((s, p)) => (s.trim().to_string(), p.to_string()),
+        None => (first.trim().to_string(), String::new()),
+    };
+    let mut in_perf = false;
+    for line in lines {
+        if in_perf {
+            perf.push(' ');
+            perf.push_str(line);
+        } else if let Some((_, p)) = line.split_once('|') {
+            perf.push(' ');
+            perf.push_str(p);
+            in_perf = true;
+        }
+    }
+    (summary, parse_perfdata(&perf))
+}
+
+/// Parse `'label'=value[UOM];[warn];[crit];[min];[max]` items separated by spaces.
+/// Items that do not parse are skipped; a label may be quoted, with `''` for a quote.
+pub fn parse_perfdata(text: &str) -> Vec<PerfValue> {
+    let mut out = Vec::new();
+    let chars: Vec<char> = text.chars().collect();
+    let mut i = 0;
+    while i < chars.len() && out.len() < 200 {
+        while i < chars.len() && chars[i].is_whitespace() {
+            i += 1;
+        }
+        if i >= chars.len() {
+            break;
+        }
+        // Label: quoted (with '' as an escaped quote) or up to '='.
+        let mut label = String::new();
+        if chars[i] == '\'' {
+            i += 1;
+            while i < chars.len() {
+                if chars[i] == '\'' {
+                    if chars.get(i + 1) == Some(&'\'') {
+                        label.push('\'');
+                        i += 2;
+                        continue;
+                    }
+                    i += 1;
+                    break;
+                }
+                label.push(chars[i]);
+                i += 1;
+            }
+        } else {
+            while i < chars.len() && chars[i] != '=' && !chars[i].is_whitespace() {
+                label.push(chars[i]);
+                i += 1;
+            }
+        }
+        let mut rest = String::new();
+        while i < chars.len() && !chars[i].is_whitespace() {
+            rest.push(chars[i]);
+            i += 1;
+        }
+        let Some(fields) = rest.strip_prefix('=') else {
+            continue;
+        };
+        if let Some(v) = perf_value(label, fields) {
+            out.push(v);
+        }
+    }
+    out
+}
+
+fn perf_value(label: String, fields: &str) -> Option<PerfValue> {
+    if label.is_empty() {
+        return None;
+    }
+    let mut parts = fields.split(';');
+    let value_uom = parts.next()?;
+    let split = value_uom
+        .find(|c: char| !(c.is_ascii_digit() || matches!(c, '.' | '-' | '+' | 'e' | 'E')))
+        .unwrap_or(value_uom.len());
+    let (number, uom) = value_uom.split_at(split);
+    let value: f64 = number.parse().ok().filter(|v: &f64| v.is_finite())?;
+    let (factor, uom) = match uom {
+        "ms" => (1e-3, "s"),
+        "us" => (1e-6, "s"),
+        "s" | "%" | "B" | "KB" | "MB" | "GB" | "TB" | "c" | "" => (1.0, uom),
+        _ => return None,
+    };
+    let text = |s: Option<&str>| s.filter(|s| !s.is_empty()).map(str::to_string);
+    let num = |s: Option<&str>| {
+        s.and_then(|s| s.parse::<f64>().ok())
+            .filter(|v| v.is_finite())
+            .map(|v| v * factor)
+    };
+    let warn = text(parts.next());
+    let crit = text(parts.next());
+    let min = num(parts.next());
+    let max = num(parts.next());
+    Some(PerfValue {
+        label,
+        value: value * factor,
+        uom: uom.to_string(),
+        warn,
+        crit,
+        min,
+        max,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_plugin_api_output() {
+        let text = "DISK OK - free space: / 3326 MB (56%); | /=2643MB;5948;5958;0;5968\n/ 15272 MB (77%);\n/boot 68 MB (69%);\n/home 69357 MB (27%); | /boot=68MB;88;93;0;98\n/home=69357MB;253404;253409;0;253414\n";
+        let (summary, perf) = parse_output(text);
+        assert_eq!(summary, "DISK OK - free space: / 3326 MB (56%);");
+        let labels: Vec<&str> = perf.iter().map(|p| p.label.as_str()).collect();
+        assert_eq!(labels, vec!["/", "/boot", "/home"]);
+        assert_eq!(perf[0].value, 2643.0);
+        assert_eq!(perf[0].uom, "MB");
+        assert_eq!(perf[0].warn.as_deref(), Some("5948"));
+        assert_eq!(perf[0].max, Some(5968.0));
+    }
+
+    #[test]
+    fn quoted_labels_units_and_ranges() {
+        let perf = parse_perfdata(
+            "'rta ''x'''=12.5ms;100:;~:200;0; loss=0%;@10:20 time=0.001234s;;;0.000000 bad junk= =3 x=NaN",
+        );
+        assert_eq!(perf.len(), 3, "{perf:?}");
+        assert_eq!(perf[0].label, "rta 'x'");
+        assert!((perf[0].value - 0.0125).abs() < 1e-12);
+        assert_eq!(perf[0].uom, "s");
+        assert_eq!(perf[0].warn.as_deref(), Some("100:"));
+        assert_eq!(perf[0].crit.as_deref(), Some("~:200"));
+        assert_eq!(perf[0].min, Some(0.0));
+        assert_eq!(perf[1].uom, "%");
+        assert_eq!(perf[1].warn.as_deref(), Some("@10:20"));
+        assert_eq!(perf[2].label, "time");
+        assert_eq!(perf[2].min, Some(0.0));
+    }
+
+    #[test]
+    fn hostile_perfdata_never_panics() {
+        for s in [
+            "'",
+            "''",
+            "'a",
+            "=",
+            "a=",
+            "a=1;;;;;;;;",
+            "a=1e999",
+            "'é'=1é",
+            "\u{0}=1",
+            "a==1",
+        ] {
+            let _ = parse_perfdata(s);
+            let _ = parse_output(s);
+        }
+    }
+}
