@@ -32,6 +32,8 @@ pub enum Command {
     Probe(cmd::probe::Args),
     /// Merge the regions' state and incidents into the static site in site/.
     Build(cmd::build::Args),
+    /// Run a batch job and record its result as a heartbeat of a push probe.
+    Wrap(cmd::wrap::Args),
 }
 
 /// Run the parsed command line; the exit code says how it went.
@@ -41,5 +43,6 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Check(args) => cmd::check::run(args, &Project::locate(cli.root.as_deref())?),
         Command::Probe(args) => cmd::probe::run(args, &Project::locate(cli.root.as_deref())?),
         Command::Build(args) => cmd::build::run(args, &Project::locate(cli.root.as_deref())?),
+        Command::Wrap(args) => cmd::wrap::run(args, &Project::locate(cli.root.as_deref())?),
     }
 }

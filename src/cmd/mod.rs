@@ -4,3 +4,4 @@ pub mod build;
 pub mod check;
 pub mod demo;
 pub mod probe;
+pub mod wrap;

@@ -28,6 +28,9 @@ pub struct Args {
     /// written at stop).
     #[arg(long, default_value = "500ms", value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub write_every: std::time::Duration,
+    /// Accept heartbeats for push probes over HTTP on this address (POST /heartbeat/<probe>).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<std::net::SocketAddr>,
     /// Local address to send probes from (for hosts with an address per region).
     #[arg(long, value_name = "IP")]
     pub source_ip: Option<IpAddr>,
@@ -53,6 +56,12 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
             .cloned()
             .collect();
         ctx.load_ca_files(&probes, &project.root)?;
+        let heartbeats = crate::probe::push::heartbeat_dir(&project.state_dir());
+        ctx.heartbeat_dir = Some(heartbeats.clone());
+        let _listener = match args.listen {
+            Some(addr) => Some(crate::probe::listen::serve(addr, &probes, heartbeats).await?),
+            None => None,
+        };
         let probes = worker::probes_for(&config.probing, &args.region).len();
         tracing::info!(region = %args.region, probes, "prober started");
         worker::run(&config.probing, &store, ctx, &opts, stop_signal()).await

@@ -14,7 +14,7 @@ use std::path::Path;
 pub use components::{RawComponent, RawGroup, RawLink, RawPage};
 pub use probes::{
     AnswerMatch, CommandSpec, DnsSpec, Dur, HttpSpec, IpVersion, KindWord, Method, Probe,
-    ProbeKind, RawDefaults, RawProbe, RawRegion, Region, Starttls, StatusMatch, TcpSpec,
+    ProbeKind, PushSpec, RawDefaults, RawProbe, RawRegion, Region, Starttls, StatusMatch, TcpSpec,
     TimeoutHealth, TlsCheckSpec, TlsSpec, Transport,
 };
 pub use template::{MissingVar, Template};

@@ -328,6 +328,14 @@ pub struct RawProbe {
     /// command: the health of a plugin killed at the timeout: `down` (default) or `unknown`.
     #[serde(default)]
     pub timeout_health: Option<TimeoutHealth>,
+    /// push: how late a heartbeat may be beyond the interval. Default: a tenth of the
+    /// interval, at least 1s.
+    #[serde(default)]
+    pub grace: Option<Dur>,
+    /// push: the token a heartbeat over HTTP must bring (`Authorization: Bearer …`),
+    /// written as a `${SECRET}` reference.
+    #[serde(default)]
+    pub token: Option<Template>,
 }
 
 /// What a plugin that hit the timeout counts as.
@@ -406,6 +414,8 @@ pub(crate) const KIND_FIELDS: &[(&str, &[KindWord])] = &[
     ("env", &[KindWord::Command]),
     ("max_output_bytes", &[KindWord::Command]),
     ("timeout_health", &[KindWord::Command]),
+    ("grace", &[KindWord::Push]),
+    ("token", &[KindWord::Push]),
 ];
 
 impl RawProbe {
@@ -440,6 +450,8 @@ impl RawProbe {
             "env" => !self.env.is_empty(),
             "max_output_bytes" => self.max_output_bytes.is_some(),
             "timeout_health" => self.timeout_health.is_some(),
+            "grace" => self.grace.is_some(),
+            "token" => self.token.is_some(),
             _ => false,
         }
     }
@@ -496,6 +508,8 @@ pub enum ProbeKind {
     Dns(DnsSpec),
     /// A Nagios/Mackerel-style plugin.
     Command(CommandSpec),
+    /// Heartbeats a job sends (`pharos wrap`, or HTTP).
+    Push(PushSpec),
 }
 
 impl ProbeKind {
@@ -507,6 +521,7 @@ impl ProbeKind {
             ProbeKind::Tls(_) => KindWord::Tls,
             ProbeKind::Dns(_) => KindWord::Dns,
             ProbeKind::Command(_) => KindWord::Command,
+            ProbeKind::Push(_) => KindWord::Push,
         }
     }
 
@@ -523,6 +538,7 @@ impl ProbeKind {
                 .map(|a| a.as_written())
                 .collect::<Vec<_>>()
                 .join(" "),
+            ProbeKind::Push(_) => "heartbeat".to_string(),
         }
     }
 
@@ -534,6 +550,7 @@ impl ProbeKind {
                 .chain(h.body.iter())
                 .collect(),
             ProbeKind::Command(c) => c.argv.iter().chain(c.env.iter().map(|(_, v)| v)).collect(),
+            ProbeKind::Push(p) => p.token.iter().collect(),
             ProbeKind::Tcp(_) | ProbeKind::Tls(_) | ProbeKind::Dns(_) => Vec::new(),
         }
     }
@@ -543,7 +560,9 @@ impl ProbeKind {
         match self {
             ProbeKind::Http(h) => Some(&h.tls),
             ProbeKind::Tls(t) => Some(&t.tls),
-            ProbeKind::Tcp(_) | ProbeKind::Dns(_) | ProbeKind::Command(_) => None,
+            ProbeKind::Tcp(_) | ProbeKind::Dns(_) | ProbeKind::Command(_) | ProbeKind::Push(_) => {
+                None
+            }
         }
     }
 }
@@ -672,4 +691,13 @@ pub struct CommandSpec {
     pub max_output_bytes: u64,
     /// Health at the timeout.
     pub timeout_health: TimeoutHealth,
+}
+
+/// A heartbeat check.
+#[derive(Debug, Clone)]
+pub struct PushSpec {
+    /// How late a heartbeat may be beyond the interval.
+    pub grace: Duration,
+    /// Token for heartbeats over HTTP.
+    pub token: Option<Template>,
 }

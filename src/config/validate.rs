@@ -737,6 +737,12 @@ fn validate_probe(
             }
         },
         KindWord::Dns => validate_dns(&raw, &mut problem),
+        KindWord::Push => Some(ProbeKind::Push(crate::config::PushSpec {
+            grace: raw
+                .grace
+                .map_or((interval / 10).max(Duration::from_secs(1)), |g| g.0),
+            token: raw.token.clone(),
+        })),
         KindWord::Command => match &raw.command {
             Some(argv) if !argv.is_empty() && !argv[0].as_written().is_empty() => {
                 let mut env = Vec::new();
@@ -771,7 +777,7 @@ fn validate_probe(
             problem(
                 &["kind"],
                 format!(
-                    "kind \"{}\" is not available in this version of pharos; use http, tcp, tls, dns or command",
+                    "kind \"{}\" is not available in this version of pharos; use http, tcp, tls, dns, command or push",
                     other.as_str()
                 ),
             );

@@ -199,7 +199,8 @@ pub async fn run_regions(project: &Project, duration: Duration) -> Result<()> {
     for (name, _, ip) in REGIONS {
         let probing = config.probing.clone();
         let store = store.clone();
-        let ctx = Ctx::new(Some(IpAddr::V4(ip)))?;
+        let mut ctx = Ctx::new(Some(IpAddr::V4(ip)))?;
+        ctx.heartbeat_dir = Some(crate::probe::push::heartbeat_dir(&project.state_dir()));
         tasks.spawn(async move {
             let opts = worker::Options::new(name);
             worker::run(&probing, &store, ctx, &opts, tokio::time::sleep(duration)).await

@@ -6,6 +6,8 @@
 pub mod command;
 mod dns;
 mod http;
+pub mod listen;
+pub mod push;
 mod tcp;
 pub mod tls;
 pub mod worker;
@@ -34,6 +36,8 @@ pub struct Ctx {
     pub source_ip: Option<IpAddr>,
     /// The User-Agent sent with HTTP checks.
     pub user_agent: String,
+    /// Where heartbeats of push probes are read from.
+    pub heartbeat_dir: Option<PathBuf>,
 }
 
 impl Ctx {
@@ -46,6 +50,7 @@ impl Ctx {
             web_roots: Arc::new(roots),
             ca_roots: HashMap::new(),
             source_ip,
+            heartbeat_dir: None,
             user_agent: format!(
                 "pharos/{} (status prober; +https://github.com/pharos-status/pharos)",
                 env!("CARGO_PKG_VERSION")
@@ -113,12 +118,24 @@ pub(crate) fn grade(probe: &Probe, elapsed: Duration, ok_detail: String) -> (Hea
 }
 
 /// What a check knows of its run besides the probe: where it runs and what it saw last.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct RunInfo {
     /// The region running the check.
     pub region: String,
     /// The probe's previous health in this region.
     pub previous: Option<Health>,
+    /// When the worker started (a push probe waits this long for a first heartbeat).
+    pub since: chrono::DateTime<Utc>,
+}
+
+impl Default for RunInfo {
+    fn default() -> Self {
+        RunInfo {
+            region: String::new(),
+            previous: None,
+            since: Utc::now(),
+        }
+    }
 }
 
 /// Run one check of `probe`, once.
@@ -129,6 +146,7 @@ pub async fn check_once(probe: &Probe, ctx: &Ctx, run: &RunInfo) -> Sample {
         ProbeKind::Tls(spec) => tls::check(probe, spec, ctx).await,
         ProbeKind::Dns(spec) => dns::check(probe, spec, ctx).await,
         ProbeKind::Command(spec) => command::check(probe, spec, run).await,
+        ProbeKind::Push(spec) => push::check(probe, spec, ctx, run),
     }
 }
 
@@ -138,7 +156,13 @@ pub async fn check_once(probe: &Probe, ctx: &Ctx, run: &RunInfo) -> Sample {
 pub async fn check(probe: &Probe, ctx: &Ctx, run: &RunInfo) -> Sample {
     let mut sample = check_once(probe, ctx, run).await;
     let mut attempts = 1;
-    while sample.health == Health::Down && attempts <= probe.retries {
+    // A heartbeat does not arrive sooner for being looked for twice.
+    let retries = if matches!(probe.kind, ProbeKind::Push(_)) {
+        0
+    } else {
+        probe.retries
+    };
+    while sample.health == Health::Down && attempts <= retries {
         tokio::time::sleep(probe.retry_delay).await;
         let retry = check_once(probe, ctx, run).await;
         attempts += 1;

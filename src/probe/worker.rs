@@ -123,6 +123,7 @@ pub async fn run(
     // interval (at most 1 s), then every interval. Each run adds a small jitter that does
     // not accumulate, so probes and regions do not fire together and do not drift.
     let start = Instant::now();
+    let started_at = Utc::now();
     let mut due: BinaryHeap<Reverse<Slot>> = BinaryHeap::new();
     for (i, p) in probes.iter().enumerate() {
         let offset = if opts.once {
@@ -171,9 +172,10 @@ pub async fn run(
                             busy[i] = true;
         let (probes, ctx, permits) = (probes.clone(), ctx.clone(), permits.clone());
                             let run = super::RunInfo {
-                                region: opts.region.clone(),
-                                previous: state.probes.get(&probe.id).map(|p| p.last.health),
-                            };
+                        region: opts.region.clone(),
+                        previous: state.probes.get(&probe.id).map(|p| p.last.health),
+                        since: started_at,
+                    };
                             let handle = running.spawn(async move {
                                 let _permit = permits.acquire_owned().await;
                                 super::check(&probes[i], &ctx, &run).await

@@ -11,5 +11,6 @@ mod demo;
 mod dns;
 mod harness;
 mod probe;
+mod push;
 mod state;
 mod tls;
