@@ -13,7 +13,7 @@ use std::path::Path;
 
 pub use components::{RawComponent, RawGroup, RawLink, RawPage};
 pub use probes::{
-    AnswerMatch, CommandSpec, DnsSpec, Dur, HttpSpec, IpVersion, KindWord, Method, Probe,
+    AnswerMatch, CommandSpec, DnsSpec, Dur, HttpSpec, IcmpSpec, IpVersion, KindWord, Method, Probe,
     ProbeKind, PushSpec, RawDefaults, RawProbe, RawRegion, Region, Starttls, StatusMatch, TcpSpec,
     TimeoutHealth, TlsCheckSpec, TlsSpec, Transport,
 };

@@ -332,6 +332,12 @@ pub struct RawProbe {
     /// interval, at least 1s.
     #[serde(default)]
     pub grace: Option<Dur>,
+    /// icmp: echo requests per check. Default 5.
+    #[serde(default)]
+    pub count: Option<u32>,
+    /// icmp: loss (percent) at or above which the check is degraded. Default 20.
+    #[serde(default)]
+    pub degraded_loss: Option<u32>,
     /// push: the token a heartbeat over HTTP must bring (`Authorization: Bearer …`),
     /// written as a `${SECRET}` reference.
     #[serde(default)]
@@ -392,7 +398,7 @@ pub(crate) const KIND_FIELDS: &[(&str, &[KindWord])] = &[
     ("follow_redirects", &[KindWord::Http]),
     ("max_redirects", &[KindWord::Http]),
     ("max_body_bytes", &[KindWord::Http]),
-    ("host", &[KindWord::Tcp, KindWord::Tls]),
+    ("host", &[KindWord::Tcp, KindWord::Tls, KindWord::Icmp]),
     ("port", &[KindWord::Tcp, KindWord::Tls]),
     (
         "ip_version",
@@ -415,6 +421,8 @@ pub(crate) const KIND_FIELDS: &[(&str, &[KindWord])] = &[
     ("max_output_bytes", &[KindWord::Command]),
     ("timeout_health", &[KindWord::Command]),
     ("grace", &[KindWord::Push]),
+    ("count", &[KindWord::Icmp]),
+    ("degraded_loss", &[KindWord::Icmp]),
     ("token", &[KindWord::Push]),
 ];
 
@@ -451,6 +459,8 @@ impl RawProbe {
             "max_output_bytes" => self.max_output_bytes.is_some(),
             "timeout_health" => self.timeout_health.is_some(),
             "grace" => self.grace.is_some(),
+            "count" => self.count.is_some(),
+            "degraded_loss" => self.degraded_loss.is_some(),
             "token" => self.token.is_some(),
             _ => false,
         }
@@ -510,6 +520,8 @@ pub enum ProbeKind {
     Command(CommandSpec),
     /// Heartbeats a job sends (`pharos wrap`, or HTTP).
     Push(PushSpec),
+    /// ICMP echo.
+    Icmp(IcmpSpec),
 }
 
 impl ProbeKind {
@@ -522,6 +534,7 @@ impl ProbeKind {
             ProbeKind::Dns(_) => KindWord::Dns,
             ProbeKind::Command(_) => KindWord::Command,
             ProbeKind::Push(_) => KindWord::Push,
+            ProbeKind::Icmp(_) => KindWord::Icmp,
         }
     }
 
@@ -539,6 +552,7 @@ impl ProbeKind {
                 .collect::<Vec<_>>()
                 .join(" "),
             ProbeKind::Push(_) => "heartbeat".to_string(),
+            ProbeKind::Icmp(i) => i.host.clone(),
         }
     }
 
@@ -551,7 +565,9 @@ impl ProbeKind {
                 .collect(),
             ProbeKind::Command(c) => c.argv.iter().chain(c.env.iter().map(|(_, v)| v)).collect(),
             ProbeKind::Push(p) => p.token.iter().collect(),
-            ProbeKind::Tcp(_) | ProbeKind::Tls(_) | ProbeKind::Dns(_) => Vec::new(),
+            ProbeKind::Tcp(_) | ProbeKind::Tls(_) | ProbeKind::Dns(_) | ProbeKind::Icmp(_) => {
+                Vec::new()
+            }
         }
     }
 
@@ -560,9 +576,7 @@ impl ProbeKind {
         match self {
             ProbeKind::Http(h) => Some(&h.tls),
             ProbeKind::Tls(t) => Some(&t.tls),
-            ProbeKind::Tcp(_) | ProbeKind::Dns(_) | ProbeKind::Command(_) | ProbeKind::Push(_) => {
-                None
-            }
+            _ => None,
         }
     }
 }
@@ -700,4 +714,17 @@ pub struct PushSpec {
     pub grace: Duration,
     /// Token for heartbeats over HTTP.
     pub token: Option<Template>,
+}
+
+/// An ICMP echo check.
+#[derive(Debug, Clone)]
+pub struct IcmpSpec {
+    /// Host name or address.
+    pub host: String,
+    /// Address family.
+    pub ip_version: IpVersion,
+    /// Echo requests per check.
+    pub count: u32,
+    /// Loss percent from which the check is degraded.
+    pub degraded_loss: u32,
 }

@@ -737,6 +737,34 @@ fn validate_probe(
             }
         },
         KindWord::Dns => validate_dns(&raw, &mut problem),
+        KindWord::Icmp => match &raw.host {
+            Some(host) if !host.is_empty() => {
+                let count = raw.count.unwrap_or(5);
+                let degraded_loss = raw.degraded_loss.unwrap_or(20);
+                if !(1..=100).contains(&count) {
+                    problem(
+                        &["count"],
+                        format!("count {count} must be between 1 and 100 echo requests"),
+                    );
+                }
+                if !(1..=100).contains(&degraded_loss) {
+                    problem(
+                        &["degraded_loss"],
+                        format!("degraded_loss {degraded_loss} must be a percentage from 1 to 100"),
+                    );
+                }
+                Some(ProbeKind::Icmp(crate::config::IcmpSpec {
+                    host: host.clone(),
+                    ip_version,
+                    count,
+                    degraded_loss,
+                }))
+            }
+            _ => {
+                problem(&["kind"], "an icmp probe needs `host:`".into());
+                None
+            }
+        },
         KindWord::Push => Some(ProbeKind::Push(crate::config::PushSpec {
             grace: raw
                 .grace
@@ -773,16 +801,6 @@ fn validate_probe(
                 None
             }
         },
-        other => {
-            problem(
-                &["kind"],
-                format!(
-                    "kind \"{}\" is not available in this version of pharos; use http, tcp, tls, dns, command or push",
-                    other.as_str()
-                ),
-            );
-            None
-        }
     };
     if problems.len() > before {
         return None;

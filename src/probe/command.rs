@@ -162,6 +162,7 @@ pub(crate) async fn check(probe: &Probe, spec: &CommandSpec, run: &RunInfo) -> S
         cert: None,
         dns: None,
         plugin: Some(info),
+        icmp: None,
     }
 }
 

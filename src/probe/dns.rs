@@ -228,6 +228,7 @@ pub(crate) async fn check(probe: &Probe, spec: &DnsSpec, ctx: &Ctx) -> Sample {
         cert: None,
         dns,
         plugin: None,
+        icmp: None,
     }
 }
 

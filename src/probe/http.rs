@@ -108,6 +108,7 @@ pub(crate) async fn check(probe: &Probe, spec: &HttpSpec, ctx: &Ctx) -> Sample {
         cert: progress.cert,
         dns: None,
         plugin: None,
+        icmp: None,
     }
 }
 

@@ -6,6 +6,7 @@
 pub mod command;
 mod dns;
 mod http;
+pub mod icmp;
 pub mod listen;
 pub mod push;
 mod tcp;
@@ -38,6 +39,8 @@ pub struct Ctx {
     pub user_agent: String,
     /// Where heartbeats of push probes are read from.
     pub heartbeat_dir: Option<PathBuf>,
+    /// ICMP sockets, shared by every icmp check.
+    pub icmp: Arc<icmp::IcmpClients>,
 }
 
 impl Ctx {
@@ -51,6 +54,7 @@ impl Ctx {
             ca_roots: HashMap::new(),
             source_ip,
             heartbeat_dir: None,
+            icmp: Arc::default(),
             user_agent: format!(
                 "pharos/{} (status prober; +https://github.com/pharos-status/pharos)",
                 env!("CARGO_PKG_VERSION")
@@ -147,6 +151,7 @@ pub async fn check_once(probe: &Probe, ctx: &Ctx, run: &RunInfo) -> Sample {
         ProbeKind::Dns(spec) => dns::check(probe, spec, ctx).await,
         ProbeKind::Command(spec) => command::check(probe, spec, run).await,
         ProbeKind::Push(spec) => push::check(probe, spec, ctx, run),
+        ProbeKind::Icmp(spec) => icmp::check(probe, spec, ctx).await,
     }
 }
 
@@ -226,6 +231,7 @@ pub(crate) fn sample_now(health: Health, detail: String) -> Sample {
         cert: None,
         dns: None,
         plugin: None,
+        icmp: None,
     }
 }
 

@@ -143,5 +143,6 @@ pub(crate) async fn check(probe: &Probe, spec: &TcpSpec, ctx: &Ctx) -> Sample {
         cert: None,
         dns: None,
         plugin: None,
+        icmp: None,
     }
 }

@@ -325,6 +325,7 @@ pub(crate) async fn check(
         cert,
         dns: None,
         plugin: None,
+        icmp: None,
     }
 }
 

@@ -92,6 +92,33 @@ pub struct Sample {
     /// What a plugin returned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plugin: Option<PluginInfo>,
+    /// Echo replies of an ICMP check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub icmp: Option<IcmpInfo>,
+}
+
+/// The result of a burst of ICMP echo requests.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IcmpInfo {
+    /// The address pinged.
+    pub ip: String,
+    /// Requests sent.
+    pub sent: u32,
+    /// Replies received.
+    pub received: u32,
+    /// Lost, in percent.
+    pub loss_pct: f64,
+    /// Fastest round trip, milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rtt_min_ms: Option<f64>,
+    /// Average round trip, milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rtt_avg_ms: Option<f64>,
+    /// Slowest round trip, milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rtt_max_ms: Option<f64>,
+    /// `dgram` (unprivileged ping socket) or `raw`.
+    pub socket: String,
 }
 
 /// A plugin's result beyond its status.
@@ -346,6 +373,7 @@ mod tests {
             cert: None,
             dns: None,
             plugin: None,
+            icmp: None,
         }
     }
 

@@ -422,6 +422,7 @@ mod tests {
             cert: None,
             dns: None,
             plugin: None,
+            icmp: None,
         }
     }
 

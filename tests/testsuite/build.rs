@@ -32,6 +32,7 @@ fn region(t: &ProjectTest, name: &str, age: i64, probes: &[(&str, &[Health])]) {
                 cert: None,
                 dns: None,
                 plugin: None,
+                icmp: None,
             };
             s.record(id, "http", "https://x", 30.0, sample);
         }

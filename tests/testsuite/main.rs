@@ -10,6 +10,7 @@ mod command;
 mod demo;
 mod dns;
 mod harness;
+mod icmp;
 mod probe;
 mod push;
 mod state;
