@@ -2,6 +2,7 @@
 //! Every problem names file, line, column and YAML path, and all of them are collected so
 //! `pharos check` can report them at once.
 
+pub mod assertion;
 mod components;
 mod probes;
 pub mod template;

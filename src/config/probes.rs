@@ -332,6 +332,10 @@ pub struct RawProbe {
     /// interval, at least 1s.
     #[serde(default)]
     pub grace: Option<Dur>,
+    /// Conditions on what the check observed, e.g. `json.status == "UP"`; a failing one
+    /// makes the check down, or degraded when written `{assert: "…", degraded: true}`.
+    #[serde(default)]
+    pub assertions: Vec<RawAssertion>,
     /// icmp: echo requests per check. Default 5.
     #[serde(default)]
     pub count: Option<u32>,
@@ -501,6 +505,8 @@ pub struct Probe {
     pub quorum: Option<u32>,
     /// Slower than this is degraded.
     pub degraded_after: Option<Duration>,
+    /// Conditions on what the check observed.
+    pub assertions: Vec<super::assertion::Assertion>,
     /// What to check.
     pub kind: ProbeKind,
 }
@@ -727,4 +733,52 @@ pub struct IcmpSpec {
     pub count: u32,
     /// Loss percent from which the check is degraded.
     pub degraded_loss: u32,
+}
+
+/// One item of `assertions:`: a string, or `{assert: "…", degraded: true}`.
+#[derive(Debug, Clone)]
+pub struct RawAssertion {
+    /// The assertion's text.
+    pub text: String,
+    /// Whether a failure only degrades the check.
+    pub degraded: bool,
+}
+
+impl<'de> Deserialize<'de> for RawAssertion {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawAssertion;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(
+                    "an assertion such as \"status == 200\", or {assert: \"…\", degraded: true}",
+                )
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawAssertion, E> {
+                Ok(RawAssertion {
+                    text: v.to_string(),
+                    degraded: false,
+                })
+            }
+            fn visit_map<A: de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<RawAssertion, A::Error> {
+                let mut text = None;
+                let mut degraded = false;
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "assert" => text = Some(map.next_value::<String>()?),
+                        "degraded" => degraded = map.next_value::<bool>()?,
+                        other => {
+                            return Err(de::Error::unknown_field(other, &["assert", "degraded"]));
+                        }
+                    }
+                }
+                let text = text.ok_or_else(|| de::Error::missing_field("assert"))?;
+                Ok(RawAssertion { text, degraded })
+            }
+        }
+        d.deserialize_any(V)
+    }
 }

@@ -802,6 +802,47 @@ fn validate_probe(
             }
         },
     };
+    let mut assertions = Vec::new();
+    for (i, a) in raw.assertions.iter().enumerate() {
+        let index = i.to_string();
+        let path: Vec<&str> = if item.at(&["assertions", &index, "assert"]).is_some() {
+            vec!["assertions", &index, "assert"]
+        } else {
+            vec!["assertions", &index]
+        };
+        let start = item.at(&path).map_or(item.loc, |n| n.text_loc());
+        match super::assertion::parse(&a.text, a.degraded) {
+            Ok(parsed) => {
+                let fits = super::assertion::fields_for(raw.kind);
+                for root in super::assertion::roots(&parsed) {
+                    if !matches!(root, "response_time" | "connected" | "ip")
+                        && !fits.contains(&root)
+                    {
+                        problems.push(Problem::new(
+                            file,
+                            Some(start),
+                            ctx,
+                            format!(
+                                "assertion \"{}\": a {} probe does not observe `{root}`",
+                                a.text,
+                                raw.kind.as_str()
+                            ),
+                        ));
+                    }
+                }
+                assertions.push(parsed);
+            }
+            Err(e) => problems.push(Problem::new(
+                file,
+                Some(yaml::Loc {
+                    line: start.line,
+                    col: start.col + e.offset,
+                }),
+                ctx,
+                format!("assertion \"{}\": {}", a.text, e.message),
+            )),
+        }
+    }
     if problems.len() > before {
         return None;
     }
@@ -820,6 +861,7 @@ fn validate_probe(
         recover,
         quorum,
         degraded_after: raw.degraded_after.or(defaults.degraded_after).map(|d| d.0),
+        assertions,
         kind: kind?,
     })
 }

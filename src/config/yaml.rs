@@ -107,6 +107,30 @@ impl Node {
         node.loc
     }
 
+    /// Where the text of a scalar starts: after the opening quote of a quoted scalar.
+    pub fn text_loc(&self) -> Loc {
+        match &self.kind {
+            NodeKind::Scalar { plain: false, .. } => Loc {
+                line: self.loc.line,
+                col: self.loc.col + 1,
+            },
+            _ => self.loc,
+        }
+    }
+
+    /// Follow a path of keys and indexes to a node.
+    pub fn at(&self, path: &[&str]) -> Option<&Node> {
+        let mut node = self;
+        for step in path {
+            node = match &node.kind {
+                NodeKind::Map(_) => node.get(step)?,
+                NodeKind::Seq(items) => items.get(step.parse::<usize>().ok()?)?,
+                NodeKind::Scalar { .. } => return None,
+            };
+        }
+        Some(node)
+    }
+
     fn describe(&self) -> &'static str {
         match &self.kind {
             NodeKind::Scalar { .. } if self.is_null() => "nothing",

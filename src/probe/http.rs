@@ -13,6 +13,7 @@ use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 use url::Url;
 
+use super::assert::Observed;
 use super::tcp::{conn_info, connect, resolve};
 use super::tls;
 use super::{Ctx, fmt_duration, grade, round_ms, sample_now};
@@ -34,6 +35,7 @@ struct Progress {
 /// The final response of a check.
 struct Response {
     status: u16,
+    headers: Vec<(String, String)>,
     body: Vec<u8>,
     bytes_read: u64,
 }
@@ -51,7 +53,12 @@ fn ms(d: Duration) -> f64 {
     round_ms(d.as_secs_f64() * 1e3)
 }
 
-pub(crate) async fn check(probe: &Probe, spec: &HttpSpec, ctx: &Ctx) -> Sample {
+pub(crate) async fn check(
+    probe: &Probe,
+    spec: &HttpSpec,
+    ctx: &Ctx,
+    observed: &mut Observed,
+) -> Sample {
     let url = match spec.url.resolve_env() {
         Ok(u) => u,
         Err(missing) => return sample_now(Health::Unknown, missing.to_string()),
@@ -93,7 +100,10 @@ pub(crate) async fn check(probe: &Probe, spec: &HttpSpec, ctx: &Ctx) -> Sample {
         Ok(Err(reason)) => (Health::Down, reason),
         Ok(Ok(resp)) => {
             http_status = Some(resp.status);
-            judge(probe, spec, &resp, elapsed)
+            let verdict = judge(probe, spec, &resp, elapsed);
+            observed.body = Some(resp.body);
+            observed.headers = resp.headers;
+            verdict
         }
     };
     Sample {
@@ -307,6 +317,17 @@ async fn exchange(
         .get(hyper::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok());
+    let headers: Vec<(String, String)> = response
+        .headers()
+        .iter()
+        .take(200)
+        .map(|(n, v)| {
+            (
+                n.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).to_string(),
+            )
+        })
+        .collect();
     let location = response
         .headers()
         .get(hyper::header::LOCATION)
@@ -344,6 +365,7 @@ async fn exchange(
         location,
         Response {
             status,
+            headers,
             body: kept,
             bytes_read,
         },

@@ -3,6 +3,7 @@
 //! detail), never an error of the tool. A down sample is re-checked inside the region
 //! before it counts. The scheduler that runs probes over time lives in [`worker`].
 
+pub mod assert;
 pub mod command;
 mod dns;
 mod http;
@@ -144,15 +145,18 @@ impl Default for RunInfo {
 
 /// Run one check of `probe`, once.
 pub async fn check_once(probe: &Probe, ctx: &Ctx, run: &RunInfo) -> Sample {
-    match &probe.kind {
-        ProbeKind::Http(spec) => http::check(probe, spec, ctx).await,
+    let mut observed = assert::Observed::default();
+    let mut sample = match &probe.kind {
+        ProbeKind::Http(spec) => http::check(probe, spec, ctx, &mut observed).await,
         ProbeKind::Tcp(spec) => tcp::check(probe, spec, ctx).await,
         ProbeKind::Tls(spec) => tls::check(probe, spec, ctx).await,
         ProbeKind::Dns(spec) => dns::check(probe, spec, ctx).await,
         ProbeKind::Command(spec) => command::check(probe, spec, run).await,
         ProbeKind::Push(spec) => push::check(probe, spec, ctx, run),
         ProbeKind::Icmp(spec) => icmp::check(probe, spec, ctx).await,
-    }
+    };
+    assert::apply(&probe.assertions, &mut sample, &observed);
+    sample
 }
 
 /// Run one check and, when it is down, re-check it up to `probe.retries` times after
@@ -253,6 +257,7 @@ mod tests {
             recover: 2,
             quorum: None,
             degraded_after: None,
+            assertions: Vec::new(),
             kind: ProbeKind::Http(HttpSpec {
                 url: Template::parse(url).unwrap(),
                 method: Method::Get,
