@@ -336,6 +336,15 @@ pub struct RawProbe {
     /// makes the check down, or degraded when written `{assert: "…", degraded: true}`.
     #[serde(default)]
     pub assertions: Vec<RawAssertion>,
+    /// tcp: speak TLS right after connecting.
+    #[serde(default)]
+    pub tls: Option<bool>,
+    /// tcp: bytes to send after connecting (YAML escapes such as "\r\n" work in double quotes).
+    #[serde(default)]
+    pub send: Option<Template>,
+    /// tcp: a pattern the first bytes received must match, e.g. "^SSH-2\\.0".
+    #[serde(default)]
+    pub expect: Option<String>,
     /// icmp: echo requests per check. Default 5.
     #[serde(default)]
     pub count: Option<u32>,
@@ -408,9 +417,21 @@ pub(crate) const KIND_FIELDS: &[(&str, &[KindWord])] = &[
         "ip_version",
         &[KindWord::Http, KindWord::Tcp, KindWord::Tls],
     ),
-    ("tls_server_name", &[KindWord::Http, KindWord::Tls]),
-    ("tls_skip_verify", &[KindWord::Http, KindWord::Tls]),
-    ("tls_ca_file", &[KindWord::Http, KindWord::Tls]),
+    (
+        "tls_server_name",
+        &[KindWord::Http, KindWord::Tls, KindWord::Tcp],
+    ),
+    (
+        "tls_skip_verify",
+        &[KindWord::Http, KindWord::Tls, KindWord::Tcp],
+    ),
+    (
+        "tls_ca_file",
+        &[KindWord::Http, KindWord::Tls, KindWord::Tcp],
+    ),
+    ("tls", &[KindWord::Tcp]),
+    ("send", &[KindWord::Tcp]),
+    ("expect", &[KindWord::Tcp]),
     ("starttls", &[KindWord::Tls]),
     ("warn_days", &[KindWord::Tls]),
     ("crit_days", &[KindWord::Tls]),
@@ -449,6 +470,9 @@ impl RawProbe {
             "tls_server_name" => self.tls_server_name.is_some(),
             "tls_skip_verify" => self.tls_skip_verify.is_some(),
             "tls_ca_file" => self.tls_ca_file.is_some(),
+            "tls" => self.tls.is_some(),
+            "send" => self.send.is_some(),
+            "expect" => self.expect.is_some(),
             "starttls" => self.starttls.is_some(),
             "warn_days" => self.warn_days.is_some(),
             "crit_days" => self.crit_days.is_some(),
@@ -570,10 +594,9 @@ impl ProbeKind {
                 .chain(h.body.iter())
                 .collect(),
             ProbeKind::Command(c) => c.argv.iter().chain(c.env.iter().map(|(_, v)| v)).collect(),
+            ProbeKind::Tcp(t) => t.send.iter().collect(),
             ProbeKind::Push(p) => p.token.iter().collect(),
-            ProbeKind::Tcp(_) | ProbeKind::Tls(_) | ProbeKind::Dns(_) | ProbeKind::Icmp(_) => {
-                Vec::new()
-            }
+            ProbeKind::Tls(_) | ProbeKind::Dns(_) | ProbeKind::Icmp(_) => Vec::new(),
         }
     }
 
@@ -582,6 +605,7 @@ impl ProbeKind {
         match self {
             ProbeKind::Http(h) => Some(&h.tls),
             ProbeKind::Tls(t) => Some(&t.tls),
+            ProbeKind::Tcp(t) => t.tls.as_ref(),
             _ => None,
         }
     }
@@ -644,7 +668,7 @@ pub struct TlsCheckSpec {
     pub crit_days: u32,
 }
 
-/// A TCP connect check.
+/// A TCP connect check, with optional TLS and a send/expect exchange.
 #[derive(Debug, Clone)]
 pub struct TcpSpec {
     /// Host name or address.
@@ -653,6 +677,12 @@ pub struct TcpSpec {
     pub port: u16,
     /// Address family.
     pub ip_version: IpVersion,
+    /// TLS right after connecting.
+    pub tls: Option<TlsSpec>,
+    /// Bytes sent after connecting.
+    pub send: Option<Template>,
+    /// Pattern the first bytes received must match.
+    pub expect: Option<regex::Regex>,
 }
 
 /// One expected DNS answer: an exact value or a pattern.

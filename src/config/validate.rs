@@ -692,10 +692,28 @@ fn validate_probe(
         }
         KindWord::Tcp => match (&raw.host, raw.port) {
             (Some(host), Some(port)) if !host.is_empty() && port > 0 => {
+                let expect = match raw.expect.as_deref().map(regex::Regex::new) {
+                    Some(Ok(re)) => Some(re),
+                    Some(Err(e)) => {
+                        let why = e
+                            .to_string()
+                            .lines()
+                            .last()
+                            .unwrap_or_default()
+                            .trim()
+                            .to_string();
+                        problem(&["expect"], format!("invalid pattern: {why}"));
+                        None
+                    }
+                    None => None,
+                };
                 Some(ProbeKind::Tcp(TcpSpec {
                     host: host.clone(),
                     port,
                     ip_version,
+                    tls: raw.tls.unwrap_or(false).then(|| tls.clone()),
+                    send: raw.send.clone(),
+                    expect,
                 }))
             }
             _ => {

@@ -97,37 +97,112 @@ async fn connect_one(addr: SocketAddr, ctx: &Ctx) -> Result<TcpStream, String> {
     Ok(stream)
 }
 
+/// Most bytes read while waiting for `expect` to match.
+const MAX_BANNER: usize = 4096;
+
 pub(crate) async fn check(probe: &Probe, spec: &TcpSpec, ctx: &Ctx) -> Sample {
+    use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+    trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+    impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+    let send = match spec.send.as_ref().map(|t| t.resolve_env()).transpose() {
+        Ok(s) => s,
+        Err(missing) => return super::sample_now(Health::Unknown, missing.to_string()),
+    };
     let at = Utc::now();
     let start = Instant::now();
     let mut phases = Phases::default();
-    let mut in_connect = false;
+    let mut phase = "resolve";
+    let mut conn: Option<ConnInfo> = None;
+    let mut cert = None;
     let work = async {
         let addrs = resolve(&spec.host, spec.port, spec.ip_version).await?;
         phases.resolve_ms = round_ms(start.elapsed().as_secs_f64() * 1e3);
-        in_connect = true;
-        connect(&addrs, ctx).await.map(|(_, addr)| addr)
+        phase = "connect";
+        let t = Instant::now();
+        let (tcp, addr) = connect(&addrs, ctx).await?;
+        phases.connect_ms = round_ms(t.elapsed().as_secs_f64() * 1e3);
+        conn = Some(conn_info(addr));
+        let mut stream: Box<dyn Io> = match &spec.tls {
+            Some(tls) => {
+                phase = "tls";
+                let t = Instant::now();
+                let (result, info) =
+                    super::tls::handshake(tcp, &spec.host, &ctx.tls_options(tls), ctx, &[]).await;
+                cert = info;
+                let stream = result?;
+                phases.tls_ms = round_ms(t.elapsed().as_secs_f64() * 1e3);
+                if let Some(c) = conn.as_mut() {
+                    c.tls_version = super::tls::version(&stream);
+                }
+                Box::new(stream)
+            }
+            None => Box::new(tcp),
+        };
+        if let Some(bytes) = &send {
+            phase = "send";
+            stream
+                .write_all(bytes.as_bytes())
+                .await
+                .map_err(|e| format!("connected to {addr}, but sending failed: {e}"))?;
+        }
+        let Some(pattern) = &spec.expect else {
+            return Ok((addr, String::new()));
+        };
+        phase = "expect";
+        let t = Instant::now();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 1024];
+        loop {
+            let n = stream
+                .read(&mut buf)
+                .await
+                .map_err(|e| format!("connected to {addr}, but reading failed: {e}"))?;
+            got.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&got).to_string();
+            if pattern.is_match(&text) {
+                phases.processing_ms = round_ms(t.elapsed().as_secs_f64() * 1e3);
+                let first = text
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .trim()
+                    .chars()
+                    .take(80)
+                    .collect::<String>();
+                return Ok((
+                    addr,
+                    format!(", answer \"{first}\" matches /{}/", pattern.as_str()),
+                ));
+            }
+            if n == 0 || got.len() >= MAX_BANNER {
+                let shown: String = text.trim().chars().take(80).collect();
+                let why = if n == 0 {
+                    "the server closed the connection"
+                } else {
+                    "4 KiB read"
+                };
+                return Err(format!(
+                    "connected to {addr}, but the answer does not match /{}/ ({why}): \"{shown}\"",
+                    pattern.as_str()
+                ));
+            }
+        }
     };
     let result = tokio::time::timeout(probe.timeout, work).await;
     let elapsed = start.elapsed();
-    let mut conn = None;
     let (health, detail) = match result {
-        Ok(Ok(addr)) => {
-            conn = Some(conn_info(addr));
-            phases.connect_ms = round_ms(elapsed.as_secs_f64() * 1e3 - phases.resolve_ms);
-            grade(
-                probe,
-                elapsed,
-                format!("connected to {addr} in {}", fmt_duration(elapsed)),
-            )
-        }
+        Ok(Ok((addr, matched))) => grade(
+            probe,
+            elapsed,
+            format!("connected to {addr} in {}{matched}", fmt_duration(elapsed)),
+        ),
         Ok(Err(e)) => (Health::Down, e),
         Err(_) => (
             Health::Down,
             format!(
-                "timeout after {} during {}",
-                fmt_duration(probe.timeout),
-                if in_connect { "connect" } else { "resolve" }
+                "timeout after {} during {phase}",
+                fmt_duration(probe.timeout)
             ),
         ),
     };
@@ -140,7 +215,7 @@ pub(crate) async fn check(probe: &Probe, spec: &TcpSpec, ctx: &Ctx) -> Sample {
         attempts: 1,
         phases: Some(phases),
         conn,
-        cert: None,
+        cert,
         dns: None,
         plugin: None,
         icmp: None,

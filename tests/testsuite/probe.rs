@@ -350,3 +350,78 @@ fn configured_headers_replace_defaults_and_stay_with_their_origin() {
     );
     assert!(!head.contains("backend.internal"), "{head}");
 }
+
+/// A TCP server that sends `banner` on connect and answers "PING" lines with "+PONG".
+fn banner_server(banner: &'static str) -> u16 {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let _ = stream.write_all(banner.as_bytes());
+                let Ok(reader) = stream.try_clone() else {
+                    return;
+                };
+                for line in BufReader::new(reader).lines() {
+                    let Ok(line) = line else { return };
+                    if line.trim() == "PING" {
+                        let _ = stream.write_all(b"+PONG\r\n");
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn tcp_expect_matches_a_banner_or_says_what_came() {
+    let port = banner_server("SSH-2.0-OpenSSH_9.2\r\n");
+    let tcp = |extra: &str| {
+        format!("    kind: tcp\n    host: 127.0.0.1\n    port: {port}\n    retries: 0\n{extra}")
+    };
+    let (sample, _) = once(&tcp("    expect: \"^SSH-2\\\\.0\"\n"));
+    assert_eq!(sample.health, Health::Up, "{}", sample.detail);
+    assert!(
+        sample
+            .detail
+            .ends_with(", answer \"SSH-2.0-OpenSSH_9.2\" matches /^SSH-2\\.0/"),
+        "{}",
+        sample.detail
+    );
+    let (sample, _) = once(&tcp("    expect: \"^220 \"\n    timeout: 1s\n"));
+    assert_eq!(sample.health, Health::Down);
+    assert_eq!(sample.detail, "timeout after 1s during expect");
+    let (sample, _) = once(&tcp(
+        "    send: \"PING\\r\\n\"\n    expect: \"\\\\+PONG\"\n",
+    ));
+    assert_eq!(sample.health, Health::Up, "{}", sample.detail);
+}
+
+#[test]
+fn tcp_with_tls_on_connect() {
+    let pki = crate::harness::Pki::new();
+    let server = crate::harness::TlsServer::start(
+        pki.leaf(&["pharos.test"], rcgen::date_time_ymd(2099, 1, 1)),
+        false,
+    );
+    let t = project_with(
+        &format!(
+            "  - id: p\n    components: [web]\n    retries: 0\n    kind: tcp\n    host: 127.0.0.1\n    port: {}\n    tls: true\n    tls_server_name: pharos.test\n    tls_ca_file: ca.pem\n    send: \"GET / HTTP/1.0\\r\\n\\r\\n\"\n    expect: \"^HTTP/1\\\\.1 200\"\n",
+            server.port
+        ),
+        &["r1"],
+    );
+    t.write("ca.pem", &pki.ca_pem);
+    let out = t.run(&["probe", "--once", "--region", "r1"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let s = pharos::state::parse(&t.read("state/r1.json"), "r1.json")
+        .unwrap()
+        .probes["p"]
+        .last
+        .clone();
+    assert_eq!(s.health, Health::Up, "{}", s.detail);
+    assert!(s.cert.unwrap().valid);
+    assert_eq!(s.conn.unwrap().tls_version.as_deref(), Some("TLSv1.3"));
+}
