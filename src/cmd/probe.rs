@@ -28,6 +28,9 @@ pub struct Args {
     /// written at stop).
     #[arg(long, default_value = "500ms", value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub write_every: std::time::Duration,
+    /// Serve Prometheus metrics (blackbox_exporter names) on this address at /metrics.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<std::net::SocketAddr>,
     /// Accept heartbeats for push probes over HTTP on this address (POST /heartbeat/<probe>).
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<std::net::SocketAddr>,
@@ -45,6 +48,7 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
     opts.once = args.once;
     opts.concurrency = args.concurrency;
     opts.flush_every = args.write_every;
+    opts.metrics = args.metrics;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

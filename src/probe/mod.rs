@@ -9,6 +9,7 @@ mod dns;
 mod http;
 pub mod icmp;
 pub mod listen;
+pub mod metrics;
 pub mod push;
 mod tcp;
 pub mod tls;

@@ -5,7 +5,7 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -32,6 +32,8 @@ pub struct Options {
     pub flush_every: Duration,
     /// How long in-flight checks may finish after a stop signal.
     pub stop_grace: Duration,
+    /// Serve Prometheus metrics on this address.
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 impl Options {
@@ -43,6 +45,7 @@ impl Options {
             concurrency: 64,
             flush_every: Duration::from_millis(500),
             stop_grace: Duration::from_secs(2),
+            metrics: None,
         }
     }
 }
@@ -110,6 +113,12 @@ pub async fn run(
     };
     let ids: Vec<&str> = probes.iter().map(|p| p.id.as_str()).collect();
     state.retain_probes(&ids);
+    // One state, shared with the metrics endpoint; only this loop writes it.
+    let state = Arc::new(RwLock::new(state));
+    let _metrics = match opts.metrics {
+        Some(addr) => Some(super::metrics::serve(addr, state.clone()).await?),
+        None => None,
+    };
 
     let probes: Arc<Vec<Probe>> = Arc::new(probes);
     let ctx = Arc::new(ctx);
@@ -173,7 +182,7 @@ pub async fn run(
         let (probes, ctx, permits) = (probes.clone(), ctx.clone(), permits.clone());
                             let run = super::RunInfo {
                         region: opts.region.clone(),
-                        previous: state.probes.get(&probe.id).map(|p| p.last.health),
+                        previous: read(&state).probes.get(&probe.id).map(|p| p.last.health),
                         since: started_at,
                     };
                             let handle = running.spawn(async move {
@@ -186,7 +195,7 @@ pub async fn run(
                     Some(done) = running.join_next_with_id(), if !running.is_empty() => {
                         if let Some((i, sample)) = finished(done, &mut task_probe) {
                             busy[i] = false;
-                            record(&mut state, &probes[i], sample);
+                            record(&mut write(&state), &probes[i], sample);
                             summary.samples += 1;
                             dirty = true;
                         }
@@ -194,8 +203,7 @@ pub async fn run(
                     _ = sleep_until_opt(flush_at), if flush_at.is_some() => {}
                 }
         if dirty && !opts.once && last_write.elapsed() >= opts.flush_every {
-            state.written_at = Utc::now();
-            store.write(&state, &lock)?;
+            flush(&state, store, &lock)?;
             summary.writes += 1;
             last_write = Instant::now();
             dirty = false;
@@ -209,7 +217,7 @@ pub async fn run(
         tokio::select! {
             Some(done) = running.join_next_with_id() => {
                 if let Some((i, sample)) = finished(done, &mut task_probe) {
-                    record(&mut state, &probes[i], sample);
+                    record(&mut write(&state), &probes[i], sample);
                     summary.samples += 1;
                 }
             }
@@ -220,8 +228,7 @@ pub async fn run(
             }
         }
     }
-    state.written_at = Utc::now();
-    store.write(&state, &lock)?;
+    flush(&state, store, &lock)?;
     summary.writes += 1;
     Ok(summary)
 }
@@ -282,6 +289,25 @@ fn finished(
             ))
         }
     }
+}
+
+fn read(state: &RwLock<RegionState>) -> std::sync::RwLockReadGuard<'_, RegionState> {
+    state.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn write(state: &RwLock<RegionState>) -> std::sync::RwLockWriteGuard<'_, RegionState> {
+    state.write().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Stamp and write the state file.
+fn flush(
+    state: &RwLock<RegionState>,
+    store: &LocalStore,
+    lock: &crate::state::store::RegionLock,
+) -> Result<()> {
+    let mut guard = write(state);
+    guard.written_at = Utc::now();
+    store.write(&guard, lock)
 }
 
 fn record(state: &mut RegionState, probe: &Probe, sample: Sample) {

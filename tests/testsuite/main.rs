@@ -12,6 +12,7 @@ mod demo;
 mod dns;
 mod harness;
 mod icmp;
+mod metrics;
 mod probe;
 mod push;
 mod state;

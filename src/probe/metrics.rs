@@ -1,0 +1,297 @@
+//! Step 2 (probe): Prometheus metrics of a region's worker (`pharos probe --metrics ADDR`,
+//! `GET /metrics`), named as blackbox_exporter names them so existing dashboards and
+//! alerts work, labelled by probe, region and kind. Rendered from the worker's state on
+//! each scrape with the `prometheus-client` crate.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, RwLock};
+
+use anyhow::{Context, Result};
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use tokio::net::TcpListener;
+
+use crate::state::{Health, RegionState};
+
+type Labels = Vec<(String, String)>;
+type G = Family<Labels, Gauge<f64, AtomicU64>>;
+
+fn gauge(registry: &mut Registry, name: &str, help: &str) -> G {
+    let family = G::default();
+    registry.register(name, help, family.clone());
+    family
+}
+
+/// The numeric value of a DNS response code word.
+fn rcode_number(word: &str) -> Option<f64> {
+    let n = match word {
+        "NOERROR" => 0,
+        "FORMERR" => 1,
+        "SERVFAIL" => 2,
+        "NXDOMAIN" => 3,
+        "NOTIMP" => 4,
+        "REFUSED" => 5,
+        "YXDOMAIN" => 6,
+        "YXRRSET" => 7,
+        "NXRRSET" => 8,
+        "NOTAUTH" => 9,
+        "NOTZONE" => 10,
+        other => {
+            return other
+                .strip_prefix("RCODE")
+                .and_then(|n| n.parse::<u16>().ok())
+                .map(f64::from);
+        }
+    };
+    Some(f64::from(n))
+}
+
+/// The exposition text for a region's state.
+pub fn render(state: &RegionState) -> String {
+    let mut r = Registry::default();
+    let success = gauge(
+        &mut r,
+        "probe_success",
+        "Whether the newest check succeeded (up or degraded)",
+    );
+    let health = gauge(
+        &mut r,
+        "pharos_probe_health",
+        "Newest health: 0 up, 1 degraded, 2 down, 3 unknown",
+    );
+    let duration = gauge(
+        &mut r,
+        "probe_duration_seconds",
+        "How long the newest check took",
+    );
+    let attempts = gauge(
+        &mut r,
+        "pharos_probe_attempts",
+        "Checks made for the newest sample, in-region re-checks included",
+    );
+    let sample_time = gauge(
+        &mut r,
+        "pharos_probe_sample_timestamp_seconds",
+        "When the newest sample was taken",
+    );
+    let http_phase = gauge(
+        &mut r,
+        "probe_http_duration_seconds",
+        "Duration of each HTTP phase, summed over redirects",
+    );
+    let http_status = gauge(
+        &mut r,
+        "probe_http_status_code",
+        "HTTP status of the final response",
+    );
+    let redirects = gauge(&mut r, "probe_http_redirects", "Redirects followed");
+    let content_length = gauge(
+        &mut r,
+        "probe_http_content_length",
+        "Declared length of the response body",
+    );
+    let ip_protocol = gauge(&mut r, "probe_ip_protocol", "IP version used: 4 or 6");
+    let ssl_earliest = gauge(
+        &mut r,
+        "probe_ssl_earliest_cert_expiry",
+        "Earliest NotAfter of the presented chain, unix seconds",
+    );
+    let ssl_leaf = gauge(
+        &mut r,
+        "probe_ssl_leaf_cert_expiry",
+        "NotAfter of the leaf certificate, unix seconds",
+    );
+    let ssl_valid = gauge(
+        &mut r,
+        "pharos_ssl_chain_valid",
+        "Whether the presented chain verified",
+    );
+    let dns_rcode = gauge(&mut r, "probe_dns_rcode", "DNS response code");
+    let dns_answers = gauge(
+        &mut r,
+        "probe_dns_answer_rrs",
+        "Records in the answer section",
+    );
+    let icmp_rtt = gauge(
+        &mut r,
+        "probe_icmp_duration_seconds",
+        "ICMP round-trip times of the newest burst",
+    );
+    let icmp_loss = gauge(
+        &mut r,
+        "probe_icmp_packet_loss_ratio",
+        "Share of echo requests without a reply",
+    );
+    let exit_code = gauge(
+        &mut r,
+        "pharos_plugin_exit_code",
+        "Exit code of the newest plugin run",
+    );
+    let perf = gauge(
+        &mut r,
+        "pharos_plugin_perfdata",
+        "Performance data of the newest plugin run (times in seconds)",
+    );
+    for (id, p) in &state.probes {
+        let s = &p.last;
+        let base: Labels = vec![
+            ("probe".into(), id.clone()),
+            ("region".into(), state.region.clone()),
+            ("kind".into(), p.kind.clone()),
+        ];
+        let with = |k: &str, v: &str| {
+            let mut l = base.clone();
+            l.push((k.to_string(), v.to_string()));
+            l
+        };
+        success
+            .get_or_create(&base)
+            .set(if matches!(s.health, Health::Up | Health::Degraded) {
+                1.0
+            } else {
+                0.0
+            });
+        health.get_or_create(&base).set(match s.health {
+            Health::Up => 0.0,
+            Health::Degraded => 1.0,
+            Health::Down => 2.0,
+            Health::Unknown => 3.0,
+        });
+        attempts.get_or_create(&base).set(f64::from(s.attempts));
+        sample_time
+            .get_or_create(&base)
+            .set(s.at.timestamp_millis() as f64 / 1e3);
+        if let Some(ms) = s.latency_ms {
+            duration.get_or_create(&base).set(ms / 1e3);
+        }
+        if let Some(code) = s.http_status {
+            http_status.get_or_create(&base).set(f64::from(code));
+        }
+        if let (Some(ph), "http") = (&s.phases, p.kind.as_str()) {
+            for (phase, ms) in [
+                ("resolve", ph.resolve_ms),
+                ("connect", ph.connect_ms),
+                ("tls", ph.tls_ms),
+                ("processing", ph.processing_ms),
+                ("transfer", ph.transfer_ms),
+            ] {
+                http_phase
+                    .get_or_create(&with("phase", phase))
+                    .set(ms / 1e3);
+            }
+        }
+        if let Some(c) = &s.conn {
+            if p.kind == "http" {
+                redirects.get_or_create(&base).set(f64::from(c.redirects));
+            }
+            if let Some(len) = c.content_length {
+                content_length.get_or_create(&base).set(len as f64);
+            }
+            if let Some(f) = c.ip_family {
+                ip_protocol.get_or_create(&base).set(f64::from(f));
+            }
+        }
+        if let Some(c) = &s.cert {
+            ssl_earliest
+                .get_or_create(&base)
+                .set(c.earliest_not_after.timestamp() as f64);
+            ssl_leaf
+                .get_or_create(&base)
+                .set(c.leaf_not_after.timestamp() as f64);
+            ssl_valid
+                .get_or_create(&base)
+                .set(if c.valid { 1.0 } else { 0.0 });
+        }
+        if let Some(d) = &s.dns {
+            if let Some(n) = rcode_number(&d.rcode) {
+                dns_rcode.get_or_create(&base).set(n);
+            }
+            dns_answers.get_or_create(&base).set(d.answers.len() as f64);
+        }
+        if let Some(i) = &s.icmp {
+            icmp_loss.get_or_create(&base).set(i.loss_pct / 100.0);
+            for (phase, ms) in [
+                ("rtt_min", i.rtt_min_ms),
+                ("rtt", i.rtt_avg_ms),
+                ("rtt_max", i.rtt_max_ms),
+            ] {
+                if let Some(ms) = ms {
+                    icmp_rtt.get_or_create(&with("phase", phase)).set(ms / 1e3);
+                }
+            }
+        }
+        if let Some(pl) = &s.plugin {
+            if let Some(code) = pl.exit_code {
+                exit_code.get_or_create(&base).set(f64::from(code));
+            }
+            for v in &pl.perfdata {
+                perf.get_or_create(&with("label", &v.label)).set(v.value);
+            }
+        }
+    }
+    let mut out = String::new();
+    if encode(&mut out, &r).is_err() {
+        return "# the metrics could not be encoded\n".to_string();
+    }
+    out
+}
+
+/// Serve `GET /metrics` from the worker's live state until the task is dropped.
+pub async fn serve(
+    addr: SocketAddr,
+    state: Arc<RwLock<RegionState>>,
+) -> Result<tokio::task::JoinHandle<()>> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("serving metrics on {addr}"))?;
+    tracing::info!("metrics on http://{addr}/metrics");
+    Ok(tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let state = state.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |req: Request<hyper::body::Incoming>| {
+                    let state = state.clone();
+                    async move {
+                        let mut resp = if req.uri().path() == "/metrics" {
+                            let text = {
+                                let guard = state.read().unwrap_or_else(|e| e.into_inner());
+                                render(&guard)
+                            };
+                            let mut r = Response::new(Full::new(Bytes::from(text)));
+                            r.headers_mut().insert(
+                                hyper::header::CONTENT_TYPE,
+                                hyper::header::HeaderValue::from_static(
+                                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                                ),
+                            );
+                            r
+                        } else {
+                            let mut r =
+                                Response::new(Full::new(Bytes::from_static(b"see /metrics\n")));
+                            *r.status_mut() = StatusCode::NOT_FOUND;
+                            r
+                        };
+                        resp.headers_mut().insert(
+                            hyper::header::CACHE_CONTROL,
+                            hyper::header::HeaderValue::from_static("no-store"),
+                        );
+                        Ok::<_, Infallible>(resp)
+                    }
+                });
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    }))
+}

@@ -1,0 +1,128 @@
+//! `pharos probe --metrics`: the exposition is checked by Prometheus's own promtool and
+//! carries blackbox_exporter's metric names.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::harness::{Reply, Server, project_with, stderr, wait_limit};
+
+fn scrape(port: u16) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        s,
+        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    let body = resp
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    // Undo chunked transfer encoding if the server used it.
+    if resp
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        let mut out = String::new();
+        let mut rest = body.as_str();
+        while let Some((size, after)) = rest.split_once("\r\n") {
+            let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            out.push_str(&after[..n]);
+            rest = &after[n + 2..];
+        }
+        return out;
+    }
+    body
+}
+
+#[test]
+fn metrics_pass_promtool_and_use_blackbox_names() {
+    let web = Server::fixed(Reply::Status(200, "ok".into()));
+    let t = project_with(
+        &format!(
+            "  - id: web-home\n    kind: http\n    url: {}/\n    components: [web]\n    interval: 1s\n    timeout: 1s\n\
+             \x20 - id: plugin\n    kind: command\n    command: [/usr/lib/nagios/plugins/check_dummy, \"0\", \"fine\"]\n    components: [api]\n    interval: 1s\n    timeout: 1s\n",
+            web.url()
+        ),
+        &["r1"],
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = t
+        .cmd(&[
+            "probe",
+            "--region",
+            "r1",
+            "--metrics",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    let text = loop {
+        if let Ok(s) = TcpStream::connect(("127.0.0.1", port)) {
+            drop(s);
+            let text = scrape(port);
+            if text.contains("probe=\"web-home\"") && text.contains("probe=\"plugin\"") {
+                break text;
+            }
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "no samples in the metrics"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let out = wait_limit(child, Duration::from_secs(5));
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    for needle in [
+        "probe_success{probe=\"web-home\",region=\"r1\",kind=\"http\"} 1",
+        "probe_http_status_code{probe=\"web-home\",region=\"r1\",kind=\"http\"} 200",
+        "probe_http_duration_seconds{probe=\"web-home\",region=\"r1\",kind=\"http\",phase=\"connect\"}",
+        "probe_duration_seconds{probe=\"plugin\",region=\"r1\",kind=\"command\"}",
+        "pharos_plugin_exit_code{probe=\"plugin\",region=\"r1\",kind=\"command\"} 0",
+        "probe_ip_protocol{probe=\"web-home\",region=\"r1\",kind=\"http\"} 4",
+    ] {
+        assert!(text.contains(needle), "missing {needle} in:\n{text}");
+    }
+    let promtool = "/usr/bin/promtool";
+    assert!(
+        std::path::Path::new(promtool).exists(),
+        "promtool is missing: install Debian's prometheus package (.ci/run does)"
+    );
+    let mut check = Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    check
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = wait_limit(check, Duration::from_secs(20));
+    assert!(
+        out.status.success(),
+        "promtool check metrics failed:\n{}{}\n--- metrics ---\n{text}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
