@@ -46,7 +46,7 @@ fn system_server() -> Result<SocketAddr, String> {
         .ok_or_else(|| "dns: /etc/resolv.conf lists no nameserver".to_string())
 }
 
-async fn server_addr(server: &str) -> Result<SocketAddr, String> {
+async fn server_addr(ctx: &Ctx, server: &str) -> Result<SocketAddr, String> {
     if server == "system" {
         return system_server();
     }
@@ -64,7 +64,7 @@ async fn server_addr(server: &str) -> Result<SocketAddr, String> {
         ),
         None => (server, 53),
     };
-    let addrs = super::tcp::resolve(host, port, crate::config::IpVersion::Auto).await?;
+    let addrs = super::tcp::resolve(ctx, host, port, crate::config::IpVersion::Auto).await?;
     addrs
         .into_iter()
         .next()
@@ -166,7 +166,7 @@ pub(crate) async fn check(probe: &Probe, spec: &DnsSpec, ctx: &Ctx) -> Sample {
     let mut phases = Phases::default();
     let mut server_shown = spec.server.clone();
     let work = async {
-        let server = server_addr(&spec.server).await?;
+        let server = server_addr(ctx, &spec.server).await?;
         server_shown = server.to_string();
         phases.resolve_ms = round_ms(start.elapsed().as_secs_f64() * 1e3);
         phase = "query";

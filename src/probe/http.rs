@@ -237,7 +237,7 @@ async fn exchange(
 
     progress.phase = "resolve";
     let t = Instant::now();
-    let addrs = resolve(&host, port, spec.ip_version).await?;
+    let addrs = resolve(ctx, &host, port, spec.ip_version).await?;
     progress.phases.resolve_ms += ms(t.elapsed());
 
     progress.phase = "connect";

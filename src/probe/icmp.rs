@@ -61,7 +61,7 @@ pub(crate) async fn check(probe: &Probe, spec: &IcmpSpec, ctx: &Ctx) -> Sample {
     let start = Instant::now();
     let ip = match tokio::time::timeout(
         probe.timeout,
-        super::tcp::resolve(&spec.host, 0, spec.ip_version),
+        super::tcp::resolve(ctx, &spec.host, 0, spec.ip_version),
     )
     .await
     {

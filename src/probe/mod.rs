@@ -43,6 +43,9 @@ pub struct Ctx {
     pub heartbeat_dir: Option<PathBuf>,
     /// ICMP sockets, shared by every icmp check.
     pub icmp: Arc<icmp::IcmpClients>,
+    /// The resolver of host names: the system's nameservers, no cache. `None` where the
+    /// system configuration cannot be read (then getaddrinfo is used).
+    pub resolver: Option<Arc<hickory_resolver::TokioResolver>>,
 }
 
 impl Ctx {
@@ -57,6 +60,7 @@ impl Ctx {
             source_ip,
             heartbeat_dir: None,
             icmp: Arc::default(),
+            resolver: uncached_resolver().map(Arc::new),
             user_agent: format!(
                 "pharos/{} (status prober; +https://github.com/pharos-status/pharos)",
                 env!("CARGO_PKG_VERSION")
@@ -94,6 +98,25 @@ impl Ctx {
             roots,
         }
     }
+}
+
+/// A resolver with the system's nameservers and hosts file, and no cache.
+fn uncached_resolver() -> Option<hickory_resolver::TokioResolver> {
+    let mut builder = match hickory_resolver::Resolver::builder_tokio() {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::warn!(
+                "cannot read the system's resolver configuration ({e}); using getaddrinfo"
+            );
+            return None;
+        }
+    };
+    let opts = builder.options_mut();
+    opts.cache_size = 0;
+    opts.use_hosts_file = hickory_resolver::config::ResolveHosts::Always;
+    opts.ip_strategy = hickory_resolver::config::LookupIpStrategy::Ipv4AndIpv6;
+    opts.attempts = 2;
+    builder.build().ok()
 }
 
 /// Format a duration the way details show it: `850ms`, `5s`, `1.5s`.

@@ -11,8 +11,10 @@ use crate::config::{IpVersion, Probe, TcpSpec};
 use crate::state::{ConnInfo, Health, Phases, Sample};
 
 /// Resolve `host:port` to every address it has of the wanted family (an IP literal is
-/// its own address).
+/// its own address). Names go through the prober's own resolver, which has no cache, so
+/// every check sees what DNS says now.
 pub(crate) async fn resolve(
+    ctx: &Ctx,
     host: &str,
     port: u16,
     family: IpVersion,
@@ -21,10 +23,20 @@ pub(crate) async fn resolve(
     let addrs: Vec<SocketAddr> = if let Ok(ip) = host.parse() {
         vec![SocketAddr::new(ip, port)]
     } else {
-        tokio::net::lookup_host((host, port))
-            .await
-            .map_err(|e| format!("dns: cannot resolve {host}: {e}"))?
-            .collect()
+        match &ctx.resolver {
+            Some(resolver) => match resolver.lookup_ip(host).await {
+                Ok(found) => found.iter().map(|ip| SocketAddr::new(ip, port)).collect(),
+                Err(e) if e.is_nx_domain() => {
+                    return Err(format!("dns: {host} does not exist (NXDOMAIN)"));
+                }
+                Err(e) if e.is_no_records_found() => Vec::new(),
+                Err(e) => return Err(format!("dns: cannot resolve {host}: {e}")),
+            },
+            None => tokio::net::lookup_host((host, port))
+                .await
+                .map_err(|e| format!("dns: cannot resolve {host}: {e}"))?
+                .collect(),
+        }
     };
     let wanted: Vec<SocketAddr> = addrs
         .into_iter()
@@ -116,7 +128,7 @@ pub(crate) async fn check(probe: &Probe, spec: &TcpSpec, ctx: &Ctx) -> Sample {
     let mut conn: Option<ConnInfo> = None;
     let mut cert = None;
     let work = async {
-        let addrs = resolve(&spec.host, spec.port, spec.ip_version).await?;
+        let addrs = resolve(ctx, &spec.host, spec.port, spec.ip_version).await?;
         phases.resolve_ms = round_ms(start.elapsed().as_secs_f64() * 1e3);
         phase = "connect";
         let t = Instant::now();

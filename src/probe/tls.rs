@@ -270,7 +270,7 @@ pub(crate) async fn check(
     let mut cert = None;
     let opts = ctx.tls_options(&spec.tls);
     let work = async {
-        let addrs = resolve(&spec.host, spec.port, spec.ip_version).await?;
+        let addrs = resolve(ctx, &spec.host, spec.port, spec.ip_version).await?;
         phases.resolve_ms = round_ms(start.elapsed().as_secs_f64() * 1e3);
         phase = "connect";
         let t = Instant::now();

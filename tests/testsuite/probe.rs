@@ -425,3 +425,21 @@ fn tcp_with_tls_on_connect() {
     assert!(s.cert.unwrap().valid);
     assert_eq!(s.conn.unwrap().tls_version.as_deref(), Some("TLSv1.3"));
 }
+
+#[test]
+fn a_name_resolves_and_every_address_is_tried() {
+    // localhost has ::1 and 127.0.0.1; the server listens on IPv4 only.
+    let s = Server::fixed(Reply::Status(200, "ok".into()));
+    let (sample, _) = once(&http(
+        &format!("http://localhost:{}/", s.port),
+        "    retries: 0\n",
+    ));
+    assert_eq!(sample.health, Health::Up, "{}", sample.detail);
+    assert_eq!(sample.conn.unwrap().ip.as_deref(), Some("127.0.0.1"));
+    let (sample, _) = once(&http(
+        &format!("http://localhost:{}/", s.port),
+        "    retries: 0\n    ip_version: ip6\n",
+    ));
+    assert_eq!(sample.health, Health::Down, "{}", sample.detail);
+    assert_eq!(sample.detail, format!("connect refused ([::1]:{})", s.port));
+}
