@@ -24,6 +24,9 @@ pub struct Args {
     /// Most checks in flight at once.
     #[arg(long, default_value_t = 64)]
     pub concurrency: usize,
+    /// Most checks in flight against one host at once.
+    #[arg(long, default_value_t = 8)]
+    pub per_host: usize,
     /// Shortest time between two writes of the state file while running (it is always
     /// written at stop).
     #[arg(long, default_value = "500ms", value_parser = humantime::parse_duration, value_name = "DURATION")]
@@ -49,6 +52,7 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
     opts.concurrency = args.concurrency;
     opts.flush_every = args.write_every;
     opts.metrics = args.metrics;
+    opts.per_host = args.per_host;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -34,6 +34,8 @@ pub struct Options {
     pub stop_grace: Duration,
     /// Serve Prometheus metrics on this address.
     pub metrics: Option<std::net::SocketAddr>,
+    /// Most checks in flight against one host at once.
+    pub per_host: usize,
 }
 
 impl Options {
@@ -46,6 +48,7 @@ impl Options {
             flush_every: Duration::from_millis(500),
             stop_grace: Duration::from_secs(2),
             metrics: None,
+            per_host: 8,
         }
     }
 }
@@ -123,6 +126,20 @@ pub async fn run(
     let probes: Arc<Vec<Probe>> = Arc::new(probes);
     let ctx = Arc::new(ctx);
     let permits = Arc::new(Semaphore::new(opts.concurrency.max(1)));
+    // One semaphore per target host, so many probes of one site never hit it at once.
+    let mut host_permits: HashMap<String, Arc<Semaphore>> = HashMap::new();
+    let per_host: Vec<Option<Arc<Semaphore>>> = probes
+        .iter()
+        .map(|p| {
+            target_host(p).map(|h| {
+                host_permits
+                    .entry(h)
+                    .or_insert_with(|| Arc::new(Semaphore::new(opts.per_host.max(1))))
+                    .clone()
+            })
+        })
+        .collect();
+    let lag = Arc::new(LagLog::default());
     let mut running: JoinSet<Sample> = JoinSet::new();
     let mut task_probe: HashMap<tokio::task::Id, usize> = HashMap::new();
     let mut busy = vec![false; probes.len()];
@@ -185,10 +202,17 @@ pub async fn run(
                         previous: read(&state).probes.get(&probe.id).map(|p| p.last.health),
                         since: started_at,
                     };
-                            let handle = running.spawn(async move {
-                                let _permit = permits.acquire_owned().await;
-                                super::check(&probes[i], &ctx, &run).await
-                            });
+                            let host = per_host[i].clone();
+                    let (lag, due_at) = (lag.clone(), slot.at);
+                    let handle = running.spawn(async move {
+                        let _host = match host {
+                            Some(h) => h.acquire_owned().await.ok(),
+                            None => None,
+                        };
+                        let _permit = permits.acquire_owned().await;
+                        lag.note(&probes[i], due_at.elapsed());
+                        super::check(&probes[i], &ctx, &run).await
+                    });
                             task_probe.insert(handle.id(), i);
                         }
                     }
@@ -231,6 +255,47 @@ pub async fn run(
     flush(&state, store, &lock)?;
     summary.writes += 1;
     Ok(summary)
+}
+
+/// The host a probe's checks go to, for the per-host cap.
+fn target_host(p: &Probe) -> Option<String> {
+    use crate::config::ProbeKind;
+    match &p.kind {
+        ProbeKind::Http(h) => url::Url::parse(h.url.as_written())
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_string)),
+        ProbeKind::Tcp(t) => Some(t.host.clone()),
+        ProbeKind::Tls(t) => Some(t.host.clone()),
+        ProbeKind::Icmp(i) => Some(i.host.clone()),
+        ProbeKind::Dns(d) => Some(d.server.clone()),
+        ProbeKind::Command(_) | ProbeKind::Push(_) => None,
+    }
+}
+
+/// Says, at most once a minute, that checks start late because every slot is busy.
+#[derive(Default)]
+struct LagLog {
+    last: std::sync::Mutex<Option<Instant>>,
+}
+
+impl LagLog {
+    fn note(&self, probe: &Probe, waited: Duration) {
+        if waited < Duration::from_secs(1) && waited < probe.interval / 4 {
+            return;
+        }
+        let Ok(mut last) = self.last.lock() else {
+            return;
+        };
+        if last.is_some_and(|t| t.elapsed() < Duration::from_secs(60)) {
+            return;
+        }
+        *last = Some(Instant::now());
+        tracing::warn!(
+            probe = %probe.id,
+            waited_ms = waited.as_millis() as u64,
+            "the worker cannot keep up with its schedule: checks wait for a free slot; raise --concurrency or lengthen intervals"
+        );
+    }
 }
 
 /// One scheduled run: when, the grid point it belongs to, and which probe.

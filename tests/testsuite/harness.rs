@@ -160,6 +160,8 @@ pub(crate) struct Server {
     pub(crate) port: u16,
     hits: Arc<AtomicUsize>,
     stop: Arc<AtomicBool>,
+    /// (requests being answered now, the most at once so far).
+    busy: Arc<(AtomicUsize, AtomicUsize)>,
 }
 
 impl Server {
@@ -169,8 +171,9 @@ impl Server {
         let port = listener.local_addr().unwrap().port();
         let hits = Arc::new(AtomicUsize::new(0));
         let stop = Arc::new(AtomicBool::new(false));
+        let busy = Arc::new((AtomicUsize::new(0), AtomicUsize::new(0)));
         let reply = Arc::new(reply);
-        let (h, s) = (hits.clone(), stop.clone());
+        let (h, s, b) = (hits.clone(), stop.clone(), busy.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 if s.load(Ordering::SeqCst) {
@@ -178,11 +181,21 @@ impl Server {
                 }
                 let Ok(stream) = stream else { continue };
                 let n = h.fetch_add(1, Ordering::SeqCst);
-                let (reply, s) = (reply.clone(), s.clone());
-                std::thread::spawn(move || handle(stream, n, &*reply, &s));
+                let (reply, s, b) = (reply.clone(), s.clone(), b.clone());
+                std::thread::spawn(move || {
+                    let now = b.0.fetch_add(1, Ordering::SeqCst) + 1;
+                    b.1.fetch_max(now, Ordering::SeqCst);
+                    handle(stream, n, &*reply, &s);
+                    b.0.fetch_sub(1, Ordering::SeqCst);
+                });
             }
         });
-        Server { port, hits, stop }
+        Server {
+            port,
+            hits,
+            stop,
+            busy,
+        }
     }
 
     /// A server that always answers the same.
@@ -193,6 +206,11 @@ impl Server {
     /// Requests seen.
     pub(crate) fn hits(&self) -> usize {
         self.hits.load(Ordering::SeqCst)
+    }
+
+    /// The most requests it answered at once.
+    pub(crate) fn peak(&self) -> usize {
+        self.busy.1.load(Ordering::SeqCst)
     }
 
     /// `http://127.0.0.1:<port>`.

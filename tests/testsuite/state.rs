@@ -56,7 +56,7 @@ fn sigkill_at_random_moments_never_leaves_a_torn_state_file() {
             Instant::now() < deadline,
             "only {kills} kills in the time allowed"
         );
-        let mut child = spawn_probe(&t, &["--write-every", "0s"]);
+        let mut child = spawn_probe(&t, &["--write-every", "0s", "--per-host", "300"]);
         std::thread::sleep(Duration::from_millis(fastrand::u64(30..250)));
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
@@ -158,4 +158,22 @@ fn a_garbage_state_file_is_never_overwritten() {
         stderr(&out)
     );
     assert_eq!(t.read("state/r1.json"), "this is not json");
+}
+
+#[test]
+fn checks_of_one_host_respect_the_per_host_cap() {
+    let server = Server::fixed(Reply::Delay(Duration::from_millis(150)));
+    let t = busy_project(12, &server);
+    let out = t.run(&["probe", "--once", "--region", "r1", "--per-host", "3"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(server.hits(), 12);
+    assert!(
+        server.peak() <= 3,
+        "{} requests at once against one host",
+        server.peak()
+    );
+    assert!(
+        server.peak() >= 2,
+        "the cap should still allow parallel checks"
+    );
 }
