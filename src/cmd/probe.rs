@@ -29,7 +29,7 @@ pub struct Args {
     pub per_host: usize,
     /// Shortest time between two writes of the state file while running (it is always
     /// written at stop).
-    #[arg(long, default_value = "500ms", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub write_every: std::time::Duration,
     /// Serve Prometheus metrics (blackbox_exporter names) on this address at /metrics.
     #[arg(long, value_name = "ADDR")]

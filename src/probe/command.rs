@@ -11,14 +11,14 @@ use std::time::Instant;
 use chrono::Utc;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
-use super::{RunInfo, fmt_duration, round_ms, sample_now};
+use super::{Ctx, RunInfo, fmt_duration, round_ms, sample_now};
 use crate::config::{CommandSpec, Probe, TimeoutHealth};
 use crate::state::{Health, PerfValue, PluginInfo, Sample};
 
 /// Longest detail kept from a plugin's first line.
 const MAX_DETAIL: usize = 300;
 
-pub(crate) async fn check(probe: &Probe, spec: &CommandSpec, run: &RunInfo) -> Sample {
+pub(crate) async fn check(probe: &Probe, spec: &CommandSpec, ctx: &Ctx, run: &RunInfo) -> Sample {
     let mut argv = Vec::with_capacity(spec.argv.len());
     for a in &spec.argv {
         match a.resolve_env() {
@@ -31,6 +31,8 @@ pub(crate) async fn check(probe: &Probe, spec: &CommandSpec, run: &RunInfo) -> S
     };
     let mut cmd = tokio::process::Command::new(program);
     cmd.args(args)
+        .env_clear()
+        .envs(ctx.base_env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

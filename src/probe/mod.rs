@@ -46,6 +46,9 @@ pub struct Ctx {
     /// The resolver of host names: the system's nameservers, no cache. `None` where the
     /// system configuration cannot be read (then getaddrinfo is used).
     pub resolver: Option<Arc<hickory_resolver::TokioResolver>>,
+    /// The environment plugins start from, read once (reading it for every spawn is a
+    /// large share of what a plugin run costs the prober).
+    pub base_env: Arc<Vec<(std::ffi::OsString, std::ffi::OsString)>>,
 }
 
 impl Ctx {
@@ -61,6 +64,7 @@ impl Ctx {
             heartbeat_dir: None,
             icmp: Arc::default(),
             resolver: uncached_resolver().map(Arc::new),
+            base_env: Arc::new(std::env::vars_os().collect()),
             user_agent: format!(
                 "pharos/{} (status prober; +https://github.com/pharos-status/pharos)",
                 env!("CARGO_PKG_VERSION")
@@ -175,7 +179,7 @@ pub async fn check_once(probe: &Probe, ctx: &Ctx, run: &RunInfo) -> Sample {
         ProbeKind::Tcp(spec) => tcp::check(probe, spec, ctx).await,
         ProbeKind::Tls(spec) => tls::check(probe, spec, ctx).await,
         ProbeKind::Dns(spec) => dns::check(probe, spec, ctx).await,
-        ProbeKind::Command(spec) => command::check(probe, spec, run).await,
+        ProbeKind::Command(spec) => command::check(probe, spec, ctx, run).await,
         ProbeKind::Push(spec) => push::check(probe, spec, ctx, run),
         ProbeKind::Icmp(spec) => icmp::check(probe, spec, ctx).await,
     };

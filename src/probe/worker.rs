@@ -45,7 +45,7 @@ impl Options {
             region: region.to_string(),
             once: false,
             concurrency: 64,
-            flush_every: Duration::from_millis(500),
+            flush_every: Duration::from_secs(2),
             stop_grace: Duration::from_secs(2),
             metrics: None,
             per_host: 8,

@@ -230,6 +230,27 @@ fn one() -> u32 {
     1
 }
 
+impl Sample {
+    /// The sample without its kind-specific facts, as kept in the tail of recent samples:
+    /// the newest sample keeps them all, older ones only what history needs.
+    pub fn lean(&self) -> Sample {
+        Sample {
+            at: self.at,
+            health: self.health,
+            latency_ms: self.latency_ms,
+            detail: self.detail.clone(),
+            http_status: self.http_status,
+            attempts: self.attempts,
+            phases: None,
+            conn: None,
+            cert: None,
+            dns: None,
+            plugin: None,
+            icmp: None,
+        }
+    }
+}
+
 /// A change of health in one region, with its exact time.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Transition {
@@ -252,7 +273,8 @@ pub struct ProbeState {
     pub interval_s: f64,
     /// The newest sample.
     pub last: Sample,
-    /// The newest samples, oldest first, at most [`RECENT_SAMPLES`]; ends with `last`.
+    /// The newest samples, oldest first, at most [`RECENT_SAMPLES`], without their
+    /// kind-specific facts; ends with `last`.
     #[serde(default)]
     pub recent: Vec<Sample>,
     /// Health changes, oldest first, at most [`MAX_TRANSITIONS`].
@@ -319,7 +341,7 @@ impl RegionState {
                 entry.transitions.drain(..excess);
             }
         }
-        entry.recent.push(sample.clone());
+        entry.recent.push(sample.lean());
         if entry.recent.len() > RECENT_SAMPLES {
             let excess = entry.recent.len() - RECENT_SAMPLES;
             entry.recent.drain(..excess);
@@ -390,7 +412,7 @@ mod tests {
         }
         let p = &s.probes["web"];
         assert_eq!(p.recent.len(), RECENT_SAMPLES);
-        assert_eq!(p.recent.last(), Some(&p.last));
+        assert_eq!(p.recent.last(), Some(&p.last.lean()));
         let t: Vec<(i64, Health)> = p
             .transitions
             .iter()

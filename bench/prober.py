@@ -1,0 +1,320 @@
+#!/usr/bin/env python3
+"""Prober benchmarks (issue 3). Everything runs on 127.0.0.1 and stops by itself.
+
+  http     HTTP probes against a local nginx, a fresh connection each, concurrency 50:
+           probes per second and CPU milliseconds per probe of the prober process.
+  icmp     ICMP echo to 127.0.0.1 at a high rate: CPU microseconds per echo, beside fping.
+  command  Plugin probes: the prober's own CPU per run as a share of the plugin's CPU.
+  soak     1,000 HTTP probes at a 30 s interval: resident memory and schedule drift.
+
+Usage: bench/prober.py [http|icmp|command|soak|all] [--runs 3] [--soak-seconds 600]
+Needs: nginx-light, fping, monitoring-plugins-basic (Debian), a release build (made if
+missing). CPU figures come from /proc/<pid>/stat (utime+stime; cutime+cstime for plugins).
+"""
+
+import argparse
+import os
+import re
+import resource
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, "target", "release", "pharos")
+TICK = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def build():
+    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_port(port, seconds=10):
+    end = time.time() + seconds
+    while time.time() < end:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit(f"nothing listens on 127.0.0.1:{port}")
+
+
+class Nginx:
+    """nginx-light on 127.0.0.1 answering every request with 200 "ok"."""
+
+    def __init__(self, tmp):
+        self.port = free_port()
+        conf = os.path.join(tmp, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(f"""daemon off;
+worker_processes 1;
+pid {tmp}/nginx.pid;
+error_log {tmp}/nginx-error.log;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  client_body_temp_path {tmp};
+  keepalive_timeout 0;
+  server {{
+    listen 127.0.0.1:{self.port} backlog=4096;
+    location / {{ return 200 "ok\\n"; }}
+  }}
+}}
+""")
+        self.proc = subprocess.Popen(["nginx", "-c", conf, "-p", tmp], stderr=subprocess.DEVNULL)
+        wait_port(self.port)
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+def project(tmp, probes):
+    with open(os.path.join(tmp, "components.yaml"), "w") as f:
+        f.write("page:\n  title: Bench\n  base_url: https://status.bench.test\ncomponents:\n  - id: web\n    name: Web\n")
+    with open(os.path.join(tmp, "probes.yaml"), "w") as f:
+        f.write("regions:\n  - name: bench\nprobes:\n" + probes)
+
+
+def stat(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    # fields[11..14] = utime stime cutime cstime (stat fields 14..17)
+    u, s, cu, cs = (int(x) for x in fields[11:15])
+    rss = int(fields[21]) * PAGE
+    return (u + s) / TICK, (cu + cs) / TICK, rss
+
+
+# The environment of a prober run as a service (systemd gives about this much). Plugins
+# inherit it, so its size is part of what every spawn costs; the lean launcher that
+# measures a plugin's own cost gets exactly the same one.
+SERVICE_ENV = {
+    "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "LANG": "C.UTF-8",
+    "HOME": "/var/lib/pharos",
+    "USER": "pharos",
+    "LOGNAME": "pharos",
+    "INVOCATION_ID": "0123456789abcdef0123456789abcdef",
+    "JOURNAL_STREAM": "8:12345",
+    "PHAROS_LOG": "info",
+}
+
+
+def run_worker(tmp, seconds, extra=()):
+    """Run the worker for `seconds`; return samples, wall time, own CPU s, children CPU s."""
+    cmd = [BIN, "probe", "--region", "bench", "--root", tmp, *extra]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            env=SERVICE_ENV)
+    start = time.time()
+    time.sleep(seconds)
+    own, children, _ = stat(proc.pid)
+    wall = time.time() - start
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    m = re.search(r"samples=(\d+)", err)
+    if not m:
+        raise SystemExit(f"no summary from the worker:\n{err[-2000:]}")
+    return int(m.group(1)), wall, own, children
+
+
+def healths(tmp):
+    """How many probes ended up, degraded, down or unknown in the state file."""
+    import json
+    from collections import Counter
+    with open(os.path.join(tmp, "state", "bench.json")) as f:
+        state = json.load(f)
+    return dict(Counter(p["last"]["health"] for p in state["probes"].values()))
+
+
+def bench_http(runs):
+    tmp = tempfile.mkdtemp(prefix="pharos-bench-http-")
+    nginx = Nginx(tmp)
+    try:
+        n = 4000
+        probes = "".join(
+            f"  - id: p{i}\n    kind: http\n    url: http://127.0.0.1:{nginx.port}/p{i}\n"
+            f"    components: [web]\n    interval: 1s\n    timeout: 1s\n"
+            for i in range(n))
+        project(tmp, probes)
+        results = []
+        for _ in range(runs):
+            samples, wall, own, _ = run_worker(tmp, 20, ["--concurrency", "50", "--per-host", "50"])
+            results.append((samples / wall, own * 1e3 / samples))
+            print(f"  http run: {samples} probes in {wall:.1f}s = {samples / wall:.0f}/s, "
+                  f"{own:.2f} CPU-s, {own * 1e3 / samples:.4f} CPU-ms per probe; last samples {healths(tmp)}")
+        rate = statistics.median(r[0] for r in results)
+        cpu = statistics.median(r[1] for r in results)
+        print(f"HTTP: median {rate:.0f} probes/s, {cpu:.4f} CPU-ms per probe "
+              f"({n} probes, interval 1s, concurrency 50, fresh connection each; target <= 0.15)")
+        return cpu
+    finally:
+        nginx.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def fping_cpu_us_per_echo(echoes):
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run(["fping", "-q", "-c", str(echoes), "-p", "1", "-i", "1", "127.0.0.1"],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return cpu * 1e6 / echoes
+
+
+def bench_icmp(runs):
+    tmp = tempfile.mkdtemp(prefix="pharos-bench-icmp-")
+    try:
+        n, count = 400, 5
+        probes = "".join(
+            f"  - id: p{i}\n    kind: icmp\n    host: 127.0.0.1\n    count: {count}\n"
+            f"    components: [web]\n    interval: 1s\n    timeout: 1s\n"
+            for i in range(n))
+        project(tmp, probes)
+        ours, theirs = [], []
+        for _ in range(runs):
+            samples, wall, own, _ = run_worker(tmp, 15, ["--concurrency", "400", "--per-host", "400"])
+            echoes = samples * count
+            ours.append(own * 1e6 / echoes)
+            theirs.append(fping_cpu_us_per_echo(5000))
+            print(f"  icmp run: {echoes} echoes in {wall:.1f}s ({echoes / wall:.0f}/s), "
+                  f"pharos {ours[-1]:.1f} CPU-us/echo, fping {theirs[-1]:.1f} CPU-us/echo; last samples {healths(tmp)}")
+        a, b = statistics.median(ours), statistics.median(theirs)
+        print(f"ICMP: median pharos {a:.1f} CPU-us per echo, fping {b:.1f}; ratio {a / b:.2f}x (target <= 2x)")
+        return a / b
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def lean_launcher_cpu_ms(argv, n):
+    """CPU ms per run (launcher + plugin) of the leanest launcher, bench/spawn_baseline.c."""
+    exe = os.path.join(tempfile.gettempdir(), "pharos-spawn-baseline")
+    subprocess.run(["gcc", "-O2", "-o", exe, os.path.join(ROOT, "bench", "spawn_baseline.c")], check=True)
+    out = subprocess.run([exe, str(n), *argv], capture_output=True, text=True, check=True,
+                         env=SERVICE_ENV).stdout.split()
+    own, children = float(out[0]), float(out[1])
+    return own * 1e3 / n, children * 1e3 / n
+
+
+def bench_command(runs):
+    tmp = tempfile.mkdtemp(prefix="pharos-bench-cmd-")
+    nginx = Nginx(tmp)
+    try:
+        plugin = "/usr/lib/nagios/plugins/check_http"
+        if not os.path.exists(plugin):
+            raise SystemExit("install monitoring-plugins-basic")
+        out = {}
+        for name, argv, plain in [
+            ("check_http", f"[{plugin}, -H, 127.0.0.1, -p, \"{nginx.port}\"]", [plugin, "-H", "127.0.0.1", "-p", str(nginx.port)]),
+            ("check_dummy", "[/usr/lib/nagios/plugins/check_dummy, \"0\", ok]", ["/usr/lib/nagios/plugins/check_dummy", "0", "ok"]),
+        ]:
+            n = 100
+            probes = "".join(
+                f"  - id: p{i}\n    kind: command\n    command: {argv}\n"
+                f"    components: [web]\n    interval: 1s\n    timeout: 1s\n"
+                for i in range(n))
+            project(tmp, probes)
+            shares, versus = [], []
+            for _ in range(runs):
+                samples, wall, own, children = run_worker(tmp, 15, ["--concurrency", "50"])
+                shares.append(own / children * 100)
+                lean_own, lean_child = lean_launcher_cpu_ms(plain, 1000)
+                ours = (own + children) * 1e3 / samples
+                lean = lean_own + lean_child
+                versus.append((ours - lean) / lean * 100)
+                print(f"    lean launcher: {lean_own:.3f} + {lean_child:.3f} CPU-ms/run; pharos {ours:.3f} CPU-ms/run "
+                      f"in all: {versus[-1]:.1f}% over the plugin run by the lean launcher")
+                print(f"  {name} run: {samples} runs, prober {own * 1e3 / samples:.3f} CPU-ms/run, "
+                      f"plugin {children * 1e3 / samples:.3f} CPU-ms/run, overhead {shares[-1]:.1f}%; "
+                      f"last samples {healths(tmp)}")
+            out[name] = statistics.median(versus)
+            print(f"COMMAND {name}: median {statistics.median(versus):.1f}% more CPU per run than the plugin run by a "
+                  f"lean C launcher (target <= 10%); the prober's own CPU is {statistics.median(shares):.1f}% of the plugin's")
+        return out
+    finally:
+        nginx.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def bench_soak(seconds):
+    tmp = tempfile.mkdtemp(prefix="pharos-bench-soak-")
+    nginx = Nginx(tmp)
+    try:
+        n, interval = 1000, 30
+        probes = "".join(
+            f"  - id: p{i}\n    kind: http\n    url: http://127.0.0.1:{nginx.port}/p{i}\n"
+            f"    components: [web]\n    interval: {interval}s\n    timeout: 5s\n"
+            for i in range(n))
+        project(tmp, probes)
+        proc = subprocess.Popen([BIN, "probe", "--region", "bench", "--root", tmp],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        rss = []
+        start = time.time()
+        while time.time() - start < seconds:
+            time.sleep(10)
+            rss.append(stat(proc.pid)[2] / 2**20)
+            print(f"  t={time.time() - start:5.0f}s rss={rss[-1]:.1f} MB", flush=True)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+        import json
+        with open(os.path.join(tmp, "state", "bench.json")) as f:
+            state = json.load(f)
+        from datetime import datetime
+        drifts, slopes = [], []
+        for p in state["probes"].values():
+            times = [datetime.fromisoformat(s["at"].replace("Z", "+00:00")).timestamp() for s in p["recent"]]
+            if len(times) < 3:
+                continue
+            errors = [(t - times[0]) - k * interval for k, t in enumerate(times)]
+            drifts.append(max(abs(e) for e in errors))
+            # Drift is a trend in the error from round to round. Round 0 has no jitter and
+            # later rounds have 0-2 %, so fit the slope over rounds 1..n only.
+            ks = list(range(1, len(errors)))
+            es = errors[1:]
+            if len(ks) >= 2:
+                mk, me = statistics.mean(ks), statistics.mean(es)
+                slopes.append(sum((k - mk) * (e - me) for k, e in zip(ks, es)) / sum((k - mk) ** 2 for k in ks))
+        print(f"SOAK: {n} probes, {seconds}s: RSS max {max(rss):.1f} MB, last {rss[-1]:.1f} MB (target <= 60); "
+              f"schedule error max {max(drifts):.3f}s, median {statistics.median(drifts):.3f}s over "
+              f"{len(drifts)} probes (jitter is up to 2% = {interval * 0.02:.1f}s); drift (least-squares slope of "
+              f"the error over rounds) mean {statistics.mean(slopes) * 1e3:.2f} ms/round, "
+              f"max |slope| {max(abs(x) for x in slopes) * 1e3:.2f} ms/round, over {len(slopes[0:]) and len(times)} rounds")
+    finally:
+        nginx.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("what", nargs="?", default="all", choices=["http", "icmp", "command", "soak", "all"])
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--soak-seconds", type=int, default=600)
+    args = ap.parse_args()
+    if not os.path.exists(BIN):
+        build()
+    if args.what in ("http", "all"):
+        bench_http(args.runs)
+    if args.what in ("icmp", "all"):
+        bench_icmp(args.runs)
+    if args.what in ("command", "all"):
+        bench_command(args.runs)
+    if args.what in ("soak", "all"):
+        bench_soak(args.soak_seconds)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
