@@ -107,7 +107,8 @@ fn a_server_that_never_answers_times_out() {
             s.port
         )
     );
-    assert!(took < Duration::from_secs(2), "took {took:?}");
+    crate::probe::within_timeout_plus_1s(&sample, 1000.0);
+    assert!(took < Duration::from_secs(5), "took {took:?}");
 }
 
 #[test]

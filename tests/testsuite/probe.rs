@@ -24,6 +24,15 @@ fn once(item: &str) -> (Sample, Duration) {
     (state.probes["p"].last.clone(), took)
 }
 
+/// The fault matrix's bound: a verdict within the timeout plus one second.
+pub(crate) fn within_timeout_plus_1s(sample: &Sample, timeout_ms: f64) {
+    let took = sample.latency_ms.expect("a timed check");
+    assert!(
+        took <= timeout_ms + 1000.0,
+        "the check took {took} ms, more than its timeout {timeout_ms} ms + 1 s"
+    );
+}
+
 fn http(url: &str, extra: &str) -> String {
     format!("    kind: http\n    url: {url}\n{extra}")
 }
@@ -58,6 +67,7 @@ fn http_503_is_down_after_the_in_region_recheck() {
     let (sample, _) = once(&http(&s.url(), ""));
     assert_eq!(sample.health, Health::Down);
     assert_eq!(sample.detail, "HTTP 503 (expected 2xx)");
+    within_timeout_plus_1s(&sample, 10_000.0);
     assert_eq!(sample.attempts, 2);
     assert_eq!(
         s.hits(),
@@ -96,6 +106,7 @@ fn connection_refused_is_named() {
     ));
     assert_eq!(sample.health, Health::Down);
     assert_eq!(sample.detail, format!("connect refused (127.0.0.1:{port})"));
+    within_timeout_plus_1s(&sample, 10_000.0);
 }
 
 #[test]
@@ -117,7 +128,8 @@ fn a_trickling_body_hits_the_one_deadline() {
     assert_eq!(sample.health, Health::Down);
     assert_eq!(sample.detail, "timeout after 1s during body");
     assert_eq!(sample.http_status, None);
-    assert!(took < Duration::from_secs(3), "took {took:?}");
+    within_timeout_plus_1s(&sample, 1000.0);
+    assert!(took < Duration::from_secs(5), "took {took:?}");
 }
 
 #[test]
