@@ -95,17 +95,19 @@ pub fn build(project: &Project, now: DateTime<Utc>) -> Result<Report> {
         tracing::warn!("left out of the build, its region shows no data: {problem}");
     }
     let (components, indicator) = decide(&config, &states, &incidents, now);
-    let model = site::assemble(&site::Inputs {
+    let inputs = site::Inputs {
         config: &config,
         components: &components,
         indicator,
         incidents: &incidents,
         now,
-    });
+    };
+    let model = site::assemble(&inputs);
     let theme = config.site.page.theme.as_deref();
     let tera = render::templates::load(&project.themes_dir(), theme)?;
     let theme_static = theme.map(|t| project.themes_dir().join(t).join("static"));
-    let files = render::render(&tera, &model, &incidents, theme_static.as_deref())?;
+    let mut files = render::render(&tera, &model, &incidents, theme_static.as_deref())?;
+    files.extend(render::api::files(&inputs));
     render::output::publish(&project.site_dir(), &files)?;
     Ok(Report {
         files: files.len(),

@@ -1,6 +1,7 @@
 //! Step 6 of the flow: the site model through the templates into files: pages, the feed,
 //! static assets. Everything is rendered in memory first and then published at once.
 
+pub mod api;
 pub mod feeds;
 pub mod output;
 pub mod templates;

@@ -182,12 +182,7 @@ impl Server {
                 let Ok(stream) = stream else { continue };
                 let n = h.fetch_add(1, Ordering::SeqCst);
                 let (reply, s, b) = (reply.clone(), s.clone(), b.clone());
-                std::thread::spawn(move || {
-                    let now = b.0.fetch_add(1, Ordering::SeqCst) + 1;
-                    b.1.fetch_max(now, Ordering::SeqCst);
-                    handle(stream, n, &*reply, &s);
-                    b.0.fetch_sub(1, Ordering::SeqCst);
-                });
+                std::thread::spawn(move || handle(stream, n, &*reply, &s, &b));
             }
         });
         Server {
@@ -231,6 +226,7 @@ fn handle(
     n: usize,
     reply: &(dyn Fn(usize, &str) -> Reply + Send + Sync),
     stop: &AtomicBool,
+    busy: &(AtomicUsize, AtomicUsize),
 ) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
     let mut buf = Vec::new();
@@ -242,6 +238,16 @@ fn handle(
         }
     }
     let text = String::from_utf8_lossy(&buf).to_string();
+    // Busy from the request read to just before the answer is written: the client cannot
+    // have finished with this request before the count goes down again.
+    let now = busy.0.fetch_add(1, Ordering::SeqCst) + 1;
+    busy.1.fetch_max(now, Ordering::SeqCst);
+    let mut idle = Some(());
+    let mut done = || {
+        if idle.take().is_some() {
+            busy.0.fetch_sub(1, Ordering::SeqCst);
+        }
+    };
     let wait = |d: Duration| {
         let end = Instant::now() + d;
         while Instant::now() < end && !stop.load(Ordering::SeqCst) {
@@ -257,9 +263,13 @@ fn handle(
         let _ = stream.write_all(body);
     };
     match reply(n, &text) {
-        Reply::Status(code, body) => respond(&mut stream, code, body.as_bytes()),
+        Reply::Status(code, body) => {
+            done();
+            respond(&mut stream, code, body.as_bytes());
+        }
         Reply::Delay(d) => {
             wait(d);
+            done();
             respond(&mut stream, 200, b"ok");
         }
         Reply::Silent => wait(Duration::from_secs(30)),
@@ -295,6 +305,7 @@ fn handle(
         }
         Reply::Close => {}
     }
+    done();
 }
 
 /// A minimal valid project whose single component `web` is checked by `probes`
