@@ -106,8 +106,9 @@ pub fn build(project: &Project, now: DateTime<Utc>) -> Result<Report> {
     let theme = config.site.page.theme.as_deref();
     let tera = render::templates::load(&project.themes_dir(), theme)?;
     let theme_static = theme.map(|t| project.themes_dir().join(t).join("static"));
-    let mut files = render::render(&tera, &model, &incidents, theme_static.as_deref())?;
+    let mut files = render::render(&tera, &model, theme_static.as_deref())?;
     files.extend(render::api::files(&inputs));
+    files.extend(render::feeds::files(&config, &incidents, now));
     render::output::publish(&project.site_dir(), &files)?;
     Ok(Report {
         files: files.len(),

@@ -1,65 +1,305 @@
-//! Step 6 (render): the feeds people subscribe to, written with the `rss` crate: one item
-//! per incident update, newest first, with stable ids.
+//! Step 6 (render): the feeds people subscribe to — RSS 2.0 (`rss`), Atom
+//! (`atom_syndication`) and JSON Feed 1.1 (serde) for the whole page and for each
+//! component, and `maintenance.ics` (`icalendar`) with every scheduled window. One item per
+//! incident update and per maintenance transition, newest first, with stable ids.
 
-use rss::{ChannelBuilder, GuidBuilder, ItemBuilder};
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
 
-use crate::incident::Incident;
-use crate::site::{Model, update_label};
+use crate::config::Config;
+use crate::incident::{Incident, Kind};
+use crate::site::update_label;
 
 /// Most items in a feed.
 pub const MAX_ITEMS: usize = 200;
 
-/// RSS 2.0 for the whole page.
-pub fn rss(model: &Model, incidents: &[Incident]) -> String {
-    let base = &model.page.base_url;
-    let mut entries: Vec<(chrono::DateTime<chrono::Utc>, rss::Item)> = Vec::new();
+/// One entry of every feed format.
+#[derive(Debug, Clone)]
+pub struct Item {
+    /// Stable id: the incident page's address with the update's time and status.
+    pub id: String,
+    /// "Title — Status".
+    pub title: String,
+    /// The incident page.
+    pub link: String,
+    /// When the update was posted.
+    pub published: DateTime<Utc>,
+    /// Sanitised HTML of the update.
+    pub html: String,
+    /// Components the incident affects.
+    pub components: Vec<String>,
+}
+
+/// Every item, newest first.
+pub fn items(base_url: &str, incidents: &[Incident]) -> Vec<Item> {
+    let mut out = Vec::new();
     for i in incidents {
-        let link = format!("{base}/incidents/{}/", i.slug);
+        let link = format!("{base_url}/incidents/{}/", i.slug);
         for u in &i.updates {
-            // Time and status: two updates of one incident never share both.
-            let stamp = format!(
-                "{}-{}",
-                u.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                u.status.as_str()
-            );
-            let item = ItemBuilder::default()
-                .title(Some(format!(
-                    "{} — {}",
-                    i.title,
-                    update_label(u.status.as_str())
-                )))
-                .link(Some(link.clone()))
+            let stamp = u.at.to_rfc3339_opts(SecondsFormat::Secs, true);
+            let what = match i.kind {
+                Kind::Incident => "",
+                Kind::Maintenance => "Maintenance: ",
+            };
+            out.push(Item {
+                id: format!("{link}#{stamp}-{}", u.status.as_str()),
+                title: format!("{what}{} — {}", i.title, update_label(u.status.as_str())),
+                link: link.clone(),
+                published: u.at,
+                html: u.html.clone(),
+                components: i.components.clone(),
+            });
+        }
+    }
+    out.sort_by(|a, b| b.published.cmp(&a.published).then(a.id.cmp(&b.id)));
+    out.truncate(MAX_ITEMS);
+    out
+}
+
+/// What a feed is about.
+pub struct Channel<'a> {
+    /// Feed title.
+    pub title: String,
+    /// Short description.
+    pub description: String,
+    /// The page the feed belongs to.
+    pub home: String,
+    /// The feed's own address, without extension (`…/feed`).
+    pub base: String,
+    /// Page language.
+    pub language: &'a str,
+    /// The build's time, for an empty feed's `updated`.
+    pub now: DateTime<Utc>,
+}
+
+/// RSS 2.0.
+pub fn rss(ch: &Channel<'_>, items: &[Item]) -> String {
+    use rss::{ChannelBuilder, GuidBuilder, ItemBuilder};
+    let entries: Vec<rss::Item> = items
+        .iter()
+        .map(|i| {
+            ItemBuilder::default()
+                .title(Some(i.title.clone()))
+                .link(Some(i.link.clone()))
                 .guid(Some(
                     GuidBuilder::default()
-                        .value(format!("{link}#{stamp}"))
+                        .value(i.id.clone())
                         .permalink(false)
                         .build(),
                 ))
-                .pub_date(Some(u.at.to_rfc2822()))
-                .description(Some(u.html.clone()))
-                .build();
-            entries.push((u.at, item));
-        }
+                .pub_date(Some(i.published.to_rfc2822()))
+                .description(Some(i.html.clone()))
+                .build()
+        })
+        .collect();
+    ChannelBuilder::default()
+        .title(ch.title.clone())
+        .link(ch.home.clone())
+        .description(ch.description.clone())
+        .language(Some(ch.language.to_string()))
+        .last_build_date(Some(ch.now.to_rfc2822()))
+        .generator(Some(format!("pharos {}", env!("CARGO_PKG_VERSION"))))
+        .items(entries)
+        .build()
+        .to_string()
+}
+
+/// Atom (RFC 4287).
+pub fn atom(ch: &Channel<'_>, items: &[Item]) -> String {
+    use atom_syndication::{Content, Entry, Feed, Generator, Link, Text};
+    let link = |href: &str, rel: &str, mime: Option<&str>| {
+        let mut l = Link::default();
+        l.set_href(href);
+        l.set_rel(rel);
+        l.set_mime_type(mime.map(str::to_string));
+        l
+    };
+    let entries: Vec<Entry> = items
+        .iter()
+        .map(|i| {
+            let mut e = Entry::default();
+            e.set_id(i.id.clone());
+            e.set_title(Text::plain(i.title.clone()));
+            e.set_updated(i.published.fixed_offset());
+            e.set_published(Some(i.published.fixed_offset()));
+            e.set_links(vec![link(&i.link, "alternate", Some("text/html"))]);
+            let mut c = Content::default();
+            c.set_content_type(Some("html".to_string()));
+            c.set_value(Some(i.html.clone()));
+            e.set_content(Some(c));
+            e
+        })
+        .collect();
+    let mut feed = Feed::default();
+    feed.set_id(format!("{}.atom", ch.base));
+    feed.set_title(Text::plain(ch.title.clone()));
+    feed.set_subtitle(Some(Text::plain(ch.description.clone())));
+    feed.set_updated(items.first().map_or(ch.now, |i| i.published).fixed_offset());
+    feed.set_lang(Some(ch.language.to_string()));
+    feed.set_links(vec![
+        link(&ch.home, "alternate", Some("text/html")),
+        link(
+            &format!("{}.atom", ch.base),
+            "self",
+            Some("application/atom+xml"),
+        ),
+    ]);
+    let mut generator = Generator::default();
+    generator.set_value("pharos");
+    generator.set_version(Some(env!("CARGO_PKG_VERSION").to_string()));
+    feed.set_generator(Some(generator));
+    feed.set_entries(entries);
+    feed.to_string()
+}
+
+#[derive(Serialize)]
+struct JsonFeed<'a> {
+    version: &'static str,
+    title: &'a str,
+    home_page_url: &'a str,
+    feed_url: String,
+    description: &'a str,
+    language: &'a str,
+    items: Vec<JsonItem<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonItem<'a> {
+    id: &'a str,
+    url: &'a str,
+    title: &'a str,
+    content_html: &'a str,
+    date_published: String,
+    tags: &'a [String],
+}
+
+/// JSON Feed 1.1.
+pub fn json(ch: &Channel<'_>, items: &[Item]) -> String {
+    let feed = JsonFeed {
+        version: "https://jsonfeed.org/version/1.1",
+        title: &ch.title,
+        home_page_url: &ch.home,
+        feed_url: format!("{}.json", ch.base),
+        description: &ch.description,
+        language: ch.language,
+        items: items
+            .iter()
+            .map(|i| JsonItem {
+                id: &i.id,
+                url: &i.link,
+                title: &i.title,
+                content_html: &i.html,
+                date_published: i.published.to_rfc3339_opts(SecondsFormat::Secs, true),
+                tags: &i.components,
+            })
+            .collect(),
+    };
+    serde_json::to_string_pretty(&feed).unwrap_or_default()
+}
+
+/// `maintenance.ics`: one event per maintenance window (RFC 5545).
+pub fn ics(config: &Config, incidents: &[Incident], now: DateTime<Utc>) -> String {
+    use icalendar::{Calendar, Component, EventLike, EventStatus};
+    let page = &config.site.page;
+    let host = url::Url::parse(&page.base_url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .unwrap_or_else(|| "pharos.invalid".to_string());
+    let mut cal = Calendar::new();
+    cal.name(&format!("{} maintenance", page.title));
+    for m in incidents.iter().filter(|i| i.kind == Kind::Maintenance) {
+        let (Some(from), Some(until)) = (m.scheduled_for, m.scheduled_until) else {
+            continue;
+        };
+        let latest = m
+            .updates
+            .first()
+            .map(|u| crate::incident::markdown::plain_text(&u.markdown))
+            .unwrap_or_default();
+        let affects: Vec<&str> = m
+            .components
+            .iter()
+            .map(|id| {
+                config
+                    .site
+                    .components
+                    .iter()
+                    .find(|c| &c.id == id)
+                    .map_or(id.as_str(), |c| c.name.as_str())
+            })
+            .collect();
+        let mut event = icalendar::Event::new();
+        event
+            .uid(&format!("{}@{host}", m.slug))
+            .summary(&m.title)
+            .description(&format!("{latest}\nAffects: {}", affects.join(", ")))
+            .starts(from)
+            .ends(until)
+            .url(&format!("{}/incidents/{}/", page.base_url, m.slug))
+            .sequence(m.updates.len().saturating_sub(1) as u32)
+            .timestamp(m.updated_at().unwrap_or(now))
+            .status(if m.status() == crate::incident::UpdateStatus::Completed {
+                EventStatus::Confirmed
+            } else {
+                EventStatus::Tentative
+            });
+        cal.push(event.done());
     }
-    entries.sort_by_key(|e| std::cmp::Reverse(e.0));
-    entries.truncate(MAX_ITEMS);
-    let channel =
-        ChannelBuilder::default()
-            .title(format!("{} — incident history", model.page.title))
-            .link(format!("{base}/"))
-            .description(
-                model.page.description.clone().unwrap_or_else(|| {
-                    format!("Incidents and maintenance for {}", model.page.title)
-                }),
-            )
-            .language(Some(model.page.language.clone()))
-            .last_build_date(Some(
-                chrono::DateTime::parse_from_rfc3339(&model.generated_at.iso)
-                    .map(|t| t.to_rfc2822())
-                    .unwrap_or_default(),
-            ))
-            .generator(Some(format!("pharos {}", env!("CARGO_PKG_VERSION"))))
-            .items(entries.into_iter().map(|(_, i)| i).collect::<Vec<_>>())
-            .build();
-    channel.to_string()
+    cal.done().to_string()
+}
+
+/// Every feed file: the page's and each component's, in three formats, and the calendar.
+pub fn files(
+    config: &Config,
+    incidents: &[Incident],
+    now: DateTime<Utc>,
+) -> Vec<(String, Vec<u8>)> {
+    let page = &config.site.page;
+    let base = &page.base_url;
+    let all = items(base, incidents);
+    let mut out = Vec::new();
+    let mut emit = |dir: &str, ch: Channel<'_>, list: &[Item]| {
+        out.push((format!("{dir}feed.rss"), rss(&ch, list).into_bytes()));
+        out.push((format!("{dir}feed.atom"), atom(&ch, list).into_bytes()));
+        out.push((format!("{dir}feed.json"), json(&ch, list).into_bytes()));
+    };
+    emit(
+        "",
+        Channel {
+            title: format!("{} — incident history", page.title),
+            description: page
+                .description
+                .clone()
+                .unwrap_or_else(|| format!("Incidents and maintenance for {}", page.title)),
+            home: format!("{base}/"),
+            base: format!("{base}/feed"),
+            language: &page.language,
+            now,
+        },
+        &all,
+    );
+    for c in &config.site.components {
+        let mine: Vec<Item> = all
+            .iter()
+            .filter(|i| i.components.contains(&c.id))
+            .cloned()
+            .collect();
+        emit(
+            &format!("components/{}/", c.id),
+            Channel {
+                title: format!("{} — {}", page.title, c.name),
+                description: format!("Incidents and maintenance affecting {}", c.name),
+                home: format!("{base}/#component-{}", c.id),
+                base: format!("{base}/components/{}/feed", c.id),
+                language: &page.language,
+                now,
+            },
+            &mine,
+        );
+    }
+    out.push((
+        "maintenance.ics".to_string(),
+        ics(config, incidents, now).into_bytes(),
+    ));
+    out
 }

@@ -1,5 +1,5 @@
-//! Step 6 of the flow: the site model through the templates into files: pages, the feed,
-//! static assets. Everything is rendered in memory first and then published at once.
+//! Step 6 of the flow: the site model through the templates into files: pages and static
+//! assets here, the feeds in `feeds` and the JSON API in `api`. Everything is rendered in memory first and then published at once.
 
 pub mod api;
 pub mod feeds;
@@ -11,14 +11,12 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use tera::{Context as TeraContext, Tera};
 
-use crate::incident::Incident;
 use crate::site::{IncidentView, Model};
 
 /// Render every output file of the site, as (relative path, bytes).
 pub fn render(
     tera: &Tera,
     model: &Model,
-    incidents: &[Incident],
     theme_static: Option<&Path>,
 ) -> Result<Vec<(String, Vec<u8>)>> {
     let mut files = Vec::new();
@@ -43,10 +41,6 @@ pub fn render(
             page("incident.html", "../../", Some(incident))?,
         ));
     }
-    files.push((
-        "feed.rss".to_string(),
-        feeds::rss(model, incidents).into_bytes(),
-    ));
     for (name, body) in templates::DEFAULT_STATIC {
         files.push((name.to_string(), body.as_bytes().to_vec()));
     }

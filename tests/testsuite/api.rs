@@ -7,7 +7,7 @@ use crate::harness::{ProjectTest, stderr};
 
 const NOW: &str = "2026-11-20T12:00:00Z";
 
-fn project() -> ProjectTest {
+pub(crate) fn project() -> ProjectTest {
     let t = ProjectTest::new();
     t.write(
         "components.yaml",

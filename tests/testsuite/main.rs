@@ -11,6 +11,7 @@ mod check;
 mod command;
 mod demo;
 mod dns;
+mod feeds;
 mod harness;
 mod icmp;
 mod metrics;
