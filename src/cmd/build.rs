@@ -109,6 +109,7 @@ pub fn build(project: &Project, now: DateTime<Utc>) -> Result<Report> {
     let mut files = render::render(&tera, &model, theme_static.as_deref())?;
     files.extend(render::api::files(&inputs));
     files.extend(render::feeds::files(&config, &incidents, now));
+    files.extend(render::badges::files(&config, &components, indicator));
     render::output::publish(&project.site_dir(), &files)?;
     Ok(Report {
         files: files.len(),

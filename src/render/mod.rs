@@ -2,6 +2,7 @@
 //! assets here, the feeds in `feeds` and the JSON API in `api`. Everything is rendered in memory first and then published at once.
 
 pub mod api;
+pub mod badges;
 pub mod feeds;
 pub mod output;
 pub mod templates;

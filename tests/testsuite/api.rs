@@ -243,3 +243,24 @@ fn maintenance_in_its_window_is_active_and_under_maintenance() {
         .clone();
     assert_eq!(docs["status"], "under_maintenance");
 }
+
+#[test]
+fn badges_and_shields_endpoints() {
+    let t = project();
+    let svg = t.read("site/badges/api.svg");
+    assert!(svg.contains("<title>API: partial outage</title>"), "{svg}");
+    assert!(svg.contains("role=\"img\""));
+    let endpoint: Value = serde_json::from_str(&t.read("site/badges/api.json")).unwrap();
+    assert_eq!(
+        endpoint,
+        serde_json::json!({"schemaVersion": 1, "label": "API", "message": "partial outage", "color": "orange"})
+    );
+    assert!(
+        t.read("site/badges/docs.svg")
+            .contains("<title>Docs: operational</title>")
+    );
+    assert!(
+        t.read("site/badges/status.svg")
+            .contains("<title>status: partial outage</title>")
+    );
+}

@@ -1,0 +1,123 @@
+//! Step 6 (render): status badges: `badges/<component>.svg` and `badges/status.svg` for
+//! READMEs and dashboards, and shields.io endpoint JSON (`badges/<component>.json`) for
+//! people who style their badges there. Text is XML-escaped; the status word is spelled
+//! out, so the badge never relies on colour alone.
+
+use serde_json::json;
+
+use crate::config::Config;
+use crate::site::display_status;
+use crate::status::{ComponentVerdict, Indicator};
+
+/// (label text, colour) of a display status word.
+fn look(word: &str) -> (&'static str, &'static str) {
+    match word {
+        "operational" => ("operational", "#2da44e"),
+        "degraded_performance" => ("degraded", "#bf8700"),
+        "partial_outage" => ("partial outage", "#e16f24"),
+        "major_outage" => ("major outage", "#cf222e"),
+        "under_maintenance" => ("maintenance", "#0969da"),
+        _ => ("no data", "#6e7781"),
+    }
+}
+
+fn shields_colour(word: &str) -> &'static str {
+    match word {
+        "operational" => "brightgreen",
+        "degraded_performance" => "yellow",
+        "partial_outage" => "orange",
+        "major_outage" => "red",
+        "under_maintenance" => "blue",
+        _ => "lightgrey",
+    }
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&apos;")
+}
+
+/// Approximate width of text in 11px Verdana, as shields.io-style badges are drawn.
+fn width(text: &str) -> u32 {
+    text.chars()
+        .map(|c| match c {
+            'i' | 'l' | 'j' | '.' | ',' | ':' | '\'' | '|' | '!' => 4,
+            'm' | 'w' | 'M' | 'W' => 10,
+            c if c.is_ascii_uppercase() => 8,
+            c if c.is_ascii() => 7,
+            _ => 11,
+        })
+        .sum::<u32>()
+        + 10
+}
+
+/// A flat two-part badge.
+pub fn svg(label: &str, message: &str, colour: &str) -> String {
+    let (label, message) = (escape(label), escape(message));
+    let (lw, mw) = (width(&label), width(&message));
+    let total = lw + mw;
+    format!(
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{total}" height="20" role="img" aria-label="{label}: {message}"><title>{label}: {message}</title><linearGradient id="s" x2="0" y2="100%"><stop offset="0" stop-color="#bbb" stop-opacity=".1"/><stop offset="1" stop-opacity=".1"/></linearGradient><clipPath id="r"><rect width="{total}" height="20" rx="3" fill="#fff"/></clipPath><g clip-path="url(#r)"><rect width="{lw}" height="20" fill="#555"/><rect x="{lw}" width="{mw}" height="20" fill="{colour}"/><rect width="{total}" height="20" fill="url(#s)"/></g><g fill="#fff" text-anchor="middle" font-family="Verdana,Geneva,DejaVu Sans,sans-serif" font-size="11"><text x="{lx}" y="14">{label}</text><text x="{mx}" y="14">{message}</text></g></svg>
+"##,
+        lx = lw / 2,
+        mx = lw + mw / 2,
+    )
+}
+
+/// Every badge file.
+pub fn files(
+    config: &Config,
+    verdicts: &[ComponentVerdict],
+    indicator: Indicator,
+) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    for c in &config.site.components {
+        let Some(v) = verdicts.iter().find(|v| v.id == c.id) else {
+            continue;
+        };
+        let (word, _) = display_status(v);
+        let (message, colour) = look(word);
+        out.push((
+            format!("badges/{}.svg", c.id),
+            svg(&c.name, message, colour).into_bytes(),
+        ));
+        let endpoint = json!({
+            "schemaVersion": 1,
+            "label": c.name,
+            "message": message,
+            "color": shields_colour(word),
+        });
+        out.push((
+            format!("badges/{}.json", c.id),
+            serde_json::to_vec_pretty(&endpoint).unwrap_or_default(),
+        ));
+    }
+    let (message, colour) = match indicator {
+        Indicator::None => ("operational", "#2da44e"),
+        Indicator::Minor => ("degraded", "#bf8700"),
+        Indicator::Major => ("partial outage", "#e16f24"),
+        Indicator::Critical => ("major outage", "#cf222e"),
+        Indicator::Maintenance => ("maintenance", "#0969da"),
+    };
+    out.push((
+        "badges/status.svg".to_string(),
+        svg("status", message, colour).into_bytes(),
+    ));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn badges_escape_names_and_say_the_status() {
+        let s = svg("A&B <api>", "major outage", "#cf222e");
+        assert!(s.contains("<title>A&amp;B &lt;api&gt;: major outage</title>"));
+        assert!(!s.contains("<api>"));
+        assert!(s.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
+    }
+}
