@@ -26,6 +26,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the embedded demo: local services, three regions, a built site.
     Demo(cmd::demo::Args),
+    /// Create a project: commented components.yaml and probes.yaml, incidents/, .gitignore.
+    Init(cmd::init::Args),
     /// Validate components.yaml, probes.yaml and incidents/, reporting every problem.
     Check(cmd::check::Args),
     /// Run the prober of one region (a daemon; --once for one round).
@@ -34,12 +36,30 @@ pub enum Command {
     Build(cmd::build::Args),
     /// Run a batch job and record its result as a heartbeat of a push probe.
     Wrap(cmd::wrap::Args),
+    /// Write incident posts: new, update, resolve, list.
+    Incident(cmd::incident::Args),
+    /// Announce maintenance windows.
+    Maintenance(cmd::incident::MaintenanceArgs),
+    /// Show the merged status in the terminal (or --json); --fail-on for CI gates.
+    Status(cmd::status::Args),
+    /// Print a shell completion script.
+    Completions(cmd::docs::CompletionsArgs),
+    /// Print the man page.
+    Man,
 }
 
 /// Run the parsed command line; the exit code says how it went.
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Demo(args) => cmd::demo::run(args),
+        Command::Init(args) => cmd::init::run(args),
+        Command::Completions(args) => cmd::docs::completions(args),
+        Command::Man => cmd::docs::man(),
+        Command::Incident(args) => cmd::incident::run(args, &Project::locate(cli.root.as_deref())?),
+        Command::Maintenance(args) => {
+            cmd::incident::run_maintenance(args, &Project::locate(cli.root.as_deref())?)
+        }
+        Command::Status(args) => cmd::status::run(args, &Project::locate(cli.root.as_deref())?),
         Command::Check(args) => cmd::check::run(args, &Project::locate(cli.root.as_deref())?),
         Command::Probe(args) => cmd::probe::run(args, &Project::locate(cli.root.as_deref())?),
         Command::Build(args) => cmd::build::run(args, &Project::locate(cli.root.as_deref())?),

@@ -76,8 +76,8 @@ pub fn decide(
     (components, indicator)
 }
 
-/// Build the site of `project` as of `now`.
-pub fn build(project: &Project, now: DateTime<Utc>) -> Result<Report> {
+/// Everything a build or a status report reads: config, incidents, every region's state.
+pub fn load(project: &Project) -> Result<(Config, Vec<Incident>, Vec<crate::state::RegionState>)> {
     let config = config::load(&project.components_file(), &project.probes_file())
         .map_err(|p| anyhow::anyhow!("{p}"))?;
     let ids: Vec<&str> = config
@@ -92,8 +92,14 @@ pub fn build(project: &Project, now: DateTime<Utc>) -> Result<Report> {
         .read_all()
         .context("reading region state")?;
     for problem in &skipped {
-        tracing::warn!("left out of the build, its region shows no data: {problem}");
+        tracing::warn!("left out, its region shows no data: {problem}");
     }
+    Ok((config, incidents, states))
+}
+
+/// Build the site of `project` as of `now`.
+pub fn build(project: &Project, now: DateTime<Utc>) -> Result<Report> {
+    let (config, incidents, states) = load(project)?;
     let (components, indicator) = decide(&config, &states, &incidents, now);
     let inputs = site::Inputs {
         config: &config,

@@ -3,5 +3,9 @@
 pub mod build;
 pub mod check;
 pub mod demo;
+pub mod docs;
+pub mod incident;
+pub mod init;
 pub mod probe;
+pub mod status;
 pub mod wrap;

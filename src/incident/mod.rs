@@ -2,6 +2,7 @@
 //! matter, then one `## <time> <status>` heading per update) → [`Incident`] values that
 //! the status roll-up and the site model read.
 
+pub mod author;
 pub mod front_matter;
 pub mod markdown;
 

@@ -6,6 +6,7 @@
 
 mod api;
 mod assertions;
+mod authoring;
 mod build;
 mod check;
 mod command;

@@ -1,0 +1,54 @@
+//! `pharos init [DIR]`: scaffold a working project with commented configuration.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::Args as ClapArgs;
+
+/// Options of `init`.
+#[derive(Debug, ClapArgs)]
+pub struct Args {
+    /// Folder to create the project in (created if missing). Default: the current one.
+    #[arg(value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+const FILES: &[(&str, &str)] = &[
+    ("components.yaml", include_str!("init/components.yaml")),
+    ("probes.yaml", include_str!("init/probes.yaml")),
+    (
+        ".gitignore",
+        "# Built by `pharos build`; deploy it, do not commit it.\n/site/\n# Written by the probers.\n/state/\n",
+    ),
+    ("incidents/.gitkeep", ""),
+];
+
+/// Run `init`.
+pub fn run(args: Args) -> Result<ExitCode> {
+    let dir = args.dir.unwrap_or_else(|| PathBuf::from("."));
+    for existing in ["components.yaml", "probes.yaml"] {
+        if dir.join(existing).exists() {
+            bail!(
+                "{} already has a {existing}; nothing was written. Run `pharos check` there, or init another folder",
+                dir.display()
+            );
+        }
+    }
+    for (name, text) in FILES {
+        let path = dir.join(name);
+        if path.exists() {
+            continue;
+        }
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
+        }
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+    }
+    let shown = dir.display();
+    println!("Created a Pharos project in {shown}. Edit components.yaml and probes.yaml, then:");
+    println!("  pharos check --root {shown}");
+    println!("  pharos probe --root {shown} --region local --once && pharos build --root {shown}");
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,109 @@
+//! `pharos status`: the merged state in the terminal, or as JSON for scripts; with
+//! `--fail-on`, a non-zero exit when something is at least that bad (for CI gates, cron).
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+use clap::{Args as ClapArgs, ValueEnum};
+use serde_json::json;
+
+use crate::project::Project;
+use crate::site::display_status;
+use crate::status::Status;
+
+/// Options of `status`.
+#[derive(Debug, ClapArgs)]
+pub struct Args {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Exit with code 3 when a component is at least this bad.
+    #[arg(long, value_enum, value_name = "LEVEL")]
+    pub fail_on: Option<FailOn>,
+    /// Report as of this time (RFC 3339) instead of the clock.
+    #[arg(long, env = "PHAROS_NOW", value_name = "TIME")]
+    pub now: Option<DateTime<Utc>>,
+}
+
+/// Thresholds for `--fail-on`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum FailOn {
+    /// Degraded performance or worse.
+    Degraded,
+    /// A partial outage or worse.
+    Partial,
+    /// A major outage.
+    Major,
+}
+
+/// Run `status`.
+pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
+    let now = args.now.unwrap_or_else(Utc::now);
+    let (config, incidents, states) = super::build::load(project)?;
+    let (components, indicator) = super::build::decide(&config, &states, &incidents, now);
+    let open: Vec<_> = incidents.iter().filter(|i| i.is_open_incident()).collect();
+    if args.json {
+        let doc = json!({
+            "at": now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "indicator": indicator.as_str(),
+            "description": indicator.description(),
+            "components": components.iter().map(|v| {
+                let c = config.site.components.iter().find(|c| c.id == v.id);
+                json!({
+                    "id": v.id,
+                    "name": c.map(|c| c.name.clone()),
+                    "status": display_status(v).0,
+                    "since": v.since.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+                    "regions": v.regions.iter().map(|r| json!({
+                        "region": r.region, "health": r.health.as_str(), "detail": r.detail,
+                    })).collect::<Vec<_>>(),
+                })
+            }).collect::<Vec<_>>(),
+            "open_incidents": open.iter().map(|i| json!({
+                "slug": i.slug, "title": i.title, "impact": i.impact.as_str(), "status": i.status().as_str(),
+            })).collect::<Vec<_>>(),
+        });
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    } else {
+        println!("{} ({})", indicator.description(), indicator.as_str());
+        for v in &components {
+            let name = config
+                .site
+                .components
+                .iter()
+                .find(|c| c.id == v.id)
+                .map_or(v.id.as_str(), |c| c.name.as_str());
+            let (_, label) = display_status(v);
+            let regions: Vec<String> = v
+                .regions
+                .iter()
+                .map(|r| format!("{} {}", r.region, r.health.as_str()))
+                .collect();
+            println!("  {name:<24} {label:<22} {}", regions.join(" · "));
+        }
+        if !open.is_empty() {
+            println!("Open incidents:");
+            for i in &open {
+                println!(
+                    "  {:<40} {:<9} {:<13} {}",
+                    i.slug,
+                    i.impact.as_str(),
+                    i.status().as_str(),
+                    i.title
+                );
+            }
+        }
+    }
+    let threshold = args.fail_on.map(|f| match f {
+        FailOn::Degraded => Status::DegradedPerformance,
+        FailOn::Partial => Status::PartialOutage,
+        FailOn::Major => Status::MajorOutage,
+    });
+    match threshold {
+        Some(t) if components.iter().any(|c| !c.maintenance && c.status >= t) => {
+            Ok(ExitCode::from(3))
+        }
+        _ => Ok(ExitCode::SUCCESS),
+    }
+}
