@@ -40,6 +40,10 @@ pub enum Command {
     Incident(cmd::incident::Args),
     /// Announce maintenance windows.
     Maintenance(cmd::incident::MaintenanceArgs),
+    /// Rebuild the site whenever the config, an incident, the state or the theme changes.
+    Watch(cmd::watch::Args),
+    /// Preview site/ on 127.0.0.1, rebuilding and reloading pages on changes.
+    Serve(cmd::serve::Args),
     /// Show the merged status in the terminal (or --json); --fail-on for CI gates.
     Status(cmd::status::Args),
     /// Print a shell completion script.
@@ -60,6 +64,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             cmd::incident::run_maintenance(args, &Project::locate(cli.root.as_deref())?)
         }
         Command::Status(args) => cmd::status::run(args, &Project::locate(cli.root.as_deref())?),
+        Command::Watch(args) => cmd::watch::run(args, &Project::locate(cli.root.as_deref())?),
+        Command::Serve(args) => cmd::serve::run(args, &Project::locate(cli.root.as_deref())?),
         Command::Check(args) => cmd::check::run(args, &Project::locate(cli.root.as_deref())?),
         Command::Probe(args) => cmd::probe::run(args, &Project::locate(cli.root.as_deref())?),
         Command::Build(args) => cmd::build::run(args, &Project::locate(cli.root.as_deref())?),

@@ -7,5 +7,7 @@ pub mod docs;
 pub mod incident;
 pub mod init;
 pub mod probe;
+pub mod serve;
 pub mod status;
+pub mod watch;
 pub mod wrap;

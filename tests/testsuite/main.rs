@@ -20,3 +20,4 @@ mod probe;
 mod push;
 mod state;
 mod tls;
+mod watch;

@@ -1,0 +1,153 @@
+//! `pharos watch` and `pharos serve` as running processes: edits rebuild the site, a bad
+//! edit leaves it in place and the watch goes on, the preview serves and reloads.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::harness::{ProjectTest, project_with, wait_limit};
+
+fn until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(
+            start.elapsed() < limit,
+            "{what} did not happen within {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn index(t: &ProjectTest) -> String {
+    std::fs::read_to_string(t.path().join("site/index.html")).unwrap_or_default()
+}
+
+fn stop(child: Child) -> String {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let out = wait_limit(child, Duration::from_secs(5));
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+const POST: &str = "---\ntitle: TITLE\nimpact: minor\ncomponents: [web]\n---\n## 2026-11-20T10:00:00Z investigating\nLooking.\n";
+
+#[test]
+fn watch_rebuilds_on_edits_and_survives_bad_ones() {
+    let t = project_with(
+        "  - id: p\n    kind: tcp\n    host: 127.0.0.1\n    port: 9\n    components: [web]\n",
+        &["r1"],
+    );
+    let child = t
+        .cmd(&["watch"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    until("the first build", Duration::from_secs(10), || {
+        index(&t).contains("Test Status")
+    });
+
+    t.write(
+        "incidents/2026-11-20-first.md",
+        &POST.replace("TITLE", "First watched incident"),
+    );
+    until(
+        "a rebuild with the new incident",
+        Duration::from_secs(10),
+        || index(&t).contains("First watched incident"),
+    );
+
+    let good = index(&t);
+    t.write(
+        "incidents/2026-11-20-first.md",
+        &POST.replace("impact: minor", "impact: huge"),
+    );
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(index(&t), good, "a bad edit must leave the site as it was");
+
+    t.write(
+        "incidents/2026-11-20-first.md",
+        &POST.replace("TITLE", "Fixed title"),
+    );
+    until("a rebuild after the fix", Duration::from_secs(10), || {
+        index(&t).contains("Fixed title")
+    });
+    let err = stop(child);
+    assert!(
+        err.contains("unknown value \"huge\""),
+        "the bad edit was reported: {err}"
+    );
+    assert!(err.contains("still watching"), "{err}");
+}
+
+fn get(port: u16, path: &str) -> (u16, String, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut resp = String::new();
+    let _ = s.read_to_string(&mut resp);
+    let (head, body) = resp.split_once("\r\n\r\n").unwrap_or((&resp, ""));
+    let code = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (code, head.to_lowercase(), body.to_string())
+}
+
+#[test]
+fn serve_previews_the_site_and_tells_pages_to_reload() {
+    let t = project_with(
+        "  - id: p\n    kind: tcp\n    host: 127.0.0.1\n    port: 9\n    components: [web]\n",
+        &["r1"],
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = t
+        .cmd(&["serve", "--port", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    until("the server", Duration::from_secs(10), || {
+        TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+
+    let (code, head, body) = get(port, "/");
+    assert_eq!(code, 200);
+    assert!(head.contains("content-type: text/html"));
+    assert!(body.contains("<script src=\"/__pharos/reload.js\"></script>"));
+    assert!(
+        !index(&t).contains("<script"),
+        "the built file stays free of JavaScript"
+    );
+    let (code, head, _) = get(port, "/feed.atom");
+    assert_eq!(code, 200);
+    assert!(head.contains("application/atom+xml"));
+    let (code, _, body) = get(port, "/no/such/page");
+    assert_eq!(code, 404);
+    assert!(body.contains("Page not found"));
+    let (code, _, _) = get(port, "/../../etc/passwd");
+    assert_eq!(code, 404);
+
+    let (_, _, before) = get(port, "/__pharos/version");
+    t.write(
+        "incidents/2026-11-20-served.md",
+        &POST.replace("TITLE", "Served incident"),
+    );
+    until(
+        "the version to change after a rebuild",
+        Duration::from_secs(10),
+        || get(port, "/__pharos/version").2 != before,
+    );
+    assert!(get(port, "/").2.contains("Served incident"));
+    stop(child);
+}
