@@ -437,13 +437,7 @@ impl Parser {
                             match regex::Regex::new(&pattern) {
                                 Ok(r) => Operand::Regex(r),
                                 Err(e) => {
-                                    let why = e
-                                        .to_string()
-                                        .lines()
-                                        .last()
-                                        .unwrap_or_default()
-                                        .trim()
-                                        .to_string();
+                                    let why = crate::config::regex_error(&e);
                                     return err(inner_at, format!("invalid pattern: {why}"));
                                 }
                             }

@@ -187,6 +187,16 @@ pub fn load(components_path: &Path, probes_path: &Path) -> Result<Config, Proble
     }
 }
 
+/// The useful last line of a regex compile error, e.g. "error: unclosed group".
+pub(crate) fn regex_error(e: &regex::Error) -> String {
+    e.to_string()
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
 /// Order problems by file (in the order first seen), then line and column.
 pub fn sort_by_place(problems: &mut [Problem]) {
     let mut files: Vec<String> = Vec::new();

@@ -695,13 +695,7 @@ fn validate_probe(
                 let expect = match raw.expect.as_deref().map(regex::Regex::new) {
                     Some(Ok(re)) => Some(re),
                     Some(Err(e)) => {
-                        let why = e
-                            .to_string()
-                            .lines()
-                            .last()
-                            .unwrap_or_default()
-                            .trim()
-                            .to_string();
+                        let why = crate::config::regex_error(&e);
                         problem(&["expect"], format!("invalid pattern: {why}"));
                         None
                     }
@@ -953,13 +947,7 @@ fn validate_dns(raw: &RawProbe, problem: &mut dyn FnMut(&[&str], String)) -> Opt
             Some(pattern) => match regex::Regex::new(pattern) {
                 Ok(re) => expect_answers.push(crate::config::AnswerMatch::Pattern(re)),
                 Err(e) => {
-                    let first = e
-                        .to_string()
-                        .lines()
-                        .last()
-                        .unwrap_or_default()
-                        .trim()
-                        .to_string();
+                    let first = crate::config::regex_error(&e);
                     problem(
                         &["expect_answers", &i.to_string()],
                         format!("invalid pattern /{pattern}/: {first}"),

@@ -153,18 +153,9 @@ pub(crate) async fn check(probe: &Probe, spec: &CommandSpec, ctx: &Ctx, run: &Ru
         }
     };
     Sample {
-        at,
-        health,
         latency_ms: Some(round_ms(elapsed.as_secs_f64() * 1e3)),
-        detail,
-        http_status: None,
-        attempts: 1,
-        phases: None,
-        conn: None,
-        cert: None,
-        dns: None,
         plugin: Some(info),
-        icmp: None,
+        ..Sample::new(at, health, detail)
     }
 }
 

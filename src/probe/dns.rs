@@ -217,18 +217,10 @@ pub(crate) async fn check(probe: &Probe, spec: &DnsSpec, ctx: &Ctx) -> Sample {
         }
     };
     Sample {
-        at,
-        health,
         latency_ms: Some(round_ms(elapsed.as_secs_f64() * 1e3)),
-        detail,
-        http_status: None,
-        attempts: 1,
         phases: Some(phases),
-        conn: None,
-        cert: None,
         dns,
-        plugin: None,
-        icmp: None,
+        ..Sample::new(at, health, detail)
     }
 }
 

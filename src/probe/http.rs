@@ -107,18 +107,12 @@ pub(crate) async fn check(
         }
     };
     Sample {
-        at,
-        health,
         latency_ms: Some(ms(elapsed)),
-        detail,
         http_status,
-        attempts: 1,
         phases: Some(progress.phases),
         conn: Some(progress.conn),
         cert: progress.cert,
-        dns: None,
-        plugin: None,
-        icmp: None,
+        ..Sample::new(at, health, detail)
     }
 }
 

@@ -143,17 +143,8 @@ pub(crate) async fn check(probe: &Probe, spec: &IcmpSpec, ctx: &Ctx) -> Sample {
         }
     };
     Sample {
-        at,
-        health,
         latency_ms: avg.map(ms).or(Some(ms(start.elapsed()))),
-        detail,
-        http_status: None,
-        attempts: 1,
-        phases: None,
-        conn: None,
-        cert: None,
-        dns: None,
-        plugin: None,
         icmp: Some(info),
+        ..Sample::new(at, health, detail)
     }
 }

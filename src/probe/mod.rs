@@ -251,20 +251,7 @@ pub(crate) fn round_ms(ms: f64) -> f64 {
 
 /// A sample made now.
 pub(crate) fn sample_now(health: Health, detail: String) -> Sample {
-    Sample {
-        at: Utc::now(),
-        health,
-        latency_ms: None,
-        detail,
-        http_status: None,
-        attempts: 1,
-        phases: None,
-        conn: None,
-        cert: None,
-        dns: None,
-        plugin: None,
-        icmp: None,
-    }
+    Sample::new(Utc::now(), health, detail)
 }
 
 #[cfg(test)]

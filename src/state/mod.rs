@@ -231,22 +231,32 @@ fn one() -> u32 {
 }
 
 impl Sample {
-    /// The sample without its kind-specific facts, as kept in the tail of recent samples:
-    /// the newest sample keeps them all, older ones only what history needs.
-    pub fn lean(&self) -> Sample {
+    /// A sample with no timings or facts yet: one attempt, the rest empty.
+    pub fn new(at: DateTime<Utc>, health: Health, detail: String) -> Sample {
         Sample {
-            at: self.at,
-            health: self.health,
-            latency_ms: self.latency_ms,
-            detail: self.detail.clone(),
-            http_status: self.http_status,
-            attempts: self.attempts,
+            at,
+            health,
+            latency_ms: None,
+            detail,
+            http_status: None,
+            attempts: 1,
             phases: None,
             conn: None,
             cert: None,
             dns: None,
             plugin: None,
             icmp: None,
+        }
+    }
+
+    /// The sample without its kind-specific facts, as kept in the tail of recent samples:
+    /// the newest sample keeps them all, older ones only what history needs.
+    pub fn lean(&self) -> Sample {
+        Sample {
+            latency_ms: self.latency_ms,
+            http_status: self.http_status,
+            attempts: self.attempts,
+            ..Sample::new(self.at, self.health, self.detail.clone())
         }
     }
 }
