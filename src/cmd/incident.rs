@@ -164,7 +164,11 @@ fn message(given: Option<String>, what: &str) -> Result<String> {
         .suffix(".md")
         .tempfile()
         .context("creating a file for the editor")?;
-    let status = std::process::Command::new(&editor)
+    // EDITOR may carry arguments, e.g. "code --wait".
+    let mut words = editor.split_whitespace();
+    let program = words.next().unwrap_or("vi");
+    let status = std::process::Command::new(program)
+        .args(words)
         .arg(file.path())
         .status()
         .with_context(|| format!("starting the editor {editor}"))?;
@@ -227,6 +231,15 @@ fn new_path(project: &Project, at: DateTime<Utc>, title: &str) -> PathBuf {
 
 /// The post a slug names: the exact file stem, or the one whose name ends in it.
 fn find(project: &Project, slug: &str) -> Result<PathBuf> {
+    if slug.is_empty()
+        || !slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        bail!(
+            "\"{slug}\" is not a post name; names use lowercase letters, digits and '-' (see `pharos incident list`)"
+        );
+    }
     let dir = project.incidents_dir();
     let exact = dir.join(format!("{slug}.md"));
     if exact.is_file() {

@@ -15,7 +15,6 @@ use bytes::Bytes;
 use chrono::Utc;
 use clap::Args as ClapArgs;
 use http_body_util::Full;
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
@@ -179,20 +178,18 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
     );
     let site = project.site_dir();
     let v = version.clone();
-    runtime.spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let (site, v) = (site.clone(), v.clone());
-            tokio::spawn(async move {
-                let service = service_fn(move |req| {
-                    let resp = handle(&req, &site, &v);
-                    async move { Ok::<_, Infallible>(resp) }
-                });
-                let _ = http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
+    runtime.spawn(crate::probe::listen::accept_loop(listener, move |stream| {
+        let (site, v) = (site.clone(), v.clone());
+        async move {
+            let service = service_fn(move |req| {
+                let resp = handle(&req, &site, &v);
+                async move { Ok::<_, Infallible>(resp) }
             });
+            let _ = crate::probe::listen::http_builder()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
         }
-    });
+    }));
     watch::rebuild_on_change(
         project,
         || true,

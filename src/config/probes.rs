@@ -698,7 +698,9 @@ impl AnswerMatch {
     /// Whether `answer` satisfies it.
     pub fn matches(&self, answer: &str) -> bool {
         match self {
-            AnswerMatch::Exact(v) => v.eq_ignore_ascii_case(answer),
+            AnswerMatch::Exact(v) => v
+                .trim_end_matches('.')
+                .eq_ignore_ascii_case(answer.trim_end_matches('.')),
             AnswerMatch::Pattern(r) => r.is_match(answer),
         }
     }

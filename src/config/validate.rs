@@ -777,6 +777,13 @@ fn validate_probe(
                 None
             }
         },
+        KindWord::Push if raw.regions.is_none() && regions.len() > 1 => {
+            problem(
+                &["kind"],
+                "a push probe's heartbeats arrive on one host; set `regions: [<the region whose prober receives them>]`".into(),
+            );
+            None
+        }
         KindWord::Push => Some(ProbeKind::Push(crate::config::PushSpec {
             grace: raw
                 .grace

@@ -178,8 +178,10 @@ impl Incident {
 
     /// When it was resolved or completed.
     pub fn resolved_at(&self) -> Option<DateTime<Utc>> {
+        // The first final update: a postmortem posted later does not move it.
         self.updates
             .iter()
+            .rev()
             .find(|u| u.status.is_final())
             .map(|u| u.at)
     }

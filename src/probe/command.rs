@@ -73,20 +73,25 @@ pub(crate) async fn check(probe: &Probe, spec: &CommandSpec, ctx: &Ctx, run: &Ru
             return sample_now(Health::Unknown, detail);
         }
     };
-    let pid = child.id();
+    // Whatever happens to this check (done, timed out, abandoned at stop), nothing the
+    // plugin started outlives it.
+    let group = GroupKill(child.id());
     let max = spec.max_output_bytes;
-    let stdout = child.stdout.take();
-    let stderr = child.stderr.take();
-    let finished = tokio::time::timeout(probe.timeout, async {
-        let (out, err, status) =
-            tokio::join!(capture(stdout, max), capture(stderr, max), child.wait());
-        (out, err, status)
-    })
-    .await;
-    // Whatever happened, nothing the plugin started outlives the check.
-    if let Some(pid) = pid.and_then(|p| rustix::process::Pid::from_raw(p as i32)) {
-        let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
-    }
+    let stdout = tokio::spawn(capture(child.stdout.take(), max));
+    let stderr = tokio::spawn(capture(child.stderr.take(), max));
+    let waited = tokio::time::timeout(probe.timeout, child.wait()).await;
+    // The plugin has exited (or is out of time): a child it left behind must not keep the
+    // pipes open, so the group goes now and the output is collected right after.
+    group.kill();
+    let drained = async {
+        let out = stdout.await.unwrap_or_default();
+        let err = stderr.await.unwrap_or_default();
+        (out, err)
+    };
+    let (out, err) = tokio::time::timeout(std::time::Duration::from_secs(1), drained)
+        .await
+        .unwrap_or_default();
+    let finished = waited.map(|status| (out, err, status));
     let elapsed = start.elapsed();
     let (health, detail, info) = match finished {
         Err(_) => {
@@ -159,8 +164,28 @@ pub(crate) async fn check(probe: &Probe, spec: &CommandSpec, ctx: &Ctx, run: &Ru
     }
 }
 
+/// Kills a plugin's process group when told to, and when dropped.
+struct GroupKill(Option<u32>);
+
+impl GroupKill {
+    fn kill(&self) {
+        if let Some(pid) = self
+            .0
+            .and_then(|p| rustix::process::Pid::from_raw(p as i32))
+        {
+            let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+        }
+    }
+}
+
+impl Drop for GroupKill {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 /// Read a stream to its end, keeping at most `max` bytes.
-async fn capture(stream: Option<impl AsyncRead + Unpin>, max: u64) -> Vec<u8> {
+async fn capture(stream: Option<impl AsyncRead + Unpin + Send>, max: u64) -> Vec<u8> {
     let mut kept = Vec::new();
     let Some(mut stream) = stream else {
         return kept;

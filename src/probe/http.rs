@@ -32,6 +32,16 @@ struct Progress {
     cert: Option<CertInfo>,
 }
 
+/// One request of a check: where, how, and with which settings.
+struct Hop<'a> {
+    url: &'a Url,
+    method: Method,
+    headers: &'a [(&'a str, String)],
+    body: Option<&'a str>,
+    tls: &'a crate::config::TlsSpec,
+    timeout: Duration,
+}
+
 /// The final response of a check.
 struct Response {
     status: u16,
@@ -83,7 +93,15 @@ pub(crate) async fn check(
     };
     let result = tokio::time::timeout(
         probe.timeout,
-        fetch(spec, ctx, &url, &headers, body.as_deref(), &mut progress),
+        fetch(
+            spec,
+            ctx,
+            probe.timeout,
+            &url,
+            &headers,
+            body.as_deref(),
+            &mut progress,
+        ),
     )
     .await;
     let elapsed = start.elapsed();
@@ -151,6 +169,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 async fn fetch(
     spec: &HttpSpec,
     ctx: &Ctx,
+    timeout: Duration,
     url: &str,
     headers: &[(&str, String)],
     body: Option<&str>,
@@ -161,13 +180,35 @@ async fn fetch(
     let mut body = body.map(str::to_string);
     let mut visited = HashSet::new();
     let origin = url.origin();
+    let first_host = url.host_str().map(str::to_string);
     loop {
         visited.insert(url.as_str().to_string());
         // Configured headers (credentials, often) go to the configured origin only, as
         // browsers and curl do: a redirect elsewhere does not receive them.
         let send = if url.origin() == origin { headers } else { &[] };
-        let (status, location, resp) =
-            exchange(spec, ctx, &url, method, send, body.as_deref(), progress).await?;
+        // A configured server name belongs to the configured host, not to a redirect target.
+        let tls = if url.host_str() == first_host.as_deref() {
+            spec.tls.clone()
+        } else {
+            crate::config::TlsSpec {
+                server_name: None,
+                ..spec.tls.clone()
+            }
+        };
+        let (status, location, resp) = exchange(
+            spec,
+            ctx,
+            Hop {
+                url: &url,
+                method,
+                headers: send,
+                body: body.as_deref(),
+                tls: &tls,
+                timeout,
+            },
+            progress,
+        )
+        .await?;
         let redirect = matches!(status, 301 | 302 | 303 | 307 | 308);
         let Some(location) = location.filter(|_| redirect && spec.follow_redirects) else {
             return Ok(resp);
@@ -217,12 +258,17 @@ async fn fetch(
 async fn exchange(
     spec: &HttpSpec,
     ctx: &Ctx,
-    url: &Url,
-    method: Method,
-    headers: &[(&str, String)],
-    body: Option<&str>,
+    hop: Hop<'_>,
     progress: &mut Progress,
 ) -> Result<(u16, Option<String>, Response), String> {
+    let Hop {
+        url,
+        method,
+        headers,
+        body,
+        tls: tls_spec,
+        timeout,
+    } = hop;
     let host = url.host_str().ok_or("url has no host")?.to_string();
     let https = url.scheme() == "https";
     let port = url
@@ -236,7 +282,7 @@ async fn exchange(
 
     progress.phase = "connect";
     let t = Instant::now();
-    let (tcp, addr) = connect(&addrs, ctx).await?;
+    let (tcp, addr) = connect(&addrs, ctx, timeout).await?;
     let redirects = progress.conn.redirects;
     progress.conn = ConnInfo {
         redirects,
@@ -248,7 +294,7 @@ async fn exchange(
         progress.phase = "tls";
         let t = Instant::now();
         let (result, cert) =
-            tls::handshake(tcp, &host, &ctx.tls_options(&spec.tls), ctx, &[b"http/1.1"]).await;
+            tls::handshake(tcp, &host, &ctx.tls_options(tls_spec), ctx, &[b"http/1.1"]).await;
         progress.cert = cert;
         let tls = result?;
         progress.phases.tls_ms += ms(t.elapsed());

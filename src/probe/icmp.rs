@@ -24,9 +24,18 @@ const PERMISSION_FIX: &str = "allow unprivileged ping sockets (sysctl -w net.ipv
 pub struct IcmpClients {
     v4: tokio::sync::OnceCell<Result<(Client, &'static str), String>>,
     v6: tokio::sync::OnceCell<Result<(Client, &'static str), String>>,
+    /// One burst per address at a time: on a ping socket, replies are matched by address
+    /// and sequence only, so two bursts to one address would take each other's replies.
+    turns:
+        std::sync::Mutex<std::collections::HashMap<IpAddr, std::sync::Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl IcmpClients {
+    fn turn(&self, ip: IpAddr) -> std::sync::Arc<tokio::sync::Mutex<()>> {
+        let mut turns = self.turns.lock().unwrap_or_else(|e| e.into_inner());
+        turns.entry(ip).or_default().clone()
+    }
+
     async fn get(
         &self,
         v6: bool,
@@ -84,44 +93,53 @@ pub(crate) async fn check(probe: &Probe, spec: &IcmpSpec, ctx: &Ctx) -> Sample {
         Ok(c) => c,
         Err(reason) => return sample_now(Health::Unknown, reason),
     };
+    let turn = ctx.icmp.turn(ip);
     let per_echo = (probe.timeout / spec.count).max(Duration::from_millis(100));
-    let mut pinger = client.pinger(ip, PingIdentifier(fastrand::u16(..))).await;
-    pinger.timeout(per_echo);
-    let payload = [0u8; 56];
     let mut rtts = Vec::new();
+    let mut sent = 0u32;
     let mut failure = None;
-    for seq in 0..spec.count {
-        let sent = Instant::now();
-        match pinger.ping(PingSequence(seq as u16), &payload).await {
-            Ok((_, rtt)) => rtts.push(rtt),
-            Err(SurgeError::Timeout { .. }) => {}
-            Err(SurgeError::IOError(e)) => {
-                failure = Some(format!("icmp: cannot send to {ip}: {e}"));
-                break;
+    let burst = async {
+        let _turn = turn.lock().await;
+        let mut pinger = client.pinger(ip, PingIdentifier(fastrand::u16(..))).await;
+        pinger.timeout(per_echo);
+        let payload = [0u8; 56];
+        for seq in 0..spec.count {
+            let started = Instant::now();
+            sent += 1;
+            match pinger.ping(PingSequence(seq as u16), &payload).await {
+                Ok((_, rtt)) => rtts.push(rtt),
+                Err(SurgeError::Timeout { .. }) => {}
+                Err(SurgeError::IOError(e)) => {
+                    failure = Some(format!("icmp: cannot send to {ip}: {e}"));
+                    break;
+                }
+                Err(e) => {
+                    failure = Some(format!("icmp: {e}"));
+                    break;
+                }
             }
-            Err(e) => {
-                failure = Some(format!("icmp: {e}"));
-                break;
+            if seq + 1 < spec.count {
+                tokio::time::sleep(SPACING.saturating_sub(started.elapsed())).await;
             }
         }
-        if seq + 1 < spec.count {
-            tokio::time::sleep(SPACING.saturating_sub(sent.elapsed())).await;
-        }
-    }
+    };
+    // The whole burst, waiting for a turn included, stays within the probe's timeout.
+    let _ = tokio::time::timeout(probe.timeout.saturating_sub(start.elapsed()), burst).await;
+    let sent = sent.max(1);
     let received = rtts.len() as u32;
     let ms = |d: Duration| round_ms(d.as_secs_f64() * 1e3);
     let avg = (!rtts.is_empty()).then(|| rtts.iter().sum::<Duration>() / received);
     let info = IcmpInfo {
         ip: ip.to_string(),
-        sent: spec.count,
+        sent,
         received,
-        loss_pct: round_ms(100.0 * f64::from(spec.count - received) / f64::from(spec.count)),
+        loss_pct: round_ms(100.0 * f64::from(sent.saturating_sub(received)) / f64::from(sent)),
         rtt_min_ms: rtts.iter().min().copied().map(ms),
         rtt_avg_ms: avg.map(ms),
         rtt_max_ms: rtts.iter().max().copied().map(ms),
         socket: socket.to_string(),
     };
-    let summary = format!("{received}/{} echo replies from {ip}", spec.count);
+    let summary = format!("{received}/{sent} echo replies from {ip}");
     let (health, detail) = match (failure, avg) {
         (Some(reason), _) => (Health::Down, reason),
         (None, None) => (Health::Down, format!("100% loss: {summary}")),

@@ -56,6 +56,13 @@ pub async fn serve(
             let value = token
                 .resolve_env()
                 .map_err(|m| anyhow::anyhow!("probe \"{}\": {m}", p.id))?;
+            if value.len() < 16 {
+                anyhow::bail!(
+                    "probe \"{}\": its heartbeat token is {} characters long; use a random token of at least 16 (e.g. `openssl rand -hex 16`)",
+                    p.id,
+                    value.len()
+                );
+            }
             tokens.push((p.id.clone(), value));
         }
     }
@@ -64,20 +71,59 @@ pub async fn serve(
         .with_context(|| format!("listening on {addr}"))?;
     tracing::info!("accepting heartbeats on http://{addr}/heartbeat/<probe>");
     let shared = Arc::new(Shared { tokens, dir });
-    Ok(tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let shared = shared.clone();
-            tokio::spawn(async move {
-                let service = service_fn(move |req| {
-                    let shared = shared.clone();
-                    async move { Ok::<_, Infallible>(handle(req, &shared).await) }
-                });
-                let _ = http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
+    Ok(tokio::spawn(accept_loop(listener, move |stream| {
+        let shared = shared.clone();
+        async move {
+            let service = service_fn(move |req| {
+                let shared = shared.clone();
+                async move { Ok::<_, Infallible>(handle(req, &shared).await) }
             });
+            let _ = http_builder()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
         }
-    }))
+    })))
+}
+
+/// Most connections one of the prober's small HTTP endpoints serves at once.
+const MAX_CONNECTIONS: usize = 128;
+
+/// An HTTP/1 builder with a deadline for request headers, so an idle or slow client cannot
+/// hold a connection (and a file descriptor) open.
+pub(crate) fn http_builder() -> http1::Builder {
+    let mut b = http1::Builder::new();
+    b.timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(std::time::Duration::from_secs(10));
+    b
+}
+
+/// Accept connections for ever: at most [`MAX_CONNECTIONS`] at once (more are closed at
+/// once), and an accept error (out of file descriptors, say) is logged and waited out
+/// rather than ending the endpoint.
+pub(crate) async fn accept_loop<F, Fut>(listener: TcpListener, serve: F)
+where
+    F: Fn(tokio::net::TcpStream) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                let Ok(permit) = slots.clone().try_acquire_owned() else {
+                    continue; // dropped: too many at once
+                };
+                let job = serve(stream);
+                tokio::spawn(async move {
+                    job.await;
+                    drop(permit);
+                });
+            }
+            Err(e) => {
+                tracing::warn!("accepting a connection failed: {e}; retrying");
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+        }
+    }
 }
 
 fn reply(status: StatusCode, text: &str) -> Response<Full<Bytes>> {
@@ -86,13 +132,15 @@ fn reply(status: StatusCode, text: &str) -> Response<Full<Bytes>> {
     r
 }
 
-/// Compare without an early exit, so the time taken says nothing about the token.
-fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
+/// Compare without an early exit (the length too), so the time taken says nothing about
+/// the token.
+fn same(given: &str, token: &str) -> bool {
+    let (a, b) = (given.as_bytes(), token.as_bytes());
+    let mut diff = (a.len() ^ b.len()) as u64;
+    for (i, t) in b.iter().enumerate() {
+        diff |= u64::from(a.get(i).copied().unwrap_or(0) ^ t);
+    }
+    diff == 0 && !b.is_empty()
 }
 
 async fn handle(req: Request<hyper::body::Incoming>, shared: &Shared) -> Response<Full<Bytes>> {

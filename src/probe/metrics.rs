@@ -11,7 +11,6 @@ use std::sync::{Arc, RwLock};
 use anyhow::{Context, Result};
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
@@ -255,43 +254,48 @@ pub async fn serve(
         .await
         .with_context(|| format!("serving metrics on {addr}"))?;
     tracing::info!("metrics on http://{addr}/metrics");
-    Ok(tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
+    Ok(tokio::spawn(super::listen::accept_loop(
+        listener,
+        move |stream| {
             let state = state.clone();
-            tokio::spawn(async move {
+            async move {
                 let service = service_fn(move |req: Request<hyper::body::Incoming>| {
                     let state = state.clone();
-                    async move {
-                        let mut resp = if req.uri().path() == "/metrics" {
-                            let text = {
-                                let guard = state.read().unwrap_or_else(|e| e.into_inner());
-                                render(&guard)
-                            };
-                            let mut r = Response::new(Full::new(Bytes::from(text)));
-                            r.headers_mut().insert(
-                                hyper::header::CONTENT_TYPE,
-                                hyper::header::HeaderValue::from_static(
-                                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
-                                ),
-                            );
-                            r
-                        } else {
-                            let mut r =
-                                Response::new(Full::new(Bytes::from_static(b"see /metrics\n")));
-                            *r.status_mut() = StatusCode::NOT_FOUND;
-                            r
-                        };
-                        resp.headers_mut().insert(
-                            hyper::header::CACHE_CONTROL,
-                            hyper::header::HeaderValue::from_static("no-store"),
-                        );
-                        Ok::<_, Infallible>(resp)
-                    }
+                    async move { Ok::<_, Infallible>(scrape(&req, &state)) }
                 });
-                let _ = http1::Builder::new()
+                let _ = super::listen::http_builder()
                     .serve_connection(TokioIo::new(stream), service)
                     .await;
-            });
-        }
-    }))
+            }
+        },
+    )))
+}
+
+fn scrape(
+    req: &Request<hyper::body::Incoming>,
+    state: &RwLock<RegionState>,
+) -> Response<Full<Bytes>> {
+    let mut resp = if req.uri().path() == "/metrics" {
+        let text = {
+            let guard = state.read().unwrap_or_else(|e| e.into_inner());
+            render(&guard)
+        };
+        let mut r = Response::new(Full::new(Bytes::from(text)));
+        r.headers_mut().insert(
+            hyper::header::CONTENT_TYPE,
+            hyper::header::HeaderValue::from_static(
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            ),
+        );
+        r
+    } else {
+        let mut r = Response::new(Full::new(Bytes::from_static(b"see /metrics\n")));
+        *r.status_mut() = StatusCode::NOT_FOUND;
+        r
+    };
+    resp.headers_mut().insert(
+        hyper::header::CACHE_CONTROL,
+        hyper::header::HeaderValue::from_static("no-store"),
+    );
+    resp
 }

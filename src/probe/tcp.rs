@@ -71,16 +71,24 @@ pub(crate) fn conn_info(addr: SocketAddr) -> ConnInfo {
 pub(crate) async fn connect(
     addrs: &[SocketAddr],
     ctx: &Ctx,
+    budget: std::time::Duration,
 ) -> Result<(TcpStream, SocketAddr), String> {
     let mut ordered: Vec<SocketAddr> = addrs.to_vec();
     if let Some(ip) = ctx.source_ip {
         ordered.sort_by_key(|a| a.is_ipv4() != ip.is_ipv4());
     }
+    // Each address gets its share of the check's time, so one that silently drops
+    // packets (often a broken IPv6 route) does not use it all up.
+    let share = (budget / ordered.len().max(1) as u32).max(std::time::Duration::from_millis(500));
     let mut errors = Vec::new();
     for addr in ordered {
-        match connect_one(addr, ctx).await {
-            Ok(stream) => return Ok((stream, addr)),
-            Err(e) => errors.push(e),
+        match tokio::time::timeout(share, connect_one(addr, ctx)).await {
+            Ok(Ok(stream)) => return Ok((stream, addr)),
+            Ok(Err(e)) => errors.push(e),
+            Err(_) => errors.push(format!(
+                "connect to {addr} timed out after {}",
+                super::fmt_duration(share)
+            )),
         }
     }
     Err(errors.join("; "))
@@ -132,7 +140,7 @@ pub(crate) async fn check(probe: &Probe, spec: &TcpSpec, ctx: &Ctx) -> Sample {
         phases.resolve_ms = round_ms(start.elapsed().as_secs_f64() * 1e3);
         phase = "connect";
         let t = Instant::now();
-        let (tcp, addr) = connect(&addrs, ctx).await?;
+        let (tcp, addr) = connect(&addrs, ctx, probe.timeout).await?;
         phases.connect_ms = round_ms(t.elapsed().as_secs_f64() * 1e3);
         conn = Some(conn_info(addr));
         let mut stream: Box<dyn Io> = match &spec.tls {

@@ -124,7 +124,11 @@ fn describe(chain: &[CertificateDer<'_>], reason: Option<String>) -> Option<Cert
         else {
             continue;
         };
-        earliest = Some(earliest.map_or(not_after, |e| e.min(not_after)));
+        // Extra certificates that have already expired (an old cross-signed root some
+        // servers still send) cannot be in a path that verified; they do not count.
+        if i == 0 || not_after > Utc::now() {
+            earliest = Some(earliest.map_or(not_after, |e| e.min(not_after)));
+        }
         if i == 0 {
             leaf = Some((
                 cert.subject().to_string(),
@@ -274,7 +278,7 @@ pub(crate) async fn check(
         phases.resolve_ms = round_ms(start.elapsed().as_secs_f64() * 1e3);
         phase = "connect";
         let t = Instant::now();
-        let (mut tcp, addr) = connect(&addrs, ctx).await?;
+        let (mut tcp, addr) = connect(&addrs, ctx, probe.timeout).await?;
         phases.connect_ms = round_ms(t.elapsed().as_secs_f64() * 1e3);
         conn = Some(conn_info(addr));
         if spec.starttls == Some(crate::config::Starttls::Smtp) {
@@ -330,6 +334,10 @@ fn judge_expiry(
     now: DateTime<Utc>,
 ) -> (crate::state::Health, String) {
     use crate::state::Health;
+    if info.leaf_not_after <= now {
+        let date = info.leaf_not_after.format("%Y-%m-%d");
+        return (Health::Down, format!("the certificate expired on {date}"));
+    }
     let left = info.earliest_not_after - now;
     let days = left.num_days();
     let date = info.earliest_not_after.format("%Y-%m-%d");

@@ -168,7 +168,9 @@ pub async fn run(
     }
     let mut remaining_once = probes.len();
     let mut dirty = false;
-    let mut last_write = Instant::now() - opts.flush_every;
+    let mut last_write = Instant::now()
+        .checked_sub(opts.flush_every)
+        .unwrap_or_else(Instant::now);
     tokio::pin!(stop);
 
     loop {

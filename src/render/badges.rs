@@ -1,4 +1,4 @@
-//! Step 6 (render): status badges: `badges/<component>.svg` and `badges/status.svg` for
+//! Step 6 (render): status badges: `badges/<component>.svg` and `badge.svg` (the page) for
 //! READMEs and dashboards, and shields.io endpoint JSON (`badges/<component>.json`) for
 //! people who style their badges there. Text is XML-escaped; the status word is spelled
 //! out, so the badge never relies on colour alone.
@@ -102,8 +102,9 @@ pub fn files(
         Indicator::Critical => ("major outage", "#cf222e"),
         Indicator::Maintenance => ("maintenance", "#0969da"),
     };
+    // At the site root: no component id can take this name.
     out.push((
-        "badges/status.svg".to_string(),
+        "badge.svg".to_string(),
         svg("status", message, colour).into_bytes(),
     ));
     out

@@ -52,7 +52,6 @@ pub fn items(base_url: &str, incidents: &[Incident]) -> Vec<Item> {
         }
     }
     out.sort_by(|a, b| b.published.cmp(&a.published).then(a.id.cmp(&b.id)));
-    out.truncate(MAX_ITEMS);
     out
 }
 
@@ -70,6 +69,8 @@ pub struct Channel<'a> {
     pub language: &'a str,
     /// The build's time, for an empty feed's `updated`.
     pub now: DateTime<Utc>,
+    /// Who publishes it: the page's title.
+    pub author: String,
 }
 
 /// RSS 2.0.
@@ -144,6 +145,11 @@ pub fn atom(ch: &Channel<'_>, items: &[Item]) -> String {
             Some("application/atom+xml"),
         ),
     ]);
+    // RFC 4287 needs an author on the feed (or on every entry): the page itself.
+    let mut author = atom_syndication::Person::default();
+    author.set_name(ch.author.clone());
+    author.set_uri(Some(ch.home.clone()));
+    feed.set_authors(vec![author]);
     let mut generator = Generator::default();
     generator.set_value("pharos");
     generator.set_version(Some(env!("CARGO_PKG_VERSION").to_string()));
@@ -238,11 +244,7 @@ pub fn ics(config: &Config, incidents: &[Incident], now: DateTime<Utc>) -> Strin
             .url(&format!("{}/incidents/{}/", page.base_url, m.slug))
             .sequence(m.updates.len().saturating_sub(1) as u32)
             .timestamp(m.updated_at().unwrap_or(now))
-            .status(if m.status() == crate::incident::UpdateStatus::Completed {
-                EventStatus::Confirmed
-            } else {
-                EventStatus::Tentative
-            });
+            .status(EventStatus::Confirmed);
         cal.push(event.done());
     }
     cal.done().to_string()
@@ -259,6 +261,7 @@ pub fn files(
     let all = items(base, incidents);
     let mut out = Vec::new();
     let mut emit = |dir: &str, ch: Channel<'_>, list: &[Item]| {
+        let list = &list[..list.len().min(MAX_ITEMS)];
         out.push((format!("{dir}feed.rss"), rss(&ch, list).into_bytes()));
         out.push((format!("{dir}feed.atom"), atom(&ch, list).into_bytes()));
         out.push((format!("{dir}feed.json"), json(&ch, list).into_bytes()));
@@ -275,6 +278,7 @@ pub fn files(
             base: format!("{base}/feed"),
             language: &page.language,
             now,
+            author: page.title.clone(),
         },
         &all,
     );
@@ -293,6 +297,7 @@ pub fn files(
                 base: format!("{base}/components/{}/feed", c.id),
                 language: &page.language,
                 now,
+                author: page.title.clone(),
             },
             &mine,
         );

@@ -260,7 +260,7 @@ fn badges_and_shields_endpoints() {
             .contains("<title>Docs: operational</title>")
     );
     assert!(
-        t.read("site/badges/status.svg")
+        t.read("site/badge.svg")
             .contains("<title>status: partial outage</title>")
     );
 }

@@ -266,3 +266,26 @@ fn completions_and_man_page_come_from_the_cli() {
         &stdout(&out)[..200]
     );
 }
+
+#[test]
+fn post_names_cannot_leave_incidents() {
+    let t = project();
+    std::fs::create_dir_all(t.path().join("elsewhere")).unwrap();
+    t.write("elsewhere/2026-01-01-y.md", "not mine");
+    let out = t.run(&[
+        "incident",
+        "update",
+        "../elsewhere/2026-01-01-y",
+        "--status",
+        "identified",
+        "-m",
+        "x",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("is not a post name"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(t.read("elsewhere/2026-01-01-y.md"), "not mine");
+}

@@ -241,3 +241,14 @@ fn a_missing_plugin_is_unknown_not_down() {
         "plugin not found: /nonexistent/check_thing; install it on this prober or fix the path"
     );
 }
+
+#[test]
+fn a_plugin_that_exits_but_leaves_a_child_behind_is_judged_by_its_exit() {
+    let (s, took) = once(
+        &["/bin/sh", "-c", "sleep 30 & echo 'OK: done'; exit 0"],
+        "    timeout: 5s\n",
+    );
+    assert_eq!(s.health, Health::Up, "{}", s.detail);
+    assert_eq!(s.detail, "OK: done");
+    assert!(took < Duration::from_secs(4), "took {took:?}");
+}

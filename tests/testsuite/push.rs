@@ -150,7 +150,7 @@ fn heartbeats_over_http_need_the_token() {
             "--listen",
             &format!("127.0.0.1:{port}"),
         ])
-        .env("PHAROS_TEST_HB_TOKEN", "hb-secret-1")
+        .env("PHAROS_TEST_HB_TOKEN", "hb-secret-0123456789")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -168,16 +168,24 @@ fn heartbeats_over_http_need_the_token() {
         post(port, "/heartbeat/backup", Some("wrong-token"), ""),
         401
     );
-    assert_eq!(post(port, "/heartbeat/other", Some("hb-secret-1"), ""), 404);
     assert_eq!(
-        post(port, "/heartbeat/backup", Some("hb-secret-1"), "{not json"),
+        post(port, "/heartbeat/other", Some("hb-secret-0123456789"), ""),
+        404
+    );
+    assert_eq!(
+        post(
+            port,
+            "/heartbeat/backup",
+            Some("hb-secret-0123456789"),
+            "{not json"
+        ),
         400
     );
     assert_eq!(
         post(
             port,
             "/heartbeat/backup",
-            Some("hb-secret-1"),
+            Some("hb-secret-0123456789"),
             "{\"exit_code\": 0, \"output\": \"ok\"}"
         ),
         204
@@ -207,5 +215,46 @@ fn heartbeats_over_http_need_the_token() {
         .status();
     let out = wait_limit(child, Duration::from_secs(5));
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(!t.read("state/r1.json").contains("hb-secret-1"));
+    assert!(!t.read("state/r1.json").contains("hb-secret-0123456789"));
+}
+
+#[test]
+fn short_tokens_and_unplaced_push_probes_are_refused() {
+    let t = project("    token: ${PHAROS_TEST_SHORT_TOKEN}\n");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = t
+        .cmd(&[
+            "probe",
+            "--once",
+            "--region",
+            "r1",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .env("PHAROS_TEST_SHORT_TOKEN", "")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out)
+            .contains("heartbeat token is 0 characters long; use a random token of at least 16"),
+        "{}",
+        stderr(&out)
+    );
+
+    let t = crate::harness::project_with(
+        "  - id: job\n    kind: push\n    components: [web]\n",
+        &["r1", "r2"],
+    );
+    let out = t.run(&["check"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stdout(&out).contains("a push probe's heartbeats arrive on one host; set `regions:"),
+        "{}",
+        stdout(&out)
+    );
 }
