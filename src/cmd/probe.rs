@@ -64,6 +64,7 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
             .cloned()
             .collect();
         ctx.load_ca_files(&probes, &project.root)?;
+        ctx.withhold_secrets(&config.probing.probes);
         let heartbeats = crate::probe::push::heartbeat_dir(&project.state_dir());
         ctx.heartbeat_dir = Some(heartbeats.clone());
         let _listener = match args.listen {

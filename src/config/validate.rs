@@ -588,6 +588,20 @@ fn validate_probe(
         );
     }
     let retries = raw.retries.or(defaults.retries).unwrap_or(1);
+    let retry_delay = raw
+        .retry_delay
+        .or(defaults.retry_delay)
+        .map_or(DEFAULT_RETRY_DELAY, |d| d.0);
+    if retry_delay > interval {
+        problem(
+            &["retry_delay"],
+            format!(
+                "retry_delay {} is longer than the interval {}; a re-check must come before the next round",
+                humantime::format_duration(retry_delay),
+                humantime::format_duration(interval)
+            ),
+        );
+    }
     if retries > 5 {
         problem(
             &["retries"],
@@ -872,10 +886,7 @@ fn validate_probe(
         interval,
         timeout,
         retries,
-        retry_delay: raw
-            .retry_delay
-            .or(defaults.retry_delay)
-            .map_or(DEFAULT_RETRY_DELAY, |d| d.0),
+        retry_delay,
         confirm,
         recover,
         quorum,

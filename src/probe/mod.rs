@@ -72,6 +72,19 @@ impl Ctx {
         })
     }
 
+    /// Leave the variables that probes.yaml uses as `${SECRET}`s out of what plugins
+    /// inherit: a plugin gets only the ones its own `env:` hands it.
+    pub fn withhold_secrets(&mut self, probes: &[Probe]) {
+        let secrets = crate::config::env_vars(probes);
+        let kept: Vec<_> = self
+            .base_env
+            .iter()
+            .filter(|(k, _)| !k.to_str().is_some_and(|k| secrets.contains(k)))
+            .cloned()
+            .collect();
+        self.base_env = Arc::new(kept);
+    }
+
     /// Load every probe's `tls_ca_file` (relative to `root`) once, at start, so a missing
     /// or broken file stops the worker with its name instead of failing every check.
     pub fn load_ca_files(&mut self, probes: &[Probe], root: &Path) -> anyhow::Result<()> {

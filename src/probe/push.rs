@@ -122,17 +122,8 @@ pub(crate) fn check(probe: &Probe, spec: &PushSpec, ctx: &Ctx, run: &RunInfo) ->
                     )
                 })
                 .unwrap_or_default();
-            let last_line = beat
-                .output_tail
-                .lines()
-                .rev()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or_default();
-            let said = if last_line.is_empty() {
-                String::new()
-            } else {
-                format!(": {}", last_line.trim())
-            };
+            // The job's output stays in the heartbeat file: details are published on the
+            // page, and a job's output is not meant for the public.
             match beat.exit_code {
                 Some(0) => (
                     Health::Up,
@@ -140,11 +131,11 @@ pub(crate) fn check(probe: &Probe, spec: &PushSpec, ctx: &Ctx, run: &RunInfo) ->
                 ),
                 Some(code) => (
                     Health::Down,
-                    format!("the last run failed {ago} ago with exit code {code}{ran}{said}"),
+                    format!("the last run failed {ago} ago with exit code {code}{ran}"),
                 ),
                 None => (
                     Health::Down,
-                    format!("the last run {ago} ago did not finish normally{said}"),
+                    format!("the last run {ago} ago did not finish normally"),
                 ),
             }
         }

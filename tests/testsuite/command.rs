@@ -252,3 +252,24 @@ fn a_plugin_that_exits_but_leaves_a_child_behind_is_judged_by_its_exit() {
     assert_eq!(s.detail, "OK: done");
     assert!(took < Duration::from_secs(4), "took {took:?}");
 }
+
+#[test]
+fn plugins_do_not_inherit_other_probes_secrets() {
+    let t = crate::harness::project_with(
+        "  - id: p\n    components: [web]\n    retries: 0\n    kind: command\n    command: [/bin/sh, -c, \"echo OK other=$(printenv OTHER_SECRET || echo unset) mine=$MINE\"]\n    env: {MINE: \"${PHAROS_MINE_SECRET}\"}\n\
+         \x20 - id: q\n    components: [web]\n    kind: http\n    url: \"http://127.0.0.1:9/?k=${OTHER_SECRET}\"\n",
+        &["r1"],
+    );
+    let out = t
+        .cmd(&["probe", "--once", "--region", "r1"])
+        .env("OTHER_SECRET", "other-s3cret")
+        .env("PHAROS_MINE_SECRET", "mine-s3cret")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let state = pharos::state::parse(&t.read("state/r1.json"), "r1.json").unwrap();
+    assert_eq!(
+        state.probes["p"].last.detail,
+        "OK other=unset mine=${PHAROS_MINE_SECRET}"
+    );
+}
