@@ -591,7 +591,7 @@ fn validate_probe(
     let retry_delay = raw
         .retry_delay
         .or(defaults.retry_delay)
-        .map_or(DEFAULT_RETRY_DELAY, |d| d.0);
+        .map_or(DEFAULT_RETRY_DELAY.min(interval / 2), |d| d.0);
     if retry_delay > interval {
         problem(
             &["retry_delay"],
