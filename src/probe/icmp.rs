@@ -24,16 +24,16 @@ const PERMISSION_FIX: &str = "allow unprivileged ping sockets (sysctl -w net.ipv
 pub struct IcmpClients {
     v4: tokio::sync::OnceCell<Result<(Client, &'static str), String>>,
     v6: tokio::sync::OnceCell<Result<(Client, &'static str), String>>,
-    /// One burst per address at a time: on a ping socket, replies are matched by address
-    /// and sequence only, so two bursts to one address would take each other's replies.
-    turns:
-        std::sync::Mutex<std::collections::HashMap<IpAddr, std::sync::Arc<tokio::sync::Mutex<()>>>>,
+    /// Sequence numbers shared by every burst: on a ping socket the kernel rewrites the
+    /// identifier, so replies are matched by address and sequence only. Unique sequence
+    /// numbers keep concurrent bursts to one address (and late replies to an earlier
+    /// burst) apart without making anyone wait.
+    seq: std::sync::atomic::AtomicU16,
 }
 
 impl IcmpClients {
-    fn turn(&self, ip: IpAddr) -> std::sync::Arc<tokio::sync::Mutex<()>> {
-        let mut turns = self.turns.lock().unwrap_or_else(|e| e.into_inner());
-        turns.entry(ip).or_default().clone()
+    fn next_seq(&self) -> u16 {
+        self.seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     }
 
     async fn get(
@@ -93,20 +93,21 @@ pub(crate) async fn check(probe: &Probe, spec: &IcmpSpec, ctx: &Ctx) -> Sample {
         Ok(c) => c,
         Err(reason) => return sample_now(Health::Unknown, reason),
     };
-    let turn = ctx.icmp.turn(ip);
     let per_echo = (probe.timeout / spec.count).max(Duration::from_millis(100));
     let mut rtts = Vec::new();
     let mut sent = 0u32;
     let mut failure = None;
     let burst = async {
-        let _turn = turn.lock().await;
         let mut pinger = client.pinger(ip, PingIdentifier(fastrand::u16(..))).await;
         pinger.timeout(per_echo);
         let payload = [0u8; 56];
         for seq in 0..spec.count {
             let started = Instant::now();
             sent += 1;
-            match pinger.ping(PingSequence(seq as u16), &payload).await {
+            match pinger
+                .ping(PingSequence(ctx.icmp.next_seq()), &payload)
+                .await
+            {
                 Ok((_, rtt)) => rtts.push(rtt),
                 Err(SurgeError::Timeout { .. }) => {}
                 Err(SurgeError::IOError(e)) => {
@@ -123,7 +124,7 @@ pub(crate) async fn check(probe: &Probe, spec: &IcmpSpec, ctx: &Ctx) -> Sample {
             }
         }
     };
-    // The whole burst, waiting for a turn included, stays within the probe's timeout.
+    // The whole burst stays within the probe's timeout.
     let _ = tokio::time::timeout(probe.timeout.saturating_sub(start.elapsed()), burst).await;
     let sent = sent.max(1);
     let received = rtts.len() as u32;
