@@ -71,7 +71,7 @@ async fn server_addr(ctx: &Ctx, server: &str) -> Result<SocketAddr, String> {
         .ok_or_else(|| format!("dns: {host} has no address"))
 }
 
-fn query(spec: &DnsSpec) -> Result<(u16, Vec<u8>), String> {
+fn query(spec: &DnsSpec) -> Result<(u16, Vec<u8>, Vec<Query>), String> {
     let name = Name::from_ascii(&spec.name).map_err(|e| format!("dns: bad name: {e}"))?;
     let rtype =
         RecordType::from_str(&spec.record_type).map_err(|_| "dns: bad record type".to_string())?;
@@ -81,10 +81,15 @@ fn query(spec: &DnsSpec) -> Result<(u16, Vec<u8>), String> {
     let bytes = msg
         .to_vec()
         .map_err(|e| format!("dns: cannot encode the query: {e}"))?;
-    Ok((msg.metadata.id, bytes))
+    Ok((msg.metadata.id, bytes, msg.queries.clone()))
 }
 
-async fn over_udp(server: SocketAddr, id: u16, bytes: &[u8], ctx: &Ctx) -> Result<Message, String> {
+async fn over_udp(
+    server: SocketAddr,
+    (id, question): (u16, &[Query]),
+    bytes: &[u8],
+    ctx: &Ctx,
+) -> Result<Message, String> {
     let local: SocketAddr = match (ctx.source_ip, server.is_ipv4()) {
         (Some(ip), v4) if ip.is_ipv4() == v4 => SocketAddr::new(ip, 0),
         (_, true) => "0.0.0.0:0"
@@ -117,20 +122,29 @@ async fn over_udp(server: SocketAddr, id: u16, bytes: &[u8], ctx: &Ctx) -> Resul
         let Ok(msg) = Message::from_vec(&buf[..n]) else {
             continue;
         };
-        if msg.metadata.id == id {
+        // Same id and the same question: anything else is someone else's answer (or a
+        // spoofed one) and is skipped.
+        if msg.metadata.id == id && msg.queries == question {
             return Ok(msg);
         }
     }
     Err(format!("dns: {server} sent only answers to other queries"))
 }
 
-async fn over_tcp(server: SocketAddr, id: u16, bytes: &[u8]) -> Result<Message, String> {
+async fn over_tcp(server: SocketAddr, id: u16, bytes: &[u8], ctx: &Ctx) -> Result<Message, String> {
     let socket = if server.is_ipv4() {
         TcpSocket::new_v4()
     } else {
         TcpSocket::new_v6()
     }
     .map_err(|e| format!("dns: cannot open a socket: {e}"))?;
+    if let Some(ip) = ctx.source_ip
+        && ip.is_ipv4() == server.is_ipv4()
+    {
+        socket
+            .bind(SocketAddr::new(ip, 0))
+            .map_err(|e| format!("dns: cannot send from {ip}: {e}"))?;
+    }
     let mut stream = socket.connect(server).await.map_err(|e| match e.kind() {
         std::io::ErrorKind::ConnectionRefused => format!("dns: connect refused ({server}, tcp)"),
         _ => format!("dns: connect failed ({server}, tcp): {e}"),
@@ -170,15 +184,15 @@ pub(crate) async fn check(probe: &Probe, spec: &DnsSpec, ctx: &Ctx) -> Sample {
         server_shown = server.to_string();
         phases.resolve_ms = round_ms(start.elapsed().as_secs_f64() * 1e3);
         phase = "query";
-        let (id, bytes) = query(spec)?;
+        let (id, bytes, question) = query(spec)?;
         let t = Instant::now();
         let (msg, truncated, transport) = match spec.transport {
-            Transport::Tcp => (over_tcp(server, id, &bytes).await?, false, "tcp"),
+            Transport::Tcp => (over_tcp(server, id, &bytes, ctx).await?, false, "tcp"),
             Transport::Udp => {
-                let msg = over_udp(server, id, &bytes, ctx).await?;
+                let msg = over_udp(server, (id, &question), &bytes, ctx).await?;
                 if msg.metadata.truncation {
                     phase = "query over tcp";
-                    (over_tcp(server, id, &bytes).await?, true, "tcp")
+                    (over_tcp(server, id, &bytes, ctx).await?, true, "tcp")
                 } else {
                     (msg, false, "udp")
                 }
