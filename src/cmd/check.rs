@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::Args as ClapArgs;
 
-use crate::config::{self, COMPONENTS_FILE, PROBES_FILE, Problem};
+use crate::config::{self, PROBES_FILE, Problem};
 use crate::incident;
 use crate::project::Project;
 use crate::state::store::LocalStore;
@@ -16,22 +16,17 @@ pub struct Args {}
 
 /// Every problem in the project's inputs, in file order.
 pub fn problems(project: &Project) -> (Vec<Problem>, Vec<String>) {
-    let mut problems = Vec::new();
     let mut warnings = Vec::new();
-    let components = config::read_yaml(&project.components_file(), COMPONENTS_FILE, &mut problems);
-    if let Some(node) = &components {
-        config::validate_components(node, COMPONENTS_FILE, &mut problems);
-    }
-    let ids = components.as_ref().map(config::component_ids);
-    let probing =
-        config::read_yaml(&project.probes_file(), PROBES_FILE, &mut problems).and_then(|node| {
-            config::validate_probes(&node, PROBES_FILE, ids.as_deref(), &mut problems)
-        });
+    let examined = config::examine(&project.components_file(), &project.probes_file());
+    let mut problems = examined.problems;
+    let ids: Option<Vec<&str>> = examined
+        .component_ids
+        .as_ref()
+        .map(|ids| ids.iter().map(String::as_str).collect());
     if let Err(p) = incident::load_dir(&project.incidents_dir(), "incidents", ids.as_deref()) {
         problems.extend(p.0);
     }
-    config::sort_by_place(&mut problems);
-    if let Some(probing) = &probing {
+    if let Some(probing) = &examined.probing {
         for var in config::env_vars(&probing.probes) {
             if std::env::var_os(&var).is_none() {
                 warnings.push(format!(

@@ -170,8 +170,22 @@ pub const COMPONENTS_FILE: &str = "components.yaml";
 /// See [`COMPONENTS_FILE`].
 pub const PROBES_FILE: &str = "probes.yaml";
 
+/// What reading both files found: the parts that validated, the component ids written
+/// (for checking references even when the files have other problems), and every problem.
+#[derive(Debug)]
+pub struct Examined {
+    /// components.yaml, when it validated.
+    pub site: Option<Site>,
+    /// probes.yaml, when it validated.
+    pub probing: Option<Probing>,
+    /// The component ids written in components.yaml, if it could be read.
+    pub component_ids: Option<Vec<String>>,
+    /// Every problem, in file order.
+    pub problems: Vec<Problem>,
+}
+
 /// Read both files and validate them, collecting every problem.
-pub fn load(components_path: &Path, probes_path: &Path) -> Result<Config, Problems> {
+pub fn examine(components_path: &Path, probes_path: &Path) -> Examined {
     let mut problems = Vec::new();
     let components = read_yaml(components_path, COMPONENTS_FILE, &mut problems);
     let site = components
@@ -181,9 +195,20 @@ pub fn load(components_path: &Path, probes_path: &Path) -> Result<Config, Proble
     let probing = read_yaml(probes_path, PROBES_FILE, &mut problems)
         .and_then(|node| validate_probes(&node, PROBES_FILE, ids.as_deref(), &mut problems));
     sort_by_place(&mut problems);
-    match (site, probing) {
-        (Some(site), Some(probing)) if problems.is_empty() => Ok(Config { site, probing }),
-        _ => Err(Problems(problems)),
+    Examined {
+        site,
+        probing,
+        component_ids: ids.map(|ids| ids.into_iter().map(str::to_string).collect()),
+        problems,
+    }
+}
+
+/// Read both files into a [`Config`], or every problem they have.
+pub fn load(components_path: &Path, probes_path: &Path) -> Result<Config, Problems> {
+    let e = examine(components_path, probes_path);
+    match (e.site, e.probing) {
+        (Some(site), Some(probing)) if e.problems.is_empty() => Ok(Config { site, probing }),
+        _ => Err(Problems(e.problems)),
     }
 }
 

@@ -174,16 +174,6 @@ pub struct RunInfo {
     pub since: chrono::DateTime<Utc>,
 }
 
-impl Default for RunInfo {
-    fn default() -> Self {
-        RunInfo {
-            region: String::new(),
-            previous: None,
-            since: Utc::now(),
-        }
-    }
-}
-
 /// Run one check of `probe`, once.
 pub async fn check_once(probe: &Probe, ctx: &Ctx, run: &RunInfo) -> Sample {
     let mut observed = assert::Observed::default();

@@ -111,6 +111,39 @@ pub(crate) fn wait_limit(mut child: Child, limit: Duration) -> Output {
     }
 }
 
+/// A port nothing listens on right now.
+pub(crate) fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Wait until `done` holds, failing the test after `limit`.
+pub(crate) fn until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(
+            start.elapsed() < limit,
+            "{what} did not happen within {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Ask a running pharos to stop (SIGTERM) and collect its output, within 5 s.
+pub(crate) fn stop(child: Child) -> Output {
+    let signalled = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    assert!(
+        signalled.is_ok_and(|s| s.success()),
+        "could not signal the process"
+    );
+    wait_limit(child, Duration::from_secs(5))
+}
+
 /// stdout as text.
 pub(crate) fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).to_string()

@@ -6,7 +6,7 @@ use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::harness::{Reply, Server, project_with, stderr, wait_limit};
+use crate::harness::{Reply, Server, free_port, project_with, stderr, stop, wait_limit};
 
 fn scrape(port: u16) -> String {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -52,11 +52,7 @@ fn metrics_pass_promtool_and_use_blackbox_names() {
         ),
         &["r1"],
     );
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let child = t
         .cmd(&[
             "probe",
@@ -84,10 +80,7 @@ fn metrics_pass_promtool_and_use_blackbox_names() {
         );
         std::thread::sleep(Duration::from_millis(100));
     };
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let out = wait_limit(child, Duration::from_secs(5));
+    let out = stop(child);
     assert!(out.status.success(), "{}", stderr(&out));
 
     for needle in [

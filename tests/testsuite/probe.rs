@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use pharos::state::{Health, Sample};
 
-use crate::harness::{Reply, Server, project_with, stderr};
+use crate::harness::{Reply, Server, free_port, project_with, stderr};
 
 /// Run one probe (YAML item lines after `- id: p`) once in region r1, return its sample
 /// and how long the run took.
@@ -35,14 +35,6 @@ pub(crate) fn within_timeout_plus_1s(sample: &Sample, timeout_ms: f64) {
 
 fn http(url: &str, extra: &str) -> String {
     format!("    kind: http\n    url: {url}\n{extra}")
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[test]

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use pharos::state::{Health, Sample};
 
-use crate::harness::{ProjectTest, project_with, stderr, stdout, wait_limit};
+use crate::harness::{ProjectTest, free_port, project_with, stderr, stdout, stop, until};
 
 fn project(extra: &str) -> ProjectTest {
     project_with(
@@ -141,11 +141,7 @@ fn post(port: u16, path: &str, token: Option<&str>, body: &str) -> u16 {
 #[test]
 fn heartbeats_over_http_need_the_token() {
     let t = project("    token: ${PHAROS_TEST_HB_TOKEN}\n");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let child = t
         .cmd(&[
             "probe",
@@ -159,14 +155,9 @@ fn heartbeats_over_http_need_the_token() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let start = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "listener did not start"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    until("the listener", Duration::from_secs(10), || {
+        TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
     assert_eq!(post(port, "/heartbeat/backup", None, ""), 401);
     assert_eq!(
         post(port, "/heartbeat/backup", Some("wrong-token"), ""),
@@ -214,10 +205,7 @@ fn heartbeats_over_http_need_the_token() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let out = wait_limit(child, Duration::from_secs(5));
+    let out = stop(child);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(!t.read("state/r1.json").contains("hb-secret-0123456789"));
 }
@@ -225,11 +213,7 @@ fn heartbeats_over_http_need_the_token() {
 #[test]
 fn short_tokens_and_unplaced_push_probes_are_refused() {
     let t = project("    token: ${PHAROS_TEST_SHORT_TOKEN}\n");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let out = t
         .cmd(&[
             "probe",

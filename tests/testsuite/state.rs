@@ -3,7 +3,7 @@
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::harness::{ProjectTest, Reply, Server, project_with, stderr, wait_limit};
+use crate::harness::{ProjectTest, Reply, Server, project_with, stderr, stop};
 
 /// A project with `n` fast HTTP probes in region r1 against one local server.
 fn busy_project(n: usize, server: &Server) -> ProjectTest {
@@ -124,12 +124,7 @@ fn a_second_worker_for_the_region_is_refused_and_sigterm_stops_cleanly() {
         .modified()
         .unwrap();
     std::thread::sleep(Duration::from_millis(50));
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let out = wait_limit(first, Duration::from_secs(5));
+    let out = stop(first);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stderr(&out).contains("prober stopped"), "{}", stderr(&out));
     let after = std::fs::metadata(t.path().join("state/r1.json"))

@@ -3,32 +3,13 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Stdio;
+use std::time::Duration;
 
-use crate::harness::{ProjectTest, project_with, wait_limit};
-
-fn until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(
-            start.elapsed() < limit,
-            "{what} did not happen within {limit:?}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
+use crate::harness::{ProjectTest, free_port, project_with, stderr, stop, until};
 
 fn index(t: &ProjectTest) -> String {
     std::fs::read_to_string(t.path().join("site/index.html")).unwrap_or_default()
-}
-
-fn stop(child: Child) -> String {
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let out = wait_limit(child, Duration::from_secs(5));
-    String::from_utf8_lossy(&out.stderr).to_string()
 }
 
 const POST: &str = "---\ntitle: TITLE\nimpact: minor\ncomponents: [web]\n---\n## 2026-11-20T10:00:00Z investigating\nLooking.\n";
@@ -74,7 +55,7 @@ fn watch_rebuilds_on_edits_and_survives_bad_ones() {
     until("a rebuild after the fix", Duration::from_secs(10), || {
         index(&t).contains("Fixed title")
     });
-    let err = stop(child);
+    let err = stderr(&stop(child));
     assert!(
         err.contains("unknown value \"huge\""),
         "the bad edit was reported: {err}"
@@ -106,11 +87,7 @@ fn serve_previews_the_site_and_tells_pages_to_reload() {
         "  - id: p\n    kind: tcp\n    host: 127.0.0.1\n    port: 9\n    components: [web]\n",
         &["r1"],
     );
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let child = t
         .cmd(&["serve", "--port", &port.to_string()])
         .stdout(Stdio::null())
