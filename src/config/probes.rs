@@ -554,6 +554,26 @@ pub enum ProbeKind {
     Icmp(IcmpSpec),
 }
 
+impl Probe {
+    /// The longest a failing check can take: every attempt timing out, plus the pauses.
+    pub fn worst_check(&self) -> Duration {
+        self.timeout * (self.retries + 1) + self.retry_delay * self.retries
+    }
+
+    /// How the worker confirms this probe's health and when its region counts as silent:
+    /// no sample for 3 intervals plus the slowest possible check.
+    pub fn history_policy(&self) -> crate::state::history::Policy {
+        crate::state::history::Policy {
+            interval_s: self.interval.as_secs_f64(),
+            confirm: self.confirm,
+            recover: self.recover,
+            silent_after_s: (self.interval * crate::status::merge::STALE_INTERVALS
+                + self.worst_check())
+            .as_secs_f64(),
+        }
+    }
+}
+
 impl ProbeKind {
     /// The kind's word.
     pub fn word(&self) -> KindWord {

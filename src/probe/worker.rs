@@ -383,7 +383,7 @@ fn record(state: &mut RegionState, probe: &Probe, sample: Sample) {
         &probe.id,
         probe.kind.word().as_str(),
         &probe.kind.target(),
-        probe.interval.as_secs_f64(),
+        &probe.history_policy(),
         sample,
     );
 }

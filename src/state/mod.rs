@@ -1,8 +1,10 @@
 //! Step 3 of the flow: what one region's worker observed, kept as `state/<region>.json`.
 //! The worker is the only writer of its region's file; the builder reads every region.
-//! Schema 1: per probe the last sample, a short tail of recent samples and the status
-//! transitions with exact timestamps. Roll-ups slot in beside them in later schemas.
+//! Schema 2: per probe the last sample, a short tail of recent samples, the region's
+//! confirmed health changes with exact (back-dated) timestamps, and the roll-ups of
+//! [`history`]. Schema 1 files (raw transitions, no roll-ups) are still read.
 
+pub mod history;
 pub mod store;
 
 use std::collections::BTreeMap;
@@ -11,11 +13,13 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// The schema version this build writes.
-pub const SCHEMA: u32 = 1;
+pub const SCHEMA: u32 = 2;
 /// How many recent samples are kept per probe.
 pub const RECENT_SAMPLES: usize = 20;
-/// How many transitions are kept per probe.
-pub const MAX_TRANSITIONS: usize = 200;
+/// How many transitions are kept per probe; beyond it the shortest episodes are folded.
+pub const MAX_TRANSITIONS: usize = 300;
+/// Days of transitions kept (the consensus timeline's reach).
+pub const TRANSITION_DAYS: i64 = 400;
 
 /// What one check found, in one region.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -39,6 +43,57 @@ impl Health {
             Health::Degraded => "degraded",
             Health::Down => "down",
             Health::Unknown => "unknown",
+        }
+    }
+}
+
+/// A region's confirmed view of a probe or component, and the `to` of a transition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RegionHealth {
+    /// Confirmed up.
+    Up,
+    /// Confirmed degraded.
+    Degraded,
+    /// Confirmed down.
+    Down,
+    /// The prober could not run the check.
+    Unknown,
+    /// No fresh data from this region (its worker was not running).
+    NoData,
+}
+
+impl RegionHealth {
+    /// Order for "worst of": an observed failure beats any observation, which beats none.
+    pub fn rank(self) -> u8 {
+        match self {
+            RegionHealth::NoData => 0,
+            RegionHealth::Unknown => 1,
+            RegionHealth::Up => 2,
+            RegionHealth::Degraded => 3,
+            RegionHealth::Down => 4,
+        }
+    }
+
+    /// The word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RegionHealth::Up => "up",
+            RegionHealth::Degraded => "degraded",
+            RegionHealth::Down => "down",
+            RegionHealth::Unknown => "unknown",
+            RegionHealth::NoData => "no_data",
+        }
+    }
+}
+
+impl From<Health> for RegionHealth {
+    fn from(h: Health) -> Self {
+        match h {
+            Health::Up => RegionHealth::Up,
+            Health::Degraded => RegionHealth::Degraded,
+            Health::Down => RegionHealth::Down,
+            Health::Unknown => RegionHealth::Unknown,
         }
     }
 }
@@ -261,15 +316,13 @@ impl Sample {
     }
 }
 
-/// A change of health in one region, with its exact time.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A change of a region's confirmed health, back-dated to the first sample that showed it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Transition {
-    /// When the new health was first seen.
+    /// When the new health began.
     pub at: DateTime<Utc>,
-    /// The health before (`None` for the first sample ever).
-    pub from: Option<Health>,
-    /// The health from then on.
-    pub to: Health,
+    /// The health from then on (`no_data` while the worker was not running).
+    pub to: RegionHealth,
 }
 
 /// Everything a region knows about one probe.
@@ -287,9 +340,23 @@ pub struct ProbeState {
     /// kind-specific facts; ends with `last`.
     #[serde(default)]
     pub recent: Vec<Sample>,
-    /// Health changes, oldest first, at most [`MAX_TRANSITIONS`].
+    /// Confirmed health changes, oldest first, at most [`MAX_TRANSITIONS`] over the last
+    /// [`TRANSITION_DAYS`]; the last one is the region's current confirmed health.
     #[serde(default)]
     pub transitions: Vec<Transition>,
+    /// Runs of samples that may yet confirm a change.
+    #[serde(default, skip_serializing_if = "history::Hysteresis::is_empty")]
+    pub pending: history::Hysteresis,
+    /// Hourly and daily roll-ups.
+    #[serde(default)]
+    pub history: history::History,
+}
+
+impl ProbeState {
+    /// The region's confirmed health now, `None` before the first sample.
+    pub fn confirmed(&self) -> Option<&Transition> {
+        self.transitions.last()
+    }
 }
 
 /// The whole state file of one region.
@@ -316,13 +383,13 @@ impl RegionState {
         }
     }
 
-    /// Add a sample for a probe: update the tail and record a transition on change.
+    /// Add a sample for a probe: update the tail, the confirmed timeline and the roll-ups.
     pub fn record(
         &mut self,
         probe_id: &str,
         kind: &str,
         target: &str,
-        interval_s: f64,
+        policy: &history::Policy,
         sample: Sample,
     ) {
         let entry = self
@@ -331,26 +398,49 @@ impl RegionState {
             .or_insert_with(|| ProbeState {
                 kind: kind.to_string(),
                 target: target.to_string(),
-                interval_s,
+                interval_s: policy.interval_s,
                 last: sample.clone(),
                 recent: Vec::new(),
                 transitions: Vec::new(),
+                pending: history::Hysteresis::default(),
+                history: history::History::default(),
             });
         entry.kind = kind.to_string();
         entry.target = target.to_string();
-        entry.interval_s = interval_s;
-        let previous = entry.transitions.last().map(|t| t.to);
-        if previous != Some(sample.health) {
-            entry.transitions.push(Transition {
-                at: sample.at,
-                from: previous,
-                to: sample.health,
-            });
-            if entry.transitions.len() > MAX_TRANSITIONS {
-                let excess = entry.transitions.len() - MAX_TRANSITIONS;
-                entry.transitions.drain(..excess);
-            }
+        entry.interval_s = policy.interval_s;
+        // A pause longer than the silence limit means the worker was not running: the
+        // time after its last sample's interval is "no data", and a new series starts.
+        let previous = entry.last.at;
+        if !entry.transitions.is_empty()
+            && (sample.at - previous).as_seconds_f64() > policy.silent_after_s
+        {
+            let gap_from =
+                previous + chrono::Duration::milliseconds((policy.interval_s * 1000.0) as i64);
+            entry
+                .history
+                .account(&entry.transitions, gap_from.min(sample.at));
+            history::push_change(
+                &mut entry.transitions,
+                gap_from.min(sample.at),
+                RegionHealth::NoData,
+            );
+            entry.pending = history::Hysteresis::default();
         }
+        let shown = entry.transitions.last().map(|t| t.to);
+        for (at, to) in entry
+            .pending
+            .step(shown, &sample, policy.confirm, policy.recover)
+        {
+            history::push_change(&mut entry.transitions, at, to);
+        }
+        history::bound_transitions(
+            &mut entry.transitions,
+            MAX_TRANSITIONS,
+            sample.at - chrono::Duration::days(TRANSITION_DAYS),
+        );
+        let settled = entry.pending.settled_until().unwrap_or(sample.at);
+        entry.history.account(&entry.transitions, settled);
+        entry.history.add_sample(&sample);
         entry.recent.push(sample.lean());
         if entry.recent.len() > RECENT_SAMPLES {
             let excess = entry.recent.len() - RECENT_SAMPLES;
@@ -383,9 +473,44 @@ pub fn parse(text: &str, shown: &str) -> anyhow::Result<RegionState> {
             anyhow::bail!("{shown}: no \"schema\" field, so not a pharos state file; move it aside")
         }
     }
-    serde_json::from_str(text).map_err(|e| {
+    let mut state: RegionState = serde_json::from_str(text).map_err(|e| {
         anyhow::anyhow!("{shown}: damaged state file ({e}); move it aside or delete it")
-    })
+    })?;
+    if state.schema < 2 {
+        // Schema 1 kept raw health changes; they stand in for confirmed ones (a blip in
+        // them shows as a short episode), and its roll-ups start empty.
+        for probe in state.probes.values_mut() {
+            let raw = std::mem::take(&mut probe.transitions);
+            for t in raw {
+                history::push_change(&mut probe.transitions, t.at, t.to);
+            }
+        }
+        state.schema = SCHEMA;
+    }
+    Ok(state)
+}
+
+/// Write a state as JSON: the header and then one line per probe, so a file of a
+/// thousand probes stays readable with `grep` and `jq` without pretty-printing's
+/// one-number-per-line columns.
+pub fn write_json(state: &RegionState, out: &mut impl std::io::Write) -> std::io::Result<()> {
+    fn json(out: &mut impl std::io::Write, v: &impl Serialize) -> std::io::Result<()> {
+        serde_json::to_writer(out, v).map_err(std::io::Error::from)
+    }
+    out.write_all(b"{\"schema\":")?;
+    json(out, &state.schema)?;
+    out.write_all(b",\"region\":")?;
+    json(out, &state.region)?;
+    out.write_all(b",\"written_at\":")?;
+    json(out, &state.written_at)?;
+    out.write_all(b",\"probes\":{")?;
+    for (i, (id, probe)) in state.probes.iter().enumerate() {
+        out.write_all(if i == 0 { b"\n" } else { b",\n" })?;
+        json(out, id)?;
+        out.write_all(b":")?;
+        json(out, probe)?;
+    }
+    out.write_all(b"\n}}\n")
 }
 
 #[cfg(test)]
@@ -409,43 +534,113 @@ mod tests {
         }
     }
 
+    fn history(s: &RegionState) -> Vec<(i64, RegionHealth)> {
+        s.probes["web"]
+            .transitions
+            .iter()
+            .map(|t| (t.at.timestamp(), t.to))
+            .collect()
+    }
+
     #[test]
-    fn records_transitions_and_bounds_the_tail() {
+    fn records_confirmed_transitions_and_bounds_the_tail() {
         let mut s = RegionState::new("eu", DateTime::from_timestamp(0, 0).unwrap());
         for i in 0..50 {
-            let h = if (10..20).contains(&i) {
+            let h = if (10..20).contains(&i) || i == 30 {
                 Health::Down
             } else {
                 Health::Up
             };
-            s.record("web", "http", "https://x", 30.0, sample(i, h));
+            s.record(
+                "web",
+                "http",
+                "https://x",
+                &history::Policy::every(30.0),
+                sample(i, h),
+            );
         }
         let p = &s.probes["web"];
         assert_eq!(p.recent.len(), RECENT_SAMPLES);
         assert_eq!(p.recent.last(), Some(&p.last.lean()));
-        let t: Vec<(i64, Health)> = p
-            .transitions
-            .iter()
-            .map(|t| (t.at.timestamp(), t.to))
-            .collect();
+        // The lone failure at 30 s never confirmed; the outage is back-dated to 10 s.
         assert_eq!(
-            t,
-            vec![(0, Health::Up), (10, Health::Down), (20, Health::Up)]
+            history(&s),
+            vec![
+                (0, RegionHealth::Up),
+                (10, RegionHealth::Down),
+                (20, RegionHealth::Up)
+            ]
+        );
+        assert_eq!(p.history.daily.down_s, vec![10.0]);
+        assert_eq!(p.history.daily.failures, vec![11]);
+        assert_eq!(p.history.daily.checks, vec![50]);
+    }
+
+    #[test]
+    fn a_silent_worker_is_no_data_then_a_new_series() {
+        let mut s = RegionState::new("eu", DateTime::from_timestamp(0, 0).unwrap());
+        let policy = history::Policy::every(10.0);
+        for at in [0, 10, 20, 200, 210] {
+            s.record("web", "http", "x", &policy, sample(at, Health::Up));
+        }
+        assert_eq!(
+            history(&s),
+            vec![
+                (0, RegionHealth::Up),
+                (30, RegionHealth::NoData),
+                (200, RegionHealth::Up)
+            ]
         );
     }
 
     #[test]
-    fn transitions_stay_bounded_when_flapping() {
+    fn transitions_stay_bounded_when_flapping_confirms() {
         let mut s = RegionState::new("eu", DateTime::from_timestamp(0, 0).unwrap());
+        let every_round = history::Policy {
+            confirm: 1,
+            recover: 1,
+            ..history::Policy::every(30.0)
+        };
         for i in 0..1000 {
             let h = if i % 2 == 0 { Health::Down } else { Health::Up };
-            s.record("web", "http", "x", 30.0, sample(i, h));
+            s.record("web", "http", "x", &every_round, sample(i, h));
         }
-        assert_eq!(s.probes["web"].transitions.len(), MAX_TRANSITIONS);
-        assert_eq!(
-            s.probes["web"].transitions.last().unwrap().at.timestamp(),
-            999
+        let p = &s.probes["web"];
+        assert!(
+            p.transitions.len() <= MAX_TRANSITIONS,
+            "{}",
+            p.transitions.len()
         );
+        assert_eq!(
+            p.transitions.last().map(|t| (t.at.timestamp(), t.to)),
+            Some((999, RegionHealth::Up))
+        );
+        // Folding over-counts downtime, never drops it: 500 of the 999 seconds were down.
+        assert!(
+            p.history.daily.down_s[0] >= 499.0,
+            "{:?}",
+            p.history.daily.down_s
+        );
+    }
+
+    #[test]
+    fn reads_schema_1_and_writes_one_line_per_probe() {
+        let v1 = r#"{"schema":1,"region":"eu","written_at":"2026-01-01T00:00:00Z","probes":{"web":{
+            "kind":"http","target":"x","interval_s":30.0,
+            "last":{"at":"2026-01-01T00:00:00Z","health":"down","detail":"refused"},
+            "recent":[],
+            "transitions":[{"at":"2025-12-31T23:00:00Z","from":null,"to":"up"},
+                           {"at":"2025-12-31T23:59:00Z","from":"up","to":"down"}]}}}"#;
+        let s = parse(v1, "state/eu.json").unwrap();
+        assert_eq!(s.schema, SCHEMA);
+        let web = &s.probes["web"];
+        assert_eq!(web.confirmed().map(|t| t.to), Some(RegionHealth::Down));
+        let mut out = Vec::new();
+        write_json(&s, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text.lines().count(), 3, "{text}");
+        assert!(text.lines().nth(1).unwrap().starts_with("\"web\":{"));
+        assert_eq!(parse(&text, "again").unwrap(), s);
     }
 
     #[test]

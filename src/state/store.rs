@@ -141,7 +141,8 @@ impl LocalStore {
             .with_context(|| format!("creating a temporary file in {}", self.dir.display()))?;
         // Stream the JSON into the temporary file: no second copy of a large state in memory.
         let mut out = std::io::BufWriter::new(tmp);
-        serde_json::to_writer_pretty(&mut out, state).context("serialising state")?;
+        super::write_json(state, &mut out)
+            .with_context(|| format!("writing a temporary file in {}", self.dir.display()))?;
         let tmp = out
             .into_inner()
             .map_err(|e| e.into_error())

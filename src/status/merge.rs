@@ -1,7 +1,7 @@
-//! Step 4 (status): merge every region's state into verdicts. Per region: hysteresis over
-//! the recent samples (a new bad health must hold `confirm` rounds, recovery `recover`
-//! rounds) and staleness (older than 3 × interval is "no data", never "down"). Across
-//! regions: the quorum rule. Per component: the worst of its probes, then the overrides of
+//! Step 4 (status): merge every region's state into today's verdicts. Per region: the
+//! health its worker confirmed (hysteresis is applied as samples arrive, see
+//! `state::history`) and staleness (older than 3 × interval is "no data", never "down").
+//! Across regions: the quorum rule. Per component: the worst of its probes, then the overrides of
 //! open incidents and active maintenance.
 
 use std::time::Duration;
@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::Status;
 use crate::config::{Config, Probe};
-use crate::state::{Health, RegionState, Sample};
+use crate::state::RegionState;
 
 /// A region older than this many intervals is left out of the quorum.
 pub const STALE_INTERVALS: u32 = 3;
@@ -25,10 +25,6 @@ pub struct ProbePolicy<'a> {
     pub regions: &'a [String],
     /// Its interval, for staleness.
     pub interval: Duration,
-    /// Rounds a worse health must hold.
-    pub confirm: u32,
-    /// Rounds a better health must hold.
-    pub recover: u32,
     /// Configured quorum.
     pub quorum: Option<u32>,
     /// The longest a failing check can take (every attempt timing out, plus the pauses),
@@ -42,62 +38,13 @@ impl<'a> From<&'a Probe> for ProbePolicy<'a> {
             id: &p.id,
             regions: &p.regions,
             interval: p.interval,
-            confirm: p.confirm,
-            recover: p.recover,
             quorum: p.quorum,
-            worst_check: p.timeout * (p.retries + 1) + p.retry_delay * p.retries,
+            worst_check: p.worst_check(),
         }
     }
 }
 
-/// One region's view of a probe or component.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RegionHealth {
-    /// Confirmed up.
-    Up,
-    /// Confirmed degraded.
-    Degraded,
-    /// Confirmed down.
-    Down,
-    /// The prober could not run the check.
-    Unknown,
-    /// No fresh data from this region.
-    NoData,
-}
-
-impl RegionHealth {
-    /// Order for "worst of": an observed failure beats any observation, which beats none.
-    fn rank(self) -> u8 {
-        match self {
-            RegionHealth::NoData => 0,
-            RegionHealth::Unknown => 1,
-            RegionHealth::Up => 2,
-            RegionHealth::Degraded => 3,
-            RegionHealth::Down => 4,
-        }
-    }
-
-    /// The word.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RegionHealth::Up => "up",
-            RegionHealth::Degraded => "degraded",
-            RegionHealth::Down => "down",
-            RegionHealth::Unknown => "unknown",
-            RegionHealth::NoData => "no_data",
-        }
-    }
-
-    fn from_health(h: Health) -> Self {
-        match h {
-            Health::Up => RegionHealth::Up,
-            Health::Degraded => RegionHealth::Degraded,
-            Health::Down => RegionHealth::Down,
-            Health::Unknown => RegionHealth::Unknown,
-        }
-    }
-}
+pub use crate::state::RegionHealth;
 
 /// A region's verdict with its evidence.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -137,66 +84,32 @@ pub fn quorum(fresh: usize, configured: Option<u32>) -> usize {
     q.clamp(1, fresh.max(1))
 }
 
-fn severity(h: Health) -> u8 {
-    match h {
-        Health::Up => 0,
-        Health::Degraded => 1,
-        Health::Down => 2,
-        Health::Unknown => 0,
+/// The quorum rule over the regions' confirmed healths: down in at least the quorum of the
+/// regions with data is a major outage, down in fewer a partial one, degraded (or down) in
+/// the quorum is degraded performance. `None` when no region has data.
+pub fn verdict(healths: &[RegionHealth], quorum_setting: Option<u32>) -> Option<Status> {
+    let count = |f: fn(&RegionHealth) -> bool| healths.iter().filter(|h| f(h)).count();
+    let fresh = count(|h| {
+        matches!(
+            h,
+            RegionHealth::Up | RegionHealth::Degraded | RegionHealth::Down
+        )
+    });
+    if fresh == 0 {
+        return None;
     }
-}
-
-/// The health a region shows after hysteresis over its samples (oldest first). A run of
-/// `confirm` consecutive samples worse than the shown health changes it to the mildest
-/// health in that run (degraded, down, degraded, down → degraded); a run of `recover`
-/// samples better than it changes it to the worst health in that run. Unknown samples are
-/// skipped; `None` when there are only unknown samples.
-pub fn confirmed_health(samples: &[Sample], confirm: u32, recover: u32) -> Option<Health> {
-    let mut known = samples
-        .iter()
-        .filter(|s| s.health != Health::Unknown)
-        .peekable();
-    known.peek()?;
-    let mut shown = Health::Up;
-    // (length, mildest) of the current run of worse samples; (length, worst) of better ones.
-    let mut worse: (u32, Health) = (0, Health::Down);
-    let mut better: (u32, Health) = (0, Health::Up);
-    for s in known {
-        let (h, current) = (severity(s.health), severity(shown));
-        if h > current {
-            worse = (
-                worse.0 + 1,
-                if h < severity(worse.1) || worse.0 == 0 {
-                    s.health
-                } else {
-                    worse.1
-                },
-            );
-            better = (0, Health::Up);
-            if worse.0 >= confirm {
-                shown = worse.1;
-                worse = (0, Health::Down);
-            }
-        } else if h < current {
-            better = (
-                better.0 + 1,
-                if h > severity(better.1) || better.0 == 0 {
-                    s.health
-                } else {
-                    better.1
-                },
-            );
-            worse = (0, Health::Down);
-            if better.0 >= recover {
-                shown = better.1;
-                better = (0, Health::Up);
-            }
-        } else {
-            worse = (0, Health::Down);
-            better = (0, Health::Up);
-        }
-    }
-    Some(shown)
+    let down = count(|h| *h == RegionHealth::Down);
+    let degraded = count(|h| *h == RegionHealth::Degraded);
+    let q = quorum(fresh, quorum_setting);
+    Some(if down >= q {
+        Status::MajorOutage
+    } else if down > 0 {
+        Status::PartialOutage
+    } else if down + degraded >= q {
+        Status::DegradedPerformance
+    } else {
+        Status::Operational
+    })
 }
 
 /// Merge one probe over every region's state.
@@ -236,56 +149,25 @@ pub fn merge_probe(
                 since: None,
             },
             Some(p) => {
-                let tail: &[Sample] = if p.recent.is_empty() {
-                    std::slice::from_ref(&p.last)
-                } else {
-                    &p.recent
-                };
-                let health = confirmed_health(tail, policy.confirm, policy.recover);
-                let since = health
-                    .and_then(|h| p.transitions.iter().rev().find(|t| t.to == h).map(|t| t.at));
+                // The worker confirmed the region's health (hysteresis, back-dating); a
+                // file without transitions yet has only unconfirmed samples.
+                let confirmed = p.confirmed();
                 RegionView {
                     region: name.clone(),
-                    health: health.map_or(RegionHealth::Unknown, RegionHealth::from_health),
+                    health: confirmed.map_or(RegionHealth::Unknown, |t| match t.to {
+                        RegionHealth::NoData => RegionHealth::Unknown,
+                        h => h,
+                    }),
                     detail: Some(p.last.detail.clone()),
                     checked_at: Some(p.last.at),
-                    since,
+                    since: confirmed.map(|t| t.at),
                 }
             }
         };
         regions.push(view);
     }
-    let fresh = regions
-        .iter()
-        .filter(|r| {
-            matches!(
-                r.health,
-                RegionHealth::Up | RegionHealth::Degraded | RegionHealth::Down
-            )
-        })
-        .count();
-    let down = regions
-        .iter()
-        .filter(|r| r.health == RegionHealth::Down)
-        .count();
-    let degraded = regions
-        .iter()
-        .filter(|r| r.health == RegionHealth::Degraded)
-        .count();
-    let status = if fresh == 0 {
-        None
-    } else {
-        let q = quorum(fresh, policy.quorum);
-        Some(if down >= q {
-            Status::MajorOutage
-        } else if down > 0 {
-            Status::PartialOutage
-        } else if down + degraded >= q {
-            Status::DegradedPerformance
-        } else {
-            Status::Operational
-        })
-    };
+    let healths: Vec<RegionHealth> = regions.iter().map(|r| r.health).collect();
+    let status = verdict(&healths, policy.quorum);
     let since = match status {
         Some(Status::MajorOutage | Status::PartialOutage) => earliest(&regions, RegionHealth::Down),
         Some(Status::DegradedPerformance) => earliest(&regions, RegionHealth::Degraded),
@@ -403,7 +285,7 @@ pub fn components(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::RegionState;
+    use crate::state::{Health, RegionState, Sample};
 
     fn t(sec: i64) -> DateTime<Utc> {
         DateTime::from_timestamp(1_800_000_000 + sec, 0).unwrap()
@@ -435,7 +317,7 @@ mod tests {
                 "web",
                 "http",
                 "x",
-                10.0,
+                &crate::state::history::Policy::every(10.0),
                 sample(end - (n - 1 - i as i64) * 10, *h),
             );
         }
@@ -450,8 +332,6 @@ mod tests {
             id: "web",
             regions: &names,
             interval: Duration::from_secs(10),
-            confirm: 2,
-            recover: 2,
             quorum: None,
             worst_check: Duration::ZERO,
         };
@@ -469,53 +349,6 @@ mod tests {
         assert_eq!(quorum(5, None), 3);
         assert_eq!(quorum(3, Some(3)), 3);
         assert_eq!(quorum(1, Some(2)), 1, "capped at the fresh regions");
-    }
-
-    #[test]
-    fn hysteresis_needs_confirm_rounds_and_recover_rounds() {
-        let s = |hs: &[Health]| {
-            hs.iter()
-                .enumerate()
-                .map(|(i, h)| sample(i as i64, *h))
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(
-            confirmed_health(&s(&[P, P, D]), 2, 2),
-            Some(P),
-            "one bad round is a blip"
-        );
-        assert_eq!(confirmed_health(&s(&[P, D, D]), 2, 2), Some(D));
-        assert_eq!(
-            confirmed_health(&s(&[D, D, P]), 2, 2),
-            Some(D),
-            "one good round is not recovery"
-        );
-        assert_eq!(confirmed_health(&s(&[D, D, P, P]), 2, 2), Some(P));
-        assert_eq!(
-            confirmed_health(&s(&[P, D, P, D]), 2, 2),
-            Some(P),
-            "flapping never confirms"
-        );
-        assert_eq!(
-            confirmed_health(&s(&[D, D, U, U]), 2, 2),
-            Some(D),
-            "unknown is skipped"
-        );
-        assert_eq!(confirmed_health(&s(&[U, U]), 2, 2), None);
-        assert_eq!(confirmed_health(&s(&[D]), 1, 1), Some(D));
-        assert_eq!(confirmed_health(&s(&[G, G, D]), 2, 2), Some(G));
-        assert_eq!(
-            confirmed_health(&s(&[G, D, G, D]), 2, 2),
-            Some(G),
-            "mixed bad rounds confirm the milder"
-        );
-        assert_eq!(confirmed_health(&s(&[D, G, D, G, D, D]), 2, 2), Some(D));
-        assert_eq!(
-            confirmed_health(&s(&[D, D, G, P]), 2, 2),
-            Some(G),
-            "recovery shows the worse of the good run"
-        );
-        assert_eq!(confirmed_health(&s(&[D, D, G, G, P, P]), 2, 2), Some(P));
     }
 
     #[test]

@@ -2,12 +2,13 @@
 //! incidents, now): no clocks, no files, no sockets, so every rule is unit-tested.
 
 pub mod merge;
+pub mod timeline;
 
 use serde::Serialize;
 
 pub use merge::{
     ComponentVerdict, Override, ProbePolicy, ProbeVerdict, RegionHealth, RegionView, components,
-    confirmed_health, merge_probe, quorum,
+    merge_probe, quorum,
 };
 
 /// A component's status, Statuspage's words, ordered by severity so a roll-up is `max()`.

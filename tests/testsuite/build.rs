@@ -2,6 +2,7 @@
 //! the guarantee that a failed build leaves the previous site in place.
 
 use chrono::{DateTime, Duration, Utc};
+use pharos::state::history::Policy;
 use pharos::state::{Health, RegionState, Sample};
 
 use crate::harness::{ProjectTest, project_with, stderr, stdout};
@@ -34,7 +35,7 @@ fn region(t: &ProjectTest, name: &str, age: i64, probes: &[(&str, &[Health])]) {
                 plugin: None,
                 icmp: None,
             };
-            s.record(id, "http", "https://x", 30.0, sample);
+            s.record(id, "http", "https://x", &Policy::every(30.0), sample);
         }
     }
     t.write(

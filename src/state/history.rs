@@ -1,0 +1,715 @@
+//! Step 3 (state): what a region keeps of a probe's past, updated sample by sample by the
+//! worker. Three pure pieces:
+//! - [`Hysteresis`]: turns raw samples into the region's *confirmed* health (a worse health
+//!   must hold `confirm` rounds, a better one `recover` rounds, `confirm` unknown rounds
+//!   make it unknown), back-dated to the first sample of the run that confirmed it. Its
+//!   changes are the region's transitions, so a flapping check that never confirms adds
+//!   nothing.
+//! - [`Sketch`]: a log-bucketed latency histogram (1 % relative error) for percentiles.
+//! - [`History`]: hourly latency percentiles for 7 days and daily roll-ups for 400 days,
+//!   kept as columns (one array per field, element 0 at `first_hour` / `first_day`), so
+//!   the size is set by the retention windows, never by run time.
+
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Timelike, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{Health, RegionHealth, Sample, Transition};
+
+/// Hours of latency percentiles kept (7 days).
+pub const HOURLY_KEPT: usize = 7 * 24;
+/// Days of roll-ups kept.
+pub const DAILY_KEPT: usize = 400;
+
+/// How one probe is confirmed and when its region counts as silent.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Policy {
+    /// Seconds between checks.
+    pub interval_s: f64,
+    /// Rounds a worse health must hold.
+    pub confirm: u32,
+    /// Rounds a better health must hold.
+    pub recover: u32,
+    /// A pause between two samples longer than this is "no data" (the worker was not
+    /// running), not the health before or after it.
+    pub silent_after_s: f64,
+}
+
+impl Policy {
+    /// Defaults for a probe checked every `interval_s` seconds: confirm and recover in 2
+    /// rounds, silent after 3 intervals.
+    pub fn every(interval_s: f64) -> Self {
+        Policy {
+            interval_s,
+            confirm: 2,
+            recover: 2,
+            silent_after_s: 3.0 * interval_s,
+        }
+    }
+}
+
+/// A run of samples that differ from the confirmed health and may confirm a change.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Run {
+    /// The first sample of the run: where a confirmed change is back-dated to.
+    pub since: DateTime<Utc>,
+    /// Samples in the run.
+    pub n: u32,
+    /// The health it would confirm: the mildest of a worse run, the worst of a better one.
+    pub health: Health,
+}
+
+/// Runs under way; empty when the last samples agree with the confirmed health.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Hysteresis {
+    /// Samples worse than the confirmed health.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub worse: Option<Run>,
+    /// Samples better than the confirmed health.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub better: Option<Run>,
+    /// Samples the prober could not take.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unknown: Option<Run>,
+}
+
+fn severity(h: Health) -> u8 {
+    match h {
+        Health::Up | Health::Unknown => 0,
+        Health::Degraded => 1,
+        Health::Down => 2,
+    }
+}
+
+impl Hysteresis {
+    /// Nothing pending.
+    pub fn is_empty(&self) -> bool {
+        self.worse.is_none() && self.better.is_none() && self.unknown.is_none()
+    }
+
+    /// The earliest start of a run under way: the confirmed timeline is final before it.
+    pub fn settled_until(&self) -> Option<DateTime<Utc>> {
+        [self.worse, self.better, self.unknown]
+            .into_iter()
+            .flatten()
+            .map(|r| r.since)
+            .min()
+    }
+
+    /// Feed one sample given the health shown so far (`None` at the start of a series, when
+    /// the region is optimistically up until a failure confirms). Returns the changes of
+    /// confirmed health it causes, oldest first, each with its back-dated time.
+    pub fn step(
+        &mut self,
+        shown: Option<RegionHealth>,
+        sample: &Sample,
+        confirm: u32,
+        recover: u32,
+    ) -> Vec<(DateTime<Utc>, RegionHealth)> {
+        let (confirm, recover) = (confirm.max(1), recover.max(1));
+        let mut changes = Vec::new();
+        let at = sample.at;
+        let mut shown = match shown {
+            Some(RegionHealth::Up) => Health::Up,
+            Some(RegionHealth::Degraded) => Health::Degraded,
+            Some(RegionHealth::Down) => Health::Down,
+            Some(RegionHealth::Unknown) if sample.health == Health::Unknown => {
+                *self = Hysteresis::default();
+                return changes;
+            }
+            // A series starts (or resumes after unknown or silence) as up; a failure then
+            // confirms from this very sample.
+            _ if sample.health == Health::Unknown => {
+                *self = Hysteresis::default();
+                changes.push((at, RegionHealth::Unknown));
+                return changes;
+            }
+            _ => {
+                *self = Hysteresis::default();
+                changes.push((at, RegionHealth::Up));
+                Health::Up
+            }
+        };
+        if sample.health == Health::Unknown {
+            let run = self.unknown.get_or_insert(Run {
+                since: at,
+                n: 0,
+                health: Health::Unknown,
+            });
+            run.n += 1;
+            if run.n >= confirm {
+                changes.push((run.since, RegionHealth::Unknown));
+                *self = Hysteresis::default();
+            }
+            return changes;
+        }
+        self.unknown = None;
+        let (h, current) = (severity(sample.health), severity(shown));
+        if h > current {
+            self.better = None;
+            let run = self.worse.get_or_insert(Run {
+                since: at,
+                n: 0,
+                health: sample.health,
+            });
+            run.n += 1;
+            if severity(sample.health) < severity(run.health) {
+                run.health = sample.health;
+            }
+            if run.n >= confirm {
+                shown = run.health;
+                changes.push((run.since, RegionHealth::from(shown)));
+                self.worse = None;
+            }
+        } else if h < current {
+            self.worse = None;
+            let run = self.better.get_or_insert(Run {
+                since: at,
+                n: 0,
+                health: sample.health,
+            });
+            run.n += 1;
+            if severity(sample.health) > severity(run.health) {
+                run.health = sample.health;
+            }
+            if run.n >= recover {
+                changes.push((run.since, RegionHealth::from(run.health)));
+                self.better = None;
+            }
+        } else {
+            self.worse = None;
+            self.better = None;
+        }
+        changes
+    }
+}
+
+/// Append a confirmed change to a transition list: a change back-dated to (or before) the
+/// last transition replaces it, and equal neighbours merge.
+pub fn push_change(transitions: &mut Vec<Transition>, at: DateTime<Utc>, to: RegionHealth) {
+    while let Some(last) = transitions.last() {
+        if last.at >= at {
+            transitions.pop();
+        } else {
+            break;
+        }
+    }
+    if transitions.last().map(|t| t.to) != Some(to) {
+        transitions.push(Transition { at, to });
+    }
+}
+
+/// Keep a transition list within `max` entries and `keep_from` (always keeping the entry in
+/// force at `keep_from`). Over `max`, the shortest closed episode between two observed
+/// healths is folded into the one before it, which takes the worse of the two: flapping
+/// becomes one longer episode, and downtime is never dropped, only over-counted.
+pub fn bound_transitions(transitions: &mut Vec<Transition>, max: usize, keep_from: DateTime<Utc>) {
+    let before = transitions.partition_point(|t| t.at <= keep_from);
+    if before > 1 {
+        transitions.drain(..before - 1);
+    }
+    while transitions.len() > max.max(2) {
+        let observed = |h: RegionHealth| {
+            matches!(
+                h,
+                RegionHealth::Up | RegionHealth::Degraded | RegionHealth::Down
+            )
+        };
+        let shortest = (1..transitions.len() - 1)
+            .filter(|&i| observed(transitions[i].to) && observed(transitions[i - 1].to))
+            .min_by_key(|&i| transitions[i + 1].at - transitions[i].at);
+        match shortest {
+            Some(i) => {
+                let folded = transitions.remove(i);
+                let prev = &mut transitions[i - 1];
+                if folded.to.rank() > prev.to.rank() {
+                    prev.to = folded.to;
+                }
+                // The merged episode may now equal its successor.
+                if i < transitions.len() && transitions[i].to == transitions[i - 1].to {
+                    transitions.remove(i);
+                }
+                if i >= 2 && transitions[i - 1].to == transitions[i - 2].to {
+                    transitions.remove(i - 1);
+                }
+            }
+            None => {
+                transitions.remove(0);
+            }
+        }
+    }
+}
+
+/// Bucket growth factor of [`Sketch`]: values within 1 % share a bucket.
+const GAMMA: f64 = 1.02;
+
+/// A latency histogram with logarithmic buckets: `[bucket, count]` pairs, sorted.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Sketch(Vec<(i32, u32)>);
+
+impl Sketch {
+    /// Add one value in milliseconds.
+    pub fn add(&mut self, ms: f64) {
+        let key = (ms.max(0.001).ln() / GAMMA.ln()).ceil() as i32;
+        match self.0.binary_search_by_key(&key, |(k, _)| *k) {
+            Ok(i) => self.0[i].1 = self.0[i].1.saturating_add(1),
+            Err(i) => self.0.insert(i, (key, 1)),
+        }
+    }
+
+    /// Values added.
+    pub fn count(&self) -> u64 {
+        self.0.iter().map(|(_, c)| u64::from(*c)).sum()
+    }
+
+    /// Whether nothing was added.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The `q` quantile (0–1) in milliseconds, rounded to 0.1 ms; `None` when empty.
+    pub fn quantile(&self, q: f64) -> Option<f64> {
+        let n = self.count();
+        if n == 0 {
+            return None;
+        }
+        let rank = (q.clamp(0.0, 1.0) * (n - 1) as f64).round() as u64;
+        let mut seen = 0u64;
+        for (key, count) in &self.0 {
+            seen += u64::from(*count);
+            if seen > rank {
+                let mid = 2.0 * GAMMA.powi(*key) / (GAMMA + 1.0);
+                return Some((mid * 10.0).round() / 10.0);
+            }
+        }
+        None
+    }
+}
+
+/// Latency percentiles per hour; element `i` is the hour starting `first_hour + i` hours.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Hourly {
+    /// Start of the hour of element 0.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_hour: Option<DateTime<Utc>>,
+    /// Successful checks (the ones with a latency).
+    pub n: Vec<u32>,
+    /// Median latency, ms.
+    pub p50_ms: Vec<Option<f64>>,
+    /// 95th percentile latency, ms.
+    pub p95_ms: Vec<Option<f64>>,
+    /// 99th percentile latency, ms.
+    pub p99_ms: Vec<Option<f64>>,
+    /// The open (newest) hour's latencies.
+    #[serde(skip_serializing_if = "Sketch::is_empty")]
+    pub open: Sketch,
+}
+
+/// Daily roll-ups (UTC days); element `i` is the day `first_day + i`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Daily {
+    /// The day of element 0.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_day: Option<NaiveDate>,
+    /// Checks made.
+    pub checks: Vec<u32>,
+    /// Checks that found the target down.
+    pub failures: Vec<u32>,
+    /// Seconds the region's confirmed health was down.
+    pub down_s: Vec<f64>,
+    /// Seconds the region's confirmed health was degraded.
+    pub degraded_s: Vec<f64>,
+    /// The worst confirmed health of each day, one letter a day: `d` down, `g` degraded,
+    /// `u` up, `?` unknown (the prober could not check), `-` no data.
+    pub worst: String,
+    /// Median latency of successful checks, ms.
+    pub p50_ms: Vec<Option<f64>>,
+    /// 95th percentile latency of successful checks, ms.
+    pub p95_ms: Vec<Option<f64>>,
+    /// The open (newest) day's latencies.
+    #[serde(skip_serializing_if = "Sketch::is_empty")]
+    pub open: Sketch,
+}
+
+/// The letter of a health in [`Daily::worst`].
+pub fn day_letter(h: RegionHealth) -> char {
+    match h {
+        RegionHealth::Down => 'd',
+        RegionHealth::Degraded => 'g',
+        RegionHealth::Up => 'u',
+        RegionHealth::Unknown => '?',
+        RegionHealth::NoData => '-',
+    }
+}
+
+/// The health of a letter in [`Daily::worst`].
+pub fn letter_health(c: char) -> RegionHealth {
+    match c {
+        'd' => RegionHealth::Down,
+        'g' => RegionHealth::Degraded,
+        'u' => RegionHealth::Up,
+        '?' => RegionHealth::Unknown,
+        _ => RegionHealth::NoData,
+    }
+}
+
+/// A probe's roll-ups.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct History {
+    /// The confirmed timeline has been added to the daily downtime up to here.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accounted_until: Option<DateTime<Utc>>,
+    /// Per hour, the last 7 days.
+    pub hourly: Hourly,
+    /// Per day, the last 400 days.
+    pub daily: Daily,
+}
+
+fn hour_of(at: DateTime<Utc>) -> DateTime<Utc> {
+    at.with_nanosecond(0)
+        .and_then(|t| t.with_second(0))
+        .and_then(|t| t.with_minute(0))
+        .unwrap_or(at)
+}
+
+impl Hourly {
+    /// The index of `hour`, opening (and trimming) elements as needed; `None` for an hour
+    /// before the kept window.
+    fn slot(&mut self, hour: DateTime<Utc>) -> Option<usize> {
+        let first = *self.first_hour.get_or_insert(hour);
+        let i = usize::try_from((hour - first).num_hours()).ok()?;
+        if i >= self.n.len() {
+            self.seal();
+            // A long silence restarts the window instead of filling it hour by hour.
+            let missing = i + 1 - self.n.len();
+            if missing > HOURLY_KEPT {
+                *self = Hourly::default();
+                self.first_hour = Some(hour);
+                return self.slot(hour);
+            }
+            self.n.extend(std::iter::repeat_n(0, missing));
+            for col in [&mut self.p50_ms, &mut self.p95_ms, &mut self.p99_ms] {
+                col.extend(std::iter::repeat_n(None, missing));
+            }
+            self.open = Sketch::default();
+        }
+        let excess = self.n.len().saturating_sub(HOURLY_KEPT);
+        if excess > 0 {
+            self.n.drain(..excess);
+            for col in [&mut self.p50_ms, &mut self.p95_ms, &mut self.p99_ms] {
+                col.drain(..excess);
+            }
+            self.first_hour = Some(first + Duration::hours(excess as i64));
+            return Some(i - excess);
+        }
+        Some(i)
+    }
+
+    /// Write the open hour's percentiles into its element.
+    fn seal(&mut self) {
+        if let Some(i) = self.n.len().checked_sub(1) {
+            self.p50_ms[i] = self.open.quantile(0.50);
+            self.p95_ms[i] = self.open.quantile(0.95);
+            self.p99_ms[i] = self.open.quantile(0.99);
+        }
+    }
+
+    fn add(&mut self, at: DateTime<Utc>, latency_ms: Option<f64>) {
+        let Some(i) = self.slot(hour_of(at)) else {
+            return;
+        };
+        if let Some(ms) = latency_ms
+            && i + 1 == self.n.len()
+        {
+            self.n[i] = self.n[i].saturating_add(1);
+            self.open.add(ms);
+            self.seal();
+        }
+    }
+}
+
+impl Daily {
+    fn slot(&mut self, day: NaiveDate) -> Option<usize> {
+        let first = *self.first_day.get_or_insert(day);
+        let i = usize::try_from((day - first).num_days()).ok()?;
+        if i >= self.checks.len() {
+            let missing = i + 1 - self.checks.len();
+            if missing > DAILY_KEPT {
+                *self = Daily::default();
+                self.first_day = Some(day);
+                return self.slot(day);
+            }
+            self.checks.extend(std::iter::repeat_n(0, missing));
+            self.failures.extend(std::iter::repeat_n(0, missing));
+            self.down_s.extend(std::iter::repeat_n(0.0, missing));
+            self.degraded_s.extend(std::iter::repeat_n(0.0, missing));
+            self.worst.extend(std::iter::repeat_n('-', missing));
+            self.p50_ms.extend(std::iter::repeat_n(None, missing));
+            self.p95_ms.extend(std::iter::repeat_n(None, missing));
+            self.open = Sketch::default();
+        }
+        let excess = self.checks.len().saturating_sub(DAILY_KEPT);
+        if excess > 0 {
+            self.checks.drain(..excess);
+            self.failures.drain(..excess);
+            self.down_s.drain(..excess);
+            self.degraded_s.drain(..excess);
+            self.worst.drain(..excess);
+            self.p50_ms.drain(..excess);
+            self.p95_ms.drain(..excess);
+            self.first_day = Some(first + Duration::days(excess as i64));
+            return Some(i - excess);
+        }
+        Some(i)
+    }
+
+    fn add(&mut self, sample: &Sample, latency_ms: Option<f64>) {
+        let Some(i) = self.slot(sample.at.date_naive()) else {
+            return;
+        };
+        self.checks[i] = self.checks[i].saturating_add(1);
+        if sample.health == Health::Down {
+            self.failures[i] = self.failures[i].saturating_add(1);
+        }
+        if let Some(ms) = latency_ms
+            && i + 1 == self.checks.len()
+        {
+            self.open.add(ms);
+            self.p50_ms[i] = self.open.quantile(0.50);
+            self.p95_ms[i] = self.open.quantile(0.95);
+        }
+    }
+
+    /// Add a span of confirmed health to the days it covers.
+    fn add_span(&mut self, from: DateTime<Utc>, to: DateTime<Utc>, health: RegionHealth) {
+        let mut start = from;
+        while start < to {
+            let day = start.date_naive();
+            let next_day = day
+                .succ_opt()
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .map(|d| Utc.from_utc_datetime(&d))
+                .unwrap_or(to);
+            let end = to.min(next_day);
+            if let Some(i) = self.slot(day) {
+                let secs = (end - start).as_seconds_f64();
+                let add = |v: &mut f64| *v = ((*v + secs) * 1000.0).round() / 1000.0;
+                match health {
+                    RegionHealth::Down => add(&mut self.down_s[i]),
+                    RegionHealth::Degraded => add(&mut self.degraded_s[i]),
+                    _ => {}
+                }
+                let letter = day_letter(health);
+                let current = self.worst.chars().nth(i).unwrap_or('-');
+                if letter_health(letter).rank() > letter_health(current).rank() {
+                    self.worst
+                        .replace_range(i..i + 1, letter.encode_utf8(&mut [0; 4]));
+                }
+            }
+            start = end;
+        }
+    }
+}
+
+impl History {
+    /// Add a sample's counts and latency (successful checks only: a timeout's "latency"
+    /// would only measure the timeout).
+    pub fn add_sample(&mut self, sample: &Sample) {
+        let latency = sample
+            .latency_ms
+            .filter(|_| matches!(sample.health, Health::Up | Health::Degraded));
+        self.hourly.add(sample.at, latency);
+        self.daily.add(sample, latency);
+    }
+
+    /// Add the confirmed timeline up to `until` to the daily downtime and worst health.
+    pub fn account(&mut self, transitions: &[Transition], until: DateTime<Utc>) {
+        let Some(first) = transitions.first() else {
+            return;
+        };
+        let from = self.accounted_until.unwrap_or(first.at).max(first.at);
+        if until <= from {
+            return;
+        }
+        let start = transitions
+            .partition_point(|t| t.at <= from)
+            .saturating_sub(1);
+        for (i, t) in transitions.iter().enumerate().skip(start) {
+            let end = transitions.get(i + 1).map_or(until, |n| n.at.min(until));
+            let begin = t.at.max(from);
+            if begin < end {
+                self.daily.add_span(begin, end, t.to);
+            }
+            if end >= until {
+                break;
+            }
+        }
+        self.accounted_until = Some(until);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(sec: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000 + sec, 0).unwrap()
+    }
+
+    fn sample(sec: i64, health: Health) -> Sample {
+        Sample::new(t(sec), health, String::new())
+    }
+
+    /// The confirmed health after feeding `healths` (one a second) from the start.
+    fn confirmed(healths: &[Health], confirm: u32, recover: u32) -> Option<RegionHealth> {
+        let mut h = Hysteresis::default();
+        let mut tr = Vec::new();
+        for (i, health) in healths.iter().enumerate() {
+            let shown = tr.last().map(|t: &Transition| t.to);
+            for (at, to) in h.step(shown, &sample(i as i64, *health), confirm, recover) {
+                push_change(&mut tr, at, to);
+            }
+        }
+        tr.last().map(|t| t.to)
+    }
+
+    use Health::{Degraded as G, Down as D, Unknown as U, Up as P};
+    use RegionHealth as R;
+
+    #[test]
+    fn hysteresis_needs_confirm_rounds_and_recover_rounds() {
+        assert_eq!(confirmed(&[P, P, D], 2, 2), Some(R::Up), "a blip");
+        assert_eq!(confirmed(&[P, D, D], 2, 2), Some(R::Down));
+        assert_eq!(confirmed(&[D, D, P], 2, 2), Some(R::Down), "not recovered");
+        assert_eq!(confirmed(&[D, D, P, P], 2, 2), Some(R::Up));
+        assert_eq!(confirmed(&[P, D, P, D], 2, 2), Some(R::Up), "flapping");
+        assert_eq!(
+            confirmed(&[D, U, D], 2, 2),
+            Some(R::Down),
+            "one unknown skipped"
+        );
+        assert_eq!(confirmed(&[D, D, U, U], 2, 2), Some(R::Unknown));
+        assert_eq!(confirmed(&[U, U], 2, 2), Some(R::Unknown));
+        assert_eq!(confirmed(&[U, U, D, D], 2, 2), Some(R::Down));
+        assert_eq!(confirmed(&[D], 1, 1), Some(R::Down));
+        assert_eq!(confirmed(&[G, G, D], 2, 2), Some(R::Degraded));
+        assert_eq!(confirmed(&[G, D, G, D], 2, 2), Some(R::Degraded), "milder");
+        assert_eq!(confirmed(&[D, G, D, G, D, D], 2, 2), Some(R::Down));
+        assert_eq!(confirmed(&[D, D, G, P], 2, 2), Some(R::Degraded));
+        assert_eq!(confirmed(&[D, D, G, G, P, P], 2, 2), Some(R::Up));
+    }
+
+    #[test]
+    fn changes_are_back_dated_and_flapping_adds_no_transitions() {
+        let mut h = Hysteresis::default();
+        let mut tr = Vec::new();
+        let healths = [P, P, D, P, D, P, D, D, D, P, P];
+        for (i, health) in healths.iter().enumerate() {
+            let shown = tr.last().map(|t: &Transition| t.to);
+            for (at, to) in h.step(shown, &sample(i as i64 * 10, *health), 2, 2) {
+                push_change(&mut tr, at, to);
+            }
+        }
+        let got: Vec<(i64, R)> = tr
+            .iter()
+            .map(|x| (x.at.timestamp() - 1_800_000_000, x.to))
+            .collect();
+        // Down confirmed at 70 s is back-dated to 60 s; recovery at 100 s to 90 s.
+        assert_eq!(got, vec![(0, R::Up), (60, R::Down), (90, R::Up)]);
+    }
+
+    #[test]
+    fn bounding_folds_the_shortest_episode_into_a_worse_one() {
+        let mk = |v: &[(i64, R)]| -> Vec<Transition> {
+            v.iter()
+                .map(|(s, to)| Transition { at: t(*s), to: *to })
+                .collect()
+        };
+        // Up, down 100–110, up 110–500, down 500–900, up 900–905, down 905–.
+        let mut tr = mk(&[
+            (0, R::Up),
+            (100, R::Down),
+            (110, R::Up),
+            (500, R::Down),
+            (900, R::Up),
+            (905, R::Down),
+        ]);
+        bound_transitions(&mut tr, 5, t(0));
+        // The 5 s "up" at 900 folds into the down before it, which then merges with the
+        // down after it: one down episode from 500.
+        assert_eq!(
+            tr,
+            mk(&[(0, R::Up), (100, R::Down), (110, R::Up), (500, R::Down)])
+        );
+        // Entries before the window go, but the one in force at its start stays.
+        bound_transitions(&mut tr, 10, t(300));
+        assert_eq!(tr, mk(&[(110, R::Up), (500, R::Down)]));
+    }
+
+    #[test]
+    fn sketch_quantiles_are_within_one_percent() {
+        let mut s = Sketch::default();
+        for v in 1..=1000 {
+            s.add(v as f64);
+        }
+        for (q, want) in [(0.5, 500.0), (0.95, 950.0), (0.99, 990.0)] {
+            let got = s.quantile(q).unwrap();
+            assert!((got - want).abs() / want < 0.012, "q{q}: {got} vs {want}");
+        }
+        assert_eq!(Sketch::default().quantile(0.5), None);
+    }
+
+    #[test]
+    fn downtime_is_accounted_per_utc_day() {
+        // Down from 23:00 to 01:30 the next day; day 0 starts at midnight.
+        let day0 = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
+        let tr = vec![
+            Transition {
+                at: day0,
+                to: R::Up,
+            },
+            Transition {
+                at: day0 + Duration::hours(23),
+                to: R::Down,
+            },
+            Transition {
+                at: day0 + Duration::minutes(25 * 60 + 30),
+                to: R::Up,
+            },
+        ];
+        let mut h = History::default();
+        h.account(&tr, day0 + Duration::hours(12));
+        h.account(&tr, day0 + Duration::hours(30));
+        assert_eq!(h.daily.down_s, vec![3600.0, 5400.0]);
+        assert_eq!(h.daily.worst, "dd");
+        assert_eq!(h.accounted_until, Some(day0 + Duration::hours(30)));
+    }
+
+    #[test]
+    fn windows_stay_bounded() {
+        let mut h = History::default();
+        let start = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        for hour in 0..(24 * 500) {
+            let s = Sample {
+                latency_ms: Some(10.0 + (hour % 7) as f64),
+                ..Sample::new(start + Duration::hours(hour), Health::Up, String::new())
+            };
+            h.add_sample(&s);
+        }
+        assert_eq!(h.hourly.n.len(), HOURLY_KEPT);
+        assert_eq!(h.daily.checks.len(), DAILY_KEPT);
+        assert!(
+            h.daily.worst.chars().all(|c| c == '-'),
+            "worst comes from account()"
+        );
+        assert_eq!(
+            h.daily.first_day,
+            Some((start + Duration::hours(24 * 500 - 1)).date_naive() - Duration::days(399))
+        );
+        assert_eq!(h.daily.checks[DAILY_KEPT - 1], 24);
+    }
+}

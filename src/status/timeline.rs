@@ -1,0 +1,505 @@
+//! Step 4 (status): history. The consensus timeline sweeps every region's confirmed
+//! transitions and applies the quorum rule at each moment, so downtime is measured in
+//! seconds, not counted in samples. From it: uptime over a window, each day's downtime and
+//! worst status (the 90-day bars), and the detected outages with the regions that saw
+//! them. Time when too few regions were reporting is "no data": it is neither up nor down
+//! and leaves the uptime's denominator. Pure functions of their inputs.
+
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use chrono_tz::Tz;
+use serde::Serialize;
+
+use super::Status;
+use super::merge::verdict;
+use crate::state::{RegionHealth, Transition};
+
+/// In uptime, a partial outage (down in some regions, fewer than the quorum) counts as
+/// this share of downtime, as Statuspage weighs it; a major outage counts in full and
+/// degraded performance not at all.
+pub const PARTIAL_WEIGHT: f64 = 0.3;
+
+/// One region's confirmed timeline of a probe.
+#[derive(Debug, Clone, Copy)]
+pub struct RegionLine<'a> {
+    /// Region name.
+    pub region: &'a str,
+    /// Its confirmed transitions, oldest first.
+    pub transitions: &'a [Transition],
+    /// Where its data ends: its last transition holds until here, then "no data".
+    pub until: DateTime<Utc>,
+}
+
+impl RegionLine<'_> {
+    fn health_at(&self, at: DateTime<Utc>) -> RegionHealth {
+        if at >= self.until {
+            return RegionHealth::NoData;
+        }
+        let i = self.transitions.partition_point(|t| t.at <= at);
+        match i.checked_sub(1) {
+            Some(i) => self.transitions[i].to,
+            None => RegionHealth::NoData,
+        }
+    }
+}
+
+/// A stretch of time with one status.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Segment {
+    /// Start, inclusive.
+    pub from: DateTime<Utc>,
+    /// End, exclusive.
+    pub to: DateTime<Utc>,
+    /// The consensus; `None` when no region had data.
+    pub status: Option<Status>,
+    /// Regions that saw it down.
+    pub down: Vec<String>,
+}
+
+/// Append a segment, merging it into the previous one when they read the same.
+fn push(out: &mut Vec<Segment>, seg: Segment) {
+    if seg.from >= seg.to {
+        return;
+    }
+    if let Some(last) = out.last_mut()
+        && last.to == seg.from
+        && last.status == seg.status
+        && last.down == seg.down
+    {
+        last.to = seg.to;
+        return;
+    }
+    out.push(seg);
+}
+
+/// The consensus timeline of one probe over `[from, to)`.
+pub fn probe_timeline(
+    lines: &[RegionLine<'_>],
+    quorum: Option<u32>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Vec<Segment> {
+    let mut cuts: Vec<DateTime<Utc>> = vec![from, to];
+    for line in lines {
+        cuts.extend(line.transitions.iter().map(|t| t.at));
+        cuts.push(line.until);
+    }
+    cuts.retain(|t| *t >= from && *t <= to);
+    cuts.sort_unstable();
+    cuts.dedup();
+    let mut out = Vec::new();
+    for pair in cuts.windows(2) {
+        let at = pair[0];
+        let healths: Vec<RegionHealth> = lines.iter().map(|l| l.health_at(at)).collect();
+        let down = lines
+            .iter()
+            .zip(&healths)
+            .filter(|(_, h)| **h == RegionHealth::Down)
+            .map(|(l, _)| l.region.to_string())
+            .collect();
+        push(
+            &mut out,
+            Segment {
+                from: at,
+                to: pair[1],
+                status: verdict(&healths, quorum),
+                down,
+            },
+        );
+    }
+    out
+}
+
+/// A component's timeline: at each moment the worst of its probes that have data, and the
+/// regions where any of them was down.
+pub fn combine(probes: &[Vec<Segment>], from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<Segment> {
+    let mut cuts: Vec<DateTime<Utc>> = vec![from, to];
+    for p in probes {
+        cuts.extend(p.iter().flat_map(|s| [s.from, s.to]));
+    }
+    cuts.retain(|t| *t >= from && *t <= to);
+    cuts.sort_unstable();
+    cuts.dedup();
+    let mut index = vec![0usize; probes.len()];
+    let mut out = Vec::new();
+    for pair in cuts.windows(2) {
+        let at = pair[0];
+        let mut status = None;
+        let mut down: Vec<String> = Vec::new();
+        for (p, i) in probes.iter().zip(index.iter_mut()) {
+            while *i < p.len() && p[*i].to <= at {
+                *i += 1;
+            }
+            if let Some(seg) = p.get(*i).filter(|s| s.from <= at) {
+                status = status.max(seg.status);
+                down.extend(seg.down.iter().cloned());
+            }
+        }
+        down.sort();
+        down.dedup();
+        push(
+            &mut out,
+            Segment {
+                from: at,
+                to: pair[1],
+                status,
+                down,
+            },
+        );
+    }
+    out
+}
+
+/// Seconds of each status within `[from, to)`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Tally {
+    /// Operational.
+    pub up_s: f64,
+    /// Degraded performance.
+    pub degraded_s: f64,
+    /// Partial outage.
+    pub partial_s: f64,
+    /// Major outage.
+    pub major_s: f64,
+    /// No region had data.
+    pub no_data_s: f64,
+}
+
+impl Tally {
+    /// Seconds that count against uptime (partial outages weighted).
+    pub fn downtime_s(&self) -> f64 {
+        self.major_s + PARTIAL_WEIGHT * self.partial_s
+    }
+
+    /// Uptime in percent of the time with data; `None` without any data.
+    pub fn uptime_pct(&self) -> Option<f64> {
+        let known = self.up_s + self.degraded_s + self.partial_s + self.major_s;
+        (known > 0.0).then(|| 100.0 * (1.0 - self.downtime_s() / known))
+    }
+
+    /// The worst status seen; `None` when there was no data at all.
+    pub fn worst(&self) -> Option<Status> {
+        [
+            (self.major_s, Status::MajorOutage),
+            (self.partial_s, Status::PartialOutage),
+            (self.degraded_s, Status::DegradedPerformance),
+            (self.up_s, Status::Operational),
+        ]
+        .into_iter()
+        .find(|(s, _)| *s > 0.0)
+        .map(|(_, status)| status)
+    }
+}
+
+/// Add up a timeline within `[from, to)`; time the timeline does not cover is no data.
+pub fn tally(segments: &[Segment], from: DateTime<Utc>, to: DateTime<Utc>) -> Tally {
+    let mut t = Tally::default();
+    let mut covered = 0.0;
+    for s in segments {
+        let (a, b) = (s.from.max(from), s.to.min(to));
+        if a >= b {
+            continue;
+        }
+        let secs = (b - a).as_seconds_f64();
+        covered += secs;
+        match s.status {
+            None => t.no_data_s += secs,
+            Some(Status::Operational) => t.up_s += secs,
+            Some(Status::DegradedPerformance) => t.degraded_s += secs,
+            Some(Status::PartialOutage) => t.partial_s += secs,
+            Some(Status::MajorOutage) => t.major_s += secs,
+        }
+    }
+    t.no_data_s += ((to - from).as_seconds_f64() - covered).max(0.0);
+    t
+}
+
+/// The uptime windows shown on pages: label and length.
+pub const WINDOWS: [(&str, i64); 5] = [
+    ("24h", 1),
+    ("7d", 7),
+    ("30d", 30),
+    ("90d", 90),
+    ("365d", 365),
+];
+
+/// Uptime over each of [`WINDOWS`] ending at `now`.
+pub fn uptimes(segments: &[Segment], now: DateTime<Utc>) -> Vec<(&'static str, Option<f64>)> {
+    WINDOWS
+        .iter()
+        .map(|(label, days)| {
+            (
+                *label,
+                tally(segments, now - Duration::days(*days), now).uptime_pct(),
+            )
+        })
+        .collect()
+}
+
+/// One day of a timeline, in the page's time zone.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Day {
+    /// The date.
+    pub date: NaiveDate,
+    /// What the day held (up to `now` for today).
+    pub tally: Tally,
+}
+
+/// The last `n` days up to and including today (in `tz`), oldest first.
+pub fn days(segments: &[Segment], tz: Tz, now: DateTime<Utc>, n: u32) -> Vec<Day> {
+    let today = now.with_timezone(&tz).date_naive();
+    (0..n)
+        .rev()
+        .filter_map(|back| {
+            let date = today - Duration::days(i64::from(back));
+            let start = local_midnight(tz, date)?;
+            let end = local_midnight(tz, date.succ_opt()?)?.min(now);
+            Some(Day {
+                date,
+                tally: tally(segments, start, end.max(start)),
+            })
+        })
+        .collect()
+}
+
+/// The first instant of `date` in `tz` (a day may start at 01:00 where midnight is skipped).
+fn local_midnight(tz: Tz, date: NaiveDate) -> Option<DateTime<Utc>> {
+    (0..=3).find_map(|h| {
+        tz.from_local_datetime(&date.and_hms_opt(h, 0, 0)?)
+            .earliest()
+            .map(|t| t.with_timezone(&Utc))
+    })
+}
+
+/// An outage the probes saw: consecutive partial or major outage.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Outage {
+    /// When it began (back-dated to the first failing sample).
+    pub start: DateTime<Utc>,
+    /// When it ended; `None` while it goes on.
+    pub end: Option<DateTime<Utc>>,
+    /// The worst status during it.
+    pub worst: Status,
+    /// Every region that saw it down.
+    pub regions: Vec<String>,
+}
+
+/// The outages in a timeline, oldest first. One that reaches `now` is still going on.
+pub fn outages(segments: &[Segment], now: DateTime<Utc>) -> Vec<Outage> {
+    let mut out: Vec<Outage> = Vec::new();
+    let mut open = false;
+    for s in segments {
+        let bad = matches!(s.status, Some(Status::PartialOutage | Status::MajorOutage));
+        if !bad {
+            open = false;
+            continue;
+        }
+        let status = s.status.unwrap_or(Status::PartialOutage);
+        match out.last_mut() {
+            Some(o) if open => {
+                o.end = Some(s.to);
+                o.worst = o.worst.max(status);
+                o.regions.extend(s.down.iter().cloned());
+                o.regions.sort();
+                o.regions.dedup();
+            }
+            _ => out.push(Outage {
+                start: s.from,
+                end: Some(s.to),
+                worst: status,
+                regions: s.down.clone(),
+            }),
+        }
+        open = true;
+    }
+    for o in &mut out {
+        if o.end.is_some_and(|e| e >= now) {
+            o.end = None;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use RegionHealth::{Down as D, NoData as N, Up as U};
+
+    /// Minutes after a fixed midnight (2026-03-10T00:00:00Z).
+    fn m(min: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 3, 10, 0, 0, 0).unwrap() + Duration::minutes(min)
+    }
+
+    fn tr(v: &[(i64, RegionHealth)]) -> Vec<Transition> {
+        v.iter()
+            .map(|(at, to)| Transition {
+                at: m(*at),
+                to: *to,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn quorum_over_time_with_a_silent_region() {
+        // Three regions, 0–600 min. a: down 100–160. b: down 130–200. c: down 140–150,
+        // and silent from 300 (its data ends there).
+        let a = tr(&[(0, U), (100, D), (160, U)]);
+        let b = tr(&[(0, U), (130, D), (200, U)]);
+        let c = tr(&[(0, U), (140, D), (150, U)]);
+        let lines = [
+            RegionLine {
+                region: "a",
+                transitions: &a,
+                until: m(600),
+            },
+            RegionLine {
+                region: "b",
+                transitions: &b,
+                until: m(600),
+            },
+            RegionLine {
+                region: "c",
+                transitions: &c,
+                until: m(300),
+            },
+        ];
+        let tl = probe_timeline(&lines, None, m(0), m(600));
+        let got: Vec<(i64, i64, Option<Status>)> = tl
+            .iter()
+            .map(|s| {
+                (
+                    (s.from - m(0)).num_minutes(),
+                    (s.to - m(0)).num_minutes(),
+                    s.status,
+                )
+            })
+            .collect();
+        use Status::{MajorOutage as Maj, Operational as Op, PartialOutage as Par};
+        // Quorum of 3 fresh regions is 2: a alone 100–130 partial; a+b 130–160 major
+        // (c joins 140–150: still major, its own segment since the regions differ); b alone 160–200 partial. From 300 only a and b
+        // report, quorum 2, both up: operational.
+        assert_eq!(
+            got,
+            vec![
+                (0, 100, Some(Op)),
+                (100, 130, Some(Par)),
+                (130, 140, Some(Maj)),
+                (140, 150, Some(Maj)),
+                (150, 160, Some(Maj)),
+                (160, 200, Some(Par)),
+                (200, 600, Some(Op)),
+            ]
+        );
+        let t = tally(&tl, m(0), m(600));
+        // Partial 30 + 40 = 70 min, major 30 min, over 600 min all with data:
+        // downtime = 30 + 0.3 × 70 = 51 min; uptime = 1 − 51/600 = 91.5 %.
+        assert_eq!(t.major_s, 1800.0);
+        assert_eq!(t.partial_s, 4200.0);
+        assert!((t.uptime_pct().unwrap() - 91.5).abs() < 1e-9);
+        let o = outages(&tl, m(600));
+        assert_eq!(o.len(), 1, "one outage from 100 to 200");
+        assert_eq!((o[0].start, o[0].end), (m(100), Some(m(200))));
+        assert_eq!(o[0].worst, Status::MajorOutage);
+        assert_eq!(o[0].regions, vec!["a", "b", "c"]);
+    }
+
+    #[test]
+    fn no_data_is_not_downtime() {
+        // One region: up 0–60, silent 60–120 (no data), down 120–150, up until 180.
+        let a = tr(&[(0, U), (60, N), (120, D), (150, U)]);
+        let lines = [RegionLine {
+            region: "a",
+            transitions: &a,
+            until: m(180),
+        }];
+        let tl = probe_timeline(&lines, None, m(0), m(240));
+        let t = tally(&tl, m(0), m(240));
+        // Data 0–60 and 120–180 (120 min), down 30 of them → 75 %; 120 min no data
+        // (60–120 silent, 180–240 after its data ends).
+        assert_eq!(t.no_data_s, 7200.0);
+        assert_eq!(t.uptime_pct(), Some(75.0));
+        let o = outages(&tl, m(240));
+        assert_eq!((o[0].start, o[0].end), (m(120), Some(m(150))));
+        assert_eq!(
+            o[0].worst,
+            Status::MajorOutage,
+            "all of one region is the quorum"
+        );
+    }
+
+    #[test]
+    fn components_take_the_worst_probe_and_days_split_at_local_midnight() {
+        // Probe 1 down 23:00–01:00 (Tokyo is UTC+9, so 08:00–10:00 local on one day);
+        // probe 2 without data after 12:00.
+        let p1 = vec![
+            Segment {
+                from: m(0),
+                to: m(23 * 60),
+                status: Some(Status::Operational),
+                down: vec![],
+            },
+            Segment {
+                from: m(23 * 60),
+                to: m(25 * 60),
+                status: Some(Status::MajorOutage),
+                down: vec!["a".into()],
+            },
+            Segment {
+                from: m(25 * 60),
+                to: m(48 * 60),
+                status: Some(Status::Operational),
+                down: vec![],
+            },
+        ];
+        let p2 = vec![Segment {
+            from: m(0),
+            to: m(12 * 60),
+            status: Some(Status::DegradedPerformance),
+            down: vec![],
+        }];
+        let c = combine(&[p1, p2], m(0), m(48 * 60));
+        let got: Vec<(i64, Option<Status>)> = c
+            .iter()
+            .map(|s| ((s.from - m(0)).num_hours(), s.status))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (0, Some(Status::DegradedPerformance)),
+                (12, Some(Status::Operational)),
+                (23, Some(Status::MajorOutage)),
+                (25, Some(Status::Operational)),
+            ]
+        );
+        // UTC days: the outage splits 1 h + 1 h over 10 and 11 March.
+        let utc = days(&c, chrono_tz::UTC, m(48 * 60 - 1), 2);
+        assert_eq!(utc[0].tally.major_s, 3600.0);
+        assert_eq!(utc[1].tally.major_s, 3600.0);
+        // Tokyo days: 10 March local is 9 March 15:00Z – 10 March 15:00Z. The 2 h outage
+        // (23:00Z–01:00Z = 08:00–10:00 on 11 March local) falls on 11 March only.
+        let tokyo = days(&c, chrono_tz::Asia::Tokyo, m(48 * 60 - 1), 3);
+        assert_eq!(tokyo[2].date, NaiveDate::from_ymd_opt(2026, 3, 12).unwrap());
+        assert_eq!(tokyo[1].tally.major_s, 7200.0);
+        assert_eq!(tokyo[1].tally.worst(), Some(Status::MajorOutage));
+        // 10 March local: no data before 00:00Z (9 h), degraded 00:00Z–12:00Z, up 12–15.
+        assert_eq!(tokyo[0].tally.no_data_s, 9.0 * 3600.0);
+        assert_eq!(tokyo[0].tally.degraded_s, 12.0 * 3600.0);
+        assert_eq!(tokyo[0].tally.worst(), Some(Status::DegradedPerformance));
+    }
+
+    #[test]
+    fn an_outage_reaching_now_is_ongoing() {
+        let a = tr(&[(0, U), (50, D)]);
+        let lines = [RegionLine {
+            region: "a",
+            transitions: &a,
+            until: m(100),
+        }];
+        let tl = probe_timeline(&lines, None, m(0), m(100));
+        let o = outages(&tl, m(100));
+        assert_eq!((o[0].start, o[0].end), (m(50), None));
+        let windows = uptimes(&tl, m(100));
+        assert_eq!(windows[0].0, "24h");
+        // 24 h window: data 0–100 min, down 50 → 50 %.
+        assert_eq!(windows[0].1, Some(50.0));
+    }
+}
