@@ -101,12 +101,14 @@ pub fn load(project: &Project) -> Result<(Config, Vec<Incident>, Vec<crate::stat
 pub fn build(project: &Project, now: DateTime<Utc>) -> Result<Report> {
     let (config, incidents, states) = load(project)?;
     let (components, indicator) = decide(&config, &states, &incidents, now);
+    let history = status::timeline::histories(&config, &states, now, config.site.page.time_zone);
     let inputs = site::Inputs {
         config: &config,
         components: &components,
         indicator,
         incidents: &incidents,
         now,
+        history: &history,
     };
     let model = site::assemble(&inputs);
     let theme = config.site.page.theme.as_deref();

@@ -24,6 +24,66 @@ pub struct Inputs<'a> {
     pub incidents: &'a [Incident],
     /// The build's time.
     pub now: DateTime<Utc>,
+    /// Per-component history from the consensus timeline, in config order.
+    pub history: &'a [crate::status::timeline::ComponentHistory],
+}
+
+/// Uptime as shown: two decimals, cut rather than rounded so 99.999 % never reads 100.
+pub fn percent(p: f64) -> String {
+    if p >= 100.0 {
+        "100".to_string()
+    } else {
+        format!("{:.2}", (p.max(0.0) * 100.0).floor() / 100.0)
+    }
+}
+
+/// A duration in words: "45 s", "20 min", "3 h 5 min".
+pub fn duration_words(secs: f64) -> String {
+    let s = secs.round() as i64;
+    match s {
+        ..60 => format!("{s} s"),
+        60..3600 => format!("{} min", s / 60),
+        _ if s % 3600 / 60 == 0 => format!("{} h", s / 3600),
+        _ => format!("{} h {} min", s / 3600, s % 3600 / 60),
+    }
+}
+
+fn day_view(day: &crate::status::timeline::Day) -> DayView {
+    let t = &day.tally;
+    let date = day.date.format("%-d %b %Y");
+    let (status, label) = match t.worst() {
+        None => ("no_data", format!("{date}: no data")),
+        Some(Status::Operational) => ("operational", format!("{date}: no downtime")),
+        Some(Status::DegradedPerformance) => (
+            "degraded_performance",
+            format!(
+                "{date}: degraded performance, {}",
+                duration_words(t.degraded_s)
+            ),
+        ),
+        Some(Status::PartialOutage) => (
+            "partial_outage",
+            format!("{date}: partial outage, {}", duration_words(t.partial_s)),
+        ),
+        Some(Status::MajorOutage) => (
+            "major_outage",
+            if t.partial_s > 0.0 {
+                format!(
+                    "{date}: major outage, {}; partial outage, {}",
+                    duration_words(t.major_s),
+                    duration_words(t.partial_s)
+                )
+            } else {
+                format!("{date}: major outage, {}", duration_words(t.major_s))
+            },
+        ),
+    };
+    DayView {
+        date: day.date.format("%Y-%m-%d").to_string(),
+        status: status.to_string(),
+        label,
+        downtime_s: t.downtime_s(),
+    }
 }
 
 /// A time shown in the page's zone.
@@ -86,7 +146,17 @@ pub fn assemble(inputs: &Inputs<'_>) -> Model {
     let tv = |t: DateTime<Utc>| time_view(t, tz);
 
     let mut components = Vec::new();
-    for (c, v) in config.site.components.iter().zip(inputs.components) {
+    for (i, (c, v)) in config
+        .site
+        .components
+        .iter()
+        .zip(inputs.components)
+        .enumerate()
+    {
+        let history = inputs
+            .history
+            .get(i)
+            .filter(|h| h.id == c.id && h.monitored);
         if c.hidden_until_degraded && v.status == Status::Operational && !v.maintenance {
             continue;
         }
@@ -119,6 +189,23 @@ pub fn assemble(inputs: &Inputs<'_>) -> Model {
                         checked_at: r.checked_at.map(tv),
                     })
                     .collect(),
+                uptime: history
+                    .map(|h| {
+                        h.uptime
+                            .iter()
+                            .map(|(window, p)| UptimeView {
+                                window: window.to_string(),
+                                percent: p.map(percent),
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                uptime_90d: history
+                    .and_then(|h| h.uptime.iter().find(|(w, _)| *w == "90d"))
+                    .and_then(|(_, p)| p.map(percent)),
+                days: history
+                    .map(|h| h.days.iter().map(day_view).collect())
+                    .unwrap_or_default(),
             },
         ));
     }

@@ -121,6 +121,37 @@ pub struct ComponentView {
     pub since: Option<TimeView>,
     /// One entry per region that probes it.
     pub regions: Vec<RegionStateView>,
+    /// Uptime per window (24h, 7d, 30d, 90d, 365d), from the consensus timeline; empty
+    /// when no probe watches it.
+    pub uptime: Vec<UptimeView>,
+    /// The 90-day uptime as shown beside the bars (e.g. "99.95"), or null without data.
+    pub uptime_90d: Option<String>,
+    /// The last 90 days, oldest first; empty when no probe watches it.
+    pub days: Vec<DayView>,
+}
+
+/// Uptime over one window.
+#[derive(Debug, Clone, Serialize)]
+pub struct UptimeView {
+    /// `24h`, `7d`, `30d`, `90d` or `365d`.
+    pub window: String,
+    /// Percent with two decimals, never rounded up to 100 (e.g. "99.99"), or null
+    /// without data in the window.
+    pub percent: Option<String>,
+}
+
+/// One day of a component's history.
+#[derive(Debug, Clone, Serialize)]
+pub struct DayView {
+    /// `YYYY-MM-DD` in the page's time zone.
+    pub date: String,
+    /// The worst status that day (operational, degraded_performance, partial_outage,
+    /// major_outage) or no_data. Also the CSS class.
+    pub status: String,
+    /// A sentence for people and screen readers, e.g. "12 Nov 2026: Major outage, 20 min".
+    pub label: String,
+    /// Seconds counted against uptime that day (partial outages weighted).
+    pub downtime_s: f64,
 }
 
 /// A component as one region sees it.

@@ -32,6 +32,17 @@ pub struct ProbePolicy<'a> {
     pub worst_check: Duration,
 }
 
+impl ProbePolicy<'_> {
+    /// A region whose newest sample is older than this shows "no data".
+    pub fn stale_after(&self) -> chrono::Duration {
+        self.interval
+            .checked_mul(STALE_INTERVALS)
+            .and_then(|d| d.checked_add(self.worst_check))
+            .and_then(|d| chrono::Duration::from_std(d).ok())
+            .unwrap_or(chrono::Duration::MAX)
+    }
+}
+
 impl<'a> From<&'a Probe> for ProbePolicy<'a> {
     fn from(p: &'a Probe) -> Self {
         ProbePolicy {
@@ -118,12 +129,7 @@ pub fn merge_probe(
     states: &[RegionState],
     now: DateTime<Utc>,
 ) -> ProbeVerdict {
-    let stale_after = policy
-        .interval
-        .checked_mul(STALE_INTERVALS)
-        .and_then(|d| d.checked_add(policy.worst_check))
-        .and_then(|d| chrono::Duration::from_std(d).ok())
-        .unwrap_or(chrono::Duration::MAX);
+    let stale_after = policy.stale_after();
     let mut regions = Vec::new();
     for name in policy.regions {
         let probe = states

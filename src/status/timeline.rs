@@ -10,8 +10,14 @@ use chrono_tz::Tz;
 use serde::Serialize;
 
 use super::Status;
-use super::merge::verdict;
-use crate::state::{RegionHealth, Transition};
+use super::merge::{ProbePolicy, verdict};
+use crate::config::Config;
+use crate::state::{RegionHealth, RegionState, Transition};
+
+/// How far back the timeline reaches: the longest uptime window plus its first day.
+pub const REACH_DAYS: i64 = 366;
+/// Days in the bars of the status page.
+pub const BAR_DAYS: u32 = 90;
 
 /// In uptime, a partial outage (down in some regions, fewer than the quorum) counts as
 /// this share of downtime, as Statuspage weighs it; a major outage counts in full and
@@ -317,6 +323,90 @@ pub fn outages(segments: &[Segment], now: DateTime<Utc>) -> Vec<Outage> {
         }
     }
     out
+}
+
+/// Each configured region's line for one probe. A region with fresh data holds its last
+/// health until `now`; a stale one until one interval after its newest sample.
+pub fn lines<'a>(
+    policy: &ProbePolicy<'_>,
+    states: &'a [RegionState],
+    now: DateTime<Utc>,
+) -> Vec<RegionLine<'a>> {
+    let interval = Duration::from_std(policy.interval).unwrap_or(Duration::zero());
+    states
+        .iter()
+        .filter(|s| policy.regions.contains(&s.region))
+        .filter_map(|s| {
+            let p = s.probes.get(policy.id)?;
+            let fresh = now - p.last.at <= policy.stale_after();
+            Some(RegionLine {
+                region: &s.region,
+                transitions: &p.transitions,
+                until: if fresh { now } else { p.last.at + interval },
+            })
+        })
+        .collect()
+}
+
+/// What the pages show of one component's past.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ComponentHistory {
+    /// Component id.
+    pub id: String,
+    /// Whether any probe exercises it (without probes there is no measured history).
+    pub monitored: bool,
+    /// Its consensus timeline over the last [`REACH_DAYS`].
+    pub segments: Vec<Segment>,
+    /// Uptime per window of [`WINDOWS`].
+    pub uptime: Vec<(&'static str, Option<f64>)>,
+    /// The last [`BAR_DAYS`] days in the page's time zone, oldest first.
+    pub days: Vec<Day>,
+    /// Detected outages, oldest first.
+    pub outages: Vec<Outage>,
+}
+
+/// The history of every component, in config order.
+pub fn histories(
+    config: &Config,
+    states: &[RegionState],
+    now: DateTime<Utc>,
+    tz: Tz,
+) -> Vec<ComponentHistory> {
+    let from = now - Duration::days(REACH_DAYS);
+    let probe_lines: Vec<(&str, Vec<Segment>)> = config
+        .probing
+        .probes
+        .iter()
+        .map(|p| {
+            let policy = ProbePolicy::from(p);
+            let lines = lines(&policy, states, now);
+            (p.id.as_str(), probe_timeline(&lines, p.quorum, from, now))
+        })
+        .collect();
+    config
+        .site
+        .components
+        .iter()
+        .map(|c| {
+            let probes: Vec<Vec<Segment>> = config
+                .probing
+                .probes
+                .iter()
+                .zip(&probe_lines)
+                .filter(|(p, _)| p.components.contains(&c.id))
+                .map(|(_, (_, segs))| segs.clone())
+                .collect();
+            let segments = combine(&probes, from, now);
+            ComponentHistory {
+                id: c.id.clone(),
+                monitored: !probes.is_empty(),
+                uptime: uptimes(&segments, now),
+                days: days(&segments, tz, now, BAR_DAYS),
+                outages: outages(&segments, now),
+                segments,
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

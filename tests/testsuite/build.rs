@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use pharos::state::history::Policy;
-use pharos::state::{Health, RegionState, Sample};
+use pharos::state::{Health, RegionHealth, RegionState, Sample, Transition};
 
 use crate::harness::{ProjectTest, project_with, stderr, stdout};
 
@@ -58,7 +58,16 @@ fn component_html<'a>(html: &'a str, id: &str) -> &'a str {
         .find(&format!("id=\"component-{id}\""))
         .unwrap_or_else(|| panic!("no component {id}"));
     let start = html[..at].rfind("<li").unwrap();
-    let end = html[start..].find("</li>").unwrap() + start;
+    // Up to the next component or the end of the list (day bars are <li>s too).
+    let end = [
+        html[at..].find("<li class=\"component"),
+        html[at..].find("</ul>"),
+    ]
+    .into_iter()
+    .flatten()
+    .min()
+    .unwrap()
+        + at;
     &html[start..end]
 }
 
@@ -379,4 +388,80 @@ fn an_unreadable_state_file_is_left_out_with_a_warning() {
         "state problems are warnings for check"
     );
     assert!(stdout(&check).contains("warning: ") && stdout(&check).contains("r2.json"));
+}
+
+/// A region file for web-home whose confirmed history is `changes` (time, health), with a
+/// fresh sample 5 s before NOW.
+fn region_with_history(t: &ProjectTest, name: &str, changes: &[(&str, RegionHealth)]) {
+    let mut s = RegionState::new(name, now());
+    let at = now() - Duration::seconds(5);
+    s.record(
+        "web-home",
+        "http",
+        "https://x",
+        &Policy::every(30.0),
+        Sample::new(at, Health::Up, "up".into()),
+    );
+    let probe = s.probes.get_mut("web-home").unwrap();
+    probe.transitions = changes
+        .iter()
+        .map(|(at, to)| Transition {
+            at: at.parse().unwrap(),
+            to: *to,
+        })
+        .collect();
+    t.write(
+        &format!("state/{name}.json"),
+        &serde_json::to_string(&s).unwrap(),
+    );
+}
+
+#[test]
+fn uptime_and_day_bars_come_from_the_consensus_timeline() {
+    let t = project();
+    use RegionHealth::{Down, Up};
+    let since = "2026-10-21T12:00:00Z";
+    // r1 and r2 down 18 Nov 10:00–12:00 (quorum 2 of 3: major, 2 h); r3 alone down 15 Nov
+    // 03:00–04:00 (partial, 1 h).
+    for r in ["r1", "r2"] {
+        region_with_history(
+            &t,
+            r,
+            &[
+                (since, Up),
+                ("2026-11-18T10:00:00Z", Down),
+                ("2026-11-18T12:00:00Z", Up),
+            ],
+        );
+    }
+    region_with_history(
+        &t,
+        "r3",
+        &[
+            (since, Up),
+            ("2026-11-15T03:00:00Z", Down),
+            ("2026-11-15T04:00:00Z", Up),
+        ],
+    );
+    let out = t.run(&["build", "--now", NOW]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let html = t.read("site/index.html");
+    let web = component_html(&html, "web");
+    // 30 days of data = 2 592 000 s; downtime 7 200 + 0.3 × 3 600 = 8 280 s;
+    // uptime 1 − 8 280 / 2 592 000 = 99.680 % → "99.68".
+    assert!(web.contains("99.68 % uptime"), "{web}");
+    assert!(
+        web.contains("title=\"18 Nov 2026: major outage, 2 h\""),
+        "{web}"
+    );
+    assert!(
+        web.contains("title=\"15 Nov 2026: partial outage, 1 h\""),
+        "{web}"
+    );
+    assert!(web.contains("title=\"20 Oct 2026: no data\""), "{web}");
+    assert!(web.contains("title=\"21 Oct 2026: no downtime\""), "{web}");
+    assert_eq!(web.matches("class=\"bar ").count(), 90);
+    // api has no history in these files: no data, so no uptime figure.
+    let api = component_html(&html, "api");
+    assert!(!api.contains("% uptime"), "{api}");
 }
