@@ -50,10 +50,10 @@ fn observe(t: usize, r: usize, minute: i64) -> (Health, f64) {
     let latency = 20.0 + 7.0 * t as f64 + 30.0 * jitter * jitter;
     // One day in five has an outage somewhere between 10 and 120 minutes long; one in
     // three of them is seen from this region only.
-    if h % 5 == 0 {
+    if h.is_multiple_of(5) {
         let from = (h >> 8) as i64 % 1300;
         let len = 10 + (h >> 20) as i64 % 110;
-        let regional = (h >> 30) % 3 == 0;
+        let regional = (h >> 30).is_multiple_of(3);
         if in_day >= from && in_day < from + len && (!regional || (h >> 40) as usize % 3 == r) {
             return (Health::Down, 5000.0);
         }
