@@ -16,6 +16,11 @@ pub struct Cli {
     /// Project folder (the one with components.yaml). Default: the nearest one upwards.
     #[arg(long, global = true, value_name = "DIR")]
     pub root: Option<PathBuf>,
+    /// Where region state lives: a folder, or s3://bucket/prefix for S3-compatible object
+    /// storage (credentials and endpoint from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+    /// AWS_REGION, AWS_ENDPOINT_URL, AWS_ALLOW_HTTP). Default: state/ in the project.
+    #[arg(long, global = true, env = "PHAROS_STATE", value_name = "LOCATION")]
+    pub state: Option<String>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -54,21 +59,24 @@ pub enum Command {
 
 /// Run the parsed command line; the exit code says how it went.
 pub fn run(cli: Cli) -> Result<ExitCode> {
+    let state = cli.state.clone();
+    let locate =
+        |root: Option<&std::path::Path>| Project::locate(root).map(|p| p.with_state(state.clone()));
     match cli.command {
         Command::Demo(args) => cmd::demo::run(args),
         Command::Init(args) => cmd::init::run(args),
         Command::Completions(args) => cmd::docs::completions(args),
         Command::Man => cmd::docs::man(),
-        Command::Incident(args) => cmd::incident::run(args, &Project::locate(cli.root.as_deref())?),
+        Command::Incident(args) => cmd::incident::run(args, &locate(cli.root.as_deref())?),
         Command::Maintenance(args) => {
-            cmd::incident::run_maintenance(args, &Project::locate(cli.root.as_deref())?)
+            cmd::incident::run_maintenance(args, &locate(cli.root.as_deref())?)
         }
-        Command::Status(args) => cmd::status::run(args, &Project::locate(cli.root.as_deref())?),
-        Command::Watch(args) => cmd::watch::run(args, &Project::locate(cli.root.as_deref())?),
-        Command::Serve(args) => cmd::serve::run(args, &Project::locate(cli.root.as_deref())?),
-        Command::Check(args) => cmd::check::run(args, &Project::locate(cli.root.as_deref())?),
-        Command::Probe(args) => cmd::probe::run(args, &Project::locate(cli.root.as_deref())?),
-        Command::Build(args) => cmd::build::run(args, &Project::locate(cli.root.as_deref())?),
-        Command::Wrap(args) => cmd::wrap::run(args, &Project::locate(cli.root.as_deref())?),
+        Command::Status(args) => cmd::status::run(args, &locate(cli.root.as_deref())?),
+        Command::Watch(args) => cmd::watch::run(args, &locate(cli.root.as_deref())?),
+        Command::Serve(args) => cmd::serve::run(args, &locate(cli.root.as_deref())?),
+        Command::Check(args) => cmd::check::run(args, &locate(cli.root.as_deref())?),
+        Command::Probe(args) => cmd::probe::run(args, &locate(cli.root.as_deref())?),
+        Command::Build(args) => cmd::build::run(args, &locate(cli.root.as_deref())?),
+        Command::Wrap(args) => cmd::wrap::run(args, &locate(cli.root.as_deref())?),
     }
 }

@@ -10,12 +10,18 @@ use anyhow::{Result, bail};
 pub struct Project {
     /// The folder holding components.yaml.
     pub root: PathBuf,
+    /// `--state`: where region state lives instead of `state/` (a folder or an
+    /// `s3://bucket/prefix` URL).
+    pub state: Option<String>,
 }
 
 impl Project {
     /// A project rooted at `root`.
     pub fn at(root: impl Into<PathBuf>) -> Self {
-        Project { root: root.into() }
+        Project {
+            root: root.into(),
+            state: None,
+        }
     }
 
     /// Use `root` if given, else the nearest folder upwards with a components.yaml.
@@ -50,9 +56,20 @@ impl Project {
         self.root.join("incidents")
     }
 
-    /// state/.
+    /// state/, also where push probes' heartbeats land.
     pub fn state_dir(&self) -> PathBuf {
         self.root.join("state")
+    }
+
+    /// Use `spec` (from `--state`) for region state.
+    pub fn with_state(mut self, spec: Option<String>) -> Self {
+        self.state = spec;
+        self
+    }
+
+    /// Where region state is read and written.
+    pub fn store(&self) -> Result<crate::state::store::Store> {
+        crate::state::store::Store::from_spec(self.state.as_deref(), self.state_dir())
     }
 
     /// themes/.

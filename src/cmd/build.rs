@@ -10,7 +10,6 @@ use clap::Args as ClapArgs;
 use crate::config::{self, Config};
 use crate::incident::{self, Incident};
 use crate::project::Project;
-use crate::state::store::LocalStore;
 use crate::status::{self, ComponentVerdict, Indicator, Override, ProbePolicy};
 use crate::{render, site};
 
@@ -88,8 +87,9 @@ pub fn load(project: &Project) -> Result<(Config, Vec<Incident>, Vec<crate::stat
         .collect();
     let incidents = incident::load_dir(&project.incidents_dir(), "incidents", Some(&ids))
         .map_err(|p| anyhow::anyhow!("{p}"))?;
-    let (states, skipped) = LocalStore::new(project.state_dir())
-        .read_all()
+    let (states, skipped) = project
+        .store()?
+        .read_all_blocking()
         .context("reading region state")?;
     for problem in &skipped {
         tracing::warn!("left out, its region shows no data: {problem}");

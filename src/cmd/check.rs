@@ -8,7 +8,6 @@ use clap::Args as ClapArgs;
 use crate::config::{self, PROBES_FILE, Problem};
 use crate::incident;
 use crate::project::Project;
-use crate::state::store::LocalStore;
 
 /// Options of `check`.
 #[derive(Debug, ClapArgs)]
@@ -35,7 +34,7 @@ pub fn problems(project: &Project) -> (Vec<Problem>, Vec<String>) {
             }
         }
     }
-    match LocalStore::new(project.state_dir()).read_all() {
+    match project.store().and_then(|s| s.read_all_blocking()) {
         Ok((_, skipped)) => warnings.extend(skipped),
         Err(e) => warnings.push(format!("{e:#}")),
     }

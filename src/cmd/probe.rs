@@ -10,7 +10,6 @@ use clap::Args as ClapArgs;
 use crate::config;
 use crate::probe::{Ctx, worker};
 use crate::project::Project;
-use crate::state::store::LocalStore;
 
 /// Options of `probe`.
 #[derive(Debug, ClapArgs)]
@@ -46,8 +45,12 @@ pub struct Args {
 pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
     let config = config::load(&project.components_file(), &project.probes_file())
         .map_err(|p| anyhow::anyhow!("{p}\nrun `pharos check` for details"))?;
-    let store = LocalStore::new(project.state_dir());
+    let store = project.store()?;
     let mut opts = worker::Options::new(&args.region);
+    opts.lease = (args.write_every * 5).clamp(
+        std::time::Duration::from_secs(2),
+        std::time::Duration::from_secs(60),
+    );
     opts.once = args.once;
     opts.concurrency = args.concurrency;
     opts.flush_every = args.write_every;
@@ -80,7 +83,7 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
         writes = summary.writes,
         abandoned = summary.abandoned,
         "prober stopped; state written to {}",
-        store.path_of(&args.region).display()
+        store.shown(&args.region)
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -78,6 +78,9 @@ pub fn classify(root: &Path, path: &Path) -> Option<Change> {
     }
 }
 
+/// How often state in object storage is listed for changes.
+const REMOTE_POLL: Duration = Duration::from_secs(5);
+
 /// Rebuild `project` after every relevant change until `keep_going` says stop, calling
 /// `on_rebuilt` with each result. Shared by `watch` and `serve`.
 pub fn rebuild_on_change(
@@ -109,8 +112,35 @@ pub fn rebuild_on_change(
         }
     };
     watch_inputs(&mut watcher);
+    // State in object storage has no file events: poll its listing instead.
+    let remote = match project.store()? {
+        crate::state::store::Store::Object(o) => Some((
+            o,
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("starting the async runtime")?,
+        )),
+        crate::state::store::Store::Local(_) => None,
+    };
+    let mut remote_seen = None;
+    let mut last_poll = Instant::now();
     let mut pending: Option<Instant> = None;
     while keep_going() {
+        if let Some((store, rt)) = &remote
+            && (remote_seen.is_none() || last_poll.elapsed() >= REMOTE_POLL)
+        {
+            last_poll = Instant::now();
+            match rt.block_on(store.fingerprint()) {
+                Ok(now) => {
+                    if remote_seen.as_ref().is_some_and(|seen| *seen != now) && pending.is_none() {
+                        pending = Some(Instant::now());
+                    }
+                    remote_seen = Some(now);
+                }
+                Err(e) => tracing::warn!("{e:#}"),
+            }
+        }
         let wait = match pending {
             Some(first) => QUIET.saturating_sub(first.elapsed()),
             None => Duration::from_millis(200),

@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use crate::config;
 use crate::probe::{Ctx, worker};
 use crate::project::Project;
-use crate::state::store::LocalStore;
+use crate::state::store::{LocalStore, Store};
 
 pub use services::Services;
 
@@ -194,7 +194,7 @@ probes:
 pub async fn run_regions(project: &Project, duration: Duration) -> Result<()> {
     let config = config::load(&project.components_file(), &project.probes_file())
         .map_err(|p| anyhow::anyhow!("{p}"))?;
-    let store = LocalStore::new(project.state_dir());
+    let store = Store::Local(LocalStore::new(project.state_dir()));
     let mut tasks = tokio::task::JoinSet::new();
     for (name, _, ip) in REGIONS {
         let probing = config.probing.clone();

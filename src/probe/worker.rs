@@ -8,7 +8,7 @@ use std::future::Future;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use chrono::Utc;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -16,7 +16,8 @@ use tokio::time::Instant;
 
 use super::Ctx;
 use crate::config::{Probe, Probing};
-use crate::state::store::LocalStore;
+use crate::state::object::WriteError;
+use crate::state::store::{Store, Writer};
 use crate::state::{Health, RegionState, Sample};
 
 /// How a worker runs.
@@ -36,6 +37,9 @@ pub struct Options {
     pub metrics: Option<std::net::SocketAddr>,
     /// Most checks in flight against one host at once.
     pub per_host: usize,
+    /// With object storage: how long a starting worker watches a recently written state
+    /// for another live worker; live workers write at least twice per lease.
+    pub lease: Duration,
 }
 
 impl Options {
@@ -49,6 +53,7 @@ impl Options {
             stop_grace: Duration::from_secs(2),
             metrics: None,
             per_host: 8,
+            lease: Duration::from_secs(10),
         }
     }
 }
@@ -76,7 +81,7 @@ pub fn probes_for<'a>(probing: &'a Probing, region: &str) -> Vec<&'a Probe> {
 /// Run a region's worker until `stop` resolves (or one round with `once`).
 pub async fn run(
     probing: &Probing,
-    store: &LocalStore,
+    store: &Store,
     ctx: Ctx,
     opts: &Options,
     stop: impl Future<Output = ()>,
@@ -104,16 +109,9 @@ pub async fn run(
         );
     }
 
-    let lock = store.lock(&opts.region)?;
-    let mut state = match store.read(&opts.region).with_context(|| {
-        format!(
-            "refusing to overwrite the state of region \"{}\"",
-            opts.region
-        )
-    })? {
-        Some(s) => s,
-        None => RegionState::new(&opts.region, Utc::now()),
-    };
+    let (mut writer, state) = store.open(&opts.region, opts.lease).await?;
+    let keepalive = writer.keepalive(opts.lease);
+    let mut state = state.unwrap_or_else(|| RegionState::new(&opts.region, Utc::now()));
     let ids: Vec<&str> = probes.iter().map(|p| p.id.as_str()).collect();
     state.retain_probes(&ids);
     // One state, shared with the metrics endpoint; only this loop writes it.
@@ -178,7 +176,13 @@ pub async fn run(
             break;
         }
         let next_due = due.peek().map(|Reverse(slot)| slot.at);
-        let flush_at = (dirty && !opts.once).then(|| last_write + opts.flush_every);
+        let flush_at = if opts.once {
+            None
+        } else if dirty {
+            Some(last_write + opts.flush_every)
+        } else {
+            keepalive.map(|k| last_write + k)
+        };
         tokio::select! {
                     _ = &mut stop => break,
                     _ = sleep_until_opt(next_due) => {
@@ -228,11 +232,24 @@ pub async fn run(
                     }
                     _ = sleep_until_opt(flush_at), if flush_at.is_some() => {}
                 }
-        if dirty && !opts.once && last_write.elapsed() >= opts.flush_every {
-            flush(&state, store, &lock)?;
-            summary.writes += 1;
+        let due = if dirty {
+            last_write.elapsed() >= opts.flush_every
+        } else {
+            keepalive.is_some_and(|k| last_write.elapsed() >= k)
+        };
+        if due && !opts.once {
             last_write = Instant::now();
-            dirty = false;
+            match flush(&state, &mut writer).await {
+                Ok(()) => {
+                    summary.writes += 1;
+                    dirty = false;
+                }
+                // Unreachable store: keep probing, try again at the next write.
+                Err(WriteError::Failed(e)) => {
+                    tracing::warn!("{e:#}; will try again");
+                }
+                Err(e @ WriteError::Conflict(_)) => return Err(e.into()),
+            }
         }
     }
 
@@ -254,7 +271,7 @@ pub async fn run(
             }
         }
     }
-    flush(&state, store, &lock)?;
+    flush(&state, &mut writer).await?;
     summary.writes += 1;
     Ok(summary)
 }
@@ -366,15 +383,10 @@ fn write(state: &RwLock<RegionState>) -> std::sync::RwLockWriteGuard<'_, RegionS
     state.write().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Stamp and write the state file.
-fn flush(
-    state: &RwLock<RegionState>,
-    store: &LocalStore,
-    lock: &crate::state::store::RegionLock,
-) -> Result<()> {
-    let mut guard = write(state);
-    guard.written_at = Utc::now();
-    store.write(&guard, lock)
+/// Stamp and write the state.
+async fn flush(state: &RwLock<RegionState>, writer: &mut Writer) -> Result<(), WriteError> {
+    write(state).written_at = Utc::now();
+    writer.write(state).await
 }
 
 fn record(state: &mut RegionState, probe: &Probe, sample: Sample) {

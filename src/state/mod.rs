@@ -5,6 +5,7 @@
 //! [`history`]. Schema 1 files (raw transitions, no roll-ups) are still read.
 
 pub mod history;
+pub mod object;
 pub mod store;
 
 use std::collections::BTreeMap;

@@ -1,6 +1,7 @@
 //! Step 3 (state): where region files live. A local folder: one file per region, written
 //! atomically (temporary file, fsync, rename, fsync of the folder), guarded by a lock file
-//! so a second worker for the same region is refused.
+//! so a second worker for the same region is refused. Or object storage ([`super::object`]);
+//! [`Store`] and [`Writer`] hide which.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -222,5 +223,135 @@ impl LocalStore {
             }
         }
         Ok((states, skipped))
+    }
+}
+
+/// Where region state lives: a local folder or an object-storage prefix.
+#[derive(Debug, Clone)]
+pub enum Store {
+    /// `state/` or another folder.
+    Local(LocalStore),
+    /// `s3://bucket/prefix`.
+    Object(super::object::ObjectStates),
+}
+
+/// The one writer of a region's state.
+#[derive(Debug)]
+pub enum Writer {
+    /// A local file under its lock.
+    Local(LocalStore, RegionLock),
+    /// An object guarded by conditional writes.
+    Object(super::object::ObjectWriter),
+}
+
+impl Store {
+    /// `--state`: an `s3://` URL or a folder; `None` is the project's `state/`.
+    pub fn from_spec(spec: Option<&str>, default_dir: PathBuf) -> Result<Store> {
+        match spec {
+            Some(url) if url.starts_with("s3://") => {
+                Ok(Store::Object(super::object::ObjectStates::from_url(url)?))
+            }
+            Some(other) if other.contains("://") => bail!(
+                "state location \"{other}\" is not supported: use a folder or s3://bucket/prefix"
+            ),
+            Some(dir) => Ok(Store::Local(LocalStore::new(dir))),
+            None => Ok(Store::Local(LocalStore::new(default_dir))),
+        }
+    }
+
+    /// How a region's state is named in messages.
+    pub fn shown(&self, region: &str) -> String {
+        match self {
+            Store::Local(l) => l.path_of(region).display().to_string(),
+            Store::Object(o) => o.shown(region),
+        }
+    }
+
+    /// The folder, for a local store.
+    pub fn local_dir(&self) -> Option<&Path> {
+        match self {
+            Store::Local(l) => Some(l.dir()),
+            Store::Object(_) => None,
+        }
+    }
+
+    /// Become the only writer of `region` and read its current state. `lease` is how long
+    /// a recently written object is watched for another live writer.
+    pub async fn open(
+        &self,
+        region: &str,
+        lease: std::time::Duration,
+    ) -> Result<(Writer, Option<RegionState>)> {
+        match self {
+            Store::Local(l) => {
+                let lock = l.lock(region)?;
+                let state = l.read(region).with_context(|| {
+                    format!("refusing to overwrite the state of region \"{region}\"")
+                })?;
+                Ok((Writer::Local(l.clone(), lock), state))
+            }
+            Store::Object(o) => {
+                let (writer, state) = o.open(region, lease).await?;
+                Ok((Writer::Object(writer), state))
+            }
+        }
+    }
+
+    /// Every region's state, and the files left out with the reason.
+    pub async fn read_all(&self) -> Result<(Vec<RegionState>, Vec<String>)> {
+        match self {
+            Store::Local(l) => l.read_all(),
+            Store::Object(o) => o.read_all().await,
+        }
+    }
+
+    /// [`Store::read_all`] from synchronous code.
+    pub fn read_all_blocking(&self) -> Result<(Vec<RegionState>, Vec<String>)> {
+        match self {
+            Store::Local(l) => l.read_all(),
+            Store::Object(o) => tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("starting the async runtime")?
+                .block_on(o.read_all()),
+        }
+    }
+}
+
+impl Writer {
+    /// How often a live worker must write even without news, so a second worker that
+    /// watches the object sees it alive: half the lease for object storage, never for a
+    /// local file (its lock says it all).
+    pub fn keepalive(&self, lease: std::time::Duration) -> Option<std::time::Duration> {
+        match self {
+            Writer::Local(..) => None,
+            Writer::Object(_) => Some(lease / 2),
+        }
+    }
+
+    /// Write the state. A local file is streamed under the read lock; an object is
+    /// serialised first, so the lock is not held during the upload.
+    pub async fn write(
+        &mut self,
+        state: &std::sync::RwLock<RegionState>,
+    ) -> Result<(), super::object::WriteError> {
+        match self {
+            Writer::Local(store, lock) => {
+                let s = state.read().unwrap_or_else(|e| e.into_inner());
+                store
+                    .write(&s, lock)
+                    .map_err(|e| super::object::WriteError::Conflict(format!("{e:#}")))
+            }
+            Writer::Object(w) => {
+                let mut bytes = Vec::new();
+                {
+                    let s = state.read().unwrap_or_else(|e| e.into_inner());
+                    super::write_json(&s, &mut bytes).map_err(|e| {
+                        super::object::WriteError::Failed(anyhow::anyhow!("serialising state: {e}"))
+                    })?;
+                }
+                w.write(bytes).await
+            }
+        }
     }
 }

@@ -16,6 +16,7 @@ mod feeds;
 mod harness;
 mod icmp;
 mod metrics;
+mod objstore;
 mod probe;
 mod push;
 mod state;

@@ -1,0 +1,657 @@
+//! Step 3 (state): region files in S3-compatible object storage, `s3://bucket/prefix`,
+//! one object `<prefix>/<region>.json` per region, through the `object_store` crate.
+//!
+//! The single-writer guard: a worker creates its object only if absent, then replaces it
+//! only if its ETag is still the one this worker last wrote (If-Match). Another writer's
+//! change is detected at the next write and stops this worker. At start, a worker that
+//! finds a recently written object watches it for one lease: if it changes, another
+//! worker is alive and this one is refused. Live workers write at least twice a lease.
+//!
+//! Stores differ, so the guard is probed at start on a scratch key:
+//! - a second create-if-absent that succeeds means the store ignores conditional writes
+//!   (Garage 2.5 does): the guard is off there, and the worker says so;
+//! - an If-Match with the current, quoted ETag that fails but succeeds unquoted is Ceph
+//!   RGW before ceph/ceph#63348 (Debian bookworm's 16.2): ETags are then sent unquoted.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use chrono::Utc;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, UpdateVersion};
+
+use super::RegionState;
+
+/// Object storage's HTTP client (reqwest) uses rustls with the process-wide provider:
+/// ring, as every other TLS connection of ours. Installing it twice is harmless.
+pub fn install_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// What the store does with conditional writes, found out at start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Guard {
+    /// A second create-if-absent was refused: the store enforces conditional writes.
+    pub enforced: bool,
+    /// If-Match only matches an unquoted ETag (Ceph RGW 16).
+    pub unquoted_etags: bool,
+}
+
+/// Region state files under one `s3://bucket/prefix`.
+#[derive(Debug, Clone)]
+pub struct ObjectStates {
+    store: Arc<dyn ObjectStore>,
+    url: String,
+    prefix: ObjectPath,
+}
+
+/// Split `s3://bucket/prefix` into bucket and prefix.
+pub fn parse_url(url: &str) -> Result<(String, String)> {
+    let rest = url
+        .strip_prefix("s3://")
+        .ok_or_else(|| anyhow!("state location \"{url}\" is not an s3:// URL"))?;
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    if bucket.is_empty() {
+        bail!("state location \"{url}\" names no bucket; write it as s3://bucket/prefix");
+    }
+    Ok((bucket.to_string(), prefix.trim_matches('/').to_string()))
+}
+
+impl ObjectStates {
+    /// The store at `s3://bucket/prefix`, configured from the usual `AWS_*` variables:
+    /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_REGION` /
+    /// `AWS_DEFAULT_REGION`, and for self-hosted stores `AWS_ENDPOINT_URL` and
+    /// `AWS_ALLOW_HTTP=true`. Requests use path-style addressing unless
+    /// `AWS_VIRTUAL_HOSTED_STYLE_REQUEST=true`.
+    pub fn from_url(url: &str) -> Result<Self> {
+        let (bucket, prefix) = parse_url(url)?;
+        install_crypto();
+        let store = object_store::aws::AmazonS3Builder::from_env()
+            .with_bucket_name(&bucket)
+            .build().with_context(|| {
+            format!(
+                "configuring object storage for {url}; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, and AWS_ENDPOINT_URL (plus AWS_ALLOW_HTTP=true for http://) for a self-hosted store"
+            )
+        })?;
+        Ok(Self::with_store(Arc::new(store), url, &prefix))
+    }
+
+    /// Region files in `store` under `prefix`; `url` names them in messages.
+    pub fn with_store(store: Arc<dyn ObjectStore>, url: &str, prefix: &str) -> Self {
+        ObjectStates {
+            store,
+            url: url.trim_end_matches('/').to_string(),
+            prefix: ObjectPath::from(prefix),
+        }
+    }
+
+    fn key(&self, name: &str) -> ObjectPath {
+        self.prefix.clone().join(name)
+    }
+
+    /// How a region's object is named in messages.
+    pub fn shown(&self, region: &str) -> String {
+        format!("{}/{region}.json", self.url)
+    }
+
+    /// Find out whether the store enforces conditional writes, on a scratch key.
+    pub async fn probe_guard(&self) -> Result<Guard> {
+        let scratch = self.key(&format!(
+            ".pharos-guard-{}-{}",
+            std::process::id(),
+            fastrand::u64(..)
+        ));
+        let shown = format!("{}/{}", self.url, scratch.filename().unwrap_or_default());
+        let put = |mode: PutMode| {
+            let opts = PutOptions {
+                mode,
+                ..Default::default()
+            };
+            self.store
+                .put_opts(&scratch, PutPayload::from_static(b"{}"), opts)
+        };
+        let first = put(PutMode::Create)
+            .await
+            .with_context(|| format!("writing a test object {shown}; does the bucket exist and may these credentials write to it?"))?;
+        let result = async {
+            let enforced = match put(PutMode::Create).await {
+                Ok(_) => false,
+                Err(object_store::Error::AlreadyExists { .. }) => true,
+                Err(e) => return Err(e).context(format!("writing {shown} again")),
+            };
+            let mut unquoted_etags = false;
+            if enforced {
+                let etag = first.e_tag.clone().unwrap_or_default();
+                let update = |tag: String| {
+                    put(PutMode::Update(UpdateVersion {
+                        e_tag: Some(tag),
+                        version: None,
+                    }))
+                };
+                match update(etag.clone()).await {
+                    Ok(_) => {}
+                    Err(object_store::Error::Precondition { .. }) => {
+                        match update(etag.trim_matches('"').to_string()).await {
+                            Ok(_) => unquoted_etags = true,
+                            Err(e) => {
+                                return Err(e).context(format!(
+                                    "{shown}: the store refuses to replace an object whose ETag matches (If-Match); \
+                                     it cannot keep a region's state. Set AWS_CONDITIONAL_PUT=disabled to write without the guard"
+                                ));
+                            }
+                        }
+                    }
+                    Err(object_store::Error::NotImplemented { .. }) => {}
+                    Err(e) => return Err(e).context(format!("updating {shown}")),
+                }
+            }
+            Ok(Guard {
+                enforced,
+                unquoted_etags,
+            })
+        }
+        .await;
+        let _ = self.store.delete(&scratch).await;
+        result
+    }
+
+    /// Start writing `region`: read its current state, make sure no other worker writes
+    /// it (watching a recently written object for `lease`), and return the writer.
+    pub async fn open(
+        &self,
+        region: &str,
+        lease: Duration,
+    ) -> Result<(ObjectWriter, Option<RegionState>)> {
+        let shown = self.shown(region);
+        let guard = match self.probe_guard().await {
+            Ok(g) => g,
+            Err(e) if is_not_implemented(&e) => Guard {
+                enforced: false,
+                unquoted_etags: false,
+            },
+            Err(e) => return Err(e),
+        };
+        if !guard.enforced {
+            tracing::warn!(
+                "{}: this store does not enforce conditional writes (a second create-if-absent succeeded), \
+                 so a second worker for region \"{region}\" would not be refused: make sure only one runs",
+                self.url
+            );
+        } else if guard.unquoted_etags {
+            tracing::info!(
+                "{}: the store matches If-Match only against unquoted ETags (Ceph RGW before 17); sending them unquoted",
+                self.url
+            );
+        }
+        let key = self.key(&format!("{region}.json"));
+        let (state, etag) = match self.store.get(&key).await {
+            Ok(got) => {
+                let etag = got.meta.e_tag.clone();
+                let bytes = got
+                    .bytes()
+                    .await
+                    .with_context(|| format!("reading {shown}"))?;
+                let text = String::from_utf8_lossy(&bytes);
+                let state = super::parse(&text, &shown).with_context(|| {
+                    format!("refusing to overwrite the state of region \"{region}\"")
+                })?;
+                if state.region != region {
+                    bail!(
+                        "{shown} holds the state of region \"{}\", not \"{region}\"; move it aside",
+                        state.region
+                    );
+                }
+                (Some(state), etag)
+            }
+            Err(object_store::Error::NotFound { .. }) => (None, None),
+            Err(e) => {
+                return Err(e).with_context(|| {
+                    format!(
+                        "reading {shown}; check the bucket, the credentials and AWS_ENDPOINT_URL"
+                    )
+                });
+            }
+        };
+        if let (Some(state), Some(etag)) = (&state, &etag) {
+            let age = (Utc::now() - state.written_at).to_std().unwrap_or_default();
+            if age < lease * 2 {
+                tracing::info!(
+                    "{shown} was written {:.0} s ago; watching it for {:.0} s to make sure no other worker of region \"{region}\" is running",
+                    age.as_secs_f64(),
+                    lease.as_secs_f64()
+                );
+                let until = tokio::time::Instant::now() + lease;
+                while tokio::time::Instant::now() < until {
+                    tokio::time::sleep(Duration::from_millis(250).min(lease)).await;
+                    let now = self.store.head(&key).await.ok().and_then(|m| m.e_tag);
+                    if now.as_ref() != Some(etag) {
+                        bail!(
+                            "region \"{region}\" is already being probed by another worker: {shown} changed while this one watched it. \
+                             Stop that worker first, or start this one with another --region"
+                        );
+                    }
+                }
+            }
+        }
+        let writer = ObjectWriter {
+            store: self.store.clone(),
+            key,
+            shown,
+            region: region.to_string(),
+            etag,
+            guard,
+            uncertain: None,
+        };
+        Ok((writer, state))
+    }
+
+    /// Names and ETags of the region objects: changes when any region writes.
+    pub async fn fingerprint(&self) -> Result<Vec<(String, Option<String>)>> {
+        let listing = self
+            .store
+            .list_with_delimiter(Some(&self.prefix))
+            .await
+            .with_context(|| format!("listing {}", self.url))?;
+        let mut out: Vec<(String, Option<String>)> = listing
+            .objects
+            .into_iter()
+            .filter_map(|o| Some((o.location.filename()?.to_string(), o.e_tag)))
+            .filter(|(n, _)| n.ends_with(".json") && !n.starts_with('.'))
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
+    /// Read every region's object (`<prefix>/*.json`, hidden names skipped). Objects that
+    /// cannot be read as a region's state are reported in the second list and left out.
+    pub async fn read_all(&self) -> Result<(Vec<RegionState>, Vec<String>)> {
+        let listing = self
+            .store
+            .list_with_delimiter(Some(&self.prefix))
+            .await
+            .with_context(|| {
+                format!(
+                    "listing {}; check the bucket, the credentials and AWS_ENDPOINT_URL",
+                    self.url
+                )
+            })?;
+        let mut names: Vec<String> = listing
+            .objects
+            .iter()
+            .filter_map(|o| o.location.filename().map(str::to_string))
+            .filter(|n| n.ends_with(".json") && !n.starts_with('.'))
+            .collect();
+        names.sort();
+        let reads = names.iter().map(|name| {
+            let key = self.key(name);
+            async move {
+                let shown = format!("{}/{name}", self.url);
+                let got = self
+                    .store
+                    .get(&key)
+                    .await
+                    .map_err(|e| anyhow!("{shown}: cannot read: {e}"))?;
+                let bytes = got
+                    .bytes()
+                    .await
+                    .map_err(|e| anyhow!("{shown}: cannot read: {e}"))?;
+                let state = super::parse(&String::from_utf8_lossy(&bytes), &shown)?;
+                let stem = name.trim_end_matches(".json");
+                if state.region != stem {
+                    bail!(
+                        "{shown} holds the state of region \"{}\"; a region's object must be named <region>.json",
+                        state.region
+                    );
+                }
+                Ok(state)
+            }
+        });
+        let mut states = Vec::new();
+        let mut skipped = Vec::new();
+        for result in futures::future::join_all(reads).await {
+            match result {
+                Ok(s) => states.push(s),
+                Err(e) => skipped.push(format!("{e:#}")),
+            }
+        }
+        Ok((states, skipped))
+    }
+}
+
+fn is_not_implemented(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<object_store::Error>(),
+            Some(object_store::Error::NotImplemented { .. })
+        )
+    })
+}
+
+/// Why a write failed.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// Another writer changed the object: this worker must stop.
+    #[error("{0}")]
+    Conflict(String),
+    /// The store could not be reached or refused for another reason; try again later.
+    #[error("{0:#}")]
+    Failed(anyhow::Error),
+}
+
+/// The one writer of a region's object.
+#[derive(Debug)]
+pub struct ObjectWriter {
+    store: Arc<dyn ObjectStore>,
+    key: ObjectPath,
+    shown: String,
+    region: String,
+    /// The ETag of the object as this worker last wrote (or first read) it.
+    etag: Option<String>,
+    guard: Guard,
+    /// A hash of a write whose outcome is unknown (the request failed in flight).
+    uncertain: Option<u64>,
+}
+
+fn hash(bytes: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    bytes.hash(&mut h);
+    h.finish()
+}
+
+impl ObjectWriter {
+    /// The store's guard, as probed at start.
+    pub fn guard(&self) -> Guard {
+        self.guard
+    }
+
+    /// Where the object is, for messages.
+    pub fn shown(&self) -> &str {
+        &self.shown
+    }
+
+    /// Replace the object with `bytes` if nobody else changed it since our last write.
+    pub async fn write(&mut self, bytes: Vec<u8>) -> Result<(), WriteError> {
+        let body = bytes::Bytes::from(bytes);
+        let attempt = hash(&body);
+        let mut adopted = false;
+        loop {
+            let mode = match &self.etag {
+                None => PutMode::Create,
+                Some(tag) => PutMode::Update(UpdateVersion {
+                    e_tag: Some(if self.guard.unquoted_etags {
+                        tag.trim_matches('"').to_string()
+                    } else {
+                        tag.clone()
+                    }),
+                    version: None,
+                }),
+            };
+            let opts = PutOptions {
+                mode,
+                ..Default::default()
+            };
+            let error = match self
+                .store
+                .put_opts(&self.key, PutPayload::from(body.clone()), opts)
+                .await
+            {
+                Ok(done) => {
+                    self.etag = done.e_tag;
+                    self.uncertain = None;
+                    return Ok(());
+                }
+                Err(e) => e,
+            };
+            if !matches!(
+                error,
+                object_store::Error::Precondition { .. }
+                    | object_store::Error::AlreadyExists { .. }
+            ) {
+                self.uncertain = Some(attempt);
+                return Err(WriteError::Failed(
+                    anyhow::Error::new(error).context(format!("writing {}", self.shown)),
+                ));
+            }
+            // A write of ours that failed in flight may have landed after all: then the
+            // object holds exactly what we sent, and its ETag is ours to continue from.
+            if !adopted
+                && let Some(previous) = self.uncertain.take()
+                && let Ok(got) = self.store.get(&self.key).await
+            {
+                let etag = got.meta.e_tag.clone();
+                if let Ok(current) = got.bytes().await
+                    && hash(&current) == previous
+                {
+                    self.etag = etag;
+                    adopted = true;
+                    continue;
+                }
+            }
+            return Err(WriteError::Conflict(format!(
+                "{} was changed by another writer since this worker last wrote it ({error}): \
+                 another worker is probing region \"{}\". This worker stops; run one worker per region",
+                self.shown, self.region
+            )));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use futures::stream::BoxStream;
+    use object_store::memory::InMemory;
+    use object_store::{
+        CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta,
+        PutMultipartOptions, PutResult,
+    };
+
+    use super::*;
+
+    /// An in-memory store that can behave like Garage (conditional writes ignored) or lose
+    /// the answer to a write that landed.
+    #[derive(Debug, Default)]
+    struct Quirky {
+        inner: InMemory,
+        ignore_conditions: bool,
+        fail_after_next_put: AtomicBool,
+    }
+
+    impl std::fmt::Display for Quirky {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "Quirky")
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl ObjectStore for Quirky {
+        async fn put_opts(
+            &self,
+            location: &ObjectPath,
+            payload: PutPayload,
+            mut opts: PutOptions,
+        ) -> object_store::Result<PutResult> {
+            if self.ignore_conditions {
+                opts.mode = PutMode::Overwrite;
+            }
+            let done = self.inner.put_opts(location, payload, opts).await?;
+            if self.fail_after_next_put.swap(false, Ordering::SeqCst) {
+                return Err(object_store::Error::Generic {
+                    store: "Quirky",
+                    source: "connection reset after the upload".into(),
+                });
+            }
+            Ok(done)
+        }
+        async fn put_multipart_opts(
+            &self,
+            location: &ObjectPath,
+            opts: PutMultipartOptions,
+        ) -> object_store::Result<Box<dyn MultipartUpload>> {
+            self.inner.put_multipart_opts(location, opts).await
+        }
+        async fn get_opts(
+            &self,
+            location: &ObjectPath,
+            options: GetOptions,
+        ) -> object_store::Result<GetResult> {
+            self.inner.get_opts(location, options).await
+        }
+        fn delete_stream(
+            &self,
+            locations: BoxStream<'static, object_store::Result<ObjectPath>>,
+        ) -> BoxStream<'static, object_store::Result<ObjectPath>> {
+            self.inner.delete_stream(locations)
+        }
+        fn list(
+            &self,
+            prefix: Option<&ObjectPath>,
+        ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+            self.inner.list(prefix)
+        }
+        async fn list_with_delimiter(
+            &self,
+            prefix: Option<&ObjectPath>,
+        ) -> object_store::Result<ListResult> {
+            self.inner.list_with_delimiter(prefix).await
+        }
+        async fn copy_opts(
+            &self,
+            from: &ObjectPath,
+            to: &ObjectPath,
+            options: CopyOptions,
+        ) -> object_store::Result<()> {
+            self.inner.copy_opts(from, to, options).await
+        }
+    }
+
+    fn states(store: Quirky) -> (ObjectStates, Arc<Quirky>) {
+        let store = Arc::new(store);
+        let states = ObjectStates::with_store(store.clone(), "s3://bucket/status", "status");
+        (states, store)
+    }
+
+    fn state_bytes(region: &str, written: chrono::DateTime<Utc>) -> Vec<u8> {
+        let mut out = Vec::new();
+        super::super::write_json(&RegionState::new(region, written), &mut out).unwrap();
+        out
+    }
+
+    #[tokio::test]
+    async fn the_guard_probe_tells_enforcing_stores_from_ignoring_ones() {
+        let (enforcing, _) = states(Quirky::default());
+        assert_eq!(
+            enforcing.probe_guard().await.unwrap(),
+            Guard {
+                enforced: true,
+                unquoted_etags: false
+            }
+        );
+        let (ignoring, inner) = states(Quirky {
+            ignore_conditions: true,
+            ..Quirky::default()
+        });
+        assert!(!ignoring.probe_guard().await.unwrap().enforced);
+        let left = inner.inner.list_with_delimiter(None).await.unwrap();
+        assert!(left.objects.is_empty(), "the scratch object is removed");
+    }
+
+    #[tokio::test]
+    async fn a_writer_stops_when_another_writer_changed_its_object() {
+        let (s, inner) = states(Quirky::default());
+        let (mut w, old) = s.open("eu", Duration::from_millis(100)).await.unwrap();
+        assert!(old.is_none());
+        w.write(state_bytes("eu", Utc::now())).await.unwrap();
+        w.write(state_bytes("eu", Utc::now())).await.unwrap();
+        // Someone else replaces the object.
+        inner
+            .inner
+            .put(
+                &ObjectPath::from("status/eu.json"),
+                PutPayload::from_static(b"{}"),
+            )
+            .await
+            .unwrap();
+        let err = w.write(state_bytes("eu", Utc::now())).await.unwrap_err();
+        assert!(matches!(err, WriteError::Conflict(_)), "{err}");
+        assert!(
+            err.to_string().contains(
+                "s3://bucket/status/eu.json was changed by another writer since this worker last wrote it"
+            ),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_write_that_landed_despite_an_error_is_adopted() {
+        let (s, inner) = states(Quirky::default());
+        let (mut w, _) = s.open("eu", Duration::from_millis(100)).await.unwrap();
+        w.write(state_bytes("eu", Utc::now())).await.unwrap();
+        inner.fail_after_next_put.store(true, Ordering::SeqCst);
+        let lost = state_bytes("eu", Utc::now() + chrono::Duration::seconds(1));
+        assert!(matches!(w.write(lost).await, Err(WriteError::Failed(_))));
+        // The object holds our bytes under an ETag we never saw: not a conflict.
+        w.write(state_bytes("eu", Utc::now() + chrono::Duration::seconds(2)))
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_second_worker_is_refused_while_the_first_keeps_writing() {
+        let (s, inner) = states(Quirky::default());
+        let (mut first, _) = s.open("eu", Duration::from_millis(300)).await.unwrap();
+        first.write(state_bytes("eu", Utc::now())).await.unwrap();
+        let alive = tokio::spawn(async move {
+            for _ in 0..20 {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                let _ = first.write(state_bytes("eu", Utc::now())).await;
+            }
+        });
+        let Err(err) = s.open("eu", Duration::from_millis(300)).await else {
+            panic!("a second worker was let in");
+        };
+        assert!(
+            err.to_string()
+                .contains("region \"eu\" is already being probed by another worker"),
+            "{err}"
+        );
+        alive.await.unwrap();
+        // Once the first has stopped, a new worker takes over after watching one lease.
+        let (_, state) = s.open("eu", Duration::from_millis(300)).await.unwrap();
+        assert_eq!(state.map(|s| s.region), Some("eu".to_string()));
+        drop(inner);
+    }
+
+    #[tokio::test]
+    async fn reading_lists_region_objects_only() {
+        let (s, inner) = states(Quirky::default());
+        let put = |key: &'static str, body: Vec<u8>| {
+            let inner = inner.clone();
+            async move {
+                inner
+                    .inner
+                    .put(&ObjectPath::from(key), PutPayload::from(body))
+                    .await
+                    .unwrap();
+            }
+        };
+        put("status/eu.json", state_bytes("eu", Utc::now())).await;
+        put("status/us.json", state_bytes("us", Utc::now())).await;
+        put("status/ap.json", state_bytes("us", Utc::now())).await;
+        put("status/notes.txt", b"hello".to_vec()).await;
+        put("status/.pharos-guard-1.json", b"{}".to_vec()).await;
+        put("status/old/eu.json", state_bytes("eu", Utc::now())).await;
+        put("elsewhere/eu.json", state_bytes("eu", Utc::now())).await;
+        let (read, skipped) = s.read_all().await.unwrap();
+        let regions: Vec<&str> = read.iter().map(|r| r.region.as_str()).collect();
+        assert_eq!(regions, vec!["eu", "us"]);
+        assert_eq!(skipped.len(), 1, "{skipped:?}");
+        assert!(
+            skipped[0].contains("s3://bucket/status/ap.json holds the state of region \"us\""),
+            "{skipped:?}"
+        );
+    }
+}
