@@ -19,6 +19,7 @@ mod metrics;
 mod objstore;
 mod probe;
 mod push;
+mod regions;
 mod state;
 mod tls;
 mod watch;

@@ -1,0 +1,355 @@
+//! Several regions for real: three region network namespaces and a target namespace joined
+//! by veth pairs, one `pharos probe` process inside each region, a shared state folder, and
+//! `pharos build` deciding. Faults are made in the network: a cut link, 30 % packet loss
+//! (an nftables `numgen random` rule; this kernel has no netem), a stopped target, a
+//! killed worker.
+
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::harness::{ProjectTest, bin, project_with, stderr, stdout};
+
+/// The target's service address, on its loopback; each region routes to it over its link.
+const TARGET: &str = "10.77.0.1";
+const PORT: u16 = 8080;
+const INTERVAL_S: f64 = 1.0;
+
+fn ip(args: &[&str]) {
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .expect("iproute2's ip is needed");
+    assert!(
+        out.status.success(),
+        "ip {}: {} (this test needs root)",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The namespaces and links, removed on drop.
+struct Net {
+    target: String,
+    regions: Vec<String>,
+}
+
+impl Net {
+    fn new() -> Net {
+        let id = std::process::id();
+        let net = Net {
+            target: format!("pharos-t-{id}"),
+            regions: (1..=3).map(|i| format!("pharos-r{i}-{id}")).collect(),
+        };
+        let t = net.target.as_str();
+        ip(&["netns", "add", t]);
+        ip(&["-n", t, "link", "set", "lo", "up"]);
+        ip(&["-n", t, "addr", "add", &format!("{TARGET}/32"), "dev", "lo"]);
+        for (i, r) in net.regions.iter().enumerate() {
+            let n = i + 1;
+            let (vr, vt) = (format!("pr{n}-{id}"), format!("pt{n}-{id}"));
+            let (vr, vt) = (&vr[..vr.len().min(15)], &vt[..vt.len().min(15)]);
+            ip(&["netns", "add", r]);
+            ip(&["-n", r, "link", "set", "lo", "up"]);
+            ip(&["link", "add", vr, "type", "veth", "peer", "name", vt]);
+            ip(&["link", "set", vr, "netns", r]);
+            ip(&["link", "set", vt, "netns", t]);
+            ip(&[
+                "-n",
+                r,
+                "addr",
+                "add",
+                &format!("10.77.{n}.2/24"),
+                "dev",
+                vr,
+            ]);
+            ip(&[
+                "-n",
+                t,
+                "addr",
+                "add",
+                &format!("10.77.{n}.1/24"),
+                "dev",
+                vt,
+            ]);
+            ip(&["-n", r, "link", "set", vr, "up"]);
+            ip(&["-n", t, "link", "set", vt, "up"]);
+            ip(&[
+                "-n",
+                r,
+                "route",
+                "add",
+                &format!("{TARGET}/32"),
+                "via",
+                &format!("10.77.{n}.1"),
+            ]);
+        }
+        net
+    }
+
+    /// The region's end of its link.
+    fn link(&self, region: usize) -> String {
+        let name = format!("pr{}-{}", region + 1, std::process::id());
+        name[..name.len().min(15)].to_string()
+    }
+
+    fn exec(&self, ns: &str) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", ns]);
+        c
+    }
+
+    /// The target's HTTP service: Python's http.server on TARGET:PORT.
+    fn serve(&self, root: &std::path::Path) -> Child {
+        let child = self
+            .exec(&self.target)
+            .args([
+                "python3",
+                "-m",
+                "http.server",
+                &PORT.to_string(),
+                "--bind",
+                TARGET,
+            ])
+            .current_dir(root)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 is needed");
+        // Up when a region can connect.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            let ok = self
+                .exec(&self.regions[0])
+                .args(["bash", "-c", &format!("exec 3<>/dev/tcp/{TARGET}/{PORT}")])
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            if ok {
+                return child;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("the target's HTTP server did not come up");
+    }
+}
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        for ns in self.regions.iter().chain([&self.target]) {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        }
+    }
+}
+
+/// What a build says: the page's description and the component's status in the API.
+fn build(t: &ProjectTest) -> (String, String) {
+    let out: Output = t.run(&["build"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let api: serde_json::Value =
+        serde_json::from_str(&t.read("site/api/v2/components.json")).unwrap();
+    let web = api["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "Website")
+        .map(|c| c["status"].as_str().unwrap_or_default().to_string())
+        .unwrap_or_default();
+    (stdout(&out), web)
+}
+
+/// Build until the web component shows `want` (within `limit`), returning how long it
+/// took; every status seen on the way goes to `seen`.
+fn build_until(t: &ProjectTest, want: &str, limit: Duration, seen: &mut Vec<String>) -> Duration {
+    let start = Instant::now();
+    loop {
+        let (_, status) = build(t);
+        if seen.last() != Some(&status) {
+            seen.push(status.clone());
+        }
+        if status == want {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < limit,
+            "web did not become {want} within {limit:?}; statuses seen: {seen:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Build for `span`, collecting every status the web component showed.
+fn watch_for(t: &ProjectTest, span: Duration) -> Vec<String> {
+    let start = Instant::now();
+    let mut seen: Vec<String> = Vec::new();
+    while start.elapsed() < span {
+        let (_, status) = build(t);
+        if seen.last() != Some(&status) {
+            seen.push(status);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    seen
+}
+
+fn worker(net: &Net, t: &ProjectTest, region: usize) -> Child {
+    net.exec(&net.regions[region])
+        .arg(bin())
+        .args([
+            "probe",
+            "--region",
+            &format!("r{}", region + 1),
+            "--write-every",
+            "200ms",
+            "--root",
+        ])
+        .arg(t.path())
+        .env("PHAROS_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(
+            std::fs::File::create(t.path().join(format!("worker-r{}.log", region + 1)))
+                .map(Stdio::from)
+                .unwrap_or_else(|_| Stdio::null()),
+        )
+        .spawn()
+        .unwrap()
+}
+
+fn nft(net: &Net, region: usize, rules: &str) {
+    let out = net
+        .exec(&net.regions[region])
+        .args(["nft", "-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            if let Some(mut stdin) = c.stdin.take() {
+                stdin.write_all(rules.as_bytes())?;
+            }
+            c.wait_with_output()
+        })
+        .expect("nftables' nft is needed");
+    assert!(
+        out.status.success(),
+        "nft: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn three_regions_in_network_namespaces_decide_by_quorum() {
+    let net = Net::new();
+    let www = tempfile::tempdir().unwrap();
+    std::fs::write(www.path().join("index.html"), "ok").unwrap();
+    let t = project_with(
+        &format!(
+            "  - id: web-home\n    kind: http\n    url: http://{TARGET}:{PORT}/\n    components: [web]\n\
+             \x20   interval: 1s\n    timeout: 400ms\n    retries: 1\n    retry_delay: 100ms\n"
+        ),
+        &["r1", "r2", "r3"],
+    );
+    let mut target = net.serve(www.path());
+    let mut workers: Vec<Child> = (0..3).map(|r| worker(&net, &t, r)).collect();
+    let limit = Duration::from_secs(15);
+    let mut seen = Vec::new();
+    build_until(&t, "operational", limit, &mut seen);
+
+    // 1. One region's link is cut: a partial outage naming that region, never major.
+    ip(&["-n", &net.regions[0], "link", "set", &net.link(0), "down"]);
+    let mut seen = Vec::new();
+    build_until(&t, "partial_outage", limit, &mut seen);
+    let (summary, _) = build(&t);
+    assert!(summary.contains("(Partial System Outage)"), "{summary}");
+    let html = t.read("site/index.html");
+    assert!(html.contains("Down in r1 since"), "{html}");
+    seen.extend(watch_for(&t, Duration::from_secs(3)));
+    assert!(!seen.iter().any(|s| s == "major_outage"), "{seen:?}");
+    ip(&["-n", &net.regions[0], "link", "set", &net.link(0), "up"]);
+    ip(&[
+        "-n",
+        &net.regions[0],
+        "route",
+        "replace",
+        &format!("{TARGET}/32"),
+        "via",
+        "10.77.1.1",
+    ]);
+    build_until(&t, "operational", limit, &mut Vec::new());
+
+    // 2. 30 % of r2's packets are dropped: at worst a regional problem, never major.
+    nft(
+        &net,
+        1,
+        "table inet loss {\n chain out {\n  type filter hook output priority 0; policy accept;\n  numgen random mod 10 < 3 drop\n }\n}\n",
+    );
+    let lossy = watch_for(&t, Duration::from_secs(8));
+    eprintln!("with 30 % loss in r2, web showed: {lossy:?}");
+    // The loss was real: r2 had to re-check, or failed, in the samples it kept.
+    let r2 = pharos::state::parse(&t.read("state/r2.json"), "r2").unwrap();
+    let recent = &r2.probes["web-home"].recent;
+    let hit = recent
+        .iter()
+        .filter(|s| s.attempts > 1 || s.health != pharos::state::Health::Up)
+        .count();
+    eprintln!(
+        "r2's last {} samples: {hit} re-checked or failed",
+        recent.len()
+    );
+    assert!(hit > 0, "{recent:?}");
+    assert!(!lossy.iter().any(|s| s == "major_outage"), "{lossy:?}");
+    nft(&net, 1, "delete table inet loss\n");
+    build_until(&t, "operational", limit, &mut Vec::new());
+
+    // 3. The target stops: a major outage within two intervals plus the build.
+    let _ = target.kill();
+    let _ = target.wait();
+    let stopped = Instant::now();
+    build_until(&t, "major_outage", limit, &mut Vec::new());
+    let to_major = stopped.elapsed();
+    let (summary, _) = build(&t);
+    assert!(summary.contains("(Major System Outage)"), "{summary}");
+    // 4. It starts again: recovery within two intervals plus the build.
+    target = net.serve(www.path());
+    let started = Instant::now();
+    build_until(&t, "operational", limit, &mut Vec::new());
+    let to_recovery = started.elapsed();
+    eprintln!(
+        "major outage shown {:.2} s after the target stopped, recovery {:.2} s after it started",
+        to_major.as_secs_f64(),
+        to_recovery.as_secs_f64()
+    );
+    // Two intervals, the write pause (200 ms) and a second of slack for a busy machine.
+    let bound = Duration::from_secs_f64(2.0 * INTERVAL_S + 0.2 + 1.0);
+    assert!(to_major <= bound, "major after {to_major:?}");
+    assert!(to_recovery <= bound, "recovered after {to_recovery:?}");
+
+    // 5. r3's worker dies: r3 shows "no data" and r1 and r2 decide.
+    let _ = workers[2].kill();
+    let _ = workers[2].wait();
+    let start = Instant::now();
+    loop {
+        let (summary, web) = build(&t);
+        let html = t.read("site/index.html");
+        if html.contains("<tr class=\"health-no_data\">") {
+            assert_eq!(web, "operational", "{summary}");
+            assert!(html.contains("no data since"), "{html}");
+            break;
+        }
+        assert!(start.elapsed() < limit, "r3 never showed no data: {html}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // With r3 silent, r1 and r2 still call a real outage.
+    let _ = target.kill();
+    let _ = target.wait();
+    build_until(&t, "major_outage", limit, &mut Vec::new());
+
+    for w in workers.iter_mut().take(2) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &w.id().to_string()])
+            .status();
+    }
+    for w in workers.iter_mut() {
+        let _ = w.wait();
+    }
+}
