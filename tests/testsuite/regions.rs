@@ -100,7 +100,7 @@ impl Net {
 
     /// The target's HTTP service: Python's http.server on TARGET:PORT.
     fn serve(&self, root: &std::path::Path) -> Child {
-        let child = self
+        let mut child = self
             .exec(&self.target)
             .args([
                 "python3",
@@ -129,6 +129,8 @@ impl Net {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+        let _ = child.kill();
+        let _ = child.wait();
         panic!("the target's HTTP server did not come up");
     }
 }
