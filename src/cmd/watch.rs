@@ -112,7 +112,9 @@ pub fn rebuild_on_change(
         }
     };
     watch_inputs(&mut watcher);
-    // State in object storage has no file events: poll its listing instead.
+    // State in object storage has no file events: poll its listing instead. A state
+    // folder given with --state is watched beside the project's own.
+    let mut state_dir = None;
     let remote = match project.store()? {
         crate::state::store::Store::Object(o) => Some((
             o,
@@ -121,14 +123,32 @@ pub fn rebuild_on_change(
                 .build()
                 .context("starting the async runtime")?,
         )),
-        crate::state::store::Store::Local(_) => None,
+        crate::state::store::Store::Local(l) => {
+            let dir = std::fs::canonicalize(l.dir()).unwrap_or_else(|_| l.dir().to_path_buf());
+            if dir != root.join("state") {
+                watcher
+                    .watch(&dir, RecursiveMode::NonRecursive)
+                    .with_context(|| format!("watching {}", dir.display()))?;
+                state_dir = Some(dir);
+            }
+            None
+        }
+    };
+    let is_region_file = |p: &std::path::Path| {
+        p.extension().is_some_and(|x| x == "json")
+            && !p
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
     };
     let mut remote_seen = None;
-    let mut last_poll = Instant::now();
+    let mut last_poll = Instant::now()
+        .checked_sub(REMOTE_POLL)
+        .unwrap_or_else(Instant::now);
     let mut pending: Option<Instant> = None;
     while keep_going() {
         if let Some((store, rt)) = &remote
-            && (remote_seen.is_none() || last_poll.elapsed() >= REMOTE_POLL)
+            && (remote_seen.is_none() && last_poll.elapsed() >= Duration::from_millis(500)
+                || last_poll.elapsed() >= REMOTE_POLL)
         {
             last_poll = Instant::now();
             match rt.block_on(store.fingerprint()) {
@@ -148,7 +168,12 @@ pub fn rebuild_on_change(
         match rx.recv_timeout(wait) {
             Ok(Ok(event)) => {
                 let relevant = !matches!(event.kind, notify::EventKind::Access(_))
-                    && event.paths.iter().any(|p| classify(&root, p).is_some());
+                    && event.paths.iter().any(|p| {
+                        classify(&root, p).is_some()
+                            || state_dir.as_ref().is_some_and(|d| {
+                                p.parent() == Some(d.as_path()) && is_region_file(p)
+                            })
+                    });
                 if relevant && matches!(event.kind, notify::EventKind::Create(_)) {
                     watch_inputs(&mut watcher);
                 }

@@ -176,12 +176,18 @@ pub async fn run(
             break;
         }
         let next_due = due.peek().map(|Reverse(slot)| slot.at);
+        // Unsaved samples wait at most `flush_every`; with object storage a write also
+        // comes at least every `keepalive`, news or not, so a starting worker sees this
+        // one alive.
+        let write_within = if dirty {
+            Some(keepalive.map_or(opts.flush_every, |k| k.min(opts.flush_every)))
+        } else {
+            keepalive
+        };
         let flush_at = if opts.once {
             None
-        } else if dirty {
-            Some(last_write + opts.flush_every)
         } else {
-            keepalive.map(|k| last_write + k)
+            write_within.map(|w| last_write + w)
         };
         tokio::select! {
                     _ = &mut stop => break,
@@ -232,11 +238,7 @@ pub async fn run(
                     }
                     _ = sleep_until_opt(flush_at), if flush_at.is_some() => {}
                 }
-        let due = if dirty {
-            last_write.elapsed() >= opts.flush_every
-        } else {
-            keepalive.is_some_and(|k| last_write.elapsed() >= k)
-        };
+        let due = write_within.is_some_and(|w| last_write.elapsed() >= w);
         if due && !opts.once {
             last_write = Instant::now();
             match flush(&state, &mut writer).await {

@@ -96,12 +96,15 @@ impl Hysteresis {
             .min()
     }
 
-    /// Feed one sample given the health shown so far (`None` at the start of a series, when
-    /// the region is optimistically up until a failure confirms). Returns the changes of
-    /// confirmed health it causes, oldest first, each with its back-dated time.
+    /// Feed one sample given the health shown so far (`None` before the first sample).
+    /// After unknown rounds or silence, checking resumes from `resume`, the last health
+    /// the region observed (up for a new series): an outage that was confirmed before a
+    /// pause shows again at once, and a new series is optimistically up until a failure
+    /// confirms. Returns the changes of confirmed health, oldest first, back-dated.
     pub fn step(
         &mut self,
         shown: Option<RegionHealth>,
+        resume: Option<RegionHealth>,
         sample: &Sample,
         confirm: u32,
         recover: u32,
@@ -117,8 +120,6 @@ impl Hysteresis {
                 *self = Hysteresis::default();
                 return changes;
             }
-            // A series starts (or resumes after unknown or silence) as up; a failure then
-            // confirms from this very sample.
             _ if sample.health == Health::Unknown => {
                 *self = Hysteresis::default();
                 changes.push((at, RegionHealth::Unknown));
@@ -126,8 +127,13 @@ impl Hysteresis {
             }
             _ => {
                 *self = Hysteresis::default();
-                changes.push((at, RegionHealth::Up));
-                Health::Up
+                let (health, shown) = match resume {
+                    Some(RegionHealth::Down) => (Health::Down, RegionHealth::Down),
+                    Some(RegionHealth::Degraded) => (Health::Degraded, RegionHealth::Degraded),
+                    _ => (Health::Up, RegionHealth::Up),
+                };
+                changes.push((at, shown));
+                health
             }
         };
         if sample.health == Health::Unknown {
@@ -184,6 +190,17 @@ impl Hysteresis {
     }
 }
 
+/// The last health a region observed (up, degraded or down), to resume from after unknown
+/// rounds or silence.
+pub fn resume_from(transitions: &[Transition]) -> Option<RegionHealth> {
+    transitions.iter().rev().map(|t| t.to).find(|h| {
+        matches!(
+            h,
+            RegionHealth::Up | RegionHealth::Degraded | RegionHealth::Down
+        )
+    })
+}
+
 /// Append a confirmed change to a transition list: a change back-dated to (or before) the
 /// last transition replaces it, and equal neighbours merge.
 pub fn push_change(transitions: &mut Vec<Transition>, at: DateTime<Utc>, to: RegionHealth) {
@@ -199,33 +216,47 @@ pub fn push_change(transitions: &mut Vec<Transition>, at: DateTime<Utc>, to: Reg
     }
 }
 
+/// The longest stretch a fold may count as worse than it was: beyond it, the oldest
+/// history goes instead (its time becomes "no data", never made-up downtime).
+pub const FOLD_LIMIT_S: i64 = 15 * 60;
+
 /// Keep a transition list within `max` entries and `keep_from` (always keeping the entry in
-/// force at `keep_from`). Over `max`, the shortest closed episode between two observed
-/// healths is folded into the one before it, which takes the worse of the two: flapping
-/// becomes one longer episode, and downtime is never dropped, only over-counted.
+/// force at `keep_from`). Over `max`, two neighbouring episodes merge into one with the
+/// worse health, choosing the pair whose milder episode is shortest: flapping becomes one
+/// longer episode, and downtime is never dropped. When even that would count more than
+/// [`FOLD_LIMIT_S`] as worse than it was, the oldest transition goes instead.
 pub fn bound_transitions(transitions: &mut Vec<Transition>, max: usize, keep_from: DateTime<Utc>) {
     let before = transitions.partition_point(|t| t.at <= keep_from);
     if before > 1 {
         transitions.drain(..before - 1);
     }
+    let observed = |h: RegionHealth| {
+        matches!(
+            h,
+            RegionHealth::Up | RegionHealth::Degraded | RegionHealth::Down
+        )
+    };
     while transitions.len() > max.max(2) {
-        let observed = |h: RegionHealth| {
-            matches!(
-                h,
-                RegionHealth::Up | RegionHealth::Degraded | RegionHealth::Down
-            )
-        };
-        let shortest = (1..transitions.len() - 1)
+        // Episode i runs from transitions[i] to transitions[i + 1].
+        let span = |i: usize| transitions[i + 1].at - transitions[i].at;
+        let cheapest = (1..transitions.len() - 1)
             .filter(|&i| observed(transitions[i].to) && observed(transitions[i - 1].to))
-            .min_by_key(|&i| transitions[i + 1].at - transitions[i].at);
-        match shortest {
-            Some(i) => {
+            .map(|i| {
+                let milder = if transitions[i].to.rank() < transitions[i - 1].to.rank() {
+                    i
+                } else {
+                    i - 1
+                };
+                (span(milder), i)
+            })
+            .min();
+        match cheapest {
+            Some((cost, i)) if cost.num_seconds() <= FOLD_LIMIT_S => {
                 let folded = transitions.remove(i);
-                let prev = &mut transitions[i - 1];
-                if folded.to.rank() > prev.to.rank() {
-                    prev.to = folded.to;
+                if folded.to.rank() > transitions[i - 1].to.rank() {
+                    transitions[i - 1].to = folded.to;
                 }
-                // The merged episode may now equal its successor.
+                // The merged episode may now equal its neighbours.
                 if i < transitions.len() && transitions[i].to == transitions[i - 1].to {
                     transitions.remove(i);
                 }
@@ -233,7 +264,7 @@ pub fn bound_transitions(transitions: &mut Vec<Transition>, max: usize, keep_fro
                     transitions.remove(i - 1);
                 }
             }
-            None => {
+            _ => {
                 transitions.remove(0);
             }
         }
@@ -516,6 +547,31 @@ impl Daily {
 }
 
 impl History {
+    /// Whether the columns line up (a file edited by hand or damaged may not): every column
+    /// as long as the others, and `worst` one ASCII letter a day.
+    pub fn is_consistent(&self) -> bool {
+        let h = &self.hourly;
+        let d = &self.daily;
+        let hours = h.n.len();
+        let days = d.checks.len();
+        [h.p50_ms.len(), h.p95_ms.len(), h.p99_ms.len()]
+            .iter()
+            .all(|l| *l == hours)
+            && (hours == 0 || h.first_hour.is_some())
+            && [
+                d.failures.len(),
+                d.down_s.len(),
+                d.degraded_s.len(),
+                d.p50_ms.len(),
+                d.p95_ms.len(),
+                d.worst.len(),
+            ]
+            .iter()
+            .all(|l| *l == days)
+            && d.worst.is_ascii()
+            && (days == 0 || d.first_day.is_some())
+    }
+
     /// Add a sample's counts and latency (successful checks only: a timeout's "latency"
     /// would only measure the timeout).
     pub fn add_sample(&mut self, sample: &Sample) {
@@ -570,7 +626,8 @@ mod tests {
         let mut tr = Vec::new();
         for (i, health) in healths.iter().enumerate() {
             let shown = tr.last().map(|t: &Transition| t.to);
-            for (at, to) in h.step(shown, &sample(i as i64, *health), confirm, recover) {
+            let resume = resume_from(&tr);
+            for (at, to) in h.step(shown, resume, &sample(i as i64, *health), confirm, recover) {
                 push_change(&mut tr, at, to);
             }
         }
@@ -595,6 +652,16 @@ mod tests {
         assert_eq!(confirmed(&[D, D, U, U], 2, 2), Some(R::Unknown));
         assert_eq!(confirmed(&[U, U], 2, 2), Some(R::Unknown));
         assert_eq!(confirmed(&[U, U, D, D], 2, 2), Some(R::Down));
+        assert_eq!(
+            confirmed(&[U, U, D], 2, 2),
+            Some(R::Up),
+            "a new series starts up"
+        );
+        assert_eq!(
+            confirmed(&[D, D, U, U, D], 2, 2),
+            Some(R::Down),
+            "an outage resumes after unknown rounds without a false up"
+        );
         assert_eq!(confirmed(&[D], 1, 1), Some(R::Down));
         assert_eq!(confirmed(&[G, G, D], 2, 2), Some(R::Degraded));
         assert_eq!(confirmed(&[G, D, G, D], 2, 2), Some(R::Degraded), "milder");
@@ -610,7 +677,13 @@ mod tests {
         let healths = [P, P, D, P, D, P, D, D, D, P, P];
         for (i, health) in healths.iter().enumerate() {
             let shown = tr.last().map(|t: &Transition| t.to);
-            for (at, to) in h.step(shown, &sample(i as i64 * 10, *health), 2, 2) {
+            for (at, to) in h.step(
+                shown,
+                resume_from(&tr),
+                &sample(i as i64 * 10, *health),
+                2,
+                2,
+            ) {
                 push_change(&mut tr, at, to);
             }
         }
@@ -623,31 +696,56 @@ mod tests {
     }
 
     #[test]
-    fn bounding_folds_the_shortest_episode_into_a_worse_one() {
+    fn bounding_folds_short_gaps_and_never_turns_long_uptime_into_downtime() {
         let mk = |v: &[(i64, R)]| -> Vec<Transition> {
             v.iter()
                 .map(|(s, to)| Transition { at: t(*s), to: *to })
                 .collect()
         };
-        // Up, down 100–110, up 110–500, down 500–900, up 900–905, down 905–.
+        // Up, down 100–110, up 110–5000, down 5000–9000, up 9000–9005, down 9005–.
         let mut tr = mk(&[
             (0, R::Up),
             (100, R::Down),
             (110, R::Up),
-            (500, R::Down),
-            (900, R::Up),
-            (905, R::Down),
+            (5000, R::Down),
+            (9000, R::Up),
+            (9005, R::Down),
         ]);
         bound_transitions(&mut tr, 5, t(0));
-        // The 5 s "up" at 900 folds into the down before it, which then merges with the
-        // down after it: one down episode from 500.
+        // The cheapest fold counts the 5 s "up" at 9000 as down; it merges with the downs
+        // around it: one down episode from 5000.
         assert_eq!(
             tr,
-            mk(&[(0, R::Up), (100, R::Down), (110, R::Up), (500, R::Down)])
+            mk(&[(0, R::Up), (100, R::Down), (110, R::Up), (5000, R::Down)])
         );
         // Entries before the window go, but the one in force at its start stays.
         bound_transitions(&mut tr, 10, t(300));
-        assert_eq!(tr, mk(&[(110, R::Up), (500, R::Down)]));
+        assert_eq!(tr, mk(&[(110, R::Up), (5000, R::Down)]));
+
+        // A day up, a minute down, again and again: folding would turn days into downtime,
+        // so the oldest history goes instead and the downtime stays exact.
+        let day = 86_400;
+        let mut tr: Vec<Transition> = (0..20)
+            .flat_map(|d| [(d * day, R::Up), (d * day + day - 60, R::Down)])
+            .map(|(s, to)| Transition { at: t(s), to })
+            .collect();
+        bound_transitions(&mut tr, 10, t(0));
+        assert_eq!(tr.len(), 10);
+        let down: i64 = tr
+            .windows(2)
+            .filter(|w| w[0].to == R::Down)
+            .map(|w| (w[1].at - w[0].at).num_seconds())
+            .sum();
+        assert_eq!(
+            down,
+            4 * 60,
+            "four closed one-minute outages remain, none longer"
+        );
+        assert_eq!(
+            tr[0].at,
+            t(15 * day),
+            "history now starts 5 days before the end"
+        );
     }
 
     #[test]

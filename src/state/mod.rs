@@ -18,7 +18,7 @@ pub const SCHEMA: u32 = 2;
 /// How many recent samples are kept per probe.
 pub const RECENT_SAMPLES: usize = 20;
 /// How many transitions are kept per probe; beyond it the shortest episodes are folded.
-pub const MAX_TRANSITIONS: usize = 300;
+pub const MAX_TRANSITIONS: usize = 500;
 /// Days of transitions kept (the consensus timeline's reach).
 pub const TRANSITION_DAYS: i64 = 400;
 
@@ -428,9 +428,10 @@ impl RegionState {
             entry.pending = history::Hysteresis::default();
         }
         let shown = entry.transitions.last().map(|t| t.to);
+        let resume = history::resume_from(&entry.transitions);
         for (at, to) in entry
             .pending
-            .step(shown, &sample, policy.confirm, policy.recover)
+            .step(shown, resume, &sample, policy.confirm, policy.recover)
         {
             history::push_change(&mut entry.transitions, at, to);
         }
@@ -477,6 +478,19 @@ pub fn parse(text: &str, shown: &str) -> anyhow::Result<RegionState> {
     let mut state: RegionState = serde_json::from_str(text).map_err(|e| {
         anyhow::anyhow!("{shown}: damaged state file ({e}); move it aside or delete it")
     })?;
+    for (id, probe) in &mut state.probes {
+        // Damage must not stop a worker: roll-ups that do not line up start again, and
+        // transitions are put back in order.
+        if !probe.history.is_consistent() {
+            tracing::warn!(
+                "{shown}: the roll-ups of probe \"{id}\" do not line up; starting them again"
+            );
+            probe.history = history::History::default();
+        }
+        if !probe.transitions.is_sorted_by_key(|t| t.at) {
+            probe.transitions.sort_by_key(|t| t.at);
+        }
+    }
     if state.schema < 2 {
         // Schema 1 kept raw health changes; they stand in for confirmed ones (a blip in
         // them shows as a short episode), and its roll-ups start empty.
@@ -642,6 +656,29 @@ mod tests {
         assert_eq!(text.lines().count(), 3, "{text}");
         assert!(text.lines().nth(1).unwrap().starts_with("\"web\":{"));
         assert_eq!(parse(&text, "again").unwrap(), s);
+    }
+
+    #[test]
+    fn damaged_roll_ups_start_again_instead_of_panicking() {
+        let text = r#"{"schema":2,"region":"eu","written_at":"2026-01-01T00:00:00Z","probes":{"web":{
+            "kind":"http","target":"x","interval_s":30.0,
+            "last":{"at":"2026-01-01T00:00:00Z","health":"up","detail":"ok"},
+            "transitions":[{"at":"2026-01-01T00:00:00Z","to":"up"},{"at":"2025-12-31T00:00:00Z","to":"down"}],
+            "history":{"daily":{"first_day":"2026-01-01","checks":[1,2],"failures":[0],"worst":"ü"}}}}}"#;
+        let mut s = parse(text, "state/eu.json").unwrap();
+        assert_eq!(s.probes["web"].history, history::History::default());
+        assert!(s.probes["web"].transitions.is_sorted_by_key(|t| t.at));
+        let at = DateTime::from_timestamp(1_767_225_660, 0).unwrap();
+        s.record(
+            "web",
+            "http",
+            "x",
+            &history::Policy::every(30.0),
+            Sample::new(at, Health::Up, String::new()),
+        );
+        let daily = &s.probes["web"].history.daily;
+        assert_eq!(daily.checks.last(), Some(&1));
+        assert!(s.probes["web"].history.is_consistent());
     }
 
     #[test]

@@ -18,8 +18,11 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 use chrono::Utc;
+use object_store::aws::AmazonS3ConfigKey;
 use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, UpdateVersion};
+use object_store::{
+    ClientConfigKey, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, UpdateVersion,
+};
 
 use super::RegionState;
 
@@ -32,10 +35,22 @@ pub fn install_crypto() {
 /// What the store does with conditional writes, found out at start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Guard {
-    /// A second create-if-absent was refused: the store enforces conditional writes.
+    /// Create-if-absent and If-Match are both enforced.
     pub enforced: bool,
     /// If-Match only matches an unquoted ETag (Ceph RGW 16).
     pub unquoted_etags: bool,
+    /// Why the guard is off, when it is.
+    pub off_because: Option<&'static str>,
+}
+
+impl Guard {
+    fn off(why: &'static str) -> Guard {
+        Guard {
+            enforced: false,
+            unquoted_etags: false,
+            off_because: Some(why),
+        }
+    }
 }
 
 /// Region state files under one `s3://bucket/prefix`.
@@ -67,7 +82,23 @@ impl ObjectStates {
     pub fn from_url(url: &str) -> Result<Self> {
         let (bucket, prefix) = parse_url(url)?;
         install_crypto();
-        let store = object_store::aws::AmazonS3Builder::from_env()
+        // Short limits: a write must never stall probing for minutes (a failed write is
+        // retried at the next one anyway). AWS_TIMEOUT and AWS_CONNECT_TIMEOUT override.
+        let mut builder =
+            object_store::aws::AmazonS3Builder::from_env().with_retry(object_store::RetryConfig {
+                max_retries: 2,
+                retry_timeout: Duration::from_secs(30),
+                ..Default::default()
+            });
+        for (var, key, value) in [
+            ("AWS_CONNECT_TIMEOUT", ClientConfigKey::ConnectTimeout, "5s"),
+            ("AWS_TIMEOUT", ClientConfigKey::Timeout, "20s"),
+        ] {
+            if std::env::var_os(var).is_none() {
+                builder = builder.with_config(AmazonS3ConfigKey::Client(key), value);
+            }
+        }
+        let store = builder
             .with_bucket_name(&bucket)
             .build().with_context(|| {
             format!(
@@ -115,41 +146,44 @@ impl ObjectStates {
             .await
             .with_context(|| format!("writing a test object {shown}; does the bucket exist and may these credentials write to it?"))?;
         let result = async {
-            let enforced = match put(PutMode::Create).await {
-                Ok(_) => false,
-                Err(object_store::Error::AlreadyExists { .. }) => true,
+            match put(PutMode::Create).await {
+                Ok(_) => return Ok(Guard::off("a second create-if-absent of one key succeeded")),
+                Err(object_store::Error::AlreadyExists { .. }) => {}
                 Err(e) => return Err(e).context(format!("writing {shown} again")),
+            }
+            let update = |tag: String| {
+                put(PutMode::Update(UpdateVersion {
+                    e_tag: Some(tag),
+                    version: None,
+                }))
             };
+            let etag = first.e_tag.clone().unwrap_or_default();
             let mut unquoted_etags = false;
-            if enforced {
-                let etag = first.e_tag.clone().unwrap_or_default();
-                let update = |tag: String| {
-                    put(PutMode::Update(UpdateVersion {
-                        e_tag: Some(tag),
-                        version: None,
-                    }))
-                };
-                match update(etag.clone()).await {
-                    Ok(_) => {}
-                    Err(object_store::Error::Precondition { .. }) => {
-                        match update(etag.trim_matches('"').to_string()).await {
-                            Ok(_) => unquoted_etags = true,
-                            Err(e) => {
-                                return Err(e).context(format!(
-                                    "{shown}: the store refuses to replace an object whose ETag matches (If-Match); \
-                                     it cannot keep a region's state. Set AWS_CONDITIONAL_PUT=disabled to write without the guard"
-                                ));
-                            }
+            match update(etag.clone()).await {
+                Ok(_) => {}
+                Err(object_store::Error::Precondition { .. }) => {
+                    match update(etag.trim_matches('"').to_string()).await {
+                        Ok(_) => unquoted_etags = true,
+                        Err(e) => {
+                            return Err(e).context(format!(
+                                "{shown}: the store refuses to replace an object whose ETag matches (If-Match); \
+                                 it cannot keep a region's state. Set AWS_CONDITIONAL_PUT=disabled to write without the guard"
+                            ));
                         }
                     }
-                    Err(object_store::Error::NotImplemented { .. }) => {}
-                    Err(e) => return Err(e).context(format!("updating {shown}")),
                 }
+                Err(e) => return Err(e).context(format!("updating {shown}")),
             }
-            Ok(Guard {
-                enforced,
-                unquoted_etags,
-            })
+            // And a wrong ETag must be refused, or If-Match is ignored.
+            match update("\"0-pharos-stale\"".to_string()).await {
+                Ok(_) => Ok(Guard::off("a replacement with a stale ETag (If-Match) succeeded")),
+                Err(object_store::Error::Precondition { .. }) => Ok(Guard {
+                    enforced: true,
+                    unquoted_etags,
+                    off_because: None,
+                }),
+                Err(e) => Err(e).context(format!("updating {shown}")),
+            }
         }
         .await;
         let _ = self.store.delete(&scratch).await;
@@ -166,16 +200,16 @@ impl ObjectStates {
         let shown = self.shown(region);
         let guard = match self.probe_guard().await {
             Ok(g) => g,
-            Err(e) if is_not_implemented(&e) => Guard {
-                enforced: false,
-                unquoted_etags: false,
-            },
+            Err(e) if is_not_implemented(&e) => {
+                Guard::off("conditional writes are turned off (AWS_CONDITIONAL_PUT=disabled)")
+            }
             Err(e) => return Err(e),
         };
-        if !guard.enforced {
+        if let Some(why) = guard.off_because {
             tracing::warn!(
-                "{}: this store does not enforce conditional writes (a second create-if-absent succeeded), \
-                 so a second worker for region \"{region}\" would not be refused: make sure only one runs",
+                "{}: this store does not enforce conditional writes ({why}), so two workers of region \"{region}\" \
+                 could overwrite each other; only a second worker that starts while the first is writing is refused. \
+                 Make sure only one runs",
                 self.url
             );
         } else if guard.unquoted_etags {
@@ -224,8 +258,11 @@ impl ObjectStates {
                 let until = tokio::time::Instant::now() + lease;
                 while tokio::time::Instant::now() < until {
                     tokio::time::sleep(Duration::from_millis(250).min(lease)).await;
-                    let now = self.store.head(&key).await.ok().and_then(|m| m.e_tag);
-                    if now.as_ref() != Some(etag) {
+                    // A failed look (timeout, 5xx) proves nothing: only a new ETag does.
+                    let Ok(now) = self.store.head(&key).await else {
+                        continue;
+                    };
+                    if now.e_tag.as_ref() != Some(etag) {
                         bail!(
                             "region \"{region}\" is already being probed by another worker: {shown} changed while this one watched it. \
                              Stop that worker first, or start this one with another --region"
@@ -241,7 +278,7 @@ impl ObjectStates {
             region: region.to_string(),
             etag,
             guard,
-            uncertain: None,
+            uncertain: Vec::new(),
         };
         Ok((writer, state))
     }
@@ -349,8 +386,9 @@ pub struct ObjectWriter {
     /// The ETag of the object as this worker last wrote (or first read) it.
     etag: Option<String>,
     guard: Guard,
-    /// A hash of a write whose outcome is unknown (the request failed in flight).
-    uncertain: Option<u64>,
+    /// Hashes of writes whose outcome is unknown (the request failed in flight) since the
+    /// last write known to have landed.
+    uncertain: Vec<u64>,
 }
 
 fn hash(bytes: &[u8]) -> u64 {
@@ -377,9 +415,11 @@ impl ObjectWriter {
         let attempt = hash(&body);
         let mut adopted = false;
         loop {
-            let mode = match &self.etag {
-                None => PutMode::Create,
-                Some(tag) => PutMode::Update(UpdateVersion {
+            let mode = match (&self.etag, self.guard.enforced) {
+                // Where conditional writes are off, asking for them only fails.
+                (_, false) => PutMode::Overwrite,
+                (None, true) => PutMode::Create,
+                (Some(tag), true) => PutMode::Update(UpdateVersion {
                     e_tag: Some(if self.guard.unquoted_etags {
                         tag.trim_matches('"').to_string()
                     } else {
@@ -399,7 +439,7 @@ impl ObjectWriter {
             {
                 Ok(done) => {
                     self.etag = done.e_tag;
-                    self.uncertain = None;
+                    self.uncertain.clear();
                     return Ok(());
                 }
                 Err(e) => e,
@@ -409,24 +449,32 @@ impl ObjectWriter {
                 object_store::Error::Precondition { .. }
                     | object_store::Error::AlreadyExists { .. }
             ) {
-                self.uncertain = Some(attempt);
+                // Keep a few: each may have landed after all.
+                if self.uncertain.len() >= 16 {
+                    self.uncertain.remove(0);
+                }
+                self.uncertain.push(attempt);
                 return Err(WriteError::Failed(
                     anyhow::Error::new(error).context(format!("writing {}", self.shown)),
                 ));
             }
-            // A write of ours that failed in flight may have landed after all: then the
-            // object holds exactly what we sent, and its ETag is ours to continue from.
-            if !adopted
-                && let Some(previous) = self.uncertain.take()
-                && let Ok(got) = self.store.get(&self.key).await
-            {
+            // Not necessarily another writer: this very write may have landed on a first
+            // try that the client then retried, or an earlier write that failed in flight
+            // may have. Then the object holds our bytes and its ETag is ours.
+            if !adopted && let Ok(got) = self.store.get(&self.key).await {
                 let etag = got.meta.e_tag.clone();
-                if let Ok(current) = got.bytes().await
-                    && hash(&current) == previous
-                {
-                    self.etag = etag;
-                    adopted = true;
-                    continue;
+                if let Ok(current) = got.bytes().await {
+                    let current = hash(&current);
+                    if current == attempt {
+                        self.etag = etag;
+                        self.uncertain.clear();
+                        return Ok(());
+                    }
+                    if self.uncertain.contains(&current) {
+                        self.etag = etag;
+                        adopted = true;
+                        continue;
+                    }
                 }
             }
             return Err(WriteError::Conflict(format!(
@@ -457,7 +505,11 @@ mod tests {
     struct Quirky {
         inner: InMemory,
         ignore_conditions: bool,
+        /// As object_store does with AWS_CONDITIONAL_PUT=disabled.
+        refuse_conditions: bool,
         fail_after_next_put: AtomicBool,
+        /// The write lands, then the answer says 412 (a retried request that had landed).
+        precondition_after_next_put: AtomicBool,
     }
 
     impl std::fmt::Display for Quirky {
@@ -477,7 +529,22 @@ mod tests {
             if self.ignore_conditions {
                 opts.mode = PutMode::Overwrite;
             }
+            if self.refuse_conditions && !matches!(opts.mode, PutMode::Overwrite) {
+                return Err(object_store::Error::NotImplemented {
+                    operation: "conditional put".into(),
+                    implementer: "Quirky".into(),
+                });
+            }
             let done = self.inner.put_opts(location, payload, opts).await?;
+            if self
+                .precondition_after_next_put
+                .swap(false, Ordering::SeqCst)
+            {
+                return Err(object_store::Error::Precondition {
+                    path: location.to_string(),
+                    source: "412 on a retry".into(),
+                });
+            }
             if self.fail_after_next_put.swap(false, Ordering::SeqCst) {
                 return Err(object_store::Error::Generic {
                     store: "Quirky",
@@ -547,14 +614,19 @@ mod tests {
             enforcing.probe_guard().await.unwrap(),
             Guard {
                 enforced: true,
-                unquoted_etags: false
+                unquoted_etags: false,
+                off_because: None,
             }
         );
         let (ignoring, inner) = states(Quirky {
             ignore_conditions: true,
             ..Quirky::default()
         });
-        assert!(!ignoring.probe_guard().await.unwrap().enforced);
+        let guard = ignoring.probe_guard().await.unwrap();
+        assert_eq!(
+            guard.off_because,
+            Some("a second create-if-absent of one key succeeded")
+        );
         let left = inner.inner.list_with_delimiter(None).await.unwrap();
         assert!(left.objects.is_empty(), "the scratch object is removed");
     }
@@ -594,6 +666,40 @@ mod tests {
         let lost = state_bytes("eu", Utc::now() + chrono::Duration::seconds(1));
         assert!(matches!(w.write(lost).await, Err(WriteError::Failed(_))));
         // The object holds our bytes under an ETag we never saw: not a conflict.
+        w.write(state_bytes("eu", Utc::now() + chrono::Duration::seconds(2)))
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn conditional_writes_turned_off_still_write() {
+        let (s, _) = states(Quirky {
+            refuse_conditions: true,
+            ..Quirky::default()
+        });
+        let (mut w, _) = s.open("eu", Duration::from_millis(100)).await.unwrap();
+        assert_eq!(
+            w.guard().off_because,
+            Some("conditional writes are turned off (AWS_CONDITIONAL_PUT=disabled)")
+        );
+        w.write(state_bytes("eu", Utc::now())).await.unwrap();
+        w.write(state_bytes("eu", Utc::now())).await.unwrap();
+        let (read, _) = s.read_all().await.unwrap();
+        assert_eq!(read.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_412_for_our_own_landed_write_is_success() {
+        let (s, inner) = states(Quirky::default());
+        let (mut w, _) = s.open("eu", Duration::from_millis(100)).await.unwrap();
+        w.write(state_bytes("eu", Utc::now())).await.unwrap();
+        inner
+            .precondition_after_next_put
+            .store(true, Ordering::SeqCst);
+        w.write(state_bytes("eu", Utc::now() + chrono::Duration::seconds(1)))
+            .await
+            .unwrap();
+        // And the writer goes on from the landed write's ETag.
         w.write(state_bytes("eu", Utc::now() + chrono::Duration::seconds(2)))
             .await
             .unwrap();

@@ -251,8 +251,10 @@ fn three_regions_in_network_namespaces_decide_by_quorum() {
         ),
         &["r1", "r2", "r3"],
     );
-    let mut target = net.serve(www.path());
-    let mut workers: Vec<Child> = (0..3).map(|r| worker(&net, &t, r)).collect();
+    let mut procs = Procs {
+        target: Some(net.serve(www.path())),
+        workers: (0..3).map(|r| worker(&net, &t, r)).collect(),
+    };
     let limit = Duration::from_secs(15);
     let mut seen = Vec::new();
     build_until(&t, "operational", limit, &mut seen);
@@ -288,31 +290,40 @@ fn three_regions_in_network_namespaces_decide_by_quorum() {
     let lossy = watch_for(&t, Duration::from_secs(8));
     eprintln!("with 30 % loss in r2, web showed: {lossy:?}");
     // The loss was real: r2 had to re-check, or failed, in the samples it kept.
-    let r2 = pharos::state::parse(&t.read("state/r2.json"), "r2").unwrap();
-    let recent = &r2.probes["web-home"].recent;
-    let hit = recent
-        .iter()
-        .filter(|s| s.attempts > 1 || s.health != pharos::state::Health::Up)
-        .count();
-    eprintln!(
-        "r2's last {} samples: {hit} re-checked or failed",
-        recent.len()
-    );
-    assert!(hit > 0, "{recent:?}");
+    let lossy_since = Instant::now();
+    loop {
+        let r2 = pharos::state::parse(&t.read("state/r2.json"), "r2").unwrap();
+        let recent = &r2.probes["web-home"].recent;
+        let hit = recent
+            .iter()
+            .filter(|s| s.attempts > 1 || s.health != pharos::state::Health::Up)
+            .count();
+        if hit > 0 {
+            eprintln!(
+                "r2's last {} samples: {hit} re-checked or failed",
+                recent.len()
+            );
+            break;
+        }
+        assert!(
+            lossy_since.elapsed() < limit,
+            "no packet was lost: {recent:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     assert!(!lossy.iter().any(|s| s == "major_outage"), "{lossy:?}");
     nft(&net, 1, "delete table inet loss\n");
     build_until(&t, "operational", limit, &mut Vec::new());
 
     // 3. The target stops: a major outage within two intervals plus the build.
-    let _ = target.kill();
-    let _ = target.wait();
+    procs.stop_target();
     let stopped = Instant::now();
     build_until(&t, "major_outage", limit, &mut Vec::new());
     let to_major = stopped.elapsed();
     let (summary, _) = build(&t);
     assert!(summary.contains("(Major System Outage)"), "{summary}");
     // 4. It starts again: recovery within two intervals plus the build.
-    target = net.serve(www.path());
+    procs.target = Some(net.serve(www.path()));
     let started = Instant::now();
     build_until(&t, "operational", limit, &mut Vec::new());
     let to_recovery = started.elapsed();
@@ -321,14 +332,15 @@ fn three_regions_in_network_namespaces_decide_by_quorum() {
         to_major.as_secs_f64(),
         to_recovery.as_secs_f64()
     );
-    // Two intervals, the write pause (200 ms) and a second of slack for a busy machine.
-    let bound = Duration::from_secs_f64(2.0 * INTERVAL_S + 0.2 + 1.0);
+    // Two intervals, the write pause (200 ms) and two seconds for builds and scheduling on
+    // a busy two-core machine. Seen here: about 2.0 s and 1.8 s.
+    let bound = Duration::from_secs_f64(2.0 * INTERVAL_S + 0.2 + 2.0);
     assert!(to_major <= bound, "major after {to_major:?}");
     assert!(to_recovery <= bound, "recovered after {to_recovery:?}");
 
     // 5. r3's worker dies: r3 shows "no data" and r1 and r2 decide.
-    let _ = workers[2].kill();
-    let _ = workers[2].wait();
+    let _ = procs.workers[2].kill();
+    let _ = procs.workers[2].wait();
     let start = Instant::now();
     loop {
         let (summary, web) = build(&t);
@@ -342,16 +354,40 @@ fn three_regions_in_network_namespaces_decide_by_quorum() {
         std::thread::sleep(Duration::from_millis(200));
     }
     // With r3 silent, r1 and r2 still call a real outage.
-    let _ = target.kill();
-    let _ = target.wait();
+    procs.stop_target();
     build_until(&t, "major_outage", limit, &mut Vec::new());
 
-    for w in workers.iter_mut().take(2) {
+    for w in procs.workers.iter_mut().take(2) {
         let _ = Command::new("kill")
             .args(["-TERM", &w.id().to_string()])
             .status();
     }
-    for w in workers.iter_mut() {
+    for w in procs.workers.iter_mut() {
         let _ = w.wait();
+    }
+}
+
+/// The target server and the workers, killed when the test ends, also by a panic.
+struct Procs {
+    target: Option<Child>,
+    workers: Vec<Child>,
+}
+
+impl Procs {
+    fn stop_target(&mut self) {
+        if let Some(mut t) = self.target.take() {
+            let _ = t.kill();
+            let _ = t.wait();
+        }
+    }
+}
+
+impl Drop for Procs {
+    fn drop(&mut self) {
+        self.stop_target();
+        for w in &mut self.workers {
+            let _ = w.kill();
+            let _ = w.wait();
+        }
     }
 }
