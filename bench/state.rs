@@ -147,6 +147,18 @@ fn main() -> anyhow::Result<()> {
         per_probe / 1000.0,
         verdict(per_probe <= 40_000.0)
     );
+    let largest = regions[0]
+        .probes
+        .values()
+        .take(TEMPLATES)
+        .map(|p| serde_json::to_vec(p).map_or(0, |v| v.len()))
+        .max()
+        .unwrap_or(0);
+    println!(
+        "  largest probe: {:.1} KB (target ≤ 40 KB) {}",
+        largest as f64 / 1000.0,
+        verdict(largest <= 40_000)
+    );
     let transitions: Vec<usize> = regions[0]
         .probes
         .values()
