@@ -77,20 +77,21 @@ pub(crate) async fn check(probe: &Probe, spec: &CommandSpec, ctx: &Ctx, run: &Ru
     // plugin started outlives it.
     let group = GroupKill(child.id());
     let max = spec.max_output_bytes;
-    let stdout = tokio::spawn(capture(child.stdout.take(), max));
-    let stderr = tokio::spawn(capture(child.stderr.take(), max));
-    let waited = tokio::time::timeout(probe.timeout, child.wait()).await;
-    // The plugin has exited (or is out of time): a child it left behind must not keep the
-    // pipes open, so the group goes now and the output is collected right after.
-    group.kill();
-    let drained = async {
-        let out = stdout.await.unwrap_or_default();
-        let err = stderr.await.unwrap_or_default();
-        (out, err)
+    let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
+    // Output is read while the plugin runs, in this task (no task per pipe). When the
+    // plugin has exited (or is out of time), a child it left behind must not keep the
+    // pipes open: the group goes at once, and the output is collected right after.
+    let waiting = async {
+        let waited = tokio::time::timeout(probe.timeout, child.wait()).await;
+        group.kill();
+        waited
     };
-    let (out, err) = tokio::time::timeout(std::time::Duration::from_secs(1), drained)
-        .await
-        .unwrap_or_default();
+    let draining = tokio::time::timeout(
+        probe.timeout + std::time::Duration::from_secs(1),
+        async { tokio::join!(capture(stdout, max), capture(stderr, max)) },
+    );
+    let (waited, drained) = tokio::join!(waiting, draining);
+    let (out, err) = drained.unwrap_or_default();
     let finished = waited.map(|status| (out, err, status));
     let elapsed = start.elapsed();
     let (health, detail, info) = match finished {
