@@ -10,7 +10,7 @@ use clap::Args as ClapArgs;
 use crate::config::{self, Config};
 use crate::incident::{self, Incident};
 use crate::project::Project;
-use crate::status::{self, ComponentVerdict, Indicator, Override, ProbePolicy};
+use crate::status::{self, ComponentVerdict, Indicator, Override, ProbePolicy, timeline};
 use crate::{render, site};
 
 /// Options of `build`.
@@ -75,6 +75,39 @@ pub fn decide(
     (components, indicator)
 }
 
+/// The history of every component and the outages the probes saw that no post covers.
+pub fn history(
+    config: &Config,
+    states: &[crate::state::RegionState],
+    incidents: &[Incident],
+    now: DateTime<Utc>,
+) -> (Vec<timeline::ComponentHistory>, Vec<timeline::Detected>) {
+    let history = timeline::histories(config, states, now, config.site.page.time_zone);
+    let covers: Vec<timeline::Cover> = incidents
+        .iter()
+        .flat_map(|i| {
+            let span = match i.kind {
+                incident::Kind::Incident => i.started_at().map(|s| (s, i.resolved_at())),
+                incident::Kind::Maintenance => i.scheduled_for.map(|s| (s, i.scheduled_until)),
+            };
+            i.components.iter().filter_map(move |c| {
+                span.map(|(from, until)| timeline::Cover {
+                    component: c.clone(),
+                    from,
+                    until,
+                })
+            })
+        })
+        .collect();
+    let detected = timeline::detected(
+        &history,
+        &covers,
+        config.site.page.detect_outages_after,
+        now,
+    );
+    (history, detected)
+}
+
 /// Everything a build or a status report reads: config, incidents, every region's state.
 pub fn load(project: &Project) -> Result<(Config, Vec<Incident>, Vec<crate::state::RegionState>)> {
     let config = config::load(&project.components_file(), &project.probes_file())
@@ -101,7 +134,7 @@ pub fn load(project: &Project) -> Result<(Config, Vec<Incident>, Vec<crate::stat
 pub fn build(project: &Project, now: DateTime<Utc>) -> Result<Report> {
     let (config, incidents, states) = load(project)?;
     let (components, indicator) = decide(&config, &states, &incidents, now);
-    let history = status::timeline::histories(&config, &states, now, config.site.page.time_zone);
+    let (history, detected) = history(&config, &states, &incidents, now);
     let inputs = site::Inputs {
         config: &config,
         components: &components,
@@ -109,6 +142,7 @@ pub fn build(project: &Project, now: DateTime<Utc>) -> Result<Report> {
         incidents: &incidents,
         now,
         history: &history,
+        detected: &detected,
     };
     let model = site::assemble(&inputs);
     let theme = config.site.page.theme.as_deref();
@@ -116,7 +150,7 @@ pub fn build(project: &Project, now: DateTime<Utc>) -> Result<Report> {
     let theme_static = theme.map(|t| project.themes_dir().join(t).join("static"));
     let mut files = render::render(&tera, &model, theme_static.as_deref())?;
     files.extend(render::api::files(&inputs));
-    files.extend(render::feeds::files(&config, &incidents, now));
+    files.extend(render::feeds::files(&config, &incidents, &detected, now));
     files.extend(render::badges::files(&config, &components, indicator));
     render::output::publish(&project.site_dir(), &files)?;
     Ok(Report {

@@ -65,10 +65,15 @@ impl From<ImpactArg> for Impact {
 #[derive(Debug, ClapArgs)]
 pub struct NewArgs {
     /// The title, e.g. "Elevated API error rates".
-    pub title: String,
+    #[arg(required_unless_present = "from_detected")]
+    pub title: Option<String>,
     /// Declared impact.
-    #[arg(long, value_enum)]
-    pub impact: ImpactArg,
+    #[arg(long, value_enum, required_unless_present = "from_detected")]
+    pub impact: Option<ImpactArg>,
+    /// Draft the post from the newest outage the probes detected on this component (one
+    /// with no post yet): title, impact, times and regions filled in.
+    #[arg(long, value_name = "COMPONENT", conflicts_with = "at")]
+    pub from_detected: Option<String>,
     /// An affected component id (repeat for several).
     #[arg(long = "component", value_name = "ID")]
     pub components: Vec<String>,
@@ -271,6 +276,88 @@ fn find(project: &Project, slug: &str) -> Result<PathBuf> {
     }
 }
 
+/// `incident new --from-detected COMPONENT`: a post about the newest detected outage,
+/// its first update back-dated to the outage's start and, when it is over, a resolved
+/// update at its end.
+fn from_detected(project: &Project, a: NewArgs) -> Result<ExitCode> {
+    let component = a.from_detected.clone().unwrap_or_default();
+    let (config, incidents, states) = super::build::load(project)?;
+    let Some(c) = config.site.components.iter().find(|c| c.id == component) else {
+        let ids: Vec<&str> = config
+            .site
+            .components
+            .iter()
+            .map(|c| c.id.as_str())
+            .collect();
+        bail!(
+            "component \"{component}\" is not in components.yaml; use one of: {}",
+            ids.join(", ")
+        );
+    };
+    // As of PHAROS_NOW when set (the variable behind `build --now`), so a draft matches
+    // a reproducible build.
+    let now = std::env::var("PHAROS_NOW")
+        .ok()
+        .and_then(|v| v.parse::<DateTime<Utc>>().ok())
+        .unwrap_or_else(Utc::now);
+    let (_, detected) = super::build::history(&config, &states, &incidents, now);
+    let Some(d) = detected.iter().rev().find(|d| d.component == component) else {
+        bail!(
+            "the probes detected no outage of {component} without a post (at least {} long, in the last year); \
+             write the post with a title and --impact instead",
+            humantime::format_duration(config.site.page.detect_outages_after)
+        );
+    };
+    let tz = config.site.page.time_zone;
+    let shown = |t: DateTime<Utc>| {
+        t.with_timezone(&tz)
+            .format("%-d %b %Y, %H:%M %Z")
+            .to_string()
+    };
+    let (what, impact) = match d.outage.worst {
+        crate::status::Status::MajorOutage => ("Major outage", Impact::Major),
+        _ => ("Partial outage", Impact::Minor),
+    };
+    let title = a.title.unwrap_or_else(|| format!("{what} of {}", c.name));
+    let regions = d.outage.regions.join(", ");
+    let first = match a.message {
+        Some(m) => m,
+        None => format!(
+            "Our probes in {regions} detected a {} of {} from {}. We are investigating.",
+            what.to_lowercase(),
+            c.name,
+            shown(d.outage.start)
+        ),
+    };
+    let mut text = author::new_post(&NewPost {
+        title: &title,
+        kind: Kind::Incident,
+        impact: a.impact.map_or(impact, Impact::from),
+        components: std::slice::from_ref(&component),
+        window: None,
+        status: &a.status,
+        message: &first,
+        at: d.outage.start,
+    });
+    if let Some(end) = d.outage.end {
+        text = author::add_update(
+            &text,
+            end,
+            "resolved",
+            &format!("Our probes saw {} recover at {}.", c.name, shown(end)),
+        )
+        .map_err(|m| anyhow::anyhow!("{m}"))?;
+    }
+    let path = new_path(project, d.outage.start, &title);
+    write_checked(project, &path, &text)?;
+    println!(
+        "created {} from the outage detected at {} ({regions}); edit it, then build",
+        path.display(),
+        shown(d.outage.start)
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 fn add_update(
     project: &Project,
     slug: &str,
@@ -292,20 +379,22 @@ fn add_update(
 /// Run `incident`.
 pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
     match args.action {
+        Action::New(a) if a.from_detected.is_some() => from_detected(project, a),
         Action::New(a) => {
             let at = a.at.unwrap_or_else(Utc::now);
             let message = message(a.message, "first update")?;
+            let title = a.title.unwrap_or_default();
             let text = author::new_post(&NewPost {
-                title: &a.title,
+                title: &title,
                 kind: Kind::Incident,
-                impact: a.impact.into(),
+                impact: a.impact.map_or(Impact::Minor, Impact::from),
                 components: &a.components,
                 window: None,
                 status: &a.status,
                 message: &message,
                 at,
             });
-            let path = new_path(project, at, &a.title);
+            let path = new_path(project, at, &title);
             write_checked(project, &path, &text)?;
             println!("created {}", path.display());
             Ok(ExitCode::SUCCESS)

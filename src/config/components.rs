@@ -26,6 +26,10 @@ pub struct RawPage {
     /// Links shown in the header, e.g. to the product or support.
     #[serde(default)]
     pub links: Vec<RawLink>,
+    /// A partial or major outage the probes see for this long, with no incident post
+    /// covering it, is shown as a detected outage. Default: 3m.
+    #[serde(default)]
+    pub detect_outages_after: Option<super::probes::Dur>,
 }
 
 /// A header link.

@@ -59,6 +59,8 @@ pub struct Page {
     pub theme: Option<String>,
     /// Header links.
     pub links: Vec<RawLink>,
+    /// How long an outage must last before it is shown as detected.
+    pub detect_outages_after: std::time::Duration,
 }
 
 /// A component group.

@@ -312,6 +312,9 @@ fn validate_page(
         language,
         theme: raw.theme,
         links: raw.links,
+        detect_outages_after: raw
+            .detect_outages_after
+            .map_or(std::time::Duration::from_secs(180), |d| d.0),
     })
 }
 

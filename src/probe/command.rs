@@ -86,10 +86,9 @@ pub(crate) async fn check(probe: &Probe, spec: &CommandSpec, ctx: &Ctx, run: &Ru
         group.kill();
         waited
     };
-    let draining = tokio::time::timeout(
-        probe.timeout + std::time::Duration::from_secs(1),
-        async { tokio::join!(capture(stdout, max), capture(stderr, max)) },
-    );
+    let draining = tokio::time::timeout(probe.timeout + std::time::Duration::from_secs(1), async {
+        tokio::join!(capture(stdout, max), capture(stderr, max))
+    });
     let (waited, drained) = tokio::join!(waiting, draining);
     let (out, err) = drained.unwrap_or_default();
     let finished = waited.map(|status| (out, err, status));

@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::incident::{Incident, Kind};
 use crate::site::update_label;
+use crate::status::timeline::Detected;
 
 /// Most items in a feed.
 pub const MAX_ITEMS: usize = 200;
@@ -52,6 +53,75 @@ pub fn items(base_url: &str, incidents: &[Incident]) -> Vec<Item> {
         }
     }
     out.sort_by(|a, b| b.published.cmp(&a.published).then(a.id.cmp(&b.id)));
+    out
+}
+
+/// How far back detected outages reach into the feeds.
+pub const DETECTED_FEED_DAYS: i64 = 30;
+
+/// Items for outages the probes detected without a post: one when it was detected, one
+/// when it ended. Names are escaped; the link is the notice on the page.
+pub fn detected_items(config: &Config, detected: &[Detected], now: DateTime<Utc>) -> Vec<Item> {
+    let page = &config.site.page;
+    let base = &page.base_url;
+    let tz = page.time_zone;
+    let shown = |t: DateTime<Utc>| {
+        t.with_timezone(&tz)
+            .format("%-d %b %Y, %H:%M %Z")
+            .to_string()
+    };
+    let mut out = Vec::new();
+    for d in detected {
+        if d.outage
+            .end
+            .is_some_and(|e| now - e > chrono::Duration::days(DETECTED_FEED_DAYS))
+        {
+            continue;
+        }
+        let name = config
+            .site
+            .components
+            .iter()
+            .find(|c| c.id == d.component)
+            .map_or(d.component.as_str(), |c| c.name.as_str());
+        let what = match d.outage.worst {
+            crate::status::Status::MajorOutage => "major outage",
+            _ => "partial outage",
+        };
+        let anchor = format!("detected-{}-{}", d.component, d.outage.start.timestamp());
+        let link = format!("{base}/#{anchor}");
+        let regions = d.outage.regions.join(", ");
+        out.push(Item {
+            id: format!("{link}-start"),
+            title: format!("Detected: {what} of {name}"),
+            link: link.clone(),
+            published: d.outage.start,
+            html: format!(
+                "<p>{}</p>",
+                ammonia::clean_text(&format!(
+                    "Our probes saw a {what} of {name} from {} (down from {regions}). No incident has been posted yet.",
+                    shown(d.outage.start)
+                ))
+            ),
+            components: vec![d.component.clone()],
+        });
+        if let Some(end) = d.outage.end {
+            out.push(Item {
+                id: format!("{link}-end"),
+                title: format!("Recovered: {name}"),
+                link,
+                published: end,
+                html: format!(
+                    "<p>{}</p>",
+                    ammonia::clean_text(&format!(
+                        "The {what} of {name} that our probes detected ended at {}.",
+                        shown(end)
+                    ))
+                ),
+                components: vec![d.component.clone()],
+            });
+        }
+    }
     out
 }
 
@@ -254,11 +324,14 @@ pub fn ics(config: &Config, incidents: &[Incident], now: DateTime<Utc>) -> Strin
 pub fn files(
     config: &Config,
     incidents: &[Incident],
+    detected: &[Detected],
     now: DateTime<Utc>,
 ) -> Vec<(String, Vec<u8>)> {
     let page = &config.site.page;
     let base = &page.base_url;
-    let all = items(base, incidents);
+    let mut all = items(base, incidents);
+    all.extend(detected_items(config, detected, now));
+    all.sort_by(|a, b| b.published.cmp(&a.published).then(a.id.cmp(&b.id)));
     let mut out = Vec::new();
     let mut emit = |dir: &str, ch: Channel<'_>, list: &[Item]| {
         let list = &list[..list.len().min(MAX_ITEMS)];

@@ -26,6 +26,21 @@ pub struct Inputs<'a> {
     pub now: DateTime<Utc>,
     /// Per-component history from the consensus timeline, in config order.
     pub history: &'a [crate::status::timeline::ComponentHistory],
+    /// Outages the probes saw that no post covers, oldest first.
+    pub detected: &'a [crate::status::timeline::Detected],
+}
+
+/// How long an ended detected outage stays on the page.
+pub const DETECTED_SHOWN_FOR: chrono::Duration = chrono::Duration::hours(24);
+
+/// The status label of a measured status.
+fn status_words(s: Status) -> &'static str {
+    match s {
+        Status::Operational => "Operational",
+        Status::DegradedPerformance => "Degraded performance",
+        Status::PartialOutage => "Partial outage",
+        Status::MajorOutage => "Major outage",
+    }
 }
 
 /// Uptime as shown: two decimals, cut rather than rounded so 99.999 % never reads 100.
@@ -325,6 +340,36 @@ pub fn assemble(inputs: &Inputs<'_>) -> Model {
         groups,
         components: components.into_iter().map(|(_, v)| v).collect(),
         active_incidents: pick(&|i| i.is_open_incident()),
+        detected: inputs
+            .detected
+            .iter()
+            .rev()
+            .filter(|d| {
+                d.outage
+                    .end
+                    .is_none_or(|e| inputs.now - e <= DETECTED_SHOWN_FOR)
+            })
+            .map(|d| DetectedView {
+                id: format!("detected-{}-{}", d.component, d.outage.start.timestamp()),
+                component: LinkView {
+                    title: config
+                        .site
+                        .components
+                        .iter()
+                        .find(|c| c.id == d.component)
+                        .map_or_else(|| d.component.clone(), |c| c.name.clone()),
+                    url: format!("#component-{}", d.component),
+                },
+                status: d.outage.worst.as_str().to_string(),
+                status_label: status_words(d.outage.worst).to_string(),
+                start: tv(d.outage.start),
+                end: d.outage.end.map(tv),
+                duration: duration_words(
+                    (d.outage.end.unwrap_or(inputs.now) - d.outage.start).as_seconds_f64(),
+                ),
+                regions: d.outage.regions.clone(),
+            })
+            .collect(),
         active_maintenance: pick(&|i| i.is_active_maintenance(now)),
         upcoming_maintenance: upcoming.into_iter().map(incident_view).collect(),
         past_incidents: pick(&|i| i.is_over(now)),

@@ -21,6 +21,9 @@ pub struct Model {
     pub components: Vec<ComponentView>,
     /// Incidents not yet resolved, newest first.
     pub active_incidents: Vec<IncidentView>,
+    /// Outages the probes saw that no post covers: going on, or ended in the last 24 h;
+    /// newest first.
+    pub detected: Vec<DetectedView>,
     /// Maintenance windows running now.
     pub active_maintenance: Vec<IncidentView>,
     /// Maintenance windows still to come, soonest first.
@@ -128,6 +131,27 @@ pub struct ComponentView {
     pub uptime_90d: Option<String>,
     /// The last 90 days, oldest first; empty when no probe watches it.
     pub days: Vec<DayView>,
+}
+
+/// An outage the probes detected with no incident post about it.
+#[derive(Debug, Clone, Serialize)]
+pub struct DetectedView {
+    /// Stable anchor id, `detected-<component>-<unix start>`.
+    pub id: String,
+    /// The component: its name and its anchor on the page.
+    pub component: LinkView,
+    /// `partial_outage` or `major_outage` (the worst during it).
+    pub status: String,
+    /// Human label for `status`.
+    pub status_label: String,
+    /// When it began (back-dated to the first failing check).
+    pub start: TimeView,
+    /// When it ended; null while it goes on.
+    pub end: Option<TimeView>,
+    /// How long it lasted (so far), e.g. "12 min".
+    pub duration: String,
+    /// The regions that saw it down.
+    pub regions: Vec<String>,
 }
 
 /// Uptime over one window.

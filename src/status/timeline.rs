@@ -409,6 +409,58 @@ pub fn histories(
         .collect()
 }
 
+/// A stretch when a human said what was going on with a component: an incident post
+/// (from its first update to its resolution) or a maintenance window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cover {
+    /// Component id.
+    pub component: String,
+    /// Start.
+    pub from: DateTime<Utc>,
+    /// End; `None` while it is open.
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// An outage the probes saw that no post covers.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Detected {
+    /// Component id.
+    pub component: String,
+    /// The outage.
+    pub outage: Outage,
+}
+
+/// Outages of at least `after` (ongoing ones: lasting that long by `now`) that no cover
+/// of their component overlaps, oldest first. A post written later folds the notice in.
+pub fn detected(
+    histories: &[ComponentHistory],
+    covers: &[Cover],
+    after: std::time::Duration,
+    now: DateTime<Utc>,
+) -> Vec<Detected> {
+    let after = Duration::from_std(after).unwrap_or(Duration::MAX);
+    let mut out = Vec::new();
+    for h in histories {
+        for o in &h.outages {
+            let end = o.end.unwrap_or(now);
+            if end - o.start < after {
+                continue;
+            }
+            let covered = covers.iter().any(|c| {
+                c.component == h.id && c.from < end && c.until.is_none_or(|u| u > o.start)
+            });
+            if !covered {
+                out.push(Detected {
+                    component: h.id.clone(),
+                    outage: o.clone(),
+                });
+            }
+        }
+    }
+    out.sort_by_key(|d| d.outage.start);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -574,6 +626,60 @@ mod tests {
         assert_eq!(tokyo[0].tally.no_data_s, 9.0 * 3600.0);
         assert_eq!(tokyo[0].tally.degraded_s, 12.0 * 3600.0);
         assert_eq!(tokyo[0].tally.worst(), Some(Status::DegradedPerformance));
+    }
+
+    #[test]
+    fn detected_outages_need_the_threshold_and_no_covering_post() {
+        let outage = |start: i64, end: Option<i64>| Outage {
+            start: m(start),
+            end: end.map(m),
+            worst: Status::PartialOutage,
+            regions: vec!["a".into()],
+        };
+        let h = ComponentHistory {
+            id: "api".into(),
+            monitored: true,
+            segments: vec![],
+            uptime: vec![],
+            days: vec![],
+            // 2 min (too short), 10 min, 30 min, and one going on for 4 min at 100.
+            outages: vec![
+                outage(0, Some(2)),
+                outage(10, Some(20)),
+                outage(30, Some(60)),
+                outage(96, None),
+            ],
+        };
+        let three = std::time::Duration::from_secs(180);
+        let got: Vec<i64> = detected(std::slice::from_ref(&h), &[], three, m(100))
+            .iter()
+            .map(|d| (d.outage.start - m(0)).num_minutes())
+            .collect();
+        assert_eq!(got, vec![10, 30, 96]);
+        // A post from minute 40 to 70 covers the 30–60 outage; one still open from 99
+        // covers the ongoing one; a post on another component covers nothing.
+        let covers = [
+            Cover {
+                component: "api".into(),
+                from: m(40),
+                until: Some(m(70)),
+            },
+            Cover {
+                component: "api".into(),
+                from: m(99),
+                until: None,
+            },
+            Cover {
+                component: "web".into(),
+                from: m(0),
+                until: None,
+            },
+        ];
+        let got: Vec<i64> = detected(&[h], &covers, three, m(100))
+            .iter()
+            .map(|d| (d.outage.start - m(0)).num_minutes())
+            .collect();
+        assert_eq!(got, vec![10]);
     }
 
     #[test]

@@ -465,3 +465,86 @@ fn uptime_and_day_bars_come_from_the_consensus_timeline() {
     let api = component_html(&html, "api");
     assert!(!api.contains("% uptime"), "{api}");
 }
+
+#[test]
+fn a_long_outage_without_a_post_is_detected_until_a_post_covers_it() {
+    let t = project();
+    use RegionHealth::{Down, Up};
+    let since = "2026-11-20T10:00:00Z";
+    // r1 and r2: a 2-minute outage at 11:00 (under the 3-minute threshold), then down
+    // since 11:50, still going on at NOW (12:00). r3 stays up.
+    for r in ["r1", "r2"] {
+        region_with_history(
+            &t,
+            r,
+            &[
+                (since, Up),
+                ("2026-11-20T11:00:00Z", Down),
+                ("2026-11-20T11:02:00Z", Up),
+                ("2026-11-20T11:50:00Z", Down),
+            ],
+        );
+    }
+    region_with_history(&t, "r3", &[(since, Up)]);
+    let out = t.run(&["build", "--now", NOW]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let html = t.read("site/index.html");
+    let notice = &html[html.find("Detected by our probes").expect("a notice")..];
+    let notice = &notice[..notice.find("</section>").unwrap()];
+    assert!(notice.contains("Website</a>: Major outage"), "{notice}");
+    assert!(
+        notice.contains("Since <time datetime=\"2026-11-20T11:50:00Z\">"),
+        "{notice}"
+    );
+    assert!(
+        notice.contains("(10 min so far), seen from r1, r2"),
+        "{notice}"
+    );
+    assert_eq!(
+        notice.matches("<article").count(),
+        1,
+        "the 2-minute blip is not one"
+    );
+    let feed = t.read("site/feed.rss");
+    assert!(feed.contains("Detected: major outage of Website"), "{feed}");
+    let component_feed = t.read("site/components/web/feed.atom");
+    assert!(component_feed.contains("Detected: major outage of Website"));
+
+    // Draft a post from it: times and regions filled in, back-dated to the start.
+    let mut cmd = t.cmd(&["incident", "new", "--from-detected", "web"]);
+    cmd.env("PHAROS_NOW", NOW);
+    let out = crate::harness::run_with_limit(cmd, std::time::Duration::from_secs(30));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let post = t.read("incidents/2026-11-20-major-outage-of-website.md");
+    assert!(
+        post.contains("title: \"Major outage of Website\""),
+        "{post}"
+    );
+    assert!(post.contains("impact: major"), "{post}");
+    assert!(
+        post.contains("## 2026-11-20T11:50:00Z investigating"),
+        "{post}"
+    );
+    assert!(
+        post.contains(
+            "Our probes in r1, r2 detected a major outage of Website from 20 Nov 2026, 11:50 UTC."
+        ),
+        "{post}"
+    );
+    // The notice folds into the post.
+    let out = t.run(&["build", "--now", NOW]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let html = t.read("site/index.html");
+    assert!(!html.contains("Detected by our probes"), "{html}");
+    assert!(html.contains("Major outage of Website"));
+    // With nothing left to draft from, the command says so.
+    let mut cmd = t.cmd(&["incident", "new", "--from-detected", "web"]);
+    cmd.env("PHAROS_NOW", NOW);
+    let out = crate::harness::run_with_limit(cmd, std::time::Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("the probes detected no outage of web without a post"),
+        "{}",
+        stderr(&out)
+    );
+}
