@@ -1,0 +1,166 @@
+#!/usr/bin/env python3
+"""Site benchmarks on a generated project: 100 components, 2,000 incident posts, three
+regions of state with history. Everything stays on this machine.
+
+  build   `pharos build` of the whole site: wall time (median of --runs).
+  watch   `pharos watch` running; one incident file is edited: time from the write to
+          the new page in site/ (target <= 200 ms, issue 6), median of --runs edits.
+
+Usage: bench/site.py [build|watch|all] [--runs 7] [--keep DIR]
+Needs a release build (made if missing).
+"""
+
+import argparse
+import datetime as dt
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, "target", "release", "pharos")
+COMPONENTS = 100
+INCIDENTS = 2000
+REGIONS = ["eu-west", "us-east", "ap-south"]
+NOW = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.timezone.utc)
+
+
+def iso(t):
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def generate(dir):
+    rnd = random.Random(7)
+    with open(os.path.join(dir, "components.yaml"), "w") as f:
+        f.write("page:\n  title: Bench Status\n  base_url: https://status.bench.example\ngroups:\n")
+        for g in range(10):
+            f.write(f"  - id: g{g}\n    name: Group {g}\n")
+        f.write("components:\n")
+        for c in range(COMPONENTS):
+            f.write(f"  - id: c{c:03}\n    name: Component {c}\n    group: g{c % 10}\n"
+                    f"    description: Service number {c}.\n")
+    with open(os.path.join(dir, "probes.yaml"), "w") as f:
+        f.write("regions:\n" + "".join(f"  - name: {r}\n" for r in REGIONS) + "probes:\n")
+        for c in range(COMPONENTS):
+            f.write(f"  - id: p{c:03}\n    kind: http\n    url: https://c{c}.bench.example/\n"
+                    f"    components: [c{c:03}]\n    interval: 30s\n")
+    inc = os.path.join(dir, "incidents")
+    os.makedirs(inc, exist_ok=True)
+    for i in range(INCIDENTS):
+        start = NOW - dt.timedelta(hours=4 * (INCIDENTS - i))
+        comps = sorted({f"c{rnd.randrange(COMPONENTS):03}" for _ in range(rnd.randint(1, 3))})
+        name = f"{start:%Y-%m-%d}-incident-{i:04}.md"
+        updates = [
+            (start + dt.timedelta(minutes=50), "resolved", "Error rates are back to normal."),
+            (start + dt.timedelta(minutes=20), "identified", "A **bad deploy** is being rolled back."),
+            (start, "investigating", "We are investigating elevated error rates.\n\n- item one\n- item two"),
+        ]
+        with open(os.path.join(inc, name), "w") as f:
+            f.write(f"---\ntitle: Incident number {i}\nimpact: {rnd.choice(['minor', 'major'])}\n"
+                    f"components: [{', '.join(comps)}]\n---\n")
+            for at, status, text in updates:
+                f.write(f"## {iso(at)} {status}\n{text}\n\n")
+    # State: every probe up in every region, written by the real code path (a --once
+    # prober cannot reach *.bench.example, so write files with the library's shape).
+    state = os.path.join(dir, "state")
+    os.makedirs(state, exist_ok=True)
+    for r in REGIONS:
+        with open(os.path.join(state, f"{r}.json"), "w") as f:
+            probes = []
+            for c in range(COMPONENTS):
+                last = iso(NOW - dt.timedelta(seconds=10))
+                probes.append(
+                    f'"p{c:03}":{{"kind":"http","target":"https://c{c}.bench.example/","interval_s":30.0,'
+                    f'"last":{{"at":"{last}","health":"up","latency_ms":42.0,"detail":"HTTP 200"}},'
+                    f'"recent":[],"transitions":[{{"at":"{iso(NOW - dt.timedelta(days=120))}","to":"up"}}]}}')
+            f.write(f'{{"schema":2,"region":"{r}","written_at":"{iso(NOW)}","probes":{{\n'
+                    + ",\n".join(probes) + "\n}}\n")
+    return [n for n in sorted(os.listdir(inc)) if n.endswith(".md")]
+
+
+def ensure_binary():
+    if not os.path.exists(BIN):
+        subprocess.run(["cargo", "build", "--release"], cwd=ROOT, check=True)
+
+
+def bench_build(dir, runs):
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        subprocess.run([BIN, "--root", dir, "build", "--now", iso(NOW)], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        times.append((time.perf_counter() - t) * 1000)
+    files = sum(len(f) for _, _, f in os.walk(os.path.join(dir, "site")))
+    print(f"BUILD {COMPONENTS} components, {INCIDENTS} incidents, {files} files: "
+          f"median {statistics.median(times):.0f} ms over {runs} runs (min {min(times):.0f}, max {max(times):.0f})")
+
+
+def bench_watch(dir, names, runs):
+    env = dict(os.environ, PHAROS_NOW=iso(NOW), PHAROS_LOG="warn")
+    proc = subprocess.Popen([BIN, "--root", dir, "watch"], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, env=env, text=True)
+    try:
+        line = proc.stdout.readline()
+        if "rebuilt" not in line:
+            raise SystemExit(f"watch did not build: {line!r}")
+        proc.stdout.readline()  # "watching …"
+        latencies = []
+        for n in range(runs):
+            name = names[-1 - n]
+            slug = name[:-3]
+            page = os.path.join(dir, "site", "incidents", slug, "index.html")
+            marker = f"Edit number {n} of the benchmark."
+            path = os.path.join(dir, "incidents", name)
+            with open(path) as f:
+                text = f.read()
+            text = text.replace("Error rates are back to normal.", marker, 1)
+            time.sleep(0.3)
+            t = time.perf_counter()
+            with open(path, "w") as f:
+                f.write(text)
+            deadline = t + 10
+            while True:
+                try:
+                    with open(page) as f:
+                        if marker in f.read():
+                            break
+                except FileNotFoundError:
+                    pass
+                if time.perf_counter() > deadline:
+                    raise SystemExit("the edit never reached the site")
+                time.sleep(0.001)
+            latencies.append((time.perf_counter() - t) * 1000)
+            proc.stdout.readline()
+        print(f"WATCH edit of one incident → new page in site/: median {statistics.median(latencies):.0f} ms "
+              f"over {runs} edits (min {min(latencies):.0f}, max {max(latencies):.0f}); target <= 200 ms")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("what", nargs="?", default="all", choices=["build", "watch", "all"])
+    ap.add_argument("--runs", type=int, default=7)
+    ap.add_argument("--keep", help="generate the project into this folder and keep it")
+    args = ap.parse_args()
+    ensure_binary()
+    dir = args.keep or tempfile.mkdtemp(prefix="pharos-bench-site-")
+    os.makedirs(dir, exist_ok=True)
+    try:
+        names = generate(dir)
+        if args.what in ("build", "all"):
+            bench_build(dir, args.runs)
+        if args.what in ("watch", "all"):
+            bench_watch(dir, names, args.runs)
+    finally:
+        if not args.keep:
+            shutil.rmtree(dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
