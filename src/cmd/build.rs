@@ -110,6 +110,14 @@ pub fn history(
 
 /// Everything a build or a status report reads: config, incidents, every region's state.
 pub fn load(project: &Project) -> Result<(Config, Vec<Incident>, Vec<crate::state::RegionState>)> {
+    load_cached(project, &mut incident::ParseCache::default())
+}
+
+/// [`load`], reusing posts parsed before.
+fn load_cached(
+    project: &Project,
+    cache: &mut incident::ParseCache,
+) -> Result<(Config, Vec<Incident>, Vec<crate::state::RegionState>)> {
     let config = config::load(&project.components_file(), &project.probes_file())
         .map_err(|p| anyhow::anyhow!("{p}"))?;
     let ids: Vec<&str> = config
@@ -118,8 +126,9 @@ pub fn load(project: &Project) -> Result<(Config, Vec<Incident>, Vec<crate::stat
         .iter()
         .map(|c| c.id.as_str())
         .collect();
-    let incidents = incident::load_dir(&project.incidents_dir(), "incidents", Some(&ids))
-        .map_err(|p| anyhow::anyhow!("{p}"))?;
+    let incidents =
+        incident::load_dir_cached(&project.incidents_dir(), "incidents", Some(&ids), cache)
+            .map_err(|p| anyhow::anyhow!("{p}"))?;
     let (states, skipped) = project
         .store()?
         .read_all_blocking()
@@ -132,7 +141,30 @@ pub fn load(project: &Project) -> Result<(Config, Vec<Incident>, Vec<crate::stat
 
 /// Build the site of `project` as of `now`.
 pub fn build(project: &Project, now: DateTime<Utc>) -> Result<Report> {
-    let (config, incidents, states) = load(project)?;
+    build_into(project, now, None)
+}
+
+/// What a rebuild loop keeps between builds: the spare site tree and the parsed posts.
+#[derive(Debug, Default)]
+pub struct Rebuild {
+    trees: render::output::Trees,
+    incidents: incident::ParseCache,
+}
+
+/// [`build`] for a rebuild loop: posts whose text did not change are not parsed again,
+/// and the previous site is kept as a spare tree in which the next build rewrites only
+/// what changed (see `render::output`).
+pub fn rebuild(project: &Project, now: DateTime<Utc>, keep: &mut Rebuild) -> Result<Report> {
+    build_into(project, now, Some(keep))
+}
+
+fn build_into(project: &Project, now: DateTime<Utc>, keep: Option<&mut Rebuild>) -> Result<Report> {
+    let mut fresh = incident::ParseCache::default();
+    let (trees, cache) = match keep {
+        Some(k) => (Some(&mut k.trees), &mut k.incidents),
+        None => (None, &mut fresh),
+    };
+    let (config, incidents, states) = load_cached(project, cache)?;
     let (components, indicator) = decide(&config, &states, &incidents, now);
     let (history, detected) = history(&config, &states, &incidents, now);
     let inputs = site::Inputs {
@@ -152,7 +184,10 @@ pub fn build(project: &Project, now: DateTime<Utc>) -> Result<Report> {
     files.extend(render::api::files(&inputs));
     files.extend(render::feeds::files(&config, &incidents, &detected, now));
     files.extend(render::badges::files(&config, &components, indicator));
-    render::output::publish(&project.site_dir(), &files)?;
+    match trees {
+        Some(trees) => render::output::publish_reusing(&project.site_dir(), &files, trees)?,
+        None => render::output::publish(&project.site_dir(), &files)?,
+    }
     Ok(Report {
         files: files.len(),
         components,

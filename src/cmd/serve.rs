@@ -161,7 +161,8 @@ fn handle(
 /// Run `serve`.
 pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
     let version = Arc::new(AtomicU64::new(0));
-    let first = build::build(project, Utc::now());
+    let mut keep = build::Rebuild::default();
+    let first = build::rebuild(project, Utc::now(), &mut keep);
     watch::report(&first, std::time::Duration::ZERO);
     let addr = SocketAddr::new(args.bind, args.port);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -192,6 +193,7 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
     }));
     watch::rebuild_on_change(
         project,
+        &mut keep,
         || true,
         |result, since| {
             watch::report(result, since);

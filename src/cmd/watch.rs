@@ -85,6 +85,7 @@ const REMOTE_POLL: Duration = Duration::from_secs(5);
 /// `on_rebuilt` with each result. Shared by `watch` and `serve`.
 pub fn rebuild_on_change(
     project: &Project,
+    keep: &mut build::Rebuild,
     mut keep_going: impl FnMut() -> bool,
     mut on_rebuilt: impl FnMut(&Result<Report>, Duration),
 ) -> Result<()> {
@@ -189,7 +190,7 @@ pub fn rebuild_on_change(
             && first.elapsed() >= QUIET
         {
             pending = None;
-            let result = build::build(project, Utc::now());
+            let result = build::rebuild(project, Utc::now(), keep);
             on_rebuilt(&result, first.elapsed());
         }
     }
@@ -211,13 +212,14 @@ pub fn report(result: &Result<Report>, since_change: Duration) {
 
 /// Run `watch`.
 pub fn run(_args: Args, project: &Project) -> Result<ExitCode> {
-    let first = build::build(project, Utc::now());
+    let mut keep = build::Rebuild::default();
+    let first = build::rebuild(project, Utc::now(), &mut keep);
     report(&first, Duration::ZERO);
     println!(
         "watching {} for changes (Ctrl-C to stop)",
         project.root.display()
     );
-    rebuild_on_change(project, || true, report)?;
+    rebuild_on_change(project, &mut keep, || true, report)?;
     Ok(ExitCode::SUCCESS)
 }
 

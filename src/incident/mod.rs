@@ -494,6 +494,32 @@ pub fn load_dir(
     shown_dir: &str,
     known_components: Option<&[&str]>,
 ) -> Result<Vec<Incident>, Problems> {
+    load_dir_cached(dir, shown_dir, known_components, &mut ParseCache::default())
+}
+
+/// Posts parsed by earlier builds of one process, by file name, with the text they were
+/// parsed from: a rebuild parses only the files whose text changed.
+#[derive(Debug, Default)]
+pub struct ParseCache {
+    components: Option<Vec<String>>,
+    files: std::collections::HashMap<String, (String, Incident)>,
+}
+
+/// [`load_dir`], reusing what `cache` parsed before when a file's text is unchanged.
+pub fn load_dir_cached(
+    dir: &Path,
+    shown_dir: &str,
+    known_components: Option<&[&str]>,
+    cache: &mut ParseCache,
+) -> Result<Vec<Incident>, Problems> {
+    // A different list of components changes what is valid: start over.
+    let components: Option<Vec<String>> =
+        known_components.map(|ids| ids.iter().map(|s| s.to_string()).collect());
+    if cache.components != components {
+        cache.files.clear();
+        cache.components = components;
+    }
+    let mut seen = std::collections::HashSet::new();
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -521,14 +547,22 @@ pub fn load_dir(
             .unwrap_or_default();
         let shown = format!("{shown_dir}/{name}");
         let stem = name.trim_end_matches(".md");
+        seen.insert(name.clone());
         match std::fs::read_to_string(&path) {
-            Ok(text) => match parse(&text, &shown, stem, known_components) {
-                Ok(i) => incidents.push(i),
-                Err(p) => problems.extend(p),
+            Ok(text) => match cache.files.get(&name) {
+                Some((before, parsed)) if *before == text => incidents.push(parsed.clone()),
+                _ => match parse(&text, &shown, stem, known_components) {
+                    Ok(i) => {
+                        cache.files.insert(name.clone(), (text, i.clone()));
+                        incidents.push(i);
+                    }
+                    Err(p) => problems.extend(p),
+                },
             },
             Err(e) => problems.push(Problem::new(&shown, None, "", format!("cannot read: {e}"))),
         }
     }
+    cache.files.retain(|name, _| seen.contains(name));
     if !problems.is_empty() {
         return Err(Problems(problems));
     }
@@ -543,6 +577,30 @@ pub fn load_dir(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_parse_cache_follows_edits_removals_and_component_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let post = |title: &str, comp: &str| {
+            format!(
+                "---\ntitle: {title}\nimpact: minor\ncomponents: [{comp}]\n---\n## 2026-11-20T10:00:00Z investigating\nLooking.\n"
+            )
+        };
+        std::fs::write(dir.path().join("2026-11-20-a.md"), post("A", "api")).unwrap();
+        std::fs::write(dir.path().join("2026-11-20-b.md"), post("B", "api")).unwrap();
+        let mut cache = ParseCache::default();
+        let load = |cache: &mut ParseCache, ids: &[&str]| {
+            load_dir_cached(dir.path(), "incidents", Some(ids), cache)
+        };
+        let titles = |v: Vec<Incident>| v.into_iter().map(|i| i.title).collect::<Vec<_>>();
+        assert_eq!(titles(load(&mut cache, &["api"]).unwrap()), vec!["A", "B"]);
+        std::fs::write(dir.path().join("2026-11-20-a.md"), post("A2", "api")).unwrap();
+        std::fs::remove_file(dir.path().join("2026-11-20-b.md")).unwrap();
+        assert_eq!(titles(load(&mut cache, &["api"]).unwrap()), vec!["A2"]);
+        assert_eq!(cache.files.len(), 1);
+        // Without the component the cached post is checked again, and refused.
+        assert!(load(&mut cache, &["web"]).is_err());
+    }
+
     use super::*;
 
     const POST: &str = "---\ntitle: Elevated API error rates\nimpact: major\ncomponents: [api]\n---\n## 2026-11-20T10:42:00Z resolved\nBack to normal.\n\n## 2026-11-20T09:58:00Z investigating\nWe are investigating.\n\n```\n## not a heading\n```\n";

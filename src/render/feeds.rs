@@ -168,7 +168,10 @@ pub fn rss(ch: &Channel<'_>, items: &[Item]) -> String {
         .link(ch.home.clone())
         .description(ch.description.clone())
         .language(Some(ch.language.to_string()))
-        .last_build_date(Some(ch.now.to_rfc2822()))
+        // The newest item, not the build's clock: a feed changes only when its items do.
+        .last_build_date(Some(
+            items.first().map_or(ch.now, |i| i.published).to_rfc2822(),
+        ))
         .generator(Some(format!("pharos {}", env!("CARGO_PKG_VERSION"))))
         .items(entries)
         .build()
