@@ -1,8 +1,10 @@
 //! Pharos: a public status page generator with an external multi-region prober.
 //!
 //! The modules follow the data flow: [`config`] → [`probe`] → [`state`] → [`status`]
-//! (+ [`incident`]) → [`site`] → [`render`]. The `cmd` modules are thin glue per command.
+//! (+ [`incident`]) → [`site`] → [`render`] → [`announce`]. The `cmd` modules are thin glue
+//! per command.
 
+pub mod announce;
 pub mod cli;
 pub mod cmd;
 pub mod config;

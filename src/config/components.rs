@@ -32,6 +32,43 @@ pub struct RawPage {
     pub detect_outages_after: Option<super::probes::Dur>,
 }
 
+/// Which service an announcement target is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetKind {
+    /// A generic JSON webhook.
+    Webhook,
+    /// A Slack incoming webhook.
+    Slack,
+    /// A Discord webhook.
+    Discord,
+    /// A Mastodon account.
+    Mastodon,
+}
+
+/// An item of `announce:`: where `pharos announce` posts new feed items.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTarget {
+    /// Stable name in the ledger. Default: the kind (kind-2, kind-3… for repeats).
+    #[serde(default)]
+    pub id: Option<String>,
+    /// `webhook`, `slack`, `discord` or `mastodon`.
+    pub kind: TargetKind,
+    /// The webhook address (webhook, slack, discord); `${ENV}` for secrets.
+    #[serde(default)]
+    pub url: Option<super::template::Template>,
+    /// The Mastodon server, e.g. https://mastodon.social.
+    #[serde(default)]
+    pub server: Option<String>,
+    /// The Mastodon access token, e.g. `${MASTODON_TOKEN}`.
+    #[serde(default)]
+    pub token: Option<super::template::Template>,
+    /// Mastodon visibility: public (default), unlisted, private.
+    #[serde(default)]
+    pub visibility: Option<String>,
+}
+
 /// A header link.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

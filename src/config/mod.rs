@@ -12,7 +12,7 @@ pub mod yaml;
 use std::fmt;
 use std::path::Path;
 
-pub use components::{RawComponent, RawGroup, RawLink, RawPage};
+pub use components::{RawComponent, RawGroup, RawLink, RawPage, RawTarget, TargetKind};
 pub use probes::{
     AnswerMatch, CommandSpec, DnsSpec, Dur, HttpSpec, IcmpSpec, IpVersion, KindWord, Method, Probe,
     ProbeKind, PushSpec, RawDefaults, RawProbe, RawRegion, Region, Starttls, StatusMatch, TcpSpec,
@@ -40,6 +40,8 @@ pub struct Site {
     pub groups: Vec<Group>,
     /// Components in file order.
     pub components: Vec<Component>,
+    /// Announcement targets in file order.
+    pub announce: Vec<Target>,
 }
 
 /// Page settings with defaults applied.
@@ -61,6 +63,21 @@ pub struct Page {
     pub links: Vec<RawLink>,
     /// How long an outage must last before it is shown as detected.
     pub detect_outages_after: std::time::Duration,
+}
+
+/// Where `pharos announce` posts, validated.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// Stable name in the ledger.
+    pub id: String,
+    /// The service.
+    pub kind: TargetKind,
+    /// Webhook address, or the Mastodon server's statuses endpoint.
+    pub url: template::Template,
+    /// Mastodon token.
+    pub token: Option<template::Template>,
+    /// Mastodon visibility.
+    pub visibility: String,
 }
 
 /// A component group.

@@ -8,8 +8,8 @@ use super::probes::KIND_FIELDS;
 use super::yaml::{self, Node};
 use super::{
     Component, Group, HttpSpec, KindWord, Method, Page, Probe, ProbeKind, Probing, Problem,
-    RawComponent, RawDefaults, RawGroup, RawPage, RawProbe, RawRegion, Region, Site, StatusMatch,
-    TcpSpec, TlsCheckSpec, TlsSpec,
+    RawComponent, RawDefaults, RawGroup, RawPage, RawProbe, RawRegion, RawTarget, Region, Site,
+    StatusMatch, Target, TargetKind, TcpSpec, Template, TlsCheckSpec, TlsSpec,
 };
 
 /// Default time between checks.
@@ -86,7 +86,12 @@ fn each_item<'a, T: serde::de::DeserializeOwned>(
 pub fn validate_components(node: &Node, file: &str, problems: &mut Vec<Problem>) -> Option<Site> {
     let before = problems.len();
     let mut top = Vec::new();
-    let keys = yaml::known_keys(node, "", &["page", "groups", "components"], &mut top);
+    let keys = yaml::known_keys(
+        node,
+        "",
+        &["page", "groups", "components", "announce"],
+        &mut top,
+    );
     problems.extend(top.into_iter().map(|e| Problem::from_yaml(file, e)));
 
     let page = match keys.get("page") {
@@ -232,6 +237,7 @@ pub fn validate_components(node: &Node, file: &str, problems: &mut Vec<Problem>)
             ),
         ));
     }
+    let announce = validate_targets(keys.get("announce").copied(), file, problems);
     if problems.len() > before {
         return None;
     }
@@ -239,7 +245,145 @@ pub fn validate_components(node: &Node, file: &str, problems: &mut Vec<Problem>)
         page: page?,
         groups,
         components,
+        announce,
     })
+}
+
+/// `announce:` → targets: the fields each kind needs, http(s) addresses, unique ids.
+fn validate_targets(node: Option<&Node>, file: &str, problems: &mut Vec<Problem>) -> Vec<Target> {
+    let mut out: Vec<Target> = Vec::new();
+    for (i, item, raw) in each_item::<RawTarget>(node, "announce", file, problems) {
+        let ctx = format!("announce[{i}]");
+        let word = match raw.kind {
+            TargetKind::Webhook => "webhook",
+            TargetKind::Slack => "slack",
+            TargetKind::Discord => "discord",
+            TargetKind::Mastodon => "mastodon",
+        };
+        let id = raw.id.clone().unwrap_or_else(|| {
+            let n = out.iter().filter(|t| t.kind == raw.kind).count();
+            if n == 0 {
+                word.to_string()
+            } else {
+                format!("{word}-{}", n + 1)
+            }
+        });
+        if !valid_id(&id) {
+            problems.push(id_problem(
+                file,
+                item.loc_of(&["id"]),
+                &ctx,
+                "target id",
+                &id,
+            ));
+        } else if out.iter().any(|t| t.id == id) {
+            problems.push(Problem::new(
+                file,
+                Some(item.loc_of(&["id"])),
+                &ctx,
+                format!("target id \"{id}\" is used twice; give each target its own `id`"),
+            ));
+        }
+        let misplaced = |field: &str, present: bool, problems: &mut Vec<Problem>| {
+            if present {
+                problems.push(Problem::new(
+                    file,
+                    Some(item.loc_of(&[field])),
+                    &ctx,
+                    format!("`{field}` is not used by {word} targets; remove it"),
+                ));
+            }
+        };
+        let http = |raw: &str| {
+            url::Url::parse(raw)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+        };
+        let target = match raw.kind {
+            TargetKind::Mastodon => {
+                misplaced("url", raw.url.is_some(), problems);
+                let server = raw.server.as_deref().unwrap_or_default();
+                let Some(base) = http(server) else {
+                    problems.push(Problem::new(
+                        file,
+                        Some(if raw.server.is_some() { item.loc_of(&["server"]) } else { item.loc }),
+                        &ctx,
+                        "a mastodon target needs `server:` with the instance's address, e.g. https://mastodon.social",
+                    ));
+                    continue;
+                };
+                let Some(token) = raw.token.clone() else {
+                    problems.push(Problem::new(
+                        file,
+                        Some(item.loc),
+                        &ctx,
+                        "a mastodon target needs `token: ${MASTODON_TOKEN}` (an access token with write:statuses, from the environment)",
+                    ));
+                    continue;
+                };
+                let visibility = raw
+                    .visibility
+                    .clone()
+                    .unwrap_or_else(|| "public".to_string());
+                if !matches!(visibility.as_str(), "public" | "unlisted" | "private") {
+                    problems.push(Problem::new(
+                        file,
+                        Some(item.loc_of(&["visibility"])),
+                        &ctx,
+                        format!(
+                            "visibility \"{visibility}\" is not one of public, unlisted, private"
+                        ),
+                    ));
+                }
+                let endpoint = format!("{}/api/v1/statuses", base.as_str().trim_end_matches('/'));
+                let Ok(url) = Template::parse(&endpoint) else {
+                    continue;
+                };
+                Target {
+                    id,
+                    kind: raw.kind,
+                    url,
+                    token: Some(token),
+                    visibility,
+                }
+            }
+            _ => {
+                misplaced("server", raw.server.is_some(), problems);
+                misplaced("token", raw.token.is_some(), problems);
+                misplaced("visibility", raw.visibility.is_some(), problems);
+                let Some(url) = raw.url.clone() else {
+                    problems.push(Problem::new(
+                        file,
+                        Some(item.loc),
+                        &ctx,
+                        format!("a {word} target needs `url:` (its webhook address; write a secret one as ${{NAME}} and export NAME)"),
+                    ));
+                    continue;
+                };
+                // An address written out (no ${…}) is checked now; one from the
+                // environment when announcing.
+                if let Ok(plain) = url.resolve(&|_| None)
+                    && http(&plain).is_none()
+                {
+                    problems.push(Problem::new(
+                        file,
+                        Some(item.loc_of(&["url"])),
+                        &ctx,
+                        format!("url \"{plain}\" is not an http(s) address"),
+                    ));
+                }
+                Target {
+                    id,
+                    kind: raw.kind,
+                    url,
+                    token: None,
+                    visibility: String::new(),
+                }
+            }
+        };
+        out.push(target);
+    }
+    out
 }
 
 fn validate_page(

@@ -27,6 +27,8 @@ pub struct Item {
     pub published: DateTime<Utc>,
     /// Sanitised HTML of the update.
     pub html: String,
+    /// The update as plain text (its markdown), for chat and social posts.
+    pub text: String,
     /// Components the incident affects.
     pub components: Vec<String>,
 }
@@ -48,6 +50,7 @@ pub fn items(base_url: &str, incidents: &[Incident]) -> Vec<Item> {
                 link: link.clone(),
                 published: u.at,
                 html: u.html.clone(),
+                text: u.markdown.trim().to_string(),
                 components: i.components.clone(),
             });
         }
@@ -70,7 +73,7 @@ pub fn detected_items(config: &Config, detected: &[Detected], now: DateTime<Utc>
             .format("%-d %b %Y, %H:%M %Z")
             .to_string()
     };
-    let mut out = Vec::new();
+    let mut out: Vec<Item> = Vec::new();
     for d in detected {
         if d.outage
             .end
@@ -96,30 +99,32 @@ pub fn detected_items(config: &Config, detected: &[Detected], now: DateTime<Utc>
             title: format!("Detected: {what} of {name}"),
             link: link.clone(),
             published: d.outage.start,
-            html: format!(
-                "<p>{}</p>",
-                ammonia::clean_text(&format!(
-                    "Our probes saw a {what} of {name} from {} (down from {regions}). No incident has been posted yet.",
-                    shown(d.outage.start)
-                ))
+            text: format!(
+                "Our probes saw a {what} of {name} from {} (down from {regions}). No incident has been posted yet.",
+                shown(d.outage.start)
             ),
+            html: String::new(),
             components: vec![d.component.clone()],
         });
+        if let Some(last) = out.last_mut() {
+            last.html = format!("<p>{}</p>", ammonia::clean_text(&last.text));
+        }
         if let Some(end) = d.outage.end {
             out.push(Item {
                 id: format!("{link}-end"),
                 title: format!("Recovered: {name}"),
                 link,
                 published: end,
-                html: format!(
-                    "<p>{}</p>",
-                    ammonia::clean_text(&format!(
-                        "The {what} of {name} that our probes detected ended at {}.",
-                        shown(end)
-                    ))
+                text: format!(
+                    "The {what} of {name} that our probes detected ended at {}.",
+                    shown(end)
                 ),
+                html: String::new(),
                 components: vec![d.component.clone()],
             });
+            if let Some(last) = out.last_mut() {
+                last.html = format!("<p>{}</p>", ammonia::clean_text(&last.text));
+            }
         }
     }
     out

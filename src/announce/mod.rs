@@ -1,0 +1,284 @@
+//! Step 7 of the flow: announcements. Every feed item (incident updates, maintenance,
+//! detected outages) goes to every target in components.yaml's `announce:` once.
+//!
+//! A ledger (`state/.announce-ledger.json`) records per target what was sent. Before a
+//! send the item is written down as pending (fsync), after it as sent. A send whose
+//! outcome is unknown (the process died, the connection broke after the request went
+//! out, the server answered 5xx) stays pending and is sent again on the next run with the
+//! same idempotency key, which webhook receivers and Mastodon use to drop the repeat; a
+//! send that certainly failed (no connection, 4xx) is retried on the next run. Items are
+//! sent oldest first, and a target stops at its first failure so the order holds. A
+//! target added later starts with the items of the last 24 hours, not the whole history.
+
+pub mod send;
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::render::feeds::Item;
+
+/// How far back a new target's first run reaches.
+pub const BACKFILL_HOURS: i64 = 24;
+/// Ledger entries are kept this long.
+pub const LEDGER_DAYS: i64 = 400;
+
+/// What one target has been sent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TargetLedger {
+    /// Items published before this are not announced to it.
+    pub since: DateTime<Utc>,
+    /// Item id → when it was sent.
+    #[serde(default)]
+    pub sent: BTreeMap<String, DateTime<Utc>>,
+    /// Item id → when a send began whose outcome is unknown.
+    #[serde(default)]
+    pub pending: BTreeMap<String, DateTime<Utc>>,
+}
+
+/// The ledger of every target.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Ledger {
+    /// Per target id.
+    #[serde(default)]
+    pub targets: BTreeMap<String, TargetLedger>,
+}
+
+/// The items a target should get now, oldest first: published since its start and not
+/// sent yet (pending ones included: they are sent again under the same key).
+pub fn due<'a>(items: &'a [Item], ledger: &TargetLedger) -> Vec<&'a Item> {
+    let mut out: Vec<&Item> = items
+        .iter()
+        .filter(|i| i.published >= ledger.since && !ledger.sent.contains_key(&i.id))
+        .collect();
+    out.sort_by(|a, b| a.published.cmp(&b.published).then(a.id.cmp(&b.id)));
+    out
+}
+
+/// A stable idempotency key for one item to one target (FNV-1a, hex).
+pub fn idempotency_key(target: &str, item: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in target.bytes().chain([0]).chain(item.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("pharos-{h:016x}")
+}
+
+/// The ledger file and its lock, held while announcing.
+#[derive(Debug)]
+pub struct LedgerFile {
+    path: PathBuf,
+    _lock: File,
+    /// What it holds.
+    pub ledger: Ledger,
+}
+
+impl LedgerFile {
+    /// Open (or start) the ledger in `dir`, refusing when another announce holds it.
+    pub fn open(dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let lock_path = dir.join(".announce.lock");
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .with_context(|| format!("opening {}", lock_path.display()))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => bail!(
+                "another `pharos announce` is running (it holds {}); let it finish",
+                lock_path.display()
+            ),
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(e).with_context(|| format!("locking {}", lock_path.display()));
+            }
+        }
+        let path = dir.join(".announce-ledger.json");
+        let ledger = match std::fs::read_to_string(&path) {
+            Ok(text) => serde_json::from_str(&text).with_context(|| {
+                format!(
+                    "{} is damaged; fix it or move it aside (every target then starts again from the last {BACKFILL_HOURS} hours)",
+                    path.display()
+                )
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ledger::default(),
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        };
+        Ok(LedgerFile {
+            path,
+            _lock: lock,
+            ledger,
+        })
+    }
+
+    /// Write the ledger atomically and durably.
+    pub fn save(&self) -> Result<()> {
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".announce-ledger.")
+            .suffix(".tmp")
+            .tempfile_in(dir)
+            .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+        serde_json::to_writer_pretty(&mut tmp, &self.ledger).context("serialising the ledger")?;
+        tmp.write_all(b"\n")
+            .and_then(|_| tmp.as_file().sync_all())
+            .with_context(|| format!("writing {}", tmp.path().display()))?;
+        tmp.persist(&self.path)
+            .map_err(|e| e.error)
+            .with_context(|| format!("replacing {}", self.path.display()))?;
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    }
+}
+
+/// What a run did for one target.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// Target id.
+    pub target: String,
+    /// Items sent.
+    pub sent: usize,
+    /// The failure that stopped it, if any.
+    pub error: Option<String>,
+}
+
+/// Send every due item to every target, recording each step in the ledger.
+pub async fn run(
+    targets: &[crate::config::Target],
+    page: &send::PageInfo,
+    items: &[Item],
+    file: &mut LedgerFile,
+    now: DateTime<Utc>,
+) -> Result<Vec<Outcome>> {
+    let client = send::client()?;
+    let mut outcomes = Vec::new();
+    for target in targets {
+        let entry = file
+            .ledger
+            .targets
+            .entry(target.id.clone())
+            .or_insert_with(|| TargetLedger {
+                since: now - Duration::hours(BACKFILL_HOURS),
+                sent: BTreeMap::new(),
+                pending: BTreeMap::new(),
+            });
+        let cutoff = now - Duration::days(LEDGER_DAYS);
+        entry.sent.retain(|_, at| *at > cutoff);
+        let todo: Vec<Item> = due(items, entry).into_iter().cloned().collect();
+        let mut outcome = Outcome {
+            target: target.id.clone(),
+            sent: 0,
+            error: None,
+        };
+        let prepared = match send::prepare(target) {
+            Ok(p) => p,
+            Err(e) => {
+                outcome.error = Some(format!("{e:#}"));
+                outcomes.push(outcome);
+                continue;
+            }
+        };
+        for item in &todo {
+            set_pending(file, &target.id, &item.id, Some(Utc::now()));
+            file.save()?;
+            let key = idempotency_key(&target.id, &item.id);
+            match send::send(&client, &prepared, page, item, &key).await {
+                Ok(()) => {
+                    if let Some(t) = file.ledger.targets.get_mut(&target.id) {
+                        t.pending.remove(&item.id);
+                        t.sent.insert(item.id.clone(), Utc::now());
+                    }
+                    file.save()?;
+                    outcome.sent += 1;
+                }
+                Err(send::Failure::NotSent(e)) => {
+                    set_pending(file, &target.id, &item.id, None);
+                    file.save()?;
+                    outcome.error = Some(e);
+                    break;
+                }
+                Err(send::Failure::Unknown(e)) => {
+                    outcome.error = Some(format!(
+                        "{e} (it may have arrived; it is sent again next time under the same idempotency key)"
+                    ));
+                    break;
+                }
+            }
+        }
+        outcomes.push(outcome);
+    }
+    Ok(outcomes)
+}
+
+fn set_pending(file: &mut LedgerFile, target: &str, item: &str, at: Option<DateTime<Utc>>) {
+    if let Some(t) = file.ledger.targets.get_mut(target) {
+        match at {
+            Some(at) => {
+                t.pending.entry(item.to_string()).or_insert(at);
+            }
+            None => {
+                t.pending.remove(item);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(id: &str, min: i64) -> Item {
+        Item {
+            id: id.to_string(),
+            title: id.to_string(),
+            link: String::new(),
+            published: DateTime::from_timestamp(1_800_000_000 + min * 60, 0).unwrap_or_default(),
+            html: String::new(),
+            text: String::new(),
+            components: vec![],
+        }
+    }
+
+    #[test]
+    fn due_items_are_new_unsent_and_oldest_first() {
+        let items = [
+            item("c", 30),
+            item("a", 10),
+            item("b", 20),
+            item("old", -100),
+        ];
+        let mut ledger = TargetLedger {
+            since: DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default(),
+            sent: BTreeMap::new(),
+            pending: BTreeMap::new(),
+        };
+        ledger.sent.insert("b".into(), Utc::now());
+        ledger.pending.insert("a".into(), Utc::now());
+        let ids: Vec<&str> = due(&items, &ledger).iter().map(|i| i.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            vec!["a", "c"],
+            "pending is sent again, sent never, old never"
+        );
+    }
+
+    #[test]
+    fn keys_are_stable_and_differ_per_target() {
+        assert_eq!(idempotency_key("slack", "x"), idempotency_key("slack", "x"));
+        assert_ne!(
+            idempotency_key("slack", "x"),
+            idempotency_key("discord", "x")
+        );
+        let k = idempotency_key("a", "b");
+        assert!(k.starts_with("pharos-") && k.len() == 23, "{k}");
+    }
+}

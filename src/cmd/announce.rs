@@ -1,0 +1,91 @@
+//! `pharos announce`: send every feed item not yet announced to the targets in
+//! components.yaml's `announce:`, exactly once each, as recorded in the ledger.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use clap::Args as ClapArgs;
+
+use crate::announce::{self, LedgerFile, send::PageInfo};
+use crate::project::Project;
+use crate::render::feeds;
+
+/// Options of `announce`.
+#[derive(Debug, ClapArgs)]
+pub struct Args {
+    /// Announce as of this time (RFC 3339) instead of the clock.
+    #[arg(long, env = "PHAROS_NOW", value_name = "TIME")]
+    pub now: Option<DateTime<Utc>>,
+    /// Show what would be sent to each target; send nothing, record nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// Run `announce`.
+pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
+    let now = args.now.unwrap_or_else(Utc::now);
+    let (config, incidents, states) = super::build::load(project)?;
+    let targets = &config.site.announce;
+    if targets.is_empty() {
+        println!(
+            "no targets: add an `announce:` list to components.yaml (see README, Announcements)"
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let (_, detected) = super::build::history(&config, &states, &incidents, now);
+    let page = &config.site.page;
+    let mut items = feeds::items(&page.base_url, &incidents);
+    items.extend(feeds::detected_items(&config, &detected, now));
+    let info = PageInfo {
+        title: page.title.clone(),
+        url: format!("{}/", page.base_url),
+    };
+    let mut file = LedgerFile::open(&project.state_dir())?;
+    if args.dry_run {
+        for t in targets {
+            let entry = file
+                .ledger
+                .targets
+                .get(&t.id)
+                .cloned()
+                .unwrap_or(announce::TargetLedger {
+                    since: now - chrono::Duration::hours(announce::BACKFILL_HOURS),
+                    sent: Default::default(),
+                    pending: Default::default(),
+                });
+            let due = announce::due(&items, &entry);
+            println!("{}: {} item(s) to send", t.id, due.len());
+            for i in due {
+                println!(
+                    "  {}  {}",
+                    i.published
+                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    i.title
+                );
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let outcomes = runtime.block_on(announce::run(targets, &info, &items, &mut file, now))?;
+    let mut failed = false;
+    for o in &outcomes {
+        match &o.error {
+            None => println!("{}: sent {} item(s)", o.target, o.sent),
+            Some(e) => {
+                failed = true;
+                println!("{}: sent {} item(s), then stopped", o.target, o.sent);
+                eprintln!("error: {e}; the rest is sent on the next run");
+            }
+        }
+    }
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

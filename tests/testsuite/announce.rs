@@ -1,0 +1,339 @@
+//! `pharos announce` against a receiver on 127.0.0.1 that plays a generic webhook, Slack,
+//! Discord and Mastodon, checking each request against the shape the service documents,
+//! and the ledger's exactly-once promise across runs, failures and a SIGKILL.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::harness::{ProjectTest, stderr, stdout, until, wait_limit};
+
+/// One request as received.
+#[derive(Debug, Clone)]
+struct Request {
+    path: String,
+    headers: HashMap<String, String>,
+    body: serde_json::Value,
+}
+
+/// Records requests; answers each with `status` (0: never answer).
+struct Receiver {
+    port: u16,
+    got: Arc<Mutex<Vec<Request>>>,
+    status: Arc<AtomicU16>,
+}
+
+impl Receiver {
+    fn start() -> Receiver {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let got: Arc<Mutex<Vec<Request>>> = Arc::default();
+        let status = Arc::new(AtomicU16::new(200));
+        let (g, s) = (got.clone(), status.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let (g, s) = (g.clone(), s.clone());
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(stream);
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).is_err() {
+                        return;
+                    }
+                    let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
+                    let mut headers = HashMap::new();
+                    loop {
+                        let mut h = String::new();
+                        if reader.read_line(&mut h).is_err() || h.trim().is_empty() {
+                            break;
+                        }
+                        if let Some((k, v)) = h.split_once(':') {
+                            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+                        }
+                    }
+                    let len: usize = headers
+                        .get("content-length")
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(0);
+                    let mut body = vec![0; len];
+                    if reader.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    g.lock().unwrap().push(Request {
+                        path,
+                        headers,
+                        body: serde_json::from_slice(&body).unwrap_or_default(),
+                    });
+                    let code = s.load(Ordering::SeqCst);
+                    if code == 0 {
+                        std::thread::sleep(Duration::from_secs(60));
+                        return;
+                    }
+                    let mut stream = reader.into_inner();
+                    let _ = write!(
+                        stream,
+                        "HTTP/1.1 {code} X\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}"
+                    );
+                });
+            }
+        });
+        Receiver { port, got, status }
+    }
+
+    fn requests(&self, path: &str) -> Vec<Request> {
+        self.got
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.path == path)
+            .cloned()
+            .collect()
+    }
+}
+
+const NOW: &str = "2026-11-20T12:00:00Z";
+
+fn project(r: &Receiver) -> ProjectTest {
+    let t = ProjectTest::new();
+    t.write(
+        "components.yaml",
+        &format!(
+            "page:\n  title: Acme Status\n  base_url: https://status.acme.test\n\
+             components:\n  - id: api\n    name: API\n\
+             announce:\n\
+             \x20 - kind: webhook\n    url: http://127.0.0.1:{p}/hook\n\
+             \x20 - kind: slack\n    url: ${{SLACK_URL}}\n\
+             \x20 - kind: discord\n    url: http://127.0.0.1:{p}/discord\n\
+             \x20 - kind: mastodon\n    server: http://127.0.0.1:{p}\n    token: ${{MASTODON_TOKEN}}\n",
+            p = r.port
+        ),
+    );
+    t.write("probes.yaml", "regions:\n  - name: r1\nprobes: []\n");
+    // One old incident (before the 24-hour start) and one recent one with two updates.
+    t.write(
+        "incidents/2026-11-01-old.md",
+        "---\ntitle: Old trouble\nimpact: minor\ncomponents: [api]\n---\n## 2026-11-01T10:00:00Z resolved\nFine.\n",
+    );
+    t.write(
+        "incidents/2026-11-20-api.md",
+        "---\ntitle: API errors\nimpact: major\ncomponents: [api]\n---\n\
+         ## 2026-11-20T11:30:00Z identified\nA bad deploy; rolling back. @everyone\n\n\
+         ## 2026-11-20T11:00:00Z investigating\nWe are looking into errors on the API.\n",
+    );
+    t
+}
+
+fn announce(t: &ProjectTest, r: &Receiver) -> std::process::Command {
+    let mut cmd = t.cmd(&["announce", "--now", NOW]);
+    cmd.env("SLACK_URL", format!("http://127.0.0.1:{}/slack", r.port))
+        .env("MASTODON_TOKEN", "secret-token");
+    cmd
+}
+
+fn run(t: &ProjectTest, r: &Receiver) -> std::process::Output {
+    let child = announce(t, r)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_limit(child, Duration::from_secs(30))
+}
+
+#[test]
+fn each_item_reaches_each_target_once_in_its_documented_shape() {
+    let r = Receiver::start();
+    let t = project(&r);
+    let out = run(&t, &r);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    for path in ["/hook", "/slack", "/discord", "/api/v1/statuses"] {
+        let got = r.requests(path);
+        assert_eq!(
+            got.len(),
+            2,
+            "{path}: the two recent updates, not the old post"
+        );
+        for req in &got {
+            assert_eq!(req.headers["content-type"], "application/json");
+            assert!(req.headers["idempotency-key"].starts_with("pharos-"));
+            assert!(req.headers["user-agent"].starts_with("pharos/"));
+        }
+    }
+    let hook = &r.requests("/hook")[0].body;
+    assert_eq!(hook["title"], "API errors — Investigating", "oldest first");
+    assert_eq!(
+        hook["url"],
+        "https://status.acme.test/incidents/2026-11-20-api/"
+    );
+    assert_eq!(hook["components"], serde_json::json!(["api"]));
+    assert_eq!(hook["published"], "2026-11-20T11:00:00Z");
+    let slack = &r.requests("/slack")[1].body;
+    assert!(
+        slack["text"].as_str().unwrap().starts_with(
+            "*<https://status.acme.test/incidents/2026-11-20-api/|API errors — Identified>*\n"
+        ),
+        "{slack}"
+    );
+    let discord = &r.requests("/discord")[1].body;
+    assert_eq!(discord["allowed_mentions"]["parse"], serde_json::json!([]));
+    assert!(discord["content"].as_str().unwrap().contains("@everyone"));
+    let toot = &r.requests("/api/v1/statuses")[0];
+    assert_eq!(toot.headers["authorization"], "Bearer secret-token");
+    assert_eq!(toot.body["visibility"], "public");
+    assert!(toot.body["status"].as_str().unwrap().chars().count() <= 500);
+    assert!(
+        toot.body["status"]
+            .as_str()
+            .unwrap()
+            .ends_with("https://status.acme.test/incidents/2026-11-20-api/")
+    );
+
+    // Nothing new: nothing sent. A new update: exactly one more per target.
+    let out = run(&t, &r);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(r.requests("/hook").len(), 2);
+    let text = t.read("incidents/2026-11-20-api.md");
+    t.write(
+        "incidents/2026-11-20-api.md",
+        &text.replace(
+            "---\n## ",
+            "---\n## 2026-11-20T11:50:00Z resolved\nAll good.\n\n## ",
+        ),
+    );
+    let out = run(&t, &r);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for path in ["/hook", "/slack", "/discord", "/api/v1/statuses"] {
+        assert_eq!(r.requests(path).len(), 3, "{path}");
+    }
+    assert!(
+        stdout(&out).contains("webhook: sent 1 item(s)"),
+        "{}",
+        stdout(&out)
+    );
+    let ledger = t.read("state/.announce-ledger.json");
+    assert!(
+        !ledger.contains("secret-token") && !ledger.contains("/slack"),
+        "{ledger}"
+    );
+
+    // A target that refuses: the run fails, and the item is sent on the next run.
+    r.status.store(400, Ordering::SeqCst);
+    t.write(
+        "incidents/2026-11-20-db.md",
+        "---\ntitle: DB slow\nimpact: minor\ncomponents: [api]\n---\n## 2026-11-20T11:55:00Z investigating\nSlow queries.\n",
+    );
+    let out = run(&t, &r);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("answered HTTP 400"),
+        "{}",
+        stderr(&out)
+    );
+    r.status.store(200, Ordering::SeqCst);
+    let out = run(&t, &r);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let titles: Vec<String> = r
+        .requests("/hook")
+        .iter()
+        .map(|q| q.body["title"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(
+        titles.iter().filter(|t| t.starts_with("DB slow")).count(),
+        2,
+        "refused once, then sent: {titles:?}"
+    );
+}
+
+#[test]
+fn a_sigkill_between_sending_and_recording_neither_loses_nor_duplicates() {
+    let r = Receiver::start();
+    let t = project(&r);
+    // The receiver takes the first request and never answers: the worker is killed while
+    // the item is out but not yet recorded.
+    r.status.store(0, Ordering::SeqCst);
+    let child = announce(&t, &r)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    until("the first send", Duration::from_secs(20), || {
+        !r.requests("/hook").is_empty()
+    });
+    let pid = child.id().to_string();
+    std::process::Command::new("kill")
+        .args(["-KILL", &pid])
+        .status()
+        .unwrap();
+    let _ = wait_limit(child, Duration::from_secs(5));
+    let ledger: serde_json::Value =
+        serde_json::from_str(&t.read("state/.announce-ledger.json")).unwrap();
+    let pending = &ledger["targets"]["webhook"]["pending"];
+    assert!(
+        pending
+            .get("https://status.acme.test/incidents/2026-11-20-api/#2026-11-20T11:00:00Z-investigating")
+            .is_some(),
+        "{ledger}"
+    );
+    assert_eq!(ledger["targets"]["webhook"]["sent"], serde_json::json!({}));
+    r.status.store(200, Ordering::SeqCst);
+    let out = run(&t, &r);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // The webhook got the first item twice, under one key: a receiver (as Mastodon does
+    // with Idempotency-Key) keeps one. Every item arrived; none under two keys.
+    let hook = r.requests("/hook");
+    let keys: Vec<&str> = hook
+        .iter()
+        .map(|q| q.headers["idempotency-key"].as_str())
+        .collect();
+    assert_eq!(keys.len(), 3, "{keys:?}");
+    assert_eq!(keys[0], keys[1], "the repeat carries the same key");
+    let mut distinct = keys.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), 2, "two items, each under one key");
+    let ids: Vec<&str> = hook
+        .iter()
+        .map(|q| q.body["id"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(ids[0], ids[1]);
+    // The other targets were not reached before the kill: each got both items once.
+    for path in ["/slack", "/discord", "/api/v1/statuses"] {
+        assert_eq!(r.requests(path).len(), 2, "{path}");
+    }
+    let ledger = t.read("state/.announce-ledger.json");
+    assert!(
+        !ledger.contains("\"pending\": {\n"),
+        "nothing left pending: {ledger}"
+    );
+}
+
+#[test]
+fn check_names_what_a_target_lacks() {
+    let t = ProjectTest::new();
+    t.write(
+        "components.yaml",
+        "page:\n  title: T\n  base_url: https://s.test\ncomponents:\n  - id: api\n    name: API\n\
+         announce:\n  - kind: mastodon\n    url: https://x.test/\n  - kind: slack\n  - kind: teams\n",
+    );
+    t.write("probes.yaml", "regions:\n  - name: r1\nprobes: []\n");
+    let out = t.run(&["check"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains(
+            "components.yaml:9:10: announce[0]: `url` is not used by mastodon targets; remove it"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("announce[0]: a mastodon target needs `server:`"),
+        "{text}"
+    );
+    assert!(
+        text.contains("announce[1]: a slack target needs `url:`"),
+        "{text}"
+    );
+    assert!(text.contains("announce[2].kind: unknown value \"teams\", expected one of: webhook, slack, discord, mastodon"), "{text}");
+}
