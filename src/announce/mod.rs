@@ -153,6 +153,7 @@ pub struct Outcome {
 
 /// Send every due item to every target, recording each step in the ledger.
 pub async fn run(
+    root: &Path,
     targets: &[crate::config::Target],
     page: &send::PageInfo,
     items: &[Item],
@@ -179,7 +180,7 @@ pub async fn run(
             sent: 0,
             error: None,
         };
-        let prepared = match send::prepare(target) {
+        let prepared = match send::prepare(target, root) {
             Ok(p) => p,
             Err(e) => {
                 outcome.error = Some(format!("{e:#}"));

@@ -36,10 +36,60 @@ pub struct Prepared {
     url: String,
     token: Option<String>,
     visibility: String,
+    mail: Option<Mail>,
 }
 
-/// Read a target's `${…}` values.
-pub fn prepare(target: &Target) -> Result<Prepared> {
+/// An email target, ready.
+#[derive(Debug, Clone)]
+struct Mail {
+    spec: crate::config::EmailSpec,
+    credentials: Option<(String, String)>,
+    ca_pem: Option<Vec<u8>>,
+}
+
+/// Read a target's `${…}` values (and an email target's CA file, relative to `root`).
+pub fn prepare(target: &Target, root: &std::path::Path) -> Result<Prepared> {
+    let mail = match &target.email {
+        Some(spec) => {
+            let var = |t: &Option<crate::config::Template>, what: &str| -> Result<Option<String>> {
+                t.as_ref()
+                    .map(|t| {
+                        t.resolve_env().map_err(|m| {
+                            anyhow::anyhow!(
+                                "target {}: {what}: environment variable {} is not set; export it before announcing",
+                                target.id,
+                                m.0
+                            )
+                        })
+                    })
+                    .transpose()
+            };
+            let credentials = match (
+                var(&spec.username, "username")?,
+                var(&spec.password, "password")?,
+            ) {
+                (Some(u), Some(p)) => Some((u, p)),
+                (None, None) => None,
+                _ => anyhow::bail!(
+                    "target {}: give both `username` and `password`, or neither",
+                    target.id
+                ),
+            };
+            let ca_pem = match &spec.ca_file {
+                Some(f) => Some(
+                    std::fs::read(root.join(f))
+                        .with_context(|| format!("target {}: reading ca_file {f}", target.id))?,
+                ),
+                None => None,
+            };
+            Some(Mail {
+                spec: spec.clone(),
+                credentials,
+                ca_pem,
+            })
+        }
+        None => None,
+    };
     let url = target.url.resolve_env().map_err(|m| {
         anyhow::anyhow!(
             "target {}: url: environment variable {} is not set; export it before announcing",
@@ -63,6 +113,7 @@ pub fn prepare(target: &Target) -> Result<Prepared> {
         url,
         token,
         visibility: target.visibility.clone(),
+        mail,
     })
 }
 
@@ -146,6 +197,83 @@ pub fn body(kind: TargetKind, visibility: &str, page: &PageInfo, item: &Item) ->
             "status": mastodon_status(item),
             "visibility": visibility,
         }),
+        TargetKind::Email => json!({}),
+    }
+}
+
+/// The mail for an item: subject, plain-text body with the link, and a Message-ID made
+/// from the idempotency key, so a repeat after a crash is the same message. Subscribers
+/// are in Bcc and do not see each other.
+pub fn mail_message(
+    spec: &crate::config::EmailSpec,
+    page: &PageInfo,
+    item: &Item,
+    key: &str,
+) -> Result<lettre::Message, String> {
+    let host = reqwest::Url::parse(&page.url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .unwrap_or_else(|| "pharos.invalid".to_string());
+    let from: lettre::message::Mailbox = spec.from.parse().map_err(|e| format!("from: {e}"))?;
+    let mut builder = lettre::Message::builder()
+        .from(from.clone())
+        .to(from)
+        .subject(&item.title)
+        .message_id(Some(format!("<{key}@{host}>")))
+        .header(lettre::message::header::ContentType::TEXT_PLAIN);
+    for to in &spec.to {
+        builder = builder.bcc(to.parse().map_err(|e| format!("to {to}: {e}"))?);
+    }
+    builder
+        .body(format!(
+            "{}\n\n{}\n\n-- \n{} · {}\n",
+            item.text.trim(),
+            item.link,
+            page.title,
+            page.url
+        ))
+        .map_err(|e| e.to_string())
+}
+
+async fn send_mail(
+    mail: &Mail,
+    id: &str,
+    page: &PageInfo,
+    item: &Item,
+    key: &str,
+) -> Result<(), Failure> {
+    use lettre::transport::smtp::authentication::Credentials;
+    use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+    use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+    let spec = &mail.spec;
+    let message = mail_message(spec, page, item, key).map_err(Failure::NotSent)?;
+    let not_sent = |e: String| Failure::NotSent(format!("{id}: {}:{}: {e}", spec.host, spec.port));
+    let mut params = TlsParameters::builder(spec.host.clone());
+    if let Some(pem) = &mail.ca_pem {
+        let cert = Certificate::from_pem(pem).map_err(|e| not_sent(format!("ca_file: {e}")))?;
+        params = params.add_root_certificate(cert);
+    }
+    let params = params.build_rustls().map_err(|e| not_sent(e.to_string()))?;
+    let tls = match spec.tls.as_str() {
+        "tls" => Tls::Wrapper(params),
+        "none" => Tls::None,
+        _ => Tls::Required(params),
+    };
+    let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(spec.host.clone())
+        .port(spec.port)
+        .tls(tls)
+        .timeout(Some(Duration::from_secs(30)));
+    if let Some((user, password)) = &mail.credentials {
+        builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
+    }
+    match builder.build().send(message).await {
+        Ok(_) => Ok(()),
+        // The server answered no: the mail was not taken.
+        Err(e) if e.is_permanent() || e.is_transient() => Err(not_sent(e.to_string())),
+        Err(e) => Err(Failure::Unknown(format!(
+            "{id}: {}:{}: {e}",
+            spec.host, spec.port
+        ))),
     }
 }
 
@@ -157,6 +285,9 @@ pub async fn send(
     item: &Item,
     key: &str,
 ) -> Result<(), Failure> {
+    if let Some(mail) = &target.mail {
+        return send_mail(mail, &target.id, page, item, key).await;
+    }
     let payload = body(target.kind, &target.visibility, page, item);
     let bytes = serde_json::to_vec(&payload).map_err(|e| Failure::NotSent(e.to_string()))?;
     let mut request = client

@@ -71,7 +71,14 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let outcomes = runtime.block_on(announce::run(targets, &info, &items, &mut file, now))?;
+    let outcomes = runtime.block_on(announce::run(
+        &project.root,
+        targets,
+        &info,
+        &items,
+        &mut file,
+        now,
+    ))?;
     let mut failed = false;
     for o in &outcomes {
         match &o.error {

@@ -44,6 +44,8 @@ pub enum TargetKind {
     Discord,
     /// A Mastodon account.
     Mastodon,
+    /// Mail to a list of subscribers over SMTP.
+    Email,
 }
 
 /// An item of `announce:`: where `pharos announce` posts new feed items.
@@ -67,6 +69,27 @@ pub struct RawTarget {
     /// Mastodon visibility: public (default), unlisted, private.
     #[serde(default)]
     pub visibility: Option<String>,
+    /// The SMTP server as host:port (email).
+    #[serde(default)]
+    pub smtp: Option<String>,
+    /// `starttls` (default), `tls` (SMTPS, port 465) or `none` (a relay on this host).
+    #[serde(default)]
+    pub tls: Option<String>,
+    /// The sender, e.g. "Acme Status <status@acme.example>" (email).
+    #[serde(default)]
+    pub from: Option<String>,
+    /// The subscribers' addresses (email).
+    #[serde(default)]
+    pub to: Vec<String>,
+    /// SMTP user name, e.g. `${SMTP_USER}` (email).
+    #[serde(default)]
+    pub username: Option<super::template::Template>,
+    /// SMTP password, e.g. `${SMTP_PASSWORD}` (email).
+    #[serde(default)]
+    pub password: Option<super::template::Template>,
+    /// A PEM file of a private CA to trust for the SMTP server, relative to the project.
+    #[serde(default)]
+    pub ca_file: Option<String>,
 }
 
 /// A header link.

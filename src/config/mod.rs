@@ -78,6 +78,29 @@ pub struct Target {
     pub token: Option<template::Template>,
     /// Mastodon visibility.
     pub visibility: String,
+    /// How to mail, for email targets.
+    pub email: Option<EmailSpec>,
+}
+
+/// An email target's settings.
+#[derive(Debug, Clone)]
+pub struct EmailSpec {
+    /// SMTP host.
+    pub host: String,
+    /// SMTP port.
+    pub port: u16,
+    /// `starttls`, `tls` or `none`.
+    pub tls: String,
+    /// Sender.
+    pub from: String,
+    /// Recipients.
+    pub to: Vec<String>,
+    /// Credentials.
+    pub username: Option<template::Template>,
+    /// Credentials.
+    pub password: Option<template::Template>,
+    /// Private CA file, as written.
+    pub ca_file: Option<String>,
 }
 
 /// A component group.

@@ -7,9 +7,9 @@ use std::time::Duration;
 use super::probes::KIND_FIELDS;
 use super::yaml::{self, Node};
 use super::{
-    Component, Group, HttpSpec, KindWord, Method, Page, Probe, ProbeKind, Probing, Problem,
-    RawComponent, RawDefaults, RawGroup, RawPage, RawProbe, RawRegion, RawTarget, Region, Site,
-    StatusMatch, Target, TargetKind, TcpSpec, Template, TlsCheckSpec, TlsSpec,
+    Component, EmailSpec, Group, HttpSpec, KindWord, Method, Page, Probe, ProbeKind, Probing,
+    Problem, RawComponent, RawDefaults, RawGroup, RawPage, RawProbe, RawRegion, RawTarget, Region,
+    Site, StatusMatch, Target, TargetKind, TcpSpec, Template, TlsCheckSpec, TlsSpec,
 };
 
 /// Default time between checks.
@@ -259,6 +259,7 @@ fn validate_targets(node: Option<&Node>, file: &str, problems: &mut Vec<Problem>
             TargetKind::Slack => "slack",
             TargetKind::Discord => "discord",
             TargetKind::Mastodon => "mastodon",
+            TargetKind::Email => "email",
         };
         let id = raw.id.clone().unwrap_or_else(|| {
             let n = out.iter().filter(|t| t.kind == raw.kind).count();
@@ -345,9 +346,118 @@ fn validate_targets(node: Option<&Node>, file: &str, problems: &mut Vec<Problem>
                     url,
                     token: Some(token),
                     visibility,
+                    email: None,
+                }
+            }
+            TargetKind::Email => {
+                for (field, present) in [
+                    ("url", raw.url.is_some()),
+                    ("server", raw.server.is_some()),
+                    ("token", raw.token.is_some()),
+                    ("visibility", raw.visibility.is_some()),
+                ] {
+                    misplaced(field, present, problems);
+                }
+                let Some((host, port)) = raw
+                    .smtp
+                    .as_deref()
+                    .and_then(|s| s.rsplit_once(':'))
+                    .and_then(|(h, p)| Some((h.to_string(), p.parse::<u16>().ok()?)))
+                    .filter(|(h, _)| !h.is_empty())
+                else {
+                    problems.push(Problem::new(
+                        file,
+                        Some(if raw.smtp.is_some() {
+                            item.loc_of(&["smtp"])
+                        } else {
+                            item.loc
+                        }),
+                        &ctx,
+                        "an email target needs `smtp: host:port`, e.g. smtp.example.com:587",
+                    ));
+                    continue;
+                };
+                let tls = raw
+                    .tls
+                    .clone()
+                    .unwrap_or_else(|| if port == 465 { "tls" } else { "starttls" }.to_string());
+                if !matches!(tls.as_str(), "starttls" | "tls" | "none") {
+                    problems.push(Problem::new(
+                        file,
+                        Some(item.loc_of(&["tls"])),
+                        &ctx,
+                        format!("tls \"{tls}\" is not one of starttls, tls, none"),
+                    ));
+                }
+                let mailbox = |a: &str| a.parse::<lettre::message::Mailbox>().is_ok();
+                match raw.from.as_deref() {
+                    Some(f) if mailbox(f) => {}
+                    Some(f) => problems.push(Problem::new(
+                        file,
+                        Some(item.loc_of(&["from"])),
+                        &ctx,
+                        format!(
+                            "from \"{f}\" is not a mail address; write e.g. \"Acme Status <status@acme.example>\""
+                        ),
+                    )),
+                    None => problems.push(Problem::new(
+                        file,
+                        Some(item.loc),
+                        &ctx,
+                        "an email target needs `from:`, the sender's address",
+                    )),
+                }
+                if raw.to.is_empty() {
+                    problems.push(Problem::new(
+                        file,
+                        Some(item.loc),
+                        &ctx,
+                        "an email target needs `to:`, a list of subscribers' addresses",
+                    ));
+                }
+                for (j, a) in raw.to.iter().enumerate() {
+                    if !mailbox(a) {
+                        problems.push(Problem::new(
+                            file,
+                            Some(item.loc_of(&["to", &j.to_string()])),
+                            &ctx,
+                            format!("to[{j}] \"{a}\" is not a mail address"),
+                        ));
+                    }
+                }
+                let Ok(url) = Template::parse(&format!("smtp://{host}:{port}")) else {
+                    continue;
+                };
+                Target {
+                    id,
+                    kind: raw.kind,
+                    url,
+                    token: None,
+                    visibility: String::new(),
+                    email: Some(EmailSpec {
+                        host,
+                        port,
+                        tls,
+                        from: raw.from.clone().unwrap_or_default(),
+                        to: raw.to.clone(),
+                        username: raw.username.clone(),
+                        password: raw.password.clone(),
+                        ca_file: raw.ca_file.clone(),
+                    }),
                 }
             }
             _ => {
+                for (field, present) in [
+                    ("smtp", raw.smtp.is_some()),
+                    ("tls", raw.tls.is_some()),
+                    ("from", raw.from.is_some()),
+                    ("to", !raw.to.is_empty()),
+                    ("username", raw.username.is_some()),
+                    ("password", raw.password.is_some()),
+                    ("ca_file", raw.ca_file.is_some()),
+                ] {
+                    misplaced(field, present, problems);
+                }
                 misplaced("server", raw.server.is_some(), problems);
                 misplaced("token", raw.token.is_some(), problems);
                 misplaced("visibility", raw.visibility.is_some(), problems);
@@ -378,6 +488,7 @@ fn validate_targets(node: Option<&Node>, file: &str, problems: &mut Vec<Problem>
                     url,
                     token: None,
                     visibility: String::new(),
+                    email: None,
                 }
             }
         };

@@ -337,3 +337,100 @@ fn check_names_what_a_target_lacks() {
     );
     assert!(text.contains("announce[2].kind: unknown value \"teams\", expected one of: webhook, slack, discord, mastodon"), "{text}");
 }
+
+#[test]
+fn mail_reaches_subscribers_over_starttls() {
+    let have = std::process::Command::new("python3")
+        .args(["-c", "import aiosmtpd"])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        have,
+        "aiosmtpd is needed: python3 -m pip install aiosmtpd (bash .ci/run does this)"
+    );
+    let t = ProjectTest::new();
+    let pki = crate::harness::Pki::new();
+    let (cert, key) = pki.leaf_pem(&["localhost"]);
+    t.write("smtp/cert.pem", &cert);
+    t.write("smtp/key.pem", &key);
+    t.write("ca.pem", &pki.ca_pem);
+    for sub in ["tmp", "new", "cur"] {
+        std::fs::create_dir_all(t.path().join("maildir").join(sub)).unwrap();
+    }
+    let port = crate::harness::free_port();
+    // aiosmtpd refuses mail before STARTTLS unless told otherwise, so delivery proves it.
+    let mut server = std::process::Command::new("python3")
+        .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
+        .args(["-c", "aiosmtpd.handlers.Mailbox"])
+        .arg("--tlscert")
+        .arg(t.path().join("smtp/cert.pem"))
+        .arg("--tlskey")
+        .arg(t.path().join("smtp/key.pem"))
+        .arg(t.path().join("maildir"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    until("aiosmtpd listening", Duration::from_secs(20), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    t.write(
+        "components.yaml",
+        &format!(
+            "page:\n  title: Acme Status\n  base_url: https://status.acme.test\n\
+             components:\n  - id: api\n    name: API\n\
+             announce:\n  - kind: email\n    smtp: localhost:{port}\n    ca_file: ca.pem\n\
+             \x20   from: \"Acme Status <status@acme.test>\"\n    to: [ops@acme.test, cto@acme.test]\n"
+        ),
+    );
+    t.write("probes.yaml", "regions:\n  - name: r1\nprobes: []\n");
+    t.write(
+        "incidents/2026-11-20-api.md",
+        "---\ntitle: API errors\nimpact: major\ncomponents: [api]\n---\n\
+         ## 2026-11-20T11:00:00Z investigating\nWe are looking into errors on the API.\n",
+    );
+    let out = t.run(&["announce", "--now", NOW]);
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let mut mails = Vec::new();
+    for sub in ["new", "cur"] {
+        if let Ok(dir) = std::fs::read_dir(t.path().join("maildir").join(sub)) {
+            for e in dir.flatten() {
+                mails.push(std::fs::read_to_string(e.path()).unwrap());
+            }
+        }
+    }
+    assert_eq!(mails.len(), 1, "one message for both subscribers (Bcc)");
+    let mail = &mails[0];
+    assert!(
+        // The dash is encoded as RFC 2047 asks.
+        mail.contains("Subject: API errors =?utf-8?b?4oCU?= Investigating"),
+        "{mail}"
+    );
+    assert!(mail.contains("Message-ID: <pharos-"), "{mail}");
+    assert!(
+        mail.contains("https://status.acme.test/incidents/2026-11-20-api/"),
+        "{mail}"
+    );
+    // Both subscribers are on the envelope (aiosmtpd writes it as X-RcptTo), neither in
+    // the headers: they do not see each other.
+    assert!(
+        mail.contains("X-RcptTo: status@acme.test, ops@acme.test, cto@acme.test"),
+        "{mail}"
+    );
+    assert!(
+        !mail.contains("Bcc:") && !mail.contains("To: ops@"),
+        "{mail}"
+    );
+    assert!(
+        mail.contains("We are looking into errors on the API."),
+        "{mail}"
+    );
+    let again = t.run(&["announce", "--now", NOW]);
+    assert!(
+        stdout(&again).contains("email: sent 0 item(s)") || !again.status.success(),
+        "{}",
+        stdout(&again)
+    );
+}

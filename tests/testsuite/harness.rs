@@ -394,6 +394,19 @@ impl Pki {
     }
 
     /// A leaf for `names`, valid until `not_after`, signed by the CA (chain: leaf, CA).
+    /// A leaf for `names` as PEM (certificate, key), for servers that read files.
+    pub(crate) fn leaf_pem(&self, names: &[&str]) -> (String, String) {
+        let mut params =
+            rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+                .unwrap();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, names[0]);
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        (cert.pem(), key.serialize_pem())
+    }
+
     pub(crate) fn leaf(&self, names: &[&str], not_after: time::OffsetDateTime) -> Identity {
         let mut params =
             rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
