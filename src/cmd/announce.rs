@@ -67,6 +67,49 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
+    Ok(
+        if send_and_report(project, targets, &info, &items, &mut file, now)? {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        },
+    )
+}
+
+/// Announce what is due as of `now`, printing a line per target; `Ok(false)` when a
+/// target failed (the rest goes out next time). For `watch --announce`.
+pub fn once(project: &Project, now: DateTime<Utc>) -> Result<bool> {
+    let (config, incidents, states) = super::build::load(project)?;
+    if config.site.announce.is_empty() {
+        return Ok(true);
+    }
+    let (_, detected) = super::build::history(&config, &states, &incidents, now);
+    let page = &config.site.page;
+    let mut items = feeds::items(&page.base_url, &incidents);
+    items.extend(feeds::detected_items(&config, &detected, now));
+    let info = PageInfo {
+        title: page.title.clone(),
+        url: format!("{}/", page.base_url),
+    };
+    let mut file = LedgerFile::open(&project.state_dir())?;
+    send_and_report(
+        project,
+        &config.site.announce,
+        &info,
+        &items,
+        &mut file,
+        now,
+    )
+}
+
+fn send_and_report(
+    project: &Project,
+    targets: &[crate::config::Target],
+    info: &PageInfo,
+    items: &[feeds::Item],
+    file: &mut LedgerFile,
+    now: DateTime<Utc>,
+) -> Result<bool> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -74,9 +117,9 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
     let outcomes = runtime.block_on(announce::run(
         &project.root,
         targets,
-        &info,
-        &items,
-        &mut file,
+        info,
+        items,
+        file,
         now,
     ))?;
     let mut failed = false;
@@ -90,9 +133,5 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
             }
         }
     }
-    Ok(if failed {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(!failed)
 }

@@ -18,7 +18,12 @@ use crate::project::Project;
 
 /// Options of `watch`.
 #[derive(Debug, ClapArgs)]
-pub struct Args {}
+pub struct Args {
+    /// After each rebuild, send new feed items to the `announce:` targets (as `pharos
+    /// announce` does, once each).
+    #[arg(long)]
+    pub announce: bool,
+}
 
 /// What kind of input changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -211,15 +216,32 @@ pub fn report(result: &Result<Report>, since_change: Duration) {
 }
 
 /// Run `watch`.
-pub fn run(_args: Args, project: &Project) -> Result<ExitCode> {
+pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
     let mut keep = build::Rebuild::default();
+    let announce = |result: &Result<Report>| {
+        if args.announce
+            && result.is_ok()
+            && let Err(e) = super::announce::once(project, Utc::now())
+        {
+            eprintln!("error: announcing: {e:#}");
+        }
+    };
     let first = build::rebuild(project, Utc::now(), &mut keep);
     report(&first, Duration::ZERO);
+    announce(&first);
     println!(
         "watching {} for changes (Ctrl-C to stop)",
         project.root.display()
     );
-    rebuild_on_change(project, &mut keep, || true, report)?;
+    rebuild_on_change(
+        project,
+        &mut keep,
+        || true,
+        |result, since| {
+            report(result, since);
+            announce(result);
+        },
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 

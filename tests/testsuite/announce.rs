@@ -434,3 +434,57 @@ fn mail_reaches_subscribers_over_starttls() {
         stdout(&again)
     );
 }
+
+#[test]
+fn watch_announces_after_each_rebuild() {
+    let r = Receiver::start();
+    let t = ProjectTest::new();
+    t.write(
+        "components.yaml",
+        &format!(
+            "page:\n  title: Acme Status\n  base_url: https://status.acme.test\n\
+             components:\n  - id: api\n    name: API\n\
+             announce:\n  - kind: webhook\n    url: http://127.0.0.1:{}/hook\n",
+            r.port
+        ),
+    );
+    t.write("probes.yaml", "regions:\n  - name: r1\nprobes: []\n");
+    let at = |ago: i64| {
+        (chrono::Utc::now() - chrono::Duration::minutes(ago))
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    };
+    let first = format!(
+        "---\ntitle: API errors\nimpact: major\ncomponents: [api]\n---\n## {} investigating\nLooking.\n",
+        at(60)
+    );
+    t.write("incidents/2026-01-01-api.md", &first);
+    let watch = t
+        .cmd(&["watch", "--announce"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    until("the first announcement", Duration::from_secs(20), || {
+        r.requests("/hook").len() == 1
+    });
+    t.write(
+        "incidents/2026-01-01-api.md",
+        &first.replace(
+            "---\n## ",
+            &format!("---\n## {} resolved\nFixed.\n\n## ", at(5)),
+        ),
+    );
+    until("the update's announcement", Duration::from_secs(20), || {
+        r.requests("/hook").len() == 2
+    });
+    let _ = crate::harness::stop(watch);
+    let titles: Vec<String> = r
+        .requests("/hook")
+        .iter()
+        .map(|q| q.body["title"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(
+        titles,
+        vec!["API errors — Investigating", "API errors — Resolved"]
+    );
+}
