@@ -175,6 +175,7 @@ fn build_into(project: &Project, now: DateTime<Utc>, keep: Option<&mut Rebuild>)
         now,
         history: &history,
         detected: &detected,
+        states: &states,
     };
     let model = site::assemble(&inputs);
     let theme = config.site.page.theme.as_deref();

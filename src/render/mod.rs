@@ -12,7 +12,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use tera::{Context as TeraContext, Tera};
 
-use crate::site::{IncidentView, Model};
+use crate::site::{ComponentView, IncidentView, Model};
 
 /// Render every output file of the site, as (relative path, bytes).
 pub fn render(
@@ -25,25 +25,39 @@ pub fn render(
     // so each page's context is a cheap copy (converting it per page made a build of
     // 2,000 incident pages quadratic).
     let site = tera::Value::from_serializable(model);
-    let page = |template: &str, root: &str, incident: Option<&IncidentView>| -> Result<Vec<u8>> {
+    let page = |template: &str,
+                root: &str,
+                incident: Option<&IncidentView>,
+                component: Option<&ComponentView>|
+     -> Result<Vec<u8>> {
         let mut ctx = TeraContext::new();
         ctx.insert_value("site", site.clone());
         ctx.insert("root", root);
         ctx.insert("incident", &incident);
+        ctx.insert("component", &component);
         tera.render(template, &ctx)
             .map(String::into_bytes)
             .map_err(|e| anyhow::anyhow!("rendering {template}: {e}"))
     };
-    files.push(("index.html".to_string(), page("index.html", "", None)?));
+    files.push((
+        "index.html".to_string(),
+        page("index.html", "", None, None)?,
+    ));
     let absolute_root = format!("{}/", model.page.base_url);
     files.push((
         "404.html".to_string(),
-        page("404.html", &absolute_root, None)?,
+        page("404.html", &absolute_root, None, None)?,
     ));
     for incident in &model.incidents {
         files.push((
             format!("incidents/{}/index.html", incident.slug),
-            page("incident.html", "../../", Some(incident))?,
+            page("incident.html", "../../", Some(incident), None)?,
+        ));
+    }
+    for component in &model.components {
+        files.push((
+            format!("{}index.html", component.path),
+            page("component.html", "../../", None, Some(component))?,
         ));
     }
     for (name, body) in templates::DEFAULT_STATIC {

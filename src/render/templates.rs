@@ -27,8 +27,16 @@ pub const DEFAULT_TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../themes/default/templates/404.html"),
     ),
     (
+        "component.html",
+        include_str!("../../themes/default/templates/component.html"),
+    ),
+    (
         "partials/status_banner.html",
         include_str!("../../themes/default/templates/partials/status_banner.html"),
+    ),
+    (
+        "partials/history_bars.html",
+        include_str!("../../themes/default/templates/partials/history_bars.html"),
     ),
     (
         "partials/incident_card.html",

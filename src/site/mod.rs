@@ -1,6 +1,7 @@
 //! Step 5 of the flow: assemble the site model from the validated config, the merged
 //! verdicts and the incidents, at a given `now`. Pure: the same inputs give the same model.
 
+pub mod chart;
 pub mod model;
 
 use chrono::{DateTime, Utc};
@@ -28,6 +29,8 @@ pub struct Inputs<'a> {
     pub history: &'a [crate::status::timeline::ComponentHistory],
     /// Outages the probes saw that no post covers, oldest first.
     pub detected: &'a [crate::status::timeline::Detected],
+    /// Every region's state, for response-time charts.
+    pub states: &'a [crate::state::RegionState],
 }
 
 /// How long an ended detected outage stays on the page.
@@ -143,6 +146,17 @@ fn health_label(h: RegionHealth) -> &'static str {
     }
 }
 
+/// The probes that exercise a component.
+fn probe_ids<'a>(config: &'a Config, component: &str) -> Vec<&'a str> {
+    config
+        .probing
+        .probes
+        .iter()
+        .filter(|p| p.components.iter().any(|c| c == component))
+        .map(|p| p.id.as_str())
+        .collect()
+}
+
 /// Human label of an update status word.
 pub fn update_label(word: &str) -> String {
     let mut s = word.replace('_', " ");
@@ -221,6 +235,44 @@ pub fn assemble(inputs: &Inputs<'_>) -> Model {
                 days: history
                     .map(|h| h.days.iter().map(day_view).collect())
                     .unwrap_or_default(),
+                path: format!("components/{}/", c.id),
+                chart_hours: {
+                    let ids = probe_ids(config, &c.id);
+                    let points = chart::hourly(inputs.states, &ids, inputs.now);
+                    chart::chart(
+                        &points,
+                        "Response time, last 7 days (per hour)",
+                        "7 days ago",
+                        "now",
+                    )
+                },
+                chart_days: {
+                    let ids = probe_ids(config, &c.id);
+                    let points = chart::daily(inputs.states, &ids, inputs.now, 90);
+                    chart::chart(
+                        &points,
+                        "Response time, last 90 days (per day)",
+                        "90 days ago",
+                        "today",
+                    )
+                },
+                incidents: inputs
+                    .incidents
+                    .iter()
+                    .filter(|i| i.components.contains(&c.id))
+                    .map(|i| IncidentLink {
+                        title: i.title.clone(),
+                        path: format!("incidents/{}/", i.slug),
+                        kind: match i.kind {
+                            Kind::Incident => "incident",
+                            Kind::Maintenance => "maintenance",
+                        }
+                        .to_string(),
+                        status: i.status().as_str().to_string(),
+                        status_label: update_label(i.status().as_str()),
+                        started_at: i.started_at().or(i.scheduled_for).map(tv),
+                    })
+                    .collect(),
             },
         ));
     }

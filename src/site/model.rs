@@ -131,6 +131,31 @@ pub struct ComponentView {
     pub uptime_90d: Option<String>,
     /// The last 90 days, oldest first; empty when no probe watches it.
     pub days: Vec<DayView>,
+    /// Its page, relative to the site root: `components/<id>/`.
+    pub path: String,
+    /// Response time per hour for 7 days; null without data.
+    pub chart_hours: Option<super::chart::ChartView>,
+    /// Response time per day for 90 days; null without data.
+    pub chart_days: Option<super::chart::ChartView>,
+    /// Incidents and maintenance that name it, newest first.
+    pub incidents: Vec<IncidentLink>,
+}
+
+/// A short reference to an incident or maintenance.
+#[derive(Debug, Clone, Serialize)]
+pub struct IncidentLink {
+    /// Title.
+    pub title: String,
+    /// Its page, relative to the site root: `incidents/<slug>/`.
+    pub path: String,
+    /// `incident` or `maintenance`.
+    pub kind: String,
+    /// Current status word and label.
+    pub status: String,
+    /// Human label for `status`.
+    pub status_label: String,
+    /// When it started (first update, or the window's start).
+    pub started_at: Option<TimeView>,
 }
 
 /// An outage the probes detected with no incident post about it.

@@ -548,3 +548,49 @@ fn a_long_outage_without_a_post_is_detected_until_a_post_covers_it() {
         stderr(&out)
     );
 }
+
+#[test]
+fn component_pages_chart_response_times_and_list_incidents() {
+    let t = project();
+    // r1 checked web-home every 10 minutes for 6 hours, 20 ms then 40 ms.
+    let mut s = RegionState::new("r1", now());
+    for i in 0..36 {
+        let at = now() - Duration::minutes(360 - i * 10);
+        let mut sample = Sample::new(at, Health::Up, "HTTP 200".into());
+        sample.latency_ms = Some(if i < 18 { 20.0 } else { 40.0 });
+        s.record(
+            "web-home",
+            "http",
+            "https://x",
+            &Policy::every(600.0),
+            sample,
+        );
+    }
+    t.write("state/r1.json", &serde_json::to_string(&s).unwrap());
+    t.write(
+        "incidents/2026-11-19-slow.md",
+        "---\ntitle: Slow pages\nimpact: minor\ncomponents: [web]\n---\n## 2026-11-19T10:00:00Z resolved\nFast again.\n",
+    );
+    let out = t.run(&["build", "--now", NOW]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let index = t.read("site/index.html");
+    assert!(index.contains("<a class=\"cname\" href=\"components/web/\">Website</a>"));
+    let page = t.read("site/components/web/index.html");
+    assert!(page.contains("<h1>Website</h1>"), "{page}");
+    assert!(page.contains("Response time, last 7 days (per hour)"));
+    assert!(page.contains("<polyline class=\"p50\" points=\""), "{page}");
+    assert!(
+        page.contains("aria-label=\"Response time, last 7 days (per hour): typical median "),
+        "{page}"
+    );
+    assert!(page.contains("<dt>24h</dt><dd>100 %</dd>"), "{page}");
+    assert!(
+        page.contains("<a href=\"../../incidents/2026-11-19-slow/\">Slow pages</a>"),
+        "{page}"
+    );
+    assert!(page.contains("href=\"feed.atom\""));
+    // api has no probe data: no chart, and no incidents.
+    let api = t.read("site/components/api/index.html");
+    assert!(!api.contains("<svg"), "{api}");
+    assert!(api.contains("None so far."));
+}
