@@ -54,6 +54,18 @@ pub fn render(
             page("incident.html", "../../", Some(incident), None)?,
         ));
     }
+    for history in &model.history {
+        let mut ctx = TeraContext::new();
+        ctx.insert_value("site", site.clone());
+        ctx.insert("root", &history.root);
+        ctx.insert("incident", &None::<&IncidentView>);
+        ctx.insert("component", &None::<&ComponentView>);
+        ctx.insert("history", history);
+        let html = tera
+            .render("history.html", &ctx)
+            .map_err(|e| anyhow::anyhow!("rendering history.html: {e}"))?;
+        files.push((format!("{}index.html", history.path), html.into_bytes()));
+    }
     for component in &model.components {
         files.push((
             format!("{}index.html", component.path),

@@ -27,6 +27,10 @@ pub const DEFAULT_TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../themes/default/templates/404.html"),
     ),
     (
+        "history.html",
+        include_str!("../../themes/default/templates/history.html"),
+    ),
+    (
         "component.html",
         include_str!("../../themes/default/templates/component.html"),
     ),

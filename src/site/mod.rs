@@ -426,7 +426,70 @@ pub fn assemble(inputs: &Inputs<'_>) -> Model {
         upcoming_maintenance: upcoming.into_iter().map(incident_view).collect(),
         past_incidents: pick(&|i| i.is_over(now)),
         incidents: pick(&|_| true),
+        history: history_pages(inputs, &tv),
     }
+}
+
+/// Posts per archive page.
+pub const HISTORY_PAGE_SIZE: usize = 50;
+
+/// The archive: every post newest first, by month, [`HISTORY_PAGE_SIZE`] a page.
+fn history_pages(inputs: &Inputs<'_>, tv: &dyn Fn(DateTime<Utc>) -> TimeView) -> Vec<HistoryPage> {
+    let tz = inputs.config.site.page.time_zone;
+    let mut posts: Vec<&Incident> = inputs.incidents.iter().collect();
+    let when = |i: &Incident| i.started_at().or(i.scheduled_for);
+    posts.sort_by(|a, b| when(b).cmp(&when(a)).then(a.slug.cmp(&b.slug)));
+    let chunks: Vec<&[&Incident]> = posts.chunks(HISTORY_PAGE_SIZE).collect();
+    let of = chunks.len().max(1);
+    let path = |n: usize| {
+        if n == 1 {
+            "history/".to_string()
+        } else {
+            format!("history/{n}/")
+        }
+    };
+    let mut pages = Vec::new();
+    for n in 1..=of {
+        let mut months: Vec<MonthView> = Vec::new();
+        for i in chunks.get(n - 1).copied().unwrap_or_default() {
+            let local = when(i).map(|t| t.with_timezone(&tz));
+            let (id, label) = match local {
+                Some(t) => (t.format("%Y-%m").to_string(), t.format("%B %Y").to_string()),
+                None => ("undated".to_string(), "Undated".to_string()),
+            };
+            if months.last().is_none_or(|m| m.id != id) {
+                months.push(MonthView {
+                    label,
+                    id,
+                    items: Vec::new(),
+                });
+            }
+            if let Some(m) = months.last_mut() {
+                m.items.push(IncidentLink {
+                    title: i.title.clone(),
+                    path: format!("incidents/{}/", i.slug),
+                    kind: match i.kind {
+                        Kind::Incident => "incident",
+                        Kind::Maintenance => "maintenance",
+                    }
+                    .to_string(),
+                    status: i.status().as_str().to_string(),
+                    status_label: update_label(i.status().as_str()),
+                    started_at: when(i).map(tv),
+                });
+            }
+        }
+        pages.push(HistoryPage {
+            number: n,
+            of,
+            path: path(n),
+            root: if n == 1 { "../" } else { "../../" }.to_string(),
+            newer: (n > 1).then(|| path(n - 1)),
+            older: (n < of).then(|| path(n + 1)),
+            months,
+        });
+    }
+    pages
 }
 
 fn worst_display<'a>(words: impl Iterator<Item = &'a str>) -> &'a str {

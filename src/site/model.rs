@@ -32,6 +32,39 @@ pub struct Model {
     pub past_incidents: Vec<IncidentView>,
     /// Every post, newest first.
     pub incidents: Vec<IncidentView>,
+    /// The archive: every post by month, newest first, in pages of
+    /// [`super::HISTORY_PAGE_SIZE`] posts.
+    pub history: Vec<HistoryPage>,
+}
+
+/// One page of the archive.
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryPage {
+    /// 1 for the first (newest) page.
+    pub number: usize,
+    /// How many pages there are.
+    pub of: usize,
+    /// The page, relative to the site root: `history/` or `history/<n>/`.
+    pub path: String,
+    /// Relative path from this page to the site root.
+    pub root: String,
+    /// The newer page's path (from the site root), or null on the first.
+    pub newer: Option<String>,
+    /// The older page's path, or null on the last.
+    pub older: Option<String>,
+    /// Months on this page, newest first.
+    pub months: Vec<MonthView>,
+}
+
+/// The posts of one month (in the page's time zone).
+#[derive(Debug, Clone, Serialize)]
+pub struct MonthView {
+    /// e.g. "November 2026".
+    pub label: String,
+    /// `YYYY-MM`, also the section's anchor.
+    pub id: String,
+    /// Posts, newest first.
+    pub items: Vec<IncidentLink>,
 }
 
 /// Page identity.

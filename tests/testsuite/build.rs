@@ -594,3 +594,42 @@ fn component_pages_chart_response_times_and_list_incidents() {
     assert!(!api.contains("<svg"), "{api}");
     assert!(api.contains("None so far."));
 }
+
+#[test]
+fn the_history_lists_every_post_by_month_in_pages_of_fifty() {
+    let t = project();
+    // 60 posts, one a day from 1 September 2026.
+    for n in 0..60 {
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 9, 1).unwrap() + Duration::days(n);
+        t.write(
+            &format!("incidents/{day}-post-{n:02}.md"),
+            &format!(
+                "---\ntitle: Post {n:02}\nimpact: minor\ncomponents: [web]\n---\n## {day}T10:00:00Z resolved\nDone.\n"
+            ),
+        );
+    }
+    let out = t.run(&["build", "--now", NOW]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let first = t.read("site/history/index.html");
+    assert_eq!(first.matches("<li><a href=").count(), 50);
+    // Newest first: post 59 (30 October) opens page 1, post 10 closes it.
+    let p59 = first.find(">Post 59<").unwrap();
+    let p10 = first.find(">Post 10<").unwrap();
+    assert!(p59 < p10);
+    assert!(first.contains("<h2 id=\"m-2026-10\">October 2026</h2>"));
+    assert!(first.contains("<h2 id=\"m-2026-09\">September 2026</h2>"));
+    assert!(
+        first.contains("<a href=\"../history/2/\" rel=\"next\">Older →</a>"),
+        "{first}"
+    );
+    assert!(first.contains("Page 1 of 2"));
+    let second = t.read("site/history/2/index.html");
+    assert_eq!(second.matches("<li><a href=").count(), 10);
+    assert!(second.contains("<a href=\"../../incidents/2026-09-01-post-00/\">Post 00</a>"));
+    assert!(second.contains("rel=\"prev\">← Newer</a>"));
+    assert!(!second.contains("rel=\"next\""));
+    assert!(
+        t.read("site/index.html")
+            .contains("<a href=\"history/\">Incident history →</a>")
+    );
+}
