@@ -66,41 +66,53 @@ pub fn duration_words(secs: f64) -> String {
     }
 }
 
-fn day_view(day: &crate::status::timeline::Day) -> DayView {
+/// One day's cell: its worst status and a sentence with the date, the uptime, what
+/// happened, and the incidents posted about it (`incidents`).
+fn day_view(day: &crate::status::timeline::Day, incidents: usize) -> DayView {
     let t = &day.tally;
     let date = day.date.format("%-d %b %Y");
-    let (status, label) = match t.worst() {
-        None => ("no_data", format!("{date}: no data")),
-        Some(Status::Operational) => ("operational", format!("{date}: no downtime")),
-        Some(Status::DegradedPerformance) => (
-            "degraded_performance",
-            format!(
-                "{date}: degraded performance, {}",
-                duration_words(t.degraded_s)
-            ),
-        ),
-        Some(Status::PartialOutage) => (
-            "partial_outage",
-            format!("{date}: partial outage, {}", duration_words(t.partial_s)),
-        ),
-        Some(Status::MajorOutage) => (
-            "major_outage",
-            if t.partial_s > 0.0 {
-                format!(
-                    "{date}: major outage, {}; partial outage, {}",
-                    duration_words(t.major_s),
-                    duration_words(t.partial_s)
-                )
-            } else {
-                format!("{date}: major outage, {}", duration_words(t.major_s))
-            },
-        ),
+    let mut parts: Vec<String> = Vec::new();
+    for (secs, what) in [
+        (t.major_s, "major outage"),
+        (t.partial_s, "partial outage"),
+        (t.degraded_s, "degraded performance"),
+    ] {
+        if secs > 0.0 {
+            parts.push(format!("{what} {}", duration_words(secs)));
+        }
+    }
+    let status = match t.worst() {
+        None => "no_data",
+        Some(Status::Operational) => "operational",
+        Some(Status::DegradedPerformance) => "degraded_performance",
+        Some(Status::PartialOutage) => "partial_outage",
+        Some(Status::MajorOutage) => "major_outage",
     };
+    let mut label = match t.uptime_pct() {
+        None => format!("{date}: no data"),
+        Some(p) if parts.is_empty() => format!("{date}: {} % uptime, no downtime", percent(p)),
+        Some(p) => format!("{date}: {} % uptime; {}", percent(p), parts.join(", ")),
+    };
+    match incidents {
+        0 => {}
+        1 => label.push_str("; 1 incident"),
+        n => label.push_str(&format!("; {n} incidents")),
+    }
     DayView {
         date: day.date.format("%Y-%m-%d").to_string(),
         status: status.to_string(),
         label,
         downtime_s: t.downtime_s(),
+    }
+}
+
+/// Whether an incident was open on `date` (in `tz`): from its first update to its
+/// resolution.
+fn posted_on(i: &Incident, date: chrono::NaiveDate, tz: Tz) -> bool {
+    let day = |t: DateTime<Utc>| t.with_timezone(&tz).date_naive();
+    match i.started_at() {
+        Some(start) => day(start) <= date && i.resolved_at().is_none_or(|end| date <= day(end)),
+        None => false,
     }
 }
 
@@ -233,7 +245,23 @@ pub fn assemble(inputs: &Inputs<'_>) -> Model {
                     .and_then(|h| h.uptime.iter().find(|(w, _)| *w == "90d"))
                     .and_then(|(_, p)| p.map(percent)),
                 days: history
-                    .map(|h| h.days.iter().map(day_view).collect())
+                    .map(|h| {
+                        h.days
+                            .iter()
+                            .map(|d| {
+                                let n = inputs
+                                    .incidents
+                                    .iter()
+                                    .filter(|i| {
+                                        i.kind == Kind::Incident
+                                            && i.components.contains(&c.id)
+                                            && posted_on(i, d.date, tz)
+                                    })
+                                    .count();
+                                day_view(d, n)
+                            })
+                            .collect()
+                    })
                     .unwrap_or_default(),
                 path: format!("components/{}/", c.id),
                 chart_hours: {

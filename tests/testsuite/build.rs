@@ -451,15 +451,24 @@ fn uptime_and_day_bars_come_from_the_consensus_timeline() {
     // uptime 1 − 8 280 / 2 592 000 = 99.680 % → "99.68".
     assert!(web.contains("99.68 % uptime"), "{web}");
     assert!(
-        web.contains("title=\"18 Nov 2026: major outage, 2 h\""),
+        web.contains("title=\"18 Nov 2026: 91.66 % uptime; major outage 2 h\""),
         "{web}"
     );
     assert!(
-        web.contains("title=\"15 Nov 2026: partial outage, 1 h\""),
+        web.contains("title=\"15 Nov 2026: 98.75 % uptime; partial outage 1 h\""),
         "{web}"
     );
     assert!(web.contains("title=\"20 Oct 2026: no data\""), "{web}");
-    assert!(web.contains("title=\"21 Oct 2026: no downtime\""), "{web}");
+    assert!(
+        web.contains("title=\"21 Oct 2026: 100 % uptime, no downtime\""),
+        "{web}"
+    );
+    // The windows: 24 h clean; 7 d = 1 − 8 280 / 604 800 = 98.63 %; 30 d and 90 d as
+    // above (no data before 21 Oct is left out).
+    assert!(
+        web.contains("24h 100 % · 7d 98.63 % · 30d 99.68 % · 90d 99.68 %"),
+        "{web}"
+    );
     assert_eq!(web.matches("class=\"bar ").count(), 90);
     // api has no history in these files: no data, so no uptime figure.
     let api = component_html(&html, "api");
