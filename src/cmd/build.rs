@@ -158,7 +158,51 @@ pub fn rebuild(project: &Project, now: DateTime<Utc>, keep: &mut Rebuild) -> Res
     build_into(project, now, Some(keep))
 }
 
+/// The build's progress bar: drawn on a terminal only, and only once a build has taken
+/// longer than a moment (a small site builds without any).
+struct Progress {
+    bar: indicatif::ProgressBar,
+    started: std::time::Instant,
+    quiet: bool,
+}
+
+impl Progress {
+    fn new(quiet: bool) -> Self {
+        use std::io::IsTerminal;
+        let bar =
+            indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::hidden());
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} pages")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar.set_message("rendering");
+        Progress {
+            bar,
+            started: std::time::Instant::now(),
+            quiet: quiet || !std::io::stderr().is_terminal(),
+        }
+    }
+
+    fn pages(&self, done: u64, total: u64) {
+        if self.quiet {
+            return;
+        }
+        if self.bar.is_hidden() && self.started.elapsed() > std::time::Duration::from_millis(200) {
+            self.bar
+                .set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        }
+        self.bar.set_length(total);
+        self.bar.set_position(done);
+    }
+
+    fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
 fn build_into(project: &Project, now: DateTime<Utc>, keep: Option<&mut Rebuild>) -> Result<Report> {
+    // Rebuild loops print their own one-line reports.
+    let bar = Progress::new(keep.is_some());
     let mut fresh = incident::ParseCache::default();
     let (trees, cache) = match keep {
         Some(k) => (Some(&mut k.trees), &mut k.incidents),
@@ -181,7 +225,10 @@ fn build_into(project: &Project, now: DateTime<Utc>, keep: Option<&mut Rebuild>)
     let theme = config.site.page.theme.as_deref();
     let tera = render::templates::load(&project.themes_dir(), theme)?;
     let theme_static = theme.map(|t| project.themes_dir().join(t).join("static"));
-    let mut files = render::render(&tera, &model, theme_static.as_deref())?;
+    let mut files = render::render(&tera, &model, theme_static.as_deref(), &|done, total| {
+        bar.pages(done, total)
+    })?;
+    bar.finish();
     files.extend(render::api::files(&inputs));
     files.extend(render::feeds::files(&config, &incidents, &detected, now));
     files.extend(render::badges::files(&config, &components, indicator));

@@ -19,7 +19,14 @@ pub fn render(
     tera: &Tera,
     model: &Model,
     theme_static: Option<&Path>,
+    progress: &dyn Fn(u64, u64),
 ) -> Result<Vec<(String, Vec<u8>)>> {
+    let total = 2 + (model.incidents.len() + model.history.len() + model.components.len()) as u64;
+    let done = std::cell::Cell::new(0u64);
+    let step = || {
+        done.set(done.get() + 1);
+        progress(done.get(), total);
+    };
     let mut files = Vec::new();
     // The model becomes a template value once; tera's values share their arrays and maps,
     // so each page's context is a cheap copy (converting it per page made a build of
@@ -43,16 +50,19 @@ pub fn render(
         "index.html".to_string(),
         page("index.html", "", None, None)?,
     ));
+    step();
     let absolute_root = format!("{}/", model.page.base_url);
     files.push((
         "404.html".to_string(),
         page("404.html", &absolute_root, None, None)?,
     ));
+    step();
     for incident in &model.incidents {
         files.push((
             format!("incidents/{}/index.html", incident.slug),
             page("incident.html", "../../", Some(incident), None)?,
         ));
+        step();
     }
     for history in &model.history {
         let mut ctx = TeraContext::new();
@@ -65,12 +75,14 @@ pub fn render(
             .render("history.html", &ctx)
             .map_err(|e| anyhow::anyhow!("rendering history.html: {e}"))?;
         files.push((format!("{}index.html", history.path), html.into_bytes()));
+        step();
     }
     for component in &model.components {
         files.push((
             format!("{}index.html", component.path),
             page("component.html", "../../", None, Some(component))?,
         ));
+        step();
     }
     for (name, body) in templates::DEFAULT_STATIC {
         files.push((name.to_string(), body.as_bytes().to_vec()));

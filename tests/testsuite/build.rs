@@ -642,3 +642,33 @@ fn the_history_lists_every_post_by_month_in_pages_of_fifty() {
             .contains("<a href=\"history/\">Incident history →</a>")
     );
 }
+
+#[test]
+fn a_long_build_shows_progress_on_a_terminal_only() {
+    let t = project();
+    for n in 0..1500 {
+        t.write(
+            &format!("incidents/2026-10-01-post-{n:04}.md"),
+            &format!(
+                "---\ntitle: Post {n}\nimpact: minor\ncomponents: [web]\n---\n## 2026-10-01T10:00:00Z resolved\nDone, *really*.\n"
+            ),
+        );
+    }
+    // Not a terminal: not a byte of progress.
+    let out = t.run(&["build", "--now", NOW]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("pages"), "{}", stderr(&out));
+    // A terminal (script(1) gives the command a pty): the bar appears.
+    let cmd = format!(
+        "{} build --now {NOW} --root {}",
+        crate::harness::bin(),
+        t.path().display()
+    );
+    let mut script = std::process::Command::new("script");
+    script.args(["-qec", &cmd, "/dev/null"]);
+    let out = crate::harness::run_with_limit(script, std::time::Duration::from_secs(60));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let shown = stdout(&out);
+    // 2 + 1 500 posts + 30 history pages + 2 components.
+    assert!(shown.contains("/1534 pages"), "{shown}");
+}
