@@ -3,15 +3,19 @@
 regions of state with history. Everything stays on this machine.
 
   build   `pharos build` of the whole site: wall time (median of --runs).
+  sizes   builds at three sizes (100/2,000, 250/5,000 and 500/10,000 components/posts):
+          wall time and time per post, to show the cost grows linearly (issue 5:
+          <= 1 s and <= 5 s), and the gzipped index.html of 50 components (<= 30 KB).
   watch   `pharos watch` running; one incident file is edited: time from the write to
           the new page in site/ (target <= 200 ms, issue 6), median of --runs edits.
 
-Usage: bench/site.py [build|watch|all] [--runs 7] [--keep DIR]
+Usage: bench/site.py [build|sizes|watch|all] [--runs 7] [--keep DIR]
 Needs a release build (made if missing).
 """
 
 import argparse
 import datetime as dt
+import gzip
 import os
 import random
 import shutil
@@ -33,7 +37,10 @@ def iso(t):
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def generate(dir):
+def generate(dir, components=None, incidents=None):
+    global COMPONENTS, INCIDENTS
+    COMPONENTS = components or COMPONENTS
+    INCIDENTS = incidents or INCIDENTS
     rnd = random.Random(7)
     with open(os.path.join(dir, "components.yaml"), "w") as f:
         f.write("page:\n  title: Bench Status\n  base_url: https://status.bench.example\ngroups:\n")
@@ -51,7 +58,7 @@ def generate(dir):
     inc = os.path.join(dir, "incidents")
     os.makedirs(inc, exist_ok=True)
     for i in range(INCIDENTS):
-        start = NOW - dt.timedelta(hours=4 * (INCIDENTS - i))
+        start = NOW - dt.timedelta(minutes=(4 * 60 * 2000 // INCIDENTS) * (INCIDENTS - i))
         comps = sorted({f"c{rnd.randrange(COMPONENTS):03}" for _ in range(rnd.randint(1, 3))})
         name = f"{start:%Y-%m-%d}-incident-{i:04}.md"
         updates = [
@@ -99,6 +106,39 @@ def bench_build(dir, runs):
           f"median {statistics.median(times):.0f} ms over {runs} runs (min {min(times):.0f}, max {max(times):.0f})")
 
 
+def bench_sizes(runs):
+    rows = []
+    for comps, posts in [(100, 2000), (250, 5000), (500, 10000)]:
+        dir = tempfile.mkdtemp(prefix="pharos-bench-size-")
+        try:
+            generate(dir, comps, posts)
+            times = []
+            for _ in range(runs):
+                t = time.perf_counter()
+                subprocess.run([BIN, "--root", dir, "build", "--now", iso(NOW)], check=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                times.append((time.perf_counter() - t) * 1000)
+            med = statistics.median(times)
+            rows.append((comps, posts, med))
+            print(f"SIZE {comps} components, {posts} posts: median {med:.0f} ms over {runs} runs "
+                  f"({med / posts * 1000:.0f} µs per post)")
+        finally:
+            shutil.rmtree(dir, ignore_errors=True)
+    base = rows[0][2] / rows[0][1]
+    print("  growth per post relative to the smallest: " +
+          ", ".join(f"{r[2] / r[1] / base:.2f}×" for r in rows))
+    dir = tempfile.mkdtemp(prefix="pharos-bench-index-")
+    try:
+        generate(dir, 50, 200)
+        subprocess.run([BIN, "--root", dir, "build", "--now", iso(NOW)], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        raw = open(os.path.join(dir, "site", "index.html"), "rb").read()
+        print(f"INDEX 50 components with 90-day bars: {len(raw) / 1000:.1f} KB, "
+              f"{len(gzip.compress(raw, 9)) / 1000:.1f} KB gzipped (target <= 30 KB)")
+    finally:
+        shutil.rmtree(dir, ignore_errors=True)
+
+
 def bench_watch(dir, names, runs):
     env = dict(os.environ, PHAROS_NOW=iso(NOW), PHAROS_LOG="warn")
     proc = subprocess.Popen([BIN, "--root", dir, "watch"], stdout=subprocess.PIPE,
@@ -144,11 +184,13 @@ def bench_watch(dir, names, runs):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("what", nargs="?", default="all", choices=["build", "watch", "all"])
+    ap.add_argument("what", nargs="?", default="all", choices=["build", "sizes", "watch", "all"])
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--keep", help="generate the project into this folder and keep it")
     args = ap.parse_args()
     ensure_binary()
+    if args.what == "sizes":
+        return bench_sizes(args.runs)
     dir = args.keep or tempfile.mkdtemp(prefix="pharos-bench-site-")
     os.makedirs(dir, exist_ok=True)
     try:
@@ -157,6 +199,8 @@ def main():
             bench_build(dir, args.runs)
         if args.what in ("watch", "all"):
             bench_watch(dir, names, args.runs)
+        if args.what == "all":
+            bench_sizes(args.runs)
     finally:
         if not args.keep:
             shutil.rmtree(dir, ignore_errors=True)

@@ -246,18 +246,16 @@ pub fn assemble(inputs: &Inputs<'_>) -> Model {
                     .and_then(|(_, p)| p.map(percent)),
                 days: history
                     .map(|h| {
+                        // This component's incidents once, not once per day.
+                        let mine: Vec<&Incident> = inputs
+                            .incidents
+                            .iter()
+                            .filter(|i| i.kind == Kind::Incident && i.components.contains(&c.id))
+                            .collect();
                         h.days
                             .iter()
                             .map(|d| {
-                                let n = inputs
-                                    .incidents
-                                    .iter()
-                                    .filter(|i| {
-                                        i.kind == Kind::Incident
-                                            && i.components.contains(&c.id)
-                                            && posted_on(i, d.date, tz)
-                                    })
-                                    .count();
+                                let n = mine.iter().filter(|i| posted_on(i, d.date, tz)).count();
                                 day_view(d, n)
                             })
                             .collect()
