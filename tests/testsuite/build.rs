@@ -672,3 +672,49 @@ fn a_long_build_shows_progress_on_a_terminal_only() {
     // 2 + 1 500 posts + 30 history pages + 2 components.
     assert!(shown.contains("/1534 pages"), "{shown}");
 }
+
+#[test]
+fn the_compact_theme_in_the_repo_builds_over_the_default() {
+    let t = project();
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("themes/compact");
+    for rel in [
+        "templates/index.html",
+        "templates/partials/custom/head.html",
+        "static/compact.css",
+    ] {
+        t.write(
+            &format!("themes/compact/{rel}"),
+            &std::fs::read_to_string(src.join(rel)).unwrap(),
+        );
+    }
+    let components = t.read("components.yaml");
+    t.write(
+        "components.yaml",
+        &components.replace(
+            "  base_url: https://status.test\n",
+            "  base_url: https://status.test\n  theme: compact\n",
+        ),
+    );
+    let out = t.run(&["build", "--now", NOW]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let index = t.read("site/index.html");
+    // The overridden block: the page's state in the title.
+    assert!(
+        index.contains("<title>All Systems Operational · Test Status</title>"),
+        "{index}"
+    );
+    assert!(
+        index.contains("<link rel=\"stylesheet\" href=\"compact.css\">"),
+        "{index}"
+    );
+    assert!(
+        t.read("site/compact.css")
+            .contains(".desc { display: none; }")
+    );
+    // Everything else is the default theme's.
+    assert!(t.read("site/style.css").contains(".bars"));
+    assert!(
+        t.read("site/components/web/index.html")
+            .contains("<link rel=\"stylesheet\" href=\"../../compact.css\">")
+    );
+}
