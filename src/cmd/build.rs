@@ -211,6 +211,11 @@ fn build_into(project: &Project, now: DateTime<Utc>, keep: Option<&mut Rebuild>)
     let (config, incidents, states) = load_cached(project, cache)?;
     let (components, indicator) = decide(&config, &states, &incidents, now);
     let (history, detected) = history(&config, &states, &incidents, now);
+    let theme = config.site.page.theme.as_deref();
+    let strings = site::i18n::Strings::load(
+        &config.site.page.language,
+        theme.map(|t| project.themes_dir().join(t)).as_deref(),
+    )?;
     let inputs = site::Inputs {
         config: &config,
         components: &components,
@@ -220,9 +225,9 @@ fn build_into(project: &Project, now: DateTime<Utc>, keep: Option<&mut Rebuild>)
         history: &history,
         detected: &detected,
         states: &states,
+        strings: &strings,
     };
     let model = site::assemble(&inputs);
-    let theme = config.site.page.theme.as_deref();
     let tera = render::templates::load(&project.themes_dir(), theme)?;
     let theme_static = theme.map(|t| project.themes_dir().join(t).join("static"));
     let mut files = render::render(&tera, &model, theme_static.as_deref(), &|done, total| {

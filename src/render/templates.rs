@@ -76,14 +76,21 @@ pub fn load(themes_dir: &Path, theme: Option<&str>) -> Result<Tera> {
         .map(|(name, body)| (format!("default/{name}"), body.to_string()))
         .collect();
     if let Some(theme) = theme {
-        let dir = themes_dir.join(theme).join("templates");
-        if !dir.is_dir() {
+        let root = themes_dir.join(theme);
+        if !root.is_dir() {
             bail!(
                 "theme \"{theme}\" has no folder {}; create it or remove `theme` from components.yaml",
-                dir.display()
+                root.display()
             );
         }
-        for (name, path) in files_under(&dir)? {
+        // A theme may change only its words (locales/) or its assets (static/).
+        let dir = root.join("templates");
+        let files = if dir.is_dir() {
+            files_under(&dir)?
+        } else {
+            Vec::new()
+        };
+        for (name, path) in files {
             let body = std::fs::read_to_string(&path)
                 .with_context(|| format!("reading {}", path.display()))?;
             all.push((name, body));

@@ -42,6 +42,10 @@ pub struct ChartView {
     pub p50: Vec<String>,
     /// 95th percentile, the same way.
     pub p95: Vec<String>,
+    /// The median of the medians, ms.
+    pub typical_ms: Option<f64>,
+    /// The highest 95th percentile, ms.
+    pub worst_ms: Option<f64>,
     /// Drawing width and height, for the viewBox.
     pub width: f64,
     /// Drawing height.
@@ -182,6 +186,8 @@ pub fn chart(points: &[Point], title: &str, from_label: &str, to_label: &str) ->
         to_label: to_label.to_string(),
         p50: lines(|p| p.p50),
         p95: lines(|p| p.p95),
+        typical_ms: p50,
+        worst_ms: p95,
         width: WIDTH,
         height: HEIGHT,
     })

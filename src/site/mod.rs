@@ -2,6 +2,7 @@
 //! verdicts and the incidents, at a given `now`. Pure: the same inputs give the same model.
 
 pub mod chart;
+pub mod i18n;
 pub mod model;
 
 use chrono::{DateTime, Utc};
@@ -31,6 +32,22 @@ pub struct Inputs<'a> {
     pub detected: &'a [crate::status::timeline::Detected],
     /// Every region's state, for response-time charts.
     pub states: &'a [crate::state::RegionState],
+    /// The page's words in its language.
+    pub strings: &'a i18n::Strings,
+}
+
+/// A chart's accessible summary in the page's language.
+fn with_summary(mut c: chart::ChartView, words: &i18n::Strings) -> chart::ChartView {
+    let ms = |v: Option<f64>| v.map_or_else(|| words.get("no data"), |v| format!("{v:.0} ms"));
+    c.summary = words.fill(
+        "{title}: typical median {p50}, highest 95th percentile {p95}.",
+        &[
+            ("title", &c.title),
+            ("p50", &ms(c.typical_ms)),
+            ("p95", &ms(c.worst_ms)),
+        ],
+    );
+    c
 }
 
 /// How long an ended detected outage stays on the page.
@@ -57,28 +74,42 @@ pub fn percent(p: f64) -> String {
 
 /// A duration in words: "45 s", "20 min", "3 h 5 min".
 pub fn duration_words(secs: f64) -> String {
+    duration_in(&i18n::Strings::default(), secs)
+}
+
+/// [`duration_words`] in the page's language.
+pub fn duration_in(t: &i18n::Strings, secs: f64) -> String {
     let s = secs.round() as i64;
+    let n = |v: i64| v.to_string();
     match s {
-        ..60 => format!("{s} s"),
-        60..3600 => format!("{} min", s / 60),
-        _ if s % 3600 / 60 == 0 => format!("{} h", s / 3600),
-        _ => format!("{} h {} min", s / 3600, s % 3600 / 60),
+        ..60 => t.fill("{n} s", &[("n", &n(s))]),
+        60..3600 => t.fill("{n} min", &[("n", &n(s / 60))]),
+        _ if s % 3600 / 60 == 0 => t.fill("{n} h", &[("n", &n(s / 3600))]),
+        _ => t.fill(
+            "{h} h {m} min",
+            &[("h", &n(s / 3600)), ("m", &n(s % 3600 / 60))],
+        ),
     }
 }
 
 /// One day's cell: its worst status and a sentence with the date, the uptime, what
 /// happened, and the incidents posted about it (`incidents`).
-fn day_view(day: &crate::status::timeline::Day, incidents: usize) -> DayView {
+fn day_view(
+    day: &crate::status::timeline::Day,
+    incidents: usize,
+    words: &i18n::Strings,
+) -> DayView {
     let t = &day.tally;
-    let date = day.date.format("%-d %b %Y");
+    let date = day.date.format(&words.get("%-d %b %Y")).to_string();
+    let date = date.as_str();
     let mut parts: Vec<String> = Vec::new();
     for (secs, what) in [
-        (t.major_s, "major outage"),
-        (t.partial_s, "partial outage"),
-        (t.degraded_s, "degraded performance"),
+        (t.major_s, "major outage {duration}"),
+        (t.partial_s, "partial outage {duration}"),
+        (t.degraded_s, "degraded performance {duration}"),
     ] {
         if secs > 0.0 {
-            parts.push(format!("{what} {}", duration_words(secs)));
+            parts.push(words.fill(what, &[("duration", &duration_in(words, secs))]));
         }
     }
     let status = match t.worst() {
@@ -89,14 +120,24 @@ fn day_view(day: &crate::status::timeline::Day, incidents: usize) -> DayView {
         Some(Status::MajorOutage) => "major_outage",
     };
     let mut label = match t.uptime_pct() {
-        None => format!("{date}: no data"),
-        Some(p) if parts.is_empty() => format!("{date}: {} % uptime, no downtime", percent(p)),
-        Some(p) => format!("{date}: {} % uptime; {}", percent(p), parts.join(", ")),
+        None => words.fill("{date}: no data", &[("date", date)]),
+        Some(p) if parts.is_empty() => words.fill(
+            "{date}: {percent} % uptime, no downtime",
+            &[("date", date), ("percent", &percent(p))],
+        ),
+        Some(p) => words.fill(
+            "{date}: {percent} % uptime; {what}",
+            &[
+                ("date", date),
+                ("percent", &percent(p)),
+                ("what", &parts.join(", ")),
+            ],
+        ),
     };
     match incidents {
         0 => {}
-        1 => label.push_str("; 1 incident"),
-        n => label.push_str(&format!("; {n} incidents")),
+        1 => label.push_str(&words.get("; 1 incident")),
+        n => label.push_str(&words.fill("; {n} incidents", &[("n", &n.to_string())])),
     }
     DayView {
         date: day.date.format("%Y-%m-%d").to_string(),
@@ -118,12 +159,14 @@ fn posted_on(i: &Incident, date: chrono::NaiveDate, tz: Tz) -> bool {
 
 /// A time shown in the page's zone.
 pub fn time_view(t: DateTime<Utc>, tz: Tz) -> TimeView {
+    time_view_as(t, tz, "%-d %b %Y, %H:%M %Z")
+}
+
+/// A time shown in the page's zone with a strftime `format`.
+pub fn time_view_as(t: DateTime<Utc>, tz: Tz, format: &str) -> TimeView {
     TimeView {
         iso: t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        display: t
-            .with_timezone(&tz)
-            .format("%-d %b %Y, %H:%M %Z")
-            .to_string(),
+        display: t.with_timezone(&tz).format(format).to_string(),
     }
 }
 
@@ -184,7 +227,10 @@ pub fn assemble(inputs: &Inputs<'_>) -> Model {
     let config = inputs.config;
     let page = &config.site.page;
     let tz = page.time_zone;
-    let tv = |t: DateTime<Utc>| time_view(t, tz);
+    let words = inputs.strings;
+    let time_format = words.get("%-d %b %Y, %H:%M %Z");
+    let tv = |t: DateTime<Utc>| time_view_as(t, tz, &time_format);
+    let word = |w: &str| words.get(w);
 
     let mut components = Vec::new();
     for (i, (c, v)) in config
@@ -209,7 +255,7 @@ pub fn assemble(inputs: &Inputs<'_>) -> Model {
                 name: c.name.clone(),
                 description: c.description.clone(),
                 status: status.to_string(),
-                status_label: label.to_string(),
+                status_label: word(label),
                 monitored: v.monitored,
                 down_regions: v.down_regions.clone(),
                 since: v.since.map(tv),
@@ -225,7 +271,7 @@ pub fn assemble(inputs: &Inputs<'_>) -> Model {
                             .find(|x| x.name == r.region)
                             .and_then(|x| x.label.clone()),
                         health: r.health.as_str().to_string(),
-                        health_label: health_label(r.health).to_string(),
+                        health_label: word(health_label(r.health)),
                         detail: r.detail.clone(),
                         checked_at: r.checked_at.map(tv),
                     })
@@ -256,7 +302,7 @@ pub fn assemble(inputs: &Inputs<'_>) -> Model {
                             .iter()
                             .map(|d| {
                                 let n = mine.iter().filter(|i| posted_on(i, d.date, tz)).count();
-                                day_view(d, n)
+                                day_view(d, n, words)
                             })
                             .collect()
                     })
@@ -267,20 +313,22 @@ pub fn assemble(inputs: &Inputs<'_>) -> Model {
                     let points = chart::hourly(inputs.states, &ids, inputs.now);
                     chart::chart(
                         &points,
-                        "Response time, last 7 days (per hour)",
-                        "7 days ago",
-                        "now",
+                        &word("Response time, last 7 days (per hour)"),
+                        &word("7 days ago"),
+                        &word("now"),
                     )
+                    .map(|c| with_summary(c, words))
                 },
                 chart_days: {
                     let ids = probe_ids(config, &c.id);
                     let points = chart::daily(inputs.states, &ids, inputs.now, 90);
                     chart::chart(
                         &points,
-                        "Response time, last 90 days (per day)",
-                        "90 days ago",
-                        "today",
+                        &word("Response time, last 90 days (per day)"),
+                        &word("90 days ago"),
+                        &word("today"),
                     )
+                    .map(|c| with_summary(c, words))
                 },
                 incidents: inputs
                     .incidents
@@ -295,7 +343,7 @@ pub fn assemble(inputs: &Inputs<'_>) -> Model {
                         }
                         .to_string(),
                         status: i.status().as_str().to_string(),
-                        status_label: update_label(i.status().as_str()),
+                        status_label: word(&update_label(i.status().as_str())),
                         started_at: i.started_at().or(i.scheduled_for).map(tv),
                     })
                     .collect(),
@@ -350,7 +398,7 @@ pub fn assemble(inputs: &Inputs<'_>) -> Model {
         .to_string(),
         impact: i.impact.as_str().to_string(),
         status: i.status().as_str().to_string(),
-        status_label: update_label(i.status().as_str()),
+        status_label: word(&update_label(i.status().as_str())),
         resolved: i.status().is_final(),
         components: names(&i.components),
         started_at: i.started_at().map(tv),
@@ -364,7 +412,7 @@ pub fn assemble(inputs: &Inputs<'_>) -> Model {
             .map(|u| UpdateView {
                 at: tv(u.at),
                 status: u.status.as_str().to_string(),
-                status_label: update_label(u.status.as_str()),
+                status_label: word(&update_label(u.status.as_str())),
                 html: u.html.clone(),
             })
             .collect(),
@@ -404,7 +452,7 @@ pub fn assemble(inputs: &Inputs<'_>) -> Model {
         generated_at: tv(now),
         status: IndicatorView {
             indicator: inputs.indicator.as_str().to_string(),
-            description: inputs.indicator.description().to_string(),
+            description: word(inputs.indicator.description()),
         },
         regions: config
             .probing
@@ -439,10 +487,11 @@ pub fn assemble(inputs: &Inputs<'_>) -> Model {
                     url: format!("#component-{}", d.component),
                 },
                 status: d.outage.worst.as_str().to_string(),
-                status_label: status_words(d.outage.worst).to_string(),
+                status_label: word(status_words(d.outage.worst)),
                 start: tv(d.outage.start),
                 end: d.outage.end.map(tv),
-                duration: duration_words(
+                duration: duration_in(
+                    words,
                     (d.outage.end.unwrap_or(inputs.now) - d.outage.start).as_seconds_f64(),
                 ),
                 regions: d.outage.regions.clone(),
@@ -453,6 +502,7 @@ pub fn assemble(inputs: &Inputs<'_>) -> Model {
         past_incidents: pick(&|i| i.is_over(now)),
         incidents: pick(&|_| true),
         history: history_pages(inputs, &tv),
+        t: words.all().clone(),
     }
 }
 
@@ -480,7 +530,10 @@ fn history_pages(inputs: &Inputs<'_>, tv: &dyn Fn(DateTime<Utc>) -> TimeView) ->
         for i in chunks.get(n - 1).copied().unwrap_or_default() {
             let local = when(i).map(|t| t.with_timezone(&tz));
             let (id, label) = match local {
-                Some(t) => (t.format("%Y-%m").to_string(), t.format("%B %Y").to_string()),
+                Some(t) => (
+                    t.format("%Y-%m").to_string(),
+                    t.format(&inputs.strings.get("%B %Y")).to_string(),
+                ),
                 None => ("undated".to_string(), "Undated".to_string()),
             };
             if months.last().is_none_or(|m| m.id != id) {
@@ -500,7 +553,7 @@ fn history_pages(inputs: &Inputs<'_>, tv: &dyn Fn(DateTime<Utc>) -> TimeView) ->
                     }
                     .to_string(),
                     status: i.status().as_str().to_string(),
-                    status_label: update_label(i.status().as_str()),
+                    status_label: inputs.strings.get(&update_label(i.status().as_str())),
                     started_at: when(i).map(tv),
                 });
             }

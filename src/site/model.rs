@@ -32,6 +32,9 @@ pub struct Model {
     pub past_incidents: Vec<IncidentView>,
     /// Every post, newest first.
     pub incidents: Vec<IncidentView>,
+    /// The theme's phrases in the page's language, by their English text:
+    /// `{{ site.t["Past incidents"] }}`.
+    pub t: std::collections::BTreeMap<String, String>,
     /// The archive: every post by month, newest first, in pages of
     /// [`super::HISTORY_PAGE_SIZE`] posts.
     pub history: Vec<HistoryPage>,

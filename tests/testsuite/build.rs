@@ -718,3 +718,56 @@ fn the_compact_theme_in_the_repo_builds_over_the_default() {
             .contains("<link rel=\"stylesheet\" href=\"../../compact.css\">")
     );
 }
+
+#[test]
+fn a_japanese_page_and_a_theme_that_rewords_one_phrase() {
+    let t = project();
+    region_with_history(&t, "r1", &[("2026-11-20T08:00:00Z", RegionHealth::Up)]);
+    t.write(
+        "incidents/2026-11-19-slow.md",
+        "---\ntitle: 遅延\nimpact: minor\ncomponents: [web]\n---\n## 2026-11-19T10:00:00Z resolved\n解決しました。\n",
+    );
+    let components = t.read("components.yaml");
+    t.write(
+        "components.yaml",
+        &components.replace(
+            "  base_url: https://status.test\n",
+            "  base_url: https://status.test\n  language: ja\n  time_zone: Asia/Tokyo\n",
+        ),
+    );
+    let out = t.run(&["build", "--now", NOW]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let html = t.read("site/index.html");
+    assert!(html.contains("<html lang=\"ja\">"));
+    assert!(
+        html.contains("<h2 id=\"past-h\">過去のインシデント</h2>"),
+        "{html}"
+    );
+    assert!(html.contains("<h2 id=\"components-h\">コンポーネント</h2>"));
+    assert!(html.contains("<span class=\"label\">正常</span>"), "{html}");
+    assert!(html.contains(">2026年11月20日 21:00 JST</time>"), "{html}");
+    assert!(html.contains("· 解決済み"), "{html}");
+    assert!(
+        html.contains("title=\"2026年11月20日: 稼働率 100 %、停止なし\""),
+        "{html}"
+    );
+    assert!(html.contains("時刻は Asia/Tokyo です。"));
+    // A theme overrides one phrase and keeps the rest.
+    t.write(
+        "themes/mine/locales/ja.yaml",
+        "\"Past incidents\": \"これまでの障害\"\n",
+    );
+    t.write(
+        "components.yaml",
+        &t.read("components.yaml")
+            .replace("  language: ja\n", "  language: ja\n  theme: mine\n"),
+    );
+    let out = t.run(&["build", "--now", NOW]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let html = t.read("site/index.html");
+    assert!(
+        html.contains("<h2 id=\"past-h\">これまでの障害</h2>"),
+        "{html}"
+    );
+    assert!(html.contains("<h2 id=\"components-h\">コンポーネント</h2>"));
+}
