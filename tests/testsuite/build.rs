@@ -469,7 +469,7 @@ fn uptime_and_day_bars_come_from_the_consensus_timeline() {
         web.contains("24h 100 % · 7d 98.63 % · 30d 99.68 % · 90d 99.68 %"),
         "{web}"
     );
-    assert_eq!(web.matches("class=\"bar ").count(), 90);
+    assert_eq!(web.matches("class=\"cell ").count(), 90);
     // api has no history in these files: no data, so no uptime figure.
     let api = component_html(&html, "api");
     assert!(!api.contains("% uptime"), "{api}");

@@ -8,6 +8,7 @@ mod announce;
 mod api;
 mod assertions;
 mod authoring;
+mod browser;
 mod build;
 mod check;
 mod command;

@@ -1,0 +1,77 @@
+// Headless Chromium over a built Pharos site: every page in light and dark mode at phone
+// and desktop widths, a full-page screenshot of each, no request leaving 127.0.0.1, no
+// script or console error, and axe-core with no serious or critical violation.
+//
+//   node check.mjs <site dir> <screenshot dir> <path,path,...>
+//
+// Run by tests/testsuite/browser.rs; needs `npm ci` here and /usr/bin/chromium.
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+
+const [site, out, list] = process.argv.slice(2);
+const root = path.resolve(site);
+const types = { '.html': 'text/html; charset=utf-8', '.css': 'text/css', '.svg': 'image/svg+xml',
+  '.json': 'application/json', '.xml': 'application/xml', '.ics': 'text/calendar' };
+const server = http.createServer((req, res) => {
+  let p = decodeURIComponent(new URL(req.url, 'http://127.0.0.1').pathname);
+  if (p.endsWith('/')) p += 'index.html';
+  const file = path.resolve(root, '.' + p);
+  if (!file.startsWith(root) || !fs.existsSync(file) || fs.statSync(file).isDirectory()) {
+    res.writeHead(404, { 'content-type': types['.html'] });
+    res.end(fs.readFileSync(path.join(root, '404.html')));
+    return;
+  }
+  res.writeHead(200, { 'content-type': types[path.extname(file)] || 'application/octet-stream' });
+  res.end(fs.readFileSync(file));
+});
+await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
+const base = `http://127.0.0.1:${server.address().port}`;
+
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+const axe = fs.readFileSync(new URL('./node_modules/axe-core/axe.min.js', import.meta.url), 'utf8');
+fs.mkdirSync(out, { recursive: true });
+const problems = [];
+const report = [];
+for (const scheme of ['light', 'dark']) {
+  for (const [device, viewport] of [['phone', { width: 390, height: 844 }], ['desktop', { width: 1280, height: 900 }]]) {
+    // bypassCSP lets the test inject axe-core; the pages' own policy forbids scripts.
+    const context = await browser.newContext({ viewport, colorScheme: scheme, bypassCSP: true });
+    const page = await context.newPage();
+    let current = '';
+    page.on('request', (r) => {
+      const u = new URL(r.url());
+      if (u.protocol !== 'data:' && u.hostname !== '127.0.0.1') problems.push(`${current}: a request left this machine: ${r.url()}`);
+    });
+    page.on('pageerror', (e) => problems.push(`${current}: script error: ${e.message}`));
+    page.on('console', (m) => { if (m.type() === 'error') problems.push(`${current}: console error: ${m.text()}`); });
+    for (const p of list.split(',')) {
+      current = `${p} (${scheme}, ${device})`;
+      const response = await page.goto(base + p, { waitUntil: 'load' });
+      if (!response || response.status() !== 200) problems.push(`${current}: HTTP ${response && response.status()}`);
+      const name = (p.replace(/^\/|\/$/g, '').replace(/\//g, '_') || 'index') + `-${scheme}-${device}.png`;
+      await page.screenshot({ path: path.join(out, name), fullPage: true });
+      await page.addScriptTag({ content: axe });
+      const result = await page.evaluate(() => globalThis.axe.run(document, { resultTypes: ['violations'] }));
+      for (const v of result.violations) {
+        if (v.impact === 'serious' || v.impact === 'critical') {
+          problems.push(`${current}: ${v.id} (${v.impact}): ${v.help}: ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join('; ')}`);
+        }
+      }
+      report.push(`${current}: ${result.violations.length} axe finding(s)${result.violations.length ? ' ' + result.violations.map((v) => `${v.id}/${v.impact}`).join(', ') : ''}`);
+    }
+    await context.close();
+  }
+}
+await browser.close();
+server.close();
+console.log(report.join('\n'));
+if (problems.length) {
+  console.error(problems.join('\n'));
+  process.exit(1);
+}

@@ -1,0 +1,86 @@
+//! The built site in headless Chromium (Debian's chromium, driven by playwright-core from
+//! npm): light and dark, phone and desktop, screenshots kept under
+//! target/browser-screenshots/, no request leaving 127.0.0.1, no script error, and
+//! axe-core with no serious or critical violation. See tests/browser/check.mjs.
+
+use chrono::{DateTime, Duration, Utc};
+use pharos::state::history::Policy;
+use pharos::state::{Health, RegionState, Sample};
+
+use crate::harness::{ProjectTest, project_with, run_with_limit, stderr, stdout};
+
+const NOW: &str = "2026-11-20T12:00:00Z";
+
+#[test]
+fn pages_pass_axe_and_stay_local_in_light_and_dark_on_phone_and_desktop() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    assert!(
+        dir.join("node_modules/playwright-core").is_dir()
+            && dir.join("node_modules/axe-core").is_dir(),
+        "run `npm ci --prefix tests/browser` first (bash .ci/run does)"
+    );
+    assert!(
+        std::path::Path::new("/usr/bin/chromium").exists(),
+        "install Debian's chromium (bash .ci/run does)"
+    );
+    let t: ProjectTest = project_with(
+        "  - id: web-home\n    kind: http\n    url: https://www.test/\n    components: [web]\n    interval: 10m\n",
+        &["r1", "r2"],
+    );
+    // Two days of history, one region down for an hour.
+    let now: DateTime<Utc> = NOW.parse().unwrap();
+    for region in ["r1", "r2"] {
+        let mut s = RegionState::new(region, now);
+        for i in 0..288 {
+            let at = now - Duration::minutes(2880 - i * 10);
+            let down = region == "r1" && (100..106).contains(&i);
+            let mut sample = Sample::new(
+                at,
+                if down { Health::Down } else { Health::Up },
+                if down {
+                    "connect refused".into()
+                } else {
+                    "HTTP 200".into()
+                },
+            );
+            sample.latency_ms = Some(30.0 + (i % 12) as f64 * 4.0);
+            s.record(
+                "web-home",
+                "http",
+                "https://www.test/",
+                &Policy::every(600.0),
+                sample,
+            );
+        }
+        t.write(
+            &format!("state/{region}.json"),
+            &serde_json::to_string(&s).unwrap(),
+        );
+    }
+    t.write(
+        "incidents/2026-11-20-api.md",
+        "---\ntitle: Elevated API errors\nimpact: major\ncomponents: [api]\n---\n\
+         ## 2026-11-20T11:00:00Z identified\nA **bad deploy** is being rolled back.\n\n\
+         ## 2026-11-20T10:40:00Z investigating\nWe are looking into errors.\n",
+    );
+    t.write(
+        "incidents/2026-11-18-db.md",
+        "---\ntitle: Database upgrade\nimpact: none\ncomponents: [web]\nkind: maintenance\n\
+         scheduled_for: 2026-11-18T02:00:00Z\nscheduled_until: 2026-11-18T03:00:00Z\n---\n\
+         ## 2026-11-18T03:00:00Z completed\nDone.\n\n## 2026-11-18T02:00:00Z in_progress\nStarted.\n",
+    );
+    let out = t.run(&["build", "--now", NOW]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/browser-screenshots");
+    let mut node = std::process::Command::new("node");
+    node.arg(dir.join("check.mjs"))
+        .arg(t.path().join("site"))
+        .arg(&shots)
+        // Not 404.html: it links to the public base_url on purpose (it is served at any depth).
+        .arg("/,/components/web/,/incidents/2026-11-20-api/,/history/");
+    let out = run_with_limit(node, std::time::Duration::from_secs(240));
+    eprintln!("{}", stdout(&out));
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert!(shots.join("index-dark-phone.png").is_file());
+    assert!(shots.join("components_web-light-desktop.png").is_file());
+}
