@@ -236,7 +236,12 @@ fn build_into(project: &Project, now: DateTime<Utc>, keep: Option<&mut Rebuild>)
     bar.finish();
     files.extend(render::api::files(&inputs));
     files.extend(render::feeds::files(&config, &incidents, &detected, now));
-    files.extend(render::badges::files(&config, &components, indicator));
+    files.extend(render::badges::files(
+        &config,
+        &components,
+        indicator,
+        &history,
+    ));
     match trees {
         Some(trees) => render::output::publish_reusing(&project.site_dir(), &files, trees)?,
         None => render::output::publish(&project.site_dir(), &files)?,

@@ -72,8 +72,38 @@ pub fn files(
     config: &Config,
     verdicts: &[ComponentVerdict],
     indicator: Indicator,
+    history: &[crate::status::timeline::ComponentHistory],
 ) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
+    // Uptime over 90 days: `badges/uptime/<id>.svg` (a folder of its own, so no component
+    // id can collide), for components the probes watch.
+    for h in history.iter().filter(|h| h.monitored) {
+        let Some(c) = config.site.components.iter().find(|c| c.id == h.id) else {
+            continue;
+        };
+        let Some(pct) = h
+            .uptime
+            .iter()
+            .find(|(w, _)| *w == "90d")
+            .and_then(|(_, p)| *p)
+        else {
+            continue;
+        };
+        let colour = match pct {
+            p if p >= 99.9 => "#2da44e",
+            p if p >= 99.0 => "#bf8700",
+            _ => "#cf222e",
+        };
+        out.push((
+            format!("badges/uptime/{}.svg", c.id),
+            svg(
+                &format!("{} uptime", c.name),
+                &format!("{} %", crate::site::percent(pct)),
+                colour,
+            )
+            .into_bytes(),
+        ));
+    }
     for c in &config.site.components {
         let Some(v) = verdicts.iter().find(|v| v.id == c.id) else {
             continue;

@@ -11,8 +11,9 @@ use crate::harness::{ProjectTest, project_with, run_with_limit, stderr, stdout};
 
 const NOW: &str = "2026-11-20T12:00:00Z";
 
-#[test]
-fn pages_pass_axe_and_stay_local_in_light_and_dark_on_phone_and_desktop() {
+/// Run tests/browser/check.mjs over `site` for `paths`, keeping the screenshots under
+/// target/browser-screenshots/<name>/; panics with its findings when it fails.
+pub(crate) fn check(site: &std::path::Path, name: &str, paths: &str) {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
     assert!(
         dir.join("node_modules/playwright-core").is_dir()
@@ -23,6 +24,23 @@ fn pages_pass_axe_and_stay_local_in_light_and_dark_on_phone_and_desktop() {
         std::path::Path::new("/usr/bin/chromium").exists(),
         "install Debian's chromium (bash .ci/run does)"
     );
+    let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/browser-screenshots")
+        .join(name);
+    let mut node = std::process::Command::new("node");
+    node.arg(dir.join("check.mjs"))
+        .arg(site)
+        .arg(&shots)
+        .arg(paths);
+    let out = run_with_limit(node, std::time::Duration::from_secs(240));
+    eprintln!("{}", stdout(&out));
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert!(shots.join("index-dark-phone.png").is_file());
+    assert!(shots.join("index-light-desktop.png").is_file());
+}
+
+#[test]
+fn pages_pass_axe_and_stay_local_in_light_and_dark_on_phone_and_desktop() {
     let t: ProjectTest = project_with(
         "  - id: web-home\n    kind: http\n    url: https://www.test/\n    components: [web]\n    interval: 10m\n",
         &["r1", "r2"],
@@ -71,16 +89,15 @@ fn pages_pass_axe_and_stay_local_in_light_and_dark_on_phone_and_desktop() {
     );
     let out = t.run(&["build", "--now", NOW]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/browser-screenshots");
-    let mut node = std::process::Command::new("node");
-    node.arg(dir.join("check.mjs"))
-        .arg(t.path().join("site"))
-        .arg(&shots)
-        // Not 404.html: it links to the public base_url on purpose (it is served at any depth).
-        .arg("/,/components/web/,/incidents/2026-11-20-api/,/history/");
-    let out = run_with_limit(node, std::time::Duration::from_secs(240));
-    eprintln!("{}", stdout(&out));
-    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
-    assert!(shots.join("index-dark-phone.png").is_file());
-    assert!(shots.join("components_web-light-desktop.png").is_file());
+    // Not 404.html: it links to the public base_url on purpose (it is served at any depth).
+    check(
+        &t.path().join("site"),
+        "fixture",
+        "/,/components/web/,/incidents/2026-11-20-api/,/history/",
+    );
+    assert!(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("target/browser-screenshots/fixture/components_web-light-desktop.png")
+            .is_file()
+    );
 }

@@ -470,6 +470,11 @@ fn uptime_and_day_bars_come_from_the_consensus_timeline() {
         "{web}"
     );
     assert_eq!(web.matches("class=\"cell ").count(), 90);
+    let badge = t.read("site/badges/uptime/web.svg");
+    assert!(
+        badge.contains("<title>Website uptime: 99.68 %</title>"),
+        "{badge}"
+    );
     // api has no history in these files: no data, so no uptime figure.
     let api = component_html(&html, "api");
     assert!(!api.contains("% uptime"), "{api}");

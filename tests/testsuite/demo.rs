@@ -48,6 +48,12 @@ fn demo_shows_each_status_and_a_feed_that_parses() {
             .iter()
             .all(|e| e.published.is_some() && !e.links.is_empty())
     );
+    // The demo site in Chromium: axe, both colour schemes, phone and desktop.
+    crate::browser::check(
+        &dir.path().join("site"),
+        "demo",
+        "/,/components/cdn/,/history/",
+    );
     for region in ["eu-west", "us-east", "ap-south"] {
         let state =
             std::fs::read_to_string(dir.path().join(format!("state/{region}.json"))).unwrap();
