@@ -194,6 +194,7 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
     watch::rebuild_on_change(
         project,
         &mut keep,
+        |_| {},
         || true,
         |result, since| {
             watch::report(result, since);

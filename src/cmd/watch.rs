@@ -91,6 +91,7 @@ const REMOTE_POLL: Duration = Duration::from_secs(5);
 pub fn rebuild_on_change(
     project: &Project,
     keep: &mut build::Rebuild,
+    ready: impl FnOnce(&mut build::Rebuild),
     mut keep_going: impl FnMut() -> bool,
     mut on_rebuilt: impl FnMut(&Result<Report>, Duration),
 ) -> Result<()> {
@@ -150,6 +151,9 @@ pub fn rebuild_on_change(
     let mut last_poll = Instant::now()
         .checked_sub(REMOTE_POLL)
         .unwrap_or_else(Instant::now);
+    // Watching now: whatever changes from here on is seen, even during `ready` (the
+    // first build happens there, so an edit made while it runs is not lost).
+    ready(keep);
     let mut pending: Option<Instant> = None;
     while keep_going() {
         if let Some((store, rt)) = &remote
@@ -226,16 +230,18 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
             eprintln!("error: announcing: {e:#}");
         }
     };
-    let first = build::rebuild(project, Utc::now(), &mut keep);
-    report(&first, Duration::ZERO);
-    announce(&first);
-    println!(
-        "watching {} for changes (Ctrl-C to stop)",
-        project.root.display()
-    );
     rebuild_on_change(
         project,
         &mut keep,
+        |keep| {
+            let first = build::rebuild(project, Utc::now(), keep);
+            report(&first, Duration::ZERO);
+            announce(&first);
+            println!(
+                "watching {} for changes (Ctrl-C to stop)",
+                project.root.display()
+            );
+        },
         || true,
         |result, since| {
             report(result, since);
