@@ -33,14 +33,7 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
         );
         return Ok(ExitCode::SUCCESS);
     }
-    let (_, detected) = super::build::history(&config, &states, &incidents, now);
-    let page = &config.site.page;
-    let mut items = feeds::items(&page.base_url, &incidents);
-    items.extend(feeds::detected_items(&config, &detected, now));
-    let info = PageInfo {
-        title: page.title.clone(),
-        url: format!("{}/", page.base_url),
-    };
+    let (items, info) = items_and_page(&config, &incidents, &states, now);
     let mut file = LedgerFile::open(&project.state_dir())?;
     if args.dry_run {
         for t in targets {
@@ -83,14 +76,7 @@ pub fn once(project: &Project, now: DateTime<Utc>) -> Result<bool> {
     if config.site.announce.is_empty() {
         return Ok(true);
     }
-    let (_, detected) = super::build::history(&config, &states, &incidents, now);
-    let page = &config.site.page;
-    let mut items = feeds::items(&page.base_url, &incidents);
-    items.extend(feeds::detected_items(&config, &detected, now));
-    let info = PageInfo {
-        title: page.title.clone(),
-        url: format!("{}/", page.base_url),
-    };
+    let (items, info) = items_and_page(&config, &incidents, &states, now);
     let mut file = LedgerFile::open(&project.state_dir())?;
     send_and_report(
         project,
@@ -100,6 +86,24 @@ pub fn once(project: &Project, now: DateTime<Utc>) -> Result<bool> {
         &mut file,
         now,
     )
+}
+
+/// Every feed item (posts and detected outages) and the page they belong to.
+fn items_and_page(
+    config: &crate::config::Config,
+    incidents: &[crate::incident::Incident],
+    states: &[crate::state::RegionState],
+    now: DateTime<Utc>,
+) -> (Vec<feeds::Item>, PageInfo) {
+    let (_, detected) = super::build::history(config, states, incidents, now);
+    let page = &config.site.page;
+    let mut items = feeds::items(&page.base_url, incidents);
+    items.extend(feeds::detected_items(config, &detected, now));
+    let info = PageInfo {
+        title: page.title.clone(),
+        url: format!("{}/", page.base_url),
+    };
+    (items, info)
 }
 
 fn send_and_report(

@@ -39,6 +39,10 @@ pub const DEFAULT_TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../themes/default/templates/partials/status_banner.html"),
     ),
     (
+        "partials/region_table.html",
+        include_str!("../../themes/default/templates/partials/region_table.html"),
+    ),
+    (
         "partials/history_bars.html",
         include_str!("../../themes/default/templates/partials/history_bars.html"),
     ),

@@ -334,18 +334,7 @@ pub fn assemble(inputs: &Inputs<'_>) -> Model {
                     .incidents
                     .iter()
                     .filter(|i| i.components.contains(&c.id))
-                    .map(|i| IncidentLink {
-                        title: i.title.clone(),
-                        path: format!("incidents/{}/", i.slug),
-                        kind: match i.kind {
-                            Kind::Incident => "incident",
-                            Kind::Maintenance => "maintenance",
-                        }
-                        .to_string(),
-                        status: i.status().as_str().to_string(),
-                        status_label: word(&update_label(i.status().as_str())),
-                        started_at: i.started_at().or(i.scheduled_for).map(tv),
-                    })
+                    .map(|i| incident_link(i, &tv, words))
                     .collect(),
             },
         ));
@@ -506,6 +495,26 @@ pub fn assemble(inputs: &Inputs<'_>) -> Model {
     }
 }
 
+/// A short reference to a post: its first update's time, or its window's start.
+fn incident_link(
+    i: &Incident,
+    tv: &dyn Fn(DateTime<Utc>) -> TimeView,
+    words: &i18n::Strings,
+) -> IncidentLink {
+    IncidentLink {
+        title: i.title.clone(),
+        path: format!("incidents/{}/", i.slug),
+        kind: match i.kind {
+            Kind::Incident => "incident",
+            Kind::Maintenance => "maintenance",
+        }
+        .to_string(),
+        status: i.status().as_str().to_string(),
+        status_label: words.get(&update_label(i.status().as_str())),
+        started_at: i.started_at().or(i.scheduled_for).map(tv),
+    }
+}
+
 /// Posts per archive page.
 pub const HISTORY_PAGE_SIZE: usize = 50;
 
@@ -544,18 +553,7 @@ fn history_pages(inputs: &Inputs<'_>, tv: &dyn Fn(DateTime<Utc>) -> TimeView) ->
                 });
             }
             if let Some(m) = months.last_mut() {
-                m.items.push(IncidentLink {
-                    title: i.title.clone(),
-                    path: format!("incidents/{}/", i.slug),
-                    kind: match i.kind {
-                        Kind::Incident => "incident",
-                        Kind::Maintenance => "maintenance",
-                    }
-                    .to_string(),
-                    status: i.status().as_str().to_string(),
-                    status_label: inputs.strings.get(&update_label(i.status().as_str())),
-                    started_at: when(i).map(tv),
-                });
+                m.items.push(incident_link(i, tv, inputs.strings));
             }
         }
         pages.push(HistoryPage {
