@@ -49,6 +49,8 @@ pub enum Command {
     Watch(cmd::watch::Args),
     /// Preview site/ on 127.0.0.1, rebuilding and reloading pages on changes.
     Serve(cmd::serve::Args),
+    /// Which component faults the probes can detect and tell apart, and which probes to add.
+    Analyze(cmd::analyze::Args),
     /// Send new feed items to the targets under `announce:` in components.yaml, once each.
     Announce(cmd::announce::Args),
     /// Show the merged status in the terminal (or --json); --fail-on for CI gates.
@@ -79,6 +81,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Check(args) => cmd::check::run(args, &locate(cli.root.as_deref())?),
         Command::Probe(args) => cmd::probe::run(args, &locate(cli.root.as_deref())?),
         Command::Build(args) => cmd::build::run(args, &locate(cli.root.as_deref())?),
+        Command::Analyze(args) => cmd::analyze::run(args, &locate(cli.root.as_deref())?),
         Command::Announce(args) => cmd::announce::run(args, &locate(cli.root.as_deref())?),
         Command::Wrap(args) => cmd::wrap::run(args, &locate(cli.root.as_deref())?),
     }

@@ -1,5 +1,6 @@
 //! One module per command, each `run(args, &Project)`: thin glue over the library.
 
+pub mod analyze;
 pub mod announce;
 pub mod build;
 pub mod check;

@@ -1,6 +1,7 @@
 //! Step 4 of the flow: decide what is true. Pure functions of (region states, policy,
 //! incidents, now): no clocks, no files, no sockets, so every rule is unit-tested.
 
+pub mod localise;
 pub mod merge;
 pub mod timeline;
 
