@@ -35,15 +35,18 @@ impl Model {
         exercises: &[Vec<usize>],
     ) -> Model {
         let n = components.len();
-        let mut closure: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); n];
-        for c in 0..n {
-            let mut stack = vec![c];
-            while let Some(x) = stack.pop() {
-                if closure[c].insert(x) {
-                    stack.extend(depends_on.get(x).into_iter().flatten().copied());
+        let closure: Vec<BTreeSet<usize>> = (0..n)
+            .map(|c| {
+                let mut reached = BTreeSet::new();
+                let mut stack = vec![c];
+                while let Some(x) = stack.pop() {
+                    if reached.insert(x) {
+                        stack.extend(depends_on.get(x).into_iter().flatten().copied());
+                    }
                 }
-            }
-        }
+                reached
+            })
+            .collect();
         let rows = exercises
             .iter()
             .map(|cs| {
@@ -173,12 +176,12 @@ fn candidate_rows(model: &Model) -> Vec<(Vec<usize>, BTreeSet<usize>)> {
 fn needs(model: &Model) -> Vec<Need> {
     let n = model.components.len();
     let columns: Vec<BTreeSet<usize>> = (0..n).map(|c| model.column(c)).collect();
-    let mut out = Vec::new();
-    for c in 0..n {
-        if columns[c].is_empty() {
-            out.push(Need::Detect(c));
-        }
-    }
+    let mut out: Vec<Need> = columns
+        .iter()
+        .enumerate()
+        .filter(|(_, col)| col.is_empty())
+        .map(|(c, _)| Need::Detect(c))
+        .collect();
     for a in 0..n {
         for b in a + 1..n {
             if columns[a] == columns[b] {
@@ -401,13 +404,7 @@ mod tests {
 
     /// Every subset of `k` rows, checking whether one covers every need.
     fn brute(rows: &[BTreeSet<usize>], needs: &[Need], k: usize) -> bool {
-        fn go(
-            rows: &[BTreeSet<usize>],
-            needs: &[Need],
-            k: usize,
-            start: usize,
-            open: Vec<Need>,
-        ) -> bool {
+        fn go(rows: &[BTreeSet<usize>], k: usize, start: usize, open: Vec<Need>) -> bool {
             if open.is_empty() {
                 return true;
             }
@@ -420,10 +417,10 @@ mod tests {
                     .copied()
                     .filter(|n| !covers(&rows[r], *n))
                     .collect();
-                go(rows, needs, k - 1, r + 1, rest)
+                go(rows, k - 1, r + 1, rest)
             })
         }
-        go(rows, needs, k, 0, needs.to_vec())
+        go(rows, k, 0, needs.to_vec())
     }
 
     #[test]
