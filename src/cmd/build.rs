@@ -120,12 +120,7 @@ fn load_cached(
 ) -> Result<(Config, Vec<Incident>, Vec<crate::state::RegionState>)> {
     let config = config::load(&project.components_file(), &project.probes_file())
         .map_err(|p| anyhow::anyhow!("{p}"))?;
-    let ids: Vec<&str> = config
-        .site
-        .components
-        .iter()
-        .map(|c| c.id.as_str())
-        .collect();
+    let ids = config.site.component_ids();
     let incidents =
         incident::load_dir_cached(&project.incidents_dir(), "incidents", Some(&ids), cache)
             .map_err(|p| anyhow::anyhow!("{p}"))?;

@@ -74,6 +74,15 @@ pub struct NewArgs {
     /// with no post yet): title, impact, times and regions filled in.
     #[arg(long, value_name = "COMPONENT", conflicts_with = "at")]
     pub from_detected: Option<String>,
+    /// With --from-detected: look at the history as of this time (RFC 3339), as
+    /// `build --now` does (ignored otherwise).
+    #[arg(
+        long,
+        env = "PHAROS_NOW",
+        value_name = "TIME",
+        requires = "from_detected"
+    )]
+    pub now: Option<DateTime<Utc>>,
     /// An affected component id (repeat for several).
     #[arg(long = "component", value_name = "ID")]
     pub components: Vec<String>,
@@ -192,12 +201,7 @@ fn message(given: Option<String>, what: &str) -> Result<String> {
 fn write_checked(project: &Project, path: &Path, text: &str) -> Result<()> {
     let config = config::load(&project.components_file(), &project.probes_file())
         .map_err(|p| anyhow::anyhow!("{p}\nfix the configuration first (`pharos check`)"))?;
-    let ids: Vec<&str> = config
-        .site
-        .components
-        .iter()
-        .map(|c| c.id.as_str())
-        .collect();
+    let ids = config.site.component_ids();
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
@@ -283,23 +287,12 @@ fn from_detected(project: &Project, a: NewArgs) -> Result<ExitCode> {
     let component = a.from_detected.clone().unwrap_or_default();
     let (config, incidents, states) = super::build::load(project)?;
     let Some(c) = config.site.components.iter().find(|c| c.id == component) else {
-        let ids: Vec<&str> = config
-            .site
-            .components
-            .iter()
-            .map(|c| c.id.as_str())
-            .collect();
         bail!(
             "component \"{component}\" is not in components.yaml; use one of: {}",
-            ids.join(", ")
+            config.site.component_ids().join(", ")
         );
     };
-    // As of PHAROS_NOW when set (the variable behind `build --now`), so a draft matches
-    // a reproducible build.
-    let now = std::env::var("PHAROS_NOW")
-        .ok()
-        .and_then(|v| v.parse::<DateTime<Utc>>().ok())
-        .unwrap_or_else(Utc::now);
+    let now = a.now.unwrap_or_else(Utc::now);
     let (_, detected) = super::build::history(&config, &states, &incidents, now);
     let Some(d) = detected.iter().rev().find(|d| d.component == component) else {
         bail!(

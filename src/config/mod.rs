@@ -44,6 +44,13 @@ pub struct Site {
     pub announce: Vec<Target>,
 }
 
+impl Site {
+    /// Component ids in file order.
+    pub fn component_ids(&self) -> Vec<&str> {
+        self.components.iter().map(|c| c.id.as_str()).collect()
+    }
+}
+
 /// Page settings with defaults applied.
 #[derive(Debug, Clone)]
 pub struct Page {

@@ -561,15 +561,16 @@ impl Probe {
     }
 
     /// How the worker confirms this probe's health and when its region counts as silent:
-    /// no sample for 3 intervals plus the slowest possible check.
+    /// the builder's staleness limit (3 intervals plus the slowest possible check).
     pub fn history_policy(&self) -> crate::state::history::Policy {
         crate::state::history::Policy {
             interval_s: self.interval.as_secs_f64(),
             confirm: self.confirm,
             recover: self.recover,
-            silent_after_s: (self.interval * crate::status::merge::STALE_INTERVALS
-                + self.worst_check())
-            .as_secs_f64(),
+            // The same limit after which the builder calls a region stale.
+            silent_after_s: crate::status::ProbePolicy::from(self)
+                .stale_after()
+                .as_seconds_f64(),
         }
     }
 }

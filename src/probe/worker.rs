@@ -250,7 +250,7 @@ pub async fn run(
                 Err(WriteError::Failed(e)) => {
                     tracing::warn!("{e:#}; will try again");
                 }
-                Err(e @ WriteError::Conflict(_)) => return Err(e.into()),
+                Err(e @ WriteError::Fatal(_)) => return Err(e.into()),
             }
         }
     }

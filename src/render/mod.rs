@@ -12,7 +12,15 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use tera::{Context as TeraContext, Tera};
 
-use crate::site::{ComponentView, IncidentView, Model};
+use crate::site::{ComponentView, HistoryPage, IncidentView, Model};
+
+/// What a page is about beyond the site: at most one of these is set.
+#[derive(Default, Clone, Copy)]
+struct Page<'a> {
+    incident: Option<&'a IncidentView>,
+    component: Option<&'a ComponentView>,
+    history: Option<&'a HistoryPage>,
+}
 
 /// Render every output file of the site, as (relative path, bytes).
 pub fn render(
@@ -32,55 +40,69 @@ pub fn render(
     // so each page's context is a cheap copy (converting it per page made a build of
     // 2,000 incident pages quadratic).
     let site = tera::Value::from_serializable(model);
-    let page = |template: &str,
-                root: &str,
-                incident: Option<&IncidentView>,
-                component: Option<&ComponentView>|
-     -> Result<Vec<u8>> {
+    // Every page sees `site` and `root`; `incident`, `component` and `history` are null
+    // except on their own pages.
+    let page = |template: &str, root: &str, one: Page<'_>| -> Result<Vec<u8>> {
         let mut ctx = TeraContext::new();
         ctx.insert_value("site", site.clone());
         ctx.insert("root", root);
-        ctx.insert("incident", &incident);
-        ctx.insert("component", &component);
+        ctx.insert("incident", &one.incident);
+        ctx.insert("component", &one.component);
+        ctx.insert("history", &one.history);
         tera.render(template, &ctx)
             .map(String::into_bytes)
             .map_err(|e| anyhow::anyhow!("rendering {template}: {e}"))
     };
     files.push((
         "index.html".to_string(),
-        page("index.html", "", None, None)?,
+        page("index.html", "", Page::default())?,
     ));
     step();
     let absolute_root = format!("{}/", model.page.base_url);
     files.push((
         "404.html".to_string(),
-        page("404.html", &absolute_root, None, None)?,
+        page("404.html", &absolute_root, Page::default())?,
     ));
     step();
     for incident in &model.incidents {
         files.push((
             format!("incidents/{}/index.html", incident.slug),
-            page("incident.html", "../../", Some(incident), None)?,
+            page(
+                "incident.html",
+                "../../",
+                Page {
+                    incident: Some(incident),
+                    ..Page::default()
+                },
+            )?,
         ));
         step();
     }
     for history in &model.history {
-        let mut ctx = TeraContext::new();
-        ctx.insert_value("site", site.clone());
-        ctx.insert("root", &history.root);
-        ctx.insert("incident", &None::<&IncidentView>);
-        ctx.insert("component", &None::<&ComponentView>);
-        ctx.insert("history", history);
-        let html = tera
-            .render("history.html", &ctx)
-            .map_err(|e| anyhow::anyhow!("rendering history.html: {e}"))?;
-        files.push((format!("{}index.html", history.path), html.into_bytes()));
+        files.push((
+            format!("{}index.html", history.path),
+            page(
+                "history.html",
+                &history.root,
+                Page {
+                    history: Some(history),
+                    ..Page::default()
+                },
+            )?,
+        ));
         step();
     }
     for component in &model.components {
         files.push((
             format!("{}index.html", component.path),
-            page("component.html", "../../", None, Some(component))?,
+            page(
+                "component.html",
+                "../../",
+                Page {
+                    component: Some(component),
+                    ..Page::default()
+                },
+            )?,
         ));
         step();
     }

@@ -53,16 +53,6 @@ fn with_summary(mut c: chart::ChartView, words: &i18n::Strings) -> chart::ChartV
 /// How long an ended detected outage stays on the page.
 pub const DETECTED_SHOWN_FOR: chrono::Duration = chrono::Duration::hours(24);
 
-/// The status label of a measured status.
-fn status_words(s: Status) -> &'static str {
-    match s {
-        Status::Operational => "Operational",
-        Status::DegradedPerformance => "Degraded performance",
-        Status::PartialOutage => "Partial outage",
-        Status::MajorOutage => "Major outage",
-    }
-}
-
 /// Uptime as shown: two decimals, cut rather than rounded so 99.999 % never reads 100.
 pub fn percent(p: f64) -> String {
     if p >= 100.0 {
@@ -72,12 +62,7 @@ pub fn percent(p: f64) -> String {
     }
 }
 
-/// A duration in words: "45 s", "20 min", "3 h 5 min".
-pub fn duration_words(secs: f64) -> String {
-    duration_in(&i18n::Strings::default(), secs)
-}
-
-/// [`duration_words`] in the page's language.
+/// A duration in words in the page's language: "45 s", "20 min", "3 h 5 min".
 pub fn duration_in(t: &i18n::Strings, secs: f64) -> String {
     let s = secs.round() as i64;
     let n = |v: i64| v.to_string();
@@ -112,13 +97,7 @@ fn day_view(
             parts.push(words.fill(what, &[("duration", &duration_in(words, secs))]));
         }
     }
-    let status = match t.worst() {
-        None => "no_data",
-        Some(Status::Operational) => "operational",
-        Some(Status::DegradedPerformance) => "degraded_performance",
-        Some(Status::PartialOutage) => "partial_outage",
-        Some(Status::MajorOutage) => "major_outage",
-    };
+    let status = t.worst().map_or("no_data", |s| status_word(s).0);
     let mut label = match t.uptime_pct() {
         None => words.fill("{date}: no data", &[("date", date)]),
         Some(p) if parts.is_empty() => words.fill(
@@ -248,6 +227,7 @@ pub fn assemble(inputs: &Inputs<'_>) -> Model {
             continue;
         }
         let (status, label) = display_status(v);
+        let ids = probe_ids(config, &c.id);
         components.push((
             c.group.clone(),
             ComponentView {
@@ -309,7 +289,6 @@ pub fn assemble(inputs: &Inputs<'_>) -> Model {
                     .unwrap_or_default(),
                 path: format!("components/{}/", c.id),
                 chart_hours: {
-                    let ids = probe_ids(config, &c.id);
                     let points = chart::hourly(inputs.states, &ids, inputs.now);
                     chart::chart(
                         &points,
@@ -320,7 +299,6 @@ pub fn assemble(inputs: &Inputs<'_>) -> Model {
                     .map(|c| with_summary(c, words))
                 },
                 chart_days: {
-                    let ids = probe_ids(config, &c.id);
                     let points = chart::daily(inputs.states, &ids, inputs.now, 90);
                     chart::chart(
                         &points,
@@ -476,7 +454,7 @@ pub fn assemble(inputs: &Inputs<'_>) -> Model {
                     url: format!("#component-{}", d.component),
                 },
                 status: d.outage.worst.as_str().to_string(),
-                status_label: word(status_words(d.outage.worst)),
+                status_label: word(status_word(d.outage.worst).1),
                 start: tv(d.outage.start),
                 end: d.outage.end.map(tv),
                 duration: duration_in(

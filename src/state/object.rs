@@ -368,9 +368,10 @@ fn is_not_implemented(e: &anyhow::Error) -> bool {
 /// Why a write failed.
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
-    /// Another writer changed the object: this worker must stop.
+    /// This worker must stop: another writer changed the object, or a local state file
+    /// cannot be written.
     #[error("{0}")]
-    Conflict(String),
+    Fatal(String),
     /// The store could not be reached or refused for another reason; try again later.
     #[error("{0:#}")]
     Failed(anyhow::Error),
@@ -477,7 +478,7 @@ impl ObjectWriter {
                     }
                 }
             }
-            return Err(WriteError::Conflict(format!(
+            return Err(WriteError::Fatal(format!(
                 "{} was changed by another writer since this worker last wrote it ({error}): \
                  another worker is probing region \"{}\". This worker stops; run one worker per region",
                 self.shown, self.region
@@ -648,7 +649,7 @@ mod tests {
             .await
             .unwrap();
         let err = w.write(state_bytes("eu", Utc::now())).await.unwrap_err();
-        assert!(matches!(err, WriteError::Conflict(_)), "{err}");
+        assert!(matches!(err, WriteError::Fatal(_)), "{err}");
         assert!(
             err.to_string().contains(
                 "s3://bucket/status/eu.json was changed by another writer since this worker last wrote it"

@@ -340,7 +340,7 @@ impl Writer {
                 let s = state.read().unwrap_or_else(|e| e.into_inner());
                 store
                     .write(&s, lock)
-                    .map_err(|e| super::object::WriteError::Conflict(format!("{e:#}")))
+                    .map_err(|e| super::object::WriteError::Fatal(format!("{e:#}")))
             }
             Writer::Object(w) => {
                 let mut bytes = Vec::new();
