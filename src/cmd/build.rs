@@ -10,7 +10,7 @@ use clap::Args as ClapArgs;
 use crate::config::{self, Config};
 use crate::incident::{self, Incident};
 use crate::project::Project;
-use crate::status::{self, ComponentVerdict, Indicator, Override, ProbePolicy, timeline};
+use crate::status::{self, ComponentVerdict, Indicator, Override, ProbePolicy, localise, timeline};
 use crate::{render, site};
 
 /// Options of `build`.
@@ -30,6 +30,20 @@ pub struct Report {
     pub components: Vec<ComponentVerdict>,
     /// The page indicator.
     pub indicator: Indicator,
+    /// The faults behind failing probes.
+    pub faults: Vec<localise::Cause>,
+}
+
+/// What is true now: every component's status, the page indicator, and the faults the
+/// failing probes point to.
+#[derive(Debug)]
+pub struct Decision {
+    /// Component verdicts, in config order, with causes marked.
+    pub components: Vec<ComponentVerdict>,
+    /// The page indicator.
+    pub indicator: Indicator,
+    /// The faults behind failing probes (see `status::localise`).
+    pub faults: Vec<localise::Cause>,
 }
 
 /// The status of every component at `now`, from config, state and incidents.
@@ -38,7 +52,7 @@ pub fn decide(
     states: &[crate::state::RegionState],
     incidents: &[Incident],
     now: DateTime<Utc>,
-) -> (Vec<ComponentVerdict>, Indicator) {
+) -> Decision {
     let verdicts: Vec<_> = config
         .probing
         .probes
@@ -60,19 +74,31 @@ pub fn decide(
             });
         }
     }
-    let components = status::components(config, &verdicts, &overrides);
+    let mut components = status::components(config, &verdicts, &overrides);
+    let faults = localise::attribute(
+        &localise::Model::from_config(config),
+        &verdicts,
+        &mut components,
+        config.site.page.cause_tolerance,
+    );
+    // A fault counts once: components failing only through it add nothing of their own.
     let indicator = status::indicator(
         components
             .iter()
-            .filter(|c| !c.maintenance)
-            .map(|c| c.status),
+            .filter(|c| !c.maintenance && c.affected_by.is_empty())
+            .map(|c| c.status)
+            .chain(faults.iter().map(|f| f.status)),
         incidents
             .iter()
             .filter(|i| i.is_open_incident())
             .map(|i| i.impact),
         components.iter().any(|c| c.maintenance),
     );
-    (components, indicator)
+    Decision {
+        components,
+        indicator,
+        faults,
+    }
 }
 
 /// The history of every component and the outages the probes saw that no post covers.
@@ -82,7 +108,8 @@ pub fn history(
     incidents: &[Incident],
     now: DateTime<Utc>,
 ) -> (Vec<timeline::ComponentHistory>, Vec<timeline::Detected>) {
-    let history = timeline::histories(config, states, now, config.site.page.time_zone);
+    let probe_lines = timeline::probe_timelines(config, states, now);
+    let history = timeline::histories_of(config, &probe_lines, now, config.site.page.time_zone);
     let covers: Vec<timeline::Cover> = incidents
         .iter()
         .flat_map(|i| {
@@ -99,10 +126,14 @@ pub fn history(
             })
         })
         .collect();
-    let detected = timeline::detected(
-        &history,
+    let after = config.site.page.detect_outages_after;
+    let detected = localise::fold_detected(
+        &localise::Model::from_config(config),
+        &probe_lines,
+        timeline::detected(&history, &covers, after, now),
         &covers,
-        config.site.page.detect_outages_after,
+        after,
+        config.site.page.cause_tolerance,
         now,
     );
     (history, detected)
@@ -204,7 +235,11 @@ fn build_into(project: &Project, now: DateTime<Utc>, keep: Option<&mut Rebuild>)
         None => (None, &mut fresh),
     };
     let (config, incidents, states) = load_cached(project, cache)?;
-    let (components, indicator) = decide(&config, &states, &incidents, now);
+    let Decision {
+        components,
+        indicator,
+        faults,
+    } = decide(&config, &states, &incidents, now);
     let (history, detected) = history(&config, &states, &incidents, now);
     let theme = config.site.page.theme.as_deref();
     let strings = site::i18n::Strings::load(
@@ -215,6 +250,7 @@ fn build_into(project: &Project, now: DateTime<Utc>, keep: Option<&mut Rebuild>)
         config: &config,
         components: &components,
         indicator,
+        faults: &faults,
         incidents: &incidents,
         now,
         history: &history,
@@ -245,6 +281,7 @@ fn build_into(project: &Project, now: DateTime<Utc>, keep: Option<&mut Rebuild>)
         files: files.len(),
         components,
         indicator,
+        faults,
     })
 }
 

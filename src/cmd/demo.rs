@@ -22,6 +22,18 @@ pub struct Args {
     /// How long the three region workers probe before the site is built.
     #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
     pub duration: Duration,
+    /// Take a component down 40 % into the run. `db`: the database stops accepting
+    /// connections and the API, which depends on it, fails too; the site names the
+    /// database as the cause.
+    #[arg(long, value_enum, value_name = "COMPONENT")]
+    pub take_down: Option<TakeDown>,
+}
+
+/// What `--take-down` can break.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum TakeDown {
+    /// The database behind the API.
+    Db,
 }
 
 /// Run `demo`.
@@ -53,8 +65,17 @@ pub fn run(args: Args) -> Result<ExitCode> {
     runtime.block_on(async {
         let services = Services::start(IpAddr::V4(REGIONS[CUT_OFF_REGION].2)).await?;
         demo::write_project(&dir, &services, Utc::now())?;
+        let mut twist = String::new();
+        if let Some(TakeDown::Db) = args.take_down {
+            let at = args.duration.mul_f64(0.4);
+            services.take_down_db_after(at);
+            twist = format!(
+                "; the database goes down after {}",
+                humantime::format_duration(Duration::from_secs(at.as_secs()))
+            );
+        }
         println!(
-            "Demo project in {}. Probing from {} regions for {} (ap-south cannot reach the CDN edge)…",
+            "Demo project in {}. Probing from {} regions for {} (ap-south cannot reach the CDN edge{twist})…",
             dir.display(),
             REGIONS.len(),
             humantime::format_duration(args.duration)
@@ -70,7 +91,17 @@ pub fn run(args: Args) -> Result<ExitCode> {
         } else {
             format!(" (down in {})", c.down_regions.join(", "))
         };
-        println!("  {:<8} {label}{regions}", c.id);
+        let through = if c.affected_by.is_empty() {
+            String::new()
+        } else {
+            format!(", affected by {}", c.affected_by.join(" or "))
+        };
+        println!("  {:<8} {label}{regions}{through}", c.id);
+    }
+    for f in &report.faults {
+        if f.causes.len() > 1 || !f.affected.is_empty() {
+            println!("  {}", super::status::cause_line(f));
+        }
     }
     let index = project.site_dir().join("index.html");
     println!("\nSite built: {}", index.display());

@@ -294,7 +294,12 @@ fn from_detected(project: &Project, a: NewArgs) -> Result<ExitCode> {
     };
     let now = a.now.unwrap_or_else(Utc::now);
     let (_, detected) = super::build::history(&config, &states, &incidents, now);
-    let Some(d) = detected.iter().rev().find(|d| d.component == component) else {
+    // An outage this component had only through a dependency is its cause's notice.
+    let Some(d) = detected
+        .iter()
+        .rev()
+        .find(|d| d.component == component || d.affects.contains(&component))
+    else {
         bail!(
             "the probes detected no outage of {component} without a post (at least {} long, in the last year); \
              write the post with a title and --impact instead",
@@ -311,6 +316,16 @@ fn from_detected(project: &Project, a: NewArgs) -> Result<ExitCode> {
         crate::status::Status::MajorOutage => ("Major outage", Impact::Major),
         _ => ("Partial outage", Impact::Minor),
     };
+    let c = config
+        .site
+        .components
+        .iter()
+        .find(|c| c.id == d.component)
+        .unwrap_or(c);
+    let components: Vec<String> = std::iter::once(&d.component)
+        .chain(&d.affects)
+        .cloned()
+        .collect();
     let title = a.title.unwrap_or_else(|| format!("{what} of {}", c.name));
     let regions = d.outage.regions.join(", ");
     let first = match a.message {
@@ -326,7 +341,7 @@ fn from_detected(project: &Project, a: NewArgs) -> Result<ExitCode> {
         title: &title,
         kind: Kind::Incident,
         impact: a.impact.map_or(impact, Impact::from),
-        components: std::slice::from_ref(&component),
+        components: &components,
         window: None,
         status: &a.status,
         message: &first,

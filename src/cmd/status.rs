@@ -37,11 +37,29 @@ pub enum FailOn {
     Major,
 }
 
+/// "Cause: db — affects api, web", or "Possible causes: api or db — affects web".
+pub fn cause_line(f: &crate::status::localise::Cause) -> String {
+    let head = if f.causes.len() > 1 {
+        format!("Possible causes: {}", f.causes.join(" or "))
+    } else {
+        format!("Cause: {}", f.causes.join(""))
+    };
+    if f.affected.is_empty() {
+        head
+    } else {
+        format!("{head} — affects {}", f.affected.join(", "))
+    }
+}
+
 /// Run `status`.
 pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
     let now = args.now.unwrap_or_else(Utc::now);
     let (config, incidents, states) = super::build::load(project)?;
-    let (components, indicator) = super::build::decide(&config, &states, &incidents, now);
+    let super::build::Decision {
+        components,
+        indicator,
+        faults,
+    } = super::build::decide(&config, &states, &incidents, now);
     let open: Vec<_> = incidents.iter().filter(|i| i.is_open_incident()).collect();
     if args.json {
         let doc = json!({
@@ -55,11 +73,15 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
                     "name": c.map(|c| c.name.clone()),
                     "status": display_status(v).0,
                     "since": v.since.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+                    "affected_by": v.affected_by,
+                    "affects": v.affects,
+                    "inferred": v.inferred,
                     "regions": v.regions.iter().map(|r| json!({
                         "region": r.region, "health": r.health.as_str(), "detail": r.detail,
                     })).collect::<Vec<_>>(),
                 })
             }).collect::<Vec<_>>(),
+            "causes": faults,
             "open_incidents": open.iter().map(|i| json!({
                 "slug": i.slug, "title": i.title, "impact": i.impact.as_str(), "status": i.status().as_str(),
             })).collect::<Vec<_>>(),
@@ -75,12 +97,22 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
                 .find(|c| c.id == v.id)
                 .map_or(v.id.as_str(), |c| c.name.as_str());
             let (_, label) = display_status(v);
+            let label = match (&v.affected_by[..], &v.affects[..]) {
+                ([], []) => label.to_string(),
+                ([], affects) => format!("{label}, cause of {}", affects.join(", ")),
+                (causes, _) => format!("{label}, affected by {}", causes.join(" or ")),
+            };
             let regions: Vec<String> = v
                 .regions
                 .iter()
                 .map(|r| format!("{} {}", r.region, r.health.as_str()))
                 .collect();
             println!("  {name:<24} {label:<22} {}", regions.join(" · "));
+        }
+        for f in &faults {
+            if f.causes.len() > 1 || !f.affected.is_empty() {
+                println!("{}", cause_line(f));
+            }
         }
         if !open.is_empty() {
             println!("Open incidents:");

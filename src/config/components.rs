@@ -30,6 +30,10 @@ pub struct RawPage {
     /// covering it, is shown as a detected outage. Default: 3m.
     #[serde(default)]
     pub detect_outages_after: Option<super::probes::Dur>,
+    /// How many probe results the cause inference may leave unexplained, for flaky
+    /// probes (see "Dependencies and causes" in the README). Default: 0.
+    #[serde(default)]
+    pub cause_tolerance: Option<u32>,
 }
 
 /// Which service an announcement target is.

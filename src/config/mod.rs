@@ -70,6 +70,8 @@ pub struct Page {
     pub links: Vec<RawLink>,
     /// How long an outage must last before it is shown as detected.
     pub detect_outages_after: std::time::Duration,
+    /// How many probe results the cause inference may leave unexplained.
+    pub cause_tolerance: usize,
 }
 
 /// Where `pharos announce` posts, validated.

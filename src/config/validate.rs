@@ -570,6 +570,7 @@ fn validate_page(
         detect_outages_after: raw
             .detect_outages_after
             .map_or(std::time::Duration::from_secs(180), |d| d.0),
+        cause_tolerance: raw.cause_tolerance.unwrap_or(0) as usize,
     })
 }
 

@@ -58,6 +58,7 @@ components:
     name: API
     description: The public REST API.
     group: public
+    depends_on: [db]
   - id: cdn
     name: CDN edge
     description: Static assets and downloads.

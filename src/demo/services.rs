@@ -19,8 +19,8 @@ use tokio::task::JoinSet;
 enum Behaviour {
     /// 200 with a welcome page.
     Healthy,
-    /// 200 after a delay.
-    Slow(Duration),
+    /// 200 after a delay, or 503 when the database on this port refuses connections.
+    SlowNeedsDb(Duration, u16),
     /// 500 on about this share of requests.
     Flaky(f64),
     /// Closes every connection from this address without answering.
@@ -31,7 +31,7 @@ enum Behaviour {
 pub struct Services {
     /// Healthy website.
     pub web: u16,
-    /// Slow API.
+    /// Slow API that needs the database.
     pub api: u16,
     /// Edge unreachable from one region.
     pub cdn: u16,
@@ -39,8 +39,9 @@ pub struct Services {
     pub auth: u16,
     /// Search, down: nothing listens on this port.
     pub search: u16,
-    /// A TCP service that accepts connections.
+    /// A TCP service that accepts connections until it is taken down.
     pub db: u16,
+    db_down: std::sync::Arc<tokio::sync::Notify>,
     _tasks: JoinSet<()>,
 }
 
@@ -48,8 +49,30 @@ impl Services {
     /// Start every service on an ephemeral loopback port.
     pub async fn start(blocked: IpAddr) -> Result<Self> {
         let mut tasks = JoinSet::new();
+        let db_listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .context("binding a demo port")?;
+        let db = db_listener.local_addr()?.port();
+        let db_down = std::sync::Arc::new(tokio::sync::Notify::new());
+        let stop = db_down.clone();
+        tasks.spawn(async move {
+            loop {
+                tokio::select! {
+                    accepted = db_listener.accept() => match accepted {
+                        Ok((stream, _)) => drop(stream),
+                        Err(_) => break,
+                    },
+                    // Dropping the listener: connections are refused from now on.
+                    () = stop.notified() => break,
+                }
+            }
+        });
         let web = http(&mut tasks, Behaviour::Healthy).await?;
-        let api = http(&mut tasks, Behaviour::Slow(Duration::from_millis(600))).await?;
+        let api = http(
+            &mut tasks,
+            Behaviour::SlowNeedsDb(Duration::from_millis(600), db),
+        )
+        .await?;
         let cdn = http(&mut tasks, Behaviour::Blocks(blocked)).await?;
         let auth = http(&mut tasks, Behaviour::Flaky(0.2)).await?;
         // A port that was free a moment ago: connections to it are refused.
@@ -59,15 +82,6 @@ impl Services {
                 .context("binding a demo port")?;
             l.local_addr()?.port()
         };
-        let db_listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .context("binding a demo port")?;
-        let db = db_listener.local_addr()?.port();
-        tasks.spawn(async move {
-            while let Ok((stream, _)) = db_listener.accept().await {
-                drop(stream);
-            }
-        });
         Ok(Services {
             web,
             api,
@@ -75,8 +89,19 @@ impl Services {
             auth,
             search,
             db,
+            db_down,
             _tasks: tasks,
         })
+    }
+
+    /// Take the database down after `delay`: its port refuses connections, and the API,
+    /// which needs it, answers 503.
+    pub fn take_down_db_after(&self, delay: Duration) {
+        let switch = self.db_down.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            switch.notify_one();
+        });
     }
 }
 
@@ -104,9 +129,16 @@ async fn serve(stream: tokio::net::TcpStream, peer: SocketAddr, behaviour: Behav
             Behaviour::Healthy | Behaviour::Blocks(_) => {
                 (200, "<html><body>Welcome to the demo</body></html>")
             }
-            Behaviour::Slow(d) => {
+            Behaviour::SlowNeedsDb(d, db) => {
                 tokio::time::sleep(d).await;
-                (200, "{\"status\":\"ok\"}")
+                let reach = tokio::net::TcpStream::connect((std::net::Ipv4Addr::LOCALHOST, db));
+                match tokio::time::timeout(Duration::from_millis(500), reach).await {
+                    Ok(Ok(_)) => (200, "{\"status\":\"ok\"}"),
+                    _ => (
+                        503,
+                        "{\"status\":\"down\",\"reason\":\"database unreachable\"}",
+                    ),
+                }
             }
             Behaviour::Flaky(p) if fastrand::f64() < p => (500, "internal error"),
             Behaviour::Flaky(_) => (200, "{\"session\":\"ok\"}"),

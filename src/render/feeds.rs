@@ -81,12 +81,26 @@ pub fn detected_items(config: &Config, detected: &[Detected], now: DateTime<Utc>
         {
             continue;
         }
-        let name = config
-            .site
-            .components
-            .iter()
-            .find(|c| c.id == d.component)
-            .map_or(d.component.as_str(), |c| c.name.as_str());
+        let name_of = |id: &str| {
+            config
+                .site
+                .components
+                .iter()
+                .find(|c| c.id == id)
+                .map_or(id.to_string(), |c| c.name.clone())
+        };
+        let name = name_of(&d.component);
+        // A dependency outage is one item naming what it took down with it.
+        let affects = if d.affects.is_empty() {
+            String::new()
+        } else {
+            let names: Vec<String> = d.affects.iter().map(|c| name_of(c)).collect();
+            format!(" It affects {}.", names.join(", "))
+        };
+        let components: Vec<String> = std::iter::once(&d.component)
+            .chain(&d.affects)
+            .cloned()
+            .collect();
         let what = match d.outage.worst {
             crate::status::Status::MajorOutage => "major outage",
             _ => "partial outage",
@@ -100,11 +114,11 @@ pub fn detected_items(config: &Config, detected: &[Detected], now: DateTime<Utc>
             link: link.clone(),
             published: d.outage.start,
             text: format!(
-                "Our probes saw a {what} of {name} from {} (down from {regions}). No incident has been posted yet.",
+                "Our probes saw a {what} of {name} from {} (down from {regions}).{affects} No incident has been posted yet.",
                 shown(d.outage.start)
             ),
             html: String::new(),
-            components: vec![d.component.clone()],
+            components: components.clone(),
         });
         if let Some(last) = out.last_mut() {
             last.html = format!("<p>{}</p>", ammonia::clean_text(&last.text));
@@ -116,11 +130,11 @@ pub fn detected_items(config: &Config, detected: &[Detected], now: DateTime<Utc>
                 link,
                 published: end,
                 text: format!(
-                    "The {what} of {name} that our probes detected ended at {}.",
+                    "The {what} of {name} that our probes detected ended at {}.{affects}",
                     shown(end)
                 ),
                 html: String::new(),
-                components: vec![d.component.clone()],
+                components,
             });
             if let Some(last) = out.last_mut() {
                 last.html = format!("<p>{}</p>", ammonia::clean_text(&last.text));

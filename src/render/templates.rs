@@ -43,6 +43,10 @@ pub const DEFAULT_TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../themes/default/templates/partials/region_table.html"),
     ),
     (
+        "partials/cause_note.html",
+        include_str!("../../themes/default/templates/partials/cause_note.html"),
+    ),
+    (
         "partials/history_bars.html",
         include_str!("../../themes/default/templates/partials/history_bars.html"),
     ),

@@ -22,6 +22,8 @@ pub struct Inputs<'a> {
     pub components: &'a [ComponentVerdict],
     /// The page indicator.
     pub indicator: Indicator,
+    /// The faults behind failing probes, with their causes.
+    pub faults: &'a [crate::status::localise::Cause],
     /// Incidents, newest first.
     pub incidents: &'a [Incident],
     /// The build's time.
@@ -211,6 +213,17 @@ pub fn assemble(inputs: &Inputs<'_>) -> Model {
     let tv = |t: DateTime<Utc>| time_view_as(t, tz, &time_format);
     let word = |w: &str| words.get(w);
 
+    // A component's name and its page, relative to the site root.
+    let page_link = |id: &String| LinkView {
+        title: config
+            .site
+            .components
+            .iter()
+            .find(|c| &c.id == id)
+            .map_or_else(|| id.clone(), |c| c.name.clone()),
+        url: format!("components/{id}/"),
+    };
+    let page_links = |ids: &[String]| ids.iter().map(page_link).collect::<Vec<_>>();
     let mut components = Vec::new();
     for (i, (c, v)) in config
         .site
@@ -314,6 +327,9 @@ pub fn assemble(inputs: &Inputs<'_>) -> Model {
                     .filter(|i| i.components.contains(&c.id))
                     .map(|i| incident_link(i, &tv, words))
                     .collect(),
+                affected_by: page_links(&v.affected_by),
+                affects: page_links(&v.affects),
+                inferred: v.inferred,
             },
         ));
     }
@@ -462,6 +478,19 @@ pub fn assemble(inputs: &Inputs<'_>) -> Model {
                     (d.outage.end.unwrap_or(inputs.now) - d.outage.start).as_seconds_f64(),
                 ),
                 regions: d.outage.regions.clone(),
+                affects: page_links(&d.affects),
+            })
+            .collect(),
+        causes: inputs
+            .faults
+            .iter()
+            .filter(|f| f.causes.len() > 1 || !f.affected.is_empty())
+            .map(|f| CauseView {
+                causes: page_links(&f.causes),
+                affected: page_links(&f.affected),
+                status: f.status.as_str().to_string(),
+                status_label: word(status_word(f.status).1),
+                since: f.since.map(tv),
             })
             .collect(),
         active_maintenance: pick(&|i| i.is_active_maintenance(now)),

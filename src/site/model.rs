@@ -24,6 +24,9 @@ pub struct Model {
     /// Outages the probes saw that no post covers: going on, or ended in the last 24 h;
     /// newest first.
     pub detected: Vec<DetectedView>,
+    /// What the failing probes point to, now: one entry per fault that names more than
+    /// its own component (it affects others, or the probes cannot tell between causes).
+    pub causes: Vec<CauseView>,
     /// Maintenance windows running now.
     pub active_maintenance: Vec<IncidentView>,
     /// Maintenance windows still to come, soonest first.
@@ -175,6 +178,29 @@ pub struct ComponentView {
     pub chart_days: Option<super::chart::ChartView>,
     /// Incidents and maintenance that name it, newest first.
     pub incidents: Vec<IncidentLink>,
+    /// When it fails only through a fault in a component it depends on: that component
+    /// (or the candidates, any one of them). Empty otherwise.
+    pub affected_by: Vec<LinkView>,
+    /// When it is the cause of a fault: the components failing through it.
+    pub affects: Vec<LinkView>,
+    /// Its status is inferred from probes of the components that depend on it.
+    pub inferred: bool,
+}
+
+/// A fault the probes point to, counted once however many components it takes down.
+#[derive(Debug, Clone, Serialize)]
+pub struct CauseView {
+    /// The cause, or the candidates the probes cannot tell apart (any one of them);
+    /// `url` is the component's page relative to the site root.
+    pub causes: Vec<LinkView>,
+    /// The components failing only through it.
+    pub affected: Vec<LinkView>,
+    /// `partial_outage` or `major_outage`.
+    pub status: String,
+    /// Human label for `status`.
+    pub status_label: String,
+    /// Since when, or null.
+    pub since: Option<TimeView>,
 }
 
 /// A short reference to an incident or maintenance.
@@ -213,6 +239,9 @@ pub struct DetectedView {
     pub duration: String,
     /// The regions that saw it down.
     pub regions: Vec<String>,
+    /// Components that failed only through it (a dependency outage is one notice);
+    /// `url` is the component's page relative to the site root.
+    pub affects: Vec<LinkView>,
 }
 
 /// Uptime over one window.

@@ -10,6 +10,8 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
+use super::Status;
+use super::timeline::{Cover, Detected, Segment, status_at};
 use crate::config::Config;
 
 /// The dependency matrix: for each probe, the set of components it depends on.
@@ -23,6 +25,8 @@ pub struct Model {
     pub rows: Vec<BTreeSet<usize>>,
     /// `closure[c]`: `c` and everything it depends on, transitively.
     pub closure: Vec<BTreeSet<usize>>,
+    /// `lists[p]`: the components probe `p` names itself (its status feeds theirs).
+    pub lists: Vec<BTreeSet<usize>>,
 }
 
 impl Model {
@@ -60,6 +64,10 @@ impl Model {
             probes,
             rows,
             closure,
+            lists: exercises
+                .iter()
+                .map(|cs| cs.iter().copied().collect())
+                .collect(),
         }
     }
 
@@ -134,6 +142,287 @@ pub fn candidates(
         .collect();
     out.sort_by_key(|c| (c.mismatches, c.component));
     out
+}
+
+/// One fault the failing probes point to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Fault {
+    /// The components that explain it equally well, by index, best first: one when the
+    /// probes can tell, several when they cannot (multiple candidates stay multiple).
+    pub causes: Vec<usize>,
+    /// Components, other than the causes, whose failing probes this fault explains
+    /// entirely: they fail only through it.
+    pub affected: Vec<usize>,
+    /// The failing probes it explains, by index.
+    pub probes: Vec<usize>,
+    /// The worst status among those probes.
+    pub status: Status,
+}
+
+/// The faults behind the probes' current statuses (`statuses[p]` for probe `p`, `None`
+/// without data). A probe in partial or major outage fails, an operational one passes,
+/// a degraded one or one without data is left out. First the single-fault candidates
+/// for everything that fails; when no single component explains it all (two faults at
+/// once), the component explaining most of what is left without contradicting a passing
+/// probe, then again for the rest. `tolerance` as in [`candidates`].
+pub fn faults(model: &Model, statuses: &[Option<Status>], tolerance: usize) -> Vec<Fault> {
+    let with = |f: fn(Status) -> bool| -> BTreeSet<usize> {
+        (0..model.probes.len())
+            .filter(|p| statuses.get(*p).copied().flatten().is_some_and(f))
+            .collect()
+    };
+    let failing = with(|s| s >= Status::PartialOutage);
+    let passing = with(|s| s == Status::Operational);
+    let columns: Vec<BTreeSet<usize>> = (0..model.components.len())
+        .map(|c| model.column(c))
+        .collect();
+    let mut left = failing.clone();
+    let mut out = Vec::new();
+    while !left.is_empty() {
+        let observed: BTreeSet<usize> = passing.union(&left).copied().collect();
+        let single = candidates(model, &left, &observed, tolerance);
+        let causes: Vec<usize> = match single.first() {
+            Some(best) => single
+                .iter()
+                .take_while(|c| c.mismatches == best.mismatches)
+                .map(|c| c.component)
+                .collect(),
+            None => {
+                let score = |c: usize| {
+                    let explained = columns[c].intersection(&left).count();
+                    let contradicted = columns[c].intersection(&passing).count();
+                    (explained, std::cmp::Reverse(contradicted))
+                };
+                let usable = |c: &usize| {
+                    columns[*c].intersection(&passing).count() <= tolerance
+                        && columns[*c].intersection(&left).next().is_some()
+                };
+                // Components explaining the same probes equally well are alternatives;
+                // one explaining other probes is another fault, for a later round.
+                let Some(first) = (0..model.components.len())
+                    .filter(usable)
+                    .max_by_key(|c| (score(*c), std::cmp::Reverse(*c)))
+                else {
+                    break;
+                };
+                let same = |c: &usize| {
+                    score(*c) == score(first)
+                        && columns[*c]
+                            .intersection(&left)
+                            .eq(columns[first].intersection(&left))
+                };
+                (0..model.components.len())
+                    .filter(usable)
+                    .filter(same)
+                    .collect()
+            }
+        };
+        let explained: BTreeSet<usize> = causes
+            .iter()
+            .flat_map(|c| columns[*c].intersection(&left).copied())
+            .collect();
+        if explained.is_empty() {
+            break; // only flaky probes within the tolerance are left
+        }
+        left.retain(|p| !explained.contains(p));
+        let affected = (0..model.components.len())
+            .filter(|c| !causes.contains(c))
+            .filter(|c| {
+                let mine: Vec<usize> = failing
+                    .iter()
+                    .copied()
+                    .filter(|p| model.lists[*p].contains(c))
+                    .collect();
+                !mine.is_empty() && mine.iter().all(|p| explained.contains(p))
+            })
+            .collect();
+        let status = explained
+            .iter()
+            .filter_map(|p| statuses.get(*p).copied().flatten())
+            .max()
+            .unwrap_or(Status::PartialOutage);
+        out.push(Fault {
+            causes,
+            affected,
+            probes: explained.into_iter().collect(),
+            status,
+        });
+    }
+    out
+}
+
+/// A fault as the pages show it: component ids instead of indices.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Cause {
+    /// The cause, or the candidates the probes cannot tell apart (any one of them).
+    pub causes: Vec<String>,
+    /// Components failing only through it.
+    pub affected: Vec<String>,
+    /// The worst status among the probes it explains.
+    pub status: Status,
+    /// Since when the earliest of those probes fails.
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// The faults behind the merged probe verdicts (in config order), marked on the
+/// component verdicts (in config order): a component failing only through a fault gets
+/// `affected_by`; the one cause of a fault gets `affects` and, when none of its own probes
+/// shows the failure, the fault's status (`inferred`). Candidate causes the probes cannot
+/// tell apart keep their own status. Returns the faults.
+pub fn attribute(
+    model: &Model,
+    probes: &[super::ProbeVerdict],
+    components: &mut [super::ComponentVerdict],
+    tolerance: usize,
+) -> Vec<Cause> {
+    let statuses: Vec<Option<Status>> = probes.iter().map(|v| v.status).collect();
+    let found = faults(model, &statuses, tolerance);
+    let id = |c: &usize| model.components[*c].clone();
+    let since = |f: &Fault| {
+        f.probes
+            .iter()
+            .filter_map(|p| probes.get(*p).and_then(|v| v.since))
+            .min()
+    };
+    for f in &found {
+        let causes: Vec<String> = f.causes.iter().map(id).collect();
+        for a in &f.affected {
+            if let Some(v) = components.get_mut(*a) {
+                v.affected_by.clone_from(&causes);
+            }
+        }
+        let [cause] = f.causes[..] else { continue };
+        let Some(v) = components.get_mut(cause) else {
+            continue;
+        };
+        v.affects = f.affected.iter().map(id).collect();
+        if v.status < f.status {
+            let explained = || f.probes.iter().filter_map(|p| probes.get(*p));
+            v.status = f.status;
+            v.inferred = true;
+            v.since = since(f);
+            let mut down: Vec<String> = explained()
+                .flat_map(|p| &p.regions)
+                .filter(|r| r.health == super::RegionHealth::Down)
+                .map(|r| r.region.clone())
+                .collect();
+            down.sort();
+            down.dedup();
+            v.down_regions = down;
+        }
+    }
+    found
+        .iter()
+        .map(|f| Cause {
+            causes: f.causes.iter().map(id).collect(),
+            affected: f.affected.iter().map(id).collect(),
+            status: f.status,
+            since: since(f),
+        })
+        .collect()
+}
+
+/// One notice per dependency outage: each detected outage whose component, at the moment
+/// it became a notice (`after` into it), failed only through a fault with one cause
+/// elsewhere is folded into that cause's notice (listed in its `affects`). A post
+/// covering the cause then covers it too; a cause without a notice of its own (its own
+/// probes were not failing long enough, or it has none) gets one spanning what it took
+/// down. `probe_lines` are the probes' timelines in config order.
+pub fn fold_detected(
+    model: &Model,
+    probe_lines: &[Vec<Segment>],
+    detected: Vec<Detected>,
+    covers: &[Cover],
+    after: std::time::Duration,
+    tolerance: usize,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Vec<Detected> {
+    let after = chrono::Duration::from_std(after).unwrap_or(chrono::Duration::MAX);
+    let mut own: Vec<Detected> = Vec::new();
+    let mut through: Vec<(String, chrono::DateTime<chrono::Utc>, Detected)> = Vec::new();
+    for d in detected {
+        let end = d.outage.end.unwrap_or(now);
+        let at = d
+            .outage
+            .start
+            .checked_add_signed(after)
+            .unwrap_or(end)
+            .min(end - chrono::Duration::seconds(1))
+            .max(d.outage.start);
+        let statuses: Vec<Option<Status>> =
+            probe_lines.iter().map(|segs| status_at(segs, at)).collect();
+        let me = model.components.iter().position(|c| *c == d.component);
+        let cause = faults(model, &statuses, tolerance)
+            .into_iter()
+            .find(|f| me.is_some_and(|m| f.affected.contains(&m)))
+            .and_then(|f| match f.causes[..] {
+                [c] => Some(model.components[c].clone()),
+                _ => None,
+            });
+        match cause {
+            Some(c) => through.push((c, at, d)),
+            None => own.push(d),
+        }
+    }
+    let during = |d: &Detected, at| d.outage.start <= at && d.outage.end.is_none_or(|e| e >= at);
+    let mut made: Vec<Detected> = Vec::new();
+    for (cause, at, d) in through {
+        let merge = |n: &mut Detected, d: &Detected| {
+            if !n.affects.contains(&d.component) {
+                n.affects.push(d.component.clone());
+            }
+            n.outage.regions.extend(d.outage.regions.iter().cloned());
+            n.outage.regions.sort();
+            n.outage.regions.dedup();
+        };
+        if let Some(n) = own
+            .iter_mut()
+            .find(|n| n.component == cause && during(n, at))
+        {
+            merge(n, &d);
+            continue;
+        }
+        let covered = covers
+            .iter()
+            .any(|c| c.component == cause && c.from <= at && c.until.is_none_or(|u| u > at));
+        if covered {
+            continue;
+        }
+        let overlaps = |n: &Detected| {
+            n.outage.start <= d.outage.end.unwrap_or(now)
+                && n.outage.end.unwrap_or(now) >= d.outage.start
+        };
+        match made
+            .iter_mut()
+            .find(|n| n.component == cause && overlaps(n))
+        {
+            Some(n) => {
+                n.outage.start = n.outage.start.min(d.outage.start);
+                n.outage.end = match (n.outage.end, d.outage.end) {
+                    (Some(a), Some(b)) => Some(a.max(b)),
+                    _ => None,
+                };
+                n.outage.worst = n.outage.worst.max(d.outage.worst);
+                merge(n, &d);
+            }
+            None => {
+                let mut n = Detected {
+                    component: cause,
+                    outage: d.outage.clone(),
+                    affects: Vec::new(),
+                };
+                merge(&mut n, &d);
+                made.push(n);
+            }
+        }
+    }
+    own.extend(made);
+    for n in &mut own {
+        n.affects
+            .sort_by_key(|c| model.components.iter().position(|x| x == c));
+    }
+    own.sort_by_key(|d| d.outage.start);
+    own
 }
 
 /// What the probe set can and cannot tell.
@@ -400,6 +689,94 @@ mod tests {
         // One probe through cdn and search both detects search and separates cdn from web.
         assert_eq!(a.optimum, Some(1));
         assert_eq!(a.suggestion, vec![vec![0, 2]]);
+    }
+
+    /// web → api → db, cdn alone; probes web-home [web], api-health [api], cdn-asset
+    /// [cdn], and db-port [db] when `db_probe`.
+    fn shop(db_probe: bool) -> Model {
+        let mut probes = vec!["web-home".into(), "api-health".into(), "cdn-asset".into()];
+        let mut lists = vec![vec![0], vec![1], vec![3]];
+        if db_probe {
+            probes.push("db-port".into());
+            lists.push(vec![2]);
+        }
+        Model::new(
+            vec!["web".into(), "api".into(), "db".into(), "cdn".into()],
+            &[vec![1], vec![2], vec![], vec![]],
+            probes,
+            &lists,
+        )
+    }
+
+    use Status::{
+        DegradedPerformance as G, MajorOutage as X, Operational as O, PartialOutage as P,
+    };
+
+    #[test]
+    fn a_dependency_fault_is_one_fault_naming_what_it_affects() {
+        let model = shop(true);
+        let f = faults(&model, &[Some(X), Some(X), Some(O), Some(P)], 0);
+        assert_eq!(
+            f,
+            vec![Fault {
+                causes: vec![2],
+                affected: vec![0, 1],
+                probes: vec![0, 1, 3],
+                status: X,
+            }]
+        );
+        // Only the API's own probe fails while the website, which needs the API, passes:
+        // no single fault explains that, so nothing is inferred; one flaky probe
+        // tolerated, the API is the cause and nothing is affected.
+        let api_only = [Some(O), Some(X), Some(O), Some(O)];
+        assert!(faults(&model, &api_only, 0).is_empty());
+        let f = faults(&model, &api_only, 1);
+        assert_eq!(f.len(), 1);
+        assert_eq!(
+            (f[0].causes.clone(), f[0].affected.clone()),
+            (vec![1], vec![])
+        );
+        assert!(faults(&model, &[Some(O), Some(G), Some(O), None], 0).is_empty());
+    }
+
+    #[test]
+    fn without_a_probe_of_its_own_the_cause_stays_ambiguous() {
+        let model = shop(false);
+        let f = faults(&model, &[Some(X), Some(X), Some(O)], 0);
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].causes, vec![1, 2], "api or db: the probes cannot tell");
+        assert_eq!(f[0].affected, vec![0]);
+    }
+
+    #[test]
+    fn two_faults_at_once_are_two_faults() {
+        let model = shop(true);
+        // db and cdn down together: no single component explains both.
+        let f = faults(&model, &[Some(X), Some(P), Some(X), Some(X)], 0);
+        let got: Vec<(Vec<usize>, Vec<usize>, Status)> = f
+            .iter()
+            .map(|f| (f.causes.clone(), f.affected.clone(), f.status))
+            .collect();
+        assert_eq!(
+            got,
+            vec![(vec![2], vec![0, 1], X), (vec![3], vec![], X)],
+            "the larger fault first"
+        );
+        // The website's and the CDN's probes fail, nothing else: two faults of one probe
+        // each, not one fault with two possible causes.
+        let f = faults(&shop(true), &[Some(X), Some(O), Some(X), Some(O)], 0);
+        assert_eq!(f.len(), 2);
+        assert_eq!(
+            (f[0].causes.clone(), f[1].causes.clone()),
+            (vec![0], vec![3])
+        );
+        // A probe without data and a degraded one neither count for nor against.
+        let f = faults(&model, &[None, Some(G), Some(O), Some(X)], 0);
+        assert_eq!(
+            f[0].causes,
+            vec![2],
+            "db-port fails; api-health says nothing"
+        );
     }
 
     /// Every subset of `k` rows, checking whether one covers every need.

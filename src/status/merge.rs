@@ -225,6 +225,14 @@ pub struct ComponentVerdict {
     pub down_regions: Vec<String>,
     /// Since when the current bad status holds.
     pub since: Option<DateTime<Utc>>,
+    /// The cause (or the candidate causes, any one of them) when it fails only through a
+    /// fault in a component it depends on (see `localise::attribute`).
+    pub affected_by: Vec<String>,
+    /// When it is the one cause the probes point to: the components failing through it.
+    pub affects: Vec<String>,
+    /// Its status was inferred from probes through other components, none of its own
+    /// probes showing it.
+    pub inferred: bool,
 }
 
 /// Roll probe verdicts up into components (worst wins) and apply overrides.
@@ -283,6 +291,9 @@ pub fn components(
                 .collect(),
             regions,
             since,
+            affected_by: Vec::new(),
+            affects: Vec::new(),
+            inferred: false,
         });
     }
     out

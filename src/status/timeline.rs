@@ -365,6 +365,33 @@ pub struct ComponentHistory {
     pub outages: Vec<Outage>,
 }
 
+/// Every probe's consensus timeline over the last [`REACH_DAYS`], in config order.
+pub fn probe_timelines(
+    config: &Config,
+    states: &[RegionState],
+    now: DateTime<Utc>,
+) -> Vec<Vec<Segment>> {
+    let from = now - Duration::days(REACH_DAYS);
+    config
+        .probing
+        .probes
+        .iter()
+        .map(|p| {
+            let policy = ProbePolicy::from(p);
+            probe_timeline(&lines(&policy, states, now), p.quorum, from, now)
+        })
+        .collect()
+}
+
+/// A timeline's status at `at`; `None` without data or outside it.
+pub fn status_at(segments: &[Segment], at: DateTime<Utc>) -> Option<Status> {
+    let i = segments.partition_point(|s| s.to <= at);
+    segments
+        .get(i)
+        .filter(|s| s.from <= at)
+        .and_then(|s| s.status)
+}
+
 /// The history of every component, in config order.
 pub fn histories(
     config: &Config,
@@ -372,17 +399,17 @@ pub fn histories(
     now: DateTime<Utc>,
     tz: Tz,
 ) -> Vec<ComponentHistory> {
+    histories_of(config, &probe_timelines(config, states, now), now, tz)
+}
+
+/// [`histories`] from the probes' timelines (see [`probe_timelines`]).
+pub fn histories_of(
+    config: &Config,
+    probe_lines: &[Vec<Segment>],
+    now: DateTime<Utc>,
+    tz: Tz,
+) -> Vec<ComponentHistory> {
     let from = now - Duration::days(REACH_DAYS);
-    let probe_lines: Vec<(&str, Vec<Segment>)> = config
-        .probing
-        .probes
-        .iter()
-        .map(|p| {
-            let policy = ProbePolicy::from(p);
-            let lines = lines(&policy, states, now);
-            (p.id.as_str(), probe_timeline(&lines, p.quorum, from, now))
-        })
-        .collect();
     config
         .site
         .components
@@ -392,9 +419,9 @@ pub fn histories(
                 .probing
                 .probes
                 .iter()
-                .zip(&probe_lines)
+                .zip(probe_lines)
                 .filter(|(p, _)| p.components.contains(&c.id))
-                .map(|(_, (_, segs))| segs.clone())
+                .map(|(_, segs)| segs.clone())
                 .collect();
             let segments = combine(&probes, from, now);
             ComponentHistory {
@@ -428,6 +455,9 @@ pub struct Detected {
     pub component: String,
     /// The outage.
     pub outage: Outage,
+    /// Components whose own outages were failures through this one (folded into it by
+    /// `localise::fold_detected`).
+    pub affects: Vec<String>,
 }
 
 /// Outages of at least `after` (ongoing ones: lasting that long by `now`) that no cover
@@ -453,6 +483,7 @@ pub fn detected(
                 out.push(Detected {
                     component: h.id.clone(),
                     outage: o.clone(),
+                    affects: Vec::new(),
                 });
             }
         }

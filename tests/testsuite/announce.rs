@@ -488,3 +488,37 @@ fn watch_announces_after_each_rebuild() {
         vec!["API errors — Investigating", "API errors — Resolved"]
     );
 }
+
+#[test]
+fn a_dependency_outage_is_announced_once_not_once_per_component() {
+    let r = Receiver::start();
+    let t = crate::harness::layered_project(&format!(
+        "announce:\n  - kind: webhook\n    url: http://127.0.0.1:{}/hook\n",
+        r.port
+    ));
+    crate::harness::database_down(&t, NOW.parse().unwrap());
+    let out = run(&t, &r);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let got = r.requests("/hook");
+    let titles: Vec<&str> = got
+        .iter()
+        .map(|q| q.body["title"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        titles,
+        vec!["Detected: major outage of Database"],
+        "{got:?}"
+    );
+    assert_eq!(
+        got[0].body["components"],
+        serde_json::json!(["db", "web", "api"])
+    );
+    assert!(
+        got[0].body["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("It affects Website, API."),
+        "{:?}",
+        got[0].body
+    );
+}

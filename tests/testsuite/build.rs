@@ -776,3 +776,132 @@ fn a_japanese_page_and_a_theme_that_rewords_one_phrase() {
     );
     assert!(html.contains("<h2 id=\"components-h\">コンポーネント</h2>"));
 }
+
+#[test]
+fn a_database_outage_is_one_cause_and_one_notice_not_three() {
+    let t = crate::harness::layered_project("");
+    crate::harness::database_down(&t, now());
+    let out = t.run(&["build", "--now", NOW]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let html = t.read("site/index.html");
+    // The banner: the indicator, and one cause naming what it takes down.
+    assert!(html.contains("<h1 id=\"overall\">Major System Outage</h1>"));
+    let causes = &html[html.find("<ul class=\"causes\"").expect("a cause list")..];
+    let causes = &causes[..causes.find("</ul>").unwrap()];
+    assert_eq!(causes.matches("<li").count(), 1, "{causes}");
+    assert!(
+        causes.contains(
+            "<strong>Cause:</strong> <a href=\"components/db/\">Database</a> (Major outage) — affects \
+             <a href=\"components/web/\">Website</a>, <a href=\"components/api/\">API</a>, since \
+             <time datetime=\"2026-11-20T11:50:00Z\">"
+        ),
+        "{causes}"
+    );
+    // The rows: the API and the website fail through the database.
+    for id in ["api", "web"] {
+        let row = component_html(&html, id);
+        assert!(row.contains("Major outage"), "{row}");
+        assert!(
+            row.contains("Affected by <a href=\"components/db/\">Database</a>"),
+            "{row}"
+        );
+    }
+    let db = component_html(&html, "db");
+    assert!(db.contains("Root cause; also affects"), "{db}");
+    let page = t.read("site/components/api/index.html");
+    assert!(page.contains("Affected by <a href=\"../../components/db/\">Database</a>"));
+    // One detected notice, for the database, naming the API and the website.
+    let notice = &html[html.find("Detected by our probes").expect("a notice")..];
+    let notice = &notice[..notice.find("</section>").unwrap()];
+    assert_eq!(notice.matches("<article").count(), 1, "{notice}");
+    assert!(notice.contains("Database</a>: Major outage"), "{notice}");
+    assert!(
+        notice.contains(
+            "It affects <a href=\"components/web/\">Website</a>, <a href=\"components/api/\">API</a>."
+        ),
+        "{notice}"
+    );
+    // One feed item, in the page feed and in each affected component's feed.
+    let feed = t.read("site/feed.rss");
+    assert_eq!(feed.matches("Detected: ").count(), 1, "{feed}");
+    assert!(
+        feed.contains("Detected: major outage of Database"),
+        "{feed}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&t.read("site/feed.json")).unwrap();
+    let html = json["items"][0]["content_html"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        html.contains("It&#32;affects&#32;Website,&#32;API."),
+        "{html}"
+    );
+    assert!(
+        t.read("site/components/web/feed.atom")
+            .contains("Detected: major outage of Database")
+    );
+    // The terminal agrees.
+    let out = t.run(&["status", "--json", "--now", NOW]);
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(doc["indicator"], "critical");
+    assert_eq!(doc["causes"].as_array().unwrap().len(), 1, "{doc}");
+    assert_eq!(doc["causes"][0]["causes"], serde_json::json!(["db"]));
+    assert_eq!(
+        doc["causes"][0]["affected"],
+        serde_json::json!(["web", "api"])
+    );
+    assert_eq!(
+        doc["components"][0]["affected_by"],
+        serde_json::json!(["db"])
+    );
+
+    // Drafting from the API's outage writes the database's post, naming all three; with
+    // it, the notice is gone.
+    let mut cmd = t.cmd(&["incident", "new", "--from-detected", "api"]);
+    cmd.env("PHAROS_NOW", NOW);
+    let out = crate::harness::run_with_limit(cmd, std::time::Duration::from_secs(30));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let post = t.read("incidents/2026-11-20-major-outage-of-database.md");
+    assert!(post.contains("components: [db, web, api]"), "{post}");
+    let out = t.run(&["build", "--now", NOW]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let html = t.read("site/index.html");
+    assert!(!html.contains("Detected by our probes"), "{html}");
+    assert!(
+        html.contains("<strong>Cause:</strong>"),
+        "the probes still point at it"
+    );
+}
+
+#[test]
+fn without_a_probe_of_its_own_the_cause_is_inferred_or_left_open() {
+    // The database has no probe: the API's and the website's failures point at the API
+    // or the database, which the probes cannot tell apart.
+    let t = crate::harness::layered_project("");
+    let probes = t.read("probes.yaml");
+    let cut = probes.find("  - id: db-port").unwrap();
+    t.write("probes.yaml", &probes[..cut]);
+    crate::harness::database_down(&t, now());
+    let out = t.run(&["build", "--now", NOW]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let html = t.read("site/index.html");
+    assert!(
+        html.contains(
+            "<strong>Possible causes:</strong> <a href=\"components/api/\">API</a> or \
+             <a href=\"components/db/\">Database</a> (Major outage) — affects \
+             <a href=\"components/web/\">Website</a>"
+        ),
+        "{html}"
+    );
+    let web = component_html(&html, "web");
+    assert!(
+        web.contains("Affected by <a href=\"components/api/\">API</a> or"),
+        "{web}"
+    );
+    // The database keeps its own (unmonitored) status: nothing says it is down.
+    let db = component_html(&html, "db");
+    assert!(
+        db.contains("Operational") && !db.contains("class=\"cause\""),
+        "{db}"
+    );
+}

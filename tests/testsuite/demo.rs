@@ -83,3 +83,41 @@ fn demo_refuses_a_folder_that_is_not_empty() {
         "mine"
     );
 }
+
+#[test]
+fn taking_the_demo_database_down_names_it_as_the_cause() {
+    let dir = tempfile::Builder::new()
+        .prefix("pharos-demo-db-")
+        .tempdir()
+        .unwrap();
+    let mut cmd = std::process::Command::new(bin());
+    cmd.args(["demo", "--duration", "14s", "--take-down", "db", "--dir"])
+        .arg(dir.path());
+    let out = run_with_limit(cmd, Duration::from_secs(60));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    // The database refuses connections, so the API answers 503: both down, one cause.
+    assert!(text.contains("  db       Major outage"), "{text}");
+    let api = text
+        .lines()
+        .find(|l| l.starts_with("  api "))
+        .unwrap_or_default();
+    assert!(
+        api.contains("outage") && api.ends_with(", affected by db"),
+        "{text}"
+    );
+    assert!(text.contains("  Cause: db — affects api"), "{text}");
+    let html = std::fs::read_to_string(dir.path().join("site/index.html")).unwrap();
+    assert!(
+        html.contains(
+            "<strong>Cause:</strong> <a href=\"components/db/\">Database</a> (Major outage) — affects <a href=\"components/api/\">API</a>"
+        ),
+        "no cause in the banner"
+    );
+    assert!(html.contains("Affected by <a href=\"components/db/\">Database</a>"));
+    let api_state = std::fs::read_to_string(dir.path().join("state/eu-west.json")).unwrap();
+    assert!(
+        api_state.contains("HTTP 503"),
+        "the API's probe saw the 503 the database outage causes"
+    );
+}

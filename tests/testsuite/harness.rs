@@ -616,3 +616,86 @@ fn dns_answer(
     let _ = ResponseCode::NoError;
     m.to_vec().ok()
 }
+
+/// Write `state/<region>.json` where each probe's confirmed history is its list of
+/// (RFC 3339 time, health) changes, with a fresh sample of the last health 5 s before
+/// `now` so the region counts as reporting.
+pub(crate) fn region_history(
+    t: &ProjectTest,
+    region: &str,
+    now: chrono::DateTime<chrono::Utc>,
+    probes: &[(&str, &[(&str, pharos::state::RegionHealth)])],
+) {
+    use pharos::state::{Health, RegionHealth, RegionState, Sample, Transition};
+    let mut s = RegionState::new(region, now);
+    for (id, changes) in probes {
+        let last = match changes.last().map(|c| c.1) {
+            Some(RegionHealth::Down) => Health::Down,
+            Some(RegionHealth::Degraded) => Health::Degraded,
+            _ => Health::Up,
+        };
+        let sample = Sample::new(
+            now - chrono::Duration::seconds(5),
+            last,
+            last.as_str().into(),
+        );
+        let policy = pharos::state::history::Policy::every(30.0);
+        s.record(id, "http", "https://x", &policy, sample);
+        if let Some(p) = s.probes.get_mut(*id) {
+            p.transitions = changes
+                .iter()
+                .map(|(at, to)| Transition {
+                    at: at.parse().unwrap(),
+                    to: *to,
+                })
+                .collect();
+        }
+    }
+    t.write(
+        &format!("state/{region}.json"),
+        &serde_json::to_string(&s).unwrap(),
+    );
+}
+
+/// A project where the website needs the API and the API needs the database, each with
+/// a probe of its own, checked from r1, r2 and r3; `extra` is appended to components.yaml.
+pub(crate) fn layered_project(extra: &str) -> ProjectTest {
+    let t = ProjectTest::new();
+    t.write(
+        "components.yaml",
+        &format!(
+            "page:\n  title: Shop Status\n  base_url: https://status.shop.test\ncomponents:\n\
+             \x20 - id: web\n    name: Website\n    depends_on: [api]\n\
+             \x20 - id: api\n    name: API\n    depends_on: [db]\n\
+             \x20 - id: db\n    name: Database\n{extra}"
+        ),
+    );
+    t.write(
+        "probes.yaml",
+        "regions:\n  - name: r1\n  - name: r2\n  - name: r3\nprobes:\n\
+         \x20 - id: web-home\n    kind: http\n    url: https://www.test/\n    components: [web]\n    interval: 30s\n\
+         \x20 - id: api-health\n    kind: http\n    url: https://api.test/\n    components: [api]\n    interval: 30s\n\
+         \x20 - id: db-port\n    kind: tcp\n    host: db.test\n    port: 5432\n    components: [db]\n    interval: 30s\n",
+    );
+    t
+}
+
+/// Every region of a [`layered_project`]: all up since 10:00 on 20 Nov 2026, then the
+/// database down from 11:50, the API from 11:50:30 and the website from 11:51, still
+/// down at 12:00.
+pub(crate) fn database_down(t: &ProjectTest, now: chrono::DateTime<chrono::Utc>) {
+    use pharos::state::RegionHealth::{Down, Up};
+    let since = "2026-11-20T10:00:00Z";
+    for r in ["r1", "r2", "r3"] {
+        region_history(
+            t,
+            r,
+            now,
+            &[
+                ("web-home", &[(since, Up), ("2026-11-20T11:51:00Z", Down)]),
+                ("api-health", &[(since, Up), ("2026-11-20T11:50:30Z", Down)]),
+                ("db-port", &[(since, Up), ("2026-11-20T11:50:00Z", Down)]),
+            ],
+        );
+    }
+}
