@@ -904,4 +904,22 @@ fn without_a_probe_of_its_own_the_cause_is_inferred_or_left_open() {
         db.contains("Operational") && !db.contains("class=\"cause\""),
         "{db}"
     );
+
+    // When the website needs the database directly, not the API, only the database
+    // explains both failures: its row takes the outage, inferred.
+    let components = t.read("components.yaml");
+    t.write(
+        "components.yaml",
+        &components.replace("depends_on: [api]", "depends_on: [db]"),
+    );
+    let out = t.run(&["build", "--now", NOW]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let html = t.read("site/index.html");
+    let db = component_html(&html, "db");
+    assert!(db.contains("Major outage"), "{db}");
+    assert!(
+        db.contains("Root cause; also affects <a href=\"components/web/\">Website</a>, <a href=\"components/api/\">API</a> (inferred from the components that depend on it)"),
+        "{db}"
+    );
+    assert!(db.contains("Down in r1, r2, r3"), "{db}");
 }

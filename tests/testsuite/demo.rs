@@ -115,6 +115,8 @@ fn taking_the_demo_database_down_names_it_as_the_cause() {
         "no cause in the banner"
     );
     assert!(html.contains("Affected by <a href=\"components/db/\">Database</a>"));
+    // The cause list and notes pass axe in both colour schemes, on a phone and a desktop.
+    crate::browser::check(&dir.path().join("site"), "demo-db", "/,/components/api/");
     let api_state = std::fs::read_to_string(dir.path().join("state/eu-west.json")).unwrap();
     assert!(
         api_state.contains("HTTP 503"),
