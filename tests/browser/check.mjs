@@ -6,34 +6,13 @@
 //
 // Run by tests/testsuite/browser.rs; needs `npm ci` here and /usr/bin/chromium.
 import fs from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
+import { serve, launch } from './serve.mjs';
 
 const [site, out, list] = process.argv.slice(2);
-const root = path.resolve(site);
-const types = { '.html': 'text/html; charset=utf-8', '.css': 'text/css', '.svg': 'image/svg+xml',
-  '.json': 'application/json', '.xml': 'application/xml', '.ics': 'text/calendar' };
-const server = http.createServer((req, res) => {
-  let p = decodeURIComponent(new URL(req.url, 'http://127.0.0.1').pathname);
-  if (p.endsWith('/')) p += 'index.html';
-  const file = path.resolve(root, '.' + p);
-  if (!file.startsWith(root) || !fs.existsSync(file) || fs.statSync(file).isDirectory()) {
-    res.writeHead(404, { 'content-type': types['.html'] });
-    res.end(fs.readFileSync(path.join(root, '404.html')));
-    return;
-  }
-  res.writeHead(200, { 'content-type': types[path.extname(file)] || 'application/octet-stream' });
-  res.end(fs.readFileSync(file));
-});
-await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
-const base = `http://127.0.0.1:${server.address().port}`;
-
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
+const { server, base } = await serve(site);
+const browser = await chromium.launch(launch);
 const axe = fs.readFileSync(new URL('./node_modules/axe-core/axe.min.js', import.meta.url), 'utf8');
 fs.mkdirSync(out, { recursive: true });
 const problems = [];

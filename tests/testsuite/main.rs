@@ -17,6 +17,7 @@ mod demo;
 mod dns;
 mod feeds;
 mod harness;
+mod hostile;
 mod icmp;
 mod metrics;
 mod objstore;
