@@ -252,3 +252,163 @@ fn path_traversal_in_post_and_theme_names_is_refused() {
         assert!(!t.path().join("site").exists(), "nothing was written");
     }
 }
+
+/// Every file under `dir`, with its text (lossy).
+fn files_under(dir: &std::path::Path) -> Vec<(std::path::PathBuf, String)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let bytes = std::fs::read(&path).unwrap_or_default();
+                out.push((path, String::from_utf8_lossy(&bytes).into_owned()));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn secrets_never_reach_the_site_the_state_the_logs_or_announcements() {
+    let secret = format!("s3cr3t-{}", std::process::id());
+    let hook_secret = format!("h00k-{}", std::process::id());
+    // A server that reflects what it was sent: the Authorization header back as a header
+    // and, with the request line, in a JSON body; a TCP server that echoes.
+    let http = TcpListener::bind("127.0.0.1:0").unwrap();
+    let http_port = http.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in http.incoming().take(20).flatten() {
+            let mut reader = BufReader::new(&stream);
+            let (mut line, mut first, mut auth) = (String::new(), String::new(), String::new());
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                if first.is_empty() {
+                    first = line.trim().to_string();
+                }
+                if let Some(v) = line.strip_prefix("authorization: ") {
+                    auth = v.trim().to_string();
+                }
+                line.clear();
+            }
+            let body = serde_json::json!({ "saw": first, "auth": auth }).to_string();
+            let reply = format!(
+                "HTTP/1.1 200 OK\r\nX-Echo: {auth}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = (&stream).write_all(reply.as_bytes());
+        }
+    });
+    let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
+    let tcp_port = tcp.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut stream in tcp.incoming().take(20).flatten() {
+            let mut buf = [0u8; 256];
+            let n = std::io::Read::read(&mut stream, &mut buf).unwrap_or(0);
+            let _ = stream.write_all(&buf[..n]);
+        }
+    });
+    // The webhook receiver: request lines and bodies.
+    let hook = TcpListener::bind("127.0.0.1:0").unwrap();
+    let hook_port = hook.local_addr().unwrap().port();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(String, String)>::new()));
+    let record = seen.clone();
+    std::thread::spawn(move || {
+        for stream in hook.incoming().take(20).flatten() {
+            let mut reader = BufReader::new(&stream);
+            let (mut line, mut head, mut length) = (String::new(), String::new(), 0usize);
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                if let Some(v) = line.to_lowercase().strip_prefix("content-length: ") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+                head.push_str(&line);
+                line.clear();
+            }
+            let mut body = vec![0u8; length];
+            let _ = std::io::Read::read_exact(&mut reader, &mut body);
+            record
+                .lock()
+                .unwrap()
+                .push((head, String::from_utf8_lossy(&body).into_owned()));
+            let _ = (&stream)
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        }
+    });
+
+    let t = ProjectTest::new();
+    t.write(
+        "components.yaml",
+        &format!(
+            "page:\n  title: Secret Status\n  base_url: https://status.test\ncomponents:\n  - id: api\n    name: API\n\
+             announce:\n  - kind: webhook\n    url: http://127.0.0.1:{hook_port}/hook/${{HOOK_SECRET}}\n"
+        ),
+    );
+    t.write(
+        "probes.yaml",
+        &format!(
+            "regions:\n  - name: r1\nprobes:\n\
+             \x20 - id: echo-http\n    kind: http\n    url: http://127.0.0.1:{http_port}/?token=${{API_SECRET}}\n    components: [api]\n\
+             \x20   headers: {{Authorization: 'Bearer ${{API_SECRET}}'}}\n\
+             \x20   assertions: ['header.x-echo == \"none\"', 'json.saw == \"none\"']\n\
+             \x20 - id: echo-tcp\n    kind: tcp\n    host: 127.0.0.1\n    port: {tcp_port}\n    send: 'login ${{API_SECRET}}'\n    expect: '^SAFE'\n    components: [api]\n\
+             \x20 - id: echo-plugin\n    kind: command\n    command: [/bin/sh, -c, 'echo \"CRITICAL token=$TOKEN arg=$0\"; env; exit 2', '${{API_SECRET}}']\n    env: {{TOKEN: '${{API_SECRET}}'}}\n    components: [api]\n"
+        ),
+    );
+    t.write(
+        "incidents/2026-11-21-api.md",
+        "---\ntitle: API errors\nimpact: minor\ncomponents: [api]\n---\n## 2026-11-21T06:00:00Z investigating\nLooking.\n",
+    );
+    let run = |args: &[&str]| {
+        let mut cmd = t.cmd(args);
+        cmd.env("API_SECRET", &secret)
+            .env("HOOK_SECRET", &hook_secret)
+            .env("PHAROS_LOG", "info");
+        let out = run_with_limit(cmd, std::time::Duration::from_secs(60));
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        format!("{}{}", stdout(&out), stderr(&out))
+    };
+    let mut logs = run(&["probe", "--region", "r1", "--once"]);
+    logs += &run(&["build"]);
+    logs += &run(&["status"]);
+    logs += &run(&["status", "--json"]);
+    logs += &run(&["announce"]);
+    // The probes did use the secret, and the reflections were recorded, redacted.
+    let state = t.read("state/r1.json");
+    assert!(state.contains("header.x-echo is"), "{state}");
+    assert!(state.contains("CRITICAL token="), "{state}");
+    let sent = seen.lock().unwrap().clone();
+    assert!(!sent.is_empty(), "the incident was announced");
+    assert!(
+        sent[0].0.contains(&format!("/hook/{hook_secret}")),
+        "the webhook got its secret address"
+    );
+
+    for s in [&secret, &hook_secret] {
+        for (path, text) in files_under(&t.path().join("site"))
+            .into_iter()
+            .chain(files_under(&t.path().join("state")))
+        {
+            assert!(
+                !text.contains(s.as_str()),
+                "{} holds a secret",
+                path.display()
+            );
+        }
+        assert!(
+            !logs.contains(s.as_str()),
+            "the logs hold a secret:\n{logs}"
+        );
+        for (head, body) in &sent {
+            assert!(
+                !body.contains(s.as_str()),
+                "an announcement body holds a secret: {body}"
+            );
+            let headers = head.split_once("\r\n").map_or("", |(_, h)| h);
+            assert!(
+                !headers.contains(s.as_str()),
+                "announcement headers hold a secret"
+            );
+        }
+    }
+}
