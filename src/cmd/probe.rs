@@ -20,6 +20,11 @@ pub struct Args {
     /// Run every probe once, write the state file and exit.
     #[arg(long)]
     pub once: bool,
+    /// If this region's state file is damaged (not a pharos state file, or another
+    /// region's), rename it to `<file>.damaged-<time>` and start afresh. Without it the
+    /// worker refuses to start rather than overwrite it.
+    #[arg(long)]
+    pub move_aside: bool,
     /// Most checks in flight at once.
     #[arg(long, default_value_t = 64)]
     pub concurrency: usize,
@@ -52,6 +57,7 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
         std::time::Duration::from_secs(60),
     );
     opts.once = args.once;
+    opts.move_aside = args.move_aside;
     opts.concurrency = args.concurrency;
     opts.flush_every = args.write_every;
     opts.metrics = args.metrics;

@@ -40,6 +40,9 @@ pub struct Options {
     /// With object storage: how long a starting worker watches a recently written state
     /// for another live worker; live workers write at least twice per lease.
     pub lease: Duration,
+    /// When the region's state file cannot be read (garbage, another region's), keep it
+    /// as `<file>.damaged-<time>` and start afresh instead of refusing to start.
+    pub move_aside: bool,
 }
 
 impl Options {
@@ -54,6 +57,7 @@ impl Options {
             metrics: None,
             per_host: 8,
             lease: Duration::from_secs(10),
+            move_aside: false,
         }
     }
 }
@@ -109,7 +113,9 @@ pub async fn run(
         );
     }
 
-    let (mut writer, state) = store.open(&opts.region, opts.lease).await?;
+    let (mut writer, state) = store
+        .open(&opts.region, opts.lease, opts.move_aside)
+        .await?;
     let keepalive = writer.keepalive(opts.lease);
     let mut state = state.unwrap_or_else(|| RegionState::new(&opts.region, Utc::now()));
     let ids: Vec<&str> = probes.iter().map(|p| p.id.as_str()).collect();

@@ -160,6 +160,20 @@ impl LocalStore {
         Ok(())
     }
 
+    /// Rename a region's state file to `<file>.damaged-<UTC time>`, returning the new path.
+    pub fn move_aside(&self, region: &str) -> Result<PathBuf> {
+        let from = self.path_of(region);
+        let mut to = from.clone().into_os_string();
+        to.push(format!(
+            ".damaged-{}",
+            chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
+        ));
+        let to = PathBuf::from(to);
+        fs::rename(&from, &to)
+            .with_context(|| format!("moving {} to {}", from.display(), to.display()))?;
+        Ok(to)
+    }
+
     /// Read one region's state, `None` when it has none yet.
     pub fn read(&self, region: &str) -> Result<Option<RegionState>> {
         let path = self.path_of(region);
@@ -281,15 +295,34 @@ impl Store {
         &self,
         region: &str,
         lease: std::time::Duration,
+        move_aside: bool,
     ) -> Result<(Writer, Option<RegionState>)> {
         match self {
             Store::Local(l) => {
                 let lock = l.lock(region)?;
-                let state = l.read(region).with_context(|| {
-                    format!("refusing to overwrite the state of region \"{region}\"")
-                })?;
+                let state = match l.read(region) {
+                    Ok(state) => state,
+                    Err(e) if move_aside => {
+                        let kept = l.move_aside(region)?;
+                        tracing::warn!("{e:#}; kept it as {} and starting afresh", kept.display());
+                        None
+                    }
+                    Err(e) => {
+                        return Err(e).with_context(|| {
+                            format!(
+                                "refusing to overwrite the state of region \"{region}\" \
+                                 (`pharos probe --move-aside` keeps it as {}.damaged-<time> and starts afresh)",
+                                l.path_of(region).display()
+                            )
+                        });
+                    }
+                };
                 Ok((Writer::Local(l.clone(), lock), state))
             }
+            Store::Object(_) if move_aside => anyhow::bail!(
+                "--move-aside works on a state folder; with object storage, copy the damaged \
+                 object away with your store's tools"
+            ),
             Store::Object(o) => {
                 let (writer, state) = o.open(region, lease).await?;
                 Ok((Writer::Object(writer), state))

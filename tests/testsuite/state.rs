@@ -141,7 +141,7 @@ fn a_second_worker_for_the_region_is_refused_and_sigterm_stops_cleanly() {
 }
 
 #[test]
-fn a_garbage_state_file_is_never_overwritten() {
+fn a_garbage_state_file_is_never_overwritten_unless_moved_aside() {
     let server = Server::fixed(Reply::Status(200, "ok".into()));
     let t = busy_project(1, &server);
     t.write("state/r1.json", "this is not json");
@@ -153,6 +153,27 @@ fn a_garbage_state_file_is_never_overwritten() {
         stderr(&out)
     );
     assert_eq!(t.read("state/r1.json"), "this is not json");
+    assert!(stderr(&out).contains("--move-aside"), "{}", stderr(&out));
+    // Asked to, it keeps the damaged file beside the new one and starts afresh.
+    let out = t.run(&["probe", "--once", "--region", "r1", "--move-aside"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("kept it as"), "{}", stderr(&out));
+    let kept: Vec<std::path::PathBuf> = std::fs::read_dir(t.path().join("state"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().contains("r1.json.damaged-"))
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(
+        std::fs::read_to_string(&kept[0]).unwrap(),
+        "this is not json"
+    );
+    pharos::state::parse(&t.read("state/r1.json"), "r1.json").unwrap();
+    // The builder reads the new file and leaves the kept one alone.
+    let out = t.run(&["build"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("damaged"), "{}", stderr(&out));
 }
 
 #[test]
