@@ -239,12 +239,29 @@ pub struct Examined {
 pub fn examine(components_path: &Path, probes_path: &Path) -> Examined {
     let mut problems = Vec::new();
     let components = read_yaml(components_path, COMPONENTS_FILE, &mut problems);
+    let probes = read_yaml(probes_path, PROBES_FILE, &mut problems);
+    examine_nodes(components, probes, problems)
+}
+
+/// [`examine`] on the files' texts (the fuzz targets' entry).
+pub fn examine_texts(components: &str, probes: &str) -> Examined {
+    let mut problems = Vec::new();
+    let components = parse_yaml(components, COMPONENTS_FILE, &mut problems);
+    let probes = parse_yaml(probes, PROBES_FILE, &mut problems);
+    examine_nodes(components, probes, problems)
+}
+
+fn examine_nodes(
+    components: Option<yaml::Node>,
+    probes: Option<yaml::Node>,
+    mut problems: Vec<Problem>,
+) -> Examined {
     let site = components
         .as_ref()
         .and_then(|node| validate_components(node, COMPONENTS_FILE, &mut problems));
     let ids = components.as_ref().map(component_ids);
-    let probing = read_yaml(probes_path, PROBES_FILE, &mut problems)
-        .and_then(|node| validate_probes(&node, PROBES_FILE, ids.as_deref(), &mut problems));
+    let probing =
+        probes.and_then(|node| validate_probes(&node, PROBES_FILE, ids.as_deref(), &mut problems));
     sort_by_place(&mut problems);
     Examined {
         site,
@@ -307,7 +324,12 @@ pub fn read_yaml(path: &Path, shown: &str, problems: &mut Vec<Problem>) -> Optio
             return None;
         }
     };
-    match yaml::parse(&text) {
+    parse_yaml(&text, shown, problems)
+}
+
+/// Parse YAML text into a located tree; a syntax error becomes a problem.
+fn parse_yaml(text: &str, shown: &str, problems: &mut Vec<Problem>) -> Option<yaml::Node> {
+    match yaml::parse(text) {
         Ok(node) => Some(node),
         Err(e) => {
             problems.push(Problem::from_yaml(shown, e));

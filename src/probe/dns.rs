@@ -243,6 +243,23 @@ fn data(answer: &str) -> &str {
     answer.splitn(3, ' ').nth(2).unwrap_or(answer)
 }
 
+/// The answers' data when every expected answer is among them, else why not. Pure (a
+/// fuzz target's entry).
+pub fn check_answers<'a>(spec: &DnsSpec, info: &'a DnsInfo) -> Result<Vec<&'a str>, String> {
+    let values: Vec<&str> = info.answers.iter().map(|a| data(a)).collect();
+    for expected in &spec.expect_answers {
+        if !values.iter().any(|v| expected.matches(v)) {
+            let got = if values.is_empty() {
+                "no answers".to_string()
+            } else {
+                values.join(", ")
+            };
+            return Err(format!("expected answer {expected} not found; got {got}"));
+        }
+    }
+    Ok(values)
+}
+
 fn judge(
     probe: &Probe,
     spec: &DnsSpec,
@@ -261,20 +278,10 @@ fn judge(
             ),
         );
     }
-    let values: Vec<&str> = info.answers.iter().map(|a| data(a)).collect();
-    for expected in &spec.expect_answers {
-        if !values.iter().any(|v| expected.matches(v)) {
-            let got = if values.is_empty() {
-                "no answers".to_string()
-            } else {
-                values.join(", ")
-            };
-            return (
-                Health::Down,
-                format!("expected answer {expected} not found; got {got}"),
-            );
-        }
-    }
+    let values = match check_answers(spec, info) {
+        Ok(values) => values,
+        Err(why) => return (Health::Down, why),
+    };
     let shown: Vec<&str> = values.iter().take(5).copied().collect();
     let more = if values.len() > 5 {
         format!(" and {} more", values.len() - 5)

@@ -5,7 +5,7 @@
 
 pub mod assert;
 pub mod command;
-mod dns;
+pub mod dns;
 mod http;
 pub mod icmp;
 pub mod listen;
