@@ -235,6 +235,17 @@ fn build_into(project: &Project, now: DateTime<Utc>, keep: Option<&mut Rebuild>)
         None => (None, &mut fresh),
     };
     let (config, incidents, states) = load_cached(project, cache)?;
+    for s in &states {
+        if let Some(skew) = status::merge::clock_skew(s, now) {
+            tracing::warn!(
+                "region {}: its clock is {} (file written at {}); its results are left out until its time is fixed",
+                s.region,
+                status::merge::skew_words(skew),
+                s.written_at
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            );
+        }
+    }
     let Decision {
         components,
         indicator,

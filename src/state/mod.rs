@@ -371,12 +371,18 @@ pub struct RegionState {
     pub written_at: DateTime<Utc>,
     /// Per probe id.
     pub probes: BTreeMap<String, ProbeState>,
+    /// When the store received it, by the store's clock (object storage's Last-Modified);
+    /// `None` for a folder, whose file times may come from anywhere (a copy, a checkout).
+    /// Not written: it is how the reader found the file.
+    #[serde(skip)]
+    pub stored_at: Option<DateTime<Utc>>,
 }
 
 impl RegionState {
     /// An empty state for a region.
     pub fn new(region: &str, now: DateTime<Utc>) -> Self {
         RegionState {
+            stored_at: None,
             schema: SCHEMA,
             region: region.to_string(),
             written_at: now,

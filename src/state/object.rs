@@ -329,11 +329,13 @@ impl ObjectStates {
                     .get(&key)
                     .await
                     .map_err(|e| anyhow!("{shown}: cannot read: {e}"))?;
+                let stored_at = got.meta.last_modified;
                 let bytes = got
                     .bytes()
                     .await
                     .map_err(|e| anyhow!("{shown}: cannot read: {e}"))?;
-                let state = super::parse(&String::from_utf8_lossy(&bytes), &shown)?;
+                let mut state = super::parse(&String::from_utf8_lossy(&bytes), &shown)?;
+                state.stored_at = Some(stored_at);
                 let stem = name.trim_end_matches(".json");
                 if state.region != stem {
                     bail!(

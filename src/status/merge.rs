@@ -16,6 +16,38 @@ use crate::state::RegionState;
 /// A region older than this many intervals is left out of the quorum.
 pub const STALE_INTERVALS: u32 = 3;
 
+/// A region clock off by more than this is not trusted.
+pub const CLOCK_TOLERANCE: chrono::Duration = chrono::Duration::minutes(2);
+
+/// How far a region's clock is off, when by more than [`CLOCK_TOLERANCE`]: a file written
+/// "in the future" by `now`, or (with object storage) a `written_at` far from when the
+/// store received it, by the store's clock. Positive: the region's clock is ahead.
+pub fn clock_skew(state: &RegionState, now: DateTime<Utc>) -> Option<chrono::Duration> {
+    let ahead_of_now = state.written_at - now;
+    if ahead_of_now > CLOCK_TOLERANCE {
+        return Some(ahead_of_now);
+    }
+    let against_store = state.written_at - state.stored_at?;
+    (against_store.abs() > CLOCK_TOLERANCE).then_some(against_store)
+}
+
+/// "10 min ahead", "3 h 5 min behind".
+pub fn skew_words(skew: chrono::Duration) -> String {
+    let secs = skew.num_seconds().unsigned_abs();
+    let size = match secs {
+        ..3600 => format!("{} min", secs / 60),
+        _ => format!("{} h {} min", secs / 3600, secs % 3600 / 60),
+    };
+    format!(
+        "{size} {}",
+        if skew > chrono::Duration::zero() {
+            "ahead"
+        } else {
+            "behind"
+        }
+    )
+}
+
 /// What the merge needs to know about one probe.
 #[derive(Debug, Clone)]
 pub struct ProbePolicy<'a> {
@@ -132,11 +164,21 @@ pub fn merge_probe(
     let stale_after = policy.stale_after();
     let mut regions = Vec::new();
     for name in policy.regions {
-        let probe = states
-            .iter()
-            .find(|s| &s.region == name)
-            .and_then(|s| s.probes.get(policy.id));
+        let state = states.iter().find(|s| &s.region == name);
+        let probe = state.and_then(|s| s.probes.get(policy.id));
+        let skew = state.and_then(|s| clock_skew(s, now));
         let view = match probe {
+            // Its times (back-dating, staleness, history) cannot be trusted: no data.
+            Some(p) if skew.is_some() => RegionView {
+                region: name.clone(),
+                health: RegionHealth::NoData,
+                detail: Some(format!(
+                    "this region's clock is {}, so its results are left out; fix time sync (NTP) on its prober",
+                    skew.map(skew_words).unwrap_or_default()
+                )),
+                checked_at: Some(p.last.at),
+                since: None,
+            },
             None => RegionView {
                 region: name.clone(),
                 health: RegionHealth::NoData,
@@ -471,6 +513,33 @@ mod tests {
         let v = verdict(&[region("a", 100, &[D, D])], 100);
         assert_eq!(v.regions[1].health, RegionHealth::NoData);
         assert_eq!(v.status, Some(Status::MajorOutage));
+    }
+
+    #[test]
+    fn a_region_whose_clock_is_off_is_flagged_and_left_out() {
+        // c's clock runs 10 minutes ahead: its file and samples are dated 10 min ahead.
+        let states = [
+            region("a", 100, &[D, D]),
+            region("b", 100, &[P, P]),
+            region("c", 700, &[D, D]),
+        ];
+        let v = verdict(&states, 100);
+        assert_eq!(v.regions[2].health, RegionHealth::NoData);
+        let detail = v.regions[2].detail.clone().unwrap_or_default();
+        assert!(detail.contains("clock is 10 min ahead"), "{detail}");
+        assert_eq!(v.status, Some(Status::PartialOutage), "a and b decide");
+        // Behind, seen against the store's clock (object storage's Last-Modified).
+        let mut late = region("c", 100, &[D, D]);
+        late.stored_at = Some(t(100 + 600));
+        assert_eq!(
+            clock_skew(&late, t(100)).map(skew_words).as_deref(),
+            Some("10 min behind")
+        );
+        // Within the tolerance, and with no store clock, nothing is said.
+        late.stored_at = Some(t(160));
+        assert_eq!(clock_skew(&late, t(100)), None);
+        late.stored_at = None;
+        assert_eq!(clock_skew(&late, t(100)), None);
     }
 
     #[test]

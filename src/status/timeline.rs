@@ -600,6 +600,37 @@ mod tests {
     }
 
     #[test]
+    fn days_around_a_dst_change_are_23_and_25_hours_long() {
+        // Up all along in Berlin, from 27 Mar to 27 Oct 2026 (UTC+1 → +2 on 29 Mar,
+        // back on 25 Oct): the short and the long day each count their real seconds.
+        let from: DateTime<Utc> = "2026-03-26T23:00:00Z".parse().unwrap();
+        let to: DateTime<Utc> = "2026-10-27T23:00:00Z".parse().unwrap();
+        let up = vec![Segment {
+            from,
+            to,
+            status: Some(Status::Operational),
+            down: vec![],
+        }];
+        let berlin = chrono_tz::Europe::Berlin;
+        let spring = days(&up, berlin, "2026-03-30T12:00:00Z".parse().unwrap(), 3);
+        let got: Vec<(String, f64)> = spring
+            .iter()
+            .map(|d| (d.date.to_string(), d.tally.up_s))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("2026-03-28".to_string(), 24.0 * 3600.0),
+                ("2026-03-29".to_string(), 23.0 * 3600.0),
+                ("2026-03-30".to_string(), 12.0 * 3600.0 + 2.0 * 3600.0),
+            ]
+        );
+        let autumn = days(&up, berlin, "2026-10-26T12:00:00Z".parse().unwrap(), 2);
+        assert_eq!(autumn[0].date.to_string(), "2026-10-25");
+        assert_eq!(autumn[0].tally.up_s, 25.0 * 3600.0);
+    }
+
+    #[test]
     fn components_take_the_worst_probe_and_days_split_at_local_midnight() {
         // Probe 1 down 23:00–01:00 (Tokyo is UTC+9, so 08:00–10:00 local on one day);
         // probe 2 without data after 12:00.

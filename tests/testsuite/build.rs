@@ -923,3 +923,29 @@ fn without_a_probe_of_its_own_the_cause_is_inferred_or_left_open() {
     );
     assert!(db.contains("Down in r1, r2, r3"), "{db}");
 }
+
+#[test]
+fn a_region_whose_clock_is_ten_minutes_ahead_is_flagged_and_left_out() {
+    let t = project();
+    region(&t, "r1", 10, &[("web-home", &[U, U])]);
+    region(&t, "r2", 10, &[("web-home", &[U, U])]);
+    // r3's clock runs 10 minutes ahead: everything it writes is dated 10 min from now.
+    region(&t, "r3", -600, &[("web-home", &[D, D, D])]);
+    let out = t.run(&["build", "--now", NOW]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("region r3: its clock is 10 min ahead"),
+        "{}",
+        stderr(&out)
+    );
+    let html = t.read("site/index.html");
+    let web = component_html(&html, "web");
+    assert!(
+        web.contains("Operational"),
+        "r3's down is not trusted: {web}"
+    );
+    assert!(
+        web.contains("this region&#39;s clock is 10 min ahead, so its results are left out"),
+        "{web}"
+    );
+}
