@@ -216,7 +216,21 @@ pub async fn check(probe: &Probe, ctx: &Ctx, run: &RunInfo) -> Sample {
     }
     sample.attempts = attempts;
     sample.detail = redact(probe, sample.detail);
+    if prober_out_of_descriptors(&sample.detail) {
+        // The prober's own limit, not the target's fault: never "down".
+        sample.health = Health::Unknown;
+        sample.detail = format!(
+            "{}; this prober ran out of file descriptors: raise its limit (ulimit -n, systemd LimitNOFILE) or lower --concurrency",
+            sample.detail
+        );
+    }
     sample
+}
+
+/// Whether a check failed because this process or the system ran out of file
+/// descriptors (EMFILE, ENFILE), as the error's text says.
+fn prober_out_of_descriptors(detail: &str) -> bool {
+    detail.contains("(os error 24)") || detail.contains("(os error 23)")
 }
 
 /// Replace the value of every `${SECRET}` the probe uses by its reference, wherever a

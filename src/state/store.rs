@@ -371,9 +371,15 @@ impl Writer {
         match self {
             Writer::Local(store, lock) => {
                 let s = state.read().unwrap_or_else(|e| e.into_inner());
-                store
-                    .write(&s, lock)
-                    .map_err(|e| super::object::WriteError::Fatal(format!("{e:#}")))
+                store.write(&s, lock).map_err(|e| {
+                    // A full disk or exhausted descriptors pass: keep probing and try
+                    // again (the previous file stays whole). Anything else stops.
+                    if passing_trouble(&e) {
+                        super::object::WriteError::Failed(e)
+                    } else {
+                        super::object::WriteError::Fatal(format!("{e:#}"))
+                    }
+                })
             }
             Writer::Object(w) => {
                 let mut bytes = Vec::new();
@@ -387,4 +393,18 @@ impl Writer {
             }
         }
     }
+}
+
+/// Whether a local write failed for a reason that may pass: no space or quota left
+/// (ENOSPC, EDQUOT), or no file descriptor (EMFILE, ENFILE).
+fn passing_trouble(e: &anyhow::Error) -> bool {
+    e.chain()
+        .filter_map(|c| c.downcast_ref::<std::io::Error>())
+        .any(|io| {
+            matches!(
+                io.kind(),
+                std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+            ) || matches!(io.raw_os_error(), Some(28 | 122 | 24 | 23))
+                || io.to_string().contains("(os error 24)")
+        })
 }

@@ -15,6 +15,7 @@ mod check;
 mod command;
 mod demo;
 mod dns;
+mod exhaustion;
 mod feeds;
 mod harness;
 mod hostile;
