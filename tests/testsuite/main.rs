@@ -25,6 +25,7 @@ mod objstore;
 mod probe;
 mod push;
 mod regions;
+mod soak;
 mod state;
 mod tls;
 mod watch;
