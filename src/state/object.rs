@@ -196,6 +196,7 @@ impl ObjectStates {
         &self,
         region: &str,
         lease: Duration,
+        move_aside: bool,
     ) -> Result<(ObjectWriter, Option<RegionState>)> {
         let shown = self.shown(region);
         let guard = match self.probe_guard().await {
@@ -227,16 +228,44 @@ impl ObjectStates {
                     .await
                     .with_context(|| format!("reading {shown}"))?;
                 let text = String::from_utf8_lossy(&bytes);
-                let state = super::parse(&text, &shown).with_context(|| {
-                    format!("refusing to overwrite the state of region \"{region}\"")
-                })?;
-                if state.region != region {
-                    bail!(
-                        "{shown} holds the state of region \"{}\", not \"{region}\"; move it aside",
-                        state.region
-                    );
+                let read = super::parse(&text, &shown).and_then(|state| {
+                    if state.region == region {
+                        Ok(state)
+                    } else {
+                        Err(anyhow!(
+                            "{shown} holds the state of region \"{}\", not \"{region}\"",
+                            state.region
+                        ))
+                    }
+                });
+                match read {
+                    Ok(state) => (Some(state), etag),
+                    Err(e) if move_aside => {
+                        // Keep a copy, then replace it under If-Match on its ETag (so a
+                        // worker that wrote it meanwhile is still detected).
+                        let aside = format!(
+                            "{region}.json.damaged-{}",
+                            Utc::now().format("%Y%m%dT%H%M%SZ")
+                        );
+                        self.store
+                            .put(&self.key(&aside), bytes.into())
+                            .await
+                            .with_context(|| format!("copying {shown} to {aside}"))?;
+                        tracing::warn!(
+                            "{e:#}; kept a copy as {}/{aside} and starting afresh",
+                            self.url
+                        );
+                        (None, etag)
+                    }
+                    Err(e) => {
+                        return Err(e).with_context(|| {
+                            format!(
+                                "refusing to overwrite the state of region \"{region}\" \
+                                 (`pharos probe --move-aside` keeps a copy as {region}.json.damaged-<time> and starts afresh)"
+                            )
+                        });
+                    }
                 }
-                (Some(state), etag)
             }
             Err(object_store::Error::NotFound { .. }) => (None, None),
             Err(e) => {
@@ -637,7 +666,10 @@ mod tests {
     #[tokio::test]
     async fn a_writer_stops_when_another_writer_changed_its_object() {
         let (s, inner) = states(Quirky::default());
-        let (mut w, old) = s.open("eu", Duration::from_millis(100)).await.unwrap();
+        let (mut w, old) = s
+            .open("eu", Duration::from_millis(100), false)
+            .await
+            .unwrap();
         assert!(old.is_none());
         w.write(state_bytes("eu", Utc::now())).await.unwrap();
         w.write(state_bytes("eu", Utc::now())).await.unwrap();
@@ -661,9 +693,60 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_garbage_object_is_refused_unless_moved_aside() {
+        let (s, inner) = states(Quirky::default());
+        let key = ObjectPath::from("status/eu.json");
+        inner
+            .inner
+            .put(&key, PutPayload::from_static(b"garbage"))
+            .await
+            .unwrap();
+        let Err(err) = s.open("eu", Duration::from_millis(100), false).await else {
+            panic!("garbage was accepted");
+        };
+        let err = format!("{err:#}");
+        assert!(
+            err.contains("refusing to overwrite") && err.contains("--move-aside"),
+            "{err}"
+        );
+        let (mut w, old) = s
+            .open("eu", Duration::from_millis(100), true)
+            .await
+            .unwrap();
+        assert!(old.is_none());
+        let names: Vec<String> = inner
+            .inner
+            .list_with_delimiter(Some(&ObjectPath::from("status")))
+            .await
+            .unwrap()
+            .objects
+            .into_iter()
+            .map(|o| o.location.to_string())
+            .collect();
+        let aside: Vec<&String> = names
+            .iter()
+            .filter(|n| n.contains("eu.json.damaged-"))
+            .collect();
+        assert_eq!(aside.len(), 1, "{names:?}");
+        let kept = inner
+            .inner
+            .get(&ObjectPath::from(aside[0].as_str()))
+            .await
+            .unwrap();
+        assert_eq!(&kept.bytes().await.unwrap()[..], b"garbage");
+        // The first write replaces the garbage under If-Match on its ETag.
+        w.write(state_bytes("eu", Utc::now())).await.unwrap();
+        let now = inner.inner.get(&key).await.unwrap().bytes().await.unwrap();
+        super::super::parse(&String::from_utf8_lossy(&now), "eu.json").unwrap();
+    }
+
+    #[tokio::test]
     async fn a_write_that_landed_despite_an_error_is_adopted() {
         let (s, inner) = states(Quirky::default());
-        let (mut w, _) = s.open("eu", Duration::from_millis(100)).await.unwrap();
+        let (mut w, _) = s
+            .open("eu", Duration::from_millis(100), false)
+            .await
+            .unwrap();
         w.write(state_bytes("eu", Utc::now())).await.unwrap();
         inner.fail_after_next_put.store(true, Ordering::SeqCst);
         let lost = state_bytes("eu", Utc::now() + chrono::Duration::seconds(1));
@@ -680,7 +763,10 @@ mod tests {
             refuse_conditions: true,
             ..Quirky::default()
         });
-        let (mut w, _) = s.open("eu", Duration::from_millis(100)).await.unwrap();
+        let (mut w, _) = s
+            .open("eu", Duration::from_millis(100), false)
+            .await
+            .unwrap();
         assert_eq!(
             w.guard().off_because,
             Some("conditional writes are turned off (AWS_CONDITIONAL_PUT=disabled)")
@@ -694,7 +780,10 @@ mod tests {
     #[tokio::test]
     async fn a_412_for_our_own_landed_write_is_success() {
         let (s, inner) = states(Quirky::default());
-        let (mut w, _) = s.open("eu", Duration::from_millis(100)).await.unwrap();
+        let (mut w, _) = s
+            .open("eu", Duration::from_millis(100), false)
+            .await
+            .unwrap();
         w.write(state_bytes("eu", Utc::now())).await.unwrap();
         inner
             .precondition_after_next_put
@@ -711,7 +800,10 @@ mod tests {
     #[tokio::test]
     async fn a_second_worker_is_refused_while_the_first_keeps_writing() {
         let (s, inner) = states(Quirky::default());
-        let (mut first, _) = s.open("eu", Duration::from_millis(300)).await.unwrap();
+        let (mut first, _) = s
+            .open("eu", Duration::from_millis(300), false)
+            .await
+            .unwrap();
         first.write(state_bytes("eu", Utc::now())).await.unwrap();
         let alive = tokio::spawn(async move {
             for _ in 0..20 {
@@ -719,7 +811,7 @@ mod tests {
                 let _ = first.write(state_bytes("eu", Utc::now())).await;
             }
         });
-        let Err(err) = s.open("eu", Duration::from_millis(300)).await else {
+        let Err(err) = s.open("eu", Duration::from_millis(300), false).await else {
             panic!("a second worker was let in");
         };
         assert!(
@@ -729,7 +821,10 @@ mod tests {
         );
         alive.await.unwrap();
         // Once the first has stopped, a new worker takes over after watching one lease.
-        let (_, state) = s.open("eu", Duration::from_millis(300)).await.unwrap();
+        let (_, state) = s
+            .open("eu", Duration::from_millis(300), false)
+            .await
+            .unwrap();
         assert_eq!(state.map(|s| s.region), Some("eu".to_string()));
         drop(inner);
     }

@@ -319,12 +319,8 @@ impl Store {
                 };
                 Ok((Writer::Local(l.clone(), lock), state))
             }
-            Store::Object(_) if move_aside => anyhow::bail!(
-                "--move-aside works on a state folder; with object storage, copy the damaged \
-                 object away with your store's tools"
-            ),
             Store::Object(o) => {
-                let (writer, state) = o.open(region, lease).await?;
+                let (writer, state) = o.open(region, lease, move_aside).await?;
                 Ok((Writer::Object(writer), state))
             }
         }
