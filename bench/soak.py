@@ -22,6 +22,7 @@ Exit code 0 when every figure is bounded, 1 otherwise.
 """
 
 import argparse
+import calendar
 import json
 import os
 import shutil
@@ -117,7 +118,7 @@ def lag_s(state_path, now):
         return None
     worst = 0.0
     for p in state["probes"].values():
-        at = time.mktime(time.strptime(p["last"]["at"][:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone
+        at = calendar.timegm(time.strptime(p["last"]["at"][:19], "%Y-%m-%dT%H:%M:%S"))
         worst = max(worst, now - at - INTERVAL)
     return max(worst, 0.0)
 

@@ -87,7 +87,17 @@ pub fn decide(
             .iter()
             .filter(|c| !c.maintenance && c.affected_by.is_empty())
             .map(|c| c.status)
-            .chain(faults.iter().map(|f| f.status)),
+            .chain(
+                // A fault in a component under maintenance is the maintenance.
+                faults
+                    .iter()
+                    .filter(|f| {
+                        !f.causes
+                            .iter()
+                            .all(|c| components.iter().any(|v| &v.id == c && v.maintenance))
+                    })
+                    .map(|f| f.status),
+            ),
         incidents
             .iter()
             .filter(|i| i.is_open_incident())

@@ -216,7 +216,7 @@ pub async fn check(probe: &Probe, ctx: &Ctx, run: &RunInfo) -> Sample {
     }
     sample.attempts = attempts;
     sample.detail = redact(probe, sample.detail);
-    if prober_out_of_descriptors(&sample.detail) {
+    if sample.health == Health::Down && prober_out_of_descriptors(probe, &sample.detail) {
         // The prober's own limit, not the target's fault: never "down".
         sample.health = Health::Unknown;
         sample.detail = format!(
@@ -228,9 +228,15 @@ pub async fn check(probe: &Probe, ctx: &Ctx, run: &RunInfo) -> Sample {
 }
 
 /// Whether a check failed because this process or the system ran out of file
-/// descriptors (EMFILE, ENFILE), as the error's text says.
-fn prober_out_of_descriptors(detail: &str) -> bool {
-    detail.contains("(os error 24)") || detail.contains("(os error 23)")
+/// descriptors (EMFILE, ENFILE), as the local error's text says. Details that quote what
+/// a target sent (a plugin's output, an assertion's value, a banner) are never read so:
+/// a target saying "Too many open files" is the target's failure.
+fn prober_out_of_descriptors(probe: &Probe, detail: &str) -> bool {
+    let local = match probe.kind {
+        ProbeKind::Command(_) => detail.starts_with("cannot start plugin"),
+        _ => !detail.contains("assertion failed") && !detail.contains("does not match"),
+    };
+    local && (detail.contains("(os error 24)") || detail.contains("(os error 23)"))
 }
 
 /// Replace the value of every `${SECRET}` the probe uses by its reference, wherever a

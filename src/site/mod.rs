@@ -213,15 +213,25 @@ pub fn assemble(inputs: &Inputs<'_>) -> Model {
     let tv = |t: DateTime<Utc>| time_view_as(t, tz, &time_format);
     let word = |w: &str| words.get(w);
 
-    // A component's name and its page, relative to the site root.
-    let page_link = |id: &String| LinkView {
-        title: config
+    // A component's name and its page, relative to the site root; no page (an empty
+    // `url`) for one hidden until degraded that is not.
+    let hidden = |c: &crate::config::Component, v: &ComponentVerdict| {
+        c.hidden_until_degraded && v.status == Status::Operational && !v.maintenance
+    };
+    let page_link = |id: &String| {
+        let found = config
             .site
             .components
             .iter()
-            .find(|c| &c.id == id)
-            .map_or_else(|| id.clone(), |c| c.name.clone()),
-        url: format!("components/{id}/"),
+            .zip(inputs.components)
+            .find(|(c, _)| &c.id == id);
+        LinkView {
+            title: found.map_or_else(|| id.clone(), |(c, _)| c.name.clone()),
+            url: match found {
+                Some((c, v)) if !hidden(c, v) => format!("components/{id}/"),
+                _ => String::new(),
+            },
+        }
     };
     let page_links = |ids: &[String]| ids.iter().map(page_link).collect::<Vec<_>>();
     let mut components = Vec::new();
@@ -236,7 +246,7 @@ pub fn assemble(inputs: &Inputs<'_>) -> Model {
             .history
             .get(i)
             .filter(|h| h.id == c.id && h.monitored);
-        if c.hidden_until_degraded && v.status == Status::Operational && !v.maintenance {
+        if hidden(c, v) {
             continue;
         }
         let (status, label) = display_status(v);

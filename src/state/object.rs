@@ -241,8 +241,23 @@ impl ObjectStates {
                 match read {
                     Ok(state) => (Some(state), etag),
                     Err(e) if move_aside => {
-                        // Keep a copy, then replace it under If-Match on its ETag (so a
-                        // worker that wrote it meanwhile is still detected).
+                        // Something may still be writing it (a newer pharos whose files
+                        // this one cannot read): watch it for a lease first.
+                        let until = tokio::time::Instant::now() + lease;
+                        while tokio::time::Instant::now() < until {
+                            tokio::time::sleep(Duration::from_millis(250).min(lease)).await;
+                            let Ok(seen) = self.store.head(&key).await else {
+                                continue;
+                            };
+                            if seen.e_tag != etag {
+                                bail!(
+                                    "{shown} changed while this worker watched it before moving it aside: \
+                                     another worker of region \"{region}\" is writing it. Stop that worker first"
+                                );
+                            }
+                        }
+                        // Keep a copy, then replace it under If-Match on its ETag where the
+                        // store enforces it (so a worker that wrote it meanwhile is detected).
                         let aside = format!(
                             "{region}.json.damaged-{}",
                             Utc::now().format("%Y%m%dT%H%M%SZ")

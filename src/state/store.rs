@@ -302,10 +302,17 @@ impl Store {
                 let lock = l.lock(region)?;
                 let state = match l.read(region) {
                     Ok(state) => state,
-                    Err(e) if move_aside => {
+                    // Only a file that reads but is not this region's state moves; a
+                    // read error (permissions, I/O) leaves it where it is.
+                    Err(e) if move_aside && !e.chain().any(|c| c.is::<std::io::Error>()) => {
                         let kept = l.move_aside(region)?;
                         tracing::warn!("{e:#}; kept it as {} and starting afresh", kept.display());
                         None
+                    }
+                    Err(e) if e.chain().any(|c| c.is::<std::io::Error>()) => {
+                        return Err(e).with_context(|| {
+                            format!("cannot read the state of region \"{region}\"")
+                        });
                     }
                     Err(e) => {
                         return Err(e).with_context(|| {
@@ -402,5 +409,6 @@ fn passing_trouble(e: &anyhow::Error) -> bool {
                 std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
             ) || matches!(io.raw_os_error(), Some(28 | 122 | 24 | 23))
                 || io.to_string().contains("(os error 24)")
+                || io.to_string().contains("(os error 23)")
         })
 }

@@ -181,10 +181,21 @@ pub fn faults(model: &Model, statuses: &[Option<Status>], tolerance: usize) -> V
     while !left.is_empty() {
         let observed: BTreeSet<usize> = passing.union(&left).copied().collect();
         let single = candidates(model, &left, &observed, tolerance);
-        let causes: Vec<usize> = match single.first() {
+        // Candidates that explain nothing (with a tolerance, a component no failing
+        // probe depends on can score as well) are no cause.
+        let explains = |c: usize| columns[c].intersection(&left).next().is_some();
+        let best = single.iter().find(|c| explains(c.component));
+        let causes: Vec<usize> = match best {
+            // Alternatives explain the same probes equally well; a candidate explaining
+            // other probes is another fault, for a later round.
             Some(best) => single
                 .iter()
-                .take_while(|c| c.mismatches == best.mismatches)
+                .filter(|c| c.mismatches == best.mismatches)
+                .filter(|c| {
+                    columns[c.component]
+                        .intersection(&left)
+                        .eq(columns[best.component].intersection(&left))
+                })
                 .map(|c| c.component)
                 .collect(),
             None => {
@@ -364,54 +375,49 @@ pub fn fold_detected(
             None => own.push(d),
         }
     }
-    let during = |d: &Detected, at| d.outage.start <= at && d.outage.end.is_none_or(|e| e >= at);
-    let mut made: Vec<Detected> = Vec::new();
-    for (cause, at, d) in through {
-        let merge = |n: &mut Detected, d: &Detected| {
-            if !n.affects.contains(&d.component) {
-                n.affects.push(d.component.clone());
-            }
-            n.outage.regions.extend(d.outage.regions.iter().cloned());
-            n.outage.regions.sort();
-            n.outage.regions.dedup();
+    // The cause's notice spans everything folded into it: its start (and so its id) is
+    // the earliest, and it lasts while any of them does.
+    let widen = |n: &mut Detected, d: &Detected| {
+        n.outage.start = n.outage.start.min(d.outage.start);
+        n.outage.end = match (n.outage.end, d.outage.end) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            _ => None,
         };
-        if let Some(n) = own
-            .iter_mut()
-            .find(|n| n.component == cause && during(n, at))
-        {
-            merge(n, &d);
+        n.outage.worst = n.outage.worst.max(d.outage.worst);
+        n.outage.regions.extend(d.outage.regions.iter().cloned());
+        n.outage.regions.sort();
+        n.outage.regions.dedup();
+        if !n.affects.contains(&d.component) {
+            n.affects.push(d.component.clone());
+        }
+    };
+    let mut made: Vec<Detected> = Vec::new();
+    for (cause, _, d) in through {
+        let (start, end) = (d.outage.start, d.outage.end.unwrap_or(now));
+        let overlaps = |n: &Detected| n.outage.start <= end && n.outage.end.unwrap_or(now) >= start;
+        if let Some(n) = own.iter_mut().find(|n| n.component == cause && overlaps(n)) {
+            widen(n, &d);
             continue;
         }
+        // The same rule as for the cause's own outages: a post overlapping it covers it.
         let covered = covers
             .iter()
-            .any(|c| c.component == cause && c.from <= at && c.until.is_none_or(|u| u > at));
+            .any(|c| c.component == cause && c.from < end && c.until.is_none_or(|u| u > start));
         if covered {
             continue;
         }
-        let overlaps = |n: &Detected| {
-            n.outage.start <= d.outage.end.unwrap_or(now)
-                && n.outage.end.unwrap_or(now) >= d.outage.start
-        };
         match made
             .iter_mut()
             .find(|n| n.component == cause && overlaps(n))
         {
-            Some(n) => {
-                n.outage.start = n.outage.start.min(d.outage.start);
-                n.outage.end = match (n.outage.end, d.outage.end) {
-                    (Some(a), Some(b)) => Some(a.max(b)),
-                    _ => None,
-                };
-                n.outage.worst = n.outage.worst.max(d.outage.worst);
-                merge(n, &d);
-            }
+            Some(n) => widen(n, &d),
             None => {
                 let mut n = Detected {
                     component: cause,
                     outage: d.outage.clone(),
                     affects: Vec::new(),
                 };
-                merge(&mut n, &d);
+                widen(&mut n, &d);
                 made.push(n);
             }
         }
@@ -770,6 +776,11 @@ mod tests {
             (f[0].causes.clone(), f[1].causes.clone()),
             (vec![0], vec![3])
         );
+        // With a tolerance, the website and the CDN each explain one of the two failing
+        // probes equally well: still two faults, not "website or CDN".
+        let f = faults(&shop(true), &[Some(X), Some(O), Some(X), Some(O)], 1);
+        let causes: Vec<Vec<usize>> = f.iter().map(|f| f.causes.clone()).collect();
+        assert_eq!(causes, vec![vec![0], vec![3]]);
         // A probe without data and a degraded one neither count for nor against.
         let f = faults(&model, &[None, Some(G), Some(O), Some(X)], 0);
         assert_eq!(

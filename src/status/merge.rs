@@ -22,8 +22,11 @@ pub const CLOCK_TOLERANCE: chrono::Duration = chrono::Duration::minutes(2);
 /// How far a region's clock is off, when by more than [`CLOCK_TOLERANCE`]: a file written
 /// "in the future" by `now`, or (with object storage) a `written_at` far from when the
 /// store received it, by the store's clock. Positive: the region's clock is ahead.
+///
+/// "The future" is measured from the later of `now` and the wall clock, so a build
+/// `--now` in the past never takes files written since for a clock running ahead.
 pub fn clock_skew(state: &RegionState, now: DateTime<Utc>) -> Option<chrono::Duration> {
-    let ahead_of_now = state.written_at - now;
+    let ahead_of_now = state.written_at - now.max(Utc::now());
     if ahead_of_now > CLOCK_TOLERANCE {
         return Some(ahead_of_now);
     }

@@ -336,6 +336,8 @@ pub fn lines<'a>(
     states
         .iter()
         .filter(|s| policy.regions.contains(&s.region))
+        // A region whose clock is off is left out of the history too.
+        .filter(|s| super::merge::clock_skew(s, now).is_none())
         .filter_map(|s| {
             let p = s.probes.get(policy.id)?;
             let fresh = now - p.last.at <= policy.stale_after();

@@ -926,15 +926,27 @@ fn without_a_probe_of_its_own_the_cause_is_inferred_or_left_open() {
 
 #[test]
 fn a_region_whose_clock_is_ten_minutes_ahead_is_flagged_and_left_out() {
+    use pharos::state::RegionHealth::{Down, Up};
     let t = project();
-    region(&t, "r1", 10, &[("web-home", &[U, U])]);
-    region(&t, "r2", 10, &[("web-home", &[U, U])]);
-    // r3's clock runs 10 minutes ahead: everything it writes is dated 10 min from now.
-    region(&t, "r3", -600, &[("web-home", &[D, D, D])]);
-    let out = t.run(&["build", "--now", NOW]);
+    let now = Utc::now();
+    let at = |minutes: i64| (now - Duration::minutes(minutes)).to_rfc3339();
+    for r in ["r1", "r2"] {
+        crate::harness::region_history(&t, r, now, &[("web-home", &[(&at(60), Up)])]);
+    }
+    // r3's clock runs 10 minutes ahead: everything it writes is dated 10 min from now,
+    // and by its clock web-home has been down for 20 minutes.
+    let ahead = now + Duration::minutes(10);
+    crate::harness::region_history(
+        &t,
+        "r3",
+        ahead,
+        &[("web-home", &[(&at(60), Up), (&at(10), Down)])],
+    );
+    let out = t.run(&["build"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("region r3: its clock is 10 min ahead"),
+        stderr(&out).contains("region r3: its clock is 10 min ahead")
+            || stderr(&out).contains("region r3: its clock is 9 min ahead"),
         "{}",
         stderr(&out)
     );
@@ -944,8 +956,71 @@ fn a_region_whose_clock_is_ten_minutes_ahead_is_flagged_and_left_out() {
         web.contains("Operational"),
         "r3's down is not trusted: {web}"
     );
+    assert!(web.contains("this region&#39;s clock is"), "{web}");
     assert!(
-        web.contains("this region&#39;s clock is 10 min ahead, so its results are left out"),
-        "{web}"
+        !html.contains("Detected by our probes"),
+        "nor is its history: no detected outage"
     );
+}
+
+#[test]
+fn a_dependency_notice_keeps_its_id_as_the_outage_unfolds() {
+    use pharos::state::RegionHealth::{Down, Up};
+    // The website's probe fails first (11:50), then the API's (11:50:30), then the
+    // database's own (11:51:30). At 11:53:10 only the website's outage is 3 min long;
+    // at 11:56 the database's is too. Both builds show one notice, for the database,
+    // under the same id (so an announcement is never sent twice).
+    let t = crate::harness::layered_project("");
+    let since = "2026-11-20T10:00:00Z";
+    for r in ["r1", "r2", "r3"] {
+        crate::harness::region_history(
+            &t,
+            r,
+            "2026-11-20T11:56:00Z".parse().unwrap(),
+            &[
+                ("web-home", &[(since, Up), ("2026-11-20T11:50:00Z", Down)]),
+                ("api-health", &[(since, Up), ("2026-11-20T11:50:30Z", Down)]),
+                ("db-port", &[(since, Up), ("2026-11-20T11:51:30Z", Down)]),
+            ],
+        );
+    }
+    let id = format!(
+        "detected-db-{}",
+        "2026-11-20T11:50:00Z"
+            .parse::<DateTime<Utc>>()
+            .unwrap()
+            .timestamp()
+    );
+    for at in ["2026-11-20T11:53:10Z", "2026-11-20T11:56:00Z"] {
+        let out = t.run(&["build", "--now", at]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let html = t.read("site/index.html");
+        let notice = &html[html.find("Detected by our probes").expect("a notice")..];
+        let notice = &notice[..notice.find("</section>").unwrap()];
+        assert_eq!(notice.matches("<article").count(), 1, "{at}: {notice}");
+        assert!(notice.contains(&format!("id=\"{id}\"")), "{at}: {notice}");
+        assert!(
+            t.read("site/feed.atom").contains(&format!("#{id}-start")),
+            "{at}: the feed item keeps its id"
+        );
+    }
+}
+
+#[test]
+fn a_fault_in_a_component_under_maintenance_is_the_maintenance() {
+    let t = crate::harness::layered_project("");
+    crate::harness::database_down(&t, now());
+    t.write(
+        "incidents/2026-11-20-db-upgrade.md",
+        "---\ntitle: Database upgrade\nkind: maintenance\ncomponents: [db]\nscheduled_for: 2026-11-20T11:45:00Z\nscheduled_until: 2026-11-20T12:30:00Z\n---\n\
+         ## 2026-11-20T11:45:00Z in_progress\nUpgrading.\n",
+    );
+    let out = t.run(&["build", "--now", NOW]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let html = t.read("site/index.html");
+    assert!(
+        html.contains("<h1 id=\"overall\">Service Under Maintenance</h1>"),
+        "the database's planned outage, and what it takes down, is the maintenance"
+    );
+    assert!(html.contains("Affected by <a href=\"components/db/\">Database</a>"));
 }
