@@ -55,9 +55,11 @@ def wait_port(port, seconds=10):
 
 
 class Nginx:
-    """nginx-light on 127.0.0.1 answering every request with 200 "ok"."""
+    """nginx-light on 127.0.0.1; by default answering every request with 200 "ok".
+    `http` adds directives to the http block, `locations` replaces the server's
+    locations (both nginx syntax), and the server's root is `tmp`."""
 
-    def __init__(self, tmp):
+    def __init__(self, tmp, locations='location / { return 200 "ok\\n"; }', http=""):
         self.port = free_port()
         conf = os.path.join(tmp, "nginx.conf")
         with open(conf, "w") as f:
@@ -70,9 +72,11 @@ http {{
   access_log off;
   client_body_temp_path {tmp};
   keepalive_timeout 0;
+  {http}
   server {{
     listen 127.0.0.1:{self.port} backlog=4096;
-    location / {{ return 200 "ok\\n"; }}
+    root {tmp};
+    {locations}
   }}
 }}
 """)

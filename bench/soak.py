@@ -34,7 +34,7 @@ import sys
 import tempfile
 import time
 
-from prober import free_port, wait_port  # bench/prober.py, beside this script
+from prober import Nginx  # bench/prober.py, beside this script
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, "target", "release", "pharos")
@@ -45,34 +45,17 @@ STATE_BOUND_PER_PROBE = 40 * 1024
 
 
 def start_nginx(tmp):
-    port = free_port()
     with open(os.path.join(tmp, "slow.txt"), "w") as f:
         f.write("x" * 3072)
-    conf = os.path.join(tmp, "nginx.conf")
-    with open(conf, "w") as f:
-        f.write(f"""daemon off;
-worker_processes 1;
-pid {tmp}/nginx.pid;
-error_log {tmp}/nginx-error.log;
-events {{ worker_connections 4096; }}
-http {{
-  access_log off;
-  client_body_temp_path {tmp};
-  keepalive_timeout 0;
-  split_clients "${{request_id}}" $flap {{ 50% bad; * good; }}
-  server {{
-    listen 127.0.0.1:{port} backlog=4096;
-    root {tmp};
-    location /ok {{ return 200 "ok\\n"; }}
-    location /fail {{ return 503 "down\\n"; }}
-    location /slow {{ limit_rate 1k; limit_rate_after 0; try_files /slow.txt =404; }}
-    location /flap {{ if ($flap = bad) {{ return 503 "flap\\n"; }} return 200 "ok\\n"; }}
-  }}
-}}
-""")
-    proc = subprocess.Popen(["nginx", "-c", conf, "-p", tmp], stderr=subprocess.DEVNULL)
-    wait_port(port)
-    return proc, port
+    nginx = Nginx(
+        tmp,
+        http='split_clients "${request_id}" $flap { 50% bad; * good; }',
+        locations="""location /ok { return 200 "ok\\n"; }
+    location /fail { return 503 "down\\n"; }
+    location /slow { limit_rate 1k; limit_rate_after 0; try_files /slow.txt =404; }
+    location /flap { if ($flap = bad) { return 503 "flap\\n"; } return 200 "ok\\n"; }""",
+    )
+    return nginx, nginx.port
 
 
 def write_project(tmp, port):
@@ -190,8 +173,7 @@ def main():
     finally:
         if worker and worker.poll() is None:
             worker.kill()
-        nginx.terminate()
-        nginx.wait(timeout=10)
+        nginx.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
 

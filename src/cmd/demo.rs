@@ -99,7 +99,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         println!("  {:<8} {label}{regions}{through}", c.id);
     }
     for f in &report.faults {
-        if f.causes.len() > 1 || !f.affected.is_empty() {
+        if f.names_others() {
             println!("  {}", super::status::cause_line(f));
         }
     }

@@ -110,7 +110,7 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
             println!("  {name:<24} {label:<22} {}", regions.join(" · "));
         }
         for f in &faults {
-            if f.causes.len() > 1 || !f.affected.is_empty() {
+            if f.names_others() {
                 println!("{}", cause_line(f));
             }
         }

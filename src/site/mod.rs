@@ -494,7 +494,7 @@ pub fn assemble(inputs: &Inputs<'_>) -> Model {
         causes: inputs
             .faults
             .iter()
-            .filter(|f| f.causes.len() > 1 || !f.affected.is_empty())
+            .filter(|f| f.names_others())
             .map(|f| CauseView {
                 causes: page_links(&f.causes),
                 affected: page_links(&f.affected),

@@ -275,6 +275,14 @@ pub struct Cause {
     pub since: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+impl Cause {
+    /// Whether it says more than its component's own row: it takes others down, or the
+    /// probes cannot tell between causes. Only such faults are listed.
+    pub fn names_others(&self) -> bool {
+        self.causes.len() > 1 || !self.affected.is_empty()
+    }
+}
+
 /// The faults behind the merged probe verdicts (in config order), marked on the
 /// component verdicts (in config order): a component failing only through a fault gets
 /// `affected_by`; the one cause of a fault gets `affects` and, when none of its own probes
@@ -350,7 +358,7 @@ pub fn fold_detected(
 ) -> Vec<Detected> {
     let after = chrono::Duration::from_std(after).unwrap_or(chrono::Duration::MAX);
     let mut own: Vec<Detected> = Vec::new();
-    let mut through: Vec<(String, chrono::DateTime<chrono::Utc>, Detected)> = Vec::new();
+    let mut through: Vec<(String, Detected)> = Vec::new();
     for d in detected {
         let end = d.outage.end.unwrap_or(now);
         let at = d
@@ -371,7 +379,7 @@ pub fn fold_detected(
                 _ => None,
             });
         match cause {
-            Some(c) => through.push((c, at, d)),
+            Some(c) => through.push((c, d)),
             None => own.push(d),
         }
     }
@@ -392,7 +400,7 @@ pub fn fold_detected(
         }
     };
     let mut made: Vec<Detected> = Vec::new();
-    for (cause, _, d) in through {
+    for (cause, d) in through {
         let (start, end) = (d.outage.start, d.outage.end.unwrap_or(now));
         let overlaps = |n: &Detected| n.outage.start <= end && n.outage.end.unwrap_or(now) >= start;
         if let Some(n) = own.iter_mut().find(|n| n.component == cause && overlaps(n)) {

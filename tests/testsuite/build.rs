@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use pharos::state::history::Policy;
-use pharos::state::{Health, RegionHealth, RegionState, Sample, Transition};
+use pharos::state::{Health, RegionHealth, RegionState, Sample};
 
 use crate::harness::{ProjectTest, project_with, stderr, stdout};
 
@@ -393,27 +393,7 @@ fn an_unreadable_state_file_is_left_out_with_a_warning() {
 /// A region file for web-home whose confirmed history is `changes` (time, health), with a
 /// fresh sample 5 s before NOW.
 fn region_with_history(t: &ProjectTest, name: &str, changes: &[(&str, RegionHealth)]) {
-    let mut s = RegionState::new(name, now());
-    let at = now() - Duration::seconds(5);
-    s.record(
-        "web-home",
-        "http",
-        "https://x",
-        &Policy::every(30.0),
-        Sample::new(at, Health::Up, "up".into()),
-    );
-    let probe = s.probes.get_mut("web-home").unwrap();
-    probe.transitions = changes
-        .iter()
-        .map(|(at, to)| Transition {
-            at: at.parse().unwrap(),
-            to: *to,
-        })
-        .collect();
-    t.write(
-        &format!("state/{name}.json"),
-        &serde_json::to_string(&s).unwrap(),
-    );
+    crate::harness::region_history(t, name, now(), &[("web-home", changes)]);
 }
 
 #[test]
