@@ -75,7 +75,7 @@ pub(crate) async fn check(probe: &Probe, spec: &CommandSpec, ctx: &Ctx, run: &Ru
     };
     // Whatever happens to this check (done, timed out, abandoned at stop), nothing the
     // plugin started outlives it.
-    let group = GroupKill(child.id());
+    let group = GroupKill(child.id().unwrap_or(0).into());
     let max = spec.max_output_bytes;
     let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
     // Output is read while the plugin runs, in this task (no task per pipe). When the
@@ -164,15 +164,14 @@ pub(crate) async fn check(probe: &Probe, spec: &CommandSpec, ctx: &Ctx, run: &Ru
     }
 }
 
-/// Kills a plugin's process group when told to, and when dropped.
-struct GroupKill(Option<u32>);
+/// Kills a plugin's process group once: when told to, or when dropped before that.
+/// Holds the group's id until then (0 after).
+struct GroupKill(std::sync::atomic::AtomicU32);
 
 impl GroupKill {
     fn kill(&self) {
-        if let Some(pid) = self
-            .0
-            .and_then(|p| rustix::process::Pid::from_raw(p as i32))
-        {
+        let id = self.0.swap(0, std::sync::atomic::Ordering::Relaxed);
+        if let Some(pid) = rustix::process::Pid::from_raw(id as i32) {
             let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
         }
     }
@@ -184,22 +183,21 @@ impl Drop for GroupKill {
     }
 }
 
-/// Read a stream to its end, keeping at most `max` bytes.
+/// Read a stream to its end, keeping at most `max` bytes; the rest is drained and
+/// dropped. No buffer lives in the future: a check's future is moved several times on
+/// its way into the runtime, and buffers in it are copied (and zeroed) with it on every
+/// plugin run.
 async fn capture(stream: Option<impl AsyncRead + Unpin + Send>, max: u64) -> Vec<u8> {
     let mut kept = Vec::new();
-    let Some(mut stream) = stream else {
+    let Some(stream) = stream else {
         return kept;
     };
-    let mut buf = [0u8; 8192];
-    loop {
-        match stream.read(&mut buf).await {
-            Ok(0) | Err(_) => return kept,
-            Ok(n) => {
-                let room = (max as usize).saturating_sub(kept.len());
-                kept.extend_from_slice(&buf[..n.min(room)]);
-            }
-        }
+    let mut head = stream.take(max);
+    let _ = head.read_to_end(&mut kept).await;
+    if kept.len() as u64 >= max {
+        let _ = tokio::io::copy(&mut head.into_inner(), &mut tokio::io::sink()).await;
     }
+    kept
 }
 
 fn truncate(s: &str, max: usize) -> String {

@@ -392,7 +392,7 @@ fn write(state: &RwLock<RegionState>) -> std::sync::RwLockWriteGuard<'_, RegionS
 }
 
 /// Stamp and write the state.
-async fn flush(state: &RwLock<RegionState>, writer: &mut Writer) -> Result<(), WriteError> {
+async fn flush(state: &Arc<RwLock<RegionState>>, writer: &mut Writer) -> Result<(), WriteError> {
     write(state).written_at = Utc::now();
     writer.write(state).await
 }

@@ -51,6 +51,7 @@ impl Policy {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Run {
     /// The first sample of the run: where a confirmed change is back-dated to.
+    #[serde(serialize_with = "super::timestamp::write")]
     pub since: DateTime<Utc>,
     /// Samples in the run.
     pub n: u32,

@@ -7,6 +7,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 
 use anyhow::{Context, Result, bail};
 
@@ -253,7 +254,7 @@ pub enum Store {
 #[derive(Debug)]
 pub enum Writer {
     /// A local file under its lock.
-    Local(LocalStore, RegionLock),
+    Local(LocalStore, Arc<RegionLock>),
     /// An object guarded by conditional writes.
     Object(super::object::ObjectWriter),
 }
@@ -324,7 +325,7 @@ impl Store {
                         });
                     }
                 };
-                Ok((Writer::Local(l.clone(), lock), state))
+                Ok((Writer::Local(l.clone(), Arc::new(lock)), state))
             }
             Store::Object(o) => {
                 let (writer, state) = o.open(region, lease, move_aside).await?;
@@ -365,33 +366,48 @@ impl Writer {
         }
     }
 
-    /// Write the state. A local file is streamed under the read lock; an object is
-    /// serialised first, so the lock is not held during the upload.
+    /// Write the state. The work is done on a blocking thread, under the state's read
+    /// lock: the worker's checks run on one thread, and serialising a large state (or an
+    /// fsync on a busy disk) there would delay them and skew their timings. A local file
+    /// is streamed; an object is serialised first, so the lock is not held during the
+    /// upload.
     pub async fn write(
         &mut self,
-        state: &std::sync::RwLock<RegionState>,
+        state: &Arc<RwLock<RegionState>>,
     ) -> Result<(), super::object::WriteError> {
+        use super::object::WriteError;
+        let state = state.clone();
+        let crashed = |e: tokio::task::JoinError| {
+            WriteError::Fatal(format!("internal error: writing the state crashed: {e}"))
+        };
         match self {
             Writer::Local(store, lock) => {
-                let s = state.read().unwrap_or_else(|e| e.into_inner());
-                store.write(&s, lock).map_err(|e| {
+                let (store, lock) = (store.clone(), lock.clone());
+                let written = tokio::task::spawn_blocking(move || {
+                    let s = state.read().unwrap_or_else(|e| e.into_inner());
+                    store.write(&s, &lock)
+                })
+                .await
+                .map_err(crashed)?;
+                written.map_err(|e| {
                     // A full disk or exhausted descriptors pass: keep probing and try
                     // again (the previous file stays whole). Anything else stops.
                     if passing_trouble(&e) {
-                        super::object::WriteError::Failed(e)
+                        WriteError::Failed(e)
                     } else {
-                        super::object::WriteError::Fatal(format!("{e:#}"))
+                        WriteError::Fatal(format!("{e:#}"))
                     }
                 })
             }
             Writer::Object(w) => {
-                let mut bytes = Vec::new();
-                {
+                let bytes = tokio::task::spawn_blocking(move || {
+                    let mut bytes = Vec::new();
                     let s = state.read().unwrap_or_else(|e| e.into_inner());
-                    super::write_json(&s, &mut bytes).map_err(|e| {
-                        super::object::WriteError::Failed(anyhow::anyhow!("serialising state: {e}"))
-                    })?;
-                }
+                    super::write_json(&s, &mut bytes).map(|()| bytes)
+                })
+                .await
+                .map_err(crashed)?
+                .map_err(|e| WriteError::Failed(anyhow::anyhow!("serialising state: {e}")))?;
                 w.write(bytes).await
             }
         }
