@@ -206,13 +206,21 @@ def bench_icmp(runs):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def lean_launcher_exe():
+    """bench/spawn_baseline.c, compiled once per benchmark run."""
+    exe = os.path.join(tempfile.gettempdir(), "pharos-spawn-baseline")
+    if not getattr(lean_launcher_exe, "built", False):
+        subprocess.run(["gcc", "-O2", "-o", exe, os.path.join(ROOT, "bench", "spawn_baseline.c")], check=True)
+        lean_launcher_exe.built = True
+    return exe
+
+
 def lean_launcher(plugin_argv, runs):
     """The plugin run by the leanest launcher (bench/spawn_baseline.c), either `runs` times
     back to back (an int) or at the start times in the list `runs` (seconds from the
     first). Returns CPU ms per run of the launcher and of the plugin, and the median ms
     from spawn to reaped."""
-    exe = os.path.join(tempfile.gettempdir(), "pharos-spawn-baseline")
-    subprocess.run(["gcc", "-O2", "-o", exe, os.path.join(ROOT, "bench", "spawn_baseline.c")], check=True)
+    exe = lean_launcher_exe()
     if isinstance(runs, int):
         how = str(runs)
     else:
@@ -274,7 +282,7 @@ def bench_command(runs):
     start times the worker recorded in its previous round, and it does so *while* the
     worker runs: this machine's speed drifts by ±15 % over minutes, which cancels only
     when both are measured at once (each is idle over 95 % of the time, so they seldom
-    meet). The worker's figures are the difference between a 4 s and a 24 s run, which
+    meet). The worker's figures are the difference between a 4 s and a 21 s run, which
     takes its start-up and stop out."""
     import threading
     tmp = tempfile.mkdtemp(prefix="pharos-bench-cmd-")
@@ -296,16 +304,28 @@ def bench_command(runs):
             project(tmp, probes)
             # One plugin at a time, as the lean launcher runs them.
             flags = ["--concurrency", "1"]
-            worker_cpu(tmp, 12, flags)
+            lean_launcher_exe()
+            # The state keeps each probe's last 20 samples: 20 s of start times to replay,
+            # so the measured worker run lasts about as long.
+            worker_cpu(tmp, 21, flags)
             previous = start_times(tmp)
             versus, walls, shares = [], [], []
             for _ in range(runs):
                 s1, total1, own1 = worker_cpu(tmp, 4, flags)
                 lean = {}
-                replay = threading.Thread(target=lambda: lean.update(r=lean_launcher(plain, previous)))
+
+                def replay_starts():
+                    try:
+                        lean["r"] = lean_launcher(plain, previous)
+                    except Exception as e:  # reported below, in the main thread
+                        lean["error"] = e
+
+                replay = threading.Thread(target=replay_starts)
                 replay.start()
-                s2, total2, own2 = worker_cpu(tmp, 24, flags)
+                s2, total2, own2 = worker_cpu(tmp, 21, flags)
                 replay.join()
+                if "error" in lean:
+                    raise SystemExit(f"the lean launcher failed: {lean['error']}")
                 previous = start_times(tmp)
                 samples = s2 - s1
                 ours = (total2 - total1) * 1e3 / samples

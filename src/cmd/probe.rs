@@ -65,8 +65,9 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
     // One thread runs the schedule and every check. A check hands off to no other
     // thread (a plugin run costs about a fifth less CPU than on a multi-thread runtime,
     // where each check woke a worker thread and its end woke the scheduler back), and
-    // one core does thousands of checks a second. What could hold that thread up, the
-    // state's serialisation and its fsync, runs on the blocking pool (`Writer::write`).
+    // one core does thousands of checks a second. What could stall that thread and skew
+    // the timings of checks in flight, the state's serialisation and fsync and a
+    // heartbeat's fsync, runs on the blocking pool.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -188,10 +188,12 @@ impl Drop for GroupKill {
 /// its way into the runtime, and buffers in it are copied (and zeroed) with it on every
 /// plugin run.
 async fn capture(stream: Option<impl AsyncRead + Unpin + Send>, max: u64) -> Vec<u8> {
-    let mut kept = Vec::new();
     let Some(stream) = stream else {
-        return kept;
+        return Vec::new();
     };
+    // Room for a plugin's usual output up front, so it takes one read, not a doubling
+    // series of them.
+    let mut kept = Vec::with_capacity(max.min(4096) as usize);
     let mut head = stream.take(max);
     let _ = head.read_to_end(&mut kept).await;
     if kept.len() as u64 >= max {

@@ -208,7 +208,12 @@ async fn handle(req: Request<hyper::body::Incoming>, shared: &Shared) -> Respons
         output_tail: tail,
         source: "http".into(),
     };
-    match push::write(&shared.dir, id, &beat) {
+    // The write ends with an fsync: off the worker's one thread, which runs the checks.
+    let (dir, probe) = (shared.dir.clone(), id.to_string());
+    let written = tokio::task::spawn_blocking(move || push::write(&dir, &probe, &beat))
+        .await
+        .unwrap_or_else(|e| Err(anyhow::anyhow!("internal error: {e}")));
+    match written {
         Ok(()) => reply(StatusCode::NO_CONTENT, ""),
         Err(e) => {
             tracing::error!("recording a heartbeat for {id}: {e:#}");

@@ -113,7 +113,7 @@ pub async fn run(
         );
     }
 
-    let (mut writer, state) = store
+    let (writer, state) = store
         .open(&opts.region, opts.lease, opts.move_aside)
         .await?;
     let keepalive = writer.keepalive(opts.lease);
@@ -171,6 +171,12 @@ pub async fn run(
         }));
     }
     let mut remaining_once = probes.len();
+    // A state write runs beside the schedule, so checks keep starting on time. The writer
+    // travels with it and comes back when it is done; samples that finish meanwhile are
+    // held (the write is reading the state) and recorded after it.
+    let mut writer = Some(writer);
+    let mut writing: Option<tokio::task::JoinHandle<(Writer, Result<(), WriteError>)>> = None;
+    let mut held: Vec<(usize, Sample)> = Vec::new();
     let mut dirty = false;
     let mut last_write = Instant::now()
         .checked_sub(opts.flush_every)
@@ -190,7 +196,7 @@ pub async fn run(
         } else {
             keepalive
         };
-        let flush_at = if opts.once {
+        let flush_at = if opts.once || writing.is_some() {
             None
         } else {
             write_within.map(|w| last_write + w)
@@ -237,29 +243,53 @@ pub async fn run(
                     Some(done) = running.join_next_with_id(), if !running.is_empty() => {
                         if let Some((i, sample)) = finished(done, &mut task_probe) {
                             busy[i] = false;
-                            record(&mut write(&state), &probes[i], sample);
+                            if writing.is_some() {
+                                held.push((i, sample));
+                            } else {
+                                record(&mut write(&state), &probes[i], sample);
+                                dirty = true;
+                            }
                             summary.samples += 1;
+                        }
+                    }
+                    done = join_write(&mut writing), if writing.is_some() => {
+                        writing = None;
+                        writer = Some(written(done, &mut summary, &mut dirty)?);
+                        for (i, sample) in held.drain(..) {
+                            record(&mut write(&state), &probes[i], sample);
                             dirty = true;
                         }
                     }
                     _ = sleep_until_opt(flush_at), if flush_at.is_some() => {}
                 }
         let due = write_within.is_some_and(|w| last_write.elapsed() >= w);
-        if due && !opts.once {
+        if due
+            && !opts.once
+            && writing.is_none()
+            && let Some(mut w) = writer.take()
+        {
             last_write = Instant::now();
-            match flush(&state, &mut writer).await {
-                Ok(()) => {
-                    summary.writes += 1;
-                    dirty = false;
-                }
-                // Unreachable store: keep probing, try again at the next write.
-                Err(WriteError::Failed(e)) => {
-                    tracing::warn!("{e:#}; will try again");
-                }
-                Err(e @ WriteError::Fatal(_)) => return Err(e.into()),
-            }
+            write(&state).written_at = Utc::now();
+            // What the write takes is saved unless it fails (then `written` says so).
+            dirty = false;
+            let state = state.clone();
+            writing = Some(tokio::spawn(async move {
+                let result = w.write(&state).await;
+                (w, result)
+            }));
         }
     }
+    // A write in flight ends first, then what it held is recorded.
+    if let Some(handle) = writing.take() {
+        let done = handle.await;
+        writer = Some(written(done, &mut summary, &mut dirty)?);
+        for (i, sample) in held.drain(..) {
+            record(&mut write(&state), &probes[i], sample);
+        }
+    }
+    let Some(mut writer) = writer else {
+        bail!("internal error: the state writer was lost");
+    };
 
     // Stop: let in-flight checks finish within the grace, then abandon the rest.
     let grace = tokio::time::sleep(opts.stop_grace);
@@ -389,6 +419,37 @@ fn read(state: &RwLock<RegionState>) -> std::sync::RwLockReadGuard<'_, RegionSta
 
 fn write(state: &RwLock<RegionState>) -> std::sync::RwLockWriteGuard<'_, RegionState> {
     state.write().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Wait for the state write in flight (the caller polls this only when there is one).
+async fn join_write(
+    writing: &mut Option<tokio::task::JoinHandle<(Writer, Result<(), WriteError>)>>,
+) -> Result<(Writer, Result<(), WriteError>), tokio::task::JoinError> {
+    match writing {
+        Some(handle) => handle.await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The writer back from a finished write, with the write counted, or marked to be tried
+/// again when the store was unreachable or full. A fatal failure stops the worker.
+fn written(
+    done: Result<(Writer, Result<(), WriteError>), tokio::task::JoinError>,
+    summary: &mut Summary,
+    dirty: &mut bool,
+) -> Result<Writer> {
+    let (writer, result) =
+        done.map_err(|e| anyhow::anyhow!("internal error: writing the state crashed: {e}"))?;
+    match result {
+        Ok(()) => summary.writes += 1,
+        // Unreachable store or full disk: keep probing, try again at the next write.
+        Err(WriteError::Failed(e)) => {
+            tracing::warn!("{e:#}; will try again");
+            *dirty = true;
+        }
+        Err(e @ WriteError::Fatal(_)) => return Err(e.into()),
+    }
+    Ok(writer)
 }
 
 /// Stamp and write the state.

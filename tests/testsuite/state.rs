@@ -101,6 +101,41 @@ fn sigkill_at_random_moments_never_leaves_a_torn_state_file() {
 }
 
 #[test]
+fn samples_that_finish_while_the_state_is_written_are_all_kept() {
+    // Writing without pause, the worker has a write in flight nearly always: samples that
+    // finish meanwhile wait for it and are recorded after it, none lost.
+    let server = Server::start(|_, _| Reply::Delay(Duration::from_millis(fastrand::u64(0..50))));
+    let t = busy_project(200, &server);
+    let child = spawn_probe(&t, &["--write-every", "0s", "--per-host", "200"]);
+    wait_for_probes(&t, 200, Duration::from_secs(20));
+    std::thread::sleep(Duration::from_millis(2500));
+    let out = stop(child);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let err = stderr(&out);
+    let field = |name: &str| -> usize {
+        err.split(&format!("{name}="))
+            .nth(1)
+            .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no {name}= in the summary: {err}"))
+    };
+    let (samples, writes) = (field("samples"), field("writes"));
+    let s = pharos::state::parse(&t.read("state/r1.json"), "r1.json").unwrap();
+    let kept: usize = s.probes.values().map(|p| p.recent.len()).sum();
+    assert!(
+        s.probes
+            .values()
+            .all(|p| p.recent.len() < pharos::state::RECENT_SAMPLES),
+        "the run was too long for the recent window to hold every sample"
+    );
+    assert_eq!(
+        kept, samples,
+        "samples taken and samples in the state differ"
+    );
+    assert!(writes >= 10, "only {writes} writes: {err}");
+}
+
+#[test]
 fn a_second_worker_for_the_region_is_refused_and_sigterm_stops_cleanly() {
     let server = Server::fixed(Reply::Status(200, "ok".into()));
     let t = busy_project(3, &server);
