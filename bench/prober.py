@@ -15,6 +15,8 @@ except the command bench's totals, which come from wait4 (to the microsecond).
 """
 
 import argparse
+import calendar
+import json
 import os
 import re
 import resource
@@ -90,11 +92,24 @@ http {{
         self.proc.wait(timeout=10)
 
 
-def project(tmp, probes):
+def project(tmp, probes, region="bench"):
+    """A project in `tmp`: one component and the given probes.yaml entries in `region`."""
     with open(os.path.join(tmp, "components.yaml"), "w") as f:
         f.write("page:\n  title: Bench\n  base_url: https://status.bench.test\ncomponents:\n  - id: web\n    name: Web\n")
     with open(os.path.join(tmp, "probes.yaml"), "w") as f:
-        f.write("regions:\n  - name: bench\nprobes:\n" + probes)
+        f.write(f"regions:\n  - name: {region}\nprobes:\n" + probes)
+
+
+def load_state(tmp, region="bench"):
+    """The region's state file, parsed."""
+    with open(os.path.join(tmp, "state", f"{region}.json")) as f:
+        return json.load(f)
+
+
+def parse_at(text):
+    """RFC 3339 UTC with nanoseconds → seconds since the epoch."""
+    whole, _, frac = text.rstrip("Z").partition(".")
+    return calendar.timegm(time.strptime(whole, "%Y-%m-%dT%H:%M:%S")) + float("0." + (frac or "0"))
 
 
 def stat(pid):
@@ -138,12 +153,9 @@ def run_worker(tmp, seconds, extra=()):
     return int(m.group(1)), wall, own, children
 
 
-def healths(tmp):
-    """How many probes ended up, degraded, down or unknown in the state file."""
-    import json
+def healths(state):
+    """How many probes ended up, degraded, down or unknown in the state."""
     from collections import Counter
-    with open(os.path.join(tmp, "state", "bench.json")) as f:
-        state = json.load(f)
     return dict(Counter(p["last"]["health"] for p in state["probes"].values()))
 
 
@@ -162,7 +174,7 @@ def bench_http(runs):
             samples, wall, own, _ = run_worker(tmp, 20, ["--concurrency", "50", "--per-host", "50"])
             results.append((samples / wall, own * 1e3 / samples))
             print(f"  http run: {samples} probes in {wall:.1f}s = {samples / wall:.0f}/s, "
-                  f"{own:.2f} CPU-s, {own * 1e3 / samples:.4f} CPU-ms per probe; last samples {healths(tmp)}")
+                  f"{own:.2f} CPU-s, {own * 1e3 / samples:.4f} CPU-ms per probe; last samples {healths(load_state(tmp))}")
         rate = statistics.median(r[0] for r in results)
         cpu = statistics.median(r[1] for r in results)
         print(f"HTTP: median {rate:.0f} probes/s, {cpu:.4f} CPU-ms per probe "
@@ -198,7 +210,7 @@ def bench_icmp(runs):
             ours.append(own * 1e6 / echoes)
             theirs.append(fping_cpu_us_per_echo(5000))
             print(f"  icmp run: {echoes} echoes in {wall:.1f}s ({echoes / wall:.0f}/s), "
-                  f"pharos {ours[-1]:.1f} CPU-us/echo, fping {theirs[-1]:.1f} CPU-us/echo; last samples {healths(tmp)}")
+                  f"pharos {ours[-1]:.1f} CPU-us/echo, fping {theirs[-1]:.1f} CPU-us/echo; last samples {healths(load_state(tmp))}")
         a, b = statistics.median(ours), statistics.median(theirs)
         print(f"ICMP: median pharos {a:.1f} CPU-us per echo, fping {b:.1f}; ratio {a / b:.2f}x (target <= 2x)")
         return a / b
@@ -255,23 +267,15 @@ def worker_cpu(tmp, seconds, extra=()):
     return int(m.group(1)), usage.ru_utime + usage.ru_stime, own
 
 
-def median_latency_ms(tmp):
-    """Median duration of the plugin runs in the state file, as the prober timed them."""
-    import json
-    with open(os.path.join(tmp, "state", "bench.json")) as f:
-        state = json.load(f)
+def median_latency_ms(state):
+    """Median duration of the plugin runs in the state, as the prober timed them."""
     return statistics.median(s["latency_ms"] for p in state["probes"].values() for s in p["recent"])
 
 
-def start_times(tmp):
+def start_times(state):
     """When the worker started each plugin run still in the state (its recent window),
     in seconds from the first, in order."""
-    import json
-    from datetime import datetime
-    with open(os.path.join(tmp, "state", "bench.json")) as f:
-        state = json.load(f)
-    ats = sorted(datetime.fromisoformat(s["at"].replace("Z", "+00:00")).timestamp()
-                 for p in state["probes"].values() for s in p["recent"])
+    ats = sorted(parse_at(s["at"]) for p in state["probes"].values() for s in p["recent"])
     return [t - ats[0] for t in ats]
 
 
@@ -308,7 +312,7 @@ def bench_command(runs):
             # The state keeps each probe's last 20 samples: 20 s of start times to replay,
             # so the measured worker run lasts about as long.
             worker_cpu(tmp, 21, flags)
-            previous = start_times(tmp)
+            previous = start_times(load_state(tmp))
             versus, walls, shares = [], [], []
             for _ in range(runs):
                 s1, total1, own1 = worker_cpu(tmp, 4, flags)
@@ -326,11 +330,12 @@ def bench_command(runs):
                 replay.join()
                 if "error" in lean:
                     raise SystemExit(f"the lean launcher failed: {lean['error']}")
-                previous = start_times(tmp)
+                state = load_state(tmp)
+                previous = start_times(state)
                 samples = s2 - s1
                 ours = (total2 - total1) * 1e3 / samples
                 own = (own2 - own1) * 1e3 / samples
-                latency = median_latency_ms(tmp)
+                latency = median_latency_ms(state)
                 lean_own, lean_child, lean_wall = lean["r"]
                 both = lean_own + lean_child
                 versus.append((ours - both) / both * 100)
@@ -339,7 +344,7 @@ def bench_command(runs):
                 print(f"  {name} run: {samples} runs; CPU per run: prober and plugin {ours:.3f} ms (the prober "
                       f"about {own:.3f}) vs lean launcher and plugin {both:.3f} ms ({lean_own:.3f} + {lean_child:.3f}) "
                       f"= {versus[-1]:+.1f}%; median wall per run: {latency:.3f} ms vs {lean_wall:.3f} ms "
-                      f"({walls[-1]:+.1f}%); last samples {healths(tmp)}", flush=True)
+                      f"({walls[-1]:+.1f}%); last samples {healths(state)}", flush=True)
             b2b_own, b2b_child, b2b_wall = lean_launcher(plain, 2000)
             out[name] = statistics.median(versus)
             print(f"COMMAND {name} (target <= 10%): CPU per run {statistics.median(versus):+.1f}% over the plugin "
@@ -373,13 +378,10 @@ def bench_soak(seconds):
             print(f"  t={time.time() - start:5.0f}s rss={rss[-1]:.1f} MB", flush=True)
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
-        import json
-        with open(os.path.join(tmp, "state", "bench.json")) as f:
-            state = json.load(f)
-        from datetime import datetime
+        state = load_state(tmp)
         drifts, slopes = [], []
         for p in state["probes"].values():
-            times = [datetime.fromisoformat(s["at"].replace("Z", "+00:00")).timestamp() for s in p["recent"]]
+            times = [parse_at(s["at"]) for s in p["recent"]]
             if len(times) < 3:
                 continue
             errors = [(t - times[0]) - k * interval for k, t in enumerate(times)]

@@ -23,7 +23,6 @@ Exit code 0 when every figure is bounded, 1 otherwise.
 """
 
 import argparse
-import calendar
 import json
 import os
 import shutil
@@ -34,11 +33,10 @@ import sys
 import tempfile
 import time
 
-from prober import Nginx  # bench/prober.py, beside this script
+from prober import Nginx, parse_at, project, stat  # bench/prober.py, beside this script
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, "target", "release", "pharos")
-PAGE = os.sysconf("SC_PAGE_SIZE")
 PROBES = 1000
 INTERVAL = 10
 STATE_BOUND_PER_PROBE = 40 * 1024
@@ -64,21 +62,7 @@ def write_project(tmp, port):
         f"  - id: p{i}\n    kind: http\n    url: http://127.0.0.1:{port}/{kinds[i % 100]}?p={i}\n"
         f"    components: [web]\n    interval: {INTERVAL}s\n    timeout: 5s\n    retries: 0\n"
         for i in range(PROBES))
-    with open(os.path.join(tmp, "components.yaml"), "w") as f:
-        f.write("page:\n  title: Soak\n  base_url: https://status.soak.test\ncomponents:\n  - id: web\n    name: Web\n")
-    with open(os.path.join(tmp, "probes.yaml"), "w") as f:
-        f.write("regions:\n  - name: soak\nprobes:\n" + probes)
-
-
-def rss_mb(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        return int(f.read().rsplit(")", 1)[1].split()[21]) * PAGE / 2**20
-
-
-def parse_at(text):
-    """RFC 3339 UTC with nanoseconds → seconds since the epoch."""
-    whole, _, frac = text.rstrip("Z").partition(".")
-    return calendar.timegm(time.strptime(whole, "%Y-%m-%dT%H:%M:%S")) + float("0." + (frac or "0"))
+    project(tmp, probes, region="soak")
 
 
 def lag_s(state_path):
@@ -156,7 +140,7 @@ def main():
             if worker.poll() is not None:
                 raise SystemExit(f"the worker exited with {worker.returncode}")
             now = time.time()
-            row = {"t": round(now - start), "rss": rss_mb(worker.pid), "fds": fds,
+            row = {"t": round(now - start), "rss": stat(worker.pid)[2] / 2**20, "fds": fds,
                    "state": os.path.getsize(state) if os.path.exists(state) else 0,
                    "lag": lag_s(state) or 0.0}
             rows.append(row)

@@ -269,12 +269,11 @@ pub async fn run(
             && let Some(mut w) = writer.take()
         {
             last_write = Instant::now();
-            write(&state).written_at = Utc::now();
             // What the write takes is saved unless it fails (then `written` says so).
             dirty = false;
             let state = state.clone();
             writing = Some(tokio::spawn(async move {
-                let result = w.write(&state).await;
+                let result = flush(&state, &mut w).await;
                 (w, result)
             }));
         }

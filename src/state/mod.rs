@@ -370,7 +370,6 @@ pub struct RegionState {
     /// Region name.
     pub region: String,
     /// When the worker wrote this file.
-    #[serde(serialize_with = "timestamp::write")]
     pub written_at: DateTime<Utc>,
     /// Per probe id.
     pub probes: BTreeMap<String, ProbeState>,
