@@ -19,11 +19,27 @@ fn main() -> ExitCode {
         .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .init();
-    match pharos::cli::run(pharos::cli::Cli::parse()) {
+    let cli = pharos::cli::Cli::parse();
+    if !cli.command.is_service() {
+        die_quietly_when_the_reader_leaves();
+    }
+    match pharos::cli::run(cli) {
         Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err:#}");
             ExitCode::from(1)
         }
+    }
+}
+
+/// `pharos status | head -1`: end as `cat` and `grep` do when their reader goes away,
+/// killed by SIGPIPE, instead of panicking on the failed write. Rust ignores SIGPIPE by
+/// default; the services (`probe`, `watch`, `serve`, `wrap`) keep it that way, so that a
+/// journal or log pipe that restarts never kills a worker.
+fn die_quietly_when_the_reader_leaves() {
+    // SAFETY: called once at start, before any thread exists; SIG_DFL is a valid handler.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }

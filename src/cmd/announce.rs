@@ -97,7 +97,7 @@ fn items_and_page(
 ) -> (Vec<feeds::Item>, PageInfo) {
     let (_, detected) = super::build::history(config, states, incidents, now);
     let page = &config.site.page;
-    let mut items = feeds::items(&page.base_url, incidents);
+    let mut items = feeds::items(&page.base_url, incidents, now);
     items.extend(feeds::detected_items(config, &detected, now));
     let info = PageInfo {
         title: page.title.clone(),

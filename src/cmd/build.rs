@@ -124,7 +124,7 @@ pub fn history(
         .iter()
         .flat_map(|i| {
             let span = match i.kind {
-                incident::Kind::Incident => i.started_at().map(|s| (s, i.resolved_at())),
+                incident::Kind::Incident => i.started_at().map(|s| (s, i.resolved_at(now))),
                 incident::Kind::Maintenance => i.scheduled_for.map(|s| (s, i.scheduled_until)),
             };
             i.components.iter().filter_map(move |c| {

@@ -34,7 +34,15 @@ pub enum Action {
     /// Add a `resolved` update.
     Resolve(ResolveArgs),
     /// Show open incidents and the most recent ones.
-    List,
+    List(ListArgs),
+}
+
+/// Options of `incident list`.
+#[derive(Debug, ClapArgs)]
+pub struct ListArgs {
+    /// List as of this time (RFC 3339) instead of now: which windows are running or over.
+    #[arg(long, env = "PHAROS_NOW", value_name = "TIME")]
+    pub now: Option<DateTime<Utc>>,
 }
 
 /// How bad an incident is.
@@ -409,10 +417,10 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
         }
         Action::Update(a) => add_update(project, &a.slug, &a.status, a.message, a.at),
         Action::Resolve(a) => add_update(project, &a.slug, "resolved", a.message, a.at),
-        Action::List => {
+        Action::List(a) => {
             let incidents = incident::load_dir(&project.incidents_dir(), "incidents", None)
                 .map_err(|p| anyhow::anyhow!("{p}"))?;
-            let now = Utc::now();
+            let now = a.now.unwrap_or_else(Utc::now);
             let open: Vec<_> = incidents
                 .iter()
                 .filter(|i| {
@@ -440,7 +448,7 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
                     "  {:<40} {:<11} {:<13} {since}  {}",
                     i.slug,
                     impact,
-                    i.status().as_str(),
+                    i.status_at(now).as_str(),
                     i.title
                 );
             };

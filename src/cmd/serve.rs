@@ -173,10 +173,10 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
     let listener = runtime.block_on(TcpListener::bind(addr)).with_context(|| {
         format!("listening on {addr}; is another server using the port? try --port")
     })?;
-    println!(
+    super::say(format_args!(
         "serving {} at http://{addr}/ (rebuilding on changes; Ctrl-C to stop)",
         project.site_dir().display()
-    );
+    ));
     let site = project.site_dir();
     let v = version.clone();
     runtime.spawn(crate::probe::listen::accept_loop(listener, move |stream| {

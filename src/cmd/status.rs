@@ -83,7 +83,7 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
             }).collect::<Vec<_>>(),
             "causes": faults,
             "open_incidents": open.iter().map(|i| json!({
-                "slug": i.slug, "title": i.title, "impact": i.impact.as_str(), "status": i.status().as_str(),
+                "slug": i.slug, "title": i.title, "impact": i.impact.as_str(), "status": i.latest_status().as_str(),
             })).collect::<Vec<_>>(),
         });
         println!("{}", serde_json::to_string_pretty(&doc)?);
@@ -121,7 +121,7 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
                     "  {:<40} {:<9} {:<13} {}",
                     i.slug,
                     i.impact.as_str(),
-                    i.status().as_str(),
+                    i.latest_status().as_str(),
                     i.title
                 );
             }

@@ -209,12 +209,12 @@ pub fn rebuild_on_change(
 /// Print the outcome of a rebuild.
 pub fn report(result: &Result<Report>, since_change: Duration) {
     match result {
-        Ok(r) => println!(
+        Ok(r) => super::say(format_args!(
             "rebuilt {} files in {} ms after the change ({})",
             r.files,
             since_change.as_millis(),
             r.indicator.description()
-        ),
+        )),
         Err(e) => eprintln!("error: {e:#}\n(still watching; the previous site is unchanged)"),
     }
 }
@@ -237,10 +237,10 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
             let first = build::rebuild(project, Utc::now(), keep);
             report(&first, Duration::ZERO);
             announce(&first);
-            println!(
+            super::say(format_args!(
                 "watching {} for changes (Ctrl-C to stop)",
                 project.root.display()
-            );
+            ));
         },
         || true,
         |result, since| {

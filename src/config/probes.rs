@@ -415,7 +415,7 @@ pub(crate) const KIND_FIELDS: &[(&str, &[KindWord])] = &[
     ("port", &[KindWord::Tcp, KindWord::Tls]),
     (
         "ip_version",
-        &[KindWord::Http, KindWord::Tcp, KindWord::Tls],
+        &[KindWord::Http, KindWord::Tcp, KindWord::Tls, KindWord::Icmp],
     ),
     (
         "tls_server_name",

@@ -155,8 +155,8 @@ pub struct Incident {
 }
 
 impl Incident {
-    /// The newest update's status.
-    pub fn status(&self) -> UpdateStatus {
+    /// The newest update's status, as written.
+    pub fn latest_status(&self) -> UpdateStatus {
         self.updates.first().map_or(
             match self.kind {
                 Kind::Incident => UpdateStatus::Investigating,
@@ -166,7 +166,26 @@ impl Incident {
         )
     }
 
-    /// When the first update was posted.
+    /// The status at `now`, the one every output shows. An incident's is its newest
+    /// update's. A maintenance follows its window where no update says more: still
+    /// `scheduled` once the window has begun is `in_progress`, and once it has ended,
+    /// `completed`. A maintenance said to be `in_progress` or `verifying` stays so past
+    /// its window (it overran) until a `completed` update.
+    pub fn status_at(&self, now: DateTime<Utc>) -> UpdateStatus {
+        let latest = self.latest_status();
+        if self.kind != Kind::Maintenance || latest != UpdateStatus::Scheduled {
+            return latest;
+        }
+        if self.scheduled_until.is_some_and(|end| end <= now) {
+            UpdateStatus::Completed
+        } else if self.scheduled_for.is_some_and(|start| start <= now) {
+            UpdateStatus::InProgress
+        } else {
+            UpdateStatus::Scheduled
+        }
+    }
+
+    /// When it was posted first.
     pub fn started_at(&self) -> Option<DateTime<Utc>> {
         self.updates.last().map(|u| u.at)
     }
@@ -176,48 +195,44 @@ impl Incident {
         self.updates.first().map(|u| u.at)
     }
 
-    /// When it was resolved or completed.
-    pub fn resolved_at(&self) -> Option<DateTime<Utc>> {
-        // The first final update: a postmortem posted later does not move it.
+    /// When it was resolved or completed at `now`: the first final update (a postmortem
+    /// posted later does not move it), or the end of a maintenance window that closed
+    /// without one.
+    pub fn resolved_at(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         self.updates
             .iter()
             .rev()
             .find(|u| u.status.is_final())
             .map(|u| u.at)
+            .or_else(|| {
+                (self.status_at(now) == UpdateStatus::Completed)
+                    .then_some(self.scheduled_until)
+                    .flatten()
+            })
     }
 
     /// An incident whose newest update is not final.
     pub fn is_open_incident(&self) -> bool {
-        self.kind == Kind::Incident && !self.status().is_final()
+        self.kind == Kind::Incident && !self.latest_status().is_final()
     }
 
-    /// A maintenance whose window is running (or that says it is in progress).
+    /// A maintenance under way at `now`: its window is running, or an update says it is.
     pub fn is_active_maintenance(&self, now: DateTime<Utc>) -> bool {
-        if self.kind != Kind::Maintenance || self.status().is_final() {
-            return false;
-        }
-        matches!(
-            self.status(),
-            UpdateStatus::InProgress | UpdateStatus::Verifying
-        ) || matches!((self.scheduled_for, self.scheduled_until), (Some(a), Some(b)) if a <= now && now < b)
+        self.kind == Kind::Maintenance
+            && matches!(
+                self.status_at(now),
+                UpdateStatus::InProgress | UpdateStatus::Verifying
+            )
     }
 
-    /// Over: resolved or completed, or a maintenance whose window has passed.
+    /// Over at `now`: resolved or completed, or a maintenance whose window has passed.
     pub fn is_over(&self, now: DateTime<Utc>) -> bool {
-        self.status().is_final()
-            || (self.kind == Kind::Maintenance
-                && !matches!(
-                    self.status(),
-                    UpdateStatus::InProgress | UpdateStatus::Verifying
-                )
-                && self.scheduled_until.is_some_and(|b| b <= now))
+        self.status_at(now).is_final()
     }
 
     /// A maintenance that has not started yet.
     pub fn is_upcoming_maintenance(&self, now: DateTime<Utc>) -> bool {
-        self.kind == Kind::Maintenance
-            && self.status() == UpdateStatus::Scheduled
-            && self.scheduled_for.is_some_and(|a| a > now)
+        self.kind == Kind::Maintenance && self.status_at(now) == UpdateStatus::Scheduled
     }
 }
 
@@ -609,7 +624,7 @@ mod tests {
     fn parses_updates_newest_first() {
         let i = parse(POST, "incidents/x.md", "2026-11-20-api", Some(&["api"])).unwrap();
         assert_eq!(i.updates.len(), 2);
-        assert_eq!(i.status(), UpdateStatus::Resolved);
+        assert_eq!(i.latest_status(), UpdateStatus::Resolved);
         assert_eq!(i.updates[0].line, 6);
         assert_eq!(i.updates[1].line, 9);
         assert!(i.updates[1].html.contains("## not a heading"));

@@ -55,7 +55,67 @@ fn rcode_number(word: &str) -> Option<f64> {
     Some(f64::from(n))
 }
 
-/// The exposition text for a region's state.
+/// Milliseconds as seconds, to the microsecond: `0.00014`, not the `0.00014000000000000001`
+/// that dividing by 1,000 leaves.
+fn seconds(ms: f64) -> f64 {
+    (ms * 1e3).round() / 1e6
+}
+
+/// The exposition formats a scraper can ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// OpenMetrics 1.0 text (`application/openmetrics-text`).
+    OpenMetrics,
+    /// Prometheus text format 0.0.4 (`text/plain`), the default.
+    Prometheus,
+}
+
+impl Format {
+    /// The format an `Accept` header prefers (RFC 9110 quality values); Prometheus's
+    /// text format when it names neither, as Prometheus's own client libraries do.
+    pub fn negotiate(accept: Option<&str>) -> Format {
+        let mut best = (0.0_f32, Format::Prometheus);
+        for range in accept.unwrap_or_default().split(',') {
+            let mut parts = range.split(';').map(str::trim);
+            let media = parts.next().unwrap_or_default().to_ascii_lowercase();
+            let q = parts
+                .filter_map(|p| p.strip_prefix("q="))
+                .find_map(|q| q.parse::<f32>().ok())
+                .unwrap_or(1.0);
+            let format = match media.as_str() {
+                "application/openmetrics-text" => Format::OpenMetrics,
+                "text/plain" => Format::Prometheus,
+                _ => continue,
+            };
+            if q > best.0 {
+                best = (q, format);
+            }
+        }
+        best.1
+    }
+
+    /// Its `Content-Type`.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            Format::Prometheus => "text/plain; version=0.0.4; charset=utf-8",
+        }
+    }
+}
+
+/// The exposition of a region's state in `format`. Every metric is a gauge, whose lines
+/// the two formats share; the text format only lacks OpenMetrics's closing `# EOF`.
+pub fn render_as(state: &RegionState, format: Format) -> String {
+    let text = render(state);
+    match format {
+        Format::OpenMetrics => text,
+        Format::Prometheus => text
+            .strip_suffix("# EOF\n")
+            .map_or(text.clone(), str::to_string),
+    }
+}
+
+/// The exposition text for a region's state (OpenMetrics).
 pub fn render(state: &RegionState) -> String {
     let mut r = Registry::default();
     let success = gauge(
@@ -169,9 +229,9 @@ pub fn render(state: &RegionState) -> String {
         attempts.get_or_create(&base).set(f64::from(s.attempts));
         sample_time
             .get_or_create(&base)
-            .set(s.at.timestamp_millis() as f64 / 1e3);
+            .set(s.at.timestamp_millis() as f64 / 1e3); // whole milliseconds: exact enough
         if let Some(ms) = s.latency_ms {
-            duration.get_or_create(&base).set(ms / 1e3);
+            duration.get_or_create(&base).set(seconds(ms));
         }
         if let Some(code) = s.http_status {
             http_status.get_or_create(&base).set(f64::from(code));
@@ -186,7 +246,7 @@ pub fn render(state: &RegionState) -> String {
             ] {
                 http_phase
                     .get_or_create(&with("phase", phase))
-                    .set(ms / 1e3);
+                    .set(seconds(ms));
             }
         }
         if let Some(c) = &s.conn {
@@ -225,7 +285,9 @@ pub fn render(state: &RegionState) -> String {
                 ("rtt_max", i.rtt_max_ms),
             ] {
                 if let Some(ms) = ms {
-                    icmp_rtt.get_or_create(&with("phase", phase)).set(ms / 1e3);
+                    icmp_rtt
+                        .get_or_create(&with("phase", phase))
+                        .set(seconds(ms));
                 }
             }
         }
@@ -276,16 +338,19 @@ fn scrape(
     state: &RwLock<RegionState>,
 ) -> Response<Full<Bytes>> {
     let mut resp = if req.uri().path() == "/metrics" {
+        let format = Format::negotiate(
+            req.headers()
+                .get(hyper::header::ACCEPT)
+                .and_then(|v| v.to_str().ok()),
+        );
         let text = {
             let guard = state.read().unwrap_or_else(|e| e.into_inner());
-            render(&guard)
+            render_as(&guard, format)
         };
         let mut r = Response::new(Full::new(Bytes::from(text)));
         r.headers_mut().insert(
             hyper::header::CONTENT_TYPE,
-            hyper::header::HeaderValue::from_static(
-                "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            ),
+            hyper::header::HeaderValue::from_static(format.content_type()),
         );
         r
     } else {
@@ -298,4 +363,32 @@ fn scrape(
         hyper::header::HeaderValue::from_static("no-store"),
     );
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_accept_header_picks_the_format() {
+        let prometheus = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+        assert_eq!(Format::negotiate(Some(prometheus)), Format::OpenMetrics);
+        assert_eq!(
+            Format::negotiate(Some("text/plain;version=0.0.4")),
+            Format::Prometheus
+        );
+        assert_eq!(
+            Format::negotiate(Some("application/openmetrics-text;q=0.2, text/plain")),
+            Format::Prometheus
+        );
+        assert_eq!(Format::negotiate(Some("*/*")), Format::Prometheus);
+        assert_eq!(Format::negotiate(None), Format::Prometheus);
+    }
+
+    #[test]
+    fn seconds_carry_no_float_noise() {
+        assert_eq!(seconds(0.14).to_string(), "0.00014");
+        assert_eq!(seconds(12.3456).to_string(), "0.012346");
+        assert_eq!((0.14_f64 / 1e3).to_string(), "0.00014000000000000001");
+    }
 }

@@ -129,7 +129,13 @@ fn components(
     out
 }
 
-fn incident(i: &Incident, config: &Config, all_components: &[Value], page_id: &str) -> Value {
+fn incident(
+    i: &Incident,
+    config: &Config,
+    all_components: &[Value],
+    page_id: &str,
+    now: DateTime<Utc>,
+) -> Value {
     let base = &config.site.page.base_url;
     let first = i.started_at().map(time);
     let last = i.updated_at().map(time);
@@ -178,11 +184,11 @@ fn incident(i: &Incident, config: &Config, all_components: &[Value], page_id: &s
     let mut v = json!({
         "id": i.slug,
         "name": i.title,
-        "status": i.status().as_str(),
+        "status": i.status_at(now).as_str(),
         "created_at": first,
         "updated_at": last,
         "monitoring_at": monitoring,
-        "resolved_at": i.resolved_at().map(time),
+        "resolved_at": i.resolved_at(now).map(time),
         "impact": match i.kind { Kind::Maintenance => "maintenance", Kind::Incident => i.impact.as_str() },
         "impact_override": Value::Null,
         "shortlink": format!("{base}/incidents/{}/", i.slug),
@@ -227,7 +233,7 @@ pub fn files(inputs: &Inputs<'_>) -> Vec<(String, Vec<u8>)> {
         .collect();
     let as_json = |list: &[&Incident]| -> Vec<Value> {
         list.iter()
-            .map(|i| incident(i, config, &comps, &id))
+            .map(|i| incident(i, config, &comps, &id, inputs.now))
             .collect()
     };
     let unresolved: Vec<&Incident> = incidents

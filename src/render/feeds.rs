@@ -7,7 +7,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::incident::{Incident, Kind};
+use crate::incident::{Incident, Kind, UpdateStatus};
 use crate::site::update_label;
 use crate::status::timeline::Detected;
 
@@ -33,26 +33,55 @@ pub struct Item {
     pub components: Vec<String>,
 }
 
-/// Every item, newest first.
-pub fn items(base_url: &str, incidents: &[Incident]) -> Vec<Item> {
+/// Every item, newest first: one per update, and one for each step a maintenance window
+/// took by itself at `now` (it began, or ended, with no update saying so), so the feeds
+/// agree with the page and the API on its status.
+pub fn items(base_url: &str, incidents: &[Incident], now: DateTime<Utc>) -> Vec<Item> {
     let mut out = Vec::new();
     for i in incidents {
         let link = format!("{base_url}/incidents/{}/", i.slug);
-        for u in &i.updates {
-            let stamp = u.at.to_rfc3339_opts(SecondsFormat::Secs, true);
-            let what = match i.kind {
-                Kind::Incident => "",
-                Kind::Maintenance => "Maintenance: ",
-            };
-            out.push(Item {
-                id: format!("{link}#{stamp}-{}", u.status.as_str()),
-                title: format!("{what}{} — {}", i.title, update_label(u.status.as_str())),
+        let what = match i.kind {
+            Kind::Incident => "",
+            Kind::Maintenance => "Maintenance: ",
+        };
+        let item = |at: DateTime<Utc>, status: UpdateStatus, html: String, text: String| {
+            let stamp = at.to_rfc3339_opts(SecondsFormat::Secs, true);
+            Item {
+                id: format!("{link}#{stamp}-{}", status.as_str()),
+                title: format!("{what}{} — {}", i.title, update_label(status.as_str())),
                 link: link.clone(),
-                published: u.at,
-                html: u.html.clone(),
-                text: u.markdown.trim().to_string(),
+                published: at,
+                html,
+                text,
                 components: i.components.clone(),
-            });
+            }
+        };
+        for u in &i.updates {
+            out.push(item(
+                u.at,
+                u.status,
+                u.html.clone(),
+                u.markdown.trim().to_string(),
+            ));
+        }
+        if i.kind == Kind::Maintenance && i.latest_status() == UpdateStatus::Scheduled {
+            let steps = [
+                (
+                    i.scheduled_for,
+                    UpdateStatus::InProgress,
+                    "The maintenance window has begun.",
+                ),
+                (
+                    i.scheduled_until,
+                    UpdateStatus::Completed,
+                    "The maintenance window has ended.",
+                ),
+            ];
+            for (at, status, said) in steps {
+                if let Some(at) = at.filter(|at| *at <= now) {
+                    out.push(item(at, status, format!("<p>{said}</p>"), said.to_string()));
+                }
+            }
         }
     }
     out.sort_by(|a, b| b.published.cmp(&a.published).then(a.id.cmp(&b.id)));
@@ -182,7 +211,15 @@ pub fn rss(ch: &Channel<'_>, items: &[Item]) -> String {
                 .build()
         })
         .collect();
+    // The feed's own address (RSS Best Practices; the W3C validator warns without it).
+    let mut own = rss::extension::atom::Link::default();
+    own.set_href(format!("{}.rss", ch.base));
+    own.set_rel("self");
+    own.set_mime_type(Some("application/rss+xml".to_string()));
+    let mut atom = rss::extension::atom::AtomExtension::default();
+    atom.set_links(vec![own]);
     ChannelBuilder::default()
+        .atom_ext(Some(atom))
         .title(ch.title.clone())
         .link(ch.home.clone())
         .description(ch.description.clone())
@@ -303,7 +340,13 @@ pub fn ics(config: &Config, incidents: &[Incident], now: DateTime<Utc>) -> Strin
         .ok()
         .and_then(|u| u.host_str().map(str::to_string))
         .unwrap_or_else(|| "pharos.invalid".to_string());
-    let mut cal = Calendar::new();
+    let mut cal = Calendar::empty();
+    cal.append_property(("VERSION", "2.0"));
+    cal.append_property((
+        "PRODID",
+        concat!("-//Pharos//Pharos ", env!("CARGO_PKG_VERSION"), "//EN"),
+    ));
+    cal.append_property(("CALSCALE", "GREGORIAN"));
     cal.name(&format!("{} maintenance", page.title));
     for m in incidents.iter().filter(|i| i.kind == Kind::Maintenance) {
         let (Some(from), Some(until)) = (m.scheduled_for, m.scheduled_until) else {
@@ -351,32 +394,37 @@ pub fn files(
 ) -> Vec<(String, Vec<u8>)> {
     let page = &config.site.page;
     let base = &page.base_url;
-    let mut all = items(base, incidents);
+    let mut all = items(base, incidents, now);
     all.extend(detected_items(config, detected, now));
     all.sort_by(|a, b| b.published.cmp(&a.published).then(a.id.cmp(&b.id)));
     let mut out = Vec::new();
+    let page_channel = |name: &str| Channel {
+        title: format!("{} — incident history", page.title),
+        description: page
+            .description
+            .clone()
+            .unwrap_or_else(|| format!("Incidents and maintenance for {}", page.title)),
+        home: format!("{base}/"),
+        base: format!("{base}/{name}"),
+        language: &page.language,
+        now,
+        author: page.title.clone(),
+    };
+    // The same feeds where Statuspage serves them (`/history.rss`, `/history.atom`), for
+    // the readers and clients that look there; each names its own address as `self`.
+    {
+        let ch = page_channel("history");
+        let list = &all[..all.len().min(MAX_ITEMS)];
+        out.push(("history.rss".to_string(), rss(&ch, list).into_bytes()));
+        out.push(("history.atom".to_string(), atom(&ch, list).into_bytes()));
+    }
     let mut emit = |dir: &str, ch: Channel<'_>, list: &[Item]| {
         let list = &list[..list.len().min(MAX_ITEMS)];
         out.push((format!("{dir}feed.rss"), rss(&ch, list).into_bytes()));
         out.push((format!("{dir}feed.atom"), atom(&ch, list).into_bytes()));
         out.push((format!("{dir}feed.json"), json(&ch, list).into_bytes()));
     };
-    emit(
-        "",
-        Channel {
-            title: format!("{} — incident history", page.title),
-            description: page
-                .description
-                .clone()
-                .unwrap_or_else(|| format!("Incidents and maintenance for {}", page.title)),
-            home: format!("{base}/"),
-            base: format!("{base}/feed"),
-            language: &page.language,
-            now,
-            author: page.title.clone(),
-        },
-        &all,
-    );
+    emit("", page_channel("feed"), &all);
     for c in &config.site.components {
         let mine: Vec<Item> = all
             .iter()

@@ -58,10 +58,15 @@ pub fn render(
         page("index.html", "", Page::default())?,
     ));
     step();
-    let absolute_root = format!("{}/", model.page.base_url);
+    // The 404 page answers at any depth, so its links start at the site's path, not at
+    // its origin: it then works wherever the site is served (a preview, a mirror, a
+    // second host), and its stylesheet stays 'self' for its CSP.
+    let site_path = url::Url::parse(&model.page.base_url)
+        .map(|u| format!("{}/", u.path().trim_end_matches('/')))
+        .unwrap_or_else(|_| "/".to_string());
     files.push((
         "404.html".to_string(),
-        page("404.html", &absolute_root, Page::default())?,
+        page("404.html", &site_path, Page::default())?,
     ));
     step();
     for incident in &model.incidents {

@@ -130,10 +130,10 @@ fn day_view(
 
 /// Whether an incident was open on `date` (in `tz`): from its first update to its
 /// resolution.
-fn posted_on(i: &Incident, date: chrono::NaiveDate, tz: Tz) -> bool {
+fn posted_on(i: &Incident, date: chrono::NaiveDate, tz: Tz, now: DateTime<Utc>) -> bool {
     let day = |t: DateTime<Utc>| t.with_timezone(&tz).date_naive();
     match i.started_at() {
-        Some(start) => day(start) <= date && i.resolved_at().is_none_or(|end| date <= day(end)),
+        Some(start) => day(start) <= date && i.resolved_at(now).is_none_or(|end| date <= day(end)),
         None => false,
     }
 }
@@ -304,7 +304,10 @@ pub fn assemble(inputs: &Inputs<'_>) -> Model {
                         h.days
                             .iter()
                             .map(|d| {
-                                let n = mine.iter().filter(|i| posted_on(i, d.date, tz)).count();
+                                let n = mine
+                                    .iter()
+                                    .filter(|i| posted_on(i, d.date, tz, inputs.now))
+                                    .count();
                                 day_view(d, n, words)
                             })
                             .collect()
@@ -335,7 +338,7 @@ pub fn assemble(inputs: &Inputs<'_>) -> Model {
                     .incidents
                     .iter()
                     .filter(|i| i.components.contains(&c.id))
-                    .map(|i| incident_link(i, &tv, words))
+                    .map(|i| incident_link(i, inputs.now, &tv, words))
                     .collect(),
                 affected_by: page_links(&v.affected_by),
                 affects: page_links(&v.affects),
@@ -390,13 +393,13 @@ pub fn assemble(inputs: &Inputs<'_>) -> Model {
         }
         .to_string(),
         impact: i.impact.as_str().to_string(),
-        status: i.status().as_str().to_string(),
-        status_label: word(&update_label(i.status().as_str())),
-        resolved: i.status().is_final(),
+        status: i.status_at(inputs.now).as_str().to_string(),
+        status_label: word(&update_label(i.status_at(inputs.now).as_str())),
+        resolved: i.status_at(inputs.now).is_final(),
         components: names(&i.components),
         started_at: i.started_at().map(tv),
         updated_at: i.updated_at().map(tv),
-        resolved_at: i.resolved_at().map(tv),
+        resolved_at: i.resolved_at(inputs.now).map(tv),
         scheduled_for: i.scheduled_for.map(tv),
         scheduled_until: i.scheduled_until.map(tv),
         updates: i
@@ -515,6 +518,7 @@ pub fn assemble(inputs: &Inputs<'_>) -> Model {
 /// A short reference to a post: its first update's time, or its window's start.
 fn incident_link(
     i: &Incident,
+    now: DateTime<Utc>,
     tv: &dyn Fn(DateTime<Utc>) -> TimeView,
     words: &i18n::Strings,
 ) -> IncidentLink {
@@ -526,8 +530,8 @@ fn incident_link(
             Kind::Maintenance => "maintenance",
         }
         .to_string(),
-        status: i.status().as_str().to_string(),
-        status_label: words.get(&update_label(i.status().as_str())),
+        status: i.status_at(now).as_str().to_string(),
+        status_label: words.get(&update_label(i.status_at(now).as_str())),
         started_at: i.started_at().or(i.scheduled_for).map(tv),
     }
 }
@@ -570,7 +574,8 @@ fn history_pages(inputs: &Inputs<'_>, tv: &dyn Fn(DateTime<Utc>) -> TimeView) ->
                 });
             }
             if let Some(m) = months.last_mut() {
-                m.items.push(incident_link(i, tv, inputs.strings));
+                m.items
+                    .push(incident_link(i, inputs.now, tv, inputs.strings));
             }
         }
         pages.push(HistoryPage {

@@ -33,6 +33,9 @@ for (const scheme of ['light', 'dark']) {
       current = `${p} (${scheme}, ${device})`;
       const response = await page.goto(base + p, { waitUntil: 'load' });
       if (!response || response.status() !== 200) problems.push(`${current}: HTTP ${response && response.status()}`);
+      // Every stylesheet applied (a CSP or a wrong origin leaves the page unstyled).
+      const unstyled = await page.evaluate(() => [...document.querySelectorAll('link[rel=stylesheet]')].filter((l) => !l.sheet).map((l) => l.href));
+      for (const href of unstyled) problems.push(`${current}: stylesheet not applied: ${href}`);
       const name = (p.replace(/^\/|\/$/g, '').replace(/\//g, '_') || 'index') + `-${scheme}-${device}.png`;
       await page.screenshot({ path: path.join(out, name), fullPage: true });
       await page.addScriptTag({ content: axe });

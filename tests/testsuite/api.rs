@@ -244,6 +244,77 @@ fn maintenance_in_its_window_is_active_and_under_maintenance() {
     assert_eq!(docs["status"], "under_maintenance");
 }
 
+/// The maintenance of `project()` (only a `scheduled` update) as the API, the page, the
+/// history and the feeds show it at `now`.
+fn maintenance_at(now: &str) -> (ProjectTest, Value) {
+    let t = project();
+    let out = t.run(&["build", "--now", now]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let all = json(&t, "scheduled-maintenances.json")["scheduled_maintenances"].clone();
+    let m = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == "2026-11-20-db")
+        .unwrap()
+        .clone();
+    (t, m)
+}
+
+#[test]
+fn a_window_with_no_newer_update_follows_its_clock_everywhere() {
+    // Before: scheduled.
+    let (_, m) = maintenance_at("2026-11-22T01:00:00Z");
+    assert_eq!(m["status"], "scheduled");
+    assert_eq!(m["resolved_at"], Value::Null);
+
+    // During: in progress in every file that lists it, on its page and in the feeds.
+    let (t, m) = maintenance_at("2026-11-22T02:30:00Z");
+    assert_eq!(m["status"], "in_progress");
+    let active = json(&t, "scheduled-maintenances/active.json");
+    assert_eq!(
+        active["scheduled_maintenances"][0]["status"], "in_progress",
+        "{active}"
+    );
+    let summary = json(&t, "summary.json");
+    assert_eq!(
+        summary["scheduled_maintenances"][0]["status"], "in_progress",
+        "{summary}"
+    );
+    let page = t.read("site/incidents/2026-11-20-db/index.html");
+    assert!(page.contains("In progress"), "{page}");
+    let feed = t.read("site/feed.atom");
+    assert!(
+        feed.contains("Maintenance: Database upgrade — In progress"),
+        "{feed}"
+    );
+
+    // After, with no `completed` update: completed, resolved when the window closed.
+    let (t, m) = maintenance_at("2026-11-22T04:00:00Z");
+    assert_eq!(m["status"], "completed");
+    assert_eq!(m["resolved_at"], "2026-11-22T03:00:00.000Z");
+    for list in ["active", "upcoming"] {
+        let v = json(&t, &format!("scheduled-maintenances/{list}.json"));
+        assert_eq!(
+            v["scheduled_maintenances"].as_array().unwrap().len(),
+            0,
+            "{list}: {v}"
+        );
+    }
+    let history = t.read("site/history/index.html");
+    let row = &history[history.find("Database upgrade").unwrap()..];
+    let row = &row[..row.find("</li>").unwrap_or(row.len())];
+    assert!(
+        row.contains("Completed") && !row.contains("Scheduled"),
+        "{row}"
+    );
+    let feed = t.read("site/feed.rss");
+    assert!(
+        feed.contains("Maintenance: Database upgrade — Completed"),
+        "{feed}"
+    );
+}
+
 #[test]
 fn badges_and_shields_endpoints() {
     let t = project();

@@ -113,6 +113,10 @@ fn assertions_work_for_other_kinds() {
         sample.detail
     );
 
+    // A plugin's perfdata and exit code.
+    if !crate::harness::needs(&[crate::harness::Part::Plugins]) {
+        return;
+    }
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let sample = once(&format!(

@@ -630,6 +630,9 @@ fn the_history_lists_every_post_by_month_in_pages_of_fifty() {
 
 #[test]
 fn a_long_build_shows_progress_on_a_terminal_only() {
+    if !crate::harness::needs(&[crate::harness::Part::Script]) {
+        return;
+    }
     let t = project();
     for n in 0..1500 {
         t.write(

@@ -101,3 +101,160 @@ fn intervals_and_urls_have_sane_limits() {
          probes.yaml:8:15: probe \"a\" (probes[0]): interval 200ms must be between 1s and 1 day\n"
     );
 }
+
+/// The smallest probe of a kind, as probes.yaml lines after `- id: …`.
+fn minimal(kind: &str) -> &'static str {
+    match kind {
+        "http" => "    kind: http\n    url: https://www.acme.test/\n",
+        "tcp" => "    kind: tcp\n    host: db.acme.test\n    port: 5432\n",
+        "tls" => "    kind: tls\n    host: www.acme.test\n",
+        "dns" => {
+            "    kind: dns\n    server: 127.0.0.1\n    name: www.acme.test\n    record_type: A\n"
+        }
+        "icmp" => "    kind: icmp\n    host: 127.0.0.1\n",
+        "command" => "    kind: command\n    command: [/bin/true]\n",
+        "push" => "    kind: push\n",
+        other => panic!("README names an unknown kind {other}"),
+    }
+}
+
+/// The names in every `key: [a, b]` of these probes.
+fn listed(probes: &str, key: &str) -> Vec<String> {
+    probes
+        .lines()
+        .flat_map(|l| {
+            l.split(&format!("{key}: ["))
+                .skip(1)
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .flat_map(|c| {
+            c.split(']')
+                .next()
+                .unwrap_or_default()
+                .split(',')
+                .map(|c| c.trim().to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// `pharos check` on these probes (every component and region they name defined).
+fn check_probes(probes: &str) -> (bool, String) {
+    let mut components = listed(probes, "components");
+    components.push("web".to_string());
+    let mut regions = listed(probes, "regions");
+    regions.push("r1".to_string());
+    regions.sort();
+    regions.dedup();
+    components.sort();
+    components.dedup();
+    let t = ProjectTest::new();
+    t.write(
+        "components.yaml",
+        &format!(
+            "page:\n  title: Acme\n  base_url: https://status.acme.test\ncomponents:\n{}",
+            components
+                .iter()
+                .map(|c| format!("  - id: {c}\n    name: {c}\n"))
+                .collect::<String>()
+        ),
+    );
+    t.write(
+        "probes.yaml",
+        &format!(
+            "regions:\n{}probes:\n{probes}",
+            regions
+                .iter()
+                .map(|r| format!("  - name: {r}\n"))
+                .collect::<String>()
+        ),
+    );
+    t.write("certs/internal-ca.pem", "");
+    let out = t
+        .cmd(&["check"])
+        .env("API_TOKEN", "x")
+        .env("BACKUP_HEARTBEAT_TOKEN", "x")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        format!("{}{}", stdout(&out), stderr(&out)),
+    )
+}
+
+#[test]
+fn every_option_the_readme_documents_for_a_kind_is_accepted() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let start = readme.find("\n## Probe kinds\n").unwrap();
+    let section = &readme[start + 1..];
+    // Up to the next heading.
+    let section = &section[..section[3..].find("\n#").map_or(section.len(), |e| e + 3)];
+    let kinds = ["http", "tcp", "tls", "dns", "icmp", "command", "push"];
+    let mut tried = 0;
+    let mut refused = Vec::new();
+    // A kind's smallest probe with `key: value` in place of its own line for `key`.
+    let with = |kind: &str, key: &str, value: &str| -> String {
+        let own: String = minimal(kind)
+            .lines()
+            .filter(|l| !l.trim_start().starts_with(&format!("{key}:")))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        format!("  - id: p\n{own}    components: [web]\n    {key}: {value}\n")
+    };
+    let mut try_probe = |what: String, probe: String| {
+        tried += 1;
+        let (ok, said) = check_probes(&probe);
+        if !ok {
+            refused.push(format!("{what}:\n{probe}{said}"));
+        }
+    };
+    // Options shared by several kinds: "`ip_version: ip4 | ip6 | auto` pins a family
+    // (http, tcp, tls, icmp)".
+    let shared =
+        regex::Regex::new(r"`([a-z_]+): ([^`|]+?)(?: \|[^`]*)?`[^.`]*\(([a-z, ]+)\)").unwrap();
+    for c in shared.captures_iter(section) {
+        for kind in c[3].split(", ").filter(|k| kinds.contains(k)) {
+            try_probe(
+                format!("`{}` for {kind} (README: \"{}\")", &c[1], &c[0]),
+                with(kind, &c[1], c[2].trim()),
+            );
+        }
+    }
+    // Each kind's paragraph: every `option: value` it names, and every example.
+    let option = regex::Regex::new(r"`([a-z_]+): ([^`]+)`").unwrap();
+    let paragraphs: Vec<(usize, &str)> = kinds
+        .iter()
+        .map(|k| {
+            section
+                .find(&format!("\n**{k}** —"))
+                .unwrap_or_else(|| panic!("no **{k}** in the README"))
+        })
+        .zip(kinds)
+        .collect();
+    for (n, (at, kind)) in paragraphs.iter().enumerate() {
+        let end = paragraphs.get(n + 1).map_or(section.len(), |(e, _)| *e);
+        let text = &section[*at..end];
+        let prose = text.split("```").step_by(2).collect::<Vec<_>>().join(" ");
+        // Placeholders such as `regions: [...]` are not options to try.
+        for c in option
+            .captures_iter(&prose)
+            .filter(|c| !c[2].contains("..."))
+        {
+            try_probe(
+                format!("`{}: {}` for {kind}", &c[1], &c[2]),
+                with(kind, &c[1], &c[2]),
+            );
+        }
+        for block in text.split("```yaml\n").skip(1) {
+            let mut yaml = block.split("```").next().unwrap_or_default().to_string();
+            if !yaml.contains("components:") {
+                yaml.push_str("    components: [web]\n");
+            }
+            try_probe(format!("the {kind} example"), yaml);
+        }
+    }
+    assert!(tried >= 15, "only {tried} README options found:\n{section}");
+    assert!(refused.is_empty(), "{}", refused.join("\n---\n"));
+}

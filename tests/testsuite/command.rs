@@ -49,6 +49,9 @@ fn plugin(name: &str) -> String {
 
 #[test]
 fn check_dummy_exit_codes_map_to_health() {
+    if !crate::harness::needs(&[crate::harness::Part::Plugins]) {
+        return;
+    }
     let dummy = plugin("check_dummy");
     for (code, health, detail) in [
         ("0", Health::Up, "OK: all good"),
@@ -65,6 +68,9 @@ fn check_dummy_exit_codes_map_to_health() {
 
 #[test]
 fn check_tcp_reports_perfdata_and_refusals() {
+    if !crate::harness::needs(&[crate::harness::Part::Plugins]) {
+        return;
+    }
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port().to_string();
     let (s, _) = once(&[&plugin("check_tcp"), "-H", "127.0.0.1", "-p", &port], "");
@@ -81,6 +87,9 @@ fn check_tcp_reports_perfdata_and_refusals() {
 
 #[test]
 fn check_http_against_a_local_server() {
+    if !crate::harness::needs(&[crate::harness::Part::Plugins]) {
+        return;
+    }
     let ok = Server::fixed(Reply::Status(200, "hello".into()));
     let (s, _) = once(
         &[
@@ -126,6 +135,9 @@ fn check_http_against_a_local_server() {
 
 #[test]
 fn check_dns_against_a_local_server() {
+    if !crate::harness::needs(&[crate::harness::Part::Plugins]) {
+        return;
+    }
     // check_dns asks nslookup, which only talks to port 53: the server gets its own address.
     let _s = DnsServer::start_at("127.0.0.77", 53, |name| match name {
         "www.pharos.test." => DnsReply::Addresses(vec!["192.0.2.10"]),

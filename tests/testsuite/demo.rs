@@ -49,7 +49,7 @@ fn demo_shows_each_status_and_a_feed_that_parses() {
             .all(|e| e.published.is_some() && !e.links.is_empty())
     );
     // The demo site in Chromium: axe, both colour schemes, phone and desktop.
-    crate::browser::check(
+    let _ = crate::browser::check(
         &dir.path().join("site"),
         "demo",
         "/,/components/cdn/,/history/",
@@ -116,7 +116,7 @@ fn taking_the_demo_database_down_names_it_as_the_cause() {
     );
     assert!(html.contains("Affected by <a href=\"components/db/\">Database</a>"));
     // The cause list and notes pass axe in both colour schemes, on a phone and a desktop.
-    crate::browser::check(&dir.path().join("site"), "demo-db", "/,/components/api/");
+    let _ = crate::browser::check(&dir.path().join("site"), "demo-db", "/,/components/api/");
     let api_state = std::fs::read_to_string(dir.path().join("state/eu-west.json")).unwrap();
     assert!(
         api_state.contains("HTTP 503"),

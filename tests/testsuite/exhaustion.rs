@@ -78,6 +78,9 @@ fn written_at(text: &str) -> Option<String> {
 
 #[test]
 fn a_full_disk_keeps_the_last_state_and_the_worker_writes_again_when_space_returns() {
+    if !crate::harness::needs(&[crate::harness::Part::Root]) {
+        return;
+    }
     let server = Server::fixed(Reply::Status(200, "ok".into()));
     let t = project_of(3, &server, "1s", "800ms");
     let disk = Tmpfs::mount(&t.path().join("state"), "256k");
@@ -128,6 +131,9 @@ fn a_full_disk_keeps_the_last_state_and_the_worker_writes_again_when_space_retur
 
 #[test]
 fn a_full_disk_fails_the_build_and_keeps_the_previous_site() {
+    if !crate::harness::needs(&[crate::harness::Part::Root]) {
+        return;
+    }
     let t = ProjectTest::new();
     let disk = Tmpfs::mount(&t.path().join("p"), "3m");
     let p = disk.0.clone();

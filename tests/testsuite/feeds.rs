@@ -101,3 +101,67 @@ fn maintenance_windows_are_calendar_events() {
         "https://status.acme.test/incidents/2026-11-20-db/"
     );
 }
+
+#[test]
+fn statuspage_feed_paths_and_self_links() {
+    let t = project();
+    // Statuspage serves its feeds at /history.rss and /history.atom: the same items here.
+    let ids = |path: &str| -> Vec<String> {
+        parse(&t, path)
+            .entries
+            .iter()
+            .map(|e| e.id.clone())
+            .collect()
+    };
+    assert_eq!(ids("history.rss"), ids("feed.rss"));
+    assert_eq!(ids("history.atom"), ids("feed.atom"));
+    // Every RSS feed names its own address (the W3C validator warns without it).
+    for (path, own) in [
+        ("feed.rss", "https://status.acme.test/feed.rss"),
+        ("history.rss", "https://status.acme.test/history.rss"),
+        (
+            "components/api/feed.rss",
+            "https://status.acme.test/components/api/feed.rss",
+        ),
+    ] {
+        let text = t.read(&format!("site/{path}"));
+        let channel = rss::Channel::read_from(text.as_bytes()).unwrap();
+        let links = channel
+            .atom_ext()
+            .map(|a| a.links().to_vec())
+            .unwrap_or_default();
+        assert!(
+            links.iter().any(|l| l.rel() == "self" && l.href() == own),
+            "{path}: no atom:link rel=self to {own}:\n{text}"
+        );
+    }
+    let atom = parse(&t, "history.atom");
+    assert!(
+        atom.links.iter().any(|l| l.rel.as_deref() == Some("self")
+            && l.href == "https://status.acme.test/history.atom"),
+        "{:?}",
+        atom.links
+    );
+}
+
+#[test]
+fn the_calendar_names_pharos_as_its_product() {
+    let t = project();
+    let text = t.read("site/maintenance.ics");
+    let unfolded = icalendar::parser::unfold(&text);
+    let cal = icalendar::parser::read_calendar(&unfolded).unwrap();
+    let prodid: Vec<String> = cal
+        .properties
+        .iter()
+        .filter(|p| p.name == "PRODID")
+        .map(|p| p.val.to_string())
+        .collect();
+    assert_eq!(
+        prodid,
+        [format!(
+            "-//Pharos//Pharos {}//EN",
+            env!("CARGO_PKG_VERSION")
+        )],
+        "{text}"
+    );
+}

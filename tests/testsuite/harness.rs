@@ -699,3 +699,131 @@ pub(crate) fn database_down(t: &ProjectTest, now: chrono::DateTime<chrono::Utc>)
         );
     }
 }
+
+/// A part of the system some tests need beyond Rust: a skip names it and its install.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Part {
+    /// Root: network namespaces, tmpfs mounts, dropping privileges.
+    Root,
+    /// Ceph's RADOS Gateway, monitor and OSD.
+    Ceph,
+    /// Debian's Chromium with playwright-core and axe-core from npm.
+    Chromium,
+    /// nginx, the soak's target.
+    Nginx,
+    /// Debian's Nagios plugins (check_dummy, check_tcp, check_http, check_dns) and nslookup.
+    Plugins,
+    /// Prometheus's promtool.
+    Promtool,
+    /// Python 3.
+    Python,
+    /// The aiosmtpd SMTP server (Python).
+    Aiosmtpd,
+    /// nftables.
+    Nft,
+    /// script(1), a pseudo-terminal.
+    Script,
+}
+
+fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|paths| {
+        std::env::split_paths(&paths).any(|dir| {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::metadata(dir.join(program))
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+    })
+}
+
+impl Part {
+    fn present(self) -> bool {
+        match self {
+            Part::Root => rustix::process::geteuid().is_root(),
+            Part::Ceph => ["radosgw", "ceph-mon", "ceph-osd", "uuidgen"]
+                .iter()
+                .all(|p| on_path(p)),
+            Part::Chromium => {
+                Path::new("/usr/bin/chromium").exists()
+                    && on_path("node")
+                    && Path::new(env!("CARGO_MANIFEST_DIR"))
+                        .join("tests/browser/node_modules/playwright-core")
+                        .is_dir()
+            }
+            Part::Nginx => on_path("nginx"),
+            Part::Plugins => {
+                ["check_dummy", "check_tcp", "check_http", "check_dns"]
+                    .iter()
+                    .all(|p| Path::new("/usr/lib/nagios/plugins").join(p).exists())
+                    && on_path("nslookup")
+            }
+            Part::Promtool => Path::new("/usr/bin/promtool").exists(),
+            Part::Python => on_path("python3"),
+            Part::Aiosmtpd => {
+                on_path("python3")
+                    && Command::new("python3")
+                        .args(["-c", "import aiosmtpd"])
+                        .stdout(Stdio::null())
+                        .stderr(Stdio::null())
+                        .status()
+                        .is_ok_and(|s| s.success())
+            }
+            Part::Nft => on_path("nft") && on_path("ip"),
+            Part::Script => on_path("script"),
+        }
+    }
+
+    /// What it is and how to install it.
+    fn describe(self) -> &'static str {
+        match self {
+            Part::Root => "root (network namespaces, tmpfs mounts, another user); run as root",
+            Part::Ceph => {
+                "Ceph (install with: apt-get install radosgw ceph-mon ceph-osd uuid-runtime)"
+            }
+            Part::Chromium => {
+                "Chromium and the browser test modules (install with: apt-get install chromium nodejs npm && npm ci --prefix tests/browser)"
+            }
+            Part::Nginx => "nginx (install with: apt-get install nginx-light)",
+            Part::Plugins => {
+                "the Nagios plugins (install with: apt-get install monitoring-plugins-basic monitoring-plugins-standard bind9-dnsutils)"
+            }
+            Part::Promtool => "promtool (install with: apt-get install prometheus)",
+            Part::Python => "python3 (install with: apt-get install python3)",
+            Part::Aiosmtpd => {
+                "the aiosmtpd SMTP server (install with: python3 -m pip install aiosmtpd==1.4.6)"
+            }
+            Part::Nft => "nftables and iproute2 (install with: apt-get install nftables iproute2)",
+            Part::Script => "script(1) (install with: apt-get install bsdutils)",
+        }
+    }
+}
+
+/// Whether CI is running the suite: there a missing part fails the test instead of
+/// skipping it.
+pub(crate) fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+/// Whether this machine has every part a test needs. Without one, the test is skipped with
+/// a line naming it and its install (written past the test harness's capture, so `cargo
+/// test` shows it), or fails when `CI` is set: CI must run everything.
+pub(crate) fn needs(parts: &[Part]) -> bool {
+    let missing: Vec<&str> = parts
+        .iter()
+        .filter(|p| !p.present())
+        .map(|p| p.describe())
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("a test")
+        .to_string();
+    let why = missing.join("; ");
+    assert!(
+        !in_ci(),
+        "{test} needs {why}. With CI set a missing part is a failure, not a skip (bash .ci/setup installs them all)"
+    );
+    let _ = writeln!(std::io::stderr(), "skipped: {test}: needs {why}");
+    false
+}

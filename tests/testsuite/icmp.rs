@@ -28,6 +28,9 @@ fn icmp(host: &str, extra: &str) -> ProjectTest {
 
 #[test]
 fn loopback_answers_every_echo() {
+    if !crate::harness::needs(&[crate::harness::Part::Root]) {
+        return;
+    }
     let t = icmp("127.0.0.1", "    count: 3\n");
     let out = t.run(&["probe", "--once", "--region", "r1"]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -114,6 +117,9 @@ impl Drop for Namespaces {
 
 #[test]
 fn an_address_that_never_answers_is_down_at_full_loss() {
+    if !crate::harness::needs(&[crate::harness::Part::Root]) {
+        return;
+    }
     let ns = Namespaces::new();
     let t = icmp("10.231.0.2", "    count: 3\n    timeout: 1500ms\n");
     let mut cmd = Command::new("ip");
@@ -157,6 +163,9 @@ fn an_address_that_never_answers_is_down_at_full_loss() {
 
 #[test]
 fn a_prober_without_permission_reports_unknown_with_the_fix() {
+    if !crate::harness::needs(&[crate::harness::Part::Root]) {
+        return;
+    }
     let range = std::fs::read_to_string("/proc/sys/net/ipv4/ping_group_range").unwrap_or_default();
     let t = icmp("127.0.0.1", "    count: 1\n");
     // Let user nobody read the project and write its state.

@@ -12,6 +12,7 @@ mod authoring;
 mod browser;
 mod build;
 mod check;
+mod cli;
 mod command;
 mod demo;
 mod dns;

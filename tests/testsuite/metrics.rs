@@ -8,15 +8,34 @@ use std::time::{Duration, Instant};
 
 use crate::harness::{Reply, Server, free_port, project_with, stderr, stop, wait_limit};
 
+/// What Prometheus 2.x sends when it scrapes.
+const PROMETHEUS_ACCEPT: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+
 fn scrape(port: u16) -> String {
+    scrape_as(port, None).1
+}
+
+/// GET /metrics with this `Accept` (none when `None`): the content type and the body.
+fn scrape_as(port: u16, accept: Option<&str>) -> (String, String) {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let accept = accept
+        .map(|a| format!("Accept: {a}\r\n"))
+        .unwrap_or_default();
     write!(
         s,
-        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        "GET /metrics HTTP/1.1\r\nHost: x\r\n{accept}Connection: close\r\n\r\n"
     )
     .unwrap();
     let mut resp = String::new();
     s.read_to_string(&mut resp).unwrap();
+    let content_type = resp
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-type:")
+                .map(|v| v.trim().to_string())
+        })
+        .unwrap_or_default();
     let body = resp
         .split_once("\r\n\r\n")
         .map(|(_, b)| b.to_string())
@@ -36,13 +55,19 @@ fn scrape(port: u16) -> String {
             out.push_str(&after[..n]);
             rest = &after[n + 2..];
         }
-        return out;
+        return (content_type, out);
     }
-    body
+    (content_type, body)
 }
 
 #[test]
 fn metrics_pass_promtool_and_use_blackbox_names() {
+    if !crate::harness::needs(&[
+        crate::harness::Part::Promtool,
+        crate::harness::Part::Plugins,
+    ]) {
+        return;
+    }
     let web = Server::fixed(Reply::Status(200, "ok".into()));
     let t = project_with(
         &format!(
@@ -80,8 +105,31 @@ fn metrics_pass_promtool_and_use_blackbox_names() {
         );
         std::thread::sleep(Duration::from_millis(100));
     };
+    // Content negotiation: what a Prometheus server asks for is OpenMetrics, closed by
+    // `# EOF`; a scraper asking for text/plain, or naming nothing, gets the text format.
+    let (open_type, open) = scrape_as(port, Some(PROMETHEUS_ACCEPT));
+    assert!(
+        open_type.starts_with("application/openmetrics-text; version=1.0.0"),
+        "{open_type}"
+    );
+    assert!(open.ends_with("# EOF\n"), "{open}");
+    for accept in [Some("text/plain;version=0.0.4"), None] {
+        let (plain_type, plain) = scrape_as(port, accept);
+        assert_eq!(
+            plain_type, "text/plain; version=0.0.4; charset=utf-8",
+            "{accept:?}"
+        );
+        assert!(!plain.contains("# EOF"), "{plain}");
+        assert!(plain.contains("probe_success{"), "{plain}");
+    }
     let out = stop(child);
     assert!(out.status.success(), "{}", stderr(&out));
+    // No float noise: every value is printed as the short decimal it stands for.
+    for line in open.lines().filter(|l| !l.starts_with('#')) {
+        let value = line.rsplit(' ').next().unwrap_or_default();
+        let digits = value.chars().filter(char::is_ascii_digit).count();
+        assert!(digits <= 13, "float noise in {line:?}");
+    }
 
     for needle in [
         "probe_success{probe=\"web-home\",region=\"r1\",kind=\"http\"} 1",

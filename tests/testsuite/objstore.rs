@@ -322,6 +322,9 @@ fn second_worker_refused(t: &ProjectTest, s3: &S3) {
 
 #[test]
 fn ceph_rgw_keeps_region_state_behind_a_single_writer_guard() {
+    if !crate::harness::needs(&[crate::harness::Part::Ceph, crate::harness::Part::Python]) {
+        return;
+    }
     let up = Server::fixed(Reply::Status(200, "ok".into()));
     let down = Server::fixed(Reply::Status(503, "down".into()));
     let s3 = S3::ceph();

@@ -241,6 +241,13 @@ fn nft(net: &Net, region: usize, rules: &str) {
 
 #[test]
 fn three_regions_in_network_namespaces_decide_by_quorum() {
+    if !crate::harness::needs(&[
+        crate::harness::Part::Root,
+        crate::harness::Part::Nft,
+        crate::harness::Part::Python,
+    ]) {
+        return;
+    }
     let net = Net::new();
     let www = tempfile::tempdir().unwrap();
     std::fs::write(www.path().join("index.html"), "ok").unwrap();

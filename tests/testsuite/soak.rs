@@ -7,6 +7,9 @@ use crate::harness::{run_with_limit, stderr, stdout};
 
 #[test]
 fn a_60_second_soak_of_1000_probes_stays_bounded() {
+    if !crate::harness::needs(&[crate::harness::Part::Nginx, crate::harness::Part::Python]) {
+        return;
+    }
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/soak.py");
     let mut cmd = std::process::Command::new("python3");
     cmd.arg(script)

@@ -1,0 +1,37 @@
+//! The command line as a Unix tool: a reader that goes away ends a command quietly.
+
+use std::os::unix::process::ExitStatusExt;
+use std::process::Stdio;
+use std::time::Duration;
+
+use crate::harness::{stderr, wait_limit};
+
+#[test]
+fn a_reader_that_goes_away_ends_each_command_quietly() {
+    let t = crate::api::project();
+    for args in [
+        &["status", "--json", "--now", "2026-11-20T12:00:00Z"][..],
+        &["status", "--now", "2026-11-20T12:00:00Z"],
+        &["check"],
+        &["incident", "list", "--now", "2026-11-20T12:00:00Z"],
+        &["completions", "bash"],
+        &["man"],
+    ] {
+        let mut child = t
+            .cmd(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // `| head -0`: the reading end is closed before the command writes a byte.
+        drop(child.stdout.take());
+        let out = wait_limit(child, Duration::from_secs(30));
+        let err = stderr(&out);
+        assert!(
+            !err.contains("panicked") && !err.contains("Broken pipe"),
+            "{args:?}: {err}"
+        );
+        // As `cat` does: ended by SIGPIPE, with nothing said.
+        assert_eq!(out.status.signal(), Some(libc::SIGPIPE), "{args:?}: {err}");
+    }
+}
