@@ -47,7 +47,7 @@ def free_port():
     return port
 
 
-def wait_port(port, seconds=10):
+def wait_port(port, seconds=30):
     end = time.time() + seconds
     while time.time() < end:
         try:
@@ -84,12 +84,19 @@ http {{
   }}
 }}
 """)
-        self.proc = subprocess.Popen(["nginx", "-c", conf, "-p", tmp], stderr=subprocess.DEVNULL)
+        self.conf, self.tmp = conf, tmp
+        self.start()
+
+    def start(self):
+        """(Re)start on the same port."""
+        self.proc = subprocess.Popen(["nginx", "-c", self.conf, "-p", self.tmp],
+                                     stderr=subprocess.DEVNULL)
         wait_port(self.port)
 
     def stop(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
 
 
 def project(tmp, probes, region="bench"):

@@ -50,5 +50,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
     println!("Created a Pharos project in {shown}. Edit components.yaml and probes.yaml, then:");
     println!("  pharos check --root {shown}");
     println!("  pharos probe --root {shown} --region local --once && pharos build --root {shown}");
+    println!(
+        "A change of status shows once it holds `confirm` rounds (2 by default); until then each region's row says what its last check saw. Run `pharos probe --root {shown} --region local` to keep checking."
+    );
     Ok(ExitCode::SUCCESS)
 }

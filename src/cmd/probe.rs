@@ -97,6 +97,13 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
         "prober stopped; state written to {}",
         store.shown(&args.region)
     );
+    if args.once && summary.unconfirmed > 0 {
+        // One round confirms nothing new: say so, or the page's "up" reads as a lie.
+        eprintln!(
+            "note: {} of the checks saw a change that is not confirmed yet; a change shows once it holds {} rounds (`confirm`, `recover`). Run `--once` again, or run the worker without --once to keep checking.",
+            summary.unconfirmed, summary.rounds_needed
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

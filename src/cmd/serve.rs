@@ -32,6 +32,9 @@ pub struct Args {
     /// Address to listen on; keep it on loopback unless you mean to share the preview.
     #[arg(long, default_value = "127.0.0.1")]
     pub bind: std::net::IpAddr,
+    /// Build as of this time (RFC 3339) instead of the clock.
+    #[arg(long, env = "PHAROS_NOW", value_name = "TIME")]
+    pub now: Option<chrono::DateTime<Utc>>,
 }
 
 const RELOAD_JS: &str = "(function(){var v=null;function poll(){fetch('/__pharos/version',{cache:'no-store'}).then(function(r){return r.text()}).then(function(t){if(v!==null&&t!==v){location.reload()}v=t}).catch(function(){}).finally(function(){setTimeout(poll,1000)})}poll()})();\n";
@@ -162,40 +165,49 @@ fn handle(
 pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
     let version = Arc::new(AtomicU64::new(0));
     let mut keep = build::Rebuild::default();
-    let first = build::rebuild(project, Utc::now(), &mut keep);
-    watch::report(&first, std::time::Duration::ZERO);
     let addr = SocketAddr::new(args.bind, args.port);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("starting the async runtime")?;
+    // Bound first, so a busy port is an error at once; served only once the file watcher
+    // is registered and the first build is done, so no edit made after the first page
+    // was served can be missed.
     let listener = runtime.block_on(TcpListener::bind(addr)).with_context(|| {
         format!("listening on {addr}; is another server using the port? try --port")
     })?;
-    super::say(format_args!(
-        "serving {} at http://{addr}/ (rebuilding on changes; Ctrl-C to stop)",
-        project.site_dir().display()
-    ));
+    let mut listener = Some(listener);
     let site = project.site_dir();
-    let v = version.clone();
-    runtime.spawn(crate::probe::listen::accept_loop(listener, move |stream| {
-        let (site, v) = (site.clone(), v.clone());
-        async move {
-            let service = service_fn(move |req| {
-                let resp = handle(&req, &site, &v);
-                async move { Ok::<_, Infallible>(resp) }
-            });
-            let _ = crate::probe::listen::http_builder()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        }
-    }));
+    let now = args.now;
     watch::rebuild_on_change(
         project,
         &mut keep,
-        |_| {},
+        |keep| {
+            let first = build::rebuild(project, now.unwrap_or_else(Utc::now), keep);
+            watch::report(&first, std::time::Duration::ZERO);
+            let v = version.clone();
+            if let Some(listener) = listener.take() {
+                runtime.spawn(crate::probe::listen::accept_loop(listener, move |stream| {
+                    let (site, v) = (site.clone(), v.clone());
+                    async move {
+                        let service = service_fn(move |req| {
+                            let resp = handle(&req, &site, &v);
+                            async move { Ok::<_, Infallible>(resp) }
+                        });
+                        let _ = crate::probe::listen::http_builder()
+                            .serve_connection(TokioIo::new(stream), service)
+                            .await;
+                    }
+                }));
+            }
+            super::say(format_args!(
+                "serving {} at http://{addr}/ (rebuilding on changes; Ctrl-C to stop)",
+                project.site_dir().display()
+            ));
+        },
         || true,
+        now,
         |result, since| {
             watch::report(result, since);
             if result.is_ok() {

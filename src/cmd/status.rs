@@ -78,6 +78,7 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
                     "inferred": v.inferred,
                     "regions": v.regions.iter().map(|r| json!({
                         "region": r.region, "health": r.health.as_str(), "detail": r.detail,
+                        "unconfirmed": r.unconfirmed,
                     })).collect::<Vec<_>>(),
                 })
             }).collect::<Vec<_>>(),
@@ -105,7 +106,17 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
             let regions: Vec<String> = v
                 .regions
                 .iter()
-                .map(|r| format!("{} {}", r.region, r.health.as_str()))
+                .map(|r| match r.unconfirmed {
+                    Some(u) => format!(
+                        "{} {} (last check {}, not confirmed yet: {} of {} rounds)",
+                        r.region,
+                        r.health.as_str(),
+                        u.health.as_str(),
+                        u.rounds,
+                        u.needed
+                    ),
+                    None => format!("{} {}", r.region, r.health.as_str()),
+                })
                 .collect();
             println!("  {name:<24} {label:<22} {}", regions.join(" · "));
         }

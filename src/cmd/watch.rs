@@ -9,7 +9,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use clap::Args as ClapArgs;
 use notify::{RecursiveMode, Watcher};
 
@@ -23,6 +23,9 @@ pub struct Args {
     /// announce` does, once each).
     #[arg(long)]
     pub announce: bool,
+    /// Build (and announce) as of this time (RFC 3339) instead of the clock.
+    #[arg(long, env = "PHAROS_NOW", value_name = "TIME")]
+    pub now: Option<DateTime<Utc>>,
 }
 
 /// What kind of input changed.
@@ -93,6 +96,7 @@ pub fn rebuild_on_change(
     keep: &mut build::Rebuild,
     ready: impl FnOnce(&mut build::Rebuild),
     mut keep_going: impl FnMut() -> bool,
+    now: Option<DateTime<Utc>>,
     mut on_rebuilt: impl FnMut(&Result<Report>, Duration),
 ) -> Result<()> {
     let (tx, rx) = mpsc::channel();
@@ -199,7 +203,7 @@ pub fn rebuild_on_change(
             && first.elapsed() >= QUIET
         {
             pending = None;
-            let result = build::rebuild(project, Utc::now(), keep);
+            let result = build::rebuild(project, now.unwrap_or_else(Utc::now), keep);
             on_rebuilt(&result, first.elapsed());
         }
     }
@@ -222,10 +226,11 @@ pub fn report(result: &Result<Report>, since_change: Duration) {
 /// Run `watch`.
 pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
     let mut keep = build::Rebuild::default();
+    let now = || args.now.unwrap_or_else(Utc::now);
     let announce = |result: &Result<Report>| {
         if args.announce
             && result.is_ok()
-            && let Err(e) = super::announce::once(project, Utc::now())
+            && let Err(e) = super::announce::once(project, now())
         {
             eprintln!("error: announcing: {e:#}");
         }
@@ -234,7 +239,7 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
         project,
         &mut keep,
         |keep| {
-            let first = build::rebuild(project, Utc::now(), keep);
+            let first = build::rebuild(project, now(), keep);
             report(&first, Duration::ZERO);
             announce(&first);
             super::say(format_args!(
@@ -243,6 +248,7 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
             ));
         },
         || true,
+        args.now,
         |result, since| {
             report(result, since);
             announce(result);

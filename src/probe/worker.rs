@@ -71,6 +71,10 @@ pub struct Summary {
     pub writes: u64,
     /// Checks still running at stop and abandoned.
     pub abandoned: usize,
+    /// Probes whose newest checks saw a change not confirmed yet at stop.
+    pub unconfirmed: usize,
+    /// The most rounds one of those changes needs to be confirmed.
+    pub rounds_needed: u32,
 }
 
 /// The probes a region runs.
@@ -310,6 +314,19 @@ pub async fn run(
     }
     flush(&state, &mut writer).await?;
     summary.writes += 1;
+    {
+        let state = state.read().unwrap_or_else(|e| e.into_inner());
+        for p in probes.iter() {
+            if state
+                .probes
+                .get(&p.id)
+                .is_some_and(|s| !s.pending.is_empty())
+            {
+                summary.unconfirmed += 1;
+                summary.rounds_needed = summary.rounds_needed.max(p.confirm.max(p.recover));
+            }
+        }
+    }
     Ok(summary)
 }
 

@@ -261,6 +261,7 @@ pub fn assemble(inputs: &Inputs<'_>) -> Model {
                 status_label: word(label),
                 monitored: v.monitored,
                 down_regions: v.down_regions.clone(),
+                unconfirmed: v.regions.iter().any(|r| r.unconfirmed.is_some()),
                 since: v.since.map(tv),
                 regions: v
                     .regions
@@ -277,6 +278,16 @@ pub fn assemble(inputs: &Inputs<'_>) -> Model {
                         health_label: word(health_label(r.health)),
                         detail: r.detail.clone(),
                         checked_at: r.checked_at.map(tv),
+                        unconfirmed: r.unconfirmed.map(|u| {
+                            words.fill(
+                                "last check {health}, not confirmed yet: {n} of {of} rounds",
+                                &[
+                                    ("health", &word(health_label(u.health)).to_lowercase()),
+                                    ("n", &u.rounds.to_string()),
+                                    ("of", &u.needed.to_string()),
+                                ],
+                            )
+                        }),
                     })
                     .collect(),
                 uptime: history

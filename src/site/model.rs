@@ -159,6 +159,8 @@ pub struct ComponentView {
     pub monitored: bool,
     /// Names of the regions where it is down.
     pub down_regions: Vec<String>,
+    /// Whether a region's newest checks saw a change not confirmed yet.
+    pub unconfirmed: bool,
     /// Since when the current bad status holds, or null.
     pub since: Option<TimeView>,
     /// One entry per region that probes it.
@@ -283,6 +285,9 @@ pub struct RegionStateView {
     pub detail: Option<String>,
     /// When it was checked, or null.
     pub checked_at: Option<TimeView>,
+    /// "last check down, not confirmed yet (1 of 2 rounds)" while the newest checks
+    /// disagree with `health` and have not held long enough; null otherwise.
+    pub unconfirmed: Option<String>,
 }
 
 /// An incident or maintenance.

@@ -23,10 +23,10 @@ pub const CLOCK_TOLERANCE: chrono::Duration = chrono::Duration::minutes(2);
 /// "in the future" by `now`, or (with object storage) a `written_at` far from when the
 /// store received it, by the store's clock. Positive: the region's clock is ahead.
 ///
-/// "The future" is measured from the later of `now` and the wall clock, so a build
-/// `--now` in the past never takes files written since for a clock running ahead.
+/// Pure: "the future" is `now`'s, the time the build is for, never the wall clock (a test
+/// or a replay that pins `now` gets the same verdict any day).
 pub fn clock_skew(state: &RegionState, now: DateTime<Utc>) -> Option<chrono::Duration> {
-    let ahead_of_now = state.written_at - now.max(Utc::now());
+    let ahead_of_now = state.written_at - now;
     if ahead_of_now > CLOCK_TOLERANCE {
         return Some(ahead_of_now);
     }
@@ -65,6 +65,10 @@ pub struct ProbePolicy<'a> {
     /// The longest a failing check can take (every attempt timing out, plus the pauses),
     /// added to the staleness limit so a slow failure never reads as a silent region.
     pub worst_check: Duration,
+    /// Rounds a worse health must hold to be confirmed.
+    pub confirm: u32,
+    /// Rounds a better health must hold to be confirmed.
+    pub recover: u32,
 }
 
 impl ProbePolicy<'_> {
@@ -86,6 +90,8 @@ impl<'a> From<&'a Probe> for ProbePolicy<'a> {
             interval: p.interval,
             quorum: p.quorum,
             worst_check: p.worst_check(),
+            confirm: p.confirm,
+            recover: p.recover,
         }
     }
 }
@@ -105,6 +111,48 @@ pub struct RegionView {
     pub checked_at: Option<DateTime<Utc>>,
     /// Since when this health holds (back-dated to its first sample).
     pub since: Option<DateTime<Utc>>,
+    /// What the newest checks saw when it differs from `health` and has not held long
+    /// enough to be confirmed: a first failing round still shows the region up, and this
+    /// says so.
+    pub unconfirmed: Option<Unconfirmed>,
+}
+
+/// Checks that disagree with a region's confirmed health, not yet confirmed.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Unconfirmed {
+    /// What they saw.
+    pub health: RegionHealth,
+    /// Rounds in a row that saw it.
+    pub rounds: u32,
+    /// Rounds it must hold to be confirmed (`confirm` or `recover`).
+    pub needed: u32,
+}
+
+/// The run of samples under way that would change `confirmed`, if any.
+fn unconfirmed(
+    pending: &crate::state::history::Hysteresis,
+    confirm: u32,
+    recover: u32,
+) -> Option<Unconfirmed> {
+    let seen = |h: crate::state::Health| match h {
+        crate::state::Health::Up => RegionHealth::Up,
+        crate::state::Health::Degraded => RegionHealth::Degraded,
+        crate::state::Health::Down => RegionHealth::Down,
+        crate::state::Health::Unknown => RegionHealth::Unknown,
+    };
+    [
+        (pending.worse, confirm),
+        (pending.unknown, confirm),
+        (pending.better, recover),
+    ]
+    .into_iter()
+    .find_map(|(run, needed)| {
+        run.map(|r| Unconfirmed {
+            health: seen(r.health),
+            rounds: r.n,
+            needed: needed.max(1),
+        })
+    })
 }
 
 /// The merged verdict of one probe.
@@ -181,6 +229,7 @@ pub fn merge_probe(
                 )),
                 checked_at: Some(p.last.at),
                 since: None,
+                unconfirmed: None,
             },
             None => RegionView {
                 region: name.clone(),
@@ -188,6 +237,7 @@ pub fn merge_probe(
                 detail: Some("no data from this region yet".to_string()),
                 checked_at: None,
                 since: None,
+                unconfirmed: None,
             },
             Some(p) if now - p.last.at > stale_after => RegionView {
                 region: name.clone(),
@@ -198,6 +248,7 @@ pub fn merge_probe(
                 )),
                 checked_at: Some(p.last.at),
                 since: None,
+                unconfirmed: None,
             },
             Some(p) => {
                 // The worker confirmed the region's health (hysteresis, back-dating); a
@@ -212,6 +263,7 @@ pub fn merge_probe(
                     detail: Some(p.last.detail.clone()),
                     checked_at: Some(p.last.at),
                     since: confirmed.map(|t| t.at),
+                    unconfirmed: unconfirmed(&p.pending, policy.confirm, policy.recover),
                 }
             }
         };
@@ -301,7 +353,7 @@ pub fn components(
             let worst = probes
                 .iter()
                 .filter_map(|v| v.regions.iter().find(|r| r.region == region.name))
-                .max_by_key(|r| r.health.rank());
+                .max_by_key(|r| (r.health.rank(), r.unconfirmed.is_some()));
             if let Some(view) = worst {
                 regions.push(view.clone());
             }
@@ -396,6 +448,8 @@ mod tests {
             interval: Duration::from_secs(10),
             quorum: None,
             worst_check: Duration::ZERO,
+            confirm: 2,
+            recover: 2,
         };
         merge_probe(&policy, states, t(now))
     }

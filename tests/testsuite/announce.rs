@@ -452,9 +452,10 @@ fn watch_announces_after_each_rebuild() {
         ),
     );
     t.write("probes.yaml", "regions:\n  - name: r1\nprobes: []\n");
+    // Every build and announcement of the watch is as of `now`.
+    let now: chrono::DateTime<chrono::Utc> = "2026-11-20T12:00:00Z".parse().unwrap();
     let at = |ago: i64| {
-        (chrono::Utc::now() - chrono::Duration::minutes(ago))
-            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        (now - chrono::Duration::minutes(ago)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
     };
     let first = format!(
         "---\ntitle: API errors\nimpact: major\ncomponents: [api]\n---\n## {} investigating\nLooking.\n",
@@ -463,11 +464,13 @@ fn watch_announces_after_each_rebuild() {
     t.write("incidents/2026-01-01-api.md", &first);
     let watch = t
         .cmd(&["watch", "--announce"])
+        .env("PHAROS_NOW", now.to_rfc3339())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    until("the first announcement", Duration::from_secs(20), || {
+    // The waits only bound a hang.
+    until("the first announcement", Duration::from_secs(60), || {
         r.requests("/hook").len() == 1
     });
     t.write(
@@ -477,7 +480,7 @@ fn watch_announces_after_each_rebuild() {
             &format!("---\n## {} resolved\nFixed.\n\n## ", at(5)),
         ),
     );
-    until("the update's announcement", Duration::from_secs(20), || {
+    until("the update's announcement", Duration::from_secs(60), || {
         r.requests("/hook").len() == 2
     });
     let _ = crate::harness::stop(watch);

@@ -120,7 +120,7 @@ fn assertions_work_for_other_kinds() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let sample = once(&format!(
-        "    kind: command\n    command: [/usr/lib/nagios/plugins/check_tcp, -H, 127.0.0.1, -p, \"{port}\"]\n    assertions:\n      - perf.time < 1s\n      - exit_code == 0\n"
+        "    kind: command\n    command: [/usr/lib/nagios/plugins/check_tcp, -H, 127.0.0.1, -p, \"{port}\"]\n    assertions:\n      - perf.time < 10s\n      - exit_code == 0\n"
     ));
     assert_eq!(sample.health, Health::Up, "{}", sample.detail);
 }

@@ -6,6 +6,63 @@ use std::process::Stdio;
 use crate::harness::{ProjectTest, bin, project_with, run_with_limit, stderr, stdout};
 
 #[test]
+fn the_first_screen_after_init_says_what_the_checks_saw() {
+    // init's next step on a project whose every check fails: one round confirms nothing,
+    // and every output says so instead of a bare "up".
+    let t = ProjectTest::new();
+    let dir = t.path().join("status");
+    let mut cmd = std::process::Command::new(bin());
+    cmd.arg("init").arg(&dir);
+    let out = run_with_limit(cmd, std::time::Duration::from_secs(20));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("A change of status shows once it holds `confirm` rounds"),
+        "{}",
+        stdout(&out)
+    );
+    let closed = crate::harness::free_port();
+    let probes = std::fs::read_to_string(dir.join("probes.yaml")).unwrap();
+    let probes = probes
+        .replace(
+            "https://www.example.com/",
+            &format!("http://127.0.0.1:{closed}/"),
+        )
+        .replace("host: api.example.com", "host: 127.0.0.1")
+        .replace("port: 443", &format!("port: {closed}"));
+    std::fs::write(dir.join("probes.yaml"), probes).unwrap();
+    let run = |args: &[&str]| {
+        let mut cmd = std::process::Command::new(bin());
+        cmd.args(args).arg("--root").arg(&dir);
+        let out = run_with_limit(cmd, std::time::Duration::from_secs(60));
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        out
+    };
+    let once = run(&["probe", "--region", "local", "--once"]);
+    assert!(
+        stderr(&once).contains("2 of the checks saw a change that is not confirmed yet; a change shows once it holds 2 rounds"),
+        "{}",
+        stderr(&once)
+    );
+    let state = std::fs::read_to_string(dir.join("state/local.json")).unwrap();
+    let state: serde_json::Value = serde_json::from_str(&state).unwrap();
+    let at = state["written_at"].as_str().unwrap().to_string();
+    run(&["build", "--now", &at]);
+    let status = stdout(&run(&["status", "--now", &at]));
+    assert!(
+        status.contains("local up (last check down, not confirmed yet: 1 of 2 rounds)"),
+        "{status}"
+    );
+    let html = std::fs::read_to_string(dir.join("site/index.html")).unwrap();
+    assert_eq!(
+        html.matches("last check down, not confirmed yet: 1 of 2 rounds")
+            .count(),
+        2,
+        "{html}"
+    );
+    assert!(html.contains("<details class=\"regions\" open>"), "{html}");
+}
+
+#[test]
 fn init_scaffolds_a_valid_project_and_never_overwrites() {
     let t = ProjectTest::new();
     let dir = t.path().join("status");

@@ -11,6 +11,17 @@ use crate::harness::{ProjectTest, project_with, run_with_limit, stderr, stdout};
 
 const NOW: &str = "2026-11-20T12:00:00Z";
 
+/// `node`, for the browser scripts. It and Chromium run on the real clock even when the
+/// suite runs under libfaketime (`.ci/later`), where Chromium hangs: what they check, the
+/// built pages, was made by Pharos under the shifted clock all the same.
+pub(crate) fn node() -> std::process::Command {
+    let mut node = std::process::Command::new("node");
+    for var in ["LD_PRELOAD", "FAKETIME", "FAKETIME_DONT_FAKE_MONOTONIC"] {
+        node.env_remove(var);
+    }
+    node
+}
+
 /// Run tests/browser/check.mjs over `site` for `paths`, keeping the screenshots under
 /// target/browser-screenshots/<name>/; panics with its findings when it fails. Without
 /// Chromium it says the check was skipped (and fails in CI) and returns false.
@@ -22,7 +33,7 @@ pub(crate) fn check(site: &std::path::Path, name: &str, paths: &str) -> bool {
     let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("target/browser-screenshots")
         .join(name);
-    let mut node = std::process::Command::new("node");
+    let mut node = node();
     node.arg(dir.join("check.mjs"))
         .arg(site)
         .arg(&shots)

@@ -955,18 +955,6 @@ fn a_dependency_notice_keeps_its_id_as_the_outage_unfolds() {
     // under the same id (so an announcement is never sent twice).
     let t = crate::harness::layered_project("");
     let since = "2026-11-20T10:00:00Z";
-    for r in ["r1", "r2", "r3"] {
-        crate::harness::region_history(
-            &t,
-            r,
-            "2026-11-20T11:56:00Z".parse().unwrap(),
-            &[
-                ("web-home", &[(since, Up), ("2026-11-20T11:50:00Z", Down)]),
-                ("api-health", &[(since, Up), ("2026-11-20T11:50:30Z", Down)]),
-                ("db-port", &[(since, Up), ("2026-11-20T11:51:30Z", Down)]),
-            ],
-        );
-    }
     let id = format!(
         "detected-db-{}",
         "2026-11-20T11:50:00Z"
@@ -975,6 +963,20 @@ fn a_dependency_notice_keeps_its_id_as_the_outage_unfolds() {
             .timestamp()
     );
     for at in ["2026-11-20T11:53:10Z", "2026-11-20T11:56:00Z"] {
+        // The regions' files as they were at that time (a file written after `now` would
+        // be a clock running ahead).
+        for r in ["r1", "r2", "r3"] {
+            crate::harness::region_history(
+                &t,
+                r,
+                at.parse().unwrap(),
+                &[
+                    ("web-home", &[(since, Up), ("2026-11-20T11:50:00Z", Down)]),
+                    ("api-health", &[(since, Up), ("2026-11-20T11:50:30Z", Down)]),
+                    ("db-port", &[(since, Up), ("2026-11-20T11:51:30Z", Down)]),
+                ],
+            );
+        }
         let out = t.run(&["build", "--now", at]);
         assert!(out.status.success(), "{}", stderr(&out));
         let html = t.read("site/index.html");

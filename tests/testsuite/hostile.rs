@@ -142,7 +142,7 @@ fn owasp_payloads_run_nothing_in_the_pages_and_stay_text_in_feeds_and_api() {
         paths.extend((0..n_components).map(|i| format!("/components/c{i}/")));
         paths.extend(slugs.iter().map(|s| format!("/incidents/{s}/")));
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
-        let mut node = std::process::Command::new("node");
+        let mut node = crate::browser::node();
         node.arg(dir.join("xss.mjs"))
             .arg(t.path().join("site"))
             .arg(paths.join(","))
@@ -357,20 +357,34 @@ fn secrets_never_reach_the_site_the_state_the_logs_or_announcements() {
              \x20 - id: echo-plugin\n    kind: command\n    command: [/bin/sh, -c, 'echo \"CRITICAL token=$TOKEN arg=$0\"; env; exit 2', '${{API_SECRET}}']\n    env: {{TOKEN: '${{API_SECRET}}'}}\n    components: [api]\n"
         ),
     );
-    t.write(
-        "incidents/2026-11-21-api.md",
-        "---\ntitle: API errors\nimpact: minor\ncomponents: [api]\n---\n## 2026-11-21T06:00:00Z investigating\nLooking.\n",
-    );
-    let run = |args: &[&str]| {
+    let run_at = |args: &[&str], now: Option<&str>| {
         let mut cmd = t.cmd(args);
         cmd.env("API_SECRET", &secret)
             .env("HOOK_SECRET", &hook_secret)
             .env("PHAROS_LOG", "info");
+        if let Some(now) = now {
+            cmd.env("PHAROS_NOW", now);
+        }
         let out = run_with_limit(cmd, std::time::Duration::from_secs(60));
         assert!(out.status.success(), "{args:?}: {}", stderr(&out));
         format!("{}{}", stdout(&out), stderr(&out))
     };
-    let mut logs = run(&["probe", "--region", "r1", "--once"]);
+    let mut logs = run_at(&["probe", "--region", "r1", "--once"], None);
+    // The probe ran on the clock; every later command runs as of when it wrote its state,
+    // and the incident is an hour older than that, so `announce` (which sends only the
+    // last day's items) sends it whatever the date.
+    let state: serde_json::Value = serde_json::from_str(&t.read("state/r1.json")).unwrap();
+    let now: chrono::DateTime<chrono::Utc> = state["written_at"].as_str().unwrap().parse().unwrap();
+    let posted = now - chrono::Duration::hours(1);
+    t.write(
+        &format!("incidents/{}-api.md", posted.format("%Y-%m-%d")),
+        &format!(
+            "---\ntitle: API errors\nimpact: minor\ncomponents: [api]\n---\n## {} investigating\nLooking.\n",
+            posted.format("%Y-%m-%dT%H:%M:%SZ")
+        ),
+    );
+    let now = now.to_rfc3339();
+    let run = |args: &[&str]| run_at(args, Some(&now));
     logs += &run(&["build"]);
     logs += &run(&["status"]);
     logs += &run(&["status", "--json"]);

@@ -1,24 +1,27 @@
-//! The 60-second soak in CI: bench/soak.py runs the debug binary with 1,000 probes
-//! against a local nginx (ok, failing, slow, flapping) and fails when memory, open
-//! descriptors, the schedule lag or the state file keep growing. The 10-minute and
-//! one-hour runs are the same script with `--seconds`.
+//! The soak in CI: bench/soak.py runs the debug binary with 1,000 probes against a local
+//! nginx (ok, failing, slow, flapping) for 45 s between two idle phases (nginx stopped),
+//! and fails when the idle worker holds more descriptors or memory after the load than
+//! before it, keeps a socket open through the idle phase, or outgrows the state bound.
+//! None of these depends on how busy the machine is. The 10-minute and one-hour runs are
+//! the same script with `--seconds`.
 
 use crate::harness::{run_with_limit, stderr, stdout};
 
 #[test]
-fn a_60_second_soak_of_1000_probes_stays_bounded() {
+fn a_soak_of_1000_probes_leaks_nothing() {
     if !crate::harness::needs(&[crate::harness::Part::Nginx, crate::harness::Part::Python]) {
         return;
     }
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/soak.py");
     let mut cmd = std::process::Command::new("python3");
     cmd.arg(script)
-        .args(["--seconds", "60", "--bin", crate::harness::bin()]);
-    let out = run_with_limit(cmd, std::time::Duration::from_secs(150));
+        .args(["--seconds", "45", "--bin", crate::harness::bin()]);
+    // Only bounds a hang: the run takes about 90 s.
+    let out = run_with_limit(cmd, std::time::Duration::from_secs(400));
     eprintln!("{}", stdout(&out));
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
     let text = stdout(&out);
-    for figure in ["RSS:", "open fds:", "schedule lag:", "state file:"] {
+    for figure in ["RSS:", "open fds:", "leaked sockets:", "state file:"] {
         assert!(
             text.lines()
                 .any(|l| l.contains(figure) && l.ends_with("— bounded")),
@@ -26,7 +29,7 @@ fn a_60_second_soak_of_1000_probes_stays_bounded() {
         );
     }
     assert!(
-        text.contains("SOAK 1000 probes, 60 s, worker exit 0"),
+        text.contains("SOAK 1000 probes, 45 s, worker exit 0"),
         "{text}"
     );
 }

@@ -141,7 +141,7 @@ fn a_second_worker_for_the_region_is_refused_and_sigterm_stops_cleanly() {
     let t = busy_project(3, &server);
     let first = spawn_probe(&t, &[]);
     let pid = first.id();
-    wait_for_probes(&t, 3, Duration::from_secs(10));
+    wait_for_probes(&t, 3, Duration::from_secs(60));
 
     let out = t.run(&["probe", "--region", "r1"]);
     assert_eq!(out.status.code(), Some(1));

@@ -12,6 +12,13 @@ fn index(t: &ProjectTest) -> String {
     std::fs::read_to_string(t.path().join("site/index.html")).unwrap_or_default()
 }
 
+/// The time every build of these tests is for.
+const NOW: &str = "2026-11-20T12:00:00Z";
+
+/// How long a rebuild may take before the test calls it a hang (a busy machine is slow,
+/// never this slow).
+const HANG: Duration = Duration::from_secs(60);
+
 const POST: &str = "---\ntitle: TITLE\nimpact: minor\ncomponents: [web]\n---\n## 2026-11-20T10:00:00Z investigating\nLooking.\n";
 
 #[test]
@@ -22,11 +29,12 @@ fn watch_rebuilds_on_edits_and_survives_bad_ones() {
     );
     let child = t
         .cmd(&["watch"])
+        .env("PHAROS_NOW", NOW)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    until("the first build", Duration::from_secs(10), || {
+    until("the first build", HANG, || {
         index(&t).contains("Test Status")
     });
 
@@ -34,11 +42,9 @@ fn watch_rebuilds_on_edits_and_survives_bad_ones() {
         "incidents/2026-11-20-first.md",
         &POST.replace("TITLE", "First watched incident"),
     );
-    until(
-        "a rebuild with the new incident",
-        Duration::from_secs(10),
-        || index(&t).contains("First watched incident"),
-    );
+    until("a rebuild with the new incident", HANG, || {
+        index(&t).contains("First watched incident")
+    });
 
     let good = index(&t);
     t.write(
@@ -52,7 +58,7 @@ fn watch_rebuilds_on_edits_and_survives_bad_ones() {
         "incidents/2026-11-20-first.md",
         &POST.replace("TITLE", "Fixed title"),
     );
-    until("a rebuild after the fix", Duration::from_secs(10), || {
+    until("a rebuild after the fix", HANG, || {
         index(&t).contains("Fixed title")
     });
     let err = stderr(&stop(child));
@@ -90,11 +96,12 @@ fn serve_previews_the_site_and_tells_pages_to_reload() {
     let port = free_port();
     let child = t
         .cmd(&["serve", "--port", &port.to_string()])
+        .env("PHAROS_NOW", NOW)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    until("the server", Duration::from_secs(10), || {
+    until("the server", HANG, || {
         TcpStream::connect(("127.0.0.1", port)).is_ok()
     });
 
@@ -120,11 +127,9 @@ fn serve_previews_the_site_and_tells_pages_to_reload() {
         "incidents/2026-11-20-served.md",
         &POST.replace("TITLE", "Served incident"),
     );
-    until(
-        "the version to change after a rebuild",
-        Duration::from_secs(10),
-        || get(port, "/__pharos/version").2 != before,
-    );
+    until("the version to change after a rebuild", HANG, || {
+        get(port, "/__pharos/version").2 != before
+    });
     assert!(get(port, "/").2.contains("Served incident"));
     stop(child);
 }
