@@ -163,11 +163,11 @@ def main():
     elif not os.path.exists(BIN):
         subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
     tmp = tempfile.mkdtemp(prefix="pharos-soak-")
-    nginx, port = start_nginx(tmp)
-    nginx.stop()
-    worker = None
+    nginx, worker = None, None
     size = lambda: os.path.getsize(state) if os.path.exists(state) else 0
     try:
+        nginx, port = start_nginx(tmp)
+        nginx.stop()
         write_project(tmp, port)
         # Every probe goes to the one local nginx: lift the per-host politeness cap.
         worker = subprocess.Popen([BIN, "--root", tmp, "probe", "--region", "soak",
@@ -218,7 +218,8 @@ def main():
     finally:
         if worker and worker.poll() is None:
             worker.kill()
-        nginx.stop()
+        if nginx:
+            nginx.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -262,10 +262,10 @@ fn a_sigkill_between_sending_and_recording_neither_loses_nor_duplicates() {
         !r.requests("/hook").is_empty()
     });
     let pid = child.id().to_string();
-    std::process::Command::new("kill")
-        .args(["-KILL", &pid])
-        .status()
-        .unwrap();
+    assert!(crate::harness::signal(
+        pid.trim().parse().unwrap(),
+        rustix::process::Signal::KILL
+    ));
     let _ = wait_limit(child, Duration::from_secs(5));
     let ledger: serde_json::Value =
         serde_json::from_str(&t.read("state/.announce-ledger.json")).unwrap();

@@ -11,14 +11,11 @@ use crate::harness::{ProjectTest, project_with, run_with_limit, stderr, stdout};
 
 const NOW: &str = "2026-11-20T12:00:00Z";
 
-/// `node`, for the browser scripts. It and Chromium run on the real clock even when the
-/// suite runs under libfaketime (`.ci/later`), where Chromium hangs: what they check, the
-/// built pages, was made by Pharos under the shifted clock all the same.
+/// `node`, for the browser scripts, on the real clock (see
+/// [`crate::harness::on_the_real_clock`]).
 pub(crate) fn node() -> std::process::Command {
     let mut node = std::process::Command::new("node");
-    for var in ["LD_PRELOAD", "FAKETIME", "FAKETIME_DONT_FAKE_MONOTONIC"] {
-        node.env_remove(var);
-    }
+    crate::harness::on_the_real_clock(&mut node);
     node
 }
 

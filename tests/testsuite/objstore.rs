@@ -32,7 +32,7 @@ impl Drop for S3 {
     fn drop(&mut self) {
         // SIGTERM, then SIGKILL for a daemon still there after 5 s (an OSD may linger).
         for pid in &self.pids {
-            let _ = Command::new("kill").arg(pid.to_string()).status();
+            crate::harness::signal(*pid, rustix::process::Signal::TERM);
         }
         let gone = |pid: &u32| !std::path::Path::new(&format!("/proc/{pid}")).exists();
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
@@ -40,9 +40,7 @@ impl Drop for S3 {
             std::thread::sleep(Duration::from_millis(50));
         }
         for pid in self.pids.iter().filter(|p| !gone(p)) {
-            let _ = Command::new("kill")
-                .args(["-KILL", &pid.to_string()])
-                .status();
+            crate::harness::signal(*pid, rustix::process::Signal::KILL);
         }
         if let Some(c) = &mut self.child {
             let _ = c.kill();

@@ -363,9 +363,7 @@ fn three_regions_in_network_namespaces_decide_by_quorum() {
     build_until(&t, "major_outage", limit, &mut Vec::new());
 
     for w in procs.workers.iter_mut().take(2) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &w.id().to_string()])
-            .status();
+        crate::harness::signal(w.id(), rustix::process::Signal::TERM);
     }
     for w in procs.workers.iter_mut() {
         let _ = w.wait();
