@@ -654,7 +654,9 @@ fn a_long_build_shows_progress_on_a_terminal_only() {
     );
     let mut script = std::process::Command::new("script");
     // A terminal as a person has it: with a TERM (without one, it reads as a dumb one).
-    script.args(["-qec", &cmd, "/dev/null"]).env("TERM", "xterm-256color");
+    script
+        .args(["-qec", &cmd, "/dev/null"])
+        .env("TERM", "xterm-256color");
     let out = crate::harness::run_with_limit(script, std::time::Duration::from_secs(60));
     assert!(out.status.success(), "{}", stderr(&out));
     let shown = stdout(&out);
