@@ -61,18 +61,6 @@ pub enum Command {
     Man,
 }
 
-impl Command {
-    /// Whether it keeps running (a worker, a watcher, a preview server, a wrapped job):
-    /// such commands outlive whoever reads their output, so a closed stdout must not end
-    /// them.
-    pub fn is_service(&self) -> bool {
-        matches!(
-            self,
-            Command::Probe(_) | Command::Watch(_) | Command::Serve(_) | Command::Wrap(_)
-        )
-    }
-}
-
 /// Run the parsed command line; the exit code says how it went.
 pub fn run(cli: Cli) -> Result<ExitCode> {
     let state = cli.state.clone();

@@ -18,28 +18,15 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
+        // A log write that fails (a closed stderr, a journal restarting) is dropped, not
+        // reported on stderr by a panic.
+        .log_internal_errors(false)
         .init();
-    let cli = pharos::cli::Cli::parse();
-    if !cli.command.is_service() {
-        die_quietly_when_the_reader_leaves();
-    }
-    match pharos::cli::run(cli) {
+    match pharos::cli::run(pharos::cli::Cli::parse()) {
         Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err:#}");
             ExitCode::from(1)
         }
-    }
-}
-
-/// `pharos status | head -1`: end as `cat` and `grep` do when their reader goes away,
-/// killed by SIGPIPE, instead of panicking on the failed write. Rust ignores SIGPIPE by
-/// default; the services (`probe`, `watch`, `serve`, `wrap`) keep it that way, so that a
-/// journal or log pipe that restarts never kills a worker.
-fn die_quietly_when_the_reader_leaves() {
-    // SAFETY: called once at start, before any thread exists; SIG_DFL is a valid handler.
-    #[allow(unsafe_code)]
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }

@@ -49,12 +49,15 @@ pub struct Ledger {
     pub targets: BTreeMap<String, TargetLedger>,
 }
 
-/// The items a target should get now, oldest first: published since its start and not
-/// sent yet (pending ones included: they are sent again under the same key).
-pub fn due<'a>(items: &'a [Item], ledger: &TargetLedger) -> Vec<&'a Item> {
+/// The items a target should get at `now`, oldest first: published since its start and
+/// not sent yet (pending ones included: they are sent again under the same key); an item
+/// made from the clock only within [`BACKFILL_HOURS`] of its time.
+pub fn due<'a>(items: &'a [Item], ledger: &TargetLedger, now: DateTime<Utc>) -> Vec<&'a Item> {
+    let recent = now - Duration::hours(BACKFILL_HOURS);
     let mut out: Vec<&Item> = items
         .iter()
         .filter(|i| i.published >= ledger.since && !ledger.sent.contains_key(&i.id))
+        .filter(|i| !i.derived || i.published >= recent)
         .collect();
     out.sort_by(|a, b| a.published.cmp(&b.published).then(a.id.cmp(&b.id)));
     out
@@ -174,7 +177,7 @@ pub async fn run(
             });
         let cutoff = now - Duration::days(LEDGER_DAYS);
         entry.sent.retain(|_, at| *at > cutoff);
-        let todo: Vec<Item> = due(items, entry).into_iter().cloned().collect();
+        let todo: Vec<Item> = due(items, entry, now).into_iter().cloned().collect();
         let mut outcome = Outcome {
             target: target.id.clone(),
             sent: 0,
@@ -246,6 +249,7 @@ mod tests {
             html: String::new(),
             text: String::new(),
             components: vec![],
+            derived: false,
         }
     }
 
@@ -264,11 +268,35 @@ mod tests {
         };
         ledger.sent.insert("b".into(), Utc::now());
         ledger.pending.insert("a".into(), Utc::now());
-        let ids: Vec<&str> = due(&items, &ledger).iter().map(|i| i.id.as_str()).collect();
+        let now = DateTime::from_timestamp(1_800_000_000 + 40 * 60, 0).unwrap_or_default();
+        let ids: Vec<&str> = due(&items, &ledger, now)
+            .iter()
+            .map(|i| i.id.as_str())
+            .collect();
         assert_eq!(
             ids,
             vec!["a", "c"],
             "pending is sent again, sent never, old never"
+        );
+    }
+
+    #[test]
+    fn an_item_made_from_the_clock_is_sent_only_while_recent() {
+        let ledger = TargetLedger {
+            since: DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default(),
+            sent: BTreeMap::new(),
+            pending: BTreeMap::new(),
+        };
+        let mut began = item("began", 10);
+        began.derived = true;
+        let items = [began];
+        let at =
+            |min: i64| DateTime::from_timestamp(1_800_000_000 + min * 60, 0).unwrap_or_default();
+        assert_eq!(due(&items, &ledger, at(60)).len(), 1, "an hour later");
+        assert_eq!(
+            due(&items, &ledger, at(10 + BACKFILL_HOURS * 60 + 1)).len(),
+            0,
+            "after a day it is no news"
         );
     }
 

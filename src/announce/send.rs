@@ -358,6 +358,7 @@ mod tests {
             html: "<p>x</p>".into(),
             text: text.into(),
             components: vec!["api".into()],
+            derived: false,
         }
     }
 

@@ -36,41 +36,41 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
             "suggested_probes": a.suggestion.iter().map(|s| json!({"exercises": names(s)})).collect::<Vec<_>>(),
             "optimum": a.optimum,
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        outln!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    outln!(
         "{} probes over {} components (a probe also depends on what its components depend on).",
         model.probes.len(),
         model.components.len()
     );
     if a.undetectable.is_empty() && a.indistinguishable.is_empty() {
-        println!("Every single fault is detectable and can be told apart from every other.");
+        outln!("Every single fault is detectable and can be told apart from every other.");
         return Ok(ExitCode::SUCCESS);
     }
     if !a.undetectable.is_empty() {
-        println!(
+        outln!(
             "Not detectable (no probe depends on them): {}",
             names(&a.undetectable).join(", ")
         );
     }
     for g in &a.indistinguishable {
-        println!(
+        outln!(
             "Cannot be told apart (the same probes depend on each): {}",
             names(g).join(", ")
         );
     }
-    println!("Add {} probe(s) to fix both:", a.suggestion.len());
+    outln!("Add {} probe(s) to fix both:", a.suggestion.len());
     for (i, s) in a.suggestion.iter().enumerate() {
-        println!(
+        outln!(
             "  {}. a probe that exercises {}",
             i + 1,
             names(s).join(" and ")
         );
     }
     match a.optimum {
-        Some(o) if o == a.suggestion.len() => println!("(That is the fewest possible.)"),
-        Some(o) => println!("(The fewest possible is {o}; this greedy choice is close.)"),
+        Some(o) if o == a.suggestion.len() => outln!("(That is the fewest possible.)"),
+        Some(o) => outln!("(The fewest possible is {o}; this greedy choice is close.)"),
         None => {}
     }
     Ok(ExitCode::SUCCESS)

@@ -28,7 +28,7 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
     let (config, incidents, states) = super::build::load(project)?;
     let targets = &config.site.announce;
     if targets.is_empty() {
-        println!(
+        outln!(
             "no targets: add an `announce:` list to components.yaml (see README, Announcements)"
         );
         return Ok(ExitCode::SUCCESS);
@@ -47,10 +47,10 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
                     sent: Default::default(),
                     pending: Default::default(),
                 });
-            let due = announce::due(&items, &entry);
-            println!("{}: {} item(s) to send", t.id, due.len());
+            let due = announce::due(&items, &entry, now);
+            outln!("{}: {} item(s) to send", t.id, due.len());
             for i in due {
-                println!(
+                outln!(
                     "  {}  {}",
                     i.published
                         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -129,10 +129,10 @@ fn send_and_report(
     let mut failed = false;
     for o in &outcomes {
         match &o.error {
-            None => println!("{}: sent {} item(s)", o.target, o.sent),
+            None => outln!("{}: sent {} item(s)", o.target, o.sent),
             Some(e) => {
                 failed = true;
-                println!("{}: sent {} item(s), then stopped", o.target, o.sent);
+                outln!("{}: sent {} item(s), then stopped", o.target, o.sent);
                 eprintln!("error: {e}; the rest is sent on the next run");
             }
         }

@@ -310,7 +310,7 @@ fn build_into(project: &Project, now: DateTime<Utc>, keep: Option<&mut Rebuild>)
 pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
     let now = args.now.unwrap_or_else(Utc::now);
     let report = build(project, now).context("build failed; the previous site/ is unchanged")?;
-    println!(
+    outln!(
         "built {} files into {} ({})",
         report.files,
         project.site_dir().display(),

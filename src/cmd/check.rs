@@ -45,13 +45,13 @@ pub fn problems(project: &Project) -> (Vec<Problem>, Vec<String>) {
 pub fn run(_args: Args, project: &Project) -> Result<ExitCode> {
     let (problems, warnings) = problems(project);
     for w in &warnings {
-        println!("warning: {w}");
+        outln!("warning: {w}");
     }
     for p in &problems {
-        println!("{p}");
+        outln!("{p}");
     }
     if problems.is_empty() {
-        println!("ok: components.yaml, probes.yaml and incidents/ are valid");
+        outln!("ok: components.yaml, probes.yaml and incidents/ are valid");
         Ok(ExitCode::SUCCESS)
     } else {
         let n = problems.len();

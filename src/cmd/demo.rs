@@ -74,7 +74,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 humantime::format_duration(Duration::from_secs(at.as_secs()))
             );
         }
-        println!(
+        outln!(
             "Demo project in {}. Probing from {} regions for {} (ap-south cannot reach the CDN edge{twist})…",
             dir.display(),
             REGIONS.len(),
@@ -83,7 +83,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         demo::run_regions(&project, args.duration).await
     })?;
     let report = super::build::build(&project, Utc::now())?;
-    println!("\n{}", report.indicator.description());
+    outln!("\n{}", report.indicator.description());
     for c in &report.components {
         let (_, label) = display_status(c);
         let regions = if c.down_regions.is_empty() {
@@ -96,19 +96,19 @@ pub fn run(args: Args) -> Result<ExitCode> {
         } else {
             format!(", affected by {}", c.affected_by.join(" or "))
         };
-        println!("  {:<8} {label}{regions}{through}", c.id);
+        outln!("  {:<8} {label}{regions}{through}", c.id);
     }
     for f in &report.faults {
         if f.names_others() {
-            println!("  {}", super::status::cause_line(f));
+            outln!("  {}", super::status::cause_line(f));
         }
     }
     let index = project.site_dir().join("index.html");
-    println!("\nSite built: {}", index.display());
-    println!(
+    outln!("\nSite built: {}", index.display());
+    outln!(
         "Feed:       {}",
         project.site_dir().join("feed.rss").display()
     );
-    println!("Open it with:  xdg-open {}", index.display());
+    outln!("Open it with:  xdg-open {}", index.display());
     Ok(ExitCode::SUCCESS)
 }

@@ -17,14 +17,18 @@ pub struct CompletionsArgs {
 /// Print a completion script.
 pub fn completions(args: CompletionsArgs) -> Result<ExitCode> {
     let mut cmd = crate::cli::Cli::command();
-    clap_complete::generate(args.shell, &mut cmd, "pharos", &mut std::io::stdout());
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut cmd, "pharos", &mut script);
+    super::out_bytes(&script);
     Ok(ExitCode::SUCCESS)
 }
 
 /// Print the man page (roff).
 pub fn man() -> Result<ExitCode> {
+    let mut page = Vec::new();
     clap_mangen::Man::new(crate::cli::Cli::command())
-        .render(&mut std::io::stdout())
+        .render(&mut page)
         .context("writing the man page")?;
+    super::out_bytes(&page);
     Ok(ExitCode::SUCCESS)
 }

@@ -166,6 +166,9 @@ pub struct MaintenanceNewArgs {
     /// The announcement (markdown). Without it, $EDITOR opens.
     #[arg(long, short)]
     pub message: Option<String>,
+    /// Post it as of this time (RFC 3339) instead of now.
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<DateTime<Utc>>,
 }
 
 fn message(given: Option<String>, what: &str) -> Result<String> {
@@ -366,7 +369,7 @@ fn from_detected(project: &Project, a: NewArgs) -> Result<ExitCode> {
     }
     let path = new_path(project, d.outage.start, &title);
     write_checked(project, &path, &text)?;
-    println!(
+    outln!(
         "created {} from the outage detected at {} ({regions}); edit it, then build",
         path.display(),
         shown(d.outage.start)
@@ -388,7 +391,7 @@ fn add_update(
     let updated = author::add_update(&text, at.unwrap_or_else(Utc::now), status, &message)
         .map_err(|m| anyhow::anyhow!("{}: {m}", path.display()))?;
     write_checked(project, &path, &updated)?;
-    println!("updated {} ({status})", path.display());
+    outln!("updated {} ({status})", path.display());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -412,7 +415,7 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
             });
             let path = new_path(project, at, &title);
             write_checked(project, &path, &text)?;
-            println!("created {}", path.display());
+            outln!("created {}", path.display());
             Ok(ExitCode::SUCCESS)
         }
         Action::Update(a) => add_update(project, &a.slug, &a.status, a.message, a.at),
@@ -444,7 +447,7 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
                 } else {
                     i.impact.as_str()
                 };
-                println!(
+                outln!(
                     "  {:<40} {:<11} {:<13} {since}  {}",
                     i.slug,
                     impact,
@@ -452,9 +455,9 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
                     i.title
                 );
             };
-            println!("Open ({}):", open.len());
+            outln!("Open ({}):", open.len());
             open.iter().for_each(|i| line(i));
-            println!("Recent ({}):", recent.len());
+            outln!("Recent ({}):", recent.len());
             recent.iter().for_each(|i| line(i));
             Ok(ExitCode::SUCCESS)
         }
@@ -465,7 +468,7 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
 pub fn run_maintenance(args: MaintenanceArgs, project: &Project) -> Result<ExitCode> {
     let MaintenanceAction::New(a) = args.action;
     let message = message(a.message, "announcement")?;
-    let now = Utc::now();
+    let now = a.at.unwrap_or_else(Utc::now);
     let text = author::new_post(&NewPost {
         title: &a.title,
         kind: Kind::Maintenance,
@@ -478,6 +481,6 @@ pub fn run_maintenance(args: MaintenanceArgs, project: &Project) -> Result<ExitC
     });
     let path = new_path(project, now, &a.title);
     write_checked(project, &path, &text)?;
-    println!("created {}", path.display());
+    outln!("created {}", path.display());
     Ok(ExitCode::SUCCESS)
 }

@@ -47,10 +47,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
         std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
     }
     let shown = dir.display();
-    println!("Created a Pharos project in {shown}. Edit components.yaml and probes.yaml, then:");
-    println!("  pharos check --root {shown}");
-    println!("  pharos probe --root {shown} --region local --once && pharos build --root {shown}");
-    println!(
+    outln!("Created a Pharos project in {shown}. Edit components.yaml and probes.yaml, then:");
+    outln!("  pharos check --root {shown}");
+    outln!("  pharos probe --root {shown} --region local --once && pharos build --root {shown}");
+    outln!(
         "A change of status shows once it holds `confirm` rounds (2 by default); until then each region's row says what its last check saw. Run `pharos probe --root {shown} --region local` to keep checking."
     );
     Ok(ExitCode::SUCCESS)

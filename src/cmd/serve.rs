@@ -201,10 +201,10 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
                     }
                 }));
             }
-            super::say(format_args!(
+            outln!(
                 "serving {} at http://{addr}/ (rebuilding on changes; Ctrl-C to stop)",
                 project.site_dir().display()
-            ));
+            );
         },
         || true,
         now,

@@ -87,9 +87,10 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
                 "slug": i.slug, "title": i.title, "impact": i.impact.as_str(), "status": i.latest_status().as_str(),
             })).collect::<Vec<_>>(),
         });
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        outln!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
-        println!("{} ({})", indicator.description(), indicator.as_str());
+        outln!("{} ({})", indicator.description(), indicator.as_str());
+        let english = crate::site::i18n::Strings::english();
         for v in &components {
             let name = config
                 .site
@@ -108,27 +109,25 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
                 .iter()
                 .map(|r| match r.unconfirmed {
                     Some(u) => format!(
-                        "{} {} (last check {}, not confirmed yet: {} of {} rounds)",
+                        "{} {} ({})",
                         r.region,
                         r.health.as_str(),
-                        u.health.as_str(),
-                        u.rounds,
-                        u.needed
+                        crate::site::unconfirmed_words(&u, &english)
                     ),
                     None => format!("{} {}", r.region, r.health.as_str()),
                 })
                 .collect();
-            println!("  {name:<24} {label:<22} {}", regions.join(" · "));
+            outln!("  {name:<24} {label:<22} {}", regions.join(" · "));
         }
         for f in &faults {
             if f.names_others() {
-                println!("{}", cause_line(f));
+                outln!("{}", cause_line(f));
             }
         }
         if !open.is_empty() {
-            println!("Open incidents:");
+            outln!("Open incidents:");
             for i in &open {
-                println!(
+                outln!(
                     "  {:<40} {:<9} {:<13} {}",
                     i.slug,
                     i.impact.as_str(),

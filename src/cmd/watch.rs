@@ -213,13 +213,15 @@ pub fn rebuild_on_change(
 /// Print the outcome of a rebuild.
 pub fn report(result: &Result<Report>, since_change: Duration) {
     match result {
-        Ok(r) => super::say(format_args!(
+        Ok(r) => outln!(
             "rebuilt {} files in {} ms after the change ({})",
             r.files,
             since_change.as_millis(),
             r.indicator.description()
+        ),
+        Err(e) => super::err_line(format_args!(
+            "error: {e:#}\n(still watching; the previous site is unchanged)"
         )),
-        Err(e) => eprintln!("error: {e:#}\n(still watching; the previous site is unchanged)"),
     }
 }
 
@@ -232,7 +234,7 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
             && result.is_ok()
             && let Err(e) = super::announce::once(project, now())
         {
-            eprintln!("error: announcing: {e:#}");
+            super::err_line(format_args!("error: announcing: {e:#}"));
         }
     };
     rebuild_on_change(
@@ -242,10 +244,10 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
             let first = build::rebuild(project, now(), keep);
             report(&first, Duration::ZERO);
             announce(&first);
-            super::say(format_args!(
+            outln!(
                 "watching {} for changes (Ctrl-C to stop)",
                 project.root.display()
-            ));
+            );
         },
         || true,
         args.now,

@@ -296,32 +296,45 @@ fn perf_value(label: String, fields: &str) -> Option<PerfValue> {
         .find(|c: char| !(c.is_ascii_digit() || matches!(c, '.' | '-' | '+' | 'e' | 'E')))
         .unwrap_or(value_uom.len());
     let (number, uom) = value_uom.split_at(split);
-    let value: f64 = number.parse().ok().filter(|v: &f64| v.is_finite())?;
-    let (factor, uom) = match uom {
-        "ms" => (1e-3, "s"),
-        "us" => (1e-6, "s"),
-        "s" | "%" | "B" | "KB" | "MB" | "GB" | "TB" | "c" | "" => (1.0, uom),
+    let (shift, uom) = match uom {
+        "ms" => (-3, "s"),
+        "us" => (-6, "s"),
+        "s" | "%" | "B" | "KB" | "MB" | "GB" | "TB" | "c" | "" => (0, uom),
         _ => return None,
     };
+    let value = in_seconds(number, shift)?;
     let text = |s: Option<&str>| s.filter(|s| !s.is_empty()).map(str::to_string);
-    let num = |s: Option<&str>| {
-        s.and_then(|s| s.parse::<f64>().ok())
-            .filter(|v| v.is_finite())
-            .map(|v| v * factor)
-    };
+    let num = |s: Option<&str>| s.and_then(|s| in_seconds(s, shift));
     let warn = text(parts.next());
     let crit = text(parts.next());
     let min = num(parts.next());
     let max = num(parts.next());
     Some(PerfValue {
         label,
-        value: value * factor,
+        value,
         uom: uom.to_string(),
         warn,
         crit,
         min,
         max,
     })
+}
+
+/// A perfdata number moved `shift` decimal places (`0.14` ms → `0.00014` s), by its
+/// decimal exponent rather than by a float multiplication, which would leave noise such
+/// as `0.00014000000000000001`.
+fn in_seconds(number: &str, shift: i32) -> Option<f64> {
+    let (mantissa, exponent) = match number.find(['e', 'E']) {
+        Some(at) => (
+            number.get(..at)?,
+            number.get(at + 1..)?.parse::<i32>().ok()?,
+        ),
+        None => (number, 0),
+    };
+    format!("{mantissa}e{}", exponent.checked_add(shift)?)
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite())
 }
 
 #[cfg(test)]
@@ -357,6 +370,15 @@ mod tests {
         assert_eq!(perf[1].warn.as_deref(), Some("@10:20"));
         assert_eq!(perf[2].label, "time");
         assert_eq!(perf[2].min, Some(0.0));
+    }
+
+    #[test]
+    fn milliseconds_become_seconds_without_float_noise() {
+        let perf = parse_perfdata("time=0.14ms;;;0;1e3 rtt=250us big=1.5e2ms");
+        let shown: Vec<String> = perf.iter().map(|p| p.value.to_string()).collect();
+        assert_eq!(shown, ["0.00014", "0.00025", "0.15"]);
+        assert_eq!(perf[0].max, Some(1.0));
+        assert_eq!((0.14_f64 * 1e-3).to_string(), "0.00014000000000000001");
     }
 
     #[test]

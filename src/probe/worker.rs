@@ -317,13 +317,13 @@ pub async fn run(
     {
         let state = state.read().unwrap_or_else(|e| e.into_inner());
         for p in probes.iter() {
-            if state
+            let run = state
                 .probes
                 .get(&p.id)
-                .is_some_and(|s| !s.pending.is_empty())
-            {
+                .and_then(|s| s.pending.newest_run(p.confirm, p.recover));
+            if let Some((_, needed)) = run {
                 summary.unconfirmed += 1;
-                summary.rounds_needed = summary.rounds_needed.max(p.confirm.max(p.recover));
+                summary.rounds_needed = summary.rounds_needed.max(needed);
             }
         }
     }

@@ -31,6 +31,10 @@ pub struct Item {
     pub text: String,
     /// Components the incident affects.
     pub components: Vec<String>,
+    /// Made from the clock, not posted: a maintenance window that began or ended with no
+    /// update saying so. Announced only while recent, so an item that appears long after
+    /// its time (a window that closed before an upgrade) is not sent as news.
+    pub derived: bool,
 }
 
 /// Every item, newest first: one per update, and one for each step a maintenance window
@@ -54,6 +58,7 @@ pub fn items(base_url: &str, incidents: &[Incident], now: DateTime<Utc>) -> Vec<
                 html,
                 text,
                 components: i.components.clone(),
+                derived: false,
             }
         };
         for u in &i.updates {
@@ -64,23 +69,40 @@ pub fn items(base_url: &str, incidents: &[Incident], now: DateTime<Utc>) -> Vec<
                 u.markdown.trim().to_string(),
             ));
         }
-        if i.kind == Kind::Maintenance && i.latest_status() == UpdateStatus::Scheduled {
-            let steps = [
-                (
-                    i.scheduled_for,
-                    UpdateStatus::InProgress,
-                    "The maintenance window has begun.",
-                ),
-                (
-                    i.scheduled_until,
-                    UpdateStatus::Completed,
-                    "The maintenance window has ended.",
-                ),
-            ];
-            for (at, status, said) in steps {
-                if let Some(at) = at.filter(|at| *at <= now) {
-                    out.push(item(at, status, format!("<p>{said}</p>"), said.to_string()));
-                }
+        if i.kind != Kind::Maintenance {
+            continue;
+        }
+        // The window's own steps, for a window whose updates had not said so by then. An
+        // update posted later never takes the step back, so the items only ever grow,
+        // and their ids stay put when the window is moved.
+        let posted_by = |at: DateTime<Utc>, said: &dyn Fn(UpdateStatus) -> bool| {
+            i.updates.iter().any(|u| u.at <= at && said(u.status))
+        };
+        let began = i
+            .scheduled_for
+            .filter(|at| *at <= now && !posted_by(*at, &|s| s != UpdateStatus::Scheduled));
+        let ended = i
+            .scheduled_until
+            .filter(|at| *at <= now && !posted_by(*at, &UpdateStatus::is_final));
+        for (at, status, anchor, said) in [
+            (
+                began,
+                UpdateStatus::InProgress,
+                "window-began",
+                "The maintenance window has begun.",
+            ),
+            (
+                ended,
+                UpdateStatus::Completed,
+                "window-ended",
+                "The maintenance window has ended.",
+            ),
+        ] {
+            if let Some(at) = at {
+                let mut step = item(at, status, format!("<p>{said}</p>"), said.to_string());
+                step.id = format!("{link}#{anchor}");
+                step.derived = true;
+                out.push(step);
             }
         }
     }
@@ -148,6 +170,7 @@ pub fn detected_items(config: &Config, detected: &[Detected], now: DateTime<Utc>
             ),
             html: String::new(),
             components: components.clone(),
+            derived: false,
         });
         if let Some(last) = out.last_mut() {
             last.html = format!("<p>{}</p>", ammonia::clean_text(&last.text));
@@ -164,6 +187,7 @@ pub fn detected_items(config: &Config, detected: &[Detected], now: DateTime<Utc>
                 ),
                 html: String::new(),
                 components,
+                derived: false,
             });
             if let Some(last) = out.last_mut() {
                 last.html = format!("<p>{}</p>", ammonia::clean_text(&last.text));

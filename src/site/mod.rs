@@ -182,6 +182,19 @@ fn health_label(h: RegionHealth) -> &'static str {
     }
 }
 
+/// "last check down, not confirmed yet: 1 of 2 rounds", in the page's language (the
+/// terminal's `pharos status` says it in English).
+pub fn unconfirmed_words(u: &crate::status::merge::Unconfirmed, words: &i18n::Strings) -> String {
+    words.fill(
+        "last check {health}, not confirmed yet: {n} of {of} rounds",
+        &[
+            ("health", &words.get(health_label(u.health)).to_lowercase()),
+            ("n", &u.rounds.to_string()),
+            ("of", &u.needed.to_string()),
+        ],
+    )
+}
+
 /// The probes that exercise a component.
 fn probe_ids<'a>(config: &'a Config, component: &str) -> Vec<&'a str> {
     config
@@ -278,16 +291,7 @@ pub fn assemble(inputs: &Inputs<'_>) -> Model {
                         health_label: word(health_label(r.health)),
                         detail: r.detail.clone(),
                         checked_at: r.checked_at.map(tv),
-                        unconfirmed: r.unconfirmed.map(|u| {
-                            words.fill(
-                                "last check {health}, not confirmed yet: {n} of {of} rounds",
-                                &[
-                                    ("health", &word(health_label(u.health)).to_lowercase()),
-                                    ("n", &u.rounds.to_string()),
-                                    ("of", &u.needed.to_string()),
-                                ],
-                            )
-                        }),
+                        unconfirmed: r.unconfirmed.map(|u| unconfirmed_words(&u, words)),
                     })
                     .collect(),
                 uptime: history

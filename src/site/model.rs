@@ -285,7 +285,7 @@ pub struct RegionStateView {
     pub detail: Option<String>,
     /// When it was checked, or null.
     pub checked_at: Option<TimeView>,
-    /// "last check down, not confirmed yet (1 of 2 rounds)" while the newest checks
+    /// "last check down, not confirmed yet: 1 of 2 rounds" while the newest checks
     /// disagree with `health` and have not held long enough; null otherwise.
     pub unconfirmed: Option<String>,
 }

@@ -88,6 +88,20 @@ impl Hysteresis {
         self.worse.is_none() && self.better.is_none() && self.unknown.is_none()
     }
 
+    /// The run under way that the newest sample belongs to, with the rounds it needs to
+    /// be confirmed: unknown rounds (set only while the newest sample is unknown) and worse
+    /// ones `confirm`, better ones `recover`. `None` when the newest samples agree with
+    /// the confirmed health.
+    pub fn newest_run(&self, confirm: u32, recover: u32) -> Option<(Run, u32)> {
+        [
+            (self.unknown, confirm),
+            (self.worse, confirm),
+            (self.better, recover),
+        ]
+        .into_iter()
+        .find_map(|(run, needed)| run.map(|r| (r, needed.max(1))))
+    }
+
     /// The earliest start of a run under way: the confirmed timeline is final before it.
     pub fn settled_until(&self) -> Option<DateTime<Utc>> {
         [self.worse, self.better, self.unknown]

@@ -128,31 +128,19 @@ pub struct Unconfirmed {
     pub needed: u32,
 }
 
-/// The run of samples under way that would change `confirmed`, if any.
+/// The run of samples under way that would change the confirmed health, if any.
 fn unconfirmed(
     pending: &crate::state::history::Hysteresis,
     confirm: u32,
     recover: u32,
 ) -> Option<Unconfirmed> {
-    let seen = |h: crate::state::Health| match h {
-        crate::state::Health::Up => RegionHealth::Up,
-        crate::state::Health::Degraded => RegionHealth::Degraded,
-        crate::state::Health::Down => RegionHealth::Down,
-        crate::state::Health::Unknown => RegionHealth::Unknown,
-    };
-    [
-        (pending.worse, confirm),
-        (pending.unknown, confirm),
-        (pending.better, recover),
-    ]
-    .into_iter()
-    .find_map(|(run, needed)| {
-        run.map(|r| Unconfirmed {
-            health: seen(r.health),
-            rounds: r.n,
-            needed: needed.max(1),
+    pending
+        .newest_run(confirm, recover)
+        .map(|(run, needed)| Unconfirmed {
+            health: run.health.into(),
+            rounds: run.n,
+            needed,
         })
-    })
 }
 
 /// The merged verdict of one probe.

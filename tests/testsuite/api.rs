@@ -313,6 +313,25 @@ fn a_window_with_no_newer_update_follows_its_clock_everywhere() {
         feed.contains("Maintenance: Database upgrade — Completed"),
         "{feed}"
     );
+
+    // A `completed` posted later adds its own item and takes none back: the window's
+    // items keep their ids (announcements are never repeated or withdrawn).
+    let post = "incidents/2026-11-20-db.md";
+    let text = t.read(post).replace(
+        "---\n## 2026-11-20T09:00:00Z scheduled",
+        "---\n## 2026-11-22T04:30:00Z completed\nAll done.\n\n## 2026-11-20T09:00:00Z scheduled",
+    );
+    t.write(post, &text);
+    let out = t.run(&["build", "--now", "2026-11-22T05:00:00Z"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let feed = t.read("site/feed.atom");
+    for id in [
+        "https://status.acme.test/incidents/2026-11-20-db/#window-began",
+        "https://status.acme.test/incidents/2026-11-20-db/#window-ended",
+        "https://status.acme.test/incidents/2026-11-20-db/#2026-11-22T04:30:00Z-completed",
+    ] {
+        assert!(feed.contains(&format!("<id>{id}</id>")), "{id}: {feed}");
+    }
 }
 
 #[test]

@@ -260,12 +260,14 @@ fn maintenance_windows_are_announced() {
         "api",
         "-m",
         "Writes pause for five minutes.",
+        "--at",
+        "2029-12-20T09:00:00Z",
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let name = only_post(&t);
     let text = t.read(&format!("incidents/{name}"));
     assert!(text.contains("kind: maintenance\nscheduled_for: 2030-01-10T02:00:00Z\nscheduled_until: 2030-01-10T03:00:00Z\n"), "{text}");
-    let out = t.run(&["build"]);
+    let out = t.run(&["build", "--now", "2029-12-21T00:00:00Z"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(t.read("site/index.html").contains("Scheduled maintenance"));
 }

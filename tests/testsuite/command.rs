@@ -133,7 +133,8 @@ fn check_http_against_a_local_server() {
 
 #[test]
 fn check_dns_against_a_local_server() {
-    if !crate::harness::needs(&[crate::harness::Part::Plugins]) {
+    // Root: the server listens on port 53.
+    if !crate::harness::needs(&[crate::harness::Part::Plugins, crate::harness::Part::Root]) {
         return;
     }
     // check_dns asks nslookup, which only talks to port 53: the server gets its own address.

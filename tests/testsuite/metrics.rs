@@ -72,7 +72,8 @@ fn metrics_pass_promtool_and_use_blackbox_names() {
     let t = project_with(
         &format!(
             "  - id: web-home\n    kind: http\n    url: {}/\n    components: [web]\n    interval: 1s\n    timeout: 1s\n\
-             \x20 - id: plugin\n    kind: command\n    command: [/usr/lib/nagios/plugins/check_dummy, \"0\", \"fine\"]\n    components: [api]\n    interval: 1s\n    timeout: 1s\n",
+             \x20 - id: plugin\n    kind: command\n    command: [/usr/lib/nagios/plugins/check_dummy, \"0\", \"fine\"]\n    components: [api]\n    interval: 1s\n    timeout: 1s\n\
+             \x20 - id: perf\n    kind: command\n    command: [/bin/sh, -c, \"echo 'OK | time=0.14ms;;;0'\"]\n    components: [api]\n    interval: 1s\n    timeout: 1s\n",
             web.url()
         ),
         &["r1"],
@@ -95,7 +96,10 @@ fn metrics_pass_promtool_and_use_blackbox_names() {
         if let Ok(s) = TcpStream::connect(("127.0.0.1", port)) {
             drop(s);
             let text = scrape(port);
-            if text.contains("probe=\"web-home\"") && text.contains("probe=\"plugin\"") {
+            if text.contains("probe=\"web-home\"")
+                && text.contains("probe=\"plugin\"")
+                && text.contains("probe=\"perf\"")
+            {
                 break text;
             }
         }
@@ -137,6 +141,8 @@ fn metrics_pass_promtool_and_use_blackbox_names() {
         "probe_http_duration_seconds{probe=\"web-home\",region=\"r1\",kind=\"http\",phase=\"connect\"}",
         "probe_duration_seconds{probe=\"plugin\",region=\"r1\",kind=\"command\"}",
         "pharos_plugin_exit_code{probe=\"plugin\",region=\"r1\",kind=\"command\"} 0",
+        // 0.14 ms in seconds, as written: not 0.00014000000000000001.
+        "pharos_plugin_perfdata{probe=\"perf\",region=\"r1\",kind=\"command\",label=\"time\"} 0.00014\n",
         "probe_ip_protocol{probe=\"web-home\",region=\"r1\",kind=\"http\"} 4",
     ] {
         assert!(text.contains(needle), "missing {needle} in:\n{text}");
