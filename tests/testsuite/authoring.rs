@@ -5,20 +5,25 @@ use std::process::Stdio;
 
 use crate::harness::{ProjectTest, bin, project_with, run_with_limit, stderr, stdout};
 
-#[test]
-fn the_first_screen_after_init_says_what_the_checks_saw() {
-    // init's next step on a project whose every check fails: one round confirms nothing,
-    // and every output says so instead of a bare "up".
-    let t = ProjectTest::new();
+/// `pharos init` into `status/` under the test's folder: the project and what it printed.
+fn init(t: &ProjectTest) -> (std::path::PathBuf, String) {
     let dir = t.path().join("status");
     let mut cmd = std::process::Command::new(bin());
     cmd.arg("init").arg(&dir);
     let out = run_with_limit(cmd, std::time::Duration::from_secs(20));
     assert!(out.status.success(), "{}", stderr(&out));
+    (dir, stdout(&out))
+}
+
+#[test]
+fn the_first_screen_after_init_says_what_the_checks_saw() {
+    // init's next step on a project whose every check fails: one round confirms nothing,
+    // and every output says so instead of a bare "up".
+    let t = ProjectTest::new();
+    let (dir, said) = init(&t);
     assert!(
-        stdout(&out).contains("A change of status shows once it holds `confirm` rounds"),
-        "{}",
-        stdout(&out)
+        said.contains("A change of status shows once it holds `confirm` rounds"),
+        "{said}"
     );
     let closed = crate::harness::free_port();
     let probes = std::fs::read_to_string(dir.join("probes.yaml")).unwrap();
@@ -65,16 +70,8 @@ fn the_first_screen_after_init_says_what_the_checks_saw() {
 #[test]
 fn init_scaffolds_a_valid_project_and_never_overwrites() {
     let t = ProjectTest::new();
-    let dir = t.path().join("status");
-    let mut cmd = std::process::Command::new(bin());
-    cmd.arg("init").arg(&dir);
-    let out = run_with_limit(cmd, std::time::Duration::from_secs(20));
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert!(
-        stdout(&out).contains("pharos check --root"),
-        "{}",
-        stdout(&out)
-    );
+    let (dir, said) = init(&t);
+    assert!(said.contains("pharos check --root"), "{said}");
     for f in [
         "components.yaml",
         "probes.yaml",
