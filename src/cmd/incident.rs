@@ -84,12 +84,7 @@ pub struct NewArgs {
     pub from_detected: Option<String>,
     /// With --from-detected: look at the history as of this time (RFC 3339), as
     /// `build --now` does (ignored otherwise).
-    #[arg(
-        long,
-        env = "PHAROS_NOW",
-        value_name = "TIME",
-        requires = "from_detected"
-    )]
+    #[arg(long, env = "PHAROS_NOW", value_name = "TIME")]
     pub now: Option<DateTime<Utc>>,
     /// An affected component id (repeat for several).
     #[arg(long = "component", value_name = "ID")]

@@ -35,3 +35,36 @@ fn a_reader_that_goes_away_ends_each_command_quietly() {
         assert_eq!(out.status.code(), Some(141), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn pharos_now_in_the_environment_pins_every_command_and_breaks_none() {
+    // The README's way to pin the clock for a whole session: every command accepts it.
+    let t = crate::api::project();
+    for args in [
+        &["build"][..],
+        &["status"],
+        &["check"],
+        &["incident", "list"],
+        &[
+            "incident",
+            "new",
+            "Slow search",
+            "--impact",
+            "minor",
+            "-m",
+            "Looking.",
+        ],
+        &["announce", "--dry-run"],
+    ] {
+        let out = t
+            .cmd(args)
+            .env("PHAROS_NOW", "2026-11-20T12:00:00Z")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
