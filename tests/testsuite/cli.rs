@@ -16,14 +16,17 @@ fn a_reader_that_goes_away_ends_each_command_quietly() {
         &["completions", "bash"],
         &["man"],
     ] {
-        let mut child = t
+        // `| head -0`: a pipe whose reading end is closed before the command starts. (Closed
+        // after the spawn, it could still be held for a moment by another test's child
+        // between its fork and its exec, and the write would go through.)
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let child = t
             .cmd(args)
-            .stdout(Stdio::piped())
+            .stdout(Stdio::from(writer))
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        // `| head -0`: the reading end is closed before the command writes a byte.
-        drop(child.stdout.take());
         let out = wait_limit(child, Duration::from_secs(30));
         let err = stderr(&out);
         assert!(
