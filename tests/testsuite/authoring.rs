@@ -25,15 +25,12 @@ fn the_first_screen_after_init_says_what_the_checks_saw() {
         said.contains("A change of status shows once it holds `confirm` rounds"),
         "{said}"
     );
-    let closed = crate::harness::free_port();
+    // Port 9 (discard): nothing listens there, and no other test can take it.
     let probes = std::fs::read_to_string(dir.join("probes.yaml")).unwrap();
     let probes = probes
-        .replace(
-            "https://www.example.com/",
-            &format!("http://127.0.0.1:{closed}/"),
-        )
+        .replace("https://www.example.com/", "http://127.0.0.1:9/")
         .replace("host: api.example.com", "host: 127.0.0.1")
-        .replace("port: 443", &format!("port: {closed}"));
+        .replace("port: 443", "port: 9");
     std::fs::write(dir.join("probes.yaml"), probes).unwrap();
     let run = |args: &[&str]| {
         let mut cmd = std::process::Command::new(bin());
