@@ -8,7 +8,7 @@ body at 1 KB/s, about 3 s), 15 % flap (503 on half the requests, at random). Int
 10 s, timeout 5 s, confirm 2; every probe goes to the one nginx, so the worker runs with
 `--per-host 1000 --concurrency 256`.
 
-  bench/soak.py [--seconds 600] [--bin PATH]   (10 minutes by default; an hour: --seconds 3600)
+  bench/soak.py [--seconds 600] [--idle 20] [--bin PATH]   (10 minutes of load by default; an hour: --seconds 3600)
 
 CI runs a short soak of the debug binary (tests/testsuite/soak.rs).
 
@@ -92,9 +92,6 @@ def lag_s(state_path):
     return max(worst, 0.0)
 
 
-IDLE_S = 20
-
-
 def fd_targets(pid):
     """{fd: what it points at} for the worker's open descriptors."""
     out = {}
@@ -155,6 +152,7 @@ def verdicts(before, after, state_before, state_after, rows, warmup, long_run):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=600, help="the load phase")
+    ap.add_argument("--idle", type=int, default=20, help="each idle phase (at least 3 timeouts)")
     ap.add_argument("--bin", help="the pharos binary (default: target/release/pharos, built if missing)")
     args = ap.parse_args()
     global BIN
@@ -176,7 +174,7 @@ def main():
         state = os.path.join(tmp, "state", "soak.json")
         # Idle before: every check refused at once (one full round of the probes first).
         time.sleep(INTERVAL)
-        before = idle(worker, IDLE_S)
+        before = idle(worker, args.idle)
         state_before = size()
         print(f"  idle before: fds={before['fds']} rss={before['rss']:.1f} MB "
               f"state={state_before / 1024:.0f} KB", flush=True)
@@ -202,7 +200,7 @@ def main():
         # Idle after: nginx stops; the checks still in flight end within their timeout.
         nginx.stop()
         time.sleep(5 + 1)
-        after = idle(worker, IDLE_S)
+        after = idle(worker, args.idle)
         state_after = size()
         print(f"  idle after: fds={after['fds']} rss={after['rss']:.1f} MB "
               f"state={state_after / 1024:.0f} KB", flush=True)
