@@ -304,6 +304,27 @@ pub fn render(state: &RegionState) -> String {
     if encode(&mut out, &r).is_err() {
         return "# the metrics could not be encoded\n".to_string();
     }
+    shortest_values(&out)
+}
+
+/// Each sample's value in its shortest form. The encoder's float printing (Grisu2) is
+/// exact but not always shortest: it wrote `0.0015790000000000002` for the double that
+/// is `0.001579`. Rust's `Display` gives the shortest text that reads back as the same
+/// double; values that are not finite keep the encoder's spelling (`NaN`, `+Inf`).
+fn shortest_values(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        match line.rsplit_once(' ') {
+            Some((series, value)) if !line.starts_with('#') => {
+                match value.parse::<f64>().ok().filter(|v| v.is_finite()) {
+                    Some(v) => out.push_str(&format!("{series} {v}")),
+                    None => out.push_str(line),
+                }
+            }
+            _ => out.push_str(line),
+        }
+        out.push('\n');
+    }
     out
 }
 
@@ -383,6 +404,15 @@ mod tests {
         );
         assert_eq!(Format::negotiate(Some("*/*")), Format::Prometheus);
         assert_eq!(Format::negotiate(None), Format::Prometheus);
+    }
+
+    #[test]
+    fn values_are_printed_in_their_shortest_form() {
+        let text = "# HELP x y\nx{a=\"b c\"} 0.0015790000000000002\nx 200.0\nx NaN\n# EOF\n";
+        assert_eq!(
+            shortest_values(text),
+            "# HELP x y\nx{a=\"b c\"} 0.001579\nx 200\nx NaN\n# EOF\n"
+        );
     }
 
     #[test]
