@@ -109,9 +109,10 @@ pub fn render_as(state: &RegionState, format: Format) -> String {
     let text = render(state);
     match format {
         Format::OpenMetrics => text,
-        Format::Prometheus => text
-            .strip_suffix("# EOF\n")
-            .map_or(text.clone(), str::to_string),
+        Format::Prometheus => match text.strip_suffix("# EOF\n") {
+            Some(lines) => lines.to_string(),
+            None => text,
+        },
     }
 }
 

@@ -398,35 +398,38 @@ pub fn assemble(inputs: &Inputs<'_>) -> Model {
             })
             .collect()
     };
-    let incident_view = |i: &Incident| IncidentView {
-        slug: i.slug.clone(),
-        path: format!("incidents/{}/", i.slug),
-        title: i.title.clone(),
-        kind: match i.kind {
-            Kind::Incident => "incident",
-            Kind::Maintenance => "maintenance",
+    let incident_view = |i: &Incident| {
+        let status = i.status_at(inputs.now);
+        IncidentView {
+            slug: i.slug.clone(),
+            path: format!("incidents/{}/", i.slug),
+            title: i.title.clone(),
+            kind: match i.kind {
+                Kind::Incident => "incident",
+                Kind::Maintenance => "maintenance",
+            }
+            .to_string(),
+            impact: i.impact.as_str().to_string(),
+            status: status.as_str().to_string(),
+            status_label: word(&update_label(status.as_str())),
+            resolved: status.is_final(),
+            components: names(&i.components),
+            started_at: i.started_at().map(tv),
+            updated_at: i.updated_at().map(tv),
+            resolved_at: i.resolved_at(inputs.now).map(tv),
+            scheduled_for: i.scheduled_for.map(tv),
+            scheduled_until: i.scheduled_until.map(tv),
+            updates: i
+                .updates
+                .iter()
+                .map(|u| UpdateView {
+                    at: tv(u.at),
+                    status: u.status.as_str().to_string(),
+                    status_label: word(&update_label(u.status.as_str())),
+                    html: u.html.clone(),
+                })
+                .collect(),
         }
-        .to_string(),
-        impact: i.impact.as_str().to_string(),
-        status: i.status_at(inputs.now).as_str().to_string(),
-        status_label: word(&update_label(i.status_at(inputs.now).as_str())),
-        resolved: i.status_at(inputs.now).is_final(),
-        components: names(&i.components),
-        started_at: i.started_at().map(tv),
-        updated_at: i.updated_at().map(tv),
-        resolved_at: i.resolved_at(inputs.now).map(tv),
-        scheduled_for: i.scheduled_for.map(tv),
-        scheduled_until: i.scheduled_until.map(tv),
-        updates: i
-            .updates
-            .iter()
-            .map(|u| UpdateView {
-                at: tv(u.at),
-                status: u.status.as_str().to_string(),
-                status_label: word(&update_label(u.status.as_str())),
-                html: u.html.clone(),
-            })
-            .collect(),
     };
     let now = inputs.now;
     let pick = |f: &dyn Fn(&Incident) -> bool| -> Vec<IncidentView> {
