@@ -1,8 +1,9 @@
 //! Pharos: a public status page generator with an external multi-region prober.
 //!
 //! The modules follow the data flow: [`config`] → [`probe`] → [`state`] → [`status`]
-//! (+ [`incident`]) → [`site`] → [`render`] → [`announce`]. The `cmd` modules are thin glue
-//! per command.
+//! (+ [`incident`]) → [`site`] → [`render`] → [`announce`]. [`pipeline`] runs the build's
+//! stages as one type; the `cmd` modules are thin glue per command and never call one
+//! another.
 
 pub mod announce;
 pub mod cli;
@@ -10,6 +11,7 @@ pub mod cmd;
 pub mod config;
 pub mod demo;
 pub mod incident;
+pub mod pipeline;
 pub mod probe;
 pub mod project;
 pub mod render;

@@ -56,6 +56,6 @@ pub fn run(_args: Args, project: &Project) -> Result<ExitCode> {
     } else {
         let n = problems.len();
         eprintln!("{n} problem{} found", if n == 1 { "" } else { "s" });
-        Ok(ExitCode::from(2))
+        Ok(super::Exit::Problems.into())
     }
 }

@@ -11,7 +11,8 @@ use clap::Args as ClapArgs;
 
 use crate::demo::{self, CUT_OFF_REGION, REGIONS, Services};
 use crate::project::Project;
-use crate::site::display_status;
+use crate::pipeline::{self, Clock};
+use crate::site::DisplayStatus;
 
 /// Options of `demo`.
 #[derive(Debug, ClapArgs)]
@@ -82,10 +83,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
         );
         demo::run_regions(&project, args.duration).await
     })?;
-    let report = super::build::build(&project, Utc::now())?;
-    outln!("\n{}", report.indicator.description());
-    for c in &report.components {
-        let (_, label) = display_status(c);
+    let report = pipeline::build(&project, Clock::at(None), pipeline::Options::default())?;
+    let decision = &report.decision;
+    outln!("\n{}", decision.indicator.description());
+    for c in &decision.components {
+        let label = DisplayStatus::of(c).label();
         let regions = if c.down_regions.is_empty() {
             String::new()
         } else {
@@ -98,9 +100,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
         };
         outln!("  {:<8} {label}{regions}{through}", c.id);
     }
-    for f in &report.faults {
+    for f in &decision.faults {
         if f.names_others() {
-            outln!("  {}", super::status::cause_line(f));
+            outln!("  {}", f.line());
         }
     }
     let index = project.site_dir().join("index.html");

@@ -291,15 +291,16 @@ fn find(project: &Project, slug: &str) -> Result<PathBuf> {
 /// update at its end.
 fn from_detected(project: &Project, a: NewArgs) -> Result<ExitCode> {
     let component = a.from_detected.clone().unwrap_or_default();
-    let (config, incidents, states) = super::build::load(project)?;
+    let snapshot = crate::pipeline::Snapshot::load(project)?;
+    let config = &snapshot.config;
     let Some(c) = config.site.components.iter().find(|c| c.id == component) else {
         bail!(
             "component \"{component}\" is not in components.yaml; use one of: {}",
             config.site.component_ids().join(", ")
         );
     };
-    let now = a.now.unwrap_or_else(Utc::now);
-    let (_, detected) = super::build::history(&config, &states, &incidents, now);
+    let now = crate::pipeline::Clock::at(a.now).now;
+    let detected = snapshot.history(now).detected;
     // An outage this component had only through a dependency is its cause's notice.
     let Some(d) = detected
         .iter()

@@ -25,12 +25,76 @@ pub mod status;
 pub mod watch;
 pub mod wrap;
 
-/// The exit code of a command whose reader went away: what a shell reports for one ended
-/// by SIGPIPE (128 + 13), as `cat` or `grep` would be in `… | head -1`.
-pub const READER_GONE: i32 = 141;
+/// The exit codes of every command, besides 0 for success (listed in `--help`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// An error (printed on stderr), or an announcement target that failed.
+    Failed = 1,
+    /// `check` found problems in the project.
+    Problems = 2,
+    /// `status --fail-on`: a component is at least that bad.
+    StatusAtThreshold = 3,
+    /// `wrap`: the wrapped command could not be started.
+    CannotStart = 127,
+    /// The reader of stdout went away: what a shell reports for a command ended by
+    /// SIGPIPE (128 + 13), as `cat` or `grep` would be in `… | head -1`.
+    ReaderGone = 141,
+}
+
+impl From<Exit> for std::process::ExitCode {
+    fn from(e: Exit) -> Self {
+        std::process::ExitCode::from(e as u8)
+    }
+}
+
+/// The exit codes as `--help` lists them.
+pub const EXIT_CODES_HELP: &str = "Exit codes:
+  0    success
+  1    an error (printed on stderr), or an announcement target that failed
+  2    check: the project has problems
+  3    status --fail-on: a component is at least that bad
+  127  wrap: the command could not be started (wrap otherwise exits with its code)
+  141  the reader of stdout went away (as for a command ended by SIGPIPE)";
+
+/// Print the outcome of a rebuild (`watch`, `serve`).
+pub(crate) fn report_rebuild(
+    result: &anyhow::Result<crate::pipeline::Report>,
+    since_change: std::time::Duration,
+) {
+    match result {
+        Ok(r) => outln!(
+            "rebuilt {} files in {} ms after the change ({})",
+            r.files,
+            since_change.as_millis(),
+            r.decision.indicator.description()
+        ),
+        Err(e) => err_line(format_args!(
+            "error: {e:#}\n(still watching; the previous site is unchanged)"
+        )),
+    }
+}
+
+/// Print a line per announcement target; whether every target succeeded (`announce`,
+/// `watch --announce`).
+pub(crate) fn print_outcomes(outcomes: &[crate::announce::Outcome]) -> bool {
+    let mut ok = true;
+    for o in outcomes {
+        match &o.error {
+            None => outln!("{}: sent {} item(s)", o.target, o.sent),
+            Some(e) => {
+                ok = false;
+                outln!("{}: sent {} item(s), then stopped", o.target, o.sent);
+                err_line(format_args!(
+                    "error: {e}; the rest is sent on the next run"
+                ));
+            }
+        }
+    }
+    ok
+}
 
 /// Write a line to stdout. When the reader has gone away (`pharos status | head -1`) the
-/// command ends at once, quietly, with [`READER_GONE`]: nothing more it could print would
+/// command ends at once, quietly, with [`Exit::ReaderGone`]: nothing more it could print would
 /// be read. Any other failure to write is ignored like a full terminal would be: the
 /// command's work (a build, a state write) never depends on its report being seen.
 pub(crate) fn out(line: std::fmt::Arguments<'_>) {
@@ -59,6 +123,6 @@ pub(crate) fn err_line(line: std::fmt::Arguments<'_>) {
 
 fn reader_gone(e: &std::io::Error) {
     if e.kind() == std::io::ErrorKind::BrokenPipe {
-        std::process::exit(READER_GONE);
+        std::process::exit(Exit::ReaderGone as i32);
     }
 }

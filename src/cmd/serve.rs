@@ -12,7 +12,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, Result};
 use bytes::Bytes;
-use chrono::Utc;
 use clap::Args as ClapArgs;
 use http_body_util::Full;
 use hyper::service::service_fn;
@@ -20,7 +19,6 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
-use super::{build, watch};
 use crate::project::Project;
 
 /// Options of `serve`.
@@ -34,7 +32,7 @@ pub struct Args {
     pub bind: std::net::IpAddr,
     /// Build as of this time (RFC 3339) instead of the clock.
     #[arg(long, env = "PHAROS_NOW", value_name = "TIME")]
-    pub now: Option<chrono::DateTime<Utc>>,
+    pub now: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 const RELOAD_JS: &str = "(function(){var v=null;function poll(){fetch('/__pharos/version',{cache:'no-store'}).then(function(r){return r.text()}).then(function(t){if(v!==null&&t!==v){location.reload()}v=t}).catch(function(){}).finally(function(){setTimeout(poll,1000)})}poll()})();\n";
@@ -164,7 +162,7 @@ fn handle(
 /// Run `serve`.
 pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
     let version = Arc::new(AtomicU64::new(0));
-    let mut keep = build::Rebuild::default();
+    let mut keep = crate::pipeline::Rebuild::default();
     let addr = SocketAddr::new(args.bind, args.port);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -179,13 +177,17 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
     })?;
     let mut listener = Some(listener);
     let site = project.site_dir();
-    let now = args.now;
-    watch::rebuild_on_change(
+    let clock = crate::pipeline::Clock::at(args.now);
+    crate::pipeline::watch::rebuild_on_change(
         project,
         &mut keep,
         |keep| {
-            let first = build::rebuild(project, now.unwrap_or_else(Utc::now), keep);
-            watch::report(&first, std::time::Duration::ZERO);
+            let options = crate::pipeline::Options {
+                keep: Some(keep),
+                progress: None,
+            };
+            let first = crate::pipeline::build(project, clock, options);
+            super::report_rebuild(&first, std::time::Duration::ZERO);
             let v = version.clone();
             if let Some(listener) = listener.take() {
                 runtime.spawn(crate::probe::listen::accept_loop(listener, move |stream| {
@@ -207,9 +209,9 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
             );
         },
         || true,
-        now,
+        clock,
         |result, since| {
-            watch::report(result, since);
+            super::report_rebuild(result, since);
             if result.is_ok() {
                 version.fetch_add(1, Ordering::SeqCst);
             }

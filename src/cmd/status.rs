@@ -9,7 +9,8 @@ use clap::{Args as ClapArgs, ValueEnum};
 use serde_json::json;
 
 use crate::project::Project;
-use crate::site::display_status;
+use crate::pipeline::{Clock, Decision, Snapshot};
+use crate::site::DisplayStatus;
 use crate::status::Status;
 
 /// Options of `status`.
@@ -37,29 +38,16 @@ pub enum FailOn {
     Major,
 }
 
-/// "Cause: db — affects api, web", or "Possible causes: api or db — affects web".
-pub fn cause_line(f: &crate::status::localise::Cause) -> String {
-    let head = if f.causes.len() > 1 {
-        format!("Possible causes: {}", f.causes.join(" or "))
-    } else {
-        format!("Cause: {}", f.causes.join(""))
-    };
-    if f.affected.is_empty() {
-        head
-    } else {
-        format!("{head} — affects {}", f.affected.join(", "))
-    }
-}
-
 /// Run `status`.
 pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
-    let now = args.now.unwrap_or_else(Utc::now);
-    let (config, incidents, states) = super::build::load(project)?;
-    let super::build::Decision {
+    let now = Clock::at(args.now).now;
+    let snapshot = Snapshot::load(project)?;
+    let (config, incidents) = (&snapshot.config, &snapshot.incidents);
+    let Decision {
         components,
         indicator,
         faults,
-    } = super::build::decide(&config, &states, &incidents, now);
+    } = snapshot.decide(now);
     let open: Vec<_> = incidents.iter().filter(|i| i.is_open_incident()).collect();
     if args.json {
         let doc = json!({
@@ -71,7 +59,7 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
                 json!({
                     "id": v.id,
                     "name": c.map(|c| c.name.clone()),
-                    "status": display_status(v).0,
+                    "status": DisplayStatus::of(v),
                     "since": v.since.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
                     "affected_by": v.affected_by,
                     "affects": v.affects,
@@ -98,7 +86,7 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
                 .iter()
                 .find(|c| c.id == v.id)
                 .map_or(v.id.as_str(), |c| c.name.as_str());
-            let (_, label) = display_status(v);
+            let label = DisplayStatus::of(v).label();
             let label = match (&v.affected_by[..], &v.affects[..]) {
                 ([], []) => label.to_string(),
                 ([], affects) => format!("{label}, cause of {}", affects.join(", ")),
@@ -121,7 +109,7 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
         }
         for f in &faults {
             if f.names_others() {
-                outln!("{}", cause_line(f));
+                outln!("{}", f.line());
             }
         }
         if !open.is_empty() {
@@ -144,7 +132,7 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
     });
     match threshold {
         Some(t) if components.iter().any(|c| !c.maintenance && c.status >= t) => {
-            Ok(ExitCode::from(3))
+            Ok(super::Exit::StatusAtThreshold.into())
         }
         _ => Ok(ExitCode::SUCCESS),
     }

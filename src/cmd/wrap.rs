@@ -93,7 +93,7 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
                 },
             )?;
             eprintln!("error: {message}");
-            return Ok(ExitCode::from(127));
+            return Ok(super::Exit::CannotStart.into());
         }
     };
     let copy = |from: Option<Box<dyn Read + Send>>,

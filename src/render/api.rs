@@ -1,16 +1,15 @@
 //! Step 6 (render): the Statuspage v2 JSON API under `api/v2/`, so clients, widgets and
 //! aggregators written for Statuspage read a Pharos page unchanged. Every documented key
-//! is present (null rather than missing); times are RFC 3339 with milliseconds. Built from
-//! the verdicts and incidents, not from the theme's view model.
+//! is present (null rather than missing); times are RFC 3339 with milliseconds. Rendered
+//! from the same site model as the pages (statuses, lists, times), with the posts for
+//! their text.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::config::Config;
 use crate::incident::{Incident, Kind, UpdateStatus};
-use crate::site::Inputs;
-use crate::status::{ComponentVerdict, Status};
+use crate::site::{Catalogue, DisplayStatus, IncidentView, Model};
 
 /// Most incidents in `incidents.json`, as Statuspage does.
 pub const MAX_INCIDENTS: usize = 50;
@@ -49,73 +48,43 @@ struct Page {
     updated_at: String,
 }
 
-fn component_status(v: &ComponentVerdict) -> &'static str {
-    if v.maintenance {
-        "under_maintenance"
-    } else {
-        v.status.as_str()
-    }
-}
-
 /// All component objects, groups included, in display order.
-fn components(
-    config: &Config,
-    verdicts: &[ComponentVerdict],
-    page_id: &str,
-    now: DateTime<Utc>,
-) -> Vec<Value> {
+fn components(catalogue: &Catalogue, page_id: &str, now: DateTime<Utc>) -> Vec<Value> {
     let mut out = Vec::new();
     let mut position = 0;
-    let stamp = |v: Option<&ComponentVerdict>| {
-        let since = v.and_then(|v| v.since).unwrap_or(now);
-        time(since.min(now))
-    };
     let mut emitted_groups = Vec::new();
-    for c in &config.site.components {
-        let verdict = verdicts.iter().find(|v| v.id == c.id);
+    for c in &catalogue.components {
         if let Some(g) = &c.group
             && !emitted_groups.contains(g)
+            && let Some(group) = catalogue.groups.iter().find(|x| &x.id == g)
         {
             emitted_groups.push(g.clone());
-            let members: Vec<&ComponentVerdict> = config
-                .site
-                .components
-                .iter()
-                .filter(|x| x.group.as_ref() == Some(g))
-                .filter_map(|x| verdicts.iter().find(|v| v.id == x.id))
-                .collect();
-            let worst = members
-                .iter()
-                .map(|v| v.status)
-                .max()
-                .unwrap_or(Status::Operational);
-            let all_maint = !members.is_empty() && members.iter().all(|v| v.maintenance);
-            let def = config.site.groups.iter().find(|x| &x.id == g);
             position += 1;
             out.push(json!({
-                "id": g,
-                "name": def.map_or(g.as_str(), |d| d.name.as_str()),
-                "status": if all_maint { "under_maintenance" } else { worst.as_str() },
+                "id": group.id,
+                "name": group.name,
+                "status": group.status.statuspage_word(),
                 "created_at": time(now),
                 "updated_at": time(now),
                 "position": position,
-                "description": def.and_then(|d| d.description.clone()),
+                "description": group.description,
                 "showcase": false,
                 "start_date": Value::Null,
                 "group_id": Value::Null,
                 "page_id": page_id,
                 "group": true,
                 "only_show_if_degraded": false,
-                "components": config.site.components.iter().filter(|x| x.group.as_ref() == Some(g)).map(|x| x.id.clone()).collect::<Vec<_>>(),
+                "components": group.members,
             }));
         }
         position += 1;
+        let stamp = time(c.since.unwrap_or(now).min(now));
         out.push(json!({
             "id": c.id,
             "name": c.name,
-            "status": verdict.map_or("operational", component_status),
-            "created_at": stamp(verdict),
-            "updated_at": stamp(verdict),
+            "status": c.status.statuspage_word(),
+            "created_at": stamp,
+            "updated_at": stamp,
             "position": position,
             "description": c.description,
             "showcase": true,
@@ -129,16 +98,11 @@ fn components(
     out
 }
 
-fn incident(
-    i: &Incident,
-    config: &Config,
-    all_components: &[Value],
-    page_id: &str,
-    now: DateTime<Utc>,
-) -> Value {
-    let base = &config.site.page.base_url;
-    let first = i.started_at().map(time);
-    let last = i.updated_at().map(time);
+/// A post as the API shows it: what is decided of it from its view, its words from the
+/// post itself.
+fn incident(view: &IncidentView, i: &Incident, base: &str, all_components: &[Value], page_id: &str) -> Value {
+    let first = view.started_at.as_ref().map(|t| time(t.at));
+    let last = view.updated_at.as_ref().map(|t| time(t.at));
     let monitoring = i
         .updates
         .iter()
@@ -150,9 +114,13 @@ fn incident(
         .filter(|c| c["group"] == false && i.components.iter().any(|id| c["id"] == id.as_str()))
         .collect();
     let declared = match i.kind {
-        Kind::Maintenance => "under_maintenance",
-        Kind::Incident => i.impact.status().map_or("operational", Status::as_str),
-    };
+        Kind::Maintenance => DisplayStatus::UnderMaintenance,
+        Kind::Incident => i
+            .impact
+            .status()
+            .map_or(DisplayStatus::Operational, DisplayStatus::from),
+    }
+    .statuspage_word();
     let updates: Vec<Value> = i
         .updates
         .iter()
@@ -184,11 +152,11 @@ fn incident(
     let mut v = json!({
         "id": i.slug,
         "name": i.title,
-        "status": i.status_at(now).as_str(),
+        "status": view.status.as_str(),
         "created_at": first,
         "updated_at": last,
         "monitoring_at": monitoring,
-        "resolved_at": i.resolved_at(now).map(time),
+        "resolved_at": view.resolved_at.as_ref().map(|t| time(t.at)),
         "impact": match i.kind { Kind::Maintenance => "maintenance", Kind::Incident => i.impact.as_str() },
         "impact_override": Value::Null,
         "shortlink": format!("{base}/incidents/{}/", i.slug),
@@ -204,59 +172,56 @@ fn incident(
     v
 }
 
-/// Every file of the API: (path under the site, JSON text).
-pub fn files(inputs: &Inputs<'_>) -> Vec<(String, Vec<u8>)> {
-    let config = inputs.config;
-    let page = &config.site.page;
+/// Every file of the API, from the site model the pages are rendered from, and the posts
+/// for their text: (path under the site, JSON text).
+pub fn files(model: &Model, posts: &[Incident]) -> Vec<(String, Vec<u8>)> {
+    let page = &model.page;
+    let now = model.generated_at.at;
     let id = page_id(&page.base_url);
     let page_obj = Page {
         id: id.clone(),
         name: page.title.clone(),
         url: page.base_url.clone(),
-        time_zone: page.time_zone.name().to_string(),
-        updated_at: time(inputs.now),
+        time_zone: page.time_zone.clone(),
+        updated_at: time(now),
     };
     let status = json!({
-        "indicator": inputs.indicator.as_str(),
-        "description": inputs.indicator.description(),
+        "indicator": model.status.indicator.as_str(),
+        "description": model.status.indicator.description(),
     });
-    let comps = components(config, inputs.components, &id, inputs.now);
-    let incidents: Vec<&Incident> = inputs
-        .incidents
-        .iter()
-        .filter(|i| i.kind == Kind::Incident)
-        .collect();
-    let maintenance: Vec<&Incident> = inputs
-        .incidents
-        .iter()
-        .filter(|i| i.kind == Kind::Maintenance)
-        .collect();
-    let as_json = |list: &[&Incident]| -> Vec<Value> {
+    let comps = components(&model.catalogue, &id, now);
+    let by_slug: std::collections::HashMap<&str, &Incident> =
+        posts.iter().map(|i| (i.slug.as_str(), i)).collect();
+    let as_json = |list: &[&IncidentView]| -> Vec<Value> {
         list.iter()
-            .map(|i| incident(i, config, &comps, &id, inputs.now))
+            .filter_map(|v| {
+                let post = by_slug.get(v.slug.as_str())?;
+                Some(incident(v, post, &page.base_url, &comps, &id))
+            })
             .collect()
     };
-    let unresolved: Vec<&Incident> = incidents
+    // Every list in the order of `model.incidents` (newest first), as Statuspage does.
+    let listed = |from: &[IncidentView]| -> Vec<&IncidentView> {
+        model
+            .incidents
+            .iter()
+            .filter(|v| from.iter().any(|x| x.slug == v.slug))
+            .collect()
+    };
+    let of_kind = |kind: Kind| -> Vec<&IncidentView> {
+        model.incidents.iter().filter(|v| v.kind == kind).collect()
+    };
+    let incidents = of_kind(Kind::Incident);
+    let maintenance = of_kind(Kind::Maintenance);
+    let unresolved = listed(&model.active_incidents);
+    let upcoming = listed(&model.upcoming_maintenance);
+    let active = listed(&model.active_maintenance);
+    let current: Vec<&IncidentView> = maintenance
         .iter()
         .copied()
-        .filter(|i| i.is_open_incident())
+        .filter(|v| active.iter().chain(&upcoming).any(|x| x.slug == v.slug))
         .collect();
-    let upcoming: Vec<&Incident> = maintenance
-        .iter()
-        .copied()
-        .filter(|m| m.is_upcoming_maintenance(inputs.now))
-        .collect();
-    let active: Vec<&Incident> = maintenance
-        .iter()
-        .copied()
-        .filter(|m| m.is_active_maintenance(inputs.now))
-        .collect();
-    let current: Vec<&Incident> = maintenance
-        .iter()
-        .copied()
-        .filter(|m| m.is_active_maintenance(inputs.now) || m.is_upcoming_maintenance(inputs.now))
-        .collect();
-    let latest: Vec<&Incident> = incidents.iter().copied().take(MAX_INCIDENTS).collect();
+    let latest: Vec<&IncidentView> = incidents.iter().copied().take(MAX_INCIDENTS).collect();
     let doc = |v: Value| serde_json::to_vec_pretty(&v).unwrap_or_default();
     vec![
         (

@@ -5,30 +5,29 @@
 
 use serde_json::json;
 
-use crate::config::Config;
-use crate::site::display_status;
-use crate::status::{ComponentVerdict, Indicator};
+use crate::site::{DisplayStatus, Model};
+use crate::status::Indicator;
 
-/// (label text, colour) of a display status word.
-fn look(word: &str) -> (&'static str, &'static str) {
-    match word {
-        "operational" => ("operational", "#2da44e"),
-        "degraded_performance" => ("degraded", "#bf8700"),
-        "partial_outage" => ("partial outage", "#e16f24"),
-        "major_outage" => ("major outage", "#cf222e"),
-        "under_maintenance" => ("maintenance", "#0969da"),
-        _ => ("no data", "#6e7781"),
+/// (label text, colour) of a display status.
+fn look(status: DisplayStatus) -> (&'static str, &'static str) {
+    match status {
+        DisplayStatus::Operational => ("operational", "#2da44e"),
+        DisplayStatus::DegradedPerformance => ("degraded", "#bf8700"),
+        DisplayStatus::PartialOutage => ("partial outage", "#e16f24"),
+        DisplayStatus::MajorOutage => ("major outage", "#cf222e"),
+        DisplayStatus::UnderMaintenance => ("maintenance", "#0969da"),
+        DisplayStatus::NoData => ("no data", "#6e7781"),
     }
 }
 
-fn shields_colour(word: &str) -> &'static str {
-    match word {
-        "operational" => "brightgreen",
-        "degraded_performance" => "yellow",
-        "partial_outage" => "orange",
-        "major_outage" => "red",
-        "under_maintenance" => "blue",
-        _ => "lightgrey",
+fn shields_colour(status: DisplayStatus) -> &'static str {
+    match status {
+        DisplayStatus::Operational => "brightgreen",
+        DisplayStatus::DegradedPerformance => "yellow",
+        DisplayStatus::PartialOutage => "orange",
+        DisplayStatus::MajorOutage => "red",
+        DisplayStatus::UnderMaintenance => "blue",
+        DisplayStatus::NoData => "lightgrey",
     }
 }
 
@@ -67,26 +66,14 @@ pub fn svg(label: &str, message: &str, colour: &str) -> String {
     )
 }
 
-/// Every badge file.
-pub fn files(
-    config: &Config,
-    verdicts: &[ComponentVerdict],
-    indicator: Indicator,
-    history: &[crate::status::timeline::ComponentHistory],
-) -> Vec<(String, Vec<u8>)> {
+/// Every badge file, from the site model the pages are rendered from.
+pub fn files(model: &Model) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
+    let components = &model.catalogue.components;
     // Uptime over 90 days: `badges/uptime/<id>.svg` (a folder of its own, so no component
     // id can collide), for components the probes watch.
-    for h in history.iter().filter(|h| h.monitored) {
-        let Some(c) = config.site.components.iter().find(|c| c.id == h.id) else {
-            continue;
-        };
-        let Some(pct) = h
-            .uptime
-            .iter()
-            .find(|(w, _)| *w == "90d")
-            .and_then(|(_, p)| *p)
-        else {
+    for c in components.iter().filter(|c| c.monitored) {
+        let Some(pct) = c.uptime_90d else {
             continue;
         };
         let colour = match pct {
@@ -104,12 +91,8 @@ pub fn files(
             .into_bytes(),
         ));
     }
-    for c in &config.site.components {
-        let Some(v) = verdicts.iter().find(|v| v.id == c.id) else {
-            continue;
-        };
-        let (word, _) = display_status(v);
-        let (message, colour) = look(word);
+    for c in components {
+        let (message, colour) = look(c.status);
         out.push((
             format!("badges/{}.svg", c.id),
             svg(&c.name, message, colour).into_bytes(),
@@ -118,14 +101,14 @@ pub fn files(
             "schemaVersion": 1,
             "label": c.name,
             "message": message,
-            "color": shields_colour(word),
+            "color": shields_colour(c.status),
         });
         out.push((
             format!("badges/{}.json", c.id),
             serde_json::to_vec_pretty(&endpoint).unwrap_or_default(),
         ));
     }
-    let (message, colour) = match indicator {
+    let (message, colour) = match model.status.indicator {
         Indicator::None => ("operational", "#2da44e"),
         Indicator::Minor => ("degraded", "#bf8700"),
         Indicator::Major => ("partial outage", "#e16f24"),

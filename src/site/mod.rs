@@ -12,7 +12,8 @@ pub use model::*;
 
 use crate::config::Config;
 use crate::incident::{Incident, Kind};
-use crate::status::{ComponentVerdict, Indicator, RegionHealth, Status};
+use crate::status::{ComponentVerdict, Indicator, RegionHealth};
+use crate::status::timeline::ComponentHistory;
 
 /// Everything `assemble` needs.
 pub struct Inputs<'a> {
@@ -99,7 +100,7 @@ fn day_view(
             parts.push(words.fill(what, &[("duration", &duration_in(words, secs))]));
         }
     }
-    let status = t.worst().map_or("no_data", |s| status_word(s).0);
+    let status = t.worst().map_or(DisplayStatus::NoData, DisplayStatus::from);
     let mut label = match t.uptime_pct() {
         None => words.fill("{date}: no data", &[("date", date)]),
         Some(p) if parts.is_empty() => words.fill(
@@ -122,7 +123,7 @@ fn day_view(
     }
     DayView {
         date: day.date.format("%Y-%m-%d").to_string(),
-        status: status.to_string(),
+        status,
         label,
         downtime_s: t.downtime_s(),
     }
@@ -148,27 +149,7 @@ pub fn time_view_as(t: DateTime<Utc>, tz: Tz, format: &str) -> TimeView {
     TimeView {
         iso: t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         display: t.with_timezone(&tz).format(format).to_string(),
-    }
-}
-
-/// Display word and label of a component.
-pub fn display_status(v: &ComponentVerdict) -> (&'static str, &'static str) {
-    if v.maintenance {
-        ("under_maintenance", "Under maintenance")
-    } else if v.no_data && v.status == Status::Operational {
-        ("no_data", "No data")
-    } else {
-        status_word(v.status)
-    }
-}
-
-/// Word and label of a status.
-pub fn status_word(s: Status) -> (&'static str, &'static str) {
-    match s {
-        Status::Operational => ("operational", "Operational"),
-        Status::DegradedPerformance => ("degraded_performance", "Degraded performance"),
-        Status::PartialOutage => ("partial_outage", "Partial outage"),
-        Status::MajorOutage => ("major_outage", "Major outage"),
+        at: t,
     }
 }
 
@@ -226,22 +207,15 @@ pub fn assemble(inputs: &Inputs<'_>) -> Model {
     let tv = |t: DateTime<Utc>| time_view_as(t, tz, &time_format);
     let word = |w: &str| words.get(w);
 
+    let catalogue = catalogue(inputs);
     // A component's name and its page, relative to the site root; no page (an empty
     // `url`) for one hidden until degraded that is not.
-    let hidden = |c: &crate::config::Component, v: &ComponentVerdict| {
-        c.hidden_until_degraded && v.status == Status::Operational && !v.maintenance
-    };
     let page_link = |id: &String| {
-        let found = config
-            .site
-            .components
-            .iter()
-            .zip(inputs.components)
-            .find(|(c, _)| &c.id == id);
+        let found = catalogue.components.iter().find(|e| &e.id == id);
         LinkView {
-            title: found.map_or_else(|| id.clone(), |(c, _)| c.name.clone()),
+            title: found.map_or_else(|| id.clone(), |e| e.name.clone()),
             url: match found {
-                Some((c, v)) if !hidden(c, v) => format!("components/{id}/"),
+                Some(e) if e.shown => format!("components/{id}/"),
                 _ => String::new(),
             },
         }
@@ -259,10 +233,14 @@ pub fn assemble(inputs: &Inputs<'_>) -> Model {
             .history
             .get(i)
             .filter(|h| h.id == c.id && h.monitored);
-        if hidden(c, v) {
+        // The catalogue is in config order, like the verdicts.
+        let (status, shown) = catalogue
+            .components
+            .get(i)
+            .map_or_else(|| (DisplayStatus::of(v), true), |e| (e.status, e.shown));
+        if !shown {
             continue;
         }
-        let (status, label) = display_status(v);
         let ids = probe_ids(config, &c.id);
         components.push((
             c.group.clone(),
@@ -270,8 +248,8 @@ pub fn assemble(inputs: &Inputs<'_>) -> Model {
                 id: c.id.clone(),
                 name: c.name.clone(),
                 description: c.description.clone(),
-                status: status.to_string(),
-                status_label: word(label),
+                status,
+                status_label: word(status.label()),
                 monitored: v.monitored,
                 down_regions: v.down_regions.clone(),
                 unconfirmed: v.regions.iter().any(|r| r.unconfirmed.is_some()),
@@ -287,7 +265,7 @@ pub fn assemble(inputs: &Inputs<'_>) -> Model {
                             .iter()
                             .find(|x| x.name == r.region)
                             .and_then(|x| x.label.clone()),
-                        health: r.health.as_str().to_string(),
+                        health: r.health,
                         health_label: word(health_label(r.health)),
                         detail: r.detail.clone(),
                         checked_at: r.checked_at.map(tv),
@@ -375,14 +353,22 @@ pub fn assemble(inputs: &Inputs<'_>) -> Model {
                     id: group.clone(),
                     name: def.map(|g| g.name.clone()),
                     description: def.and_then(|g| g.description.clone()),
-                    status: String::new(),
+                    status: DisplayStatus::Operational,
                     components: vec![view.clone()],
                 });
             }
         }
     }
     for g in &mut groups {
-        g.status = worst_display(g.components.iter().map(|c| c.status.as_str())).to_string();
+        // A group's status is decided once, for the page and the API alike.
+        g.status = match &g.id {
+            Some(id) => catalogue
+                .groups
+                .iter()
+                .find(|e| &e.id == id)
+                .map_or(DisplayStatus::Operational, |e| e.status),
+            None => DisplayStatus::worst(g.components.iter().map(|c| c.status)),
+        };
     }
 
     let names = |ids: &[String]| -> Vec<LinkView> {
@@ -404,13 +390,9 @@ pub fn assemble(inputs: &Inputs<'_>) -> Model {
             slug: i.slug.clone(),
             path: format!("incidents/{}/", i.slug),
             title: i.title.clone(),
-            kind: match i.kind {
-                Kind::Incident => "incident",
-                Kind::Maintenance => "maintenance",
-            }
-            .to_string(),
-            impact: i.impact.as_str().to_string(),
-            status: status.as_str().to_string(),
+            kind: i.kind,
+            impact: i.impact,
+            status,
             status_label: word(&update_label(status.as_str())),
             resolved: status.is_final(),
             components: names(&i.components),
@@ -424,7 +406,7 @@ pub fn assemble(inputs: &Inputs<'_>) -> Model {
                 .iter()
                 .map(|u| UpdateView {
                     at: tv(u.at),
-                    status: u.status.as_str().to_string(),
+                    status: u.status,
                     status_label: word(&update_label(u.status.as_str())),
                     html: u.html.clone(),
                 })
@@ -465,7 +447,7 @@ pub fn assemble(inputs: &Inputs<'_>) -> Model {
         },
         generated_at: tv(now),
         status: IndicatorView {
-            indicator: inputs.indicator.as_str().to_string(),
+            indicator: inputs.indicator,
             description: word(inputs.indicator.description()),
         },
         regions: config
@@ -500,8 +482,8 @@ pub fn assemble(inputs: &Inputs<'_>) -> Model {
                         .map_or_else(|| d.component.clone(), |c| c.name.clone()),
                     url: format!("#component-{}", d.component),
                 },
-                status: d.outage.worst.as_str().to_string(),
-                status_label: word(status_word(d.outage.worst).1),
+                status: d.outage.worst.into(),
+                status_label: word(DisplayStatus::from(d.outage.worst).label()),
                 start: tv(d.outage.start),
                 end: d.outage.end.map(tv),
                 duration: duration_in(
@@ -519,8 +501,8 @@ pub fn assemble(inputs: &Inputs<'_>) -> Model {
             .map(|f| CauseView {
                 causes: page_links(&f.causes),
                 affected: page_links(&f.affected),
-                status: f.status.as_str().to_string(),
-                status_label: word(status_word(f.status).1),
+                status: f.status.into(),
+                status_label: word(DisplayStatus::from(f.status).label()),
                 since: f.since.map(tv),
             })
             .collect(),
@@ -530,6 +512,7 @@ pub fn assemble(inputs: &Inputs<'_>) -> Model {
         incidents: pick(&|_| true),
         history: history_pages(inputs, &tv),
         t: words.all().clone(),
+        catalogue,
     }
 }
 
@@ -543,12 +526,8 @@ fn incident_link(
     IncidentLink {
         title: i.title.clone(),
         path: format!("incidents/{}/", i.slug),
-        kind: match i.kind {
-            Kind::Incident => "incident",
-            Kind::Maintenance => "maintenance",
-        }
-        .to_string(),
-        status: i.status_at(now).as_str().to_string(),
+        kind: i.kind,
+        status: i.status_at(now),
         status_label: words.get(&update_label(i.status_at(now).as_str())),
         started_at: i.started_at().or(i.scheduled_for).map(tv),
     }
@@ -609,14 +588,60 @@ fn history_pages(inputs: &Inputs<'_>, tv: &dyn Fn(DateTime<Utc>) -> TimeView) ->
     pages
 }
 
-fn worst_display<'a>(words: impl Iterator<Item = &'a str>) -> &'a str {
-    let rank = |w: &str| match w {
-        "major_outage" => 5,
-        "partial_outage" => 4,
-        "degraded_performance" => 3,
-        "under_maintenance" => 2,
-        "no_data" => 1,
-        _ => 0,
+/// Every component and group as decided, hidden ones too.
+fn catalogue(inputs: &Inputs<'_>) -> Catalogue {
+    let config = inputs.config;
+    let uptime_90d = |h: &ComponentHistory| {
+        h.uptime
+            .iter()
+            .find(|(w, _)| *w == "90d")
+            .and_then(|(_, p)| *p)
     };
-    words.max_by_key(|w| rank(w)).unwrap_or("operational")
+    let components: Vec<Entry> = config
+        .site
+        .components
+        .iter()
+        .map(|c| {
+            let verdict = inputs.components.iter().find(|v| v.id == c.id);
+            let history = inputs.history.iter().find(|h| h.id == c.id && h.monitored);
+            let status = verdict.map_or(DisplayStatus::Operational, DisplayStatus::of);
+            Entry {
+                id: c.id.clone(),
+                name: c.name.clone(),
+                description: c.description.clone(),
+                group: c.group.clone(),
+                hidden_until_degraded: c.hidden_until_degraded,
+                shown: !c.hidden_until_degraded
+                    || !matches!(
+                        status,
+                        DisplayStatus::Operational | DisplayStatus::NoData
+                    ),
+                status,
+                since: verdict.and_then(|v| v.since),
+                monitored: history.is_some(),
+                uptime_90d: history.and_then(uptime_90d),
+            }
+        })
+        .collect();
+    let mut groups: Vec<GroupEntry> = Vec::new();
+    for c in &components {
+        let Some(id) = &c.group else { continue };
+        if groups.iter().any(|g| &g.id == id) {
+            continue;
+        }
+        let members: Vec<&Entry> = components
+            .iter()
+            .filter(|x| x.group.as_ref() == Some(id))
+            .collect();
+        // Hidden members are operational: they never make a group look worse.
+        let def = config.site.groups.iter().find(|g| &g.id == id);
+        groups.push(GroupEntry {
+            id: id.clone(),
+            name: def.map_or_else(|| id.clone(), |d| d.name.clone()),
+            description: def.and_then(|d| d.description.clone()),
+            status: DisplayStatus::worst(members.iter().filter(|m| m.shown).map(|m| m.status)),
+            members: members.iter().map(|m| m.id.clone()).collect(),
+        });
+    }
+    Catalogue { components, groups }
 }

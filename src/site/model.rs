@@ -1,7 +1,146 @@
 //! Step 5 (site): the view structs templates see. This is the theme contract, documented
 //! in themes/README.md; templates never see config, state or incident types.
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
+
+use crate::incident::{Kind, UpdateStatus};
+use crate::state::RegionHealth;
+use crate::status::{ComponentVerdict, Impact, Indicator, Status};
+
+/// What the page shows for a component, a group or a day: one vocabulary for the pages,
+/// the API, the badges and `pharos status`. Serialises to the words themes and the API
+/// use (`under_maintenance`, `no_data`, …); ordered from best to worst, so the worst of
+/// several is their maximum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DisplayStatus {
+    /// Working.
+    Operational,
+    /// Nothing known: no probe result and no post says otherwise.
+    NoData,
+    /// In a maintenance window.
+    UnderMaintenance,
+    /// Working, slowly.
+    DegradedPerformance,
+    /// Failing for some.
+    PartialOutage,
+    /// Failing.
+    MajorOutage,
+}
+
+impl DisplayStatus {
+    /// What the page shows for a component's verdict: maintenance first, then no data
+    /// (only while nothing says it is failing), then its status.
+    pub fn of(v: &ComponentVerdict) -> DisplayStatus {
+        if v.maintenance {
+            DisplayStatus::UnderMaintenance
+        } else if v.no_data && v.status == Status::Operational {
+            DisplayStatus::NoData
+        } else {
+            v.status.into()
+        }
+    }
+
+    /// The word, as serialised.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DisplayStatus::Operational => "operational",
+            DisplayStatus::NoData => "no_data",
+            DisplayStatus::UnderMaintenance => "under_maintenance",
+            DisplayStatus::DegradedPerformance => "degraded_performance",
+            DisplayStatus::PartialOutage => "partial_outage",
+            DisplayStatus::MajorOutage => "major_outage",
+        }
+    }
+
+    /// The English label (translated through the page's strings).
+    pub fn label(self) -> &'static str {
+        match self {
+            DisplayStatus::Operational => "Operational",
+            DisplayStatus::NoData => "No data",
+            DisplayStatus::UnderMaintenance => "Under maintenance",
+            DisplayStatus::DegradedPerformance => "Degraded performance",
+            DisplayStatus::PartialOutage => "Partial outage",
+            DisplayStatus::MajorOutage => "Major outage",
+        }
+    }
+
+    /// The word in Statuspage's component vocabulary, which has no "no data": a component
+    /// nothing is known of reads operational there, as on Statuspage.
+    pub fn statuspage_word(self) -> &'static str {
+        match self {
+            DisplayStatus::NoData => "operational",
+            s => s.as_str(),
+        }
+    }
+
+    /// The worst of several; operational when there are none.
+    pub fn worst(all: impl IntoIterator<Item = DisplayStatus>) -> DisplayStatus {
+        all.into_iter().max().unwrap_or(DisplayStatus::Operational)
+    }
+}
+
+impl From<Status> for DisplayStatus {
+    fn from(s: Status) -> DisplayStatus {
+        match s {
+            Status::Operational => DisplayStatus::Operational,
+            Status::DegradedPerformance => DisplayStatus::DegradedPerformance,
+            Status::PartialOutage => DisplayStatus::PartialOutage,
+            Status::MajorOutage => DisplayStatus::MajorOutage,
+        }
+    }
+}
+
+/// Every component and group with what is decided of it, hidden ones too: what the API,
+/// the badges and the pages all read their statuses from. Not part of the theme contract.
+#[derive(Debug, Clone, Default)]
+pub struct Catalogue {
+    /// Every component, in file order.
+    pub components: Vec<Entry>,
+    /// Every group with at least one component, in order of first appearance.
+    pub groups: Vec<GroupEntry>,
+}
+
+/// One component as decided.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// Id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Its group's id.
+    pub group: Option<String>,
+    /// Shown only while not operational.
+    pub hidden_until_degraded: bool,
+    /// Whether the page shows it now.
+    pub shown: bool,
+    /// What the page shows for it.
+    pub status: DisplayStatus,
+    /// Since when its current status holds.
+    pub since: Option<DateTime<Utc>>,
+    /// Whether probes watch it.
+    pub monitored: bool,
+    /// Uptime over 90 days in percent, when probes watch it and there is data.
+    pub uptime_90d: Option<f64>,
+}
+
+/// One group as decided.
+#[derive(Debug, Clone)]
+pub struct GroupEntry {
+    /// Id.
+    pub id: String,
+    /// Name (the id when the group is not defined).
+    pub name: String,
+    /// Description.
+    pub description: Option<String>,
+    /// The worst status of its components.
+    pub status: DisplayStatus,
+    /// Its components' ids, in file order.
+    pub members: Vec<String>,
+}
 
 /// Everything a page template receives (as `site`), plus `root` (the relative path back
 /// to the site root, e.g. `../../`) and page-specific values.
@@ -41,6 +180,9 @@ pub struct Model {
     /// The archive: every post by month, newest first, in pages of
     /// [`super::HISTORY_PAGE_SIZE`] posts.
     pub history: Vec<HistoryPage>,
+    /// Every component and group as decided, hidden ones too (not for templates).
+    #[serde(skip)]
+    pub catalogue: Catalogue,
 }
 
 /// One page of the archive.
@@ -106,13 +248,16 @@ pub struct TimeView {
     pub iso: String,
     /// In the page's time zone, e.g. `20 Nov 2026, 10:42 CET`.
     pub display: String,
+    /// The time itself.
+    #[serde(skip)]
+    pub at: DateTime<Utc>,
 }
 
 /// The page indicator.
 #[derive(Debug, Clone, Serialize)]
 pub struct IndicatorView {
     /// none, minor, major, critical or maintenance.
-    pub indicator: String,
+    pub indicator: Indicator,
     /// e.g. "All Systems Operational".
     pub description: String,
 }
@@ -135,8 +280,8 @@ pub struct GroupView {
     pub name: Option<String>,
     /// Description or null.
     pub description: Option<String>,
-    /// Worst status in the group (a display status word).
-    pub status: String,
+    /// Worst status in the group.
+    pub status: DisplayStatus,
     /// Its components.
     pub components: Vec<ComponentView>,
 }
@@ -152,7 +297,7 @@ pub struct ComponentView {
     pub description: Option<String>,
     /// Display status: operational, degraded_performance, partial_outage, major_outage,
     /// under_maintenance or no_data. Also the CSS class.
-    pub status: String,
+    pub status: DisplayStatus,
     /// Human label for `status`.
     pub status_label: String,
     /// Whether probes watch it (else its status comes from incidents only).
@@ -198,7 +343,7 @@ pub struct CauseView {
     /// The components failing only through it.
     pub affected: Vec<LinkView>,
     /// `partial_outage` or `major_outage`.
-    pub status: String,
+    pub status: DisplayStatus,
     /// Human label for `status`.
     pub status_label: String,
     /// Since when, or null.
@@ -213,9 +358,9 @@ pub struct IncidentLink {
     /// Its page, relative to the site root: `incidents/<slug>/`.
     pub path: String,
     /// `incident` or `maintenance`.
-    pub kind: String,
+    pub kind: Kind,
     /// Current status word and label.
-    pub status: String,
+    pub status: UpdateStatus,
     /// Human label for `status`.
     pub status_label: String,
     /// When it started (first update, or the window's start).
@@ -230,7 +375,7 @@ pub struct DetectedView {
     /// The component: its name and its anchor on the page.
     pub component: LinkView,
     /// `partial_outage` or `major_outage` (the worst during it).
-    pub status: String,
+    pub status: DisplayStatus,
     /// Human label for `status`.
     pub status_label: String,
     /// When it began (back-dated to the first failing check).
@@ -263,7 +408,7 @@ pub struct DayView {
     pub date: String,
     /// The worst status that day (operational, degraded_performance, partial_outage,
     /// major_outage) or no_data. Also the CSS class.
-    pub status: String,
+    pub status: DisplayStatus,
     /// A sentence for people and screen readers, e.g. "12 Nov 2026: Major outage, 20 min".
     pub label: String,
     /// Seconds counted against uptime that day (partial outages weighted).
@@ -278,7 +423,7 @@ pub struct RegionStateView {
     /// Region label or null.
     pub label: Option<String>,
     /// up, degraded, down, unknown or no_data.
-    pub health: String,
+    pub health: RegionHealth,
     /// Human label for `health`.
     pub health_label: String,
     /// The newest check's detail, or null.
@@ -300,11 +445,11 @@ pub struct IncidentView {
     /// Title.
     pub title: String,
     /// incident or maintenance.
-    pub kind: String,
+    pub kind: Kind,
     /// none, minor, major, critical.
-    pub impact: String,
-    /// The newest update's status word.
-    pub status: String,
+    pub impact: Impact,
+    /// Its status at the build's time: the newest update's, or the window's.
+    pub status: UpdateStatus,
     /// Human label for `status`.
     pub status_label: String,
     /// Whether it is over.
@@ -331,7 +476,7 @@ pub struct UpdateView {
     /// When.
     pub at: TimeView,
     /// Status word.
-    pub status: String,
+    pub status: UpdateStatus,
     /// Human label.
     pub status_label: String,
     /// Sanitised HTML body.

@@ -276,6 +276,20 @@ pub struct Cause {
 }
 
 impl Cause {
+    /// "Cause: db — affects api, web", or "Possible causes: api or db — affects web".
+    pub fn line(&self) -> String {
+        let head = if self.causes.len() > 1 {
+            format!("Possible causes: {}", self.causes.join(" or "))
+        } else {
+            format!("Cause: {}", self.causes.join(""))
+        };
+        if self.affected.is_empty() {
+            head
+        } else {
+            format!("{head} — affects {}", self.affected.join(", "))
+        }
+    }
+
     /// Whether it says more than its component's own row: it takes others down, or the
     /// probes cannot tell between causes. Only such faults are listed.
     pub fn names_others(&self) -> bool {

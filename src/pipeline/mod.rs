@@ -1,0 +1,322 @@
+//! The build pipeline as one library type: [`Snapshot::load`] reads config, incidents and
+//! every region's state; [`Snapshot::decide`] and [`Snapshot::history`] turn them into what
+//! is true at the [`Clock`]'s `now`; [`build`] renders that into `site/`. Commands call
+//! this; none of them calls another.
+
+pub mod watch;
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+
+use crate::config::{self, Config};
+use crate::incident::{self, Incident};
+use crate::project::Project;
+use crate::state::RegionState;
+use crate::status::{self, ComponentVerdict, Indicator, Override, ProbePolicy, localise, timeline};
+use crate::{render, site};
+
+/// The time a build is for, and the wall clock it runs on. Everything a build decides
+/// reads [`Clock::now`]; only reports about the run itself (how long it took) read the
+/// wall clock, so a pinned `now` gives the same site any day.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    /// The time the build is for: `--now` / `PHAROS_NOW`, or the wall clock's time when
+    /// the build started.
+    pub now: DateTime<Utc>,
+    /// Whether `now` was pinned rather than read from the wall clock.
+    pub pinned: bool,
+}
+
+impl Clock {
+    /// A build for `pinned` when given, else for the wall clock's time now.
+    pub fn at(pinned: Option<DateTime<Utc>>) -> Clock {
+        Clock {
+            now: pinned.unwrap_or_else(Utc::now),
+            pinned: pinned.is_some(),
+        }
+    }
+
+    /// The same clock for a later build: a pinned time stays, a wall clock is read again.
+    pub fn again(self) -> Clock {
+        if self.pinned { self } else { Clock::at(None) }
+    }
+}
+
+/// Everything a build reads: the validated config, the incident posts (newest first) and
+/// every region's state, with the dependency model fault attribution uses.
+#[derive(Debug)]
+pub struct Snapshot {
+    /// The validated config.
+    pub config: Config,
+    /// Incident and maintenance posts, newest first.
+    pub incidents: Vec<Incident>,
+    /// Every region's state that could be read.
+    pub states: Vec<RegionState>,
+    /// Which probe exercises which component, for finding the fault behind failures.
+    dependencies: localise::Model,
+}
+
+/// What is true now: every component's status, the page indicator, and the faults the
+/// failing probes point to.
+#[derive(Debug)]
+pub struct Decision {
+    /// Component verdicts, in config order, with causes marked.
+    pub components: Vec<ComponentVerdict>,
+    /// The page indicator.
+    pub indicator: Indicator,
+    /// The faults behind failing probes (see `status::localise`).
+    pub faults: Vec<localise::Cause>,
+}
+
+/// What happened: every component's history and the outages the probes saw that no post
+/// covers.
+#[derive(Debug)]
+pub struct History {
+    /// Per-component history, in config order.
+    pub components: Vec<timeline::ComponentHistory>,
+    /// Detected outages, oldest first.
+    pub detected: Vec<timeline::Detected>,
+}
+
+impl Snapshot {
+    /// A snapshot of data already read.
+    pub fn new(config: Config, incidents: Vec<Incident>, states: Vec<RegionState>) -> Snapshot {
+        let dependencies = localise::Model::from_config(&config);
+        Snapshot {
+            config,
+            incidents,
+            states,
+            dependencies,
+        }
+    }
+
+    /// Read the project's config, posts and every region's state. A region whose state
+    /// cannot be read is left out with a warning (its region then shows no data).
+    pub fn load(project: &Project) -> Result<Snapshot> {
+        Snapshot::load_cached(project, &mut incident::ParseCache::default())
+    }
+
+    /// [`Snapshot::load`], reusing posts parsed before whose text did not change.
+    pub fn load_cached(project: &Project, cache: &mut incident::ParseCache) -> Result<Snapshot> {
+        let config = config::load(&project.components_file(), &project.probes_file())?;
+        let ids = config.site.component_ids();
+        let incidents =
+            incident::load_dir_cached(&project.incidents_dir(), "incidents", Some(&ids), cache)?;
+        let (states, skipped) = project
+            .store()?
+            .read_all_blocking()
+            .context("reading region state")?;
+        for problem in &skipped {
+            tracing::warn!("left out, its region shows no data: {problem}");
+        }
+        Ok(Snapshot::new(config, incidents, states))
+    }
+
+    /// The status of every component at `now`.
+    pub fn decide(&self, now: DateTime<Utc>) -> Decision {
+        let config = &self.config;
+        let verdicts: Vec<_> = config
+            .probing
+            .probes
+            .iter()
+            .map(|p| status::merge_probe(&ProbePolicy::from(p), &self.states, now))
+            .collect();
+        let mut components = status::components(config, &verdicts, &self.overrides(now));
+        let faults = localise::attribute(
+            &self.dependencies,
+            &verdicts,
+            &mut components,
+            config.site.page.cause_tolerance,
+        );
+        let indicator = self.indicator(&components, &faults);
+        Decision {
+            components,
+            indicator,
+            faults,
+        }
+    }
+
+    /// What open incidents and running maintenance say of their components.
+    fn overrides(&self, now: DateTime<Utc>) -> Vec<Override> {
+        let mut overrides = Vec::new();
+        for i in &self.incidents {
+            let open = i.is_open_incident();
+            let maintenance = i.is_active_maintenance(now);
+            if !open && !maintenance {
+                continue;
+            }
+            for c in &i.components {
+                overrides.push(Override {
+                    component: c.clone(),
+                    status: if open { i.impact.status() } else { None },
+                    maintenance,
+                });
+            }
+        }
+        overrides
+    }
+
+    /// The page indicator. A fault counts once: components failing only through it add
+    /// nothing of their own, and a fault in a component under maintenance is the
+    /// maintenance.
+    fn indicator(&self, components: &[ComponentVerdict], faults: &[localise::Cause]) -> Indicator {
+        let under_maintenance =
+            |id: &String| components.iter().any(|v| &v.id == id && v.maintenance);
+        status::indicator(
+            components
+                .iter()
+                .filter(|c| !c.maintenance && c.affected_by.is_empty())
+                .map(|c| c.status)
+                .chain(
+                    faults
+                        .iter()
+                        .filter(|f| !f.causes.iter().all(under_maintenance))
+                        .map(|f| f.status),
+                ),
+            self.incidents
+                .iter()
+                .filter(|i| i.is_open_incident())
+                .map(|i| i.impact),
+            components.iter().any(|c| c.maintenance),
+        )
+    }
+
+    /// The history of every component and the outages the probes saw that no post covers.
+    pub fn history(&self, now: DateTime<Utc>) -> History {
+        let config = &self.config;
+        let probe_lines = timeline::probe_timelines(config, &self.states, now);
+        let components =
+            timeline::histories_of(config, &probe_lines, now, config.site.page.time_zone);
+        let covers = self.covers(now);
+        let after = config.site.page.detect_outages_after;
+        let detected = localise::fold_detected(
+            &self.dependencies,
+            &probe_lines,
+            timeline::detected(&components, &covers, after, now),
+            &covers,
+            after,
+            config.site.page.cause_tolerance,
+            now,
+        );
+        History {
+            components,
+            detected,
+        }
+    }
+
+    /// The spans posts cover: an incident from its first update to its resolution, a
+    /// maintenance window as scheduled.
+    fn covers(&self, now: DateTime<Utc>) -> Vec<timeline::Cover> {
+        self.incidents
+            .iter()
+            .flat_map(|i| {
+                let span = match i.kind {
+                    incident::Kind::Incident => i.started_at().map(|s| (s, i.resolved_at(now))),
+                    incident::Kind::Maintenance => i.scheduled_for.map(|s| (s, i.scheduled_until)),
+                };
+                i.components.iter().filter_map(move |c| {
+                    span.map(|(from, until)| timeline::Cover {
+                        component: c.clone(),
+                        from,
+                        until,
+                    })
+                })
+            })
+            .collect()
+    }
+
+    /// Warn of every region whose clock is off: its results are left out until fixed.
+    pub fn warn_of_clock_skew(&self, now: DateTime<Utc>) {
+        for s in &self.states {
+            if let Some(skew) = status::merge::clock_skew(s, now) {
+                tracing::warn!(
+                    "region {}: its clock is {} (file written at {}); its results are left out until its time is fixed",
+                    s.region,
+                    status::merge::skew_words(skew),
+                    s.written_at
+                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                );
+            }
+        }
+    }
+}
+
+/// What a build produced.
+#[derive(Debug)]
+pub struct Report {
+    /// Files written.
+    pub files: usize,
+    /// What the build decided.
+    pub decision: Decision,
+}
+
+/// What a rebuild loop keeps between builds: the spare site tree and the parsed posts.
+#[derive(Debug, Default)]
+pub struct Rebuild {
+    trees: render::output::Trees,
+    incidents: incident::ParseCache,
+}
+
+/// How a build runs besides its clock.
+#[derive(Default)]
+pub struct Options<'a> {
+    /// For a rebuild loop: posts whose text did not change are not parsed again, and the
+    /// previous site is kept as a spare tree in which the next build rewrites only what
+    /// changed (see `render::output`).
+    pub keep: Option<&'a mut Rebuild>,
+    /// Told (pages done, pages in all) as pages are rendered.
+    pub progress: Option<&'a dyn Fn(u64, u64)>,
+}
+
+/// Build the site of `project` as of the clock's `now`: load, decide, render, and swap
+/// the files into `site/` all at once (a failed build leaves the previous site as it was).
+pub fn build(project: &Project, clock: Clock, options: Options<'_>) -> Result<Report> {
+    let now = clock.now;
+    let mut fresh = incident::ParseCache::default();
+    let (trees, cache) = match options.keep {
+        Some(k) => (Some(&mut k.trees), &mut k.incidents),
+        None => (None, &mut fresh),
+    };
+    let snapshot = Snapshot::load_cached(project, cache)?;
+    snapshot.warn_of_clock_skew(now);
+    let decision = snapshot.decide(now);
+    let history = snapshot.history(now);
+    let config = &snapshot.config;
+    let theme = config.site.page.theme.as_deref();
+    let strings = site::i18n::Strings::load(
+        &config.site.page.language,
+        theme.map(|t| project.themes_dir().join(t)).as_deref(),
+    )?;
+    let model = site::assemble(&site::Inputs {
+        config,
+        components: &decision.components,
+        indicator: decision.indicator,
+        faults: &decision.faults,
+        incidents: &snapshot.incidents,
+        now,
+        history: &history.components,
+        detected: &history.detected,
+        states: &snapshot.states,
+        strings: &strings,
+    });
+    let tera = render::templates::load(&project.themes_dir(), theme)?;
+    let theme_static = theme.map(|t| project.themes_dir().join(t).join("static"));
+    let progress = options.progress.unwrap_or(&|_, _| {});
+    let mut files = render::render(&tera, &model, theme_static.as_deref(), progress)?;
+    files.extend(render::api::files(&model, &snapshot.incidents));
+    files.extend(render::feeds::files(
+        config,
+        &snapshot.incidents,
+        &history.detected,
+        now,
+    ));
+    files.extend(render::badges::files(&model));
+    match trees {
+        Some(trees) => render::output::publish_reusing(&project.site_dir(), &files, trees)?,
+        None => render::output::publish(&project.site_dir(), &files)?,
+    }
+    Ok(Report {
+        files: files.len(),
+        decision,
+    })
+}
