@@ -5,6 +5,8 @@
 //! stages as one type; the `cmd` modules are thin glue per command and never call one
 //! another.
 
+#![warn(clippy::too_many_lines)]
+
 pub mod announce;
 pub mod cli;
 pub mod cmd;

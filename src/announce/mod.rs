@@ -171,7 +171,11 @@ pub fn items_and_page(snapshot: &Snapshot, now: DateTime<Utc>) -> (Vec<Item>, se
 
 /// Send what is due as of `now` to every target of `snapshot`'s config, recording it in
 /// the project's ledger; one outcome per target.
-pub fn send_due(project: &Project, snapshot: &Snapshot, now: DateTime<Utc>) -> Result<Vec<Outcome>> {
+pub fn send_due(
+    project: &Project,
+    snapshot: &Snapshot,
+    now: DateTime<Utc>,
+) -> Result<Vec<Outcome>> {
     let targets = &snapshot.config.site.announce;
     if targets.is_empty() {
         return Ok(Vec::new());

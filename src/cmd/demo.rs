@@ -10,8 +10,8 @@ use chrono::Utc;
 use clap::Args as ClapArgs;
 
 use crate::demo::{self, CUT_OFF_REGION, REGIONS, Services};
-use crate::project::Project;
 use crate::pipeline::{self, Clock};
+use crate::project::Project;
 use crate::site::DisplayStatus;
 
 /// Options of `demo`.

@@ -84,9 +84,7 @@ pub(crate) fn print_outcomes(outcomes: &[crate::announce::Outcome]) -> bool {
             Some(e) => {
                 ok = false;
                 outln!("{}: sent {} item(s), then stopped", o.target, o.sent);
-                err_line(format_args!(
-                    "error: {e}; the rest is sent on the next run"
-                ));
+                err_line(format_args!("error: {e}; the rest is sent on the next run"));
             }
         }
     }

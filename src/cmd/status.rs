@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use clap::{Args as ClapArgs, ValueEnum};
 use serde_json::json;
 
-use crate::project::Project;
 use crate::pipeline::{Clock, Decision, Snapshot};
+use crate::project::Project;
 use crate::site::DisplayStatus;
 use crate::status::Status;
 

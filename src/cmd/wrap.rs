@@ -39,7 +39,14 @@ pub struct Args {
 pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
     let config = config::load(&project.components_file(), &project.probes_file())
         .map_err(|p| anyhow::anyhow!("{p}\nrun `pharos check` for details"))?;
-    let Some(probe) = config.probing.probes.iter().find(|p| p.id == args.probe) else {
+    let probe = push_probe(&config, &args.probe)?;
+    let dir = push::heartbeat_dir(&project.state_dir());
+    run_reporting(&args.command, &dir, &probe.id)
+}
+
+/// The push probe `id` of the config, or an error naming the ones there are.
+fn push_probe<'a>(config: &'a config::Config, id: &str) -> Result<&'a config::Probe> {
+    let Some(probe) = config.probing.probes.iter().find(|p| p.id == id) else {
         let ids: Vec<&str> = config
             .probing
             .probes
@@ -49,7 +56,7 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
             .collect();
         bail!(
             "no probe \"{}\" in probes.yaml; push probes: {}",
-            args.probe,
+            id,
             if ids.is_empty() {
                 "none (add one with `kind: push`)".to_string()
             } else {
@@ -64,11 +71,15 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
             probe.kind.word().as_str()
         );
     }
-    let dir = push::heartbeat_dir(&project.state_dir());
+    Ok(probe)
+}
+
+/// Run `command`, passing its output through, and write its heartbeat for probe `id`
+/// into `dir`; exit as it did.
+fn run_reporting(command: &[String], dir: &std::path::Path, id: &str) -> Result<ExitCode> {
     let start = Instant::now();
     let tail = Arc::new(Mutex::new(VecDeque::with_capacity(TAIL_BYTES)));
-    let (program, rest) = args
-        .command
+    let (program, rest) = command
         .split_first()
         .map_or(("", &[][..]), |(p, r)| (p.as_str(), r));
     let spawned = Command::new(program)
@@ -82,8 +93,8 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
         Err(e) => {
             let message = format!("cannot start {program}: {e}");
             push::write(
-                &dir,
-                &probe.id,
+                dir,
+                id,
                 &Heartbeat {
                     at: Utc::now(),
                     exit_code: None,
@@ -152,8 +163,8 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
         Err(_) => (None, 1),
     };
     push::write(
-        &dir,
-        &probe.id,
+        dir,
+        id,
         &Heartbeat {
             at: Utc::now(),
             exit_code,

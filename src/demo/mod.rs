@@ -29,11 +29,8 @@ pub const REGIONS: [(&str, &str, Ipv4Addr); 3] = [
 /// The region that cannot reach the CDN edge.
 pub const CUT_OFF_REGION: usize = 2;
 
-/// Write the demo project for `services` into `dir`, with incidents dated around `now`.
-pub fn write_project(dir: &Path, services: &Services, now: DateTime<Utc>) -> Result<()> {
-    std::fs::create_dir_all(dir.join("incidents"))
-        .with_context(|| format!("creating {}", dir.display()))?;
-    let components = r#"# The demo page: what the public sees.
+/// The demo's components.yaml.
+const COMPONENTS_YAML: &str = r#"# The demo page: what the public sees.
 page:
   title: Pharos Demo Status
   base_url: https://status.example.com
@@ -76,7 +73,10 @@ components:
     description: The primary database cluster.
     group: platform
 "#;
-    let probes = format!(
+
+/// The demo's probes.yaml, checking `services`.
+fn probes_yaml(services: &Services) -> String {
+    format!(
         r#"# How the demo is checked: every probe runs in all three regions.
 regions:
   - name: eu-west
@@ -132,7 +132,14 @@ probes:
         auth = services.auth,
         search = services.search,
         db = services.db,
-    );
+    )
+}
+
+/// Write the demo project for `services` into `dir`, with incidents dated around `now`.
+pub fn write_project(dir: &Path, services: &Services, now: DateTime<Utc>) -> Result<()> {
+    std::fs::create_dir_all(dir.join("incidents"))
+        .with_context(|| format!("creating {}", dir.display()))?;
+    let probes = probes_yaml(services);
     let t = |minutes: i64| {
         (now - chrono::Duration::minutes(minutes))
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
@@ -167,7 +174,7 @@ probes:
         t(30)
     );
     let files: [(PathBuf, String); 5] = [
-        (dir.join("components.yaml"), components.to_string()),
+        (dir.join("components.yaml"), COMPONENTS_YAML.to_string()),
         (dir.join("probes.yaml"), probes),
         (
             dir.join("incidents")

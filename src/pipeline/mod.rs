@@ -194,8 +194,7 @@ impl Snapshot {
             &probe_lines,
             timeline::detected(&components, &covers, after, now),
             &covers,
-            after,
-            config.site.page.cause_tolerance,
+            &config.site.page,
             now,
         );
         History {

@@ -100,7 +100,13 @@ fn components(catalogue: &Catalogue, page_id: &str, now: DateTime<Utc>) -> Vec<V
 
 /// A post as the API shows it: what is decided of it from its view, its words from the
 /// post itself.
-fn incident(view: &IncidentView, i: &Incident, base: &str, all_components: &[Value], page_id: &str) -> Value {
+fn incident(
+    view: &IncidentView,
+    i: &Incident,
+    base: &str,
+    all_components: &[Value],
+    page_id: &str,
+) -> Value {
     let first = view.started_at.as_ref().map(|t| time(t.at));
     let last = view.updated_at.as_ref().map(|t| time(t.at));
     let monitoring = i

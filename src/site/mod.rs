@@ -12,8 +12,8 @@ pub use model::*;
 
 use crate::config::Config;
 use crate::incident::{Incident, Kind};
-use crate::status::{ComponentVerdict, Indicator, RegionHealth};
 use crate::status::timeline::ComponentHistory;
+use crate::status::{ComponentVerdict, Indicator, RegionHealth};
 
 /// Everything `assemble` needs.
 pub struct Inputs<'a> {
@@ -221,6 +221,166 @@ pub fn assemble(inputs: &Inputs<'_>) -> Model {
         }
     };
     let page_links = |ids: &[String]| ids.iter().map(page_link).collect::<Vec<_>>();
+    let components = component_views(inputs, &catalogue, &tv, &page_links);
+    let groups = group_views(config, &catalogue, &components);
+
+    let incident_view = |i: &Incident| incident_view(i, inputs, &tv);
+    let now = inputs.now;
+    let pick = |f: &dyn Fn(&Incident) -> bool| -> Vec<IncidentView> {
+        inputs
+            .incidents
+            .iter()
+            .filter(|i| f(i))
+            .map(incident_view)
+            .collect()
+    };
+    let mut upcoming: Vec<&Incident> = inputs
+        .incidents
+        .iter()
+        .filter(|i| i.is_upcoming_maintenance(now))
+        .collect();
+    upcoming.sort_by_key(|i| i.scheduled_for);
+
+    Model {
+        page: PageView {
+            title: page.title.clone(),
+            description: page.description.clone(),
+            base_url: page.base_url.clone(),
+            language: page.language.clone(),
+            time_zone: tz.name().to_string(),
+            links: page
+                .links
+                .iter()
+                .map(|l| LinkView {
+                    title: l.title.clone(),
+                    url: l.url.clone(),
+                })
+                .collect(),
+        },
+        generated_at: tv(now),
+        status: IndicatorView {
+            indicator: inputs.indicator,
+            description: word(inputs.indicator.description()),
+        },
+        regions: config
+            .probing
+            .regions
+            .iter()
+            .map(|r| RegionInfo {
+                name: r.name.clone(),
+                label: r.label.clone(),
+            })
+            .collect(),
+        groups,
+        components: components.into_iter().map(|(_, v)| v).collect(),
+        active_incidents: pick(&|i| i.is_open_incident()),
+        detected: detected_views(inputs, &tv, &page_links),
+        causes: inputs
+            .faults
+            .iter()
+            .filter(|f| f.names_others())
+            .map(|f| CauseView {
+                causes: page_links(&f.causes),
+                affected: page_links(&f.affected),
+                status: f.status.into(),
+                status_label: word(DisplayStatus::from(f.status).label()),
+                since: f.since.map(tv),
+            })
+            .collect(),
+        active_maintenance: pick(&|i| i.is_active_maintenance(now)),
+        upcoming_maintenance: upcoming.into_iter().map(incident_view).collect(),
+        past_incidents: pick(&|i| i.is_over(now)),
+        incidents: pick(&|_| true),
+        history: history_pages(inputs, &tv),
+        t: words.all().clone(),
+        catalogue,
+    }
+}
+
+/// A post as shown at the build's time.
+fn incident_view(
+    i: &Incident,
+    inputs: &Inputs<'_>,
+    tv: &dyn Fn(DateTime<Utc>) -> TimeView,
+) -> IncidentView {
+    let config = inputs.config;
+    let word = |w: &str| inputs.strings.get(w);
+    let names = |ids: &[String]| -> Vec<LinkView> {
+        ids.iter()
+            .map(|id| LinkView {
+                title: config
+                    .site
+                    .components
+                    .iter()
+                    .find(|c| &c.id == id)
+                    .map_or_else(|| id.clone(), |c| c.name.clone()),
+                url: id.clone(),
+            })
+            .collect()
+    };
+    let status = i.status_at(inputs.now);
+    IncidentView {
+        slug: i.slug.clone(),
+        path: format!("incidents/{}/", i.slug),
+        title: i.title.clone(),
+        kind: i.kind,
+        impact: i.impact,
+        status,
+        status_label: word(&update_label(status.as_str())),
+        resolved: status.is_final(),
+        components: names(&i.components),
+        started_at: i.started_at().map(tv),
+        updated_at: i.updated_at().map(tv),
+        resolved_at: i.resolved_at(inputs.now).map(tv),
+        scheduled_for: i.scheduled_for.map(tv),
+        scheduled_until: i.scheduled_until.map(tv),
+        updates: i
+            .updates
+            .iter()
+            .map(|u| UpdateView {
+                at: tv(u.at),
+                status: u.status,
+                status_label: word(&update_label(u.status.as_str())),
+                html: u.html.clone(),
+            })
+            .collect(),
+    }
+}
+
+/// A component as one region sees it.
+fn region_view(
+    r: &crate::status::merge::RegionView,
+    config: &Config,
+    tv: &dyn Fn(DateTime<Utc>) -> TimeView,
+    words: &i18n::Strings,
+) -> RegionStateView {
+    RegionStateView {
+        name: r.region.clone(),
+        label: config
+            .probing
+            .regions
+            .iter()
+            .find(|x| x.name == r.region)
+            .and_then(|x| x.label.clone()),
+        health: r.health,
+        health_label: words.get(health_label(r.health)),
+        detail: r.detail.clone(),
+        checked_at: r.checked_at.map(tv),
+        unconfirmed: r.unconfirmed.map(|u| unconfirmed_words(&u, words)),
+    }
+}
+
+/// Every shown component's view with its group id, in file order.
+fn component_views(
+    inputs: &Inputs<'_>,
+    catalogue: &Catalogue,
+    tv: &dyn Fn(DateTime<Utc>) -> TimeView,
+    page_links: &dyn Fn(&[String]) -> Vec<LinkView>,
+) -> Vec<(Option<String>, ComponentView)> {
+    let config = inputs.config;
+    let tz = config.site.page.time_zone;
+    let words = inputs.strings;
+    let word = |w: &str| words.get(w);
     let mut components = Vec::new();
     for (i, (c, v)) in config
         .site
@@ -257,20 +417,7 @@ pub fn assemble(inputs: &Inputs<'_>) -> Model {
                 regions: v
                     .regions
                     .iter()
-                    .map(|r| RegionStateView {
-                        name: r.region.clone(),
-                        label: config
-                            .probing
-                            .regions
-                            .iter()
-                            .find(|x| x.name == r.region)
-                            .and_then(|x| x.label.clone()),
-                        health: r.health,
-                        health_label: word(health_label(r.health)),
-                        detail: r.detail.clone(),
-                        checked_at: r.checked_at.map(tv),
-                        unconfirmed: r.unconfirmed.map(|u| unconfirmed_words(&u, words)),
-                    })
+                    .map(|r| region_view(r, config, tv, words))
                     .collect(),
                 uptime: history
                     .map(|h| {
@@ -339,9 +486,18 @@ pub fn assemble(inputs: &Inputs<'_>) -> Model {
             },
         ));
     }
+    components
+}
 
+/// The shown components by group, in order of first appearance; a group's status is
+/// the catalogue's, decided once for the page and the API alike.
+fn group_views(
+    config: &Config,
+    catalogue: &Catalogue,
+    components: &[(Option<String>, ComponentView)],
+) -> Vec<GroupView> {
     let mut groups: Vec<GroupView> = Vec::new();
-    for (group, view) in &components {
+    for (group, view) in components {
         let existing = groups.iter_mut().find(|g| &g.id == group);
         match existing {
             Some(g) => g.components.push(view.clone()),
@@ -370,150 +526,51 @@ pub fn assemble(inputs: &Inputs<'_>) -> Model {
             None => DisplayStatus::worst(g.components.iter().map(|c| c.status)),
         };
     }
+    groups
+}
 
-    let names = |ids: &[String]| -> Vec<LinkView> {
-        ids.iter()
-            .map(|id| LinkView {
+/// Outages the probes saw that no post covers, going on or ended within
+/// [`DETECTED_SHOWN_FOR`], newest first.
+fn detected_views(
+    inputs: &Inputs<'_>,
+    tv: &dyn Fn(DateTime<Utc>) -> TimeView,
+    page_links: &dyn Fn(&[String]) -> Vec<LinkView>,
+) -> Vec<DetectedView> {
+    let config = inputs.config;
+    let words = inputs.strings;
+    let word = |w: &str| words.get(w);
+    inputs
+        .detected
+        .iter()
+        .rev()
+        .filter(|d| {
+            d.outage
+                .end
+                .is_none_or(|e| inputs.now - e <= DETECTED_SHOWN_FOR)
+        })
+        .map(|d| DetectedView {
+            id: format!("detected-{}-{}", d.component, d.outage.start.timestamp()),
+            component: LinkView {
                 title: config
                     .site
                     .components
                     .iter()
-                    .find(|c| &c.id == id)
-                    .map_or_else(|| id.clone(), |c| c.name.clone()),
-                url: id.clone(),
-            })
-            .collect()
-    };
-    let incident_view = |i: &Incident| {
-        let status = i.status_at(inputs.now);
-        IncidentView {
-            slug: i.slug.clone(),
-            path: format!("incidents/{}/", i.slug),
-            title: i.title.clone(),
-            kind: i.kind,
-            impact: i.impact,
-            status,
-            status_label: word(&update_label(status.as_str())),
-            resolved: status.is_final(),
-            components: names(&i.components),
-            started_at: i.started_at().map(tv),
-            updated_at: i.updated_at().map(tv),
-            resolved_at: i.resolved_at(inputs.now).map(tv),
-            scheduled_for: i.scheduled_for.map(tv),
-            scheduled_until: i.scheduled_until.map(tv),
-            updates: i
-                .updates
-                .iter()
-                .map(|u| UpdateView {
-                    at: tv(u.at),
-                    status: u.status,
-                    status_label: word(&update_label(u.status.as_str())),
-                    html: u.html.clone(),
-                })
-                .collect(),
-        }
-    };
-    let now = inputs.now;
-    let pick = |f: &dyn Fn(&Incident) -> bool| -> Vec<IncidentView> {
-        inputs
-            .incidents
-            .iter()
-            .filter(|i| f(i))
-            .map(incident_view)
-            .collect()
-    };
-    let mut upcoming: Vec<&Incident> = inputs
-        .incidents
-        .iter()
-        .filter(|i| i.is_upcoming_maintenance(now))
-        .collect();
-    upcoming.sort_by_key(|i| i.scheduled_for);
-
-    Model {
-        page: PageView {
-            title: page.title.clone(),
-            description: page.description.clone(),
-            base_url: page.base_url.clone(),
-            language: page.language.clone(),
-            time_zone: tz.name().to_string(),
-            links: page
-                .links
-                .iter()
-                .map(|l| LinkView {
-                    title: l.title.clone(),
-                    url: l.url.clone(),
-                })
-                .collect(),
-        },
-        generated_at: tv(now),
-        status: IndicatorView {
-            indicator: inputs.indicator,
-            description: word(inputs.indicator.description()),
-        },
-        regions: config
-            .probing
-            .regions
-            .iter()
-            .map(|r| RegionInfo {
-                name: r.name.clone(),
-                label: r.label.clone(),
-            })
-            .collect(),
-        groups,
-        components: components.into_iter().map(|(_, v)| v).collect(),
-        active_incidents: pick(&|i| i.is_open_incident()),
-        detected: inputs
-            .detected
-            .iter()
-            .rev()
-            .filter(|d| {
-                d.outage
-                    .end
-                    .is_none_or(|e| inputs.now - e <= DETECTED_SHOWN_FOR)
-            })
-            .map(|d| DetectedView {
-                id: format!("detected-{}-{}", d.component, d.outage.start.timestamp()),
-                component: LinkView {
-                    title: config
-                        .site
-                        .components
-                        .iter()
-                        .find(|c| c.id == d.component)
-                        .map_or_else(|| d.component.clone(), |c| c.name.clone()),
-                    url: format!("#component-{}", d.component),
-                },
-                status: d.outage.worst.into(),
-                status_label: word(DisplayStatus::from(d.outage.worst).label()),
-                start: tv(d.outage.start),
-                end: d.outage.end.map(tv),
-                duration: duration_in(
-                    words,
-                    (d.outage.end.unwrap_or(inputs.now) - d.outage.start).as_seconds_f64(),
-                ),
-                regions: d.outage.regions.clone(),
-                affects: page_links(&d.affects),
-            })
-            .collect(),
-        causes: inputs
-            .faults
-            .iter()
-            .filter(|f| f.names_others())
-            .map(|f| CauseView {
-                causes: page_links(&f.causes),
-                affected: page_links(&f.affected),
-                status: f.status.into(),
-                status_label: word(DisplayStatus::from(f.status).label()),
-                since: f.since.map(tv),
-            })
-            .collect(),
-        active_maintenance: pick(&|i| i.is_active_maintenance(now)),
-        upcoming_maintenance: upcoming.into_iter().map(incident_view).collect(),
-        past_incidents: pick(&|i| i.is_over(now)),
-        incidents: pick(&|_| true),
-        history: history_pages(inputs, &tv),
-        t: words.all().clone(),
-        catalogue,
-    }
+                    .find(|c| c.id == d.component)
+                    .map_or_else(|| d.component.clone(), |c| c.name.clone()),
+                url: format!("#component-{}", d.component),
+            },
+            status: d.outage.worst.into(),
+            status_label: word(DisplayStatus::from(d.outage.worst).label()),
+            start: tv(d.outage.start),
+            end: d.outage.end.map(tv),
+            duration: duration_in(
+                words,
+                (d.outage.end.unwrap_or(inputs.now) - d.outage.start).as_seconds_f64(),
+            ),
+            regions: d.outage.regions.clone(),
+            affects: page_links(&d.affects),
+        })
+        .collect()
 }
 
 /// A short reference to a post: its first update's time, or its window's start.
@@ -612,10 +669,7 @@ fn catalogue(inputs: &Inputs<'_>) -> Catalogue {
                 group: c.group.clone(),
                 hidden_until_degraded: c.hidden_until_degraded,
                 shown: !c.hidden_until_degraded
-                    || !matches!(
-                        status,
-                        DisplayStatus::Operational | DisplayStatus::NoData
-                    ),
+                    || !matches!(status, DisplayStatus::Operational | DisplayStatus::NoData),
                 status,
                 since: verdict.and_then(|v| v.since),
                 monitored: history.is_some(),

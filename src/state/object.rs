@@ -190,6 +190,26 @@ impl ObjectStates {
         result
     }
 
+    /// Watch `key` for `lease`: whether its ETag stayed `etag` all along. A failed look
+    /// (timeout, 5xx) proves nothing: only a new ETag does.
+    async fn unchanged_for(
+        &self,
+        key: &ObjectPath,
+        etag: Option<&String>,
+        lease: Duration,
+    ) -> bool {
+        let until = tokio::time::Instant::now() + lease;
+        while tokio::time::Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(250).min(lease)).await;
+            if let Ok(seen) = self.store.head(key).await
+                && seen.e_tag.as_ref() != etag
+            {
+                return false;
+            }
+        }
+        true
+    }
+
     /// Start writing `region`: read its current state, make sure no other worker writes
     /// it (watching a recently written object for `lease`), and return the writer.
     pub async fn open(
@@ -243,18 +263,11 @@ impl ObjectStates {
                     Err(e) if move_aside => {
                         // Something may still be writing it (a newer pharos whose files
                         // this one cannot read): watch it for a lease first.
-                        let until = tokio::time::Instant::now() + lease;
-                        while tokio::time::Instant::now() < until {
-                            tokio::time::sleep(Duration::from_millis(250).min(lease)).await;
-                            let Ok(seen) = self.store.head(&key).await else {
-                                continue;
-                            };
-                            if seen.e_tag != etag {
-                                bail!(
-                                    "{shown} changed while this worker watched it before moving it aside: \
-                                     another worker of region \"{region}\" is writing it. Stop that worker first"
-                                );
-                            }
+                        if !self.unchanged_for(&key, etag.as_ref(), lease).await {
+                            bail!(
+                                "{shown} changed while this worker watched it before moving it aside: \
+                                 another worker of region \"{region}\" is writing it. Stop that worker first"
+                            );
                         }
                         // Keep a copy, then replace it under If-Match on its ETag where the
                         // store enforces it (so a worker that wrote it meanwhile is detected).
@@ -299,19 +312,11 @@ impl ObjectStates {
                     age.as_secs_f64(),
                     lease.as_secs_f64()
                 );
-                let until = tokio::time::Instant::now() + lease;
-                while tokio::time::Instant::now() < until {
-                    tokio::time::sleep(Duration::from_millis(250).min(lease)).await;
-                    // A failed look (timeout, 5xx) proves nothing: only a new ETag does.
-                    let Ok(now) = self.store.head(&key).await else {
-                        continue;
-                    };
-                    if now.e_tag.as_ref() != Some(etag) {
-                        bail!(
-                            "region \"{region}\" is already being probed by another worker: {shown} changed while this one watched it. \
-                             Stop that worker first, or start this one with another --region"
-                        );
-                    }
+                if !self.unchanged_for(&key, Some(etag), lease).await {
+                    bail!(
+                        "region \"{region}\" is already being probed by another worker: {shown} changed while this one watched it. \
+                         Stop that worker first, or start this one with another --region"
+                    );
                 }
             }
         }

@@ -360,17 +360,19 @@ pub fn attribute(
 /// elsewhere is folded into that cause's notice (listed in its `affects`). A post
 /// covering the cause then covers it too; a cause without a notice of its own (its own
 /// probes were not failing long enough, or it has none) gets one spanning what it took
-/// down. `probe_lines` are the probes' timelines in config order.
+/// down. `probe_lines` are the probes' timelines in config order; `page` says how long
+/// an outage lasts before it is a notice and how many candidate causes are named.
 pub fn fold_detected(
     model: &Model,
     probe_lines: &[Vec<Segment>],
     detected: Vec<Detected>,
     covers: &[Cover],
-    after: std::time::Duration,
-    tolerance: usize,
+    page: &crate::config::Page,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Vec<Detected> {
-    let after = chrono::Duration::from_std(after).unwrap_or(chrono::Duration::MAX);
+    let tolerance = page.cause_tolerance;
+    let after =
+        chrono::Duration::from_std(page.detect_outages_after).unwrap_or(chrono::Duration::MAX);
     let mut own: Vec<Detected> = Vec::new();
     let mut through: Vec<(String, Detected)> = Vec::new();
     for d in detected {
