@@ -11,7 +11,13 @@ use crate::project::Project;
 
 /// A public status page generator with an external multi-region prober.
 #[derive(Debug, Parser)]
-#[command(name = "pharos", version, about, max_term_width = 100)]
+#[command(
+    name = "pharos",
+    version,
+    about,
+    max_term_width = 100,
+    after_help = crate::cmd::EXIT_CODES_HELP
+)]
 pub struct Cli {
     /// Project folder (the one with components.yaml). Default: the nearest one upwards.
     #[arg(long, global = true, value_name = "DIR")]

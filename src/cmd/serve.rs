@@ -54,21 +54,20 @@ pub fn resolve(site: &Path, request_path: &str) -> Option<PathBuf> {
     Some(path)
 }
 
+/// A request path with its %-escapes decoded; `None` when it is not UTF-8 or an escape
+/// is broken (`%ZZ`, a lone `%`): such a path names no file of the site.
 fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = s.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
+    let broken = s.split('%').skip(1).any(|rest| {
+        rest.get(..2)
+            .is_none_or(|hex| !hex.bytes().all(|b| b.is_ascii_hexdigit()))
+    });
+    if broken {
+        return None;
     }
-    String::from_utf8(out).ok()
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8()
+        .ok()
+        .map(|c| c.into_owned())
 }
 
 fn content_type(path: &Path) -> &'static str {

@@ -319,3 +319,151 @@ pub fn build(project: &Project, clock: Clock, options: Options<'_>) -> Result<Re
         decision,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Duration, TimeZone};
+
+    use super::*;
+    use crate::site::DisplayStatus;
+    use crate::state::{Health, Sample};
+    use crate::status::Status;
+
+    const COMPONENTS: &str = concat!(
+        "page:\n  title: T\n  base_url: https://status.example.com\n",
+        "components:\n  - id: api\n    name: API\n  - id: web\n    name: Web\n",
+        "  - id: db\n    name: DB\n",
+    );
+    const PROBES: &str = concat!(
+        "regions:\n  - name: a\n  - name: b\n  - name: c\n",
+        "defaults:\n  interval: 30s\n  confirm: 2\n  recover: 2\n",
+        "probes:\n  - id: api\n    kind: tcp\n    host: 127.0.0.1\n    port: 1\n    components: [api]\n",
+        "  - id: web\n    kind: tcp\n    host: 127.0.0.1\n    port: 2\n    components: [web]\n",
+    );
+
+    fn at(minute: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 20, 12, 0, 0).unwrap() + Duration::minutes(minute)
+    }
+
+    fn config() -> Config {
+        let e = config::examine_texts(COMPONENTS, PROBES);
+        assert!(e.problems.is_empty(), "{:?}", e.problems);
+        Config {
+            site: e.site.unwrap(),
+            probing: e.probing.unwrap(),
+        }
+    }
+
+    /// A region's state from minute 0 to `until`, a sample every 30 s; `api` down from
+    /// `down.0` to `down.1` (minutes) when given, everything else up.
+    fn region(config: &Config, name: &str, down: Option<(i64, i64)>, until: i64) -> RegionState {
+        let mut state = RegionState::new(name, at(until));
+        for half_minute in 0..=until * 2 {
+            let t = at(0) + Duration::seconds(half_minute * 30);
+            for p in &config.probing.probes {
+                let failing =
+                    p.id == "api" && down.is_some_and(|(from, to)| t >= at(from) && t < at(to));
+                let health = if failing { Health::Down } else { Health::Up };
+                let sample = Sample::new(t, health, "seen".into());
+                state.record(
+                    &p.id,
+                    p.kind.word().as_str(),
+                    &p.kind.target(),
+                    &p.history_policy(),
+                    sample,
+                );
+            }
+        }
+        state
+    }
+
+    fn post(text: &str, stem: &str) -> Incident {
+        incident::parse(text, "post.md", stem, None).unwrap()
+    }
+
+    #[test]
+    fn a_quorum_decides_and_posts_override() {
+        let config = config();
+        // api fails in two regions of three from minute 50 on: confirmed, a quorum.
+        let states = vec![
+            region(&config, "a", Some((50, 99)), 60),
+            region(&config, "b", Some((50, 99)), 60),
+            region(&config, "c", None, 60),
+        ];
+        let open = post(
+            "---\ntitle: Web slow\nimpact: minor\ncomponents: [web]\n---\n## 2026-11-20T12:55:00Z investigating\nSlow.\n",
+            "2026-11-20-web",
+        );
+        let window = post(
+            "---\ntitle: DB upgrade\nkind: maintenance\ncomponents: [db]\nscheduled_for: 2026-11-20T12:30:00Z\nscheduled_until: 2026-11-20T13:30:00Z\n---\n## 2026-11-19T10:00:00Z scheduled\nUpgrade.\n",
+            "2026-11-19-db",
+        );
+        let snapshot = Snapshot::new(config, vec![open, window], states);
+        let d = snapshot.decide(at(60));
+        let by_id = |id: &str| d.components.iter().find(|c| c.id == id).unwrap();
+        assert_eq!(
+            by_id("api").status,
+            Status::MajorOutage,
+            "{:?}",
+            by_id("api")
+        );
+        assert_eq!(
+            by_id("web").status,
+            Status::DegradedPerformance,
+            "the open post"
+        );
+        assert_eq!(
+            DisplayStatus::of(by_id("db")),
+            DisplayStatus::UnderMaintenance
+        );
+        assert_eq!(d.indicator, Indicator::Critical);
+
+        // A lone region's failure is a regional (partial) outage, not a major one.
+        let config = crate::pipeline::tests::config();
+        let lone = vec![
+            region(&config, "a", Some((50, 99)), 60),
+            region(&config, "b", None, 60),
+            region(&config, "c", None, 60),
+        ];
+        let snapshot = Snapshot::new(config, Vec::new(), lone);
+        let d = snapshot.decide(at(60));
+        assert_eq!(d.components[0].status, Status::PartialOutage);
+        assert_eq!(d.components[0].down_regions, ["a"]);
+        assert_eq!(d.indicator, Indicator::Major);
+    }
+
+    #[test]
+    fn history_detects_outages_no_post_covers() {
+        let config = config();
+        // api was down in every region from minute 10 to 40.
+        let states: Vec<_> = ["a", "b", "c"]
+            .iter()
+            .map(|r| region(&config, r, Some((10, 40)), 90))
+            .collect();
+        let snapshot = Snapshot::new(config, Vec::new(), states);
+        let h = snapshot.history(at(90));
+        assert_eq!(h.components.len(), 3, "one history per component");
+        let [d] = &h.detected[..] else {
+            panic!("one detected outage: {:?}", h.detected);
+        };
+        assert_eq!(d.component, "api");
+        assert!(d.outage.start >= at(9) && d.outage.start <= at(11), "{d:?}");
+        assert!(
+            d.outage.end.is_some_and(|e| e >= at(39) && e <= at(42)),
+            "{d:?}"
+        );
+
+        // A post about it covers it: nothing detected is left.
+        let config = crate::pipeline::tests::config();
+        let states: Vec<_> = ["a", "b", "c"]
+            .iter()
+            .map(|r| region(&config, r, Some((10, 40)), 90))
+            .collect();
+        let covered = post(
+            "---\ntitle: API down\nimpact: major\ncomponents: [api]\n---\n## 2026-11-20T12:45:00Z resolved\nBack.\n\n## 2026-11-20T12:12:00Z investigating\nDown.\n",
+            "2026-11-20-api",
+        );
+        let snapshot = Snapshot::new(config, vec![covered], states);
+        assert!(snapshot.history(at(90)).detected.is_empty());
+    }
+}

@@ -482,3 +482,37 @@ pub struct UpdateView {
     /// Sanitised HTML body.
     pub html: String,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::DisplayStatus as D;
+
+    #[test]
+    fn display_statuses_serialise_to_the_theme_words_and_rank_by_severity() {
+        let all = [
+            D::Operational,
+            D::NoData,
+            D::UnderMaintenance,
+            D::DegradedPerformance,
+            D::PartialOutage,
+            D::MajorOutage,
+        ];
+        for s in all {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+        }
+        assert_eq!(
+            D::worst([D::NoData, D::UnderMaintenance]),
+            D::UnderMaintenance
+        );
+        assert_eq!(
+            D::worst([D::UnderMaintenance, D::DegradedPerformance]),
+            D::DegradedPerformance
+        );
+        assert_eq!(D::worst([]), D::Operational);
+        assert_eq!(
+            D::NoData.statuspage_word(),
+            "operational",
+            "Statuspage has no such word"
+        );
+    }
+}
