@@ -13,6 +13,7 @@ pub mod cmd;
 pub mod config;
 pub mod demo;
 pub mod incident;
+pub mod input;
 pub mod pipeline;
 pub mod probe;
 pub mod project;
