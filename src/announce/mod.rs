@@ -106,15 +106,15 @@ impl LedgerFile {
             }
         }
         let path = dir.join(".announce-ledger.json");
-        let ledger = match std::fs::read_to_string(&path) {
+        let ledger = match crate::input::read_text(&path, crate::input::LEDGER) {
             Ok(text) => serde_json::from_str(&text).with_context(|| {
                 format!(
                     "{} is damaged; fix it or move it aside (every target then starts again from the last {BACKFILL_HOURS} hours)",
                     path.display()
                 )
             })?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ledger::default(),
-            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+            Err(r) if r.is_missing() => Ledger::default(),
+            Err(r) => bail!("{}: {r}", path.display()),
         };
         Ok(LedgerFile {
             path,

@@ -77,8 +77,8 @@ pub fn prepare(target: &Target, root: &std::path::Path) -> Result<Prepared> {
             };
             let ca_pem = match &spec.ca_file {
                 Some(f) => Some(
-                    std::fs::read(root.join(f))
-                        .with_context(|| format!("target {}: reading ca_file {f}", target.id))?,
+                    crate::input::read_bytes(&root.join(f), crate::input::CREDENTIAL)
+                        .map_err(|r| anyhow::anyhow!("target {}: ca_file {f}: {r}", target.id))?,
                 ),
                 None => None,
             };

@@ -178,6 +178,19 @@ impl Problem {
         }
     }
 
+    /// A file that was not read (see [`crate::input`]), at the first bad byte when its text
+    /// is not UTF-8.
+    pub fn refused(file: &str, why: &crate::input::Refused) -> Self {
+        let loc = match why {
+            crate::input::Refused::NotUtf8 { line, col } => Some(Loc {
+                line: *line,
+                col: *col,
+            }),
+            _ => None,
+        };
+        Problem::new(file, loc, "", why.to_string())
+    }
+
     /// From a YAML error.
     pub fn from_yaml(file: &str, e: yaml::Error) -> Self {
         Problem::new(file, e.loc, e.path, e.message)

@@ -563,7 +563,12 @@ pub fn load_dir_cached(
         let shown = format!("{shown_dir}/{name}");
         let stem = name.trim_end_matches(".md");
         seen.insert(name.clone());
-        match std::fs::read_to_string(&path) {
+        match crate::input::read_text_within(
+            &path,
+            dir,
+            &format!("{shown_dir}/"),
+            crate::input::POST,
+        ) {
             Ok(text) => match cache.files.get(&name) {
                 Some((before, parsed)) if *before == text => incidents.push(parsed.clone()),
                 _ => match parse(&text, &shown, stem, known_components) {
@@ -574,7 +579,7 @@ pub fn load_dir_cached(
                     Err(p) => problems.extend(p),
                 },
             },
-            Err(e) => problems.push(Problem::new(&shown, None, "", format!("cannot read: {e}"))),
+            Err(e) => problems.push(Problem::refused(&shown, &e)),
         }
     }
     cache.files.retain(|name, _| seen.contains(name));

@@ -9,7 +9,7 @@ pub mod templates;
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use tera::{Context as TeraContext, Tera};
 
 use crate::site::{ComponentView, HistoryPage, IncidentView, Model};
@@ -116,8 +116,13 @@ pub fn render(
     }
     if let Some(dir) = theme_static.filter(|d| d.is_dir()) {
         for (name, path) in templates::files_under(dir)? {
-            let bytes =
-                std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+            let bytes = crate::input::read_bytes_within(
+                &path,
+                dir,
+                "the theme's static folder",
+                crate::input::STATIC,
+            )
+            .map_err(|r| anyhow::anyhow!("{}: {r}", path.display()))?;
             files.retain(|(n, _)| n != &name);
             files.push((name, bytes));
         }

@@ -99,8 +99,13 @@ pub fn load(themes_dir: &Path, theme: Option<&str>) -> Result<Tera> {
             Vec::new()
         };
         for (name, path) in files {
-            let body = std::fs::read_to_string(&path)
-                .with_context(|| format!("reading {}", path.display()))?;
+            let body = crate::input::read_text_within(
+                &path,
+                &root,
+                "the theme's folder",
+                crate::input::TEMPLATE,
+            )
+            .map_err(|r| anyhow::anyhow!("{}: {r}", path.display()))?;
             all.push((name, body));
         }
     }
@@ -115,8 +120,11 @@ pub fn files_under(dir: &Path) -> Result<Vec<(String, std::path::PathBuf)>> {
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
         for entry in std::fs::read_dir(&d).with_context(|| format!("listing {}", d.display()))? {
-            let path = entry?.path();
-            if path.is_dir() {
+            let entry = entry?;
+            let path = entry.path();
+            // Links are not followed here: one to a folder is refused when read, and a
+            // link back up the tree cannot make this walk forever.
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
                 stack.push(path);
             } else if let Ok(rel) = path.strip_prefix(dir) {
                 let name = rel

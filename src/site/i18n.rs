@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 /// The built-in locales, embedded at compile time.
 pub const DEFAULT_LOCALES: &[(&str, &str)] = &[
@@ -39,11 +39,17 @@ impl Strings {
         if let Some(dir) = theme_dir {
             for lang in ["en", base, language] {
                 let path = dir.join("locales").join(format!("{lang}.yaml"));
-                if path.is_file() {
-                    let text = std::fs::read_to_string(&path)
-                        .with_context(|| format!("reading {}", path.display()))?;
-                    map.extend(parse(&text, &path.display().to_string())?);
-                }
+                let text = match crate::input::read_text_within(
+                    &path,
+                    dir,
+                    "the theme's folder",
+                    crate::input::LOCALE,
+                ) {
+                    Ok(text) => text,
+                    Err(r) if r.is_missing() => continue,
+                    Err(r) => anyhow::bail!("{}: {r}", path.display()),
+                };
+                map.extend(parse(&text, &path.display().to_string())?);
             }
         }
         Ok(Strings(map))

@@ -21,6 +21,60 @@ pub const RECENT_SAMPLES: usize = 20;
 pub const MAX_TRANSITIONS: usize = 500;
 /// Days of transitions kept (the consensus timeline's reach).
 pub const TRANSITION_DAYS: i64 = 400;
+/// The longest detail a sample keeps, in bytes; longer ones are cut when recorded.
+pub const MAX_DETAIL_BYTES: usize = 16 * 1024;
+/// The most probes one region's state file may hold.
+pub const MAX_PROBES: usize = 10_000;
+
+/// Why a parsed state is outside the schema's own bounds (what a worker never writes), or
+/// `None` when it is within them.
+fn out_of_bounds(state: &RegionState) -> Option<String> {
+    if state.probes.len() > MAX_PROBES {
+        return Some(format!(
+            "{} probes, more than the {MAX_PROBES} a state file holds",
+            state.probes.len()
+        ));
+    }
+    for (id, p) in &state.probes {
+        let long_detail = std::iter::once(&p.last)
+            .chain(&p.recent)
+            .any(|s| s.detail.len() > MAX_DETAIL_BYTES);
+        let why = if p.transitions.len() > MAX_TRANSITIONS {
+            format!(
+                "{} transitions, more than {MAX_TRANSITIONS}",
+                p.transitions.len()
+            )
+        } else if p.recent.len() > RECENT_SAMPLES {
+            format!(
+                "{} recent samples, more than {RECENT_SAMPLES}",
+                p.recent.len()
+            )
+        } else if long_detail {
+            format!("a detail longer than {MAX_DETAIL_BYTES} bytes")
+        } else if p.history.hourly.n.len() > history::HOURLY_KEPT
+            || p.history.daily.checks.len() > history::DAILY_KEPT
+        {
+            "more roll-ups than are kept".to_string()
+        } else {
+            continue;
+        };
+        return Some(format!("probe \"{id}\" has {why}"));
+    }
+    None
+}
+
+/// `detail` cut to at most [`MAX_DETAIL_BYTES`], on a character boundary, marked as cut.
+fn bounded_detail(mut detail: String) -> String {
+    if detail.len() > MAX_DETAIL_BYTES {
+        let mut end = MAX_DETAIL_BYTES - "…".len();
+        while !detail.is_char_boundary(end) {
+            end -= 1;
+        }
+        detail.truncate(end);
+        detail.push('…');
+    }
+    detail
+}
 
 /// What one check found, in one region.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -399,8 +453,9 @@ impl RegionState {
         kind: &str,
         target: &str,
         policy: &history::Policy,
-        sample: Sample,
+        mut sample: Sample,
     ) {
+        sample.detail = bounded_detail(sample.detail);
         let entry = self
             .probes
             .entry(probe_id.to_string())
@@ -486,6 +541,11 @@ pub fn parse(text: &str, shown: &str) -> anyhow::Result<RegionState> {
     let mut state: RegionState = serde_json::from_str(text).map_err(|e| {
         anyhow::anyhow!("{shown}: damaged state file ({e}); move it aside or delete it")
     })?;
+    if let Some(why) = out_of_bounds(&state) {
+        anyhow::bail!(
+            "{shown}: damaged state file ({why}, which no worker writes); move it aside or delete it"
+        );
+    }
     for (id, probe) in &mut state.probes {
         // Damage must not stop a worker: roll-ups that do not line up start again, and
         // transitions are put back in order.

@@ -178,21 +178,25 @@ impl LocalStore {
     /// Read one region's state, `None` when it has none yet.
     pub fn read(&self, region: &str) -> Result<Option<RegionState>> {
         let path = self.path_of(region);
-        match fs::read_to_string(&path) {
-            Ok(text) => {
-                let state = super::parse(&text, &path.display().to_string())?;
-                if state.region != region {
-                    bail!(
-                        "{} holds the state of region \"{}\", not \"{region}\"; move it aside",
-                        path.display(),
-                        state.region
-                    );
-                }
-                Ok(Some(state))
+        let text = match crate::input::read_text(&path, crate::input::STATE) {
+            Ok(text) => text,
+            Err(r) if r.is_missing() => return Ok(None),
+            // The system refused the read (permissions, I/O): not the file's content.
+            Err(crate::input::Refused::Io(e)) => {
+                return Err(e).with_context(|| format!("reading {}", path.display()));
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+            // Not a readable state file (a folder, a FIFO, too large, not UTF-8).
+            Err(r) => bail!("{}: {r}", path.display()),
+        };
+        let state = super::parse(&text, &path.display().to_string())?;
+        if state.region != region {
+            bail!(
+                "{} holds the state of region \"{}\", not \"{region}\"; move it aside",
+                path.display(),
+                state.region
+            );
         }
+        Ok(Some(state))
     }
 
     /// Read every region file in the folder (`*.json`, hidden files skipped), by name.
@@ -225,8 +229,8 @@ impl LocalStore {
                 .file_stem()
                 .map(|s| s.to_string_lossy().to_string())
                 .unwrap_or_default();
-            let parsed = fs::read_to_string(&path)
-                .map_err(|e| anyhow::anyhow!("{shown}: cannot read: {e}"))
+            let parsed = crate::input::read_text(&path, crate::input::STATE)
+                .map_err(|e| anyhow::anyhow!("{shown}: {e}"))
                 .and_then(|text| super::parse(&text, &shown));
             match parsed {
                 Ok(state) if state.region == stem => states.push(state),
