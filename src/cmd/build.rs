@@ -77,7 +77,7 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
         "built {} files into {} ({})",
         report.files,
         project.site_dir().display(),
-        report.decision.indicator.description()
+        report.decision.headline
     );
     Ok(ExitCode::SUCCESS)
 }

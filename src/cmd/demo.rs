@@ -85,7 +85,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     })?;
     let report = pipeline::build(&project, Clock::at(None), pipeline::Options::default())?;
     let decision = &report.decision;
-    outln!("\n{}", decision.indicator.description());
+    outln!("\n{}", decision.headline);
     for c in &decision.components {
         let label = DisplayStatus::of(c).label();
         let regions = if c.down_regions.is_empty() {

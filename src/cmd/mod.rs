@@ -66,7 +66,7 @@ pub(crate) fn report_rebuild(
             "rebuilt {} files in {} ms after the change ({})",
             r.files,
             since_change.as_millis(),
-            r.decision.indicator.description()
+            r.decision.headline
         ),
         Err(e) => err_line(format_args!(
             "error: {e:#}\n(still watching; the previous site is unchanged)"

@@ -46,6 +46,7 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
     let Decision {
         components,
         indicator,
+        headline,
         faults,
     } = snapshot.decide(now);
     let open: Vec<_> = incidents.iter().filter(|i| i.is_open_incident()).collect();
@@ -53,7 +54,7 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
         let doc = json!({
             "at": now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             "indicator": indicator.as_str(),
-            "description": indicator.description(),
+            "description": headline,
             "components": components.iter().map(|v| {
                 let c = config.site.components.iter().find(|c| c.id == v.id);
                 json!({
@@ -77,7 +78,7 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
         });
         outln!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
-        outln!("{} ({})", indicator.description(), indicator.as_str());
+        outln!("{headline} ({})", indicator.as_str());
         let english = crate::site::i18n::Strings::english();
         for v in &components {
             let name = config

@@ -64,6 +64,8 @@ pub struct Decision {
     pub components: Vec<ComponentVerdict>,
     /// The page indicator.
     pub indicator: Indicator,
+    /// The page's headline (see [`status::headline`]).
+    pub headline: &'static str,
     /// The faults behind failing probes (see `status::localise`).
     pub faults: Vec<localise::Cause>,
 }
@@ -130,6 +132,7 @@ impl Snapshot {
         );
         let indicator = self.indicator(&components, &faults);
         Decision {
+            headline: status::headline(indicator, &components),
             components,
             indicator,
             faults,
@@ -290,6 +293,7 @@ pub fn build(project: &Project, clock: Clock, options: Options<'_>) -> Result<Re
         config,
         components: &decision.components,
         indicator: decision.indicator,
+        headline: decision.headline,
         faults: &decision.faults,
         incidents: &snapshot.incidents,
         now,

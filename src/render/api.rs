@@ -193,7 +193,7 @@ pub fn files(model: &Model, posts: &[Incident]) -> Vec<(String, Vec<u8>)> {
     };
     let status = json!({
         "indicator": model.status.indicator.as_str(),
-        "description": model.status.indicator.description(),
+        "description": model.status.headline,
     });
     let comps = components(&model.catalogue, &id, now);
     let by_slug: std::collections::HashMap<&str, &Incident> =

@@ -23,6 +23,8 @@ pub struct Inputs<'a> {
     pub components: &'a [ComponentVerdict],
     /// The page indicator.
     pub indicator: Indicator,
+    /// The page's headline in English (see `status::headline`).
+    pub headline: &'static str,
     /// The faults behind failing probes, with their causes.
     pub faults: &'a [crate::status::localise::Cause],
     /// Incidents, newest first.
@@ -260,7 +262,8 @@ pub fn assemble(inputs: &Inputs<'_>) -> Model {
         generated_at: tv(now),
         status: IndicatorView {
             indicator: inputs.indicator,
-            description: word(inputs.indicator.description()),
+            description: word(inputs.headline),
+            headline: inputs.headline,
         },
         regions: config
             .probing

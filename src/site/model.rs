@@ -258,8 +258,11 @@ pub struct TimeView {
 pub struct IndicatorView {
     /// none, minor, major, critical or maintenance.
     pub indicator: Indicator,
-    /// e.g. "All Systems Operational".
+    /// e.g. "All Systems Operational", or "No Current Data" when nothing is known.
     pub description: String,
+    /// The same in English, for the API.
+    #[serde(skip)]
+    pub headline: &'static str,
 }
 
 /// A region.

@@ -117,8 +117,28 @@ impl Indicator {
     }
 }
 
-/// The page indicator from the component statuses, the open incidents' impacts and
-/// whether a maintenance window is active.
+/// The page's headline: the indicator's description, except that with nothing wrong
+/// it claims no more than the components' rows know: "No Current Data" when no
+/// monitored component has fresh data, "Some Systems Without Current Data" when some
+/// have none.
+pub fn headline(indicator: Indicator, components: &[ComponentVerdict]) -> &'static str {
+    if indicator != Indicator::None {
+        return indicator.description();
+    }
+    let monitored = components.iter().filter(|c| c.monitored).count();
+    let blind = components
+        .iter()
+        .filter(|c| c.monitored && c.no_data && c.status == Status::Operational)
+        .count();
+    match blind {
+        0 => indicator.description(),
+        n if n == monitored => "No Current Data",
+        _ => "Some Systems Without Current Data",
+    }
+}
+
+/// The page indicator from the components' statuses, the open incidents' impacts and
+/// whether a maintenance window is running.
 pub fn indicator(
     statuses: impl IntoIterator<Item = Status>,
     open_impacts: impl IntoIterator<Item = Impact>,

@@ -160,6 +160,21 @@ fn no_state_at_all_shows_no_data_not_an_outage() {
     assert!(out.status.success(), "{}", stderr(&out));
     let html = t.read("site/index.html");
     assert!(component_html(&html, "web").contains("status-no_data"));
+    // The headline claims no more than the rows know, on the page and in the API.
+    assert!(html.contains("No Current Data"), "the headline");
+    assert!(!html.contains("All Systems Operational"));
+    let api: serde_json::Value = serde_json::from_str(&t.read("site/api/v2/status.json")).unwrap();
+    assert_eq!(api["status"]["indicator"], "none");
+    assert_eq!(api["status"]["description"], "No Current Data");
+
+    // One region of three reporting web only: api has no data, so only some do.
+    region(&t, "r1", 5, &[("web-home", &[U, U])]);
+    assert!(t.run(&["build", "--now", NOW]).status.success());
+    let html = t.read("site/index.html");
+    assert!(
+        html.contains("Some Systems Without Current Data"),
+        "the headline"
+    );
 }
 
 const INCIDENT: &str = "---\ntitle: Elevated API errors\nimpact: major\ncomponents: [api]\n---\n## 2026-11-20T10:05:00Z identified\nA bad deploy is rolling back.\n\n## 2026-11-20T09:58:00Z investigating\nWe are investigating **elevated** error rates.\n";

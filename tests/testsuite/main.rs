@@ -21,6 +21,7 @@ mod feeds;
 mod harness;
 mod hostile;
 mod icmp;
+mod limits;
 mod metrics;
 mod objstore;
 mod probe;

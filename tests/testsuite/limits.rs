@@ -1,0 +1,191 @@
+//! Every input bounded (issue 14): files that are not regular files, larger than their
+//! limit, not UTF-8, outside their folder, or outside the state schema's bounds are
+//! refused by name, quickly, and nothing hangs; the site of a failed build stays as it was.
+
+use std::time::Duration;
+
+use pharos::state::history::Policy;
+use pharos::state::{Health, RegionState, Sample};
+
+use crate::harness::{ProjectTest, project_with, stderr};
+
+const NOW: &str = "2026-11-20T12:00:00Z";
+const LIMIT: Duration = Duration::from_secs(60);
+
+fn project() -> ProjectTest {
+    project_with(
+        "  - id: web-home\n    kind: http\n    url: https://www.test/\n    components: [web]\n    interval: 30s\n",
+        &["r1"],
+    )
+}
+
+fn mkfifo(path: &std::path::Path) {
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        path,
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o600),
+        0,
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_post_that_is_a_device_a_fifo_or_too_large_is_refused_by_name() {
+    let t = project();
+    std::fs::create_dir_all(t.path().join("incidents")).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", t.path().join("incidents/2026-11-20-zero.md")).unwrap();
+    mkfifo(&t.path().join("incidents/2026-11-20-fifo.md"));
+    let big = format!(
+        "---\ntitle: Big\nimpact: minor\ncomponents: [web]\n---\n## 2026-11-20T10:00:00Z investigating\n{}\n",
+        "x".repeat(2 * 1024 * 1024)
+    );
+    t.write("incidents/2026-11-20-big.md", &big);
+    for args in [&["check"][..], &["build", "--now", NOW]] {
+        let out = t.run_limit(args, LIMIT);
+        assert!(!out.status.success(), "{args:?} must fail");
+        let err = format!("{}{}", stderr(&out), crate::harness::stdout(&out));
+        assert!(
+            // A link to a device is a link out of the project: refused before any read.
+            err.contains("incidents/2026-11-20-zero.md: leads outside incidents/"),
+            "{args:?}: {err}"
+        );
+        assert!(
+            err.contains("incidents/2026-11-20-fifo.md") && err.contains("is a named pipe"),
+            "{args:?}: {err}"
+        );
+        assert!(
+            err.contains("incidents/2026-11-20-big.md")
+                && err.contains("more than the 1048576 bytes a post may hold"),
+            "{args:?}: {err}"
+        );
+    }
+    assert!(!t.path().join("site").exists(), "nothing half-written");
+}
+
+#[test]
+fn a_post_linking_out_of_the_project_or_not_utf8_is_refused_with_its_place() {
+    let t = project();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let secret = elsewhere.path().join("secret.md");
+    std::fs::write(
+        &secret,
+        "---\ntitle: Secret\nimpact: minor\ncomponents: [web]\n---\n## 2026-11-20T10:00:00Z investigating\nprivate words\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(t.path().join("incidents")).unwrap();
+    std::os::unix::fs::symlink(&secret, t.path().join("incidents/2026-11-20-link.md")).unwrap();
+    std::fs::write(
+        t.path().join("incidents/2026-11-20-latin1.md"),
+        b"---\ntitle: Caf\xe9\n",
+    )
+    .unwrap();
+    let out = t.run_limit(&["build", "--now", NOW], LIMIT);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("incidents/2026-11-20-link.md") && err.contains("leads outside incidents/"),
+        "{err}"
+    );
+    assert!(
+        err.contains("incidents/2026-11-20-latin1.md:2:11") && err.contains("not UTF-8"),
+        "{err}"
+    );
+    assert!(!t.path().join("site").exists());
+}
+
+/// A region state with `transitions` confirmed changes on `web-home`, written as a worker
+/// never would when there are more than the schema keeps.
+fn state_with_transitions(region: &str, transitions: usize) -> String {
+    let now: chrono::DateTime<chrono::Utc> = NOW.parse().unwrap();
+    let mut s = RegionState::new(region, now);
+    s.record(
+        "web-home",
+        "http",
+        "https://www.test/",
+        &Policy::every(30.0),
+        Sample::new(now, Health::Up, "ok".into()),
+    );
+    let mut v = serde_json::to_value(&s).unwrap();
+    let t: Vec<serde_json::Value> = (0..transitions)
+        .map(|i| {
+            serde_json::json!({
+                "at": (now - chrono::Duration::seconds(60 * (transitions - i) as i64))
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                "to": if i % 2 == 0 { "down" } else { "up" },
+            })
+        })
+        .collect();
+    v["probes"]["web-home"]["transitions"] = serde_json::Value::Array(t);
+    serde_json::to_string(&v).unwrap()
+}
+
+#[test]
+fn state_files_that_are_fifos_or_outside_the_schema_are_left_out_not_waited_for() {
+    let t = project();
+    std::fs::create_dir_all(t.path().join("state")).unwrap();
+    mkfifo(&t.path().join("state/r1.json"));
+    let out = t.run_limit(&["build", "--now", NOW], LIMIT);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("state/r1.json: is a named pipe (FIFO)"),
+        "{}",
+        stderr(&out)
+    );
+
+    // The worker refuses to overwrite it, and --move-aside moves it.
+    let out = t.run_limit(&["probe", "--region", "r1", "--once"], LIMIT);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("--move-aside"), "{}", stderr(&out));
+
+    std::fs::remove_file(t.path().join("state/r1.json")).unwrap();
+    t.write("state/r1.json", &state_with_transitions("r1", 100_000));
+    let out = t.run_limit(&["build", "--now", NOW], LIMIT);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("probe \"web-home\" has 100000 transitions, more than 500"),
+        "{}",
+        stderr(&out)
+    );
+    let out = t.run_limit(
+        &["probe", "--region", "r1", "--once", "--move-aside"],
+        LIMIT,
+    );
+    assert!(
+        stderr(&out).contains("kept it as"),
+        "moved aside and said so: {}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_state_file_that_is_garbage_or_a_folder_can_be_moved_aside() {
+    for garbage in [None, Some(&b"\xff\xfe not json"[..])] {
+        let t = project();
+        let path = t.path().join("state/r1.json");
+        std::fs::create_dir_all(&path).unwrap();
+        if let Some(bytes) = garbage {
+            std::fs::remove_dir(&path).unwrap();
+            std::fs::write(&path, bytes).unwrap();
+        }
+        let out = t.run_limit(
+            &["probe", "--region", "r1", "--once", "--move-aside"],
+            LIMIT,
+        );
+        assert!(
+            stderr(&out).contains("kept it as"),
+            "moved aside and said so: {}",
+            stderr(&out)
+        );
+        assert!(
+            std::fs::read_dir(t.path().join("state"))
+                .unwrap()
+                .flatten()
+                .any(|e| e
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with("r1.json.damaged-")),
+            "the copy is kept"
+        );
+    }
+}
