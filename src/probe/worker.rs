@@ -419,7 +419,8 @@ fn finished(
             tracing::error!("a check panicked: {e}");
             Some((
                 i,
-                super::sample_now(
+                Sample::new(
+                    Utc::now(),
                     Health::Unknown,
                     "internal error: the check crashed; please report this as a pharos bug"
                         .to_string(),
