@@ -13,7 +13,7 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 
 use super::ctx::{Ctx, RunInfo};
 use super::failure::Failure;
-use super::outcome::{Outcome, blank};
+use super::outcome::{Outcome, Verdict, blank};
 use super::units::{fmt_duration, ms};
 use crate::config::{CommandSpec, Probe, TimeoutHealth};
 use crate::state::{Health, PerfValue, PluginInfo, Sample};
@@ -119,7 +119,7 @@ fn not_started(program: &str, e: &std::io::Error) -> Failure {
 }
 
 /// A plugin out of time: down or unknown as `timeout_health` says.
-fn timed_out(probe: &Probe, spec: &CommandSpec) -> (Result<(Health, String), Failure>, PluginInfo) {
+fn timed_out(probe: &Probe, spec: &CommandSpec) -> (Verdict, PluginInfo) {
     let detail = format!(
         "timeout after {}; the plugin and its children were killed",
         fmt_duration(probe.timeout)
@@ -140,7 +140,7 @@ fn judge(
     out: &[u8],
     err: &[u8],
     status: std::io::Result<std::process::ExitStatus>,
-) -> (Result<(Health, String), Failure>, PluginInfo) {
+) -> (Verdict, PluginInfo) {
     let (summary, perfdata) = parse_output(&String::from_utf8_lossy(out));
     let first_err = String::from_utf8_lossy(err)
         .lines()

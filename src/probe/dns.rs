@@ -14,11 +14,11 @@ use tokio::net::UdpSocket;
 
 use super::ctx::Ctx;
 use super::failure::Failure;
-use super::outcome::{Outcome, blank, grade};
+use super::outcome::{Outcome, Verdict, blank, grade};
 use super::transport::{open_socket, resolve};
 use super::units::{fmt_duration, ms};
 use crate::config::{DnsSpec, IpVersion, Probe, Transport};
-use crate::state::{DnsInfo, Health, Phases, Sample};
+use crate::state::{DnsInfo, Phases, Sample};
 
 /// The standard name of a response code (`NXDOMAIN`), as probes.yaml writes it.
 pub(crate) fn rcode_word(code: ResponseCode) -> String {
@@ -287,12 +287,7 @@ pub fn check_answers<'a>(spec: &DnsSpec, info: &'a DnsInfo) -> Result<Vec<&'a st
     Ok(values)
 }
 
-fn judge(
-    probe: &Probe,
-    spec: &DnsSpec,
-    info: &DnsInfo,
-    elapsed: std::time::Duration,
-) -> Result<(Health, String), Failure> {
+fn judge(probe: &Probe, spec: &DnsSpec, info: &DnsInfo, elapsed: std::time::Duration) -> Verdict {
     if !spec.expect_rcode.contains(&info.rcode) {
         return Err(Failure::target(format!(
             "{} for {} {} (expected {})",

@@ -16,11 +16,11 @@ use url::Url;
 use super::assert::Observed;
 use super::ctx::Ctx;
 use super::failure::{Failure, FailureKind};
-use super::outcome::{Outcome, blank, grade, timed_out};
+use super::outcome::{Outcome, Verdict, blank, grade, timed_out};
 use super::transport::{conn_info, connect, resolve, tls};
 use super::units::{fmt_duration, ms};
 use crate::config::{HttpSpec, Method, Probe};
-use crate::state::{CertInfo, ConnInfo, Health, Phases, Sample};
+use crate::state::{CertInfo, ConnInfo, Phases, Sample};
 
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
@@ -115,7 +115,7 @@ pub(crate) async fn check(
             let verdict = judge(probe, spec, &resp, elapsed);
             observed.body = Some(resp.body);
             observed.headers = resp.headers;
-            Ok(verdict)
+            verdict
         }
     };
     Outcome::judged(
@@ -132,30 +132,28 @@ pub(crate) async fn check(
 }
 
 /// Up, degraded or down from the final response.
-fn judge(probe: &Probe, spec: &HttpSpec, resp: &Response, elapsed: Duration) -> (Health, String) {
+fn judge(probe: &Probe, spec: &HttpSpec, resp: &Response, elapsed: Duration) -> Verdict {
     if !spec.expect_status.iter().any(|m| m.accepts(resp.status)) {
         let expected: Vec<String> = spec.expect_status.iter().map(|m| m.to_string()).collect();
-        return (
-            Health::Down,
-            format!("HTTP {} (expected {})", resp.status, expected.join(", ")),
-        );
+        return Err(Failure::target(format!(
+            "HTTP {} (expected {})",
+            resp.status,
+            expected.join(", ")
+        )));
     }
     if let Some(needle) = &spec.body_contains
         && !contains(&resp.body, needle.as_bytes())
     {
-        return (
-            Health::Down,
-            format!(
-                "HTTP {}, but the body does not contain \"{needle}\" (read {} bytes)",
-                resp.status, resp.bytes_read
-            ),
-        );
+        return Err(Failure::target(format!(
+            "HTTP {}, but the body does not contain \"{needle}\" (read {} bytes)",
+            resp.status, resp.bytes_read
+        )));
     }
-    grade(
+    Ok(grade(
         probe,
         elapsed,
         format!("HTTP {} in {}", resp.status, fmt_duration(elapsed)),
-    )
+    ))
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {

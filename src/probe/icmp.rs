@@ -11,7 +11,7 @@ use surge_ping::{PingIdentifier, PingSequence, SurgeError};
 
 use super::ctx::Ctx;
 use super::failure::Failure;
-use super::outcome::{Outcome, grade, timed_out};
+use super::outcome::{Outcome, Verdict, blank, grade, timed_out};
 use super::transport::resolve;
 use super::units::{ms, round_ms};
 use crate::config::{IcmpSpec, Probe};
@@ -74,7 +74,7 @@ pub(crate) async fn check(probe: &Probe, spec: &IcmpSpec, ctx: &Ctx) -> Outcome 
         Sample {
             latency_ms: avg.map(ms).or(Some(ms(start.elapsed()))),
             icmp: Some(info),
-            ..super::outcome::blank(at)
+            ..blank(at)
         },
         verdict,
     )
@@ -112,12 +112,7 @@ fn tally(ip: IpAddr, sent: u32, rtts: &[Duration], socket: &str) -> IcmpInfo {
 }
 
 /// Up, degraded or down by loss and round-trip time.
-fn judge(
-    probe: &Probe,
-    spec: &IcmpSpec,
-    info: &IcmpInfo,
-    avg: Option<Duration>,
-) -> Result<(Health, String), Failure> {
+fn judge(probe: &Probe, spec: &IcmpSpec, info: &IcmpInfo, avg: Option<Duration>) -> Verdict {
     let summary = format!(
         "{}/{} echo replies from {}",
         info.received, info.sent, info.ip

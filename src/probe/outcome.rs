@@ -11,7 +11,8 @@ use crate::config::Probe;
 use crate::state::{Health, Sample};
 
 /// What a check concluded: a health it saw, with its detail (up, degraded, or unknown as
-/// a plugin or a heartbeat says), or a failure, whose kind gives the health.
+/// a plugin or a heartbeat says), or a failure, whose kind gives the health. Every down
+/// verdict is a [`Failure`].
 pub(crate) type Verdict = Result<(Health, String), Failure>;
 
 /// One attempt of a check.
@@ -25,8 +26,8 @@ pub(crate) struct Outcome {
 
 impl Outcome {
     /// The outcome of `verdict`, with the facts already in `sample` (its health and
-    /// detail are the verdict's). A down verdict that is not a [`Failure`] counts as the
-    /// target's.
+    /// detail are the verdict's). Should a down health come without a [`Failure`], it
+    /// counts as the target's, so that every down sample is re-checked as before.
     pub(crate) fn judged(mut sample: Sample, verdict: Verdict) -> Outcome {
         let failure = match verdict {
             Ok((Health::Down, detail)) => {

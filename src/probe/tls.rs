@@ -8,7 +8,7 @@ use tokio::net::TcpStream;
 
 use super::ctx::Ctx;
 use super::failure::Failure;
-use super::outcome::{Outcome, blank, timed_out};
+use super::outcome::{Outcome, Verdict, blank, timed_out};
 use super::transport::{conn_info, connect, resolve, tls};
 use super::units::ms;
 use crate::config::{Probe, Starttls, TlsCheckSpec};
@@ -47,7 +47,7 @@ pub(crate) async fn check(probe: &Probe, spec: &TlsCheckSpec, ctx: &Ctx) -> Outc
                 None => Err(Failure::target(
                     "tls: the server presented no readable certificate",
                 )),
-                Some(info) => Ok(judge_expiry(info, spec.warn_days, spec.crit_days, at)),
+                Some(info) => judge_expiry(info, spec.warn_days, spec.crit_days, at),
             }
         }
     };
@@ -92,15 +92,12 @@ async fn shake(
 }
 
 /// Up, degraded or down by the days left on the earliest-expiring certificate.
-fn judge_expiry(
-    info: &CertInfo,
-    warn_days: u32,
-    crit_days: u32,
-    now: DateTime<Utc>,
-) -> (Health, String) {
+fn judge_expiry(info: &CertInfo, warn_days: u32, crit_days: u32, now: DateTime<Utc>) -> Verdict {
     if info.leaf_not_after <= now {
         let date = info.leaf_not_after.format("%Y-%m-%d");
-        return (Health::Down, format!("the certificate expired on {date}"));
+        return Err(Failure::target(format!(
+            "the certificate expired on {date}"
+        )));
     }
     let left = info.earliest_not_after - now;
     let days = left.num_days();
@@ -111,27 +108,26 @@ fn judge_expiry(
         "the certificate"
     };
     if left <= chrono::Duration::zero() {
-        return (Health::Down, format!("{which} expired on {date}"));
+        return Err(Failure::target(format!("{which} expired on {date}")));
     }
     let invalid = match (&info.valid, &info.reason) {
         (false, Some(r)) => format!(" ({r}, accepted by tls_skip_verify)"),
         _ => String::new(),
     };
     if days <= i64::from(crit_days) {
-        (
-            Health::Down,
-            format!("{which} expires in {days} days, on {date} (crit_days {crit_days}){invalid}"),
-        )
+        Err(Failure::target(format!(
+            "{which} expires in {days} days, on {date} (crit_days {crit_days}){invalid}"
+        )))
     } else if days <= i64::from(warn_days) {
-        (
+        Ok((
             Health::Degraded,
             format!("{which} expires in {days} days, on {date} (warn_days {warn_days}){invalid}"),
-        )
+        ))
     } else {
-        (
+        Ok((
             Health::Up,
             format!("certificate valid for {days} more days, until {date}{invalid}"),
-        )
+        ))
     }
 }
 

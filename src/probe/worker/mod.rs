@@ -314,7 +314,7 @@ impl<'a> Worker<'a> {
 
     /// Take back the writer of a finished write, and record what it held.
     fn written(&mut self, done: writes::Written) -> Result<()> {
-        self.writes.finish(done, &mut self.summary)?;
+        self.writes.finish(done)?;
         for (i, sample) in self.writes.held.drain(..) {
             record(&mut write(&self.state), &self.probes[i], sample);
             self.writes.dirty = true;
@@ -325,13 +325,13 @@ impl<'a> Worker<'a> {
     /// Stop: end the write in flight, let checks in flight finish within the grace
     /// (abandoning the rest), write the state a last time, and sum up.
     async fn stop(mut self) -> Result<Summary> {
-        let mut writer = self.writes.settle(&mut self.summary).await?;
+        let mut writer = self.writes.settle().await?;
         for (i, sample) in self.writes.held.drain(..) {
             record(&mut write(&self.state), &self.probes[i], sample);
         }
         self.drain().await;
         flush(&self.state, &mut writer).await?;
-        self.summary.writes += 1;
+        self.summary.writes = self.writes.count + 1;
         let state = read(&self.state);
         for p in self.probes.iter() {
             let run = state

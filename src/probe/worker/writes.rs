@@ -11,7 +11,6 @@ use chrono::Utc;
 use tokio::task::{JoinError, JoinHandle};
 use tokio::time::Instant;
 
-use super::Summary;
 use crate::state::RegionState;
 use crate::state::object::WriteError;
 use crate::state::store::Writer;
@@ -32,6 +31,8 @@ pub(super) struct Writes {
     /// With object storage: write at least this often, news or not.
     keepalive: Option<Duration>,
     flush_every: Duration,
+    /// Writes that went through.
+    pub(super) count: u64,
 }
 
 impl Writes {
@@ -47,6 +48,7 @@ impl Writes {
                 .unwrap_or_else(Instant::now),
             keepalive,
             flush_every,
+            count: 0,
         }
     }
 
@@ -113,12 +115,12 @@ impl Writes {
     /// Take back the writer from a finished write, with the write counted, or marked to
     /// be tried again when the store was unreachable or full. A fatal failure stops the
     /// worker.
-    pub(super) fn finish(&mut self, done: Written, summary: &mut Summary) -> Result<()> {
+    pub(super) fn finish(&mut self, done: Written) -> Result<()> {
         self.writing = None;
         let (writer, result) =
             done.map_err(|e| anyhow::anyhow!("internal error: writing the state crashed: {e}"))?;
         match result {
-            Ok(()) => summary.writes += 1,
+            Ok(()) => self.count += 1,
             // Unreachable store or full disk: keep probing, try again at the next write.
             Err(WriteError::Failed(e)) => {
                 tracing::warn!("{e:#}; will try again");
@@ -131,10 +133,10 @@ impl Writes {
     }
 
     /// At stop: the write in flight ends first; then the writer, for the last write.
-    pub(super) async fn settle(&mut self, summary: &mut Summary) -> Result<Writer> {
+    pub(super) async fn settle(&mut self) -> Result<Writer> {
         if self.writing.is_some() {
             let done = self.join().await;
-            self.finish(done, summary)?;
+            self.finish(done)?;
         }
         self.writer
             .take()
@@ -147,6 +149,6 @@ pub(super) async fn flush(
     state: &Arc<RwLock<RegionState>>,
     writer: &mut Writer,
 ) -> Result<(), WriteError> {
-    super::write(state).written_at = Utc::now();
+    state.write().unwrap_or_else(|e| e.into_inner()).written_at = Utc::now();
     writer.write(state).await
 }
