@@ -2,6 +2,11 @@
 //! one deadline, no hidden retries. A failure is data (a [`Sample`] with a precise
 //! detail), never an error of the tool. A down sample is re-checked inside the region
 //! before it counts. The scheduler that runs probes over time lives in [`worker`].
+//!
+//! Layers, each using only those below it: [`worker`] → this module's [`check`] → one
+//! module per check kind (`http`, `tcp`, `tls`, `dns`, `icmp`, `command`, `push`) →
+//! [`transport`] (resolve, connect, TLS, ICMP sockets) → [`Failure`] and `units`. A
+//! failure's [`FailureKind`], never its wording, decides down versus unknown.
 
 pub mod assert;
 pub mod command;
