@@ -52,9 +52,11 @@ struct Hop<'a> {
     timeout: Duration,
 }
 
-/// The final response of a check.
+/// A response: the final one of a check, or a redirect.
 struct Response {
     status: u16,
+    /// The `Location` header, when there is one.
+    location: Option<String>,
     headers: Vec<(String, String)>,
     body: Vec<u8>,
     bytes_read: u64,
@@ -193,7 +195,7 @@ async fn fetch(
                 ..spec.tls.clone()
             }
         };
-        let (status, location, resp) = exchange(
+        let resp = exchange(
             spec,
             ctx,
             Hop {
@@ -207,7 +209,9 @@ async fn fetch(
             progress,
         )
         .await?;
+        let status = resp.status;
         let redirect = matches!(status, 301 | 302 | 303 | 307 | 308);
+        let location = resp.location.clone();
         let Some(location) = location.filter(|_| redirect && spec.follow_redirects) else {
             return Ok(resp);
         };
@@ -251,14 +255,13 @@ async fn fetch(
     }
 }
 
-/// One request on one fresh connection. Returns the status, a redirect location, and
-/// the response with its (capped) body.
+/// One request on one fresh connection: the response, with its (capped) body.
 async fn exchange(
     spec: &HttpSpec,
     ctx: &Ctx,
     hop: Hop<'_>,
     progress: &mut Progress,
-) -> Result<(u16, Option<String>, Response), Failure> {
+) -> Result<Response, Failure> {
     let (stream, host) = dial(spec, ctx, &hop, progress).await?;
     progress.phase = "headers";
     let t = Instant::now();
@@ -319,16 +322,13 @@ async fn exchange(
     };
     progress.phases.transfer_ms += ms(t.elapsed());
     progress.conn.bytes_read = bytes_read;
-    Ok((
+    Ok(Response {
         status,
         location,
-        Response {
-            status,
-            headers,
-            body,
-            bytes_read,
-        },
-    ))
+        headers,
+        body,
+        bytes_read,
+    })
 }
 
 /// Resolve, connect and, for https, shake hands: the stream to send the request on, and

@@ -39,17 +39,12 @@ pub(crate) async fn check(probe: &Probe, spec: &TlsCheckSpec, ctx: &Ctx) -> Outc
     let verdict = match result {
         Err(_) => Err(timed_out(probe.timeout, progress.phase)),
         Ok(Err(reason)) => Err(reason),
-        Ok(Ok(tls_version)) => {
-            if let (Some(c), Some(v)) = (progress.conn.as_mut(), tls_version) {
-                c.tls_version = Some(v);
-            }
-            match &progress.cert {
-                None => Err(Failure::target(
-                    "tls: the server presented no readable certificate",
-                )),
-                Some(info) => judge_expiry(info, spec.warn_days, spec.crit_days, at),
-            }
-        }
+        Ok(Ok(())) => match &progress.cert {
+            None => Err(Failure::target(
+                "tls: the server presented no readable certificate",
+            )),
+            Some(info) => judge_expiry(info, spec.warn_days, spec.crit_days, at),
+        },
     };
     Outcome::judged(
         Sample {
@@ -63,13 +58,13 @@ pub(crate) async fn check(probe: &Probe, spec: &TlsCheckSpec, ctx: &Ctx) -> Outc
     )
 }
 
-/// Connect and shake hands; the negotiated TLS version.
+/// Connect and shake hands, recording the certificate and the negotiated version.
 async fn shake(
     probe: &Probe,
     spec: &TlsCheckSpec,
     ctx: &Ctx,
     progress: &mut Progress,
-) -> Result<Option<String>, Failure> {
+) -> Result<(), Failure> {
     let start = Instant::now();
     let addrs = resolve(ctx.resolver(), &spec.host, spec.port, spec.ip_version).await?;
     progress.phases.resolve_ms = ms(start.elapsed());
@@ -88,7 +83,10 @@ async fn shake(
     progress.cert = info;
     let stream = result?;
     progress.phases.tls_ms = ms(t.elapsed());
-    Ok(tls::version(&stream))
+    if let (Some(c), Some(v)) = (progress.conn.as_mut(), tls::version(&stream)) {
+        c.tls_version = Some(v);
+    }
+    Ok(())
 }
 
 /// Up, degraded or down by the days left on the earliest-expiring certificate.
