@@ -11,67 +11,26 @@ use std::time::Instant;
 use chrono::Utc;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
-use super::{Ctx, RunInfo, fmt_duration, round_ms, sample_now};
+use super::ctx::{Ctx, RunInfo};
+use super::failure::Failure;
+use super::outcome::{Outcome, Verdict, blank};
+use super::units::{fmt_duration, ms};
 use crate::config::{CommandSpec, Probe, TimeoutHealth};
 use crate::state::{Health, PerfValue, PluginInfo, Sample};
 
 /// Longest detail kept from a plugin's first line.
 const MAX_DETAIL: usize = 300;
 
-pub(crate) async fn check(probe: &Probe, spec: &CommandSpec, ctx: &Ctx, run: &RunInfo) -> Sample {
-    let mut argv = Vec::with_capacity(spec.argv.len());
-    for a in &spec.argv {
-        match a.resolve_env() {
-            Ok(v) => argv.push(v),
-            Err(missing) => return sample_now(Health::Unknown, missing.to_string()),
-        }
-    }
-    let Some((program, args)) = argv.split_first() else {
-        return sample_now(Health::Unknown, "command: empty argv".to_string());
+pub(crate) async fn check(probe: &Probe, spec: &CommandSpec, ctx: &Ctx, run: &RunInfo) -> Outcome {
+    let (mut cmd, program) = match command(probe, spec, ctx, run) {
+        Ok(c) => c,
+        Err(failure) => return Outcome::now(Err(failure)),
     };
-    let mut cmd = tokio::process::Command::new(program);
-    cmd.args(args)
-        .env_clear()
-        .envs(ctx.base_env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true)
-        .env("PHAROS_PROBE_ID", &probe.id)
-        .env("PHAROS_REGION", &run.region)
-        .env("PHAROS_TARGET", probe.kind.target())
-        .env(
-            "PHAROS_PREVIOUS_STATUS",
-            run.previous.map_or("none", |h| h.as_str()),
-        );
-    for (name, value) in &spec.env {
-        match value.resolve_env() {
-            Ok(v) => {
-                cmd.env(name, v);
-            }
-            Err(missing) => return sample_now(Health::Unknown, missing.to_string()),
-        }
-    }
-
     let at = Utc::now();
     let start = Instant::now();
     let mut child = match cmd.spawn() {
         Ok(c) => c,
-        Err(e) => {
-            let detail = match e.kind() {
-                std::io::ErrorKind::NotFound => {
-                    format!(
-                        "plugin not found: {program}; install it on this prober or fix the path"
-                    )
-                }
-                std::io::ErrorKind::PermissionDenied => {
-                    format!("plugin {program} is not executable here (chmod +x, or check the path)")
-                }
-                _ => format!("cannot start plugin {program}: {e}"),
-            };
-            return sample_now(Health::Unknown, detail);
-        }
+        Err(e) => return Outcome::now(Err(not_started(&program, &e))),
     };
     // Whatever happens to this check (done, timed out, abandoned at stop), nothing the
     // plugin started outlives it.
@@ -91,77 +50,142 @@ pub(crate) async fn check(probe: &Probe, spec: &CommandSpec, ctx: &Ctx, run: &Ru
     });
     let (waited, drained) = tokio::join!(waiting, draining);
     let (out, err) = drained.unwrap_or_default();
-    let finished = waited.map(|status| (out, err, status));
     let elapsed = start.elapsed();
-    let (health, detail, info) = match finished {
+    let (verdict, info) = match waited {
         Err(_) => {
             let _ = child.kill().await;
-            let health = match spec.timeout_health {
-                TimeoutHealth::Down => Health::Down,
-                TimeoutHealth::Unknown => Health::Unknown,
-            };
-            (
-                health,
-                format!(
-                    "timeout after {}; the plugin and its children were killed",
-                    fmt_duration(probe.timeout)
-                ),
-                PluginInfo {
-                    exit_code: None,
-                    perfdata: Vec::new(),
-                },
-            )
+            timed_out(probe, spec)
         }
-        Ok((out, err, status)) => {
-            let (summary, perfdata) = parse_output(&String::from_utf8_lossy(&out));
-            let first_err = String::from_utf8_lossy(&err)
-                .lines()
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_string();
-            let code = status.as_ref().ok().and_then(|s| s.code());
-            let health = match code {
-                Some(0) => Health::Up,
-                Some(1) => Health::Degraded,
-                Some(2) => Health::Down,
-                _ => Health::Unknown,
-            };
-            let said = if !summary.is_empty() {
-                summary
-            } else {
-                first_err
-            };
-            let detail = match (&status, code) {
-                (Err(e), _) => format!("waiting for the plugin failed: {e}"),
-                (Ok(s), None) => format!(
-                    "plugin killed by signal {}{}",
-                    s.signal().unwrap_or_default(),
-                    if said.is_empty() {
-                        String::new()
-                    } else {
-                        format!(": {said}")
-                    }
-                ),
-                (Ok(_), Some(c)) if said.is_empty() => format!("exit code {c}, no output"),
-                (Ok(_), Some(c)) if !(0..=2).contains(&c) => format!("exit code {c}: {said}"),
-                _ => said,
-            };
-            (
-                health,
-                truncate(&detail, MAX_DETAIL),
-                PluginInfo {
-                    exit_code: code,
-                    perfdata,
-                },
-            )
-        }
+        Ok(status) => judge(&out, &err, status),
     };
-    Sample {
-        latency_ms: Some(round_ms(elapsed.as_secs_f64() * 1e3)),
-        plugin: Some(info),
-        ..Sample::new(at, health, detail)
+    Outcome::judged(
+        Sample {
+            latency_ms: Some(ms(elapsed)),
+            plugin: Some(info),
+            ..blank(at)
+        },
+        verdict,
+    )
+}
+
+/// The plugin's command, with its `${VAR}`s resolved, and the program it runs.
+fn command(
+    probe: &Probe,
+    spec: &CommandSpec,
+    ctx: &Ctx,
+    run: &RunInfo,
+) -> Result<(tokio::process::Command, String), Failure> {
+    let argv = spec
+        .argv
+        .iter()
+        .map(|a| a.resolve_env())
+        .collect::<Result<Vec<_>, _>>()?;
+    let Some((program, args)) = argv.split_first() else {
+        return Err(Failure::prober("command: empty argv"));
+    };
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.args(args)
+        .env_clear()
+        .envs(ctx.base_env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true)
+        .env("PHAROS_PROBE_ID", &probe.id)
+        .env("PHAROS_REGION", &run.region)
+        .env("PHAROS_TARGET", probe.kind.target())
+        .env(
+            "PHAROS_PREVIOUS_STATUS",
+            run.previous.map_or("none", |h| h.as_str()),
+        );
+    for (name, value) in &spec.env {
+        cmd.env(name, value.resolve_env()?);
     }
+    Ok((cmd, program.clone()))
+}
+
+/// Why a plugin did not start, with the fix: the prober cannot run the check.
+fn not_started(program: &str, e: &std::io::Error) -> Failure {
+    Failure::prober(match e.kind() {
+        std::io::ErrorKind::NotFound => {
+            format!("plugin not found: {program}; install it on this prober or fix the path")
+        }
+        std::io::ErrorKind::PermissionDenied => {
+            format!("plugin {program} is not executable here (chmod +x, or check the path)")
+        }
+        _ => format!("cannot start plugin {program}: {e}"),
+    })
+}
+
+/// A plugin out of time: down or unknown as `timeout_health` says.
+fn timed_out(probe: &Probe, spec: &CommandSpec) -> (Verdict, PluginInfo) {
+    let detail = format!(
+        "timeout after {}; the plugin and its children were killed",
+        fmt_duration(probe.timeout)
+    );
+    let verdict = match spec.timeout_health {
+        TimeoutHealth::Down => Err(Failure::target(detail)),
+        TimeoutHealth::Unknown => Ok((Health::Unknown, detail)),
+    };
+    let info = PluginInfo {
+        exit_code: None,
+        perfdata: Vec::new(),
+    };
+    (verdict, info)
+}
+
+/// A finished plugin's verdict by the plugin API: its exit code and first line.
+fn judge(
+    out: &[u8],
+    err: &[u8],
+    status: std::io::Result<std::process::ExitStatus>,
+) -> (Verdict, PluginInfo) {
+    let (summary, perfdata) = parse_output(&String::from_utf8_lossy(out));
+    let first_err = String::from_utf8_lossy(err)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    let code = status.as_ref().ok().and_then(|s| s.code());
+    let health = match code {
+        Some(0) => Health::Up,
+        Some(1) => Health::Degraded,
+        Some(2) => Health::Down,
+        _ => Health::Unknown,
+    };
+    let said = if !summary.is_empty() {
+        summary
+    } else {
+        first_err
+    };
+    let detail = match (&status, code) {
+        (Err(e), _) => format!("waiting for the plugin failed: {e}"),
+        (Ok(s), None) => format!(
+            "plugin killed by signal {}{}",
+            s.signal().unwrap_or_default(),
+            if said.is_empty() {
+                String::new()
+            } else {
+                format!(": {said}")
+            }
+        ),
+        (Ok(_), Some(c)) if said.is_empty() => format!("exit code {c}, no output"),
+        (Ok(_), Some(c)) if !(0..=2).contains(&c) => format!("exit code {c}: {said}"),
+        _ => said,
+    };
+    let detail = truncate(&detail, MAX_DETAIL);
+    let verdict = if health == Health::Down {
+        Err(Failure::target(detail))
+    } else {
+        Ok((health, detail))
+    };
+    let info = PluginInfo {
+        exit_code: code,
+        perfdata,
+    };
+    (verdict, info)
 }
 
 /// Kills a plugin's process group once: when told to, or when dropped before that.

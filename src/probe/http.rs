@@ -14,11 +14,13 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use url::Url;
 
 use super::assert::Observed;
-use super::tcp::{conn_info, connect, resolve};
-use super::tls;
-use super::{Ctx, fmt_duration, grade, round_ms, sample_now};
+use super::ctx::Ctx;
+use super::failure::{Failure, FailureKind};
+use super::outcome::{Outcome, Verdict, blank, grade, timed_out};
+use super::transport::{conn_info, connect, resolve, tls};
+use super::units::{fmt_duration, ms};
 use crate::config::{HttpSpec, Method, Probe};
-use crate::state::{CertInfo, ConnInfo, Health, Phases, Sample};
+use crate::state::{CertInfo, ConnInfo, Phases, Sample};
 
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
@@ -32,6 +34,14 @@ struct Progress {
     cert: Option<CertInfo>,
 }
 
+/// What a check asks for first: the configured request, its `${VAR}`s resolved.
+struct Ask<'a> {
+    url: &'a str,
+    headers: &'a [(&'a str, String)],
+    body: Option<&'a str>,
+    timeout: Duration,
+}
+
 /// One request of a check: where, how, and with which settings.
 struct Hop<'a> {
     url: &'a Url,
@@ -42,9 +52,11 @@ struct Hop<'a> {
     timeout: Duration,
 }
 
-/// The final response of a check.
+/// A response: the final one of a check, or a redirect.
 struct Response {
     status: u16,
+    /// The `Location` header, when there is one.
+    location: Option<String>,
     headers: Vec<(String, String)>,
     body: Vec<u8>,
     bytes_read: u64,
@@ -59,30 +71,27 @@ impl Drop for ConnGuard {
     }
 }
 
-fn ms(d: Duration) -> f64 {
-    round_ms(d.as_secs_f64() * 1e3)
-}
-
 pub(crate) async fn check(
     probe: &Probe,
     spec: &HttpSpec,
     ctx: &Ctx,
     observed: &mut Observed,
-) -> Sample {
+) -> Outcome {
+    let unset = |missing: crate::config::MissingVar| Outcome::now(Err(missing.into()));
     let url = match spec.url.resolve_env() {
         Ok(u) => u,
-        Err(missing) => return sample_now(Health::Unknown, missing.to_string()),
+        Err(missing) => return unset(missing),
     };
     let mut headers = Vec::with_capacity(spec.headers.len());
     for (name, value) in &spec.headers {
         match value.resolve_env() {
             Ok(v) => headers.push((name.as_str(), v)),
-            Err(missing) => return sample_now(Health::Unknown, missing.to_string()),
+            Err(missing) => return unset(missing),
         }
     }
     let body = match spec.body.as_ref().map(|b| b.resolve_env()).transpose() {
         Ok(b) => b,
-        Err(missing) => return sample_now(Health::Unknown, missing.to_string()),
+        Err(missing) => return unset(missing),
     };
 
     let at = Utc::now();
@@ -91,31 +100,18 @@ pub(crate) async fn check(
         phase: "resolve",
         ..Progress::default()
     };
-    let result = tokio::time::timeout(
-        probe.timeout,
-        fetch(
-            spec,
-            ctx,
-            probe.timeout,
-            &url,
-            &headers,
-            body.as_deref(),
-            &mut progress,
-        ),
-    )
-    .await;
+    let ask = Ask {
+        url: &url,
+        headers: &headers,
+        body: body.as_deref(),
+        timeout: probe.timeout,
+    };
+    let result = tokio::time::timeout(probe.timeout, fetch(spec, ctx, ask, &mut progress)).await;
     let elapsed = start.elapsed();
     let mut http_status = None;
-    let (health, detail) = match result {
-        Err(_) => (
-            Health::Down,
-            format!(
-                "timeout after {} during {}",
-                fmt_duration(probe.timeout),
-                progress.phase
-            ),
-        ),
-        Ok(Err(reason)) => (Health::Down, reason),
+    let verdict = match result {
+        Err(_) => Err(timed_out(probe.timeout, progress.phase)),
+        Ok(Err(reason)) => Err(reason),
         Ok(Ok(resp)) => {
             http_status = Some(resp.status);
             let verdict = judge(probe, spec, &resp, elapsed);
@@ -124,41 +120,42 @@ pub(crate) async fn check(
             verdict
         }
     };
-    Sample {
-        latency_ms: Some(ms(elapsed)),
-        http_status,
-        phases: Some(progress.phases),
-        conn: Some(progress.conn),
-        cert: progress.cert,
-        ..Sample::new(at, health, detail)
-    }
+    Outcome::judged(
+        Sample {
+            latency_ms: Some(ms(elapsed)),
+            http_status,
+            phases: Some(progress.phases),
+            conn: Some(progress.conn),
+            cert: progress.cert,
+            ..blank(at)
+        },
+        verdict,
+    )
 }
 
 /// Up, degraded or down from the final response.
-fn judge(probe: &Probe, spec: &HttpSpec, resp: &Response, elapsed: Duration) -> (Health, String) {
+fn judge(probe: &Probe, spec: &HttpSpec, resp: &Response, elapsed: Duration) -> Verdict {
     if !spec.expect_status.iter().any(|m| m.accepts(resp.status)) {
         let expected: Vec<String> = spec.expect_status.iter().map(|m| m.to_string()).collect();
-        return (
-            Health::Down,
-            format!("HTTP {} (expected {})", resp.status, expected.join(", ")),
-        );
+        return Err(Failure::target(format!(
+            "HTTP {} (expected {})",
+            resp.status,
+            expected.join(", ")
+        )));
     }
     if let Some(needle) = &spec.body_contains
         && !contains(&resp.body, needle.as_bytes())
     {
-        return (
-            Health::Down,
-            format!(
-                "HTTP {}, but the body does not contain \"{needle}\" (read {} bytes)",
-                resp.status, resp.bytes_read
-            ),
-        );
+        return Err(Failure::target(format!(
+            "HTTP {}, but the body does not contain \"{needle}\" (read {} bytes)",
+            resp.status, resp.bytes_read
+        )));
     }
-    grade(
+    Ok(grade(
         probe,
         elapsed,
         format!("HTTP {} in {}", resp.status, fmt_duration(elapsed)),
-    )
+    ))
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -169,13 +166,16 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 async fn fetch(
     spec: &HttpSpec,
     ctx: &Ctx,
-    timeout: Duration,
-    url: &str,
-    headers: &[(&str, String)],
-    body: Option<&str>,
+    ask: Ask<'_>,
     progress: &mut Progress,
-) -> Result<Response, String> {
-    let mut url = Url::parse(url).map_err(|e| format!("invalid url: {e}"))?;
+) -> Result<Response, Failure> {
+    let Ask {
+        url,
+        headers,
+        body,
+        timeout,
+    } = ask;
+    let mut url = Url::parse(url).map_err(|e| Failure::target(format!("invalid url: {e}")))?;
     let mut method = spec.method;
     let mut body = body.map(str::to_string);
     let mut visited = HashSet::new();
@@ -195,7 +195,7 @@ async fn fetch(
                 ..spec.tls.clone()
             }
         };
-        let (status, location, resp) = exchange(
+        let resp = exchange(
             spec,
             ctx,
             Hop {
@@ -209,25 +209,27 @@ async fn fetch(
             progress,
         )
         .await?;
+        let status = resp.status;
         let redirect = matches!(status, 301 | 302 | 303 | 307 | 308);
+        let location = resp.location.clone();
         let Some(location) = location.filter(|_| redirect && spec.follow_redirects) else {
             return Ok(resp);
         };
         progress.conn.redirects += 1;
         if progress.conn.redirects > spec.max_redirects {
-            return Err(format!(
+            return Err(Failure::target(format!(
                 "too many redirects (more than {}); the last answer was HTTP {status}",
                 spec.max_redirects
-            ));
+            )));
         }
-        let next = url
-            .join(&location)
-            .map_err(|_| format!("HTTP {status} with an invalid Location header"))?;
+        let next = url.join(&location).map_err(|_| {
+            Failure::target(format!("HTTP {status} with an invalid Location header"))
+        })?;
         if !matches!(next.scheme(), "http" | "https") {
-            return Err(format!(
+            return Err(Failure::target(format!(
                 "HTTP {status} redirects to a {} address",
                 next.scheme()
-            ));
+            )));
         }
         if visited.contains(next.as_str()) {
             // A path built from ${SECRET} references must not reach the state file.
@@ -236,10 +238,10 @@ async fn fetch(
             } else {
                 next.path().to_string()
             };
-            return Err(format!(
+            return Err(Failure::target(format!(
                 "redirect loop: {place} was already visited (after {} redirects)",
                 progress.conn.redirects
-            ));
+            )));
         }
         if status == 303 || (matches!(status, 301 | 302) && method == Method::Post) {
             method = if method == Method::Head {
@@ -253,100 +255,37 @@ async fn fetch(
     }
 }
 
-/// One request on one fresh connection. Returns the status, a redirect location, and
-/// the response with its (capped) body.
+/// One request on one fresh connection: the response, with its (capped) body.
 async fn exchange(
     spec: &HttpSpec,
     ctx: &Ctx,
     hop: Hop<'_>,
     progress: &mut Progress,
-) -> Result<(u16, Option<String>, Response), String> {
-    let Hop {
-        url,
-        method,
-        headers,
-        body,
-        tls: tls_spec,
-        timeout,
-    } = hop;
-    let host = url.host_str().ok_or("url has no host")?.to_string();
-    let https = url.scheme() == "https";
-    let port = url
-        .port_or_known_default()
-        .unwrap_or(if https { 443 } else { 80 });
-
-    progress.phase = "resolve";
-    let t = Instant::now();
-    let addrs = resolve(ctx, &host, port, spec.ip_version).await?;
-    progress.phases.resolve_ms += ms(t.elapsed());
-
-    progress.phase = "connect";
-    let t = Instant::now();
-    let (tcp, addr) = connect(&addrs, ctx, timeout).await?;
-    let redirects = progress.conn.redirects;
-    progress.conn = ConnInfo {
-        redirects,
-        ..conn_info(addr)
-    };
-    progress.phases.connect_ms += ms(t.elapsed());
-
-    let stream: Box<dyn Io> = if https {
-        progress.phase = "tls";
-        let t = Instant::now();
-        let (result, cert) =
-            tls::handshake(tcp, &host, &ctx.tls_options(tls_spec), ctx, &[b"http/1.1"]).await;
-        progress.cert = cert;
-        let tls = result?;
-        progress.phases.tls_ms += ms(t.elapsed());
-        progress.conn.tls_version = tls::version(&tls);
-        Box::new(tls)
-    } else {
-        Box::new(tcp)
-    };
-
+) -> Result<Response, Failure> {
+    let (stream, host) = dial(spec, ctx, &hop, progress).await?;
     progress.phase = "headers";
     let t = Instant::now();
     let (mut sender, conn) = http1::handshake::<_, Full<Bytes>>(TokioIo::new(stream))
         .await
-        .map_err(|e| format!("http handshake failed: {e}"))?;
+        .map_err(|e| {
+            Failure::new(
+                FailureKind::of_error(&e),
+                format!("http handshake failed: {e}"),
+            )
+        })?;
     let _guard = ConnGuard(tokio::spawn(async move {
         let _ = conn.await;
     }));
-    let host_header = match url.port() {
-        Some(p) => format!("{host}:{p}"),
-        None => host.clone(),
-    };
-    let path = match url.query() {
-        Some(q) => format!("{}?{q}", url.path()),
-        None => url.path().to_string(),
-    };
-    let mut request = hyper::Request::builder().method(method.as_str()).uri(path);
-    // Configured headers replace these defaults (a `Host` to probe a backend by address).
-    let defaults = [
-        ("host", host_header.as_str()),
-        ("user-agent", ctx.user_agent.as_str()),
-        ("accept", "*/*"),
-        ("connection", "close"),
-    ];
-    for (name, value) in defaults {
-        if !headers.iter().any(|(h, _)| h.eq_ignore_ascii_case(name)) {
-            request = request.header(name, value);
-        }
-    }
-    for (name, value) in headers {
-        request = request.header(*name, value.as_str());
-    }
-    let request = request
-        .body(Full::new(Bytes::from(body.unwrap_or_default().to_string())))
-        .map_err(|e| format!("cannot build the request: {e}"))?;
+    let request = request(ctx, &hop, &host)?;
     let response = sender.send_request(request).await.map_err(|e| {
-        if e.is_incomplete_message() || e.is_canceled() {
+        let detail = if e.is_incomplete_message() || e.is_canceled() {
             "connection closed before the response headers".to_string()
         } else if e.is_parse() {
             format!("invalid HTTP response: {e}")
         } else {
             format!("http error: {e}")
-        }
+        };
+        Failure::new(FailureKind::of_error(&e), detail)
     })?;
     progress.phases.processing_ms += ms(t.elapsed());
 
@@ -376,38 +315,137 @@ async fn exchange(
 
     progress.phase = "body";
     let t = Instant::now();
+    let (body, bytes_read) = if hop.method == Method::Head {
+        (Vec::new(), 0)
+    } else {
+        read_body(response.into_body(), status, spec.max_body_bytes).await?
+    };
+    progress.phases.transfer_ms += ms(t.elapsed());
+    progress.conn.bytes_read = bytes_read;
+    Ok(Response {
+        status,
+        location,
+        headers,
+        body,
+        bytes_read,
+    })
+}
+
+/// Resolve, connect and, for https, shake hands: the stream to send the request on, and
+/// the host it goes to.
+async fn dial(
+    spec: &HttpSpec,
+    ctx: &Ctx,
+    hop: &Hop<'_>,
+    progress: &mut Progress,
+) -> Result<(Box<dyn Io>, String), Failure> {
+    let url = hop.url;
+    let host = url
+        .host_str()
+        .ok_or_else(|| Failure::target("url has no host"))?
+        .to_string();
+    let https = url.scheme() == "https";
+    let port = url
+        .port_or_known_default()
+        .unwrap_or(if https { 443 } else { 80 });
+
+    progress.phase = "resolve";
+    let t = Instant::now();
+    let addrs = resolve(ctx.resolver(), &host, port, spec.ip_version).await?;
+    progress.phases.resolve_ms += ms(t.elapsed());
+
+    progress.phase = "connect";
+    let t = Instant::now();
+    let (tcp, addr) = connect(&addrs, ctx.source_ip, hop.timeout).await?;
+    let redirects = progress.conn.redirects;
+    progress.conn = ConnInfo {
+        redirects,
+        ..conn_info(addr)
+    };
+    progress.phases.connect_ms += ms(t.elapsed());
+
+    if !https {
+        return Ok((Box::new(tcp), host));
+    }
+    progress.phase = "tls";
+    let t = Instant::now();
+    let opts = ctx.tls_options(hop.tls);
+    let (result, cert) = tls::handshake(tcp, &host, &opts, &[b"http/1.1"]).await;
+    progress.cert = cert;
+    let stream = result?;
+    progress.phases.tls_ms += ms(t.elapsed());
+    progress.conn.tls_version = tls::version(&stream);
+    Ok((Box::new(stream), host))
+}
+
+/// The request of a hop: configured headers over the defaults.
+fn request(ctx: &Ctx, hop: &Hop<'_>, host: &str) -> Result<hyper::Request<Full<Bytes>>, Failure> {
+    let url = hop.url;
+    let host_header = match url.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host.to_string(),
+    };
+    let path = match url.query() {
+        Some(q) => format!("{}?{q}", url.path()),
+        None => url.path().to_string(),
+    };
+    let mut request = hyper::Request::builder()
+        .method(hop.method.as_str())
+        .uri(path);
+    // Configured headers replace these defaults (a `Host` to probe a backend by address).
+    let defaults = [
+        ("host", host_header.as_str()),
+        ("user-agent", ctx.user_agent.as_str()),
+        ("accept", "*/*"),
+        ("connection", "close"),
+    ];
+    for (name, value) in defaults {
+        if !hop
+            .headers
+            .iter()
+            .any(|(h, _)| h.eq_ignore_ascii_case(name))
+        {
+            request = request.header(name, value);
+        }
+    }
+    for (name, value) in hop.headers {
+        request = request.header(*name, value.as_str());
+    }
+    request
+        .body(Full::new(Bytes::from(
+            hop.body.unwrap_or_default().to_string(),
+        )))
+        .map_err(|e| Failure::target(format!("cannot build the request: {e}")))
+}
+
+/// Read a response body, keeping at most `max` bytes: what was kept and how many bytes
+/// were read.
+async fn read_body(
+    mut incoming: hyper::body::Incoming,
+    status: u16,
+    max: u64,
+) -> Result<(Vec<u8>, u64), Failure> {
     let mut kept = Vec::new();
     let mut bytes_read = 0u64;
-    if method != Method::Head {
-        let mut incoming = response.into_body();
-        while bytes_read < spec.max_body_bytes {
-            match incoming.frame().await {
-                None => break,
-                Some(Ok(frame)) => {
-                    if let Some(data) = frame.data_ref() {
-                        bytes_read += data.len() as u64;
-                        let room = spec.max_body_bytes.saturating_sub(kept.len() as u64) as usize;
-                        kept.extend_from_slice(&data[..data.len().min(room)]);
-                    }
+    while bytes_read < max {
+        match incoming.frame().await {
+            None => break,
+            Some(Ok(frame)) => {
+                if let Some(data) = frame.data_ref() {
+                    bytes_read += data.len() as u64;
+                    let room = max.saturating_sub(kept.len() as u64) as usize;
+                    kept.extend_from_slice(&data[..data.len().min(room)]);
                 }
-                Some(Err(e)) => {
-                    return Err(format!(
+            }
+            Some(Err(e)) => {
+                return Err(Failure::new(
+                    FailureKind::of_error(&e),
+                    format!(
                         "HTTP {status}, then the connection failed during the body after {bytes_read} bytes: {e}"
-                    ));
-                }
+                    ),
+                ));
             }
         }
     }
-    progress.phases.transfer_ms += ms(t.elapsed());
-    progress.conn.bytes_read = bytes_read;
-    Ok((
-        status,
-        location,
-        Response {
-            status,
-            headers,
-            body: kept,
-            bytes_read,
-        },
-    ))
+    Ok((kept, bytes_read))
 }

@@ -3,95 +3,33 @@
 //! kernel allows one, else a raw socket. A prober without permission for either reports
 //! `unknown` with the fix, never `down`: it is the prober that cannot look.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use surge_ping::{Client, Config, ICMP, PingIdentifier, PingSequence, SurgeError};
+use surge_ping::{PingIdentifier, PingSequence, SurgeError};
 
-use super::{Ctx, fmt_duration, round_ms, sample_now};
+use super::ctx::Ctx;
+use super::failure::Failure;
+use super::outcome::{Outcome, Verdict, blank, grade, timed_out};
+use super::transport::resolve;
+use super::units::{ms, round_ms};
 use crate::config::{IcmpSpec, Probe};
 use crate::state::{Health, IcmpInfo, Sample};
 
 /// Time between two echo requests of one burst.
 const SPACING: Duration = Duration::from_millis(200);
 
-/// The fix, said where ICMP is not permitted.
-const PERMISSION_FIX: &str = "allow unprivileged ping sockets (sysctl -w net.ipv4.ping_group_range=\"0 2147483647\") or give pharos CAP_NET_RAW (setcap cap_net_raw+ep /path/to/pharos)";
-
-/// One ICMP client per address family, created on first use and shared by every check.
-#[derive(Default)]
-pub struct IcmpClients {
-    v4: tokio::sync::OnceCell<Result<(Client, &'static str), String>>,
-    v6: tokio::sync::OnceCell<Result<(Client, &'static str), String>>,
-    /// Sequence numbers shared by every burst: on a ping socket the kernel rewrites the
-    /// identifier, so replies are matched by address and sequence only. Unique sequence
-    /// numbers keep concurrent bursts to one address (and late replies to an earlier
-    /// burst) apart without making anyone wait.
-    seq: std::sync::atomic::AtomicU16,
-}
-
-impl IcmpClients {
-    fn next_seq(&self) -> u16 {
-        self.seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-    }
-
-    async fn get(
-        &self,
-        v6: bool,
-        source: Option<IpAddr>,
-    ) -> Result<(Client, &'static str), String> {
-        let cell = if v6 { &self.v6 } else { &self.v4 };
-        cell.get_or_init(|| async move {
-            let mut builder = Config::builder().kind(if v6 { ICMP::V6 } else { ICMP::V4 });
-            if let Some(ip) = source.filter(|ip| ip.is_ipv6() == v6) {
-                builder = builder.bind(SocketAddr::new(ip, 0));
-            }
-            let client = Client::new(&builder.build()).map_err(|e| match e.kind() {
-                std::io::ErrorKind::PermissionDenied => {
-                    format!("icmp is not permitted for this prober: {PERMISSION_FIX}")
-                }
-                _ => format!("icmp: cannot open a socket: {e}"),
-            })?;
-            let kind = if client.get_socket().get_type() == socket2::Type::DGRAM {
-                "dgram"
-            } else {
-                "raw"
-            };
-            Ok((client, kind))
-        })
-        .await
-        .clone()
-    }
-}
-
-pub(crate) async fn check(probe: &Probe, spec: &IcmpSpec, ctx: &Ctx) -> Sample {
+pub(crate) async fn check(probe: &Probe, spec: &IcmpSpec, ctx: &Ctx) -> Outcome {
     let at = Utc::now();
     let start = Instant::now();
-    let ip = match tokio::time::timeout(
-        probe.timeout,
-        super::tcp::resolve(ctx, &spec.host, 0, spec.ip_version),
-    )
-    .await
-    {
-        Ok(Ok(addrs)) => match addrs.first() {
-            Some(a) => a.ip(),
-            None => return sample_now(Health::Down, format!("dns: {} has no address", spec.host)),
-        },
-        Ok(Err(e)) => return sample_now(Health::Down, e),
-        Err(_) => {
-            return sample_now(
-                Health::Down,
-                format!(
-                    "timeout after {} during resolve",
-                    fmt_duration(probe.timeout)
-                ),
-            );
-        }
+    let ip = match address(probe, spec, ctx).await {
+        Ok(ip) => ip,
+        Err(failure) => return Outcome::now(Err(failure)),
     };
     let (client, socket) = match ctx.icmp.get(ip.is_ipv6(), ctx.source_ip).await {
         Ok(c) => c,
-        Err(reason) => return sample_now(Health::Unknown, reason),
+        Err(failure) => return Outcome::now(Err(failure)),
     };
     let per_echo = (probe.timeout / spec.count).max(Duration::from_millis(100));
     let mut rtts = Vec::new();
@@ -111,11 +49,11 @@ pub(crate) async fn check(probe: &Probe, spec: &IcmpSpec, ctx: &Ctx) -> Sample {
                 Ok((_, rtt)) => rtts.push(rtt),
                 Err(SurgeError::Timeout { .. }) => {}
                 Err(SurgeError::IOError(e)) => {
-                    failure = Some(format!("icmp: cannot send to {ip}: {e}"));
+                    failure = Some(Failure::io(&e, format!("icmp: cannot send to {ip}: {e}")));
                     break;
                 }
                 Err(e) => {
-                    failure = Some(format!("icmp: {e}"));
+                    failure = Some(Failure::target(format!("icmp: {e}")));
                     break;
                 }
             }
@@ -126,11 +64,42 @@ pub(crate) async fn check(probe: &Probe, spec: &IcmpSpec, ctx: &Ctx) -> Sample {
     };
     // The whole burst stays within the probe's timeout.
     let _ = tokio::time::timeout(probe.timeout.saturating_sub(start.elapsed()), burst).await;
+    let info = tally(ip, sent, &rtts, socket);
+    let avg = (!rtts.is_empty()).then(|| rtts.iter().sum::<Duration>() / info.received);
+    let verdict = match failure {
+        Some(failure) => Err(failure),
+        None => judge(probe, spec, &info, avg),
+    };
+    Outcome::judged(
+        Sample {
+            latency_ms: avg.map(ms).or(Some(ms(start.elapsed()))),
+            icmp: Some(info),
+            ..blank(at)
+        },
+        verdict,
+    )
+}
+
+/// The address to ping: the host's first of the wanted family, found within the timeout.
+async fn address(probe: &Probe, spec: &IcmpSpec, ctx: &Ctx) -> Result<IpAddr, Failure> {
+    let found = tokio::time::timeout(
+        probe.timeout,
+        resolve(ctx.resolver(), &spec.host, 0, spec.ip_version),
+    )
+    .await
+    .map_err(|_| timed_out(probe.timeout, "resolve"))??;
+    found
+        .first()
+        .map(|a| a.ip())
+        .ok_or_else(|| Failure::target(format!("dns: {} has no address", spec.host)))
+}
+
+/// The facts of a burst: what was sent, what came back, and how fast.
+fn tally(ip: IpAddr, sent: u32, rtts: &[Duration], socket: &str) -> IcmpInfo {
     let sent = sent.max(1);
     let received = rtts.len() as u32;
-    let ms = |d: Duration| round_ms(d.as_secs_f64() * 1e3);
     let avg = (!rtts.is_empty()).then(|| rtts.iter().sum::<Duration>() / received);
-    let info = IcmpInfo {
+    IcmpInfo {
         ip: ip.to_string(),
         sent,
         received,
@@ -139,31 +108,30 @@ pub(crate) async fn check(probe: &Probe, spec: &IcmpSpec, ctx: &Ctx) -> Sample {
         rtt_avg_ms: avg.map(ms),
         rtt_max_ms: rtts.iter().max().copied().map(ms),
         socket: socket.to_string(),
+    }
+}
+
+/// Up, degraded or down by loss and round-trip time.
+fn judge(probe: &Probe, spec: &IcmpSpec, info: &IcmpInfo, avg: Option<Duration>) -> Verdict {
+    let summary = format!(
+        "{}/{} echo replies from {}",
+        info.received, info.sent, info.ip
+    );
+    let Some(avg) = avg else {
+        return Err(Failure::target(format!("100% loss: {summary}")));
     };
-    let summary = format!("{received}/{sent} echo replies from {ip}");
-    let (health, detail) = match (failure, avg) {
-        (Some(reason), _) => (Health::Down, reason),
-        (None, None) => (Health::Down, format!("100% loss: {summary}")),
-        (None, Some(avg)) => {
-            let rtt = format!(
-                "rtt min/avg/max {}/{}/{} ms",
-                info.rtt_min_ms.unwrap_or_default(),
-                info.rtt_avg_ms.unwrap_or_default(),
-                info.rtt_max_ms.unwrap_or_default()
-            );
-            if info.loss_pct >= f64::from(spec.degraded_loss) {
-                (
-                    Health::Degraded,
-                    format!("{}% loss: {summary}, {rtt}", info.loss_pct),
-                )
-            } else {
-                super::grade(probe, avg, format!("{summary}, {rtt}"))
-            }
-        }
-    };
-    Sample {
-        latency_ms: avg.map(ms).or(Some(ms(start.elapsed()))),
-        icmp: Some(info),
-        ..Sample::new(at, health, detail)
+    let rtt = format!(
+        "rtt min/avg/max {}/{}/{} ms",
+        info.rtt_min_ms.unwrap_or_default(),
+        info.rtt_avg_ms.unwrap_or_default(),
+        info.rtt_max_ms.unwrap_or_default()
+    );
+    if info.loss_pct >= f64::from(spec.degraded_loss) {
+        Ok((
+            Health::Degraded,
+            format!("{}% loss: {summary}, {rtt}", info.loss_pct),
+        ))
+    } else {
+        Ok(grade(probe, avg, format!("{summary}, {rtt}")))
     }
 }

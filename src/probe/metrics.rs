@@ -20,7 +20,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 
-use crate::state::{Health, RegionState};
+use crate::state::{Health, ProbeState, RegionState, Sample};
 
 type Labels = Vec<(String, String)>;
 type G = Family<Labels, Gauge<f64, AtomicU64>>;
@@ -119,123 +119,180 @@ pub fn render_as(state: &RegionState, format: Format) -> String {
 /// The exposition text for a region's state (OpenMetrics).
 pub fn render(state: &RegionState) -> String {
     let mut r = Registry::default();
-    let success = gauge(
-        &mut r,
-        "probe_success",
-        "Whether the newest check succeeded (up or degraded)",
-    );
-    let health = gauge(
-        &mut r,
-        "pharos_probe_health",
-        "Newest health: 0 up, 1 degraded, 2 down, 3 unknown",
-    );
-    let duration = gauge(
-        &mut r,
-        "probe_duration_seconds",
-        "How long the newest check took",
-    );
-    let attempts = gauge(
-        &mut r,
-        "pharos_probe_attempts",
-        "Checks made for the newest sample, in-region re-checks included",
-    );
-    let sample_time = gauge(
-        &mut r,
-        "pharos_probe_sample_timestamp_seconds",
-        "When the newest sample was taken",
-    );
-    let http_phase = gauge(
-        &mut r,
-        "probe_http_duration_seconds",
-        "Duration of each HTTP phase, summed over redirects",
-    );
-    let http_status = gauge(
-        &mut r,
-        "probe_http_status_code",
-        "HTTP status of the final response",
-    );
-    let redirects = gauge(&mut r, "probe_http_redirects", "Redirects followed");
-    let content_length = gauge(
-        &mut r,
-        "probe_http_content_length",
-        "Declared length of the response body",
-    );
-    let ip_protocol = gauge(&mut r, "probe_ip_protocol", "IP version used: 4 or 6");
-    let ssl_earliest = gauge(
-        &mut r,
-        "probe_ssl_earliest_cert_expiry",
-        "Earliest NotAfter of the presented chain, unix seconds",
-    );
-    let ssl_leaf = gauge(
-        &mut r,
-        "probe_ssl_leaf_cert_expiry",
-        "NotAfter of the leaf certificate, unix seconds",
-    );
-    let ssl_valid = gauge(
-        &mut r,
-        "pharos_ssl_chain_valid",
-        "Whether the presented chain verified",
-    );
-    let dns_rcode = gauge(&mut r, "probe_dns_rcode", "DNS response code");
-    let dns_answers = gauge(
-        &mut r,
-        "probe_dns_answer_rrs",
-        "Records in the answer section",
-    );
-    let icmp_rtt = gauge(
-        &mut r,
-        "probe_icmp_duration_seconds",
-        "ICMP round-trip times of the newest burst",
-    );
-    let icmp_loss = gauge(
-        &mut r,
-        "probe_icmp_packet_loss_ratio",
-        "Share of echo requests without a reply",
-    );
-    let exit_code = gauge(
-        &mut r,
-        "pharos_plugin_exit_code",
-        "Exit code of the newest plugin run",
-    );
-    let perf = gauge(
-        &mut r,
-        "pharos_plugin_perfdata",
-        "Performance data of the newest plugin run (times in seconds)",
-    );
+    let gauges = Gauges::register(&mut r);
     for (id, p) in &state.probes {
-        let s = &p.last;
         let base: Labels = vec![
             ("probe".into(), id.clone()),
             ("region".into(), state.region.clone()),
             ("kind".into(), p.kind.clone()),
         ];
+        gauges.observe(p, &base);
+        gauges.observe_facts(&p.last, &base);
+    }
+    let mut out = String::new();
+    if encode(&mut out, &r).is_err() {
+        return "# the metrics could not be encoded\n".to_string();
+    }
+    shortest_values(&out)
+}
+
+/// Every metric, registered in the order the exposition lists them.
+struct Gauges {
+    success: G,
+    health: G,
+    duration: G,
+    attempts: G,
+    sample_time: G,
+    http_phase: G,
+    http_status: G,
+    redirects: G,
+    content_length: G,
+    ip_protocol: G,
+    ssl_earliest: G,
+    ssl_leaf: G,
+    ssl_valid: G,
+    dns_rcode: G,
+    dns_answers: G,
+    icmp_rtt: G,
+    icmp_loss: G,
+    exit_code: G,
+    perf: G,
+}
+
+impl Gauges {
+    fn register(r: &mut Registry) -> Gauges {
+        let success = gauge(
+            r,
+            "probe_success",
+            "Whether the newest check succeeded (up or degraded)",
+        );
+        let health = gauge(
+            r,
+            "pharos_probe_health",
+            "Newest health: 0 up, 1 degraded, 2 down, 3 unknown",
+        );
+        let duration = gauge(
+            r,
+            "probe_duration_seconds",
+            "How long the newest check took",
+        );
+        let attempts = gauge(
+            r,
+            "pharos_probe_attempts",
+            "Checks made for the newest sample, in-region re-checks included",
+        );
+        let sample_time = gauge(
+            r,
+            "pharos_probe_sample_timestamp_seconds",
+            "When the newest sample was taken",
+        );
+        let http_phase = gauge(
+            r,
+            "probe_http_duration_seconds",
+            "Duration of each HTTP phase, summed over redirects",
+        );
+        let http_status = gauge(
+            r,
+            "probe_http_status_code",
+            "HTTP status of the final response",
+        );
+        let redirects = gauge(r, "probe_http_redirects", "Redirects followed");
+        let content_length = gauge(
+            r,
+            "probe_http_content_length",
+            "Declared length of the response body",
+        );
+        let ip_protocol = gauge(r, "probe_ip_protocol", "IP version used: 4 or 6");
+        let ssl_earliest = gauge(
+            r,
+            "probe_ssl_earliest_cert_expiry",
+            "Earliest NotAfter of the presented chain, unix seconds",
+        );
+        let ssl_leaf = gauge(
+            r,
+            "probe_ssl_leaf_cert_expiry",
+            "NotAfter of the leaf certificate, unix seconds",
+        );
+        let ssl_valid = gauge(
+            r,
+            "pharos_ssl_chain_valid",
+            "Whether the presented chain verified",
+        );
+        let dns_rcode = gauge(r, "probe_dns_rcode", "DNS response code");
+        let dns_answers = gauge(r, "probe_dns_answer_rrs", "Records in the answer section");
+        let icmp_rtt = gauge(
+            r,
+            "probe_icmp_duration_seconds",
+            "ICMP round-trip times of the newest burst",
+        );
+        let icmp_loss = gauge(
+            r,
+            "probe_icmp_packet_loss_ratio",
+            "Share of echo requests without a reply",
+        );
+        let exit_code = gauge(
+            r,
+            "pharos_plugin_exit_code",
+            "Exit code of the newest plugin run",
+        );
+        let perf = gauge(
+            r,
+            "pharos_plugin_perfdata",
+            "Performance data of the newest plugin run (times in seconds)",
+        );
+        Gauges {
+            success,
+            health,
+            duration,
+            attempts,
+            sample_time,
+            http_phase,
+            http_status,
+            redirects,
+            content_length,
+            ip_protocol,
+            ssl_earliest,
+            ssl_leaf,
+            ssl_valid,
+            dns_rcode,
+            dns_answers,
+            icmp_rtt,
+            icmp_loss,
+            exit_code,
+            perf,
+        }
+    }
+
+    /// The newest sample's health, timing and connection facts of a probe.
+    fn observe(&self, p: &ProbeState, base: &Labels) {
+        let s = &p.last;
         let with = |k: &str, v: &str| {
             let mut l = base.clone();
             l.push((k.to_string(), v.to_string()));
             l
         };
-        success
-            .get_or_create(&base)
-            .set(if matches!(s.health, Health::Up | Health::Degraded) {
+        self.success.get_or_create(base).set(
+            if matches!(s.health, Health::Up | Health::Degraded) {
                 1.0
             } else {
                 0.0
-            });
-        health.get_or_create(&base).set(match s.health {
+            },
+        );
+        self.health.get_or_create(base).set(match s.health {
             Health::Up => 0.0,
             Health::Degraded => 1.0,
             Health::Down => 2.0,
             Health::Unknown => 3.0,
         });
-        attempts.get_or_create(&base).set(f64::from(s.attempts));
-        sample_time
-            .get_or_create(&base)
+        self.attempts.get_or_create(base).set(f64::from(s.attempts));
+        self.sample_time
+            .get_or_create(base)
             .set(s.at.timestamp_millis() as f64 / 1e3); // whole milliseconds: exact enough
         if let Some(ms) = s.latency_ms {
-            duration.get_or_create(&base).set(seconds(ms));
+            self.duration.get_or_create(base).set(seconds(ms));
         }
         if let Some(code) = s.http_status {
-            http_status.get_or_create(&base).set(f64::from(code));
+            self.http_status.get_or_create(base).set(f64::from(code));
         }
         if let (Some(ph), "http") = (&s.phases, p.kind.as_str()) {
             for (phase, ms) in [
@@ -245,48 +302,62 @@ pub fn render(state: &RegionState) -> String {
                 ("processing", ph.processing_ms),
                 ("transfer", ph.transfer_ms),
             ] {
-                http_phase
+                self.http_phase
                     .get_or_create(&with("phase", phase))
                     .set(seconds(ms));
             }
         }
         if let Some(c) = &s.conn {
             if p.kind == "http" {
-                redirects.get_or_create(&base).set(f64::from(c.redirects));
+                self.redirects
+                    .get_or_create(base)
+                    .set(f64::from(c.redirects));
             }
             if let Some(len) = c.content_length {
-                content_length.get_or_create(&base).set(len as f64);
+                self.content_length.get_or_create(base).set(len as f64);
             }
             if let Some(f) = c.ip_family {
-                ip_protocol.get_or_create(&base).set(f64::from(f));
+                self.ip_protocol.get_or_create(base).set(f64::from(f));
             }
         }
+    }
+
+    /// What the newest sample found beyond the connection: certificate, DNS answer, ICMP
+    /// burst, plugin run.
+    fn observe_facts(&self, s: &Sample, base: &Labels) {
+        let with = |k: &str, v: &str| {
+            let mut l = base.clone();
+            l.push((k.to_string(), v.to_string()));
+            l
+        };
         if let Some(c) = &s.cert {
-            ssl_earliest
-                .get_or_create(&base)
+            self.ssl_earliest
+                .get_or_create(base)
                 .set(c.earliest_not_after.timestamp() as f64);
-            ssl_leaf
-                .get_or_create(&base)
+            self.ssl_leaf
+                .get_or_create(base)
                 .set(c.leaf_not_after.timestamp() as f64);
-            ssl_valid
-                .get_or_create(&base)
+            self.ssl_valid
+                .get_or_create(base)
                 .set(if c.valid { 1.0 } else { 0.0 });
         }
         if let Some(d) = &s.dns {
             if let Some(n) = rcode_number(&d.rcode) {
-                dns_rcode.get_or_create(&base).set(n);
+                self.dns_rcode.get_or_create(base).set(n);
             }
-            dns_answers.get_or_create(&base).set(d.answers.len() as f64);
+            self.dns_answers
+                .get_or_create(base)
+                .set(d.answers.len() as f64);
         }
         if let Some(i) = &s.icmp {
-            icmp_loss.get_or_create(&base).set(i.loss_pct / 100.0);
+            self.icmp_loss.get_or_create(base).set(i.loss_pct / 100.0);
             for (phase, ms) in [
                 ("rtt_min", i.rtt_min_ms),
                 ("rtt", i.rtt_avg_ms),
                 ("rtt_max", i.rtt_max_ms),
             ] {
                 if let Some(ms) = ms {
-                    icmp_rtt
+                    self.icmp_rtt
                         .get_or_create(&with("phase", phase))
                         .set(seconds(ms));
                 }
@@ -294,18 +365,15 @@ pub fn render(state: &RegionState) -> String {
         }
         if let Some(pl) = &s.plugin {
             if let Some(code) = pl.exit_code {
-                exit_code.get_or_create(&base).set(f64::from(code));
+                self.exit_code.get_or_create(base).set(f64::from(code));
             }
             for v in &pl.perfdata {
-                perf.get_or_create(&with("label", &v.label)).set(v.value);
+                self.perf
+                    .get_or_create(&with("label", &v.label))
+                    .set(v.value);
             }
         }
     }
-    let mut out = String::new();
-    if encode(&mut out, &r).is_err() {
-        return "# the metrics could not be encoded\n".to_string();
-    }
-    shortest_values(&out)
 }
 
 /// Each sample's value in its shortest form. The encoder's float printing (Grisu2) is

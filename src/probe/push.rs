@@ -10,10 +10,12 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{Ctx, RunInfo, fmt_duration, sample_now};
+use super::ctx::{Ctx, RunInfo};
+use super::failure::Failure;
+use super::outcome::Outcome;
+use super::units::fmt_duration;
 use crate::config::{Probe, PushSpec};
 use crate::state::Health;
-use crate::state::Sample;
 
 /// One heartbeat: a job's run, or a bare "I am alive".
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -64,28 +66,29 @@ pub fn write(dir: &Path, probe_id: &str, beat: &Heartbeat) -> Result<()> {
     Ok(())
 }
 
-/// The newest heartbeat of `probe_id`, if any.
-pub fn read(dir: &Path, probe_id: &str) -> Result<Option<Heartbeat>, String> {
+/// The newest heartbeat of `probe_id`, if any. A file this prober cannot read or parse
+/// is its own failure, not the job's.
+pub fn read(dir: &Path, probe_id: &str) -> Result<Option<Heartbeat>, Failure> {
     let path = dir.join(format!("{probe_id}.json"));
     match std::fs::read_to_string(&path) {
         Ok(text) => serde_json::from_str(&text).map(Some).map_err(|e| {
-            format!(
+            Failure::prober(format!(
                 "heartbeat file {} is damaged ({e}); the next heartbeat replaces it",
                 path.display()
-            )
+            ))
         }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+        Err(e) => Err(Failure::prober(format!(
+            "cannot read {}: {e}",
+            path.display()
+        ))),
     }
 }
 
-pub(crate) fn check(probe: &Probe, spec: &PushSpec, ctx: &Ctx, run: &RunInfo) -> Sample {
+pub(crate) fn check(probe: &Probe, spec: &PushSpec, ctx: &Ctx, run: &RunInfo) -> Outcome {
     let now = Utc::now();
     let Some(dir) = &ctx.heartbeat_dir else {
-        return sample_now(
-            Health::Unknown,
-            "this prober has no heartbeat folder".to_string(),
-        );
+        return Outcome::now(Err(Failure::prober("this prober has no heartbeat folder")));
     };
     let deadline = probe.interval + spec.grace;
     let late = |since: DateTime<Utc>| (now - since).to_std().unwrap_or_default() > deadline;
@@ -94,23 +97,19 @@ pub(crate) fn check(probe: &Probe, spec: &PushSpec, ctx: &Ctx, run: &RunInfo) ->
         fmt_duration(probe.interval),
         fmt_duration(spec.grace)
     );
-    let (health, detail) = match read(dir, &probe.id) {
-        Err(e) => (Health::Unknown, e),
-        Ok(None) if late(run.since) => (
-            Health::Down,
-            format!("no heartbeat received since this prober started ({expected})"),
-        ),
-        Ok(None) => (
+    let verdict = match read(dir, &probe.id) {
+        Err(e) => Err(e),
+        Ok(None) if late(run.since) => Err(Failure::target(format!(
+            "no heartbeat received since this prober started ({expected})"
+        ))),
+        Ok(None) => Ok((
             Health::Unknown,
             format!("waiting for the first heartbeat ({expected})"),
-        ),
-        Ok(Some(beat)) if late(beat.at) => (
-            Health::Down,
-            format!(
-                "no heartbeat since {} ({expected})",
-                beat.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-            ),
-        ),
+        )),
+        Ok(Some(beat)) if late(beat.at) => Err(Failure::target(format!(
+            "no heartbeat since {} ({expected})",
+            beat.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ))),
         Ok(Some(beat)) => {
             let ago = fmt_duration((now - beat.at).to_std().unwrap_or_default());
             let ran = beat
@@ -125,22 +124,18 @@ pub(crate) fn check(probe: &Probe, spec: &PushSpec, ctx: &Ctx, run: &RunInfo) ->
             // The job's output stays in the heartbeat file: details are published on the
             // page, and a job's output is not meant for the public.
             match beat.exit_code {
-                Some(0) => (
+                Some(0) => Ok((
                     Health::Up,
                     format!("last heartbeat {ago} ago (exit 0{ran})"),
-                ),
-                Some(code) => (
-                    Health::Down,
-                    format!("the last run failed {ago} ago with exit code {code}{ran}"),
-                ),
-                None => (
-                    Health::Down,
-                    format!("the last run {ago} ago did not finish normally"),
-                ),
+                )),
+                Some(code) => Err(Failure::target(format!(
+                    "the last run failed {ago} ago with exit code {code}{ran}"
+                ))),
+                None => Err(Failure::target(format!(
+                    "the last run {ago} ago did not finish normally"
+                ))),
             }
         }
     };
-    let mut sample = sample_now(health, detail);
-    sample.at = now;
-    sample
+    Outcome::at(now, verdict)
 }

@@ -1,0 +1,466 @@
+//! Step 2 (probe) over time: the worker of one region. It owns the region's state file
+//! (lock, load, record, atomic write), schedules each probe at its interval with jitter,
+//! bounds concurrency, and stops cleanly on a signal.
+
+mod schedule;
+mod writes;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+use chrono::{DateTime, Utc};
+use tokio::sync::Semaphore;
+use tokio::task::{Id, JoinError, JoinSet};
+use tokio::time::Instant;
+
+use super::{Ctx, RunInfo};
+use crate::config::{Probe, Probing};
+use crate::state::store::Store;
+use crate::state::{Health, RegionState, Sample};
+use schedule::{Schedule, Slot};
+use writes::{Writes, flush};
+
+/// How a worker runs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The region this worker probes from.
+    pub region: String,
+    /// Run every probe once, write state, and stop.
+    pub once: bool,
+    /// Most checks in flight at once.
+    pub concurrency: usize,
+    /// Shortest time between two state writes while running.
+    pub flush_every: Duration,
+    /// How long in-flight checks may finish after a stop signal.
+    pub stop_grace: Duration,
+    /// Serve Prometheus metrics on this address.
+    pub metrics: Option<std::net::SocketAddr>,
+    /// Most checks in flight against one host at once.
+    pub per_host: usize,
+    /// With object storage: how long a starting worker watches a recently written state
+    /// for another live worker; live workers write at least twice per lease.
+    pub lease: Duration,
+    /// When the region's state file cannot be read (garbage, another region's), keep it
+    /// as `<file>.damaged-<time>` and start afresh instead of refusing to start.
+    pub move_aside: bool,
+}
+
+impl Options {
+    /// Defaults for a region.
+    pub fn new(region: &str) -> Self {
+        Options {
+            region: region.to_string(),
+            once: false,
+            concurrency: 64,
+            flush_every: Duration::from_secs(2),
+            stop_grace: Duration::from_secs(2),
+            metrics: None,
+            per_host: 8,
+            lease: Duration::from_secs(10),
+            move_aside: false,
+        }
+    }
+}
+
+/// What a worker did.
+#[derive(Debug, Default, Clone)]
+pub struct Summary {
+    /// Samples recorded.
+    pub samples: u64,
+    /// State writes.
+    pub writes: u64,
+    /// Checks still running at stop and abandoned.
+    pub abandoned: usize,
+    /// Probes whose newest checks saw a change not confirmed yet at stop.
+    pub unconfirmed: usize,
+    /// The most rounds one of those changes needs to be confirmed.
+    pub rounds_needed: u32,
+}
+
+/// The probes a region runs.
+pub fn probes_for<'a>(probing: &'a Probing, region: &str) -> Vec<&'a Probe> {
+    probing
+        .probes
+        .iter()
+        .filter(|p| p.regions.iter().any(|r| r == region))
+        .collect()
+}
+
+/// Run a region's worker until `stop` resolves (or one round with `once`).
+pub async fn run(
+    probing: &Probing,
+    store: &Store,
+    ctx: Ctx,
+    opts: &Options,
+    stop: impl Future<Output = ()>,
+) -> Result<Summary> {
+    let probes = region_probes(probing, opts)?;
+    let (writer, state) = store
+        .open(&opts.region, opts.lease, opts.move_aside)
+        .await?;
+    let keepalive = writer.keepalive(opts.lease);
+    let mut state = state.unwrap_or_else(|| RegionState::new(&opts.region, Utc::now()));
+    let ids: Vec<&str> = probes.iter().map(|p| p.id.as_str()).collect();
+    state.retain_probes(&ids);
+    // One state, shared with the metrics endpoint; only this worker writes it.
+    let state = Arc::new(RwLock::new(state));
+    let _metrics = match opts.metrics {
+        Some(addr) => Some(super::metrics::serve(addr, state.clone()).await?),
+        None => None,
+    };
+    let writes = Writes::new(writer, keepalive, opts.flush_every);
+    let mut worker = Worker::new(probes, ctx, opts, state, writes);
+    worker.run_until(stop).await?;
+    worker.stop().await
+}
+
+/// The probes of the worker's region, once the region is known and every `${VAR}` they
+/// use is set.
+fn region_probes(probing: &Probing, opts: &Options) -> Result<Vec<Probe>> {
+    if !probing.regions.iter().any(|r| r.name == opts.region) {
+        let known: Vec<&str> = probing.regions.iter().map(|r| r.name.as_str()).collect();
+        bail!(
+            "region \"{}\" is not listed in probes.yaml; use one of: {}",
+            opts.region,
+            known.join(", ")
+        );
+    }
+    let probes: Vec<Probe> = probes_for(probing, &opts.region)
+        .into_iter()
+        .cloned()
+        .collect();
+    let missing: Vec<String> = crate::config::env_vars(&probes)
+        .into_iter()
+        .filter(|v| std::env::var_os(v).is_none())
+        .collect();
+    if !missing.is_empty() {
+        bail!(
+            "probes.yaml refers to environment variable(s) that are not set: {}; export them before starting the prober",
+            missing.join(", ")
+        );
+    }
+    Ok(probes)
+}
+
+/// What bounds the checks in flight: in all, per target host, and the log of the lag that
+/// waiting for a slot causes.
+struct Limits {
+    permits: Arc<Semaphore>,
+    /// One semaphore per target host (by probe index), so many probes of one site never
+    /// hit it at once.
+    per_host: Vec<Option<Arc<Semaphore>>>,
+    lag: Arc<LagLog>,
+}
+
+impl Limits {
+    fn new(probes: &[Probe], opts: &Options) -> Limits {
+        let mut host_permits: HashMap<String, Arc<Semaphore>> = HashMap::new();
+        let per_host = probes
+            .iter()
+            .map(|p| {
+                target_host(p).map(|h| {
+                    host_permits
+                        .entry(h)
+                        .or_insert_with(|| Arc::new(Semaphore::new(opts.per_host.max(1))))
+                        .clone()
+                })
+            })
+            .collect();
+        Limits {
+            permits: Arc::new(Semaphore::new(opts.concurrency.max(1))),
+            per_host,
+            lag: Arc::new(LagLog::default()),
+        }
+    }
+}
+
+/// The checks in flight, and which probe each one is.
+#[derive(Default)]
+struct Running {
+    set: JoinSet<Sample>,
+    probe_of: HashMap<Id, usize>,
+    /// Whether a probe has a check in flight, by probe index.
+    busy: Vec<bool>,
+}
+
+impl Running {
+    /// The next check to finish, with its task id.
+    async fn next(&mut self) -> Option<Result<(Id, Sample), JoinError>> {
+        self.set.join_next_with_id().await
+    }
+}
+
+/// One region's worker: its probes, its schedule, its checks in flight and its state.
+struct Worker<'a> {
+    opts: &'a Options,
+    probes: Arc<Vec<Probe>>,
+    ctx: Arc<Ctx>,
+    limits: Limits,
+    schedule: Schedule,
+    running: Running,
+    state: Arc<RwLock<RegionState>>,
+    writes: Writes,
+    started_at: DateTime<Utc>,
+    summary: Summary,
+}
+
+impl<'a> Worker<'a> {
+    fn new(
+        probes: Vec<Probe>,
+        ctx: Ctx,
+        opts: &'a Options,
+        state: Arc<RwLock<RegionState>>,
+        writes: Writes,
+    ) -> Worker<'a> {
+        let schedule = Schedule::new(&probes, opts.once, Instant::now());
+        Worker {
+            opts,
+            limits: Limits::new(&probes, opts),
+            running: Running {
+                busy: vec![false; probes.len()],
+                ..Running::default()
+            },
+            probes: Arc::new(probes),
+            ctx: Arc::new(ctx),
+            schedule,
+            state,
+            writes,
+            started_at: Utc::now(),
+            summary: Summary::default(),
+        }
+    }
+
+    /// Start checks as they fall due, record what they find, and write the state, until
+    /// `stop` resolves or a `--once` round is done.
+    async fn run_until(&mut self, stop: impl Future<Output = ()>) -> Result<()> {
+        tokio::pin!(stop);
+        loop {
+            if self.schedule.ended() && self.running.set.is_empty() {
+                return Ok(());
+            }
+            let next_due = self.schedule.next_at();
+            let within = self.writes.within();
+            let wake = self.writes.wake_at(within, self.opts.once);
+            let (running, writing) = (!self.running.set.is_empty(), self.writes.in_flight());
+            tokio::select! {
+                _ = &mut stop => return Ok(()),
+                _ = sleep_until_opt(next_due) => self.start_due(),
+                Some(done) = self.running.next(), if running => self.finished(done),
+                done = self.writes.join(), if writing => self.written(done)?,
+                _ = sleep_until_opt(wake), if wake.is_some() => {}
+            }
+            self.writes
+                .start_if_due(within, self.opts.once, &self.state);
+        }
+    }
+
+    /// Start every check that is due.
+    fn start_due(&mut self) {
+        let now = Instant::now();
+        while let Some(slot) = self.schedule.pop_due(now, &self.probes) {
+            self.start(slot);
+        }
+    }
+
+    /// Start the check of a slot, unless its probe's previous check is still running.
+    fn start(&mut self, slot: Slot) {
+        let i = slot.probe;
+        let probe = &self.probes[i];
+        if self.running.busy[i] {
+            tracing::warn!(probe = %probe.id, "previous check still running; skipping this round");
+            return;
+        }
+        self.running.busy[i] = true;
+        let run = RunInfo {
+            region: self.opts.region.clone(),
+            previous: read(&self.state)
+                .probes
+                .get(&probe.id)
+                .map(|p| p.last.health),
+            since: self.started_at,
+        };
+        let (probes, ctx) = (self.probes.clone(), self.ctx.clone());
+        let (permits, host) = (self.limits.permits.clone(), self.limits.per_host[i].clone());
+        let (lag, due_at) = (self.limits.lag.clone(), slot.at);
+        let handle = self.running.set.spawn(async move {
+            let _host = match host {
+                Some(h) => h.acquire_owned().await.ok(),
+                None => None,
+            };
+            let _permit = permits.acquire_owned().await;
+            lag.note(&probes[i], due_at.elapsed());
+            super::check(&probes[i], &ctx, &run).await
+        });
+        self.running.probe_of.insert(handle.id(), i);
+    }
+
+    /// Record a finished check, or hold it while a write reads the state.
+    fn finished(&mut self, done: Result<(Id, Sample), JoinError>) {
+        let Some((i, sample)) = finished(done, &mut self.running.probe_of) else {
+            return;
+        };
+        self.running.busy[i] = false;
+        if self.writes.in_flight() {
+            self.writes.held.push((i, sample));
+        } else {
+            record(&mut write(&self.state), &self.probes[i], sample);
+            self.writes.dirty = true;
+        }
+        self.summary.samples += 1;
+    }
+
+    /// Take back the writer of a finished write, and record what it held.
+    fn written(&mut self, done: writes::Written) -> Result<()> {
+        self.writes.finish(done)?;
+        for (i, sample) in self.writes.held.drain(..) {
+            record(&mut write(&self.state), &self.probes[i], sample);
+            self.writes.dirty = true;
+        }
+        Ok(())
+    }
+
+    /// Stop: end the write in flight, let checks in flight finish within the grace
+    /// (abandoning the rest), write the state a last time, and sum up.
+    async fn stop(mut self) -> Result<Summary> {
+        let mut writer = self.writes.settle().await?;
+        for (i, sample) in self.writes.held.drain(..) {
+            record(&mut write(&self.state), &self.probes[i], sample);
+        }
+        self.drain().await;
+        flush(&self.state, &mut writer).await?;
+        self.summary.writes = self.writes.count + 1;
+        let state = read(&self.state);
+        for p in self.probes.iter() {
+            let run = state
+                .probes
+                .get(&p.id)
+                .and_then(|s| s.pending.newest_run(p.confirm, p.recover));
+            if let Some((_, needed)) = run {
+                self.summary.unconfirmed += 1;
+                self.summary.rounds_needed = self.summary.rounds_needed.max(needed);
+            }
+        }
+        drop(state);
+        Ok(self.summary)
+    }
+
+    /// Let checks in flight finish within the stop grace, then abandon the rest.
+    async fn drain(&mut self) {
+        let grace = tokio::time::sleep(self.opts.stop_grace);
+        tokio::pin!(grace);
+        while !self.running.set.is_empty() {
+            tokio::select! {
+                Some(done) = self.running.next() => {
+                    if let Some((i, sample)) = finished(done, &mut self.running.probe_of) {
+                        record(&mut write(&self.state), &self.probes[i], sample);
+                        self.summary.samples += 1;
+                    }
+                }
+                _ = &mut grace => {
+                    self.summary.abandoned = self.running.set.len();
+                    self.running.set.abort_all();
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// The host a probe's checks go to, for the per-host cap.
+fn target_host(p: &Probe) -> Option<String> {
+    use crate::config::ProbeKind;
+    match &p.kind {
+        ProbeKind::Http(h) => url::Url::parse(h.url.as_written())
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_string)),
+        ProbeKind::Tcp(t) => Some(t.host.clone()),
+        ProbeKind::Tls(t) => Some(t.host.clone()),
+        ProbeKind::Icmp(i) => Some(i.host.clone()),
+        ProbeKind::Dns(d) => Some(d.server.clone()),
+        ProbeKind::Command(_) | ProbeKind::Push(_) => None,
+    }
+}
+
+/// Says, at most once a minute, that checks start late because every slot is busy.
+#[derive(Default)]
+struct LagLog {
+    last: std::sync::Mutex<Option<Instant>>,
+}
+
+impl LagLog {
+    fn note(&self, probe: &Probe, waited: Duration) {
+        if waited < Duration::from_secs(1) && waited < probe.interval / 4 {
+            return;
+        }
+        let Ok(mut last) = self.last.lock() else {
+            return;
+        };
+        if last.is_some_and(|t| t.elapsed() < Duration::from_secs(60)) {
+            return;
+        }
+        *last = Some(Instant::now());
+        tracing::warn!(
+            probe = %probe.id,
+            waited_ms = waited.as_millis() as u64,
+            "the worker cannot keep up with its schedule: checks wait for a free slot; raise --concurrency or lengthen intervals"
+        );
+    }
+}
+
+/// The probe and sample of a finished check task. A check that panicked (a bug) becomes an
+/// "unknown" sample, so its probe keeps being scheduled.
+fn finished(
+    done: Result<(Id, Sample), JoinError>,
+    task_probe: &mut HashMap<Id, usize>,
+) -> Option<(usize, Sample)> {
+    match done {
+        Ok((id, sample)) => task_probe.remove(&id).map(|i| (i, sample)),
+        Err(e) => {
+            let i = task_probe.remove(&e.id())?;
+            if !e.is_panic() {
+                return None;
+            }
+            tracing::error!("a check panicked: {e}");
+            Some((
+                i,
+                Sample::new(
+                    Utc::now(),
+                    Health::Unknown,
+                    "internal error: the check crashed; please report this as a pharos bug"
+                        .to_string(),
+                ),
+            ))
+        }
+    }
+}
+
+fn read(state: &RwLock<RegionState>) -> std::sync::RwLockReadGuard<'_, RegionState> {
+    state.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn write(state: &RwLock<RegionState>) -> std::sync::RwLockWriteGuard<'_, RegionState> {
+    state.write().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Add a sample of `probe` to the state.
+fn record(state: &mut RegionState, probe: &Probe, sample: Sample) {
+    tracing::debug!(probe = %probe.id, health = sample.health.as_str(), detail = %sample.detail, "sample");
+    state.record(
+        &probe.id,
+        probe.kind.word().as_str(),
+        &probe.kind.target(),
+        &probe.history_policy(),
+        sample,
+    );
+}
+
+/// Sleep until `at`, or forever without one.
+async fn sleep_until_opt(at: Option<Instant>) {
+    match at {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,154 @@
+//! Step 2 (probe) over time, the worker's pen: when the region's state is written. A write
+//! runs beside the schedule, so checks keep starting on time. The writer travels with it
+//! and comes back when it is done; samples that finish meanwhile are held (the write is
+//! reading the state) and recorded after it.
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use anyhow::Result;
+use chrono::Utc;
+use tokio::task::{JoinError, JoinHandle};
+use tokio::time::Instant;
+
+use crate::state::RegionState;
+use crate::state::object::WriteError;
+use crate::state::store::Writer;
+
+/// A finished write: the writer back, and how the write went.
+pub(super) type Written = Result<(Writer, Result<(), WriteError>), JoinError>;
+
+/// The state's writes: the writer (or the write that holds it), what waits for it, and
+/// whether the state has news.
+pub(super) struct Writes {
+    writer: Option<Writer>,
+    writing: Option<JoinHandle<(Writer, Result<(), WriteError>)>>,
+    /// Samples finished while a write was reading the state: (probe index, sample).
+    pub(super) held: Vec<(usize, crate::state::Sample)>,
+    /// Whether the state has samples no write has taken yet.
+    pub(super) dirty: bool,
+    last_write: Instant,
+    /// With object storage: write at least this often, news or not.
+    keepalive: Option<Duration>,
+    flush_every: Duration,
+    /// Writes that went through.
+    pub(super) count: u64,
+}
+
+impl Writes {
+    /// The writes of a worker that has not written yet.
+    pub(super) fn new(writer: Writer, keepalive: Option<Duration>, flush_every: Duration) -> Self {
+        Writes {
+            writer: Some(writer),
+            writing: None,
+            held: Vec::new(),
+            dirty: false,
+            last_write: Instant::now()
+                .checked_sub(flush_every)
+                .unwrap_or_else(Instant::now),
+            keepalive,
+            flush_every,
+            count: 0,
+        }
+    }
+
+    /// Whether a write is in flight.
+    pub(super) fn in_flight(&self) -> bool {
+        self.writing.is_some()
+    }
+
+    /// How long after the last write the next one is due: unsaved samples wait at most
+    /// `flush_every`; with object storage a write also comes at least every `keepalive`,
+    /// news or not, so a starting worker sees this one alive.
+    pub(super) fn within(&self) -> Option<Duration> {
+        if self.dirty {
+            Some(
+                self.keepalive
+                    .map_or(self.flush_every, |k| k.min(self.flush_every)),
+            )
+        } else {
+            self.keepalive
+        }
+    }
+
+    /// When to wake up to write (never during a write, nor in a `--once` round).
+    pub(super) fn wake_at(&self, within: Option<Duration>, once: bool) -> Option<Instant> {
+        if once || self.writing.is_some() {
+            None
+        } else {
+            within.map(|w| self.last_write + w)
+        }
+    }
+
+    /// Start a write when one is due by `within` (as computed before the wait).
+    pub(super) fn start_if_due(
+        &mut self,
+        within: Option<Duration>,
+        once: bool,
+        state: &Arc<RwLock<RegionState>>,
+    ) {
+        let due = within.is_some_and(|w| self.last_write.elapsed() >= w);
+        if !due || once || self.writing.is_some() {
+            return;
+        }
+        let Some(mut w) = self.writer.take() else {
+            return;
+        };
+        self.last_write = Instant::now();
+        // What the write takes is saved unless it fails (then `finish` says so).
+        self.dirty = false;
+        let state = state.clone();
+        self.writing = Some(tokio::spawn(async move {
+            let result = flush(&state, &mut w).await;
+            (w, result)
+        }));
+    }
+
+    /// Wait for the write in flight (the caller polls this only when there is one).
+    pub(super) async fn join(&mut self) -> Written {
+        match &mut self.writing {
+            Some(handle) => handle.await,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Take back the writer from a finished write, with the write counted, or marked to
+    /// be tried again when the store was unreachable or full. A fatal failure stops the
+    /// worker.
+    pub(super) fn finish(&mut self, done: Written) -> Result<()> {
+        self.writing = None;
+        let (writer, result) =
+            done.map_err(|e| anyhow::anyhow!("internal error: writing the state crashed: {e}"))?;
+        match result {
+            Ok(()) => self.count += 1,
+            // Unreachable store or full disk: keep probing, try again at the next write.
+            Err(WriteError::Failed(e)) => {
+                tracing::warn!("{e:#}; will try again");
+                self.dirty = true;
+            }
+            Err(e @ WriteError::Fatal(_)) => return Err(e.into()),
+        }
+        self.writer = Some(writer);
+        Ok(())
+    }
+
+    /// At stop: the write in flight ends first; then the writer, for the last write.
+    pub(super) async fn settle(&mut self) -> Result<Writer> {
+        if self.writing.is_some() {
+            let done = self.join().await;
+            self.finish(done)?;
+        }
+        self.writer
+            .take()
+            .ok_or_else(|| anyhow::anyhow!("internal error: the state writer was lost"))
+    }
+}
+
+/// Stamp and write the state.
+pub(super) async fn flush(
+    state: &Arc<RwLock<RegionState>>,
+    writer: &mut Writer,
+) -> Result<(), WriteError> {
+    state.write().unwrap_or_else(|e| e.into_inner()).written_at = Utc::now();
+    writer.write(state).await
+}
