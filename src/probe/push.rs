@@ -70,18 +70,15 @@ pub fn write(dir: &Path, probe_id: &str, beat: &Heartbeat) -> Result<()> {
 /// is its own failure, not the job's.
 pub fn read(dir: &Path, probe_id: &str) -> Result<Option<Heartbeat>, Failure> {
     let path = dir.join(format!("{probe_id}.json"));
-    match std::fs::read_to_string(&path) {
+    match crate::input::read_text(&path, crate::input::HEARTBEAT) {
         Ok(text) => serde_json::from_str(&text).map(Some).map_err(|e| {
             Failure::prober(format!(
                 "heartbeat file {} is damaged ({e}); the next heartbeat replaces it",
                 path.display()
             ))
         }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Failure::prober(format!(
-            "cannot read {}: {e}",
-            path.display()
-        ))),
+        Err(r) if r.is_missing() => Ok(None),
+        Err(r) => Err(Failure::prober(format!("{}: {r}", path.display()))),
     }
 }
 

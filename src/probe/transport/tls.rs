@@ -118,8 +118,9 @@ pub(crate) fn version(stream: &TlsStream<TcpStream>) -> Option<String> {
 pub fn load_roots(path: &std::path::Path) -> anyhow::Result<rustls::RootCertStore> {
     use rustls::pki_types::pem::PemObject;
     let mut roots = rustls::RootCertStore::empty();
-    let certs = CertificateDer::pem_file_iter(path)
-        .map_err(|e| anyhow::anyhow!("reading CA file {}: {e}", path.display()))?;
+    let pem = crate::input::read_bytes(path, crate::input::CREDENTIAL)
+        .map_err(|r| anyhow::anyhow!("reading CA file {}: {r}", path.display()))?;
+    let certs = CertificateDer::pem_slice_iter(&pem);
     for cert in certs {
         let cert = cert.map_err(|e| anyhow::anyhow!("CA file {}: {e}", path.display()))?;
         roots
