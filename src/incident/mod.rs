@@ -386,6 +386,9 @@ pub fn parse(
     })
 }
 
+/// The most updates one post may have.
+pub const MAX_UPDATES: usize = 1000;
+
 /// Split the body at its `##` headings (found by the markdown parser, so a `##` inside a
 /// code block is not a heading) and parse each heading as `<time> <status>`.
 fn parse_updates(
@@ -395,8 +398,14 @@ fn parse_updates(
     file: &str,
     problems: &mut Vec<Problem>,
 ) -> Vec<Update> {
-    let line_at = |offset: usize| first_line + body[..offset].matches('\n').count();
+    // Line numbers by offset, found by a binary search: a post with thousands of updates
+    // must not count its lines again for each one.
+    let line_starts: Vec<usize> = std::iter::once(0)
+        .chain(body.match_indices('\n').map(|(i, _)| i + 1))
+        .collect();
+    let line_at = |offset: usize| first_line + line_starts.partition_point(|&s| s <= offset) - 1;
     let mut headings: Vec<(usize, usize)> = Vec::new(); // (start, end of heading line)
+    let mut nesting = markdown::Nesting::default();
     for (event, range) in Parser::new_ext(body, markdown::options()).into_offset_iter() {
         if let Event::Start(Tag::Heading {
             level: HeadingLevel::H2,
@@ -408,6 +417,30 @@ fn parse_updates(
                 .map_or(body.len(), |i| range.start + i);
             headings.push((range.start, end));
         }
+        if nesting.too_deep_after(&event) {
+            problems.push(Problem::new(
+                file,
+                Some(yaml::Loc { line: line_at(range.start), col: 1 }),
+                "",
+                format!(
+                    "nested more than {} levels deep (block quotes, lists or HTML elements); flatten it",
+                    markdown::MAX_NESTING
+                ),
+            ));
+            return Vec::new();
+        }
+    }
+    if headings.len() > MAX_UPDATES {
+        problems.push(Problem::new(
+            file,
+            Some(yaml::Loc { line: line_at(headings[MAX_UPDATES].0), col: 1 }),
+            "",
+            format!(
+                "{} updates, more than the {MAX_UPDATES} a post may have; start a new post for a new incident",
+                headings.len()
+            ),
+        ));
+        return Vec::new();
     }
     let words = match kind {
         Kind::Incident => INCIDENT_WORDS,

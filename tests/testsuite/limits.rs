@@ -189,3 +189,45 @@ fn a_state_file_that_is_garbage_or_a_folder_can_be_moved_aside() {
         );
     }
 }
+
+#[test]
+fn deep_nesting_and_too_many_updates_are_refused_with_their_line() {
+    let t = project();
+    let head = "---\ntitle: Deep\nimpact: minor\ncomponents: [web]\n---\n## 2026-11-20T10:00:00Z investigating\n";
+    t.write(
+        "incidents/2026-11-20-quotes.md",
+        &format!("{head}{}deep\n", "> ".repeat(100_000)),
+    );
+    t.write(
+        "incidents/2026-11-20-divs.md",
+        &format!("{head}text\n\n{}\n", "<div>".repeat(100_000)),
+    );
+    let updates: String = (0..10_000)
+        .map(|i| {
+            format!(
+                "## 2026-11-19T{:02}:{:02}:00Z investigating\nStill.\n\n",
+                i / 60 % 24,
+                i % 60
+            )
+        })
+        .collect();
+    t.write(
+        "incidents/2026-11-20-updates.md",
+        &format!("---\ntitle: Many\nimpact: minor\ncomponents: [web]\n---\n{updates}"),
+    );
+    let out = t.run_limit(&["check"], LIMIT);
+    assert!(!out.status.success());
+    let text = crate::harness::stdout(&out);
+    assert!(
+        text.contains("incidents/2026-11-20-quotes.md:7:1: nested more than 32 levels deep"),
+        "{text}"
+    );
+    assert!(
+        text.contains("incidents/2026-11-20-divs.md:9:1: nested more than 32 levels deep"),
+        "{text}"
+    );
+    assert!(
+        text.contains("incidents/2026-11-20-updates.md:3006:1: 10000 updates, more than the 1000"),
+        "{text}"
+    );
+}
