@@ -8,7 +8,7 @@ pub mod markdown;
 
 use std::path::Path;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use pulldown_cmark::{Event, HeadingLevel, Parser, Tag};
 use serde::{Deserialize, Serialize};
 
@@ -317,6 +317,14 @@ pub fn parse(
                 }
             }
         }
+        if fm.title.trim().is_empty() {
+            problems.push(Problem::new(
+                file,
+                at_key(node, &["title"]),
+                "title",
+                "the title is empty; write a few words saying what happened",
+            ));
+        }
         if fm.kind == Kind::Incident && fm.impact.is_none() {
             problems.push(Problem::new(
                 file,
@@ -384,6 +392,34 @@ pub fn parse(
         scheduled_until: window.1,
         updates,
     })
+}
+
+/// Updates dated before this year are typing mistakes.
+pub const EARLIEST_YEAR: i32 = 2000;
+
+/// How far after the build's time an update may be dated (a clock a little ahead).
+pub const FUTURE_TOLERANCE: chrono::Duration = chrono::Duration::minutes(5);
+
+/// Updates dated after `now` (beyond [`FUTURE_TOLERANCE`]): an update says what has
+/// happened, so a future date is a mistake in the heading (a window to come is written
+/// with `scheduled_for`). One problem per such update, at its heading.
+pub fn future_updates(incidents: &[Incident], now: DateTime<Utc>) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    for i in incidents {
+        for u in i.updates.iter().filter(|u| u.at > now + FUTURE_TOLERANCE) {
+            problems.push(Problem::new(
+                &i.file,
+                Some(yaml::Loc { line: u.line, col: 1 }),
+                "",
+                format!(
+                    "the update dated {} is in the future (it is {} now); an update says what has happened: fix its date, or announce a window with scheduled_for",
+                    u.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                ),
+            ));
+        }
+    }
+    problems
 }
 
 /// The most updates one post may have.
@@ -489,6 +525,15 @@ fn parse_updates(
         let loc = Some(yaml::Loc { line, col: 1 });
         let example = format!("`## 2026-11-20T10:05:00Z {}`", words[0]);
         let at = match time.map(DateTime::parse_from_rfc3339) {
+            Some(Ok(t)) if t.year() < EARLIEST_YEAR => {
+                problems.push(Problem::new(
+                    file,
+                    loc,
+                    "",
+                    format!("update heading \"## {heading}\" is dated before {EARLIEST_YEAR}; check the year"),
+                ));
+                continue;
+            }
             Some(Ok(t)) => t.with_timezone(&Utc),
             _ => {
                 problems.push(Problem::new(

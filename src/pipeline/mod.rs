@@ -273,14 +273,36 @@ pub struct Options<'a> {
 /// Build the site of `project` as of the clock's `now`: load, decide, render, and swap
 /// the files into `site/` all at once (a failed build leaves the previous site as it was).
 pub fn build(project: &Project, clock: Clock, options: Options<'_>) -> Result<Report> {
-    let now = clock.now;
     let mut fresh = incident::ParseCache::default();
     let (trees, cache) = match options.keep {
         Some(k) => (Some(&mut k.trees), &mut k.incidents),
         None => (None, &mut fresh),
     };
     let snapshot = Snapshot::load_cached(project, cache)?;
-    snapshot.warn_of_clock_skew(now);
+    let dated = incident::future_updates(&snapshot.incidents, clock.now);
+    if !dated.is_empty() {
+        return Err(config::Problems(dated).into());
+    }
+    snapshot.warn_of_clock_skew(clock.now);
+    let progress = options.progress.unwrap_or(&|_, _| {});
+    let (files, decision) = render(project, &snapshot, clock.now, progress)?;
+    match trees {
+        Some(trees) => render::output::publish_reusing(&project.site_dir(), &files, trees)?,
+        None => render::output::publish(&project.site_dir(), &files)?,
+    }
+    Ok(Report {
+        files: files.len(),
+        decision,
+    })
+}
+
+/// Every file of the site at `now`, in memory, and what was decided.
+fn render(
+    project: &Project,
+    snapshot: &Snapshot,
+    now: DateTime<Utc>,
+    progress: &dyn Fn(u64, u64),
+) -> Result<(Vec<(String, Vec<u8>)>, Decision)> {
     let decision = snapshot.decide(now);
     let history = snapshot.history(now);
     let config = &snapshot.config;
@@ -304,7 +326,6 @@ pub fn build(project: &Project, clock: Clock, options: Options<'_>) -> Result<Re
     });
     let tera = render::templates::load(&project.themes_dir(), theme)?;
     let theme_static = theme.map(|t| project.themes_dir().join(t).join("static"));
-    let progress = options.progress.unwrap_or(&|_, _| {});
     let mut files = render::render(&tera, &model, theme_static.as_deref(), progress)?;
     files.extend(render::api::files(&model, &snapshot.incidents));
     files.extend(render::feeds::files(
@@ -314,14 +335,43 @@ pub fn build(project: &Project, clock: Clock, options: Options<'_>) -> Result<Re
         now,
     ));
     files.extend(render::badges::files(&model));
-    match trees {
-        Some(trees) => render::output::publish_reusing(&project.site_dir(), &files, trees)?,
-        None => render::output::publish(&project.site_dir(), &files)?,
+    Ok((files, decision))
+}
+
+/// What `build`, `probe` and `announce` would refuse later in a project whose files
+/// parse: updates dated in the future, a theme or language that cannot be loaded, a
+/// template that fails to render, a CA file that cannot be read, an announcement target
+/// that cannot be prepared. `check` reports these, so its "ok" means they accept it.
+pub fn preflight(project: &Project, snapshot: &Snapshot, now: DateTime<Utc>) -> Vec<config::Problem> {
+    let components = config::COMPONENTS_FILE;
+    let mut problems = incident::future_updates(&snapshot.incidents, now);
+    if let Err(e) = render(project, snapshot, now, &|_, _| {}) {
+        problems.push(config::Problem::new(components, None, "page", format!("{e:#}")));
     }
-    Ok(Report {
-        files: files.len(),
-        decision,
-    })
+    for p in &snapshot.config.probing.probes {
+        let Some(file) = p.kind.tls().and_then(|t| t.ca_file.as_ref()) else {
+            continue;
+        };
+        if let Err(e) = crate::probe::transport::tls::load_roots(&project.root.join(file)) {
+            problems.push(config::Problem::new(
+                config::PROBES_FILE,
+                None,
+                format!("probe \"{}\": tls_ca_file", p.id),
+                format!("{e:#}"),
+            ));
+        }
+    }
+    for t in &snapshot.config.site.announce {
+        if let Err(e) = crate::announce::send::prepare(t, &project.root) {
+            problems.push(config::Problem::new(
+                components,
+                None,
+                format!("announce \"{}\"", t.id),
+                format!("{e:#}"),
+            ));
+        }
+    }
+    problems
 }
 
 #[cfg(test)]
