@@ -472,7 +472,7 @@ impl Parser {
                     }
                     _ => {
                         let known: Vec<&str> = FIELDS.iter().map(|(f, _, _)| *f).collect();
-                        match super::yaml::suggest(&word, &known) {
+                        match crate::yaml::suggest(&word, &known) {
                             Some(s) => err(
                                 at,
                                 format!("unknown field \"{word}\", did you mean \"{s}\"?"),

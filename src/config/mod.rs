@@ -7,11 +7,13 @@ mod components;
 mod probes;
 pub mod template;
 mod validate;
-pub mod yaml;
 
 use std::fmt;
 use std::path::Path;
 
+use crate::yaml;
+
+pub use crate::yaml::Loc;
 pub use components::{RawComponent, RawGroup, RawLink, RawPage, RawTarget, TargetKind};
 pub use probes::{
     AnswerMatch, CommandSpec, DnsSpec, Dur, HttpSpec, IcmpSpec, IpVersion, KindWord, Method, Probe,
@@ -20,7 +22,6 @@ pub use probes::{
 };
 pub use template::{MissingVar, Template};
 pub use validate::{component_ids, env_vars, valid_id, validate_components, validate_probes};
-pub use yaml::Loc;
 
 /// The whole validated configuration.
 #[derive(Debug, Clone)]

@@ -559,20 +559,6 @@ impl Probe {
     pub fn worst_check(&self) -> Duration {
         self.timeout * (self.retries + 1) + self.retry_delay * self.retries
     }
-
-    /// How the worker confirms this probe's health and when its region counts as silent:
-    /// the builder's staleness limit (3 intervals plus the slowest possible check).
-    pub fn history_policy(&self) -> crate::state::history::Policy {
-        crate::state::history::Policy {
-            interval_s: self.interval.as_secs_f64(),
-            confirm: self.confirm,
-            recover: self.recover,
-            // The same limit after which the builder calls a region stale.
-            silent_after_s: crate::status::ProbePolicy::from(self)
-                .stale_after()
-                .as_seconds_f64(),
-        }
-    }
 }
 
 impl ProbeKind {

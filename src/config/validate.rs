@@ -5,12 +5,12 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
 use super::probes::KIND_FIELDS;
-use super::yaml::{self, Node};
 use super::{
     Component, EmailSpec, Group, HttpSpec, KindWord, Method, Page, Probe, ProbeKind, Probing,
     Problem, RawComponent, RawDefaults, RawGroup, RawPage, RawProbe, RawRegion, RawTarget, Region,
     Site, StatusMatch, Target, TargetKind, TcpSpec, Template, TlsCheckSpec, TlsSpec,
 };
+use crate::yaml::{self, Node};
 
 /// Default time between checks.
 pub(crate) const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);

@@ -1,5 +1,6 @@
-//! Step 1 (config), lowest layer: YAML text → a tree of nodes that remember their line and
-//! column → serde raw types. Every error carries the node's location and YAML path, and a
+//! The YAML layer under every input file (probes.yaml and components.yaml in [`crate::config`],
+//! incident front matter in [`crate::incident`], translations in [`crate::site`]): YAML text →
+//! a tree of nodes that remember their line and column → serde raw types. Every error carries the node's location and YAML path, and a
 //! bad list item is reported on its own so one typo never hides the next.
 //!
 //! Why not serde_yaml: it is archived upstream, its errors stop at the first problem of a
