@@ -431,6 +431,36 @@ pub fn from_node<T: DeserializeOwned>(node: &Node, path: &str) -> Result<T, Erro
     })
 }
 
+/// The keys a raw struct accepts, in declaration order, read from its `Deserialize` impl,
+/// so a key check needs no hand-kept list beside the struct. Empty for a non-struct.
+pub fn struct_fields<T: DeserializeOwned>() -> &'static [&'static str] {
+    struct Fields(std::cell::Cell<&'static [&'static str]>);
+    impl<'de> de::Deserializer<'de> for &Fields {
+        type Error = Error;
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Error> {
+            Err(de::Error::custom("not a struct"))
+        }
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _name: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Error> {
+            self.0.set(fields);
+            Err(de::Error::custom("fields read"))
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+            byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map enum
+            identifier ignored_any
+        }
+    }
+    let fields = Fields(std::cell::Cell::new(&[]));
+    // The error is the point: deserialize_struct records the names and stops.
+    let _ = T::deserialize(&fields);
+    fields.0.get()
+}
+
 /// Check a mapping's keys against the known ones, returning the problems (typos with a
 /// suggestion) and the entries that are known. Used for a file's top level, whose sections
 /// are then read one item at a time.

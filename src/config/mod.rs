@@ -17,11 +17,11 @@ pub use crate::yaml::Loc;
 pub use components::{RawComponent, RawGroup, RawLink, RawPage, RawTarget, TargetKind};
 pub use probes::{
     AnswerMatch, CommandSpec, DnsSpec, Dur, HttpSpec, IcmpSpec, IpVersion, KindWord, Method, Probe,
-    ProbeKind, PushSpec, RawDefaults, RawProbe, RawRegion, Region, Starttls, StatusMatch, TcpSpec,
-    TimeoutHealth, TlsCheckSpec, TlsSpec, Transport,
+    ProbeKind, PushSpec, RawAssertion, RawCommon, RawDefaults, RawRegion, Region, Starttls,
+    StatusMatch, TcpSpec, TimeoutHealth, TlsCheckSpec, TlsSpec, Transport, validate_probes,
 };
 pub use template::{MissingVar, Template};
-pub use validate::{component_ids, env_vars, valid_id, validate_components, validate_probes};
+pub use validate::{component_ids, env_vars, valid_id, validate_components};
 
 /// The whole validated configuration.
 #[derive(Debug, Clone)]

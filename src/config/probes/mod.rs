@@ -1,0 +1,590 @@
+//! Step 1 (config): probes.yaml, how we check. Each probe kind has one module holding its
+//! raw options (one struct: the only list of what the kind accepts), its validator and its
+//! validated spec; [`common`] holds what every probe has, including the settings that
+//! `defaults:` can hold too. [`validate_probes`] is imported by `config` (re-exported);
+//! the validated types are what the prober, the builder and `analyze` read.
+//!
+//! An item of `probes:` is read in parts rather than as one flat struct: its `kind` says
+//! which kind's struct the other keys belong to, and one key check against the common keys
+//! and the kind's keys reports both a typo (`unknown field`) and another kind's option
+//! (`does not apply`). As serde does for one struct, the first such error in file order
+//! stops the item; the semantic problems after it are all collected. (An internally tagged
+//! enum would report every typo at the list item, and serde's `flatten` does not work with
+//! `deny_unknown_fields`.)
+
+mod command;
+mod common;
+mod dns;
+mod http;
+mod icmp;
+mod push;
+mod tcp;
+mod tls;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+pub use command::{CommandSpec, TimeoutHealth};
+pub use common::{Dur, IpVersion, RawAssertion, RawCommon, RawDefaults};
+pub use dns::{AnswerMatch, DnsSpec, Transport};
+pub use http::{HttpSpec, Method, StatusMatch};
+pub use icmp::IcmpSpec;
+pub use push::PushSpec;
+pub use tcp::TcpSpec;
+pub use tls::{Starttls, TlsCheckSpec, TlsSpec};
+
+use super::assertion::{Assertion, Observer};
+use super::template::Template;
+use super::validate::{each_item, id_problem, list_items, valid_id};
+use super::{Probing, Problem};
+use crate::yaml::{self, Node, NodeKind};
+
+/// Which kind of check a probe runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KindWord {
+    /// An HTTP(S) request.
+    Http,
+    /// A TCP connect.
+    Tcp,
+    /// ICMP echo.
+    Icmp,
+    /// A DNS query.
+    Dns,
+    /// A TLS certificate check.
+    Tls,
+    /// A Nagios/Mackerel-style plugin.
+    Command,
+    /// A heartbeat pushed by a job.
+    Push,
+}
+
+impl KindWord {
+    /// The word as written in probes.yaml.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KindWord::Http => "http",
+            KindWord::Tcp => "tcp",
+            KindWord::Icmp => "icmp",
+            KindWord::Dns => "dns",
+            KindWord::Tls => "tls",
+            KindWord::Command => "command",
+            KindWord::Push => "push",
+        }
+    }
+}
+
+/// An item of `regions:`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRegion {
+    /// Region name, used for its state file: lowercase letters, digits, `-`, `_`.
+    pub name: String,
+    /// Human label, e.g. "Frankfurt".
+    #[serde(default)]
+    pub label: Option<String>,
+}
+
+/// A region that runs workers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Region {
+    /// Name, as in `state/<name>.json`.
+    pub name: String,
+    /// Human label, e.g. "Frankfurt".
+    pub label: Option<String>,
+}
+
+/// A validated probe.
+#[derive(Debug, Clone)]
+pub struct Probe {
+    /// Stable id.
+    pub id: String,
+    /// Components it exercises.
+    pub components: Vec<String>,
+    /// Regions that run it.
+    pub regions: Vec<String>,
+    /// Time between checks.
+    pub interval: Duration,
+    /// One deadline for a check.
+    pub timeout: Duration,
+    /// In-region re-checks of a down sample.
+    pub retries: u32,
+    /// Pause before each re-check.
+    pub retry_delay: Duration,
+    /// Rounds a bad status must hold before it shows.
+    pub confirm: u32,
+    /// Good rounds needed to show recovery.
+    pub recover: u32,
+    /// Regions that must agree; `None` for the default rule.
+    pub quorum: Option<u32>,
+    /// Slower than this is degraded.
+    pub degraded_after: Option<Duration>,
+    /// Conditions on what the check observed.
+    pub assertions: Vec<Assertion>,
+    /// What to check.
+    pub kind: ProbeKind,
+}
+
+/// The kind-specific part of a probe.
+#[derive(Debug, Clone)]
+pub enum ProbeKind {
+    /// An HTTP request.
+    Http(HttpSpec),
+    /// A TCP connect.
+    Tcp(TcpSpec),
+    /// A TLS handshake and certificate check.
+    Tls(TlsCheckSpec),
+    /// One DNS query to one server.
+    Dns(DnsSpec),
+    /// A Nagios/Mackerel-style plugin.
+    Command(CommandSpec),
+    /// Heartbeats a job sends (`pharos wrap`, or HTTP).
+    Push(PushSpec),
+    /// ICMP echo.
+    Icmp(IcmpSpec),
+}
+
+impl Probe {
+    /// The longest a failing check can take: every attempt timing out, plus the pauses.
+    pub fn worst_check(&self) -> Duration {
+        self.timeout * (self.retries + 1) + self.retry_delay * self.retries
+    }
+}
+
+impl ProbeKind {
+    /// The kind's word.
+    pub fn word(&self) -> KindWord {
+        match self {
+            ProbeKind::Http(_) => KindWord::Http,
+            ProbeKind::Tcp(_) => KindWord::Tcp,
+            ProbeKind::Tls(_) => KindWord::Tls,
+            ProbeKind::Dns(_) => KindWord::Dns,
+            ProbeKind::Command(_) => KindWord::Command,
+            ProbeKind::Push(_) => KindWord::Push,
+            ProbeKind::Icmp(_) => KindWord::Icmp,
+        }
+    }
+
+    /// The target as written (references unresolved), safe to show.
+    pub fn target(&self) -> String {
+        match self {
+            ProbeKind::Http(h) => h.url.as_written().to_string(),
+            ProbeKind::Tcp(t) => format!("{}:{}", t.host, t.port),
+            ProbeKind::Tls(t) => format!("{}:{}", t.host, t.port),
+            ProbeKind::Dns(d) => format!("{} {} @{}", d.name, d.record_type, d.server),
+            ProbeKind::Command(c) => c
+                .argv
+                .iter()
+                .map(|a| a.as_written())
+                .collect::<Vec<_>>()
+                .join(" "),
+            ProbeKind::Push(_) => "heartbeat".to_string(),
+            ProbeKind::Icmp(i) => i.host.clone(),
+        }
+    }
+
+    /// Every `${ENV}` template the probe uses.
+    pub fn templates(&self) -> Vec<&Template> {
+        match self {
+            ProbeKind::Http(h) => std::iter::once(&h.url)
+                .chain(h.headers.iter().map(|(_, v)| v))
+                .chain(h.body.iter())
+                .collect(),
+            ProbeKind::Command(c) => c.argv.iter().chain(c.env.iter().map(|(_, v)| v)).collect(),
+            ProbeKind::Tcp(t) => t.send.iter().collect(),
+            ProbeKind::Push(p) => p.token.iter().collect(),
+            ProbeKind::Tls(_) | ProbeKind::Dns(_) | ProbeKind::Icmp(_) => Vec::new(),
+        }
+    }
+
+    /// The probe's TLS settings, for kinds that speak TLS.
+    pub fn tls(&self) -> Option<&TlsSpec> {
+        match self {
+            ProbeKind::Http(h) => Some(&h.tls),
+            ProbeKind::Tls(t) => Some(&t.tls),
+            ProbeKind::Tcp(t) => t.tls.as_ref(),
+            _ => None,
+        }
+    }
+}
+
+/// What a kind's raw options struct does: its keys are the kind's options.
+pub(crate) trait KindOptions: DeserializeOwned {
+    /// Check the options and build the kind's spec; problems go to `cx`.
+    fn validate(self, cx: &mut Cx<'_>) -> Option<ProbeKind>;
+
+    /// Whether the probe speaks TLS, so that its checks record a certificate.
+    fn speaks_tls(&self) -> bool {
+        false
+    }
+}
+
+/// The kinds and their options structs. Messages name kinds in this order.
+macro_rules! kinds {
+    ($($word:ident => $raw:ty,)*) => {
+        /// The kinds in message order.
+        const KINDS: &[KindWord] = &[$(KindWord::$word),*];
+
+        /// One probe's kind-specific options as written.
+        enum RawKind {
+            $($word($raw),)*
+        }
+
+        impl RawKind {
+            /// The keys a kind accepts besides the common ones.
+            fn fields(word: KindWord) -> &'static [&'static str] {
+                match word {
+                    $(KindWord::$word => yaml::struct_fields::<$raw>(),)*
+                }
+            }
+
+            /// Deserialize a kind's options from the map of its keys.
+            fn read(word: KindWord, node: &Node, path: &str) -> Result<Self, yaml::Error> {
+                Ok(match word {
+                    $(KindWord::$word => RawKind::$word(yaml::from_node(node, path)?),)*
+                })
+            }
+
+            fn validate(self, cx: &mut Cx<'_>) -> Option<ProbeKind> {
+                match self {
+                    $(RawKind::$word(raw) => raw.validate(cx),)*
+                }
+            }
+
+            fn speaks_tls(&self) -> bool {
+                match self {
+                    $(RawKind::$word(raw) => raw.speaks_tls(),)*
+                }
+            }
+        }
+    };
+}
+
+kinds! {
+    Http => http::RawHttp,
+    Tcp => tcp::RawTcp,
+    Tls => tls::RawTls,
+    Icmp => icmp::RawIcmp,
+    Dns => dns::RawDns,
+    Command => command::RawCommand,
+    Push => push::RawPush,
+}
+
+/// Every key some probe accepts: the common ones, then each kind's, for typo suggestions.
+fn all_fields() -> Vec<&'static str> {
+    let mut all: Vec<&'static str> = Vec::new();
+    let common = yaml::struct_fields::<RawCommon>()
+        .iter()
+        .chain(yaml::struct_fields::<RawDefaults>());
+    for f in common.chain(KINDS.iter().flat_map(|k| RawKind::fields(*k))) {
+        if !all.contains(f) {
+            all.push(f);
+        }
+    }
+    all
+}
+
+/// Where one probe's problems go, with what its kind's validator may need to know.
+pub(crate) struct Cx<'a> {
+    file: &'a str,
+    item: &'a Node,
+    ctx: &'a str,
+    problems: &'a mut Vec<Problem>,
+    /// The probe's interval.
+    pub(crate) interval: Duration,
+    /// The probe names no regions while the file has several.
+    pub(crate) regions_unnamed: bool,
+}
+
+impl Cx<'_> {
+    /// A problem at the value under `path` in the probe's item.
+    pub(crate) fn problem(&mut self, path: &[&str], message: impl Into<String>) {
+        let loc = self.item.loc_of(path);
+        self.at(loc, message);
+    }
+
+    /// A problem at a place.
+    pub(crate) fn at(&mut self, loc: yaml::Loc, message: impl Into<String>) {
+        self.problems
+            .push(Problem::new(self.file, Some(loc), self.ctx, message.into()));
+    }
+
+    /// The probe's item, for finding places.
+    pub(crate) fn item(&self) -> &Node {
+        self.item
+    }
+}
+
+/// What one item of `probes:` says, split into its parts.
+struct RawItem {
+    id: String,
+    common: RawCommon,
+    settings: RawDefaults,
+    kind: RawKind,
+    word: KindWord,
+    /// Other kinds' options that were written, in file order.
+    foreign: Vec<String>,
+}
+
+/// Read one item of `probes:`: one key check, then each part. The first error in file
+/// order is returned, as serde returns it for one struct; a missing key comes last.
+fn read_item(item: &Node, path: &str) -> Result<RawItem, yaml::Error> {
+    let entries: &[(Node, Node)] = match &item.kind {
+        NodeKind::Map(entries) => entries,
+        _ if item.is_null() => &[],
+        // Not a mapping: the error serde gives for a struct.
+        _ => {
+            return Err(yaml::from_node::<RawCommon>(item, path)
+                .err()
+                .unwrap_or_else(|| missing(item, path, "id")));
+        }
+    };
+    let word = item
+        .get("kind")
+        .and_then(|n| yaml::from_node::<KindWord>(n, &format!("{path}.kind")).ok());
+    let common_keys = yaml::struct_fields::<RawCommon>();
+    let settings_keys = yaml::struct_fields::<RawDefaults>();
+    let own = word.map_or(&[][..], RawKind::fields);
+    let all = all_fields();
+    let mut parts: [Vec<(Node, Node)>; 3] = Default::default();
+    let mut foreign = Vec::new();
+    let mut errors = Vec::new();
+    for (k, v) in entries {
+        let key = k.as_str().unwrap_or_default();
+        let part = if common_keys.contains(&key) {
+            0
+        } else if settings_keys.contains(&key) {
+            1
+        } else if own.contains(&key) {
+            2
+        } else {
+            if !all.contains(&key) {
+                errors.push(yaml::Error::at(
+                    k.loc,
+                    path,
+                    yaml::unknown_key_message(key, &all),
+                ));
+            } else if word.is_some() && !v.is_null() {
+                foreign.push(key.to_string());
+            }
+            continue;
+        };
+        parts[part].push((k.clone(), v.clone()));
+    }
+    let [common, settings, kind] = parts.map(|entries| Node {
+        kind: NodeKind::Map(entries),
+        loc: item.loc,
+    });
+    let common = yaml::from_node::<RawCommon>(&common, path)
+        .map_err(|e| errors.push(e))
+        .ok();
+    let settings = yaml::from_node::<RawDefaults>(&settings, path)
+        .map_err(|e| errors.push(e))
+        .ok();
+    let kind = word.and_then(|w| {
+        RawKind::read(w, &kind, path)
+            .map_err(|e| errors.push(e))
+            .ok()
+    });
+    if let Some(first) = errors
+        .into_iter()
+        .min_by_key(|e| e.loc.map(|l| (l.line, l.col)))
+    {
+        return Err(first);
+    }
+    let (Some(mut common), Some(settings)) = (common, settings) else {
+        return Err(missing(item, path, "id"));
+    };
+    let Some(id) = common.id.take() else {
+        return Err(missing(item, path, "id"));
+    };
+    let (Some(word), Some(kind)) = (word, kind) else {
+        return Err(missing(item, path, "kind"));
+    };
+    Ok(RawItem {
+        id,
+        common,
+        settings,
+        kind,
+        word,
+        foreign,
+    })
+}
+
+/// serde's error for a missing key, at the item.
+fn missing(item: &Node, path: &str, key: &'static str) -> yaml::Error {
+    let e: yaml::Error = serde::de::Error::missing_field(key);
+    yaml::Error::at(item.loc, path, e.message)
+}
+
+/// What validating one probe needs from the rest of the file.
+struct FileCx<'a> {
+    defaults: &'a RawDefaults,
+    regions: &'a [&'a str],
+    components: Option<&'a [&'a str]>,
+}
+
+/// probes.yaml → [`Probing`]. With `components` (the ids in components.yaml), probe →
+/// component references are checked too.
+pub fn validate_probes(
+    node: &Node,
+    file: &str,
+    components: Option<&[&str]>,
+    problems: &mut Vec<Problem>,
+) -> Option<Probing> {
+    let before = problems.len();
+    let mut top = Vec::new();
+    let keys = yaml::known_keys(node, "", &["regions", "defaults", "probes"], &mut top);
+    problems.extend(top.into_iter().map(|e| Problem::from_yaml(file, e)));
+
+    let regions = validate_regions(keys.get("regions").copied(), file, problems);
+    if regions.is_empty() && problems.len() == before {
+        problems.push(Problem::new(
+            file,
+            Some(keys.get("regions").map_or(node.loc, |n| n.loc)),
+            "",
+            "no regions defined; add `regions:` with at least one `- name: eu-west`",
+        ));
+    }
+
+    let defaults = match keys.get("defaults") {
+        Some(d) => yaml::from_node::<RawDefaults>(d, "defaults").unwrap_or_else(|e| {
+            problems.push(Problem::from_yaml(file, e));
+            RawDefaults::default()
+        }),
+        None => RawDefaults::default(),
+    };
+
+    let region_names: Vec<&str> = regions.iter().map(|r| r.name.as_str()).collect();
+    let fcx = FileCx {
+        defaults: &defaults,
+        regions: &region_names,
+        components,
+    };
+    let mut probes = Vec::new();
+    let mut ids = HashSet::new();
+    let items = list_items(keys.get("probes").copied(), "probes", file, problems);
+    for (i, item) in items.iter().enumerate() {
+        let raw = match read_item(item, &format!("probes[{i}]")) {
+            Ok(raw) => raw,
+            Err(e) => {
+                problems.push(Problem::from_yaml(file, e));
+                continue;
+            }
+        };
+        let ctx = format!("probe \"{}\" (probes[{i}])", raw.id);
+        if !valid_id(&raw.id) {
+            problems.push(id_problem(
+                file,
+                item.loc_of(&["id"]),
+                &ctx,
+                "probe id",
+                &raw.id,
+            ));
+        } else if !ids.insert(raw.id.clone()) {
+            problems.push(Problem::new(
+                file,
+                Some(item.loc_of(&["id"])),
+                &ctx,
+                format!("probe id \"{}\" is used twice; ids must be unique", raw.id),
+            ));
+        }
+        let mut cx = Cx {
+            file,
+            item,
+            ctx: &ctx,
+            problems: &mut *problems,
+            interval: Duration::ZERO,
+            regions_unnamed: false,
+        };
+        if let Some(probe) = validate_probe(raw, &fcx, &mut cx) {
+            probes.push(probe);
+        }
+    }
+    if problems.len() > before {
+        return None;
+    }
+    Some(Probing { regions, probes })
+}
+
+/// `regions:` → the regions, each name valid and listed once.
+fn validate_regions(node: Option<&Node>, file: &str, problems: &mut Vec<Problem>) -> Vec<Region> {
+    let mut regions = Vec::new();
+    let mut names = HashSet::new();
+    for (i, item, raw) in each_item::<RawRegion>(node, "regions", file, problems) {
+        let ctx = format!("regions[{i}]");
+        if !valid_id(&raw.name) {
+            problems.push(id_problem(
+                file,
+                item.loc_of(&["name"]),
+                &ctx,
+                "region name",
+                &raw.name,
+            ));
+        } else if !names.insert(raw.name.clone()) {
+            problems.push(Problem::new(
+                file,
+                Some(item.loc_of(&["name"])),
+                &ctx,
+                format!("region \"{}\" is listed twice", raw.name),
+            ));
+        }
+        regions.push(Region {
+            name: raw.name,
+            label: raw.label,
+        });
+    }
+    regions
+}
+
+/// One item → [`Probe`]: the common parts, the options of other kinds, the kind's own
+/// options, then the assertions against what the kind observes.
+fn validate_probe(raw: RawItem, fcx: &FileCx<'_>, cx: &mut Cx<'_>) -> Option<Probe> {
+    let before = cx.problems.len();
+    let regions = common::validate_refs(&raw.common, fcx.components, fcx.regions, cx);
+    let settings = common::validate_settings(&raw.settings, fcx.defaults, regions.len(), cx);
+    for field in &raw.foreign {
+        let fits: Vec<&str> = KINDS
+            .iter()
+            .filter(|k| RawKind::fields(**k).contains(&field.as_str()))
+            .map(|k| k.as_str())
+            .collect();
+        cx.problem(
+            &[field],
+            format!(
+                "`{field}` does not apply to a {} probe (only to {}); remove it",
+                raw.word.as_str(),
+                fits.join(", ")
+            ),
+        );
+    }
+    cx.interval = settings.interval;
+    cx.regions_unnamed = raw.common.regions.is_none() && fcx.regions.len() > 1;
+    let observer = Observer {
+        kind: raw.word,
+        tls: raw.kind.speaks_tls(),
+    };
+    let kind = raw.kind.validate(cx);
+    let assertions = common::validate_assertions(&raw.common.assertions, observer, cx);
+    if cx.problems.len() > before {
+        return None;
+    }
+    Some(Probe {
+        id: raw.id,
+        components: raw.common.components,
+        regions,
+        interval: settings.interval,
+        timeout: settings.timeout,
+        retries: settings.retries,
+        retry_delay: settings.retry_delay,
+        confirm: settings.confirm,
+        recover: settings.recover,
+        quorum: settings.quorum,
+        degraded_after: settings.degraded_after,
+        assertions,
+        kind: kind?,
+    })
+}
