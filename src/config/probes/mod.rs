@@ -229,6 +229,7 @@ macro_rules! kinds {
         const KINDS: &[KindWord] = &[$(KindWord::$word),*];
 
         /// One probe's kind-specific options as written.
+        #[derive(Debug)]
         enum RawKind {
             $($word($raw),)*
         }
@@ -252,6 +253,16 @@ macro_rules! kinds {
                 match self {
                     $(RawKind::$word(raw) => raw.validate(cx),)*
                 }
+            }
+
+            /// Whether these options are the same as none written.
+            fn is_default(&self, word: KindWord) -> bool {
+                let empty = Node {
+                    kind: NodeKind::Map(Vec::new()),
+                    loc: yaml::Loc::default(),
+                };
+                RawKind::read(word, &empty, "")
+                    .is_ok_and(|none| format!("{none:?}") == format!("{self:?}"))
             }
 
             fn speaks_tls(&self) -> bool {
@@ -361,14 +372,27 @@ fn read_item(item: &Node, path: &str) -> Result<RawItem, yaml::Error> {
         } else if own.contains(&key) {
             2
         } else {
-            if !all.contains(&key) {
-                errors.push(yaml::Error::at(
+            match KINDS.iter().find(|w| RawKind::fields(**w).contains(&key)) {
+                None => errors.push(yaml::Error::at(
                     k.loc,
                     path,
                     yaml::unknown_key_message(key, &all),
-                ));
-            } else if word.is_some() && !v.is_null() {
-                foreign.push(key.to_string());
+                )),
+                // Another kind's option: its value is still checked, as its kind would.
+                Some(owner) => {
+                    let one = Node {
+                        kind: NodeKind::Map(vec![(k.clone(), v.clone())]),
+                        loc: item.loc,
+                    };
+                    match RawKind::read(*owner, &one, path) {
+                        Err(e) => errors.push(e),
+                        // Written means: not the same as leaving it out (`headers: {}` is not).
+                        Ok(read) if word.is_some() && !read.is_default(*owner) => {
+                            foreign.push(key.to_string());
+                        }
+                        Ok(_) => {}
+                    }
+                }
             }
             continue;
         };
