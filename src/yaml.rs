@@ -327,31 +327,7 @@ pub fn parse(text: &str) -> Result<Node, Error> {
             _ => None,
         };
         if let Some(node) = done {
-            match stack.last_mut() {
-                Some(Frame {
-                    kind: FrameKind::Seq(items),
-                    ..
-                }) => items.push(node),
-                Some(Frame {
-                    kind: FrameKind::Map(entries, pending),
-                    ..
-                }) => match pending.take() {
-                    None => {
-                        if let Some(key) = node.as_str()
-                            && entries.iter().any(|(k, _)| k.as_str() == Some(key))
-                        {
-                            return Err(Error::at(
-                                node.loc,
-                                "",
-                                format!("duplicate key \"{key}\"; keep one of them"),
-                            ));
-                        }
-                        *pending = Some(node);
-                    }
-                    Some(key) => entries.push((key, node)),
-                },
-                None => root = Some(node),
-            }
+            attach(&mut stack, &mut root, node)?;
         }
     }
     Ok(root.unwrap_or(Node {
@@ -365,6 +341,37 @@ pub fn parse(text: &str) -> Result<Node, Error> {
 
 /// A scanner error as a located sentence. A missing `:` is noticed only on the next line,
 /// so that case points back at the last non-blank line before it.
+/// Put a finished node into its parent: an item of a sequence, a key or a value of a
+/// mapping (a key written twice is an error), or the document's root.
+fn attach(stack: &mut [Frame], root: &mut Option<Node>, node: Node) -> Result<(), Error> {
+    match stack.last_mut() {
+        Some(Frame {
+            kind: FrameKind::Seq(items),
+            ..
+        }) => items.push(node),
+        Some(Frame {
+            kind: FrameKind::Map(entries, pending),
+            ..
+        }) => match pending.take() {
+            None => {
+                if let Some(key) = node.as_str()
+                    && entries.iter().any(|(k, _)| k.as_str() == Some(key))
+                {
+                    return Err(Error::at(
+                        node.loc,
+                        "",
+                        format!("duplicate key \"{key}\"; keep one of them"),
+                    ));
+                }
+                *pending = Some(node);
+            }
+            Some(key) => entries.push((key, node)),
+        },
+        None => *root = Some(node),
+    }
+    Ok(())
+}
+
 fn scan_error(text: &str, m: &saphyr_parser::Marker, info: &str) -> Error {
     let mut loc = Loc {
         line: m.line(),

@@ -94,53 +94,10 @@ pub fn validate_components(node: &Node, file: &str, problems: &mut Vec<Problem>)
     );
     problems.extend(top.into_iter().map(|e| Problem::from_yaml(file, e)));
 
-    let page = match keys.get("page") {
-        Some(p) => match yaml::from_node::<RawPage>(p, "page") {
-            Ok(raw) => validate_page(raw, p, file, problems),
-            Err(e) => {
-                problems.push(Problem::from_yaml(file, e));
-                None
-            }
-        },
-        None => {
-            problems.push(Problem::new(
-                file,
-                Some(node.loc),
-                "",
-                "missing section \"page\"; add `page:` with at least `title` and `base_url`",
-            ));
-            None
-        }
-    };
+    let page = read_page(keys.get("page").copied(), node, file, problems);
 
-    let mut groups = Vec::new();
-    let mut group_ids = HashSet::new();
-    for (i, item, raw) in
-        each_item::<RawGroup>(keys.get("groups").copied(), "groups", file, problems)
-    {
-        let ctx = format!("groups[{i}]");
-        if !valid_id(&raw.id) {
-            problems.push(id_problem(
-                file,
-                item.loc_of(&["id"]),
-                &ctx,
-                "group id",
-                &raw.id,
-            ));
-        } else if !group_ids.insert(raw.id.clone()) {
-            problems.push(Problem::new(
-                file,
-                Some(item.loc_of(&["id"])),
-                &ctx,
-                format!("group id \"{}\" is used twice; ids must be unique", raw.id),
-            ));
-        }
-        groups.push(Group {
-            id: raw.id,
-            name: raw.name,
-            description: raw.description,
-        });
-    }
+    let groups = validate_groups(keys.get("groups").copied(), file, problems);
+    let group_ids: HashSet<&str> = groups.iter().map(|g| g.id.as_str()).collect();
 
     let raw_components = each_item::<RawComponent>(
         keys.get("components").copied(),
@@ -184,7 +141,7 @@ pub fn validate_components(node: &Node, file: &str, problems: &mut Vec<Problem>)
             ));
         }
         if let Some(g) = &raw.group
-            && !group_ids.contains(g)
+            && !group_ids.contains(g.as_str())
         {
             let known: Vec<&str> = groups.iter().map(|g| g.id.as_str()).collect();
             problems.push(Problem::new(
@@ -222,8 +179,86 @@ pub fn validate_components(node: &Node, file: &str, problems: &mut Vec<Problem>)
             hidden_until_degraded: raw.hidden_until_degraded,
         });
     }
-    if let Some(cycle) = find_cycle(&components) {
-        let first = raw_components
+    report_cycle(&components, &raw_components, file, problems);
+    let announce = validate_targets(keys.get("announce").copied(), file, problems);
+    if problems.len() > before {
+        return None;
+    }
+    Some(Site {
+        page: page?,
+        groups,
+        components,
+        announce,
+    })
+}
+
+/// `page:` → [`Page`], or the problem of a missing or unreadable section.
+fn read_page(
+    page: Option<&Node>,
+    node: &Node,
+    file: &str,
+    problems: &mut Vec<Problem>,
+) -> Option<Page> {
+    match page {
+        Some(p) => match yaml::from_node::<RawPage>(p, "page") {
+            Ok(raw) => validate_page(raw, p, file, problems),
+            Err(e) => {
+                problems.push(Problem::from_yaml(file, e));
+                None
+            }
+        },
+        None => {
+            problems.push(Problem::new(
+                file,
+                Some(node.loc),
+                "",
+                "missing section \"page\"; add `page:` with at least `title` and `base_url`",
+            ));
+            None
+        }
+    }
+}
+
+/// `groups:` → groups, each id valid and used once.
+fn validate_groups(node: Option<&Node>, file: &str, problems: &mut Vec<Problem>) -> Vec<Group> {
+    let mut groups = Vec::new();
+    let mut group_ids = HashSet::new();
+    for (i, item, raw) in each_item::<RawGroup>(node, "groups", file, problems) {
+        let ctx = format!("groups[{i}]");
+        if !valid_id(&raw.id) {
+            problems.push(id_problem(
+                file,
+                item.loc_of(&["id"]),
+                &ctx,
+                "group id",
+                &raw.id,
+            ));
+        } else if !group_ids.insert(raw.id.clone()) {
+            problems.push(Problem::new(
+                file,
+                Some(item.loc_of(&["id"])),
+                &ctx,
+                format!("group id \"{}\" is used twice; ids must be unique", raw.id),
+            ));
+        }
+        groups.push(Group {
+            id: raw.id,
+            name: raw.name,
+            description: raw.description,
+        });
+    }
+    groups
+}
+
+/// A dependency cycle among the components, reported at the first one's `depends_on`.
+fn report_cycle(
+    components: &[Component],
+    raw: &[(usize, &Node, RawComponent)],
+    file: &str,
+    problems: &mut Vec<Problem>,
+) {
+    if let Some(cycle) = find_cycle(components) {
+        let first = raw
             .iter()
             .find(|(_, _, c)| c.id == cycle[0])
             .map(|(_, n, _)| n.loc_of(&["depends_on"]));
@@ -237,16 +272,6 @@ pub fn validate_components(node: &Node, file: &str, problems: &mut Vec<Problem>)
             ),
         ));
     }
-    let announce = validate_targets(keys.get("announce").copied(), file, problems);
-    if problems.len() > before {
-        return None;
-    }
-    Some(Site {
-        page: page?,
-        groups,
-        components,
-        announce,
-    })
 }
 
 /// `announce:` → targets: the fields each kind needs, http(s) addresses, unique ids.
@@ -285,216 +310,261 @@ fn validate_targets(node: Option<&Node>, file: &str, problems: &mut Vec<Problem>
                 format!("target id \"{id}\" is used twice; give each target its own `id`"),
             ));
         }
-        let misplaced = |field: &str, present: bool, problems: &mut Vec<Problem>| {
-            if present {
-                problems.push(Problem::new(
-                    file,
-                    Some(item.loc_of(&[field])),
-                    &ctx,
-                    format!("`{field}` is not used by {word} targets; remove it"),
-                ));
-            }
-        };
-        let http = |raw: &str| {
-            url::Url::parse(raw)
-                .ok()
-                .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+        let at = TargetAt {
+            file,
+            item,
+            ctx,
+            word,
         };
         let target = match raw.kind {
-            TargetKind::Mastodon => {
-                misplaced("url", raw.url.is_some(), problems);
-                let server = raw.server.as_deref().unwrap_or_default();
-                let Some(base) = http(server) else {
-                    problems.push(Problem::new(
-                        file,
-                        Some(if raw.server.is_some() { item.loc_of(&["server"]) } else { item.loc }),
-                        &ctx,
-                        "a mastodon target needs `server:` with the instance's address, e.g. https://mastodon.social",
-                    ));
-                    continue;
-                };
-                let Some(token) = raw.token.clone() else {
-                    problems.push(Problem::new(
-                        file,
-                        Some(item.loc),
-                        &ctx,
-                        "a mastodon target needs `token: ${MASTODON_TOKEN}` (an access token with write:statuses, from the environment)",
-                    ));
-                    continue;
-                };
-                let visibility = raw
-                    .visibility
-                    .clone()
-                    .unwrap_or_else(|| "public".to_string());
-                if !matches!(visibility.as_str(), "public" | "unlisted" | "private") {
-                    problems.push(Problem::new(
-                        file,
-                        Some(item.loc_of(&["visibility"])),
-                        &ctx,
-                        format!(
-                            "visibility \"{visibility}\" is not one of public, unlisted, private"
-                        ),
-                    ));
-                }
-                let endpoint = format!("{}/api/v1/statuses", base.as_str().trim_end_matches('/'));
-                let Ok(url) = Template::parse(&endpoint) else {
-                    continue;
-                };
-                Target {
-                    id,
-                    kind: raw.kind,
-                    url,
-                    token: Some(token),
-                    visibility,
-                    email: None,
-                }
-            }
-            TargetKind::Email => {
-                for (field, present) in [
-                    ("url", raw.url.is_some()),
-                    ("server", raw.server.is_some()),
-                    ("token", raw.token.is_some()),
-                    ("visibility", raw.visibility.is_some()),
-                ] {
-                    misplaced(field, present, problems);
-                }
-                let Some((host, port)) = raw
-                    .smtp
-                    .as_deref()
-                    .and_then(|s| s.rsplit_once(':'))
-                    .and_then(|(h, p)| Some((h.to_string(), p.parse::<u16>().ok()?)))
-                    .filter(|(h, _)| !h.is_empty())
-                else {
-                    problems.push(Problem::new(
-                        file,
-                        Some(if raw.smtp.is_some() {
-                            item.loc_of(&["smtp"])
-                        } else {
-                            item.loc
-                        }),
-                        &ctx,
-                        "an email target needs `smtp: host:port`, e.g. smtp.example.com:587",
-                    ));
-                    continue;
-                };
-                let tls = raw
-                    .tls
-                    .clone()
-                    .unwrap_or_else(|| if port == 465 { "tls" } else { "starttls" }.to_string());
-                if !matches!(tls.as_str(), "starttls" | "tls" | "none") {
-                    problems.push(Problem::new(
-                        file,
-                        Some(item.loc_of(&["tls"])),
-                        &ctx,
-                        format!("tls \"{tls}\" is not one of starttls, tls, none"),
-                    ));
-                }
-                let mailbox = |a: &str| a.parse::<lettre::message::Mailbox>().is_ok();
-                match raw.from.as_deref() {
-                    Some(f) if mailbox(f) => {}
-                    Some(f) => problems.push(Problem::new(
-                        file,
-                        Some(item.loc_of(&["from"])),
-                        &ctx,
-                        format!(
-                            "from \"{f}\" is not a mail address; write e.g. \"Acme Status <status@acme.example>\""
-                        ),
-                    )),
-                    None => problems.push(Problem::new(
-                        file,
-                        Some(item.loc),
-                        &ctx,
-                        "an email target needs `from:`, the sender's address",
-                    )),
-                }
-                if raw.to.is_empty() {
-                    problems.push(Problem::new(
-                        file,
-                        Some(item.loc),
-                        &ctx,
-                        "an email target needs `to:`, a list of subscribers' addresses",
-                    ));
-                }
-                for (j, a) in raw.to.iter().enumerate() {
-                    if !mailbox(a) {
-                        problems.push(Problem::new(
-                            file,
-                            Some(item.loc_of(&["to", &j.to_string()])),
-                            &ctx,
-                            format!("to[{j}] \"{a}\" is not a mail address"),
-                        ));
-                    }
-                }
-                let Ok(url) = Template::parse(&format!("smtp://{host}:{port}")) else {
-                    continue;
-                };
-                Target {
-                    id,
-                    kind: raw.kind,
-                    url,
-                    token: None,
-                    visibility: String::new(),
-                    email: Some(EmailSpec {
-                        host,
-                        port,
-                        tls,
-                        from: raw.from.clone().unwrap_or_default(),
-                        to: raw.to.clone(),
-                        username: raw.username.clone(),
-                        password: raw.password.clone(),
-                        ca_file: raw.ca_file.clone(),
-                    }),
-                }
-            }
-            _ => {
-                for (field, present) in [
-                    ("smtp", raw.smtp.is_some()),
-                    ("tls", raw.tls.is_some()),
-                    ("from", raw.from.is_some()),
-                    ("to", !raw.to.is_empty()),
-                    ("username", raw.username.is_some()),
-                    ("password", raw.password.is_some()),
-                    ("ca_file", raw.ca_file.is_some()),
-                ] {
-                    misplaced(field, present, problems);
-                }
-                misplaced("server", raw.server.is_some(), problems);
-                misplaced("token", raw.token.is_some(), problems);
-                misplaced("visibility", raw.visibility.is_some(), problems);
-                let Some(url) = raw.url.clone() else {
-                    problems.push(Problem::new(
-                        file,
-                        Some(item.loc),
-                        &ctx,
-                        format!("a {word} target needs `url:` (its webhook address; write a secret one as ${{NAME}} and export NAME)"),
-                    ));
-                    continue;
-                };
-                // An address written out (no ${…}) is checked now; one from the
-                // environment when announcing.
-                if let Ok(plain) = url.resolve(&|_| None)
-                    && http(&plain).is_none()
-                {
-                    problems.push(Problem::new(
-                        file,
-                        Some(item.loc_of(&["url"])),
-                        &ctx,
-                        format!("url \"{plain}\" is not an http(s) address"),
-                    ));
-                }
-                Target {
-                    id,
-                    kind: raw.kind,
-                    url,
-                    token: None,
-                    visibility: String::new(),
-                    email: None,
-                }
-            }
+            TargetKind::Mastodon => mastodon_target(&raw, id, &at, problems),
+            TargetKind::Email => email_target(&raw, id, &at, problems),
+            _ => webhook_target(&raw, id, &at, problems),
         };
-        out.push(target);
+        out.extend(target);
     }
     out
+}
+
+/// Where a target's problems go.
+struct TargetAt<'a> {
+    file: &'a str,
+    item: &'a Node,
+    ctx: String,
+    word: &'static str,
+}
+
+impl TargetAt<'_> {
+    /// A field this kind of target does not use.
+    fn misplaced(&self, field: &str, present: bool, problems: &mut Vec<Problem>) {
+        if present {
+            problems.push(Problem::new(
+                self.file,
+                Some(self.item.loc_of(&[field])),
+                self.ctx.as_str(),
+                format!("`{field}` is not used by {} targets; remove it", self.word),
+            ));
+        }
+    }
+}
+
+/// An http(s) address with a host.
+fn http_url(raw: &str) -> Option<url::Url> {
+    url::Url::parse(raw)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+}
+
+/// A mastodon target: a server and a token.
+fn mastodon_target(
+    raw: &RawTarget,
+    id: String,
+    at: &TargetAt<'_>,
+    problems: &mut Vec<Problem>,
+) -> Option<Target> {
+    let (file, item, ctx) = (at.file, at.item, at.ctx.as_str());
+    at.misplaced("url", raw.url.is_some(), problems);
+    let server = raw.server.as_deref().unwrap_or_default();
+    let Some(base) = http_url(server) else {
+        problems.push(Problem::new(
+            file,
+            Some(if raw.server.is_some() { item.loc_of(&["server"]) } else { item.loc }),
+            ctx,
+            "a mastodon target needs `server:` with the instance's address, e.g. https://mastodon.social",
+        ));
+        return None;
+    };
+    let Some(token) = raw.token.clone() else {
+        problems.push(Problem::new(
+            file,
+            Some(item.loc),
+            ctx,
+            "a mastodon target needs `token: ${MASTODON_TOKEN}` (an access token with write:statuses, from the environment)",
+        ));
+        return None;
+    };
+    let visibility = raw
+        .visibility
+        .clone()
+        .unwrap_or_else(|| "public".to_string());
+    if !matches!(visibility.as_str(), "public" | "unlisted" | "private") {
+        problems.push(Problem::new(
+            file,
+            Some(item.loc_of(&["visibility"])),
+            ctx,
+            format!("visibility \"{visibility}\" is not one of public, unlisted, private"),
+        ));
+    }
+    let endpoint = format!("{}/api/v1/statuses", base.as_str().trim_end_matches('/'));
+    let Ok(url) = Template::parse(&endpoint) else {
+        return None;
+    };
+    Some(Target {
+        id,
+        kind: raw.kind,
+        url,
+        token: Some(token),
+        visibility,
+        email: None,
+    })
+}
+
+/// An email target: SMTP server, sender, recipients.
+fn email_target(
+    raw: &RawTarget,
+    id: String,
+    at: &TargetAt<'_>,
+    problems: &mut Vec<Problem>,
+) -> Option<Target> {
+    let (file, item, ctx) = (at.file, at.item, at.ctx.as_str());
+    for (field, present) in [
+        ("url", raw.url.is_some()),
+        ("server", raw.server.is_some()),
+        ("token", raw.token.is_some()),
+        ("visibility", raw.visibility.is_some()),
+    ] {
+        at.misplaced(field, present, problems);
+    }
+    let Some((host, port)) = raw
+        .smtp
+        .as_deref()
+        .and_then(|s| s.rsplit_once(':'))
+        .and_then(|(h, p)| Some((h.to_string(), p.parse::<u16>().ok()?)))
+        .filter(|(h, _)| !h.is_empty())
+    else {
+        problems.push(Problem::new(
+            file,
+            Some(if raw.smtp.is_some() {
+                item.loc_of(&["smtp"])
+            } else {
+                item.loc
+            }),
+            ctx,
+            "an email target needs `smtp: host:port`, e.g. smtp.example.com:587",
+        ));
+        return None;
+    };
+    let tls = raw
+        .tls
+        .clone()
+        .unwrap_or_else(|| if port == 465 { "tls" } else { "starttls" }.to_string());
+    if !matches!(tls.as_str(), "starttls" | "tls" | "none") {
+        problems.push(Problem::new(
+            file,
+            Some(item.loc_of(&["tls"])),
+            ctx,
+            format!("tls \"{tls}\" is not one of starttls, tls, none"),
+        ));
+    }
+    let mailbox = |a: &str| a.parse::<lettre::message::Mailbox>().is_ok();
+    match raw.from.as_deref() {
+        Some(f) if mailbox(f) => {}
+        Some(f) => problems.push(Problem::new(
+            file,
+            Some(item.loc_of(&["from"])),
+            ctx,
+            format!(
+                "from \"{f}\" is not a mail address; write e.g. \"Acme Status <status@acme.example>\""
+            ),
+        )),
+        None => problems.push(Problem::new(
+            file,
+            Some(item.loc),
+            ctx,
+            "an email target needs `from:`, the sender's address",
+        )),
+    }
+    if raw.to.is_empty() {
+        problems.push(Problem::new(
+            file,
+            Some(item.loc),
+            ctx,
+            "an email target needs `to:`, a list of subscribers' addresses",
+        ));
+    }
+    for (j, a) in raw.to.iter().enumerate() {
+        if !mailbox(a) {
+            problems.push(Problem::new(
+                file,
+                Some(item.loc_of(&["to", &j.to_string()])),
+                ctx,
+                format!("to[{j}] \"{a}\" is not a mail address"),
+            ));
+        }
+    }
+    let Ok(url) = Template::parse(&format!("smtp://{host}:{port}")) else {
+        return None;
+    };
+    Some(Target {
+        id,
+        kind: raw.kind,
+        url,
+        token: None,
+        visibility: String::new(),
+        email: Some(EmailSpec {
+            host,
+            port,
+            tls,
+            from: raw.from.clone().unwrap_or_default(),
+            to: raw.to.clone(),
+            username: raw.username.clone(),
+            password: raw.password.clone(),
+            ca_file: raw.ca_file.clone(),
+        }),
+    })
+}
+
+/// A webhook, slack or discord target: one address.
+fn webhook_target(
+    raw: &RawTarget,
+    id: String,
+    at: &TargetAt<'_>,
+    problems: &mut Vec<Problem>,
+) -> Option<Target> {
+    let (file, item, ctx) = (at.file, at.item, at.ctx.as_str());
+    for (field, present) in [
+        ("smtp", raw.smtp.is_some()),
+        ("tls", raw.tls.is_some()),
+        ("from", raw.from.is_some()),
+        ("to", !raw.to.is_empty()),
+        ("username", raw.username.is_some()),
+        ("password", raw.password.is_some()),
+        ("ca_file", raw.ca_file.is_some()),
+    ] {
+        at.misplaced(field, present, problems);
+    }
+    at.misplaced("server", raw.server.is_some(), problems);
+    at.misplaced("token", raw.token.is_some(), problems);
+    at.misplaced("visibility", raw.visibility.is_some(), problems);
+    let Some(url) = raw.url.clone() else {
+        problems.push(Problem::new(
+            file,
+            Some(item.loc),
+            ctx,
+            format!("a {} target needs `url:` (its webhook address; write a secret one as ${{NAME}} and export NAME)", at.word),
+        ));
+        return None;
+    };
+    // An address written out (no ${…}) is checked now; one from the
+    // environment when announcing.
+    if let Ok(plain) = url.resolve(&|_| None)
+        && http_url(&plain).is_none()
+    {
+        problems.push(Problem::new(
+            file,
+            Some(item.loc_of(&["url"])),
+            ctx,
+            format!("url \"{plain}\" is not an http_url(s) address"),
+        ));
+    }
+    Some(Target {
+        id,
+        kind: raw.kind,
+        url,
+        token: None,
+        visibility: String::new(),
+        email: None,
+    })
 }
 
 fn validate_page(
