@@ -258,3 +258,23 @@ fn every_option_the_readme_documents_for_a_kind_is_accepted() {
     assert!(tried >= 15, "only {tried} README options found:\n{section}");
     assert!(refused.is_empty(), "{}", refused.join("\n---\n"));
 }
+
+#[test]
+fn an_icmp_probe_may_pin_the_address_family() {
+    // README: "`ip_version: ip4 | ip6 | auto` pins a family (http, tcp, tls, icmp)".
+    for family in ["ip4", "ip6", "auto"] {
+        let (ok, said) = check_probes(&format!(
+            "  - id: p\n    kind: icmp\n    host: 192.0.2.1\n    ip_version: {family}\n    components: [web]\n"
+        ));
+        assert!(ok, "icmp ip_version: {family} refused:\n{said}");
+    }
+    // A kind that does not pick an address family still refuses it, naming the ones that do.
+    let (ok, said) = check_probes(
+        "  - id: p\n    kind: dns\n    server: 127.0.0.1\n    name: www.acme.test\n    record_type: A\n    ip_version: ip6\n    components: [web]\n",
+    );
+    assert!(!ok);
+    assert!(
+        said.contains("probe \"p\" (probes[0]): `ip_version` does not apply to a dns probe (only to http, tcp, tls, icmp); remove it"),
+        "{said}"
+    );
+}

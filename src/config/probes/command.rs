@@ -32,7 +32,7 @@ pub struct CommandSpec {
 }
 
 /// The options of a `command` probe.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawCommand {
     /// The program and its arguments, run without a shell.

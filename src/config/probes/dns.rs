@@ -66,7 +66,7 @@ pub struct DnsSpec {
 }
 
 /// The options of a `dns` probe.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawDns {
     /// The server asked, `host[:port]` (port 53), or `system` for the first nameserver in

@@ -130,7 +130,7 @@ pub struct HttpSpec {
 }
 
 /// The options of an `http` probe.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawHttp {
     /// The address to request; may hold `${ENV}` references.

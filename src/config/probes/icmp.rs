@@ -19,7 +19,7 @@ pub struct IcmpSpec {
 }
 
 /// The options of an `icmp` probe.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawIcmp {
     /// Host name or address.

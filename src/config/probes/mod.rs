@@ -211,8 +211,9 @@ impl ProbeKind {
     }
 }
 
-/// What a kind's raw options struct does: its keys are the kind's options.
-pub(crate) trait KindOptions: DeserializeOwned {
+/// What a kind's raw options struct does: its keys are the kind's options, and its
+/// default is "none written".
+pub(crate) trait KindOptions: DeserializeOwned + Default + PartialEq {
     /// Check the options and build the kind's spec; problems go to `cx`.
     fn validate(self, cx: &mut Cx<'_>) -> Option<ProbeKind>;
 
@@ -229,7 +230,6 @@ macro_rules! kinds {
         const KINDS: &[KindWord] = &[$(KindWord::$word),*];
 
         /// One probe's kind-specific options as written.
-        #[derive(Debug)]
         enum RawKind {
             $($word($raw),)*
         }
@@ -256,13 +256,10 @@ macro_rules! kinds {
             }
 
             /// Whether these options are the same as none written.
-            fn is_default(&self, word: KindWord) -> bool {
-                let empty = Node {
-                    kind: NodeKind::Map(Vec::new()),
-                    loc: yaml::Loc::default(),
-                };
-                RawKind::read(word, &empty, "")
-                    .is_ok_and(|none| format!("{none:?}") == format!("{self:?}"))
+            fn is_default(&self) -> bool {
+                match self {
+                    $(RawKind::$word(raw) => *raw == <$raw>::default(),)*
+                }
             }
 
             fn speaks_tls(&self) -> bool {
@@ -372,27 +369,10 @@ fn read_item(item: &Node, path: &str) -> Result<RawItem, yaml::Error> {
         } else if own.contains(&key) {
             2
         } else {
-            match KINDS.iter().find(|w| RawKind::fields(**w).contains(&key)) {
-                None => errors.push(yaml::Error::at(
-                    k.loc,
-                    path,
-                    yaml::unknown_key_message(key, &all),
-                )),
-                // Another kind's option: its value is still checked, as its kind would.
-                Some(owner) => {
-                    let one = Node {
-                        kind: NodeKind::Map(vec![(k.clone(), v.clone())]),
-                        loc: item.loc,
-                    };
-                    match RawKind::read(*owner, &one, path) {
-                        Err(e) => errors.push(e),
-                        // Written means: not the same as leaving it out (`headers: {}` is not).
-                        Ok(read) if word.is_some() && !read.is_default(*owner) => {
-                            foreign.push(key.to_string());
-                        }
-                        Ok(_) => {}
-                    }
-                }
+            match other_key(k, v, &all, path) {
+                Err(e) => errors.push(e),
+                Ok(true) if word.is_some() => foreign.push(key.to_string()),
+                Ok(_) => {}
             }
             continue;
         };
@@ -436,6 +416,25 @@ fn read_item(item: &Node, path: &str) -> Result<RawItem, yaml::Error> {
         word,
         foreign,
     })
+}
+
+/// A key that is not one of the probe kind's own: a typo, or another kind's option, whose
+/// value is still checked as that kind would check it. `Ok(true)` when that option is
+/// written, i.e. not the same as leaving it out (`url: ~` and `headers: {}` are not).
+fn other_key(k: &Node, v: &Node, all: &[&str], path: &str) -> Result<bool, yaml::Error> {
+    let key = k.as_str().unwrap_or_default();
+    let Some(owner) = KINDS.iter().find(|w| RawKind::fields(**w).contains(&key)) else {
+        return Err(yaml::Error::at(
+            k.loc,
+            path,
+            yaml::unknown_key_message(key, all),
+        ));
+    };
+    let one = Node {
+        kind: NodeKind::Map(vec![(k.clone(), v.clone())]),
+        loc: k.loc,
+    };
+    RawKind::read(*owner, &one, path).map(|read| !read.is_default())
 }
 
 /// serde's error for a missing key, at the item.

@@ -17,7 +17,7 @@ pub struct PushSpec {
 }
 
 /// The options of a `push` probe.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawPush {
     /// How late a heartbeat may be beyond the interval. Default: a tenth of the interval,

@@ -24,7 +24,7 @@ pub struct TcpSpec {
 }
 
 /// The options of a `tcp` probe.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawTcp {
     /// Host name or address.

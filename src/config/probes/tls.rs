@@ -58,7 +58,7 @@ pub struct TlsCheckSpec {
 }
 
 /// The options of a `tls` probe.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawTls {
     /// Host name or address.
