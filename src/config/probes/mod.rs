@@ -611,3 +611,285 @@ fn validate_probe(raw: RawItem, fcx: &FileCx<'_>, cx: &mut Cx<'_>) -> Option<Pro
         kind: kind?,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::examine_texts;
+
+    const COMPONENTS: &str =
+        "page:\n  title: T\n  base_url: https://s.test\ncomponents:\n  - id: web\n    name: W\n";
+
+    /// What each kind accepts besides the common keys, pinned so a change is deliberate.
+    const TABLE: &[(KindWord, &[&str])] = &[
+        (
+            KindWord::Http,
+            &[
+                "url",
+                "method",
+                "headers",
+                "body",
+                "expect_status",
+                "body_contains",
+                "follow_redirects",
+                "max_redirects",
+                "max_body_bytes",
+                "ip_version",
+                "tls_server_name",
+                "tls_skip_verify",
+                "tls_ca_file",
+            ],
+        ),
+        (
+            KindWord::Tcp,
+            &[
+                "host",
+                "port",
+                "ip_version",
+                "tls_server_name",
+                "tls_skip_verify",
+                "tls_ca_file",
+                "tls",
+                "send",
+                "expect",
+            ],
+        ),
+        (
+            KindWord::Tls,
+            &[
+                "host",
+                "port",
+                "ip_version",
+                "tls_server_name",
+                "tls_skip_verify",
+                "tls_ca_file",
+                "starttls",
+                "warn_days",
+                "crit_days",
+            ],
+        ),
+        (
+            KindWord::Icmp,
+            &["host", "ip_version", "count", "degraded_loss"],
+        ),
+        (
+            KindWord::Dns,
+            &[
+                "server",
+                "name",
+                "record_type",
+                "expect_rcode",
+                "expect_answers",
+                "transport",
+            ],
+        ),
+        (
+            KindWord::Command,
+            &["command", "env", "max_output_bytes", "timeout_health"],
+        ),
+        (KindWord::Push, &["grace", "token"]),
+    ];
+
+    /// A value the option's own kind accepts.
+    fn sample(key: &str) -> &'static str {
+        match key {
+            "url" => "https://x.test/",
+            "method" => "POST",
+            "headers" | "env" => "{A: b}",
+            "body" | "send" => "PING",
+            "expect_status" => "[2xx]",
+            "body_contains" => "ok",
+            "follow_redirects" => "false",
+            "tls_skip_verify" | "tls" => "true",
+            "max_redirects" | "count" | "crit_days" => "3",
+            "max_body_bytes" | "max_output_bytes" => "100",
+            "ip_version" => "ip6",
+            "tls_server_name" | "name" | "host" => "x.test",
+            "tls_ca_file" => "ca.pem",
+            "port" => "443",
+            "expect" => "'^x'",
+            "starttls" => "smtp",
+            "warn_days" => "30",
+            "degraded_loss" => "50",
+            "server" => "system",
+            "record_type" => "A",
+            "expect_rcode" => "[NOERROR]",
+            "expect_answers" => "[192.0.2.1]",
+            "transport" => "tcp",
+            "command" => "[/bin/true]",
+            "timeout_health" => "unknown",
+            "grace" => "5s",
+            "token" => "'${TOKEN}'",
+            other => panic!("no sample value for `{other}`; add one here"),
+        }
+    }
+
+    /// The smallest probe of a kind, as item lines after `- id: p`.
+    fn minimal(kind: KindWord) -> &'static str {
+        match kind {
+            KindWord::Http => "    kind: http\n    url: https://x.test/\n",
+            KindWord::Tcp => "    kind: tcp\n    host: db.test\n    port: 5432\n",
+            KindWord::Tls => "    kind: tls\n    host: x.test\n",
+            KindWord::Icmp => "    kind: icmp\n    host: 192.0.2.1\n",
+            KindWord::Dns => {
+                "    kind: dns\n    server: 127.0.0.1\n    name: x.test\n    record_type: A\n"
+            }
+            KindWord::Command => "    kind: command\n    command: [/bin/true]\n",
+            KindWord::Push => "    kind: push\n",
+        }
+    }
+
+    /// The problems of a kind's smallest probe with `key: value` in place of its own line.
+    fn problems_with(kind: KindWord, key: &str, value: &str) -> Vec<String> {
+        let own: String = minimal(kind)
+            .lines()
+            .filter(|l| !l.trim_start().starts_with(&format!("{key}:")))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let probes = format!(
+            "regions:\n  - name: r1\nprobes:\n  - id: p\n    components: [web]\n{own}    {key}: {value}\n"
+        );
+        let examined = examine_texts(COMPONENTS, &probes);
+        examined.problems.iter().map(|p| p.to_string()).collect()
+    }
+
+    fn is_common(key: &str) -> bool {
+        yaml::struct_fields::<RawCommon>().contains(&key)
+            || yaml::struct_fields::<RawDefaults>().contains(&key)
+    }
+
+    #[test]
+    fn each_kind_takes_exactly_its_options() {
+        assert_eq!(TABLE.len(), KINDS.len());
+        for (kind, options) in TABLE {
+            let mut have = RawKind::fields(*kind).to_vec();
+            let mut want = options.to_vec();
+            have.sort_unstable();
+            want.sort_unstable();
+            assert_eq!(have, want, "{kind:?}");
+        }
+    }
+
+    /// Each kind's paragraph of the README's "Probe kinds": the `key: value` it names in
+    /// prose and examples, plus the shared options ("… (http, tcp, tls, icmp)").
+    fn documented() -> Vec<(KindWord, String, String)> {
+        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+            .unwrap_or_default();
+        let start = readme
+            .find("\n## Probe kinds\n")
+            .expect("a Probe kinds section");
+        let section = &readme[start + 1..];
+        let section = &section[..section[3..].find("\n#").map_or(section.len(), |e| e + 3)];
+        let mut out = Vec::new();
+        let shared =
+            regex::Regex::new(r"`([a-z_]+): ([^`|]+?)(?: \|[^`]*)?`[^.`]*\(([a-z, ]+)\)").unwrap();
+        for c in shared.captures_iter(section) {
+            for kind in KINDS
+                .iter()
+                .filter(|k| c[3].split(", ").any(|w| w == k.as_str()))
+            {
+                out.push((*kind, c[1].to_string(), c[2].trim().to_string()));
+            }
+        }
+        let option = regex::Regex::new(r"(?m)(?:`|^ *-? ?\{?|, )([a-z_]+): ([^`,}\n#]+)").unwrap();
+        let mut starts: Vec<(usize, KindWord)> = KINDS
+            .iter()
+            .map(|k| {
+                let at = section.find(&format!("\n**{}** —", k.as_str()));
+                (at.expect("a paragraph per kind"), *k)
+            })
+            .collect();
+        starts.sort_unstable_by_key(|(at, _)| *at);
+        for (n, (at, kind)) in starts.iter().enumerate() {
+            let end = starts.get(n + 1).map_or(section.len(), |(e, _)| *e);
+            for c in option.captures_iter(&section[*at..end]) {
+                out.push((*kind, c[1].to_string(), c[2].trim().to_string()));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_option_the_readme_documents_for_a_kind_is_accepted() {
+        let documented = documented();
+        for kind in KINDS {
+            let options: Vec<&(KindWord, String, String)> = documented
+                .iter()
+                .filter(|(k, key, _)| k == kind && !is_common(key))
+                .collect();
+            assert!(
+                !options.is_empty(),
+                "the README documents no {kind:?} option"
+            );
+            for (_, key, _) in options {
+                assert!(
+                    RawKind::fields(*kind).contains(&key.as_str()),
+                    "the README documents `{key}` for {kind:?}, which refuses it"
+                );
+                let said = problems_with(*kind, key, sample(key));
+                assert!(
+                    !said
+                        .iter()
+                        .any(|p| p.contains("does not apply") || p.contains("unknown")),
+                    "`{key}` for {kind:?}: {said:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_other_option_is_refused_as_not_applying() {
+        for kind in KINDS {
+            for key in all_fields() {
+                if is_common(key) || RawKind::fields(*kind).contains(&key) {
+                    continue;
+                }
+                let fits: Vec<&str> = TABLE
+                    .iter()
+                    .filter(|(_, options)| options.contains(&key))
+                    .map(|(k, _)| k.as_str())
+                    .collect();
+                let said = problems_with(*kind, key, sample(key));
+                let want = format!(
+                    "probe \"p\" (probes[0]): `{key}` does not apply to a {} probe (only to {}); remove it",
+                    kind.as_str(),
+                    fits.join(", ")
+                );
+                assert!(
+                    said.len() == 1 && said[0].ends_with(&want),
+                    "`{key}` for {kind:?}: {said:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn an_icmp_probe_keeps_its_address_family() {
+        let probes = format!(
+            "regions:\n  - name: r1\nprobes:\n  - id: p\n    components: [web]\n{}    ip_version: ip6\n",
+            minimal(KindWord::Icmp)
+        );
+        let examined = examine_texts(COMPONENTS, &probes);
+        assert!(examined.problems.is_empty(), "{:?}", examined.problems);
+        let probing = examined.probing.expect("valid");
+        assert!(
+            matches!(&probing.probes[0].kind, ProbeKind::Icmp(i) if i.ip_version == IpVersion::Ip6)
+        );
+    }
+
+    #[test]
+    fn a_typo_is_unknown_and_another_kinds_option_does_not_apply() {
+        let said = problems_with(KindWord::Tcp, "prot", "80");
+        assert_eq!(
+            said,
+            ["probes.yaml:9:5: probes[0]: unknown field \"prot\", did you mean \"port\"?"]
+        );
+        let said = problems_with(KindWord::Tcp, "url", "https://x.test/");
+        assert_eq!(
+            said,
+            [
+                "probes.yaml:9:10: probe \"p\" (probes[0]): `url` does not apply to a tcp probe (only to http); remove it"
+            ]
+        );
+    }
+}
