@@ -10,12 +10,14 @@
 //!
 //! It is parsed and type-checked when probes.yaml is loaded: an unknown field, a number
 //! compared with text, a duration without a unit are errors with the column, not checks
-//! that silently compare against zero (Gatus's sharp edge).
+//! that silently compare against zero (Gatus's sharp edge). The facts it can name, their
+//! types and which probes record them are one table, [`crate::probe::assert::FACTS`], which
+//! the evaluator reads values through; this module only parses and checks against it.
 
 use std::fmt;
 
 use super::KindWord;
-pub use crate::probe::assert::{FACTS, Fact, Shape};
+use crate::probe::assert::{FACTS, Fact, Shape};
 
 /// A parsed assertion.
 #[derive(Debug, Clone)]

@@ -444,7 +444,7 @@ pub static FACTS: &[Fact] = &[
 ];
 
 /// The row a path reads: its root, and for a root with named fields, that field.
-pub fn fact_for(steps: &[Step]) -> Option<&'static Fact> {
+fn fact_for(steps: &[Step]) -> Option<&'static Fact> {
     let Some(Step::Key(root)) = steps.first() else {
         return None;
     };

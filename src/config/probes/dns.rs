@@ -79,7 +79,7 @@ pub(crate) struct RawDns {
     /// The record type, e.g. A, AAAA, MX, TXT (ANY is not allowed).
     #[serde(default)]
     pub record_type: Option<String>,
-    /// Accepted response codes. Default [NOERROR].
+    /// Accepted response codes. Default `[NOERROR]`.
     #[serde(default)]
     pub expect_rcode: Option<Vec<String>>,
     /// Values that must each be among the answers; `/regex/` matches by pattern.

@@ -145,7 +145,7 @@ pub(crate) struct RawHttp {
     /// Request body (POST).
     #[serde(default)]
     pub body: Option<Template>,
-    /// Accepted statuses, codes or classes. Default [2xx].
+    /// Accepted statuses, codes or classes. Default `[2xx]`.
     #[serde(default)]
     pub expect_status: Option<Vec<StatusMatch>>,
     /// Text the body must contain.
