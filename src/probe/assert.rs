@@ -654,3 +654,34 @@ pub fn apply(assertions: &[Assertion], sample: &mut Sample, observed: &Observed)
         sample.detail = format!("{}; {}", warnings.join("; "), sample.detail);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_root_has_one_shape_one_set_of_recorders_and_its_rows_together() {
+        for (i, fact) in FACTS.iter().enumerate() {
+            let rows: Vec<usize> = FACTS
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| f.root == fact.root)
+                .map(|(n, _)| n)
+                .collect();
+            let (first, last) = (rows[0], rows[rows.len() - 1]);
+            assert_eq!(rows, (first..=last).collect::<Vec<_>>(), "{}", fact.root);
+            let first = &FACTS[first];
+            assert_eq!(fact.recorded_by, first.recorded_by, "{}", fact.root);
+            match (first.shape, fact.shape) {
+                (Shape::Field(_), Shape::Field(name)) => assert!(
+                    !FACTS[..i]
+                        .iter()
+                        .any(|f| f.root == fact.root && f.shape == Shape::Field(name)),
+                    "{}.{name} twice",
+                    fact.root
+                ),
+                _ => assert_eq!(rows.len(), 1, "{} has one row", fact.root),
+            }
+        }
+    }
+}
