@@ -554,7 +554,7 @@ fn webhook_target(
             file,
             Some(item.loc_of(&["url"])),
             ctx,
-            format!("url \"{plain}\" is not an http_url(s) address"),
+            format!("url \"{plain}\" is not an http(s) address"),
         ));
     }
     Some(Target {

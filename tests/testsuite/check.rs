@@ -278,3 +278,24 @@ fn an_icmp_probe_may_pin_the_address_family() {
         "{said}"
     );
 }
+
+#[test]
+fn announce_target_errors_name_the_field_and_the_fix() {
+    let t = project_with(
+        "  - id: web-home\n    kind: http\n    url: https://www.acme.test/\n    components: [web]\n",
+        &["eu-west"],
+    );
+    t.write(
+        "components.yaml",
+        "page:\n  title: X\n  base_url: https://status.test\ncomponents:\n  - id: web\n    name: W\nannounce:\n  - kind: webhook\n    url: ftp://x\n    to: [a@b.test]\n  - kind: mastodon\n    url: https://m.test/\n",
+    );
+    let out = t.run(&["check"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stdout(&out),
+        "components.yaml:9:10: announce[0]: url \"ftp://x\" is not an http(s) address\n\
+         components.yaml:10:9: announce[0]: `to` is not used by webhook targets; remove it\n\
+         components.yaml:11:5: announce[1]: a mastodon target needs `server:` with the instance's address, e.g. https://mastodon.social\n\
+         components.yaml:12:10: announce[1]: `url` is not used by mastodon targets; remove it\n"
+    );
+}
