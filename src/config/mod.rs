@@ -1,6 +1,11 @@
 //! Step 1 of the flow: components.yaml and probes.yaml → one validated [`Config`].
 //! Every problem names file, line, column and YAML path, and all of them are collected so
 //! `pharos check` can report them at once.
+//!
+//! Files are read into located trees by [`crate::yaml`]; `components` and `validate` turn
+//! components.yaml into a [`Site`], `probes` (one module per probe kind) turns probes.yaml
+//! into a [`Probing`], and [`assertion`] parses the probes' assertions. This module imports
+//! neither `state` nor `status`: it knows files, not observations.
 
 pub mod assertion;
 mod components;
