@@ -21,3 +21,4 @@ pub mod render;
 pub mod site;
 pub mod state;
 pub mod status;
+pub mod yaml;

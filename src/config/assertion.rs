@@ -10,9 +10,14 @@
 //!
 //! It is parsed and type-checked when probes.yaml is loaded: an unknown field, a number
 //! compared with text, a duration without a unit are errors with the column, not checks
-//! that silently compare against zero (Gatus's sharp edge).
+//! that silently compare against zero (Gatus's sharp edge). The facts it can name, their
+//! types and which probes record them are one table, [`crate::probe::assert::FACTS`], which
+//! the evaluator reads values through; this module only parses and checks against it.
 
 use std::fmt;
+
+use super::KindWord;
+use crate::probe::assert::{FACTS, Fact, Shape};
 
 /// A parsed assertion.
 #[derive(Debug, Clone)]
@@ -139,65 +144,47 @@ impl fmt::Display for Type {
     }
 }
 
-/// The facts an assertion can read, with their types.
-pub const FIELDS: &[(&str, Type, &str)] = &[
-    ("status", Type::Number, "HTTP status of the final response"),
-    ("response_time", Type::Duration, "total time of the check"),
-    ("ttfb", Type::Duration, "time to the first response byte"),
-    (
-        "body",
-        Type::Text,
-        "the response body (up to max_body_bytes)",
-    ),
-    ("json", Type::Any, "the body parsed as JSON: json.a.b[0]"),
-    (
-        "header",
-        Type::Text,
-        "a response header: header.content-type",
-    ),
-    ("connected", Type::Bool, "whether a connection was made"),
-    ("redirects", Type::Number, "redirects followed"),
-    ("ip", Type::Text, "the address connected to"),
-    ("http_version", Type::Text, "e.g. HTTP/1.1"),
-    ("tls_version", Type::Text, "e.g. TLSv1.3"),
-    (
-        "cert",
-        Type::Any,
-        "cert.expires_in (duration), cert.valid, cert.subject, cert.issuer",
-    ),
-    (
-        "dns",
-        Type::Any,
-        "dns.rcode (text), dns.answers (list of values)",
-    ),
-    ("exit_code", Type::Number, "a plugin's exit code"),
-    (
-        "perf",
-        Type::Any,
-        "a plugin's performance value: perf.time (a duration when in s, ms or us)",
-    ),
-    (
-        "icmp",
-        Type::Any,
-        "icmp.loss (percent), icmp.rtt_avg (duration)",
-    ),
-];
+/// Which probes record a fact (a column of [`FACTS`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorder {
+    /// Every probe.
+    Any,
+    /// Probes of this kind.
+    Kind(KindWord),
+    /// Probes of this kind that speak TLS (a tcp probe with `tls: true`).
+    Tls(KindWord),
+}
 
-const CERT_FIELDS: &[(&str, Type)] = &[
-    ("expires_in", Type::Duration),
-    ("leaf_expires_in", Type::Duration),
-    ("valid", Type::Bool),
-    ("subject", Type::Text),
-    ("issuer", Type::Text),
-];
-const DNS_FIELDS: &[(&str, Type)] = &[("rcode", Type::Text), ("answers", Type::List)];
-const ICMP_FIELDS: &[(&str, Type)] = &[
-    ("loss", Type::Number),
-    ("rtt_min", Type::Duration),
-    ("rtt_avg", Type::Duration),
-    ("rtt_max", Type::Duration),
-    ("received", Type::Number),
-];
+/// What a probe is, as far as which facts it records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Observer {
+    /// Its kind.
+    pub kind: KindWord,
+    /// Whether it speaks TLS.
+    pub tls: bool,
+}
+
+impl Recorder {
+    /// Whether this probe records the fact.
+    pub fn covers(self, probe: Observer) -> bool {
+        match self {
+            Recorder::Any => true,
+            Recorder::Kind(k) => k == probe.kind,
+            Recorder::Tls(k) => k == probe.kind && probe.tls,
+        }
+    }
+}
+
+/// The roots of the facts, in table order: what a path may start with.
+fn known_roots() -> Vec<&'static str> {
+    let mut roots: Vec<&'static str> = Vec::new();
+    for f in FACTS {
+        if !roots.contains(&f.root) {
+            roots.push(f.root);
+        }
+    }
+    roots
+}
 
 /// A parse or type error, with the character offset in the assertion text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -460,7 +447,7 @@ impl Parser {
                     "true" => Ok(Operand::Bool(true)),
                     "false" => Ok(Operand::Bool(false)),
                     "null" => Ok(Operand::Null),
-                    _ if FIELDS.iter().any(|(f, _, _)| *f == word) => {
+                    _ if FACTS.iter().any(|f| f.root == word) => {
                         Ok(Operand::Path(self.path(word)?))
                     }
                     // A bare word on the right, such as NOERROR.
@@ -471,8 +458,8 @@ impl Parser {
                         Ok(Operand::Text(word))
                     }
                     _ => {
-                        let known: Vec<&str> = FIELDS.iter().map(|(f, _, _)| *f).collect();
-                        match super::yaml::suggest(&word, &known) {
+                        let known = known_roots();
+                        match crate::yaml::suggest(&word, &known) {
                             Some(s) => err(
                                 at,
                                 format!("unknown field \"{word}\", did you mean \"{s}\"?"),
@@ -538,30 +525,6 @@ impl Parser {
     }
 }
 
-/// The fields a kind of probe observes (`response_time`, `connected` and `ip` always).
-pub fn fields_for(kind: super::KindWord) -> &'static [&'static str] {
-    use super::KindWord::*;
-    match kind {
-        Http => &[
-            "status",
-            "ttfb",
-            "body",
-            "json",
-            "header",
-            "redirects",
-            "http_version",
-            "tls_version",
-            "cert",
-        ],
-        Tcp => &[],
-        Tls => &["tls_version", "cert"],
-        Dns => &["dns"],
-        Command => &["exit_code", "perf"],
-        Push => &["exit_code"],
-        Icmp => &["icmp"],
-    }
-}
-
 /// The root fields an assertion reads.
 pub fn roots(a: &Assertion) -> Vec<&str> {
     let mut out = Vec::new();
@@ -593,63 +556,60 @@ fn path_type(steps: &[Step], at: usize) -> Result<Type, AssertionError> {
     let Some(Step::Key(root)) = steps.first() else {
         return err(at, "expected a field");
     };
-    let sub = |fields: &[(&str, Type)], what: &str| -> Result<Type, AssertionError> {
-        match steps.get(1) {
-            Some(Step::Key(k)) if steps.len() == 2 => match fields.iter().find(|(f, _)| f == k) {
-                Some((_, t)) => Ok(*t),
-                None => {
-                    let known: Vec<&str> = fields.iter().map(|(f, _)| *f).collect();
-                    err(
-                        at,
-                        format!("{what} has no field \"{k}\"; use {}", known.join(", ")),
-                    )
-                }
-            },
-            _ => {
-                let known: Vec<String> =
-                    fields.iter().map(|(f, _)| format!("{what}.{f}")).collect();
-                err(at, format!("write one of {}", known.join(", ")))
-            }
-        }
+    let facts: Vec<&Fact> = FACTS.iter().filter(|f| f.root == root).collect();
+    let Some(first) = facts.first() else {
+        return err(at, format!("unknown field \"{root}\""));
     };
-    match root.as_str() {
-        "json" => Ok(Type::Any),
-        "cert" => sub(CERT_FIELDS, "cert"),
-        "dns" => sub(DNS_FIELDS, "dns"),
-        "icmp" => sub(ICMP_FIELDS, "icmp"),
-        "header" | "perf" => match steps {
-            // A perf value is a duration when the plugin gave a time unit, else a number.
-            [_, Step::Key(_)] => Ok(if root == "perf" {
-                Type::Any
-            } else {
-                Type::Text
-            }),
-            _ => err(
-                at,
-                format!(
-                    "write {root}.<name>, e.g. {}",
-                    if root == "perf" {
-                        "perf.time"
-                    } else {
-                        "header.content-type"
-                    }
-                ),
-            ),
+    match first.shape {
+        Shape::Path => Ok(first.ty),
+        Shape::Named { example } => match steps {
+            [_, Step::Key(_)] => Ok(first.ty),
+            _ => err(at, format!("write {root}.<name>, e.g. {example}")),
         },
-        other => {
-            if steps.len() > 1 {
-                return err(at, format!("{other} has no fields"));
-            }
-            FIELDS
+        Shape::Field(_) => {
+            let fields: Vec<(&str, Type)> = facts
                 .iter()
-                .find(|(f, _, _)| *f == other)
-                .map(|(_, t, _)| *t)
-                .ok_or(AssertionError {
-                    offset: at,
-                    message: format!("unknown field \"{other}\""),
+                .filter_map(|f| match f.shape {
+                    Shape::Field(name) => Some((name, f.ty)),
+                    _ => None,
                 })
+                .collect();
+            match steps.get(1) {
+                Some(Step::Key(k)) if steps.len() == 2 => {
+                    match fields.iter().find(|(f, _)| f == k) {
+                        Some((_, t)) => Ok(*t),
+                        None => {
+                            let known: Vec<&str> = fields.iter().map(|(f, _)| *f).collect();
+                            err(
+                                at,
+                                format!("{root} has no field \"{k}\"; use {}", known.join(", ")),
+                            )
+                        }
+                    }
+                }
+                _ => {
+                    let known: Vec<String> =
+                        fields.iter().map(|(f, _)| format!("{root}.{f}")).collect();
+                    err(at, format!("write one of {}", known.join(", ")))
+                }
+            }
         }
+        Shape::Plain if steps.len() > 1 => err(at, format!("{root} has no fields")),
+        Shape::Plain => Ok(first.ty),
     }
+}
+
+/// The roots an assertion reads that `probe` does not record, e.g. `status` for a tcp
+/// probe.
+pub fn unobserved(a: &Assertion, probe: Observer) -> Vec<&str> {
+    roots(a)
+        .into_iter()
+        .filter(|root| {
+            !FACTS
+                .iter()
+                .any(|f| f.root == *root && f.recorded_by.iter().any(|r| r.covers(probe)))
+        })
+        .collect()
 }
 
 fn numeric(t: Type) -> bool {

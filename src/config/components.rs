@@ -1,5 +1,5 @@
 //! Step 1 (config): components.yaml, what the public sees. Raw serde types here; the
-//! checks that turn them into a [`Components`] value live in `validate`.
+//! checks that turn them into a [`Site`](super::Site) value live in `validate`.
 
 use serde::Deserialize;
 
@@ -64,7 +64,7 @@ pub struct RawTarget {
     /// The webhook address (webhook, slack, discord); `${ENV}` for secrets.
     #[serde(default)]
     pub url: Option<super::template::Template>,
-    /// The Mastodon server, e.g. https://mastodon.social.
+    /// The Mastodon server, e.g. <https://mastodon.social>.
     #[serde(default)]
     pub server: Option<String>,
     /// The Mastodon access token, e.g. `${MASTODON_TOKEN}`.

@@ -1,26 +1,32 @@
 //! Step 1 of the flow: components.yaml and probes.yaml → one validated [`Config`].
 //! Every problem names file, line, column and YAML path, and all of them are collected so
 //! `pharos check` can report them at once.
+//!
+//! Files are read into located trees by [`crate::yaml`]; `components` and `validate` turn
+//! components.yaml into a [`Site`], `probes` (one module per probe kind) turns probes.yaml
+//! into a [`Probing`], and [`assertion`] parses the probes' assertions. This module imports
+//! neither `state` nor `status`: it knows files, not observations.
 
 pub mod assertion;
 mod components;
 mod probes;
 pub mod template;
 mod validate;
-pub mod yaml;
 
 use std::fmt;
 use std::path::Path;
 
+use crate::yaml;
+
+pub use crate::yaml::Loc;
 pub use components::{RawComponent, RawGroup, RawLink, RawPage, RawTarget, TargetKind};
 pub use probes::{
     AnswerMatch, CommandSpec, DnsSpec, Dur, HttpSpec, IcmpSpec, IpVersion, KindWord, Method, Probe,
-    ProbeKind, PushSpec, RawDefaults, RawProbe, RawRegion, Region, Starttls, StatusMatch, TcpSpec,
-    TimeoutHealth, TlsCheckSpec, TlsSpec, Transport,
+    ProbeKind, PushSpec, RawAssertion, RawCommon, RawDefaults, RawRegion, Region, Starttls,
+    StatusMatch, TcpSpec, TimeoutHealth, TlsCheckSpec, TlsSpec, Transport, validate_probes,
 };
 pub use template::{MissingVar, Template};
-pub use validate::{component_ids, env_vars, valid_id, validate_components, validate_probes};
-pub use yaml::Loc;
+pub use validate::{component_ids, env_vars, valid_id, validate_components};
 
 /// The whole validated configuration.
 #[derive(Debug, Clone)]

@@ -12,8 +12,9 @@ use chrono::{DateTime, Datelike, Utc};
 use pulldown_cmark::{Event, HeadingLevel, Parser, Tag};
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Problem, Problems, yaml};
+use crate::config::{Problem, Problems};
 use crate::status::Impact;
+use crate::yaml;
 
 /// Incident or scheduled maintenance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]

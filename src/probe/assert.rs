@@ -1,12 +1,18 @@
 //! Step 2 (probe): evaluate a probe's assertions against what one check observed. A value
 //! of the wrong kind (a JSON string where a number is compared) fails the assertion with
 //! what was found; nothing is silently read as zero.
+//!
+//! [`FACTS`] is the assertion language's vocabulary, one row per fact: its name, its
+//! type, which probes record it and how to read it. `config::assertion` parses and
+//! type-checks against it (and refuses a fact a probe does not record); [`apply`] reads
+//! through it.
 
 use regex::Regex;
 use serde_json::Value as Json;
 
-use crate::config::assertion::{Assertion, Op, Operand, Step};
-use crate::state::{Health, Sample};
+use crate::config::KindWord;
+use crate::config::assertion::{Assertion, Op, Operand, Recorder, Step, Type};
+use crate::state::{CertInfo, Health, Sample};
 
 /// What a check saw beyond its sample: the HTTP body and headers.
 #[derive(Debug, Default)]
@@ -19,7 +25,7 @@ pub struct Observed {
 
 /// A value during evaluation.
 #[derive(Debug, Clone, PartialEq)]
-enum Val {
+pub(crate) enum Val {
     Num(f64),
     Dur(f64),
     Text(String),
@@ -104,166 +110,421 @@ fn describe(steps: &[Step]) -> String {
     s
 }
 
-struct Facts<'a> {
+/// Why an assertion does not hold, or why its value is unknown: the detail shown after
+/// the assertion's text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Unmet(String);
+
+impl std::fmt::Display for Unmet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// How a fact's value is read from what a check observed.
+pub(crate) type Reader = fn(&Facts<'_>, &[Step]) -> Result<Val, Unmet>;
+
+/// The form of a fact's name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// `status`: the root alone.
+    Plain,
+    /// `cert.expires_in`: one of the root's named fields (one row each).
+    Field(&'static str),
+    /// `header.<name>`: any name, as in the example.
+    Named {
+        /// Shown when the name is missing.
+        example: &'static str,
+    },
+    /// `json.a.b[0]`: any path into a JSON value.
+    Path,
+}
+
+/// One fact an assertion can read.
+pub struct Fact {
+    /// The first word of its path.
+    pub root: &'static str,
+    /// What may follow the root.
+    pub shape: Shape,
+    /// Its type, for checking comparisons before the check runs.
+    pub ty: Type,
+    /// Which probes record it; an assertion on it is refused for the others.
+    pub recorded_by: &'static [Recorder],
+    /// Reads it from a check's sample and body.
+    pub(crate) read: Reader,
+}
+
+const ANY: &[Recorder] = &[Recorder::Any];
+const HTTP: &[Recorder] = &[Recorder::Kind(KindWord::Http)];
+const HTTP_TLS: &[Recorder] = &[
+    Recorder::Kind(KindWord::Http),
+    Recorder::Kind(KindWord::Tls),
+];
+/// A tcp probe records the certificate when it speaks TLS.
+const CERT: &[Recorder] = &[
+    Recorder::Kind(KindWord::Http),
+    Recorder::Kind(KindWord::Tls),
+    Recorder::Tls(KindWord::Tcp),
+];
+const DNS: &[Recorder] = &[Recorder::Kind(KindWord::Dns)];
+const COMMAND: &[Recorder] = &[Recorder::Kind(KindWord::Command)];
+const COMMAND_PUSH: &[Recorder] = &[
+    Recorder::Kind(KindWord::Command),
+    Recorder::Kind(KindWord::Push),
+];
+const ICMP: &[Recorder] = &[Recorder::Kind(KindWord::Icmp)];
+
+/// The vocabulary of assertions, in the order messages list it.
+pub static FACTS: &[Fact] = &[
+    Fact {
+        root: "status",
+        shape: Shape::Plain,
+        ty: Type::Number,
+        recorded_by: HTTP,
+        read: |f, steps| {
+            let code = f.sample.http_status.ok_or_else(|| missing(steps, ""))?;
+            Ok(Val::Num(f64::from(code)))
+        },
+    },
+    Fact {
+        root: "response_time",
+        shape: Shape::Plain,
+        ty: Type::Duration,
+        recorded_by: ANY,
+        read: |f, steps| ms(f.sample.latency_ms, steps),
+    },
+    Fact {
+        root: "ttfb",
+        shape: Shape::Plain,
+        ty: Type::Duration,
+        recorded_by: HTTP,
+        read: |f, steps| {
+            let phases = f.sample.phases.as_ref();
+            ms(
+                phases.map(|p| p.resolve_ms + p.connect_ms + p.tls_ms + p.processing_ms),
+                steps,
+            )
+        },
+    },
+    Fact {
+        root: "body",
+        shape: Shape::Plain,
+        ty: Type::Text,
+        recorded_by: HTTP,
+        read: |f, steps| {
+            let body = f.observed.body.as_ref().ok_or_else(|| missing(steps, ""))?;
+            Ok(Val::Text(String::from_utf8_lossy(body).to_string()))
+        },
+    },
+    Fact {
+        root: "json",
+        shape: Shape::Path,
+        ty: Type::Any,
+        recorded_by: HTTP,
+        read: |f, steps| {
+            let mut value = f.json()?;
+            for (i, step) in steps.iter().enumerate().skip(1) {
+                let next = match step {
+                    Step::Key(k) => value.get(k.as_str()),
+                    Step::Index(n) => value.get(*n),
+                };
+                value = next.ok_or_else(|| {
+                    Unmet(format!(
+                        "{} is not in the JSON body",
+                        describe(&steps[..=i])
+                    ))
+                })?;
+            }
+            Ok(Val::Json(value.clone()))
+        },
+    },
+    Fact {
+        root: "header",
+        shape: Shape::Named {
+            example: "header.content-type",
+        },
+        ty: Type::Text,
+        recorded_by: HTTP,
+        read: |f, steps| {
+            let name = key(steps, 1).unwrap_or_default().to_ascii_lowercase();
+            let values: Vec<&str> = f
+                .observed
+                .headers
+                .iter()
+                .filter(|(n, _)| *n == name)
+                .map(|(_, v)| v.as_str())
+                .collect();
+            if values.is_empty() {
+                Err(Unmet(format!("the response has no {name} header")))
+            } else {
+                Ok(Val::Text(values.join(", ")))
+            }
+        },
+    },
+    Fact {
+        root: "connected",
+        shape: Shape::Plain,
+        ty: Type::Bool,
+        recorded_by: ANY,
+        read: |f, _| {
+            let s = f.sample;
+            Ok(Val::Bool(
+                s.conn.as_ref().is_some_and(|c| c.ip.is_some()) || s.http_status.is_some(),
+            ))
+        },
+    },
+    Fact {
+        root: "redirects",
+        shape: Shape::Plain,
+        ty: Type::Number,
+        recorded_by: HTTP,
+        read: |f, _| {
+            let n = f.sample.conn.as_ref().map_or(0, |c| c.redirects);
+            Ok(Val::Num(f64::from(n)))
+        },
+    },
+    Fact {
+        root: "ip",
+        shape: Shape::Plain,
+        ty: Type::Text,
+        recorded_by: ANY,
+        read: |f, steps| {
+            let ip = f.sample.conn.as_ref().and_then(|c| c.ip.clone());
+            ip.map(Val::Text).ok_or_else(|| missing(steps, ""))
+        },
+    },
+    Fact {
+        root: "http_version",
+        shape: Shape::Plain,
+        ty: Type::Text,
+        recorded_by: HTTP,
+        read: |f, steps| {
+            let v = f.sample.conn.as_ref().and_then(|c| c.http_version.clone());
+            v.map(Val::Text).ok_or_else(|| missing(steps, ""))
+        },
+    },
+    Fact {
+        root: "tls_version",
+        shape: Shape::Plain,
+        ty: Type::Text,
+        recorded_by: HTTP_TLS,
+        read: |f, steps| {
+            let v = f.sample.conn.as_ref().and_then(|c| c.tls_version.clone());
+            v.map(Val::Text).ok_or_else(|| missing(steps, ": no TLS"))
+        },
+    },
+    Fact {
+        root: "cert",
+        shape: Shape::Field("expires_in"),
+        ty: Type::Duration,
+        recorded_by: CERT,
+        read: |f, steps| Ok(f.until(f.cert(steps)?.earliest_not_after)),
+    },
+    Fact {
+        root: "cert",
+        shape: Shape::Field("leaf_expires_in"),
+        ty: Type::Duration,
+        recorded_by: CERT,
+        read: |f, steps| Ok(f.until(f.cert(steps)?.leaf_not_after)),
+    },
+    Fact {
+        root: "cert",
+        shape: Shape::Field("valid"),
+        ty: Type::Bool,
+        recorded_by: CERT,
+        read: |f, steps| Ok(Val::Bool(f.cert(steps)?.valid)),
+    },
+    Fact {
+        root: "cert",
+        shape: Shape::Field("subject"),
+        ty: Type::Text,
+        recorded_by: CERT,
+        read: |f, steps| Ok(Val::Text(f.cert(steps)?.subject.clone())),
+    },
+    Fact {
+        root: "cert",
+        shape: Shape::Field("issuer"),
+        ty: Type::Text,
+        recorded_by: CERT,
+        read: |f, steps| Ok(Val::Text(f.cert(steps)?.issuer.clone())),
+    },
+    Fact {
+        root: "dns",
+        shape: Shape::Field("rcode"),
+        ty: Type::Text,
+        recorded_by: DNS,
+        read: |f, steps| {
+            let d = f.sample.dns.as_ref();
+            let d = d.ok_or_else(|| missing(steps, ": no DNS answer"))?;
+            Ok(Val::Text(d.rcode.clone()))
+        },
+    },
+    Fact {
+        root: "dns",
+        shape: Shape::Field("answers"),
+        ty: Type::List,
+        recorded_by: DNS,
+        read: |f, steps| {
+            let d = f.sample.dns.as_ref();
+            let d = d.ok_or_else(|| missing(steps, ": no DNS answer"))?;
+            Ok(Val::List(
+                d.answers
+                    .iter()
+                    .map(|a| Val::Text(a.splitn(3, ' ').nth(2).unwrap_or(a).to_string()))
+                    .collect(),
+            ))
+        },
+    },
+    Fact {
+        root: "exit_code",
+        shape: Shape::Plain,
+        ty: Type::Number,
+        recorded_by: COMMAND_PUSH,
+        read: |f, steps| {
+            let code = f.sample.plugin.as_ref().and_then(|p| p.exit_code);
+            code.map(|c| Val::Num(f64::from(c)))
+                .ok_or_else(|| missing(steps, ""))
+        },
+    },
+    Fact {
+        root: "perf",
+        // A perf value is a duration when the plugin gave a time unit, else a number.
+        shape: Shape::Named {
+            example: "perf.time",
+        },
+        ty: Type::Any,
+        recorded_by: COMMAND,
+        read: |f, steps| {
+            let label = key(steps, 1).unwrap_or_default();
+            let plugin = f.sample.plugin.as_ref();
+            match plugin.and_then(|p| p.perfdata.iter().find(|v| v.label == label)) {
+                Some(v) if v.uom == "s" => Ok(Val::Dur(v.value * 1e3)),
+                Some(v) => Ok(Val::Num(v.value)),
+                None => Err(Unmet(format!(
+                    "the plugin reported no perfdata \"{label}\""
+                ))),
+            }
+        },
+    },
+    Fact {
+        root: "icmp",
+        shape: Shape::Field("loss"),
+        ty: Type::Number,
+        recorded_by: ICMP,
+        read: |f, steps| Ok(Val::Num(f.icmp(steps)?.loss_pct)),
+    },
+    Fact {
+        root: "icmp",
+        shape: Shape::Field("rtt_min"),
+        ty: Type::Duration,
+        recorded_by: ICMP,
+        read: |f, steps| ms(f.icmp(steps)?.rtt_min_ms, steps),
+    },
+    Fact {
+        root: "icmp",
+        shape: Shape::Field("rtt_avg"),
+        ty: Type::Duration,
+        recorded_by: ICMP,
+        read: |f, steps| ms(f.icmp(steps)?.rtt_avg_ms, steps),
+    },
+    Fact {
+        root: "icmp",
+        shape: Shape::Field("rtt_max"),
+        ty: Type::Duration,
+        recorded_by: ICMP,
+        read: |f, steps| ms(f.icmp(steps)?.rtt_max_ms, steps),
+    },
+    Fact {
+        root: "icmp",
+        shape: Shape::Field("received"),
+        ty: Type::Number,
+        recorded_by: ICMP,
+        read: |f, steps| Ok(Val::Num(f64::from(f.icmp(steps)?.received))),
+    },
+];
+
+/// The row a path reads: its root, and for a root with named fields, that field.
+fn fact_for(steps: &[Step]) -> Option<&'static Fact> {
+    let Some(Step::Key(root)) = steps.first() else {
+        return None;
+    };
+    FACTS.iter().find(|f| {
+        f.root == root
+            && match f.shape {
+                Shape::Field(name) => key(steps, 1) == Some(name),
+                _ => true,
+            }
+    })
+}
+
+/// "`path` is not known for this check`what`".
+fn missing(steps: &[Step], what: &str) -> Unmet {
+    Unmet(format!(
+        "{} is not known for this check{what}",
+        describe(steps)
+    ))
+}
+
+/// A duration in milliseconds, when known.
+fn ms(v: Option<f64>, steps: &[Step]) -> Result<Val, Unmet> {
+    v.map(Val::Dur).ok_or_else(|| missing(steps, ""))
+}
+
+/// The name at step `i`, when it is one.
+fn key(steps: &[Step], i: usize) -> Option<&str> {
+    match steps.get(i) {
+        Some(Step::Key(k)) => Some(k.as_str()),
+        _ => None,
+    }
+}
+
+/// What one check observed, as assertions read it.
+pub(crate) struct Facts<'a> {
     sample: &'a Sample,
     observed: &'a Observed,
-    json: std::cell::OnceCell<Result<Json, String>>,
+    json: std::cell::OnceCell<Result<Json, Unmet>>,
 }
 
 impl Facts<'_> {
-    fn json(&self) -> Result<&Json, String> {
+    fn json(&self) -> Result<&Json, Unmet> {
         self.json
             .get_or_init(|| match &self.observed.body {
-                Some(b) => {
-                    serde_json::from_slice(b).map_err(|e| format!("the body is not JSON ({e})"))
-                }
-                None => Err("there is no body".into()),
+                Some(b) => serde_json::from_slice(b)
+                    .map_err(|e| Unmet(format!("the body is not JSON ({e})"))),
+                None => Err(Unmet("there is no body".into())),
             })
             .as_ref()
             .map_err(Clone::clone)
     }
 
+    fn cert(&self, steps: &[Step]) -> Result<&CertInfo, Unmet> {
+        self.sample
+            .cert
+            .as_ref()
+            .ok_or_else(|| missing(steps, ": no certificate"))
+    }
+
+    fn icmp(&self, steps: &[Step]) -> Result<&crate::state::IcmpInfo, Unmet> {
+        self.sample.icmp.as_ref().ok_or_else(|| missing(steps, ""))
+    }
+
+    /// The time from the sample to `t`.
+    fn until(&self, t: chrono::DateTime<chrono::Utc>) -> Val {
+        Val::Dur((t - self.sample.at).num_milliseconds() as f64)
+    }
+
     /// The value of a path, or why there is none.
-    fn get(&self, steps: &[Step]) -> Result<Val, String> {
-        let s = self.sample;
-        let Some(Step::Key(root)) = steps.first() else {
-            return Err("empty path".into());
+    fn get(&self, steps: &[Step]) -> Result<Val, Unmet> {
+        let Some(Step::Key(_)) = steps.first() else {
+            return Err(Unmet("empty path".into()));
         };
-        let key = |i: usize| match steps.get(i) {
-            Some(Step::Key(k)) => Some(k.as_str()),
-            _ => None,
-        };
-        let missing = |what: &str| format!("{} is not known for this check{what}", describe(steps));
-        let ms = |v: Option<f64>| v.map(Val::Dur).ok_or_else(|| missing(""));
-        match root.as_str() {
-            "status" => s
-                .http_status
-                .map(|c| Val::Num(f64::from(c)))
-                .ok_or_else(|| missing("")),
-            "response_time" => ms(s.latency_ms),
-            "ttfb" => ms(s
-                .phases
-                .as_ref()
-                .map(|p| p.resolve_ms + p.connect_ms + p.tls_ms + p.processing_ms)),
-            "connected" => Ok(Val::Bool(
-                s.conn.as_ref().is_some_and(|c| c.ip.is_some()) || s.http_status.is_some(),
-            )),
-            "ip" => s
-                .conn
-                .as_ref()
-                .and_then(|c| c.ip.clone())
-                .map(Val::Text)
-                .ok_or_else(|| missing("")),
-            "redirects" => Ok(Val::Num(f64::from(
-                s.conn.as_ref().map_or(0, |c| c.redirects),
-            ))),
-            "http_version" => s
-                .conn
-                .as_ref()
-                .and_then(|c| c.http_version.clone())
-                .map(Val::Text)
-                .ok_or_else(|| missing("")),
-            "tls_version" => s
-                .conn
-                .as_ref()
-                .and_then(|c| c.tls_version.clone())
-                .map(Val::Text)
-                .ok_or_else(|| missing(": no TLS")),
-            "body" => self
-                .observed
-                .body
-                .as_ref()
-                .map(|b| Val::Text(String::from_utf8_lossy(b).to_string()))
-                .ok_or_else(|| missing("")),
-            "header" => {
-                let name = key(1).unwrap_or_default().to_ascii_lowercase();
-                let values: Vec<&str> = self
-                    .observed
-                    .headers
-                    .iter()
-                    .filter(|(n, _)| *n == name)
-                    .map(|(_, v)| v.as_str())
-                    .collect();
-                if values.is_empty() {
-                    Err(format!("the response has no {name} header"))
-                } else {
-                    Ok(Val::Text(values.join(", ")))
-                }
-            }
-            "json" => {
-                let mut value = self.json()?;
-                for (i, step) in steps.iter().enumerate().skip(1) {
-                    let next = match step {
-                        Step::Key(k) => value.get(k.as_str()),
-                        Step::Index(n) => value.get(*n),
-                    };
-                    value = next.ok_or_else(|| {
-                        format!("{} is not in the JSON body", describe(&steps[..=i]))
-                    })?;
-                }
-                Ok(Val::Json(value.clone()))
-            }
-            "cert" => {
-                let c = s.cert.as_ref().ok_or_else(|| missing(": no certificate"))?;
-                let left = |t: chrono::DateTime<chrono::Utc>| {
-                    Val::Dur((t - s.at).num_milliseconds() as f64)
-                };
-                match key(1) {
-                    Some("expires_in") => Ok(left(c.earliest_not_after)),
-                    Some("leaf_expires_in") => Ok(left(c.leaf_not_after)),
-                    Some("valid") => Ok(Val::Bool(c.valid)),
-                    Some("subject") => Ok(Val::Text(c.subject.clone())),
-                    Some("issuer") => Ok(Val::Text(c.issuer.clone())),
-                    _ => Err(missing("")),
-                }
-            }
-            "dns" => {
-                let d = s.dns.as_ref().ok_or_else(|| missing(": no DNS answer"))?;
-                match key(1) {
-                    Some("rcode") => Ok(Val::Text(d.rcode.clone())),
-                    Some("answers") => Ok(Val::List(
-                        d.answers
-                            .iter()
-                            .map(|a| Val::Text(a.splitn(3, ' ').nth(2).unwrap_or(a).to_string()))
-                            .collect(),
-                    )),
-                    _ => Err(missing("")),
-                }
-            }
-            "exit_code" => s
-                .plugin
-                .as_ref()
-                .and_then(|p| p.exit_code)
-                .map(|c| Val::Num(f64::from(c)))
-                .ok_or_else(|| missing("")),
-            "perf" => {
-                let label = key(1).unwrap_or_default();
-                let p = s
-                    .plugin
-                    .as_ref()
-                    .and_then(|p| p.perfdata.iter().find(|v| v.label == label));
-                match p {
-                    Some(v) if v.uom == "s" => Ok(Val::Dur(v.value * 1e3)),
-                    Some(v) => Ok(Val::Num(v.value)),
-                    None => Err(format!("the plugin reported no perfdata \"{label}\"")),
-                }
-            }
-            "icmp" => {
-                let i = s.icmp.as_ref().ok_or_else(|| missing(""))?;
-                match key(1) {
-                    Some("loss") => Ok(Val::Num(i.loss_pct)),
-                    Some("received") => Ok(Val::Num(f64::from(i.received))),
-                    Some("rtt_min") => ms(i.rtt_min_ms),
-                    Some("rtt_avg") => ms(i.rtt_avg_ms),
-                    Some("rtt_max") => ms(i.rtt_max_ms),
-                    _ => Err(missing("")),
-                }
-            }
-            _ => Err(missing("")),
+        match fact_for(steps) {
+            Some(fact) => (fact.read)(self, steps),
+            None => Err(missing(steps, "")),
         }
     }
 
-    fn eval(&self, op: &Operand) -> Result<Val, String> {
+    fn eval(&self, op: &Operand) -> Result<Val, Unmet> {
         Ok(match op {
             Operand::Path(steps) => self.get(steps)?,
             Operand::Len(steps) => match self.get(steps)?.plain() {
@@ -271,11 +532,11 @@ impl Facts<'_> {
                 Val::List(items) => Val::Num(items.len() as f64),
                 Val::Json(Json::Object(m)) => Val::Num(m.len() as f64),
                 other => {
-                    return Err(format!(
+                    return Err(Unmet(format!(
                         "len() needs text, a list or an object, but {} is {}",
                         describe(steps),
                         other.show()
-                    ));
+                    )));
                 }
             },
             Operand::Number {
@@ -305,7 +566,7 @@ fn equal(a: &Val, b: &Val) -> bool {
 }
 
 /// Whether the assertion holds, or why not (with what was found).
-fn holds(a: &Assertion, facts: &Facts<'_>) -> Result<(), String> {
+fn holds(a: &Assertion, facts: &Facts<'_>) -> Result<(), Unmet> {
     let left = facts.eval(&a.left)?;
     let name = match &a.left {
         Operand::Path(s) => describe(s),
@@ -319,7 +580,7 @@ fn holds(a: &Assertion, facts: &Facts<'_>) -> Result<(), String> {
         Op::Lt | Op::Le | Op::Gt | Op::Ge => {
             let right = facts.eval(&a.right)?;
             let (Some(x), Some(y)) = (left.number(), right.number()) else {
-                return Err(format!("{}, not a number", found()));
+                return Err(Unmet(format!("{}, not a number", found())));
             };
             match a.op {
                 Op::Lt => x < y,
@@ -333,16 +594,21 @@ fn holds(a: &Assertion, facts: &Facts<'_>) -> Result<(), String> {
             match (left.clone().plain(), right.text()) {
                 (Val::Text(t), Some(needle)) => t.contains(needle),
                 (Val::List(items), _) => items.iter().any(|i| equal(i, &right)),
-                _ => return Err(format!("{}, which `contains` cannot look into", found())),
+                _ => {
+                    return Err(Unmet(format!(
+                        "{}, which `contains` cannot look into",
+                        found()
+                    )));
+                }
             }
         }
         Op::Matches => {
             let Operand::Regex(re) = &a.right else {
-                return Err("matches needs re(…)".into());
+                return Err(Unmet("matches needs re(…)".into()));
             };
             match left.text() {
                 Some(t) => matches(re, t),
-                None => return Err(format!("{}, not text", found())),
+                None => return Err(Unmet(format!("{}, not text", found()))),
             }
         }
         Op::In => match facts.eval(&a.right)? {
@@ -350,7 +616,7 @@ fn holds(a: &Assertion, facts: &Facts<'_>) -> Result<(), String> {
             _ => false,
         },
     };
-    if ok { Ok(()) } else { Err(found()) }
+    if ok { Ok(()) } else { Err(Unmet(found())) }
 }
 
 fn matches(re: &Regex, text: &str) -> bool {
@@ -386,5 +652,36 @@ pub fn apply(assertions: &[Assertion], sample: &mut Sample, observed: &Observed)
     } else if !warnings.is_empty() {
         sample.health = Health::Degraded;
         sample.detail = format!("{}; {}", warnings.join("; "), sample.detail);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_root_has_one_shape_one_set_of_recorders_and_its_rows_together() {
+        for (i, fact) in FACTS.iter().enumerate() {
+            let rows: Vec<usize> = FACTS
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| f.root == fact.root)
+                .map(|(n, _)| n)
+                .collect();
+            let (first, last) = (rows[0], rows[rows.len() - 1]);
+            assert_eq!(rows, (first..=last).collect::<Vec<_>>(), "{}", fact.root);
+            let first = &FACTS[first];
+            assert_eq!(fact.recorded_by, first.recorded_by, "{}", fact.root);
+            match (first.shape, fact.shape) {
+                (Shape::Field(_), Shape::Field(name)) => assert!(
+                    !FACTS[..i]
+                        .iter()
+                        .any(|f| f.root == fact.root && f.shape == Shape::Field(name)),
+                    "{}.{name} twice",
+                    fact.root
+                ),
+                _ => assert_eq!(rows.len(), 1, "{} has one row", fact.root),
+            }
+        }
     }
 }

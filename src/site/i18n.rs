@@ -20,8 +20,8 @@ pub const DEFAULT_LOCALES: &[(&str, &str)] = &[
 pub struct Strings(BTreeMap<String, String>);
 
 fn parse(text: &str, shown: &str) -> Result<BTreeMap<String, String>> {
-    let node = crate::config::yaml::parse(text).map_err(|e| anyhow::anyhow!("{shown}: {e}"))?;
-    crate::config::yaml::from_node::<BTreeMap<String, String>>(&node, "")
+    let node = crate::yaml::parse(text).map_err(|e| anyhow::anyhow!("{shown}: {e}"))?;
+    crate::yaml::from_node::<BTreeMap<String, String>>(&node, "")
         .map_err(|e| anyhow::anyhow!("{shown}: {e}"))
 }
 

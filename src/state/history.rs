@@ -47,6 +47,29 @@ impl Policy {
     }
 }
 
+impl From<&crate::config::Probe> for Policy {
+    /// How the worker confirms this probe's health and when its region counts as silent:
+    /// the builder's staleness limit (3 intervals plus the slowest possible check).
+    fn from(probe: &crate::config::Probe) -> Self {
+        Policy {
+            interval_s: probe.interval.as_secs_f64(),
+            confirm: probe.confirm,
+            recover: probe.recover,
+            // The same limit after which the builder calls a region stale.
+            silent_after_s: crate::status::ProbePolicy::from(probe)
+                .stale_after()
+                .as_seconds_f64(),
+        }
+    }
+}
+
+impl crate::config::Probe {
+    /// [`Policy::from`] this probe (kept for the worker's call).
+    pub fn history_policy(&self) -> Policy {
+        Policy::from(self)
+    }
+}
+
 /// A run of samples that differ from the confirmed health and may confirm a change.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Run {

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use pharos::state::{Health, Sample};
 
-use crate::harness::{DnsReply, DnsServer, Reply, Server, project_with, stderr, stdout};
+use crate::harness::{
+    DnsReply, DnsServer, Pki, Reply, Server, TlsServer, days_from_now, project_with, stderr, stdout,
+};
 
 const JSON: &str = r#"{"status": "UP", "items": [1, 2], "count": "abc", "nested": {"ok": true}}"#;
 
@@ -141,5 +143,58 @@ fn assertion_errors_point_at_the_column_in_probes_yaml() {
          probes.yaml:11:25: probe \"p\" (probes[0]): assertion \"response_time < 300\": a duration needs a unit: write e.g. 300ms, 2s or 14d\n\
          probes.yaml:12:19: probe \"p\" (probes[0]): assertion \"stauts == 200\": unknown field \"stauts\", did you mean \"status\"?\n\
          probes.yaml:19:9: probe \"q\" (probes[1]): assertion \"status == 200\": a tcp probe does not observe `status`\n"
+    );
+}
+
+#[test]
+fn cert_assertions_apply_to_a_tcp_probe_that_speaks_tls() {
+    // With `tls: true` a tcp check records the certificate, so `cert.*` may be asserted.
+    let probe = |tls: &str| {
+        format!(
+            "  - id: p\n    components: [web]\n    kind: tcp\n    host: db\n    port: 5432\n{tls}    assertions:\n      - cert.expires_in > 14d\n"
+        )
+    };
+    let out = project_with(&probe("    tls: true\n"), &["r1"]).run(&["check"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    // Without TLS there is no certificate to assert on.
+    let out = project_with(&probe(""), &["r1"]).run(&["check"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stdout(&out),
+        "probes.yaml:10:9: probe \"p\" (probes[0]): assertion \"cert.expires_in > 14d\": a tcp probe does not observe `cert`\n"
+    );
+
+    // And the check evaluates them on the certificate it saw.
+    let pki = Pki::new();
+    let server = TlsServer::start(pki.leaf(&["pharos.test"], days_from_now(200)), false);
+    let tcp_tls = |assertions: &str| {
+        let t = project_with(
+            &format!(
+                "  - id: p\n    components: [web]\n    retries: 0\n    kind: tcp\n    host: 127.0.0.1\n    port: {}\n    tls: true\n    tls_server_name: pharos.test\n    tls_ca_file: ca.pem\n    assertions:\n{assertions}",
+                server.port
+            ),
+            &["r1"],
+        );
+        t.write("ca.pem", &pki.ca_pem);
+        let out = t.run(&["probe", "--once", "--region", "r1"]);
+        assert!(out.status.success(), "probe failed: {}", stderr(&out));
+        pharos::state::parse(&t.read("state/r1.json"), "r1.json")
+            .unwrap()
+            .probes["p"]
+            .last
+            .clone()
+    };
+    let sample = tcp_tls(
+        "      - cert.expires_in > 14d\n      - cert.valid == true\n      - cert.subject contains \"pharos.test\"\n",
+    );
+    assert_eq!(sample.health, Health::Up, "{}", sample.detail);
+    let sample = tcp_tls("      - cert.expires_in > 300d\n");
+    assert_eq!(sample.health, Health::Down);
+    assert!(
+        sample
+            .detail
+            .starts_with("assertion failed: cert.expires_in > 300d (cert.expires_in is "),
+        "{}",
+        sample.detail
     );
 }

@@ -258,3 +258,44 @@ fn every_option_the_readme_documents_for_a_kind_is_accepted() {
     assert!(tried >= 15, "only {tried} README options found:\n{section}");
     assert!(refused.is_empty(), "{}", refused.join("\n---\n"));
 }
+
+#[test]
+fn an_icmp_probe_may_pin_the_address_family() {
+    // README: "`ip_version: ip4 | ip6 | auto` pins a family (http, tcp, tls, icmp)".
+    for family in ["ip4", "ip6", "auto"] {
+        let (ok, said) = check_probes(&format!(
+            "  - id: p\n    kind: icmp\n    host: 192.0.2.1\n    ip_version: {family}\n    components: [web]\n"
+        ));
+        assert!(ok, "icmp ip_version: {family} refused:\n{said}");
+    }
+    // A kind that does not pick an address family still refuses it, naming the ones that do.
+    let (ok, said) = check_probes(
+        "  - id: p\n    kind: dns\n    server: 127.0.0.1\n    name: www.acme.test\n    record_type: A\n    ip_version: ip6\n    components: [web]\n",
+    );
+    assert!(!ok);
+    assert!(
+        said.contains("probe \"p\" (probes[0]): `ip_version` does not apply to a dns probe (only to http, tcp, tls, icmp); remove it"),
+        "{said}"
+    );
+}
+
+#[test]
+fn announce_target_errors_name_the_field_and_the_fix() {
+    let t = project_with(
+        "  - id: web-home\n    kind: http\n    url: https://www.acme.test/\n    components: [web]\n",
+        &["eu-west"],
+    );
+    t.write(
+        "components.yaml",
+        "page:\n  title: X\n  base_url: https://status.test\ncomponents:\n  - id: web\n    name: W\nannounce:\n  - kind: webhook\n    url: ftp://x\n    to: [a@b.test]\n  - kind: mastodon\n    url: https://m.test/\n",
+    );
+    let out = t.run(&["check"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stdout(&out),
+        "components.yaml:9:10: announce[0]: url \"ftp://x\" is not an http(s) address\n\
+         components.yaml:10:9: announce[0]: `to` is not used by webhook targets; remove it\n\
+         components.yaml:11:5: announce[1]: a mastodon target needs `server:` with the instance's address, e.g. https://mastodon.social\n\
+         components.yaml:12:10: announce[1]: `url` is not used by mastodon targets; remove it\n"
+    );
+}

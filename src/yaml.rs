@@ -1,5 +1,6 @@
-//! Step 1 (config), lowest layer: YAML text → a tree of nodes that remember their line and
-//! column → serde raw types. Every error carries the node's location and YAML path, and a
+//! The YAML layer under every input file (probes.yaml and components.yaml in [`crate::config`],
+//! incident front matter in [`crate::incident`], translations in [`crate::site`]): YAML text →
+//! a tree of nodes that remember their line and column → serde raw types. Every error carries the node's location and YAML path, and a
 //! bad list item is reported on its own so one typo never hides the next.
 //!
 //! Why not serde_yaml: it is archived upstream, its errors stop at the first problem of a
@@ -326,31 +327,7 @@ pub fn parse(text: &str) -> Result<Node, Error> {
             _ => None,
         };
         if let Some(node) = done {
-            match stack.last_mut() {
-                Some(Frame {
-                    kind: FrameKind::Seq(items),
-                    ..
-                }) => items.push(node),
-                Some(Frame {
-                    kind: FrameKind::Map(entries, pending),
-                    ..
-                }) => match pending.take() {
-                    None => {
-                        if let Some(key) = node.as_str()
-                            && entries.iter().any(|(k, _)| k.as_str() == Some(key))
-                        {
-                            return Err(Error::at(
-                                node.loc,
-                                "",
-                                format!("duplicate key \"{key}\"; keep one of them"),
-                            ));
-                        }
-                        *pending = Some(node);
-                    }
-                    Some(key) => entries.push((key, node)),
-                },
-                None => root = Some(node),
-            }
+            attach(&mut stack, &mut root, node)?;
         }
     }
     Ok(root.unwrap_or(Node {
@@ -364,6 +341,37 @@ pub fn parse(text: &str) -> Result<Node, Error> {
 
 /// A scanner error as a located sentence. A missing `:` is noticed only on the next line,
 /// so that case points back at the last non-blank line before it.
+/// Put a finished node into its parent: an item of a sequence, a key or a value of a
+/// mapping (a key written twice is an error), or the document's root.
+fn attach(stack: &mut [Frame], root: &mut Option<Node>, node: Node) -> Result<(), Error> {
+    match stack.last_mut() {
+        Some(Frame {
+            kind: FrameKind::Seq(items),
+            ..
+        }) => items.push(node),
+        Some(Frame {
+            kind: FrameKind::Map(entries, pending),
+            ..
+        }) => match pending.take() {
+            None => {
+                if let Some(key) = node.as_str()
+                    && entries.iter().any(|(k, _)| k.as_str() == Some(key))
+                {
+                    return Err(Error::at(
+                        node.loc,
+                        "",
+                        format!("duplicate key \"{key}\"; keep one of them"),
+                    ));
+                }
+                *pending = Some(node);
+            }
+            Some(key) => entries.push((key, node)),
+        },
+        None => *root = Some(node),
+    }
+    Ok(())
+}
+
 fn scan_error(text: &str, m: &saphyr_parser::Marker, info: &str) -> Error {
     let mut loc = Loc {
         line: m.line(),
@@ -428,6 +436,36 @@ pub fn from_node<T: DeserializeOwned>(node: &Node, path: &str) -> Result<T, Erro
         node,
         path: path.to_string(),
     })
+}
+
+/// The keys a raw struct accepts, in declaration order, read from its `Deserialize` impl,
+/// so a key check needs no hand-kept list beside the struct. Empty for a non-struct.
+pub fn struct_fields<T: DeserializeOwned>() -> &'static [&'static str] {
+    struct Fields(std::cell::Cell<&'static [&'static str]>);
+    impl<'de> de::Deserializer<'de> for &Fields {
+        type Error = Error;
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Error> {
+            Err(de::Error::custom("not a struct"))
+        }
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _name: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Error> {
+            self.0.set(fields);
+            Err(de::Error::custom("fields read"))
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+            byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map enum
+            identifier ignored_any
+        }
+    }
+    let fields = Fields(std::cell::Cell::new(&[]));
+    // The error is the point: deserialize_struct records the names and stops.
+    let _ = T::deserialize(&fields);
+    fields.0.get()
 }
 
 /// Check a mapping's keys against the known ones, returning the problems (typos with a
