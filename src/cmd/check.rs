@@ -1,20 +1,29 @@
 //! `pharos check`: validate every input and report every problem at once (exit 2 if any).
+//! Beyond parsing, it runs what `build`, `probe` and `announce` would refuse later
+//! (`pipeline::preflight`), so "ok" means they accept the project.
 
 use std::process::ExitCode;
 
 use anyhow::Result;
+use chrono::{DateTime, Utc};
 use clap::Args as ClapArgs;
 
-use crate::config::{self, PROBES_FILE, Problem};
+use crate::config::{self, Config, PROBES_FILE, Problem};
 use crate::incident;
+use crate::pipeline::{self, Clock, Snapshot};
 use crate::project::Project;
 
 /// Options of `check`.
 #[derive(Debug, ClapArgs)]
-pub struct Args {}
+pub struct Args {
+    /// Check as of this time (RFC 3339) instead of the clock: updates dated after it are
+    /// refused, as the build at that time would.
+    #[arg(long, env = "PHAROS_NOW", value_name = "TIME")]
+    pub now: Option<DateTime<Utc>>,
+}
 
-/// Every problem in the project's inputs, in file order.
-pub fn problems(project: &Project) -> (Vec<Problem>, Vec<String>) {
+/// Every problem in the project's inputs, in file order, and the warnings.
+pub fn problems(project: &Project, now: DateTime<Utc>) -> (Vec<Problem>, Vec<String>) {
     let mut warnings = Vec::new();
     let examined = config::examine(&project.components_file(), &project.probes_file());
     let mut problems = examined.problems;
@@ -22,9 +31,14 @@ pub fn problems(project: &Project) -> (Vec<Problem>, Vec<String>) {
         .component_ids
         .as_ref()
         .map(|ids| ids.iter().map(String::as_str).collect());
-    if let Err(p) = incident::load_dir(&project.incidents_dir(), "incidents", ids.as_deref()) {
-        problems.extend(p.0);
-    }
+    let incidents = match incident::load_dir(&project.incidents_dir(), "incidents", ids.as_deref())
+    {
+        Ok(incidents) => Some(incidents),
+        Err(p) => {
+            problems.extend(p.0);
+            None
+        }
+    };
     if let Some(probing) = &examined.probing {
         for var in config::env_vars(&probing.probes) {
             if std::env::var_os(&var).is_none() {
@@ -34,16 +48,32 @@ pub fn problems(project: &Project) -> (Vec<Problem>, Vec<String>) {
             }
         }
     }
-    match project.store().and_then(|s| s.read_all_blocking()) {
-        Ok((_, skipped)) => warnings.extend(skipped),
-        Err(e) => warnings.push(format!("{e:#}")),
+    let states = match project.store().and_then(|s| s.read_all_blocking()) {
+        Ok((states, skipped)) => {
+            warnings.extend(skipped);
+            states
+        }
+        Err(e) => {
+            warnings.push(format!("{e:#}"));
+            Vec::new()
+        }
+    };
+    // What later commands would refuse, once the files themselves are sound.
+    if let (true, Some(site), Some(probing), Some(incidents)) = (
+        problems.is_empty(),
+        examined.site,
+        examined.probing,
+        incidents,
+    ) {
+        let snapshot = Snapshot::new(Config { site, probing }, incidents, states);
+        problems.extend(pipeline::preflight(project, &snapshot, now));
     }
     (problems, warnings)
 }
 
 /// Run `check`.
-pub fn run(_args: Args, project: &Project) -> Result<ExitCode> {
-    let (problems, warnings) = problems(project);
+pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
+    let (problems, warnings) = problems(project, Clock::at(args.now).now);
     for w in &warnings {
         outln!("warning: {w}");
     }

@@ -295,85 +295,17 @@ pub fn parse(
             None
         }
     };
-    let at_key = |node: &yaml::Node, path: &[&str]| {
-        let mut loc = node.loc_of(path);
-        loc.line += split.yaml_line - 1;
-        Some(loc)
+    let window = match &fm {
+        Some((fm, node)) => check_front_matter(
+            fm,
+            node,
+            split.yaml_line,
+            file,
+            known_components,
+            &mut problems,
+        ),
+        None => (None, None),
     };
-    let mut window = (None, None);
-    if let Some((fm, node)) = &fm {
-        if let Some(known) = known_components {
-            for (i, c) in fm.components.iter().enumerate() {
-                if !known.contains(&c.as_str()) {
-                    let fix = match yaml::suggest(c, known) {
-                        Some(s) => format!("did you mean \"{s}\"?"),
-                        None => "use an id from components.yaml".into(),
-                    };
-                    problems.push(Problem::new(
-                        file,
-                        at_key(node, &["components", &i.to_string()]),
-                        "components",
-                        format!("component \"{c}\" is not defined in components.yaml; {fix}"),
-                    ));
-                }
-            }
-        }
-        if fm.title.trim().is_empty() {
-            problems.push(Problem::new(
-                file,
-                at_key(node, &["title"]),
-                "title",
-                "the title is empty; write a few words saying what happened",
-            ));
-        }
-        if fm.kind == Kind::Incident && fm.impact.is_none() {
-            problems.push(Problem::new(
-                file,
-                at_key(node, &["title"]),
-                "",
-                "missing field \"impact\"; add `impact: none | minor | major | critical`",
-            ));
-        }
-        let mut time_field = |key: &str, value: &Option<String>| -> Option<DateTime<Utc>> {
-            let v = value.as_ref()?;
-            match DateTime::parse_from_rfc3339(v) {
-                Ok(t) => Some(t.with_timezone(&Utc)),
-                Err(_) => {
-                    problems.push(Problem::new(
-                        file,
-                        at_key(node, &[key]),
-                        key,
-                        format!("\"{v}\" is not a time; write RFC 3339 with a zone, e.g. 2026-11-20T22:00:00Z"),
-                    ));
-                    None
-                }
-            }
-        };
-        window = (
-            time_field("scheduled_for", &fm.scheduled_for),
-            time_field("scheduled_until", &fm.scheduled_until),
-        );
-        if fm.kind == Kind::Maintenance {
-            match window {
-                (Some(a), Some(b)) if a >= b => problems.push(Problem::new(
-                    file,
-                    at_key(node, &["scheduled_until"]),
-                    "scheduled_until",
-                    "the window ends before it starts; scheduled_until must be after scheduled_for",
-                )),
-                (Some(_), Some(_)) => {}
-                _ if fm.scheduled_for.is_none() || fm.scheduled_until.is_none() => {
-                    problems.push(Problem::new(
-                        file,
-                        at_key(node, &["kind"]),
-                        "",
-                        "a maintenance needs `scheduled_for:` and `scheduled_until:` times",
-                    ))
-                }
-                _ => {}
-            }
-        }
-    }
     let kind = fm.as_ref().map_or(Kind::Incident, |(f, _)| f.kind);
     let updates = parse_updates(split.body, split.body_line, kind, file, &mut problems);
     if !problems.is_empty() {
@@ -393,6 +325,95 @@ pub fn parse(
         scheduled_until: window.1,
         updates,
     })
+}
+
+/// Check a post's front matter beyond its types: known components, a title, an impact
+/// for an incident, and a maintenance window's times; the window it gives.
+fn check_front_matter(
+    fm: &RawFrontMatter,
+    node: &yaml::Node,
+    yaml_line: usize,
+    file: &str,
+    known_components: Option<&[&str]>,
+    problems: &mut Vec<Problem>,
+) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+    let at_key = |node: &yaml::Node, path: &[&str]| {
+        let mut loc = node.loc_of(path);
+        loc.line += yaml_line - 1;
+        Some(loc)
+    };
+    if let Some(known) = known_components {
+        for (i, c) in fm.components.iter().enumerate() {
+            if !known.contains(&c.as_str()) {
+                let fix = match yaml::suggest(c, known) {
+                    Some(s) => format!("did you mean \"{s}\"?"),
+                    None => "use an id from components.yaml".into(),
+                };
+                problems.push(Problem::new(
+                    file,
+                    at_key(node, &["components", &i.to_string()]),
+                    "components",
+                    format!("component \"{c}\" is not defined in components.yaml; {fix}"),
+                ));
+            }
+        }
+    }
+    if fm.title.trim().is_empty() {
+        problems.push(Problem::new(
+            file,
+            at_key(node, &["title"]),
+            "title",
+            "the title is empty; write a few words saying what happened",
+        ));
+    }
+    if fm.kind == Kind::Incident && fm.impact.is_none() {
+        problems.push(Problem::new(
+            file,
+            at_key(node, &["title"]),
+            "",
+            "missing field \"impact\"; add `impact: none | minor | major | critical`",
+        ));
+    }
+    let mut time_field = |key: &str, value: &Option<String>| -> Option<DateTime<Utc>> {
+        let v = value.as_ref()?;
+        match DateTime::parse_from_rfc3339(v) {
+            Ok(t) => Some(t.with_timezone(&Utc)),
+            Err(_) => {
+                problems.push(Problem::new(
+                    file,
+                    at_key(node, &[key]),
+                    key,
+                    format!("\"{v}\" is not a time; write RFC 3339 with a zone, e.g. 2026-11-20T22:00:00Z"),
+                ));
+                None
+            }
+        }
+    };
+    let window = (
+        time_field("scheduled_for", &fm.scheduled_for),
+        time_field("scheduled_until", &fm.scheduled_until),
+    );
+    if fm.kind == Kind::Maintenance {
+        match window {
+            (Some(a), Some(b)) if a >= b => problems.push(Problem::new(
+                file,
+                at_key(node, &["scheduled_until"]),
+                "scheduled_until",
+                "the window ends before it starts; scheduled_until must be after scheduled_for",
+            )),
+            (Some(_), Some(_)) => {}
+            _ if fm.scheduled_for.is_none() || fm.scheduled_until.is_none() => {
+                problems.push(Problem::new(
+                    file,
+                    at_key(node, &["kind"]),
+                    "",
+                    "a maintenance needs `scheduled_for:` and `scheduled_until:` times",
+                ))
+            }
+            _ => {}
+        }
+    }
+    window
 }
 
 /// Updates dated before this year are typing mistakes.
@@ -426,22 +447,37 @@ pub fn future_updates(incidents: &[Incident], now: DateTime<Utc>) -> Vec<Problem
 /// The most updates one post may have.
 pub const MAX_UPDATES: usize = 1000;
 
-/// Split the body at its `##` headings (found by the markdown parser, so a `##` inside a
-/// code block is not a heading) and parse each heading as `<time> <status>`.
-fn parse_updates(
+/// Line numbers of a text by offset, found by a binary search: a post with thousands of
+/// updates must not count its lines again for each one.
+struct Lines {
+    starts: Vec<usize>,
+    first: usize,
+}
+
+impl Lines {
+    fn of(text: &str, first: usize) -> Lines {
+        let starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        Lines { starts, first }
+    }
+
+    /// The line of `offset`, counting from `first`.
+    fn at(&self, offset: usize) -> usize {
+        self.first + self.starts.partition_point(|&s| s <= offset) - 1
+    }
+}
+
+/// The `##` headings of a body as (start, end of the heading line), found by the
+/// markdown parser; `None` (with the problem) when the body nests deeper than
+/// [`markdown::MAX_NESTING`] or has more than [`MAX_UPDATES`] updates.
+fn find_headings(
     body: &str,
-    first_line: usize,
-    kind: Kind,
+    lines: &Lines,
     file: &str,
     problems: &mut Vec<Problem>,
-) -> Vec<Update> {
-    // Line numbers by offset, found by a binary search: a post with thousands of updates
-    // must not count its lines again for each one.
-    let line_starts: Vec<usize> = std::iter::once(0)
-        .chain(body.match_indices('\n').map(|(i, _)| i + 1))
-        .collect();
-    let line_at = |offset: usize| first_line + line_starts.partition_point(|&s| s <= offset) - 1;
-    let mut headings: Vec<(usize, usize)> = Vec::new(); // (start, end of heading line)
+) -> Option<Vec<(usize, usize)>> {
+    let mut headings: Vec<(usize, usize)> = Vec::new();
     let mut nesting = markdown::Nesting::default();
     for (event, range) in Parser::new_ext(body, markdown::options()).into_offset_iter() {
         if let Event::Start(Tag::Heading {
@@ -457,28 +493,45 @@ fn parse_updates(
         if nesting.too_deep_after(&event) {
             problems.push(Problem::new(
                 file,
-                Some(yaml::Loc { line: line_at(range.start), col: 1 }),
+                Some(yaml::Loc { line: lines.at(range.start), col: 1 }),
                 "",
                 format!(
                     "nested more than {} levels deep (block quotes, lists or HTML elements); flatten it",
                     markdown::MAX_NESTING
                 ),
             ));
-            return Vec::new();
+            return None;
         }
     }
-    if headings.len() > MAX_UPDATES {
+    if let Some(first_extra) = headings.get(MAX_UPDATES) {
         problems.push(Problem::new(
             file,
-            Some(yaml::Loc { line: line_at(headings[MAX_UPDATES].0), col: 1 }),
+            Some(yaml::Loc { line: lines.at(first_extra.0), col: 1 }),
             "",
             format!(
                 "{} updates, more than the {MAX_UPDATES} a post may have; start a new post for a new incident",
                 headings.len()
             ),
         ));
-        return Vec::new();
+        return None;
     }
+    Some(headings)
+}
+
+/// Split the body at its `##` headings (found by the markdown parser, so a `##` inside a
+/// code block is not a heading) and parse each heading as `<time> <status>`.
+fn parse_updates(
+    body: &str,
+    first_line: usize,
+    kind: Kind,
+    file: &str,
+    problems: &mut Vec<Problem>,
+) -> Vec<Update> {
+    let lines = Lines::of(body, first_line);
+    let line_at = |offset: usize| lines.at(offset);
+    let Some(headings) = find_headings(body, &lines, file, problems) else {
+        return Vec::new();
+    };
     let words = match kind {
         Kind::Incident => INCIDENT_WORDS,
         Kind::Maintenance => MAINTENANCE_WORDS,

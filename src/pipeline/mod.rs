@@ -302,7 +302,7 @@ fn render(
     snapshot: &Snapshot,
     now: DateTime<Utc>,
     progress: &dyn Fn(u64, u64),
-) -> Result<(Vec<(String, Vec<u8>)>, Decision)> {
+) -> Result<(render::Files, Decision)> {
     let decision = snapshot.decide(now);
     let history = snapshot.history(now);
     let config = &snapshot.config;
@@ -342,11 +342,20 @@ fn render(
 /// parse: updates dated in the future, a theme or language that cannot be loaded, a
 /// template that fails to render, a CA file that cannot be read, an announcement target
 /// that cannot be prepared. `check` reports these, so its "ok" means they accept it.
-pub fn preflight(project: &Project, snapshot: &Snapshot, now: DateTime<Utc>) -> Vec<config::Problem> {
+pub fn preflight(
+    project: &Project,
+    snapshot: &Snapshot,
+    now: DateTime<Utc>,
+) -> Vec<config::Problem> {
     let components = config::COMPONENTS_FILE;
     let mut problems = incident::future_updates(&snapshot.incidents, now);
     if let Err(e) = render(project, snapshot, now, &|_, _| {}) {
-        problems.push(config::Problem::new(components, None, "page", format!("{e:#}")));
+        problems.push(config::Problem::new(
+            components,
+            None,
+            "page",
+            format!("{e:#}"),
+        ));
     }
     for p in &snapshot.config.probing.probes {
         let Some(file) = p.kind.tls().and_then(|t| t.ca_file.as_ref()) else {
@@ -423,7 +432,7 @@ mod tests {
                     &p.id,
                     p.kind.word().as_str(),
                     &p.kind.target(),
-                    &p.history_policy(),
+                    &crate::state::history::Policy::from(p),
                     sample,
                 );
             }

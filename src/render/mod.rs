@@ -14,6 +14,9 @@ use tera::{Context as TeraContext, Tera};
 
 use crate::site::{ComponentView, HistoryPage, IncidentView, Model};
 
+/// Files of the site in memory: (path under the site, bytes).
+pub type Files = Vec<(String, Vec<u8>)>;
+
 /// What a page is about beyond the site: at most one of these is set.
 #[derive(Default, Clone, Copy)]
 struct Page<'a> {

@@ -31,9 +31,13 @@ impl Strings {
     pub fn load(language: &str, theme_dir: Option<&Path>) -> Result<Strings> {
         let mut map = BTreeMap::new();
         let base = language.split('-').next().unwrap_or(language);
+        // Whether any locale speaks the language: else the page would be English under
+        // another language's `lang`, silently.
+        let mut spoken = base == "en";
         for lang in ["en", base, language] {
             if let Some((_, text)) = DEFAULT_LOCALES.iter().find(|(l, _)| *l == lang) {
                 map.extend(parse(text, &format!("built-in locales/{lang}.yaml"))?);
+                spoken |= lang != "en";
             }
         }
         if let Some(dir) = theme_dir {
@@ -50,7 +54,15 @@ impl Strings {
                     Err(r) => anyhow::bail!("{}: {r}", path.display()),
                 };
                 map.extend(parse(&text, &path.display().to_string())?);
+                spoken |= lang != "en";
             }
+        }
+        if !spoken {
+            let built_in: Vec<&str> = DEFAULT_LOCALES.iter().map(|(l, _)| *l).collect();
+            anyhow::bail!(
+                "language \"{language}\" has no locale: use one of {}, or add locales/{base}.yaml to your theme",
+                built_in.join(", ")
+            );
         }
         Ok(Strings(map))
     }

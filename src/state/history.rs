@@ -63,13 +63,6 @@ impl From<&crate::config::Probe> for Policy {
     }
 }
 
-impl crate::config::Probe {
-    /// [`Policy::from`] this probe (kept for the worker's call).
-    pub fn history_policy(&self) -> Policy {
-        Policy::from(self)
-    }
-}
-
 /// A run of samples that differ from the confirmed health and may confirm a change.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Run {

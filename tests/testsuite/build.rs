@@ -704,9 +704,9 @@ fn the_compact_theme_in_the_repo_builds_over_the_default() {
     let out = t.run(&["build", "--now", NOW]);
     assert!(out.status.success(), "{}", stderr(&out));
     let index = t.read("site/index.html");
-    // The overridden block: the page's state in the title.
+    // The overridden block: the page's state in the title (no state yet, so no data).
     assert!(
-        index.contains("<title>All Systems Operational · Test Status</title>"),
+        index.contains("<title>No Current Data · Test Status</title>"),
         "{index}"
     );
     assert!(

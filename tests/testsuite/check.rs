@@ -170,7 +170,9 @@ fn check_probes(probes: &str) -> (bool, String) {
                 .collect::<String>()
         ),
     );
-    t.write("certs/internal-ca.pem", "");
+    // A real certificate: `check` loads CA files as the prober would.
+    let ca = rcgen::generate_simple_self_signed(vec!["internal-ca.test".to_string()]).unwrap();
+    t.write("certs/internal-ca.pem", &ca.cert.pem());
     let out = t
         .cmd(&["check"])
         .env("API_TOKEN", "x")

@@ -231,3 +231,88 @@ fn deep_nesting_and_too_many_updates_are_refused_with_their_line() {
         "{text}"
     );
 }
+
+/// `check` on a project whose only fault is `fault`; what it prints.
+fn check_with(fault: impl Fn(&ProjectTest)) -> (bool, String) {
+    let t = project();
+    fault(&t);
+    let out = t.run_limit(&["check", "--now", NOW], LIMIT);
+    (
+        out.status.success(),
+        format!("{}{}", crate::harness::stdout(&out), stderr(&out)),
+    )
+}
+
+#[test]
+fn check_refuses_what_build_probe_and_announce_would_refuse_later() {
+    let with_page = |extra: &'static str| {
+        move |t: &ProjectTest| {
+            let c = t.read("components.yaml");
+            t.write(
+                "components.yaml",
+                &c.replace(
+                    "  base_url: https://status.test\n",
+                    &format!("  base_url: https://status.test\n{extra}"),
+                ),
+            );
+        }
+    };
+    let post = |heading: &'static str, title: &'static str| {
+        move |t: &ProjectTest| {
+            t.write(
+                "incidents/2026-11-20-x.md",
+                &format!(
+                    "---\ntitle: {title}\nimpact: minor\ncomponents: [web]\n---\n## {heading} investigating\nLooking.\n"
+                ),
+            );
+        }
+    };
+    let cases: Vec<(&str, Box<dyn Fn(&ProjectTest)>, &str)> = vec![
+        (
+            "a theme with no folder",
+            Box::new(with_page("  theme: nowhere\n")),
+            "theme \"nowhere\" has no folder",
+        ),
+        (
+            "a language without words",
+            Box::new(with_page("  language: xx\n")),
+            "language \"xx\" has no locale: use one of en, ja",
+        ),
+        (
+            "an update dated in the future",
+            Box::new(post("2026-12-20T10:00:00Z", "Later")),
+            "incidents/2026-11-20-x.md:6:1: the update dated 2026-12-20T10:00:00Z is in the future",
+        ),
+        (
+            "an update in year 0",
+            Box::new(post("0000-01-01T00:00:00Z", "Ancient")),
+            "is dated before 2000; check the year",
+        ),
+        (
+            "an empty title",
+            Box::new(post("2026-11-20T10:00:00Z", "\"\"")),
+            "incidents/2026-11-20-x.md:2:8: title: the title is empty",
+        ),
+        (
+            "a CA file that does not exist",
+            Box::new(|t: &ProjectTest| {
+                let p = t.read("probes.yaml");
+                t.write(
+                    "probes.yaml",
+                    &p.replace(
+                        "    interval: 30s\n",
+                        "    interval: 30s\n    tls_ca_file: certs/missing.pem\n",
+                    ),
+                );
+            }),
+            "probe \"web-home\": tls_ca_file: reading CA file",
+        ),
+    ];
+    let (ok, said) = check_with(|_| {});
+    assert!(ok, "the project itself is fine: {said}");
+    for (what, fault, expected) in cases {
+        let (ok, said) = check_with(fault);
+        assert!(!ok, "{what}: check said ok:\n{said}");
+        assert!(said.contains(expected), "{what}: {said}");
+    }
+}

@@ -452,7 +452,7 @@ fn record(state: &mut RegionState, probe: &Probe, sample: Sample) {
         &probe.id,
         probe.kind.word().as_str(),
         &probe.kind.target(),
-        &probe.history_policy(),
+        &crate::state::history::Policy::from(probe),
         sample,
     );
 }
