@@ -267,7 +267,8 @@ fn check_refuses_what_build_probe_and_announce_would_refuse_later() {
             );
         }
     };
-    let cases: Vec<(&str, Box<dyn Fn(&ProjectTest)>, &str)> = vec![
+    type Fault = Box<dyn Fn(&ProjectTest)>;
+    let cases: Vec<(&str, Fault, &str)> = vec![
         (
             "a theme with no folder",
             Box::new(with_page("  theme: nowhere\n")),
