@@ -21,4 +21,5 @@ pub mod render;
 pub mod site;
 pub mod state;
 pub mod status;
+pub mod words;
 pub mod yaml;

@@ -72,14 +72,14 @@ pub fn run(args: Args) -> Result<ExitCode> {
             services.take_down_db_after(at);
             twist = format!(
                 "; the database goes down after {}",
-                humantime::format_duration(Duration::from_secs(at.as_secs()))
+                crate::words::duration(at)
             );
         }
         outln!(
             "Demo project in {}. Probing from {} regions for {} (ap-south cannot reach the CDN edge{twist})…",
             dir.display(),
             REGIONS.len(),
-            humantime::format_duration(args.duration)
+            crate::words::duration(args.duration)
         );
         demo::run_regions(&project, args.duration).await
     })?;

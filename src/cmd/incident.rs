@@ -310,7 +310,7 @@ fn from_detected(project: &Project, a: NewArgs) -> Result<ExitCode> {
         bail!(
             "the probes detected no outage of {component} without a post (at least {} long, in the last year); \
              write the post with a title and --impact instead",
-            humantime::format_duration(config.site.page.detect_outages_after)
+            crate::words::duration(config.site.page.detect_outages_after)
         );
     };
     let tz = config.site.page.time_zone;

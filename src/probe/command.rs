@@ -14,7 +14,7 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use super::ctx::{Ctx, RunInfo};
 use super::failure::Failure;
 use super::outcome::{Outcome, Verdict, blank};
-use super::units::{fmt_duration, ms};
+use super::units::ms;
 use crate::config::{CommandSpec, Probe, TimeoutHealth};
 use crate::state::{Health, PerfValue, PluginInfo, Sample};
 
@@ -122,7 +122,7 @@ fn not_started(program: &str, e: &std::io::Error) -> Failure {
 fn timed_out(probe: &Probe, spec: &CommandSpec) -> (Verdict, PluginInfo) {
     let detail = format!(
         "timeout after {}; the plugin and its children were killed",
-        fmt_duration(probe.timeout)
+        crate::words::duration(probe.timeout)
     );
     let verdict = match spec.timeout_health {
         TimeoutHealth::Down => Err(Failure::target(detail)),

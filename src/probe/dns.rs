@@ -16,7 +16,7 @@ use super::ctx::Ctx;
 use super::failure::Failure;
 use super::outcome::{Outcome, Verdict, blank, grade};
 use super::transport::{open_socket, resolve};
-use super::units::{fmt_duration, ms};
+use super::units::ms;
 use crate::config::{DnsSpec, IpVersion, Probe, Transport};
 use crate::state::{DnsInfo, Phases, Sample};
 
@@ -198,7 +198,7 @@ pub(crate) async fn check(probe: &Probe, spec: &DnsSpec, ctx: &Ctx) -> Outcome {
     let verdict = match result {
         Err(_) => Err(Failure::target(format!(
             "timeout after {} during {} ({} did not answer)",
-            fmt_duration(probe.timeout),
+            crate::words::duration(probe.timeout),
             progress.phase,
             progress.server_shown
         ))),
@@ -308,13 +308,13 @@ fn judge(probe: &Probe, spec: &DnsSpec, info: &DnsInfo, elapsed: std::time::Dura
         format!(
             "{} with no answers in {}",
             info.rcode,
-            fmt_duration(elapsed)
+            crate::words::duration(elapsed)
         )
     } else {
         format!(
             "{} in {}: {}{more}",
             info.rcode,
-            fmt_duration(elapsed),
+            crate::words::duration(elapsed),
             shown.join(", ")
         )
     };

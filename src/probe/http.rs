@@ -18,7 +18,7 @@ use super::ctx::Ctx;
 use super::failure::{Failure, FailureKind};
 use super::outcome::{Outcome, Verdict, blank, grade, timed_out};
 use super::transport::{conn_info, connect, resolve, tls};
-use super::units::{fmt_duration, ms};
+use super::units::ms;
 use crate::config::{HttpSpec, Method, Probe};
 use crate::state::{CertInfo, ConnInfo, Phases, Sample};
 
@@ -154,7 +154,11 @@ fn judge(probe: &Probe, spec: &HttpSpec, resp: &Response, elapsed: Duration) -> 
     Ok(grade(
         probe,
         elapsed,
-        format!("HTTP {} in {}", resp.status, fmt_duration(elapsed)),
+        format!(
+            "HTTP {} in {}",
+            resp.status,
+            crate::words::duration(elapsed)
+        ),
     ))
 }
 

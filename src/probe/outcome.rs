@@ -6,7 +6,6 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::failure::{Failure, FailureKind};
-use super::units::fmt_duration;
 use crate::config::Probe;
 use crate::state::{Health, Sample};
 
@@ -78,8 +77,8 @@ pub(crate) fn grade(probe: &Probe, elapsed: Duration, ok_detail: String) -> (Hea
             Health::Degraded,
             format!(
                 "slow: {} > {} ({ok_detail})",
-                fmt_duration(elapsed),
-                fmt_duration(limit)
+                crate::words::duration(elapsed),
+                crate::words::duration(limit)
             ),
         ),
         _ => (Health::Up, ok_detail),
@@ -90,6 +89,6 @@ pub(crate) fn grade(probe: &Probe, elapsed: Duration, ok_detail: String) -> (Hea
 pub(crate) fn timed_out(timeout: Duration, phase: &str) -> Failure {
     Failure::target(format!(
         "timeout after {} during {phase}",
-        fmt_duration(timeout)
+        crate::words::duration(timeout)
     ))
 }

@@ -13,7 +13,6 @@ use serde::{Deserialize, Serialize};
 use super::ctx::{Ctx, RunInfo};
 use super::failure::Failure;
 use super::outcome::Outcome;
-use super::units::fmt_duration;
 use crate::config::{Probe, PushSpec};
 use crate::state::Health;
 
@@ -91,8 +90,8 @@ pub(crate) fn check(probe: &Probe, spec: &PushSpec, ctx: &Ctx, run: &RunInfo) ->
     let late = |since: DateTime<Utc>| (now - since).to_std().unwrap_or_default() > deadline;
     let expected = format!(
         "expected every {}, grace {}",
-        fmt_duration(probe.interval),
-        fmt_duration(spec.grace)
+        crate::words::duration(probe.interval),
+        crate::words::duration(spec.grace)
     );
     let verdict = match read(dir, &probe.id) {
         Err(e) => Err(e),
@@ -108,13 +107,13 @@ pub(crate) fn check(probe: &Probe, spec: &PushSpec, ctx: &Ctx, run: &RunInfo) ->
             beat.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
         ))),
         Ok(Some(beat)) => {
-            let ago = fmt_duration((now - beat.at).to_std().unwrap_or_default());
+            let ago = crate::words::duration((now - beat.at).to_std().unwrap_or_default());
             let ran = beat
                 .duration_ms
                 .map(|ms| {
                     format!(
                         " after {}",
-                        fmt_duration(std::time::Duration::from_millis(ms as u64))
+                        crate::words::duration(std::time::Duration::from_millis(ms as u64))
                     )
                 })
                 .unwrap_or_default();

@@ -11,7 +11,7 @@ use super::ctx::Ctx;
 use super::failure::Failure;
 use super::outcome::{Outcome, blank, grade, timed_out};
 use super::transport::{self, conn_info, connect, resolve};
-use super::units::{fmt_duration, ms};
+use super::units::ms;
 use crate::config::{Probe, TcpSpec};
 use crate::state::{CertInfo, ConnInfo, Phases, Sample};
 
@@ -49,7 +49,10 @@ pub(crate) async fn check(probe: &Probe, spec: &TcpSpec, ctx: &Ctx) -> Outcome {
         Ok(Ok((addr, matched))) => Ok(grade(
             probe,
             elapsed,
-            format!("connected to {addr} in {}{matched}", fmt_duration(elapsed)),
+            format!(
+                "connected to {addr} in {}{matched}",
+                crate::words::duration(elapsed)
+            ),
         )),
         Ok(Err(e)) => Err(e),
         Err(_) => Err(timed_out(probe.timeout, progress.phase)),

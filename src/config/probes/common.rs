@@ -206,7 +206,7 @@ pub(super) fn validate_settings(
             &["interval"],
             format!(
                 "interval {} must be between 1s and 1 day",
-                humantime::format_duration(interval)
+                crate::words::duration(interval)
             ),
         );
     }
@@ -215,8 +215,8 @@ pub(super) fn validate_settings(
             &["timeout"],
             format!(
                 "timeout {} must be more than zero and at most the interval {}; shorten the timeout or lengthen the interval",
-                humantime::format_duration(timeout),
-                humantime::format_duration(interval)
+                crate::words::duration(timeout),
+                crate::words::duration(interval)
             ),
         );
     }
@@ -255,8 +255,8 @@ pub(super) fn validate_settings(
             &["retry_delay"],
             format!(
                 "retry_delay {} is longer than the interval {}; a re-check must come before the next round",
-                humantime::format_duration(retry_delay),
-                humantime::format_duration(interval)
+                crate::words::duration(retry_delay),
+                crate::words::duration(interval)
             ),
         );
     }

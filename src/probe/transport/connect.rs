@@ -7,7 +7,6 @@ use std::time::Duration;
 use tokio::net::{TcpSocket, TcpStream};
 
 use crate::probe::failure::Failure;
-use crate::probe::units::fmt_duration;
 use crate::state::ConnInfo;
 
 /// Connection facts of an address.
@@ -40,7 +39,7 @@ pub(crate) async fn connect(
             Ok(Err(e)) => errors.push(e),
             Err(_) => errors.push(Failure::target(format!(
                 "connect to {addr} timed out after {}",
-                fmt_duration(share)
+                crate::words::duration(share)
             ))),
         }
     }
