@@ -57,6 +57,41 @@ pub enum NodeKind {
 }
 
 impl Node {
+    /// Every scalar (keys too) holding a character feeds cannot carry: where it is, its
+    /// YAML path, and the first such character.
+    pub fn unprintable(&self) -> Vec<(Loc, String, char)> {
+        let mut out = Vec::new();
+        self.walk_unprintable("", &mut out);
+        out
+    }
+
+    fn walk_unprintable(&self, path: &str, out: &mut Vec<(Loc, String, char)>) {
+        match &self.kind {
+            NodeKind::Scalar { value, .. } => {
+                if let Some(c) = value.chars().find(|c| !crate::words::xml_char(*c)) {
+                    out.push((self.loc, path.to_string(), c));
+                }
+            }
+            NodeKind::Seq(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    item.walk_unprintable(&format!("{path}[{i}]"), out);
+                }
+            }
+            NodeKind::Map(entries) => {
+                for (k, v) in entries {
+                    let key = k.as_str().unwrap_or("?");
+                    let here = if path.is_empty() {
+                        key.to_string()
+                    } else {
+                        format!("{path}.{key}")
+                    };
+                    k.walk_unprintable(path, out);
+                    v.walk_unprintable(&here, out);
+                }
+            }
+        }
+    }
+
     /// True for `~`, `null`, an empty value.
     pub fn is_null(&self) -> bool {
         matches!(&self.kind, NodeKind::Scalar { value, plain: true } if is_null_word(value))

@@ -24,6 +24,7 @@ pub use probes::{
     AnswerMatch, CommandSpec, DnsSpec, Dur, HttpSpec, IcmpSpec, IpVersion, KindWord, Method, Probe,
     ProbeKind, PushSpec, RawAssertion, RawCommon, RawDefaults, RawRegion, Region, Starttls,
     StatusMatch, TcpSpec, TimeoutHealth, TlsCheckSpec, TlsSpec, Transport, validate_probes,
+    weak_token,
 };
 pub use template::{MissingVar, Template};
 pub use validate::{component_ids, env_vars, valid_id, validate_components};
@@ -328,18 +329,22 @@ pub fn sort_by_place(problems: &mut [Problem]) {
 
 /// Read a YAML file into a located tree; a read or syntax error becomes a problem.
 pub fn read_yaml(path: &Path, shown: &str, problems: &mut Vec<Problem>) -> Option<yaml::Node> {
-    let text = match std::fs::read_to_string(path) {
+    let text = match crate::input::read_text(path, crate::input::CONFIG) {
         Ok(t) => t,
-        Err(e) => {
+        Err(r) if r.is_missing() => {
             problems.push(Problem::new(
                 shown,
                 None,
                 "",
                 format!(
-                    "cannot read {}: {e}; run `pharos init` to create it",
+                    "cannot read {}: no such file; run `pharos init` to create it",
                     path.display()
                 ),
             ));
+            return None;
+        }
+        Err(r) => {
+            problems.push(Problem::refused(shown, &r));
             return None;
         }
     };
@@ -349,7 +354,20 @@ pub fn read_yaml(path: &Path, shown: &str, problems: &mut Vec<Problem>) -> Optio
 /// Parse YAML text into a located tree; a syntax error becomes a problem.
 fn parse_yaml(text: &str, shown: &str, problems: &mut Vec<Problem>) -> Option<yaml::Node> {
     match yaml::parse(text) {
-        Ok(node) => Some(node),
+        Ok(node) => {
+            for (loc, path, c) in node.unprintable() {
+                problems.push(Problem::new(
+                    shown,
+                    Some(loc),
+                    path,
+                    format!(
+                        "holds the control character U+{:04X}, which feeds cannot carry (readers drop the whole feed); remove it",
+                        u32::from(c)
+                    ),
+                ));
+            }
+            Some(node)
+        }
         Err(e) => {
             problems.push(Problem::from_yaml(shown, e));
             None

@@ -587,6 +587,20 @@ fn validate_page(
             ),
         )),
     }
+    for (i, link) in raw.links.iter().enumerate() {
+        let scheme = url::Url::parse(&link.url).map(|u| u.scheme().to_string());
+        if !matches!(scheme.as_deref(), Ok("http" | "https" | "mailto")) {
+            problems.push(Problem::new(
+                file,
+                Some(node.loc_of(&["links", &i.to_string(), "url"])),
+                "page",
+                format!(
+                    "link url \"{}\" is not an http(s) or mailto: address; a page link may not run script or carry data",
+                    link.url
+                ),
+            ));
+        }
+    }
     let zone = raw.time_zone.as_deref().unwrap_or("UTC");
     let time_zone = match zone.parse::<chrono_tz::Tz>() {
         Ok(tz) => Some(tz),

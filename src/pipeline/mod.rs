@@ -370,6 +370,19 @@ pub fn preflight(
             ));
         }
     }
+    for p in &snapshot.config.probing.probes {
+        if let crate::config::ProbeKind::Push(spec) = &p.kind
+            && let Some(Ok(token)) = spec.token.as_ref().map(|t| t.resolve_env())
+            && let Some(why) = crate::config::weak_token(&token)
+        {
+            problems.push(config::Problem::new(
+                config::PROBES_FILE,
+                None,
+                format!("probe \"{}\": token", p.id),
+                why,
+            ));
+        }
+    }
     for t in &snapshot.config.site.announce {
         if let Err(e) = crate::announce::send::prepare(t, &project.root) {
             problems.push(config::Problem::new(

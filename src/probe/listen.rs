@@ -56,12 +56,8 @@ pub async fn serve(
             let value = token
                 .resolve_env()
                 .map_err(|m| anyhow::anyhow!("probe \"{}\": {m}", p.id))?;
-            if value.len() < 16 {
-                anyhow::bail!(
-                    "probe \"{}\": its heartbeat token is {} characters long; use a random token of at least 16 (e.g. `openssl rand -hex 16`)",
-                    p.id,
-                    value.len()
-                );
+            if let Some(why) = crate::config::weak_token(&value) {
+                anyhow::bail!("probe \"{}\": {why}", p.id);
             }
             tokens.push((p.id.clone(), value));
         }

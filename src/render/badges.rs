@@ -32,6 +32,7 @@ fn shields_colour(status: DisplayStatus) -> &'static str {
 }
 
 fn escape(s: &str) -> String {
+    let s: String = s.chars().filter(|c| crate::words::xml_char(*c)).collect();
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

@@ -242,7 +242,7 @@ pub fn rss(ch: &Channel<'_>, items: &[Item]) -> String {
     own.set_mime_type(Some("application/rss+xml".to_string()));
     let mut atom = rss::extension::atom::AtomExtension::default();
     atom.set_links(vec![own]);
-    ChannelBuilder::default()
+    let xml = ChannelBuilder::default()
         .atom_ext(Some(atom))
         .title(ch.title.clone())
         .link(ch.home.clone())
@@ -255,7 +255,8 @@ pub fn rss(ch: &Channel<'_>, items: &[Item]) -> String {
         .generator(Some(format!("pharos {}", env!("CARGO_PKG_VERSION"))))
         .items(entries)
         .build()
-        .to_string()
+        .to_string();
+    crate::words::xml_clean(xml)
 }
 
 /// Atom (RFC 4287).

@@ -309,8 +309,66 @@ fn check_refuses_what_build_probe_and_announce_would_refuse_later() {
             "probe \"web-home\": tls_ca_file: reading CA file",
         ),
     ];
+    let in_probe = |extra: &'static str| {
+        move |t: &ProjectTest| {
+            let p = t.read("probes.yaml");
+            t.write(
+                "probes.yaml",
+                &p.replace(
+                    "    interval: 30s\n",
+                    &format!("    interval: 30s\n{extra}"),
+                ),
+            );
+        }
+    };
+    let more: Vec<(&str, Fault, &str)> = vec![
+        (
+            "a header value with a line break",
+            Box::new(in_probe("    headers: {X-A: \"a\\r\\nInjected: b\"}\n")),
+            "the value of header \"X-A\" has a line break",
+        ),
+        (
+            "a server name that is no host name",
+            Box::new(in_probe("    tls_server_name: \"bad name/x\"\n")),
+            "tls_server_name \"bad name/x\" is not a host name or an IP address",
+        ),
+        (
+            "a short heartbeat token",
+            Box::new(|t: &ProjectTest| {
+                let p = t.read("probes.yaml");
+                t.write(
+                    "probes.yaml",
+                    &format!("{p}  - id: job\n    kind: push\n    components: [web]\n    regions: [r1]\n    token: short\n"),
+                );
+            }),
+            "its heartbeat token is 5 characters long",
+        ),
+        (
+            "a page link that runs script",
+            Box::new(with_page(
+                "  links:\n    - title: Home\n      url: \"javascript:alert(1)\"\n",
+            )),
+            "link url \"javascript:alert(1)\" is not an http(s) or mailto: address",
+        ),
+        (
+            "a control character in the title",
+            Box::new(|t: &ProjectTest| {
+                let c = t.read("components.yaml");
+                t.write(
+                    "components.yaml",
+                    &c.replace("title: Test Status", "title: \"Test\\u0001Status\""),
+                );
+            }),
+            "page.title: holds the control character U+0001",
+        ),
+    ];
     let (ok, said) = check_with(|_| {});
     assert!(ok, "the project itself is fine: {said}");
+    for (what, fault, expected) in more {
+        let (ok, said) = check_with(fault);
+        assert!(!ok, "{what}: check said ok:\n{said}");
+        assert!(said.contains(expected), "{what}: {said}");
+    }
     for (what, fault, expected) in cases {
         let (ok, said) = check_with(fault);
         assert!(!ok, "{what}: check said ok:\n{said}");

@@ -185,6 +185,19 @@ impl KindOptions for RawHttp {
                     format!("\"{name}\" is not a valid header name"),
                 );
             }
+            // `${VAR}`s stand for text without line breaks; what is written must be a
+            // header value too (a line break would start a header of its own).
+            let written = value
+                .resolve(&|_| Some("x".to_string()))
+                .unwrap_or_default();
+            if hyper::header::HeaderValue::from_str(&written).is_err() {
+                cx.problem(
+                    &["headers", &name],
+                    format!(
+                        "the value of header \"{name}\" has a line break or another control character; remove it"
+                    ),
+                );
+            }
             headers.push((name, value));
         }
         let method = self.method.unwrap_or_default();
@@ -208,7 +221,12 @@ impl KindOptions for RawHttp {
             max_redirects,
             max_body_bytes: self.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY),
             ip_version: self.ip_version.unwrap_or_default(),
-            tls: tls_spec(self.tls_server_name, self.tls_skip_verify, self.tls_ca_file),
+            tls: tls_spec(
+                self.tls_server_name,
+                self.tls_skip_verify,
+                self.tls_ca_file,
+                cx,
+            ),
         }))
     }
 }

@@ -32,7 +32,7 @@ pub use common::{Dur, IpVersion, RawAssertion, RawCommon, RawDefaults};
 pub use dns::{AnswerMatch, DnsSpec, Transport};
 pub use http::{HttpSpec, Method, StatusMatch};
 pub use icmp::IcmpSpec;
-pub use push::PushSpec;
+pub use push::{PushSpec, weak_token};
 pub use tcp::TcpSpec;
 pub use tls::{Starttls, TlsCheckSpec, TlsSpec};
 

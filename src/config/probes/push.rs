@@ -30,6 +30,19 @@ pub(crate) struct RawPush {
     pub token: Option<Template>,
 }
 
+/// The shortest heartbeat token accepted.
+pub(super) const MIN_TOKEN_LEN: usize = 16;
+
+/// Why `token` is too weak to guard heartbeats, or `None`.
+pub fn weak_token(token: &str) -> Option<String> {
+    (token.len() < MIN_TOKEN_LEN).then(|| {
+        format!(
+            "its heartbeat token is {} characters long; use a random token of at least {MIN_TOKEN_LEN} (e.g. `openssl rand -hex 16`)",
+            token.len()
+        )
+    })
+}
+
 impl KindOptions for RawPush {
     fn validate(self, cx: &mut Cx<'_>) -> Option<ProbeKind> {
         if cx.regions_unnamed {
@@ -38,6 +51,15 @@ impl KindOptions for RawPush {
                 "a push probe's heartbeats arrive on one host; set `regions: [<the region whose prober receives them>]`",
             );
             return None;
+        }
+        // A token written out (no `${VAR}`) is judged now; one from the environment when
+        // `check` or the worker can read it.
+        if let Some(token) = &self.token
+            && token.vars().is_empty()
+            && let Ok(value) = token.resolve(&|_| None)
+            && let Some(why) = weak_token(&value)
+        {
+            cx.problem(&["token"], why);
         }
         Some(ProbeKind::Push(PushSpec {
             grace: self

@@ -77,7 +77,12 @@ impl KindOptions for RawTcp {
             }
             None => None,
         };
-        let tls = tls_spec(self.tls_server_name, self.tls_skip_verify, self.tls_ca_file);
+        let tls = tls_spec(
+            self.tls_server_name,
+            self.tls_skip_verify,
+            self.tls_ca_file,
+            cx,
+        );
         Some(ProbeKind::Tcp(TcpSpec {
             host,
             port,

@@ -25,12 +25,24 @@ pub struct TlsSpec {
     pub ca_file: Option<std::path::PathBuf>,
 }
 
-/// The TLS settings from a probe's `tls_server_name`, `tls_skip_verify` and `tls_ca_file`.
+/// The TLS settings from a probe's `tls_server_name`, `tls_skip_verify` and `tls_ca_file`;
+/// a server name that is neither a host name nor an address is a problem.
 pub(super) fn tls_spec(
     server_name: Option<String>,
     skip_verify: Option<bool>,
     ca_file: Option<String>,
+    cx: &mut Cx<'_>,
 ) -> TlsSpec {
+    if let Some(name) = &server_name
+        && rustls::pki_types::ServerName::try_from(name.as_str()).is_err()
+    {
+        cx.problem(
+            &["tls_server_name"],
+            format!(
+                "tls_server_name \"{name}\" is not a host name or an IP address; write the name the certificate is for, e.g. api.example.com"
+            ),
+        );
+    }
     TlsSpec {
         server_name,
         skip_verify: skip_verify.unwrap_or(false),
@@ -111,7 +123,12 @@ impl KindOptions for RawTls {
             host,
             port: self.port.unwrap_or(443),
             ip_version: self.ip_version.unwrap_or_default(),
-            tls: tls_spec(self.tls_server_name, self.tls_skip_verify, self.tls_ca_file),
+            tls: tls_spec(
+                self.tls_server_name,
+                self.tls_skip_verify,
+                self.tls_ca_file,
+                cx,
+            ),
             starttls: self.starttls,
             warn_days,
             crit_days,
