@@ -213,8 +213,30 @@ pub fn read_bytes_within(
     read_bytes(path, limit)
 }
 
-/// Refuse `path` when its real path is outside `dir`'s.
+/// Refuse `path` when its real path is outside `dir`'s. `path` lies below `dir`, so only
+/// a symbolic link on the way can lead out: without one (an `lstat` per step, usually one
+/// or two) nothing more is resolved.
 fn within(path: &Path, dir: &Path, shown: &str) -> Result<(), Refused> {
+    let mut step = path;
+    let mut linked = false;
+    while step != dir && !step.as_os_str().is_empty() {
+        match std::fs::symlink_metadata(step) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                linked = true;
+                break;
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Refused::Missing),
+            Err(e) => return Err(Refused::Io(e)),
+        }
+        match step.parent() {
+            Some(parent) => step = parent,
+            None => break,
+        }
+    }
+    if !linked && path.starts_with(dir) {
+        return Ok(());
+    }
     let real = std::fs::canonicalize(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => Refused::Missing,
         _ => Refused::Io(e),
@@ -291,6 +313,10 @@ mod tests {
         std::os::unix::fs::symlink(&outside, inner.join("x.md")).unwrap();
         let e = read_text_within(&inner.join("x.md"), &inner, "incidents/", SMALL).unwrap_err();
         assert!(e.to_string().starts_with("leads outside incidents/"), "{e}");
+        // A linked folder on the way leads out as well.
+        std::os::unix::fs::symlink(dir.path(), inner.join("up")).unwrap();
+        let e = read_text_within(&inner.join("up/secret"), &inner, "incidents/", SMALL);
+        assert!(matches!(e, Err(Refused::Outside(_))), "{e:?}");
         std::fs::write(inner.join("y.md"), "y").unwrap();
         assert_eq!(
             read_text_within(&inner.join("y.md"), &inner, "incidents/", SMALL).unwrap(),
