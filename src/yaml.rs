@@ -56,20 +56,51 @@ pub enum NodeKind {
     Map(Vec<(Node, Node)>),
 }
 
+/// The longest scalar a config file may hold, in bytes: far beyond any name, address or
+/// request body, and short of what repeated on every page makes a build heavy.
+pub const MAX_SCALAR: usize = 16 * 1024;
+
+/// Why a scalar cannot be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unfit {
+    /// It holds this character, which XML cannot carry.
+    Character(char),
+    /// It is this many bytes long, more than [`MAX_SCALAR`].
+    Long(usize),
+}
+
+impl std::fmt::Display for Unfit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unfit::Character(c) => write!(
+                f,
+                "holds the control character U+{:04X}, which feeds cannot carry (readers drop the whole feed); remove it",
+                u32::from(*c)
+            ),
+            Unfit::Long(n) => write!(
+                f,
+                "is {n} bytes long, more than the {MAX_SCALAR} a value may hold; shorten it"
+            ),
+        }
+    }
+}
+
 impl Node {
-    /// Every scalar (keys too) holding a character feeds cannot carry: where it is, its
-    /// YAML path, and the first such character.
-    pub fn unprintable(&self) -> Vec<(Loc, String, char)> {
+    /// Every scalar (keys too) that no output can carry: one holding a character feeds
+    /// cannot carry, or longer than [`MAX_SCALAR`]; where it is, its YAML path, and why.
+    pub fn unfit_scalars(&self) -> Vec<(Loc, String, Unfit)> {
         let mut out = Vec::new();
         self.walk_unprintable("", &mut out);
         out
     }
 
-    fn walk_unprintable(&self, path: &str, out: &mut Vec<(Loc, String, char)>) {
+    fn walk_unprintable(&self, path: &str, out: &mut Vec<(Loc, String, Unfit)>) {
         match &self.kind {
             NodeKind::Scalar { value, .. } => {
                 if let Some(c) = value.chars().find(|c| !crate::words::xml_char(*c)) {
-                    out.push((self.loc, path.to_string(), c));
+                    out.push((self.loc, path.to_string(), Unfit::Character(c)));
+                } else if value.len() > MAX_SCALAR {
+                    out.push((self.loc, path.to_string(), Unfit::Long(value.len())));
                 }
             }
             NodeKind::Seq(items) => {

@@ -188,14 +188,18 @@ impl Problem {
     /// A file that was not read (see [`crate::input`]), at the first bad byte when its text
     /// is not UTF-8.
     pub fn refused(file: &str, why: &crate::input::Refused) -> Self {
-        let loc = match why {
-            crate::input::Refused::NotUtf8 { line, col } => Some(Loc {
-                line: *line,
-                col: *col,
-            }),
-            _ => None,
-        };
-        Problem::new(file, loc, "", why.to_string())
+        match why {
+            crate::input::Refused::NotUtf8 { line, col } => Problem::new(
+                file,
+                Some(Loc {
+                    line: *line,
+                    col: *col,
+                }),
+                "",
+                "is not UTF-8 text (the first bad byte is here); save it as UTF-8",
+            ),
+            _ => Problem::new(file, None, "", why.to_string()),
+        }
     }
 
     /// From a YAML error.
@@ -355,16 +359,8 @@ pub fn read_yaml(path: &Path, shown: &str, problems: &mut Vec<Problem>) -> Optio
 fn parse_yaml(text: &str, shown: &str, problems: &mut Vec<Problem>) -> Option<yaml::Node> {
     match yaml::parse(text) {
         Ok(node) => {
-            for (loc, path, c) in node.unprintable() {
-                problems.push(Problem::new(
-                    shown,
-                    Some(loc),
-                    path,
-                    format!(
-                        "holds the control character U+{:04X}, which feeds cannot carry (readers drop the whole feed); remove it",
-                        u32::from(c)
-                    ),
-                ));
+            for (loc, path, why) in node.unfit_scalars() {
+                problems.push(Problem::new(shown, Some(loc), path, why.to_string()));
             }
             Some(node)
         }

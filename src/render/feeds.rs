@@ -309,7 +309,7 @@ pub fn atom(ch: &Channel<'_>, items: &[Item]) -> String {
     generator.set_version(Some(env!("CARGO_PKG_VERSION").to_string()));
     feed.set_generator(Some(generator));
     feed.set_entries(entries);
-    feed.to_string()
+    crate::words::xml_clean(feed.to_string())
 }
 
 #[derive(Serialize)]
@@ -407,7 +407,8 @@ pub fn ics(config: &Config, incidents: &[Incident], now: DateTime<Utc>) -> Strin
             .status(EventStatus::Confirmed);
         cal.push(event.done());
     }
-    cal.done().to_string()
+    // iCalendar is text, not XML, but calendar readers choke on the same characters.
+    crate::words::xml_clean(cal.done().to_string())
 }
 
 /// Every feed file: the page's and each component's, in three formats, and the calendar.

@@ -88,7 +88,7 @@ fn a_post_linking_out_of_the_project_or_not_utf8_is_refused_with_its_place() {
         "{err}"
     );
     assert!(
-        err.contains("incidents/2026-11-20-latin1.md:2:11") && err.contains("not UTF-8"),
+        err.contains("incidents/2026-11-20-latin1.md:2:11: is not UTF-8 text"),
         "{err}"
     );
     assert!(!t.path().join("site").exists());
@@ -373,5 +373,70 @@ fn check_refuses_what_build_probe_and_announce_would_refuse_later() {
         let (ok, said) = check_with(fault);
         assert!(!ok, "{what}: check said ok:\n{said}");
         assert!(said.contains(expected), "{what}: {said}");
+    }
+}
+
+#[test]
+fn config_files_that_are_not_utf8_or_hold_huge_values_are_refused_with_their_place() {
+    let t = project();
+    let c = t.read("components.yaml");
+    std::fs::write(
+        t.path().join("components.yaml"),
+        [c.as_bytes(), b"  - id: x\n    name: Caf\xe9\n"].concat(),
+    )
+    .unwrap();
+    let out = t.run_limit(&["check"], LIMIT);
+    assert!(!out.status.success());
+    let said = crate::harness::stdout(&out);
+    assert!(
+        said.contains("components.yaml:10:14: is not UTF-8 text (the first bad byte is here)"),
+        "{said}"
+    );
+
+    t.write(
+        "components.yaml",
+        &c.replace(
+            "title: Test Status",
+            &format!("title: {}", "T".repeat(20_000)),
+        ),
+    );
+    let out = t.run_limit(&["check"], LIMIT);
+    assert!(!out.status.success());
+    let said = crate::harness::stdout(&out);
+    assert!(
+        said.contains("page.title: is 20000 bytes long, more than the 16384"),
+        "{said}"
+    );
+}
+
+#[test]
+fn no_feed_carries_a_control_character_from_a_post() {
+    let t = project();
+    t.write(
+        "incidents/2026-11-20-ctl.md",
+        "---\ntitle: \"Bell\\u0007 rings\"\nimpact: minor\ncomponents: [web]\n---\n## 2026-11-20T10:00:00Z investigating\nA form feed \u{c} and an escape \u{1b} here.\n",
+    );
+    let out = t.run_limit(&["build", "--now", NOW], LIMIT);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for feed in [
+        "feed.rss",
+        "feed.atom",
+        "history.rss",
+        "components/web/feed.atom",
+    ] {
+        let xml = t.read(&format!("site/{feed}"));
+        assert!(
+            xml.contains("Bell rings"),
+            "{feed}: the title is kept: {xml}"
+        );
+        assert!(
+            !xml.chars()
+                .any(|c| c < ' ' && !matches!(c, '\t' | '\n' | '\r')),
+            "{feed} carries a control character"
+        );
+        // A feed reader reads it whole.
+        let parsed = feed_rs::parser::parse(xml.as_bytes())
+            .unwrap_or_else(|e| panic!("{feed} does not parse: {e}"));
+        assert_eq!(parsed.entries.len(), 1, "{feed}");
     }
 }
