@@ -195,8 +195,8 @@ fn message(given: Option<String>, what: &str) -> Result<String> {
     if !status.success() {
         bail!("the editor {editor} failed; nothing was written");
     }
-    let text =
-        std::fs::read_to_string(file.path()).context("reading what was written in the editor")?;
+    let text = crate::input::read_text(file.path(), crate::input::POST)
+        .map_err(|r| anyhow::anyhow!("reading what was written in the editor: {r}"))?;
     if text.trim().is_empty() {
         bail!("the {what} is empty; nothing was written");
     }
@@ -381,8 +381,13 @@ fn add_update(
     at: Option<DateTime<Utc>>,
 ) -> Result<ExitCode> {
     let path = find(project, slug)?;
-    let text =
-        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let text = crate::input::read_text_within(
+        &path,
+        &project.incidents_dir(),
+        "incidents/",
+        crate::input::POST,
+    )
+    .map_err(|r| anyhow::anyhow!("{}: {r}", path.display()))?;
     let message = message(msg, "update")?;
     let updated = author::add_update(&text, at.unwrap_or_else(Utc::now), status, &message)
         .map_err(|m| anyhow::anyhow!("{}: {m}", path.display()))?;
