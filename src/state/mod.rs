@@ -472,14 +472,15 @@ impl RegionState {
         entry.kind = kind.to_string();
         entry.target = target.to_string();
         entry.interval_s = policy.interval_s;
-        // A pause longer than the silence limit means the worker was not running: the
-        // time after its last sample's interval is "no data", and a new series starts.
+        // A pause longer than the silence limit means the worker was not running: from
+        // its last sample + that limit (when the builder's live view calls the region
+        // stale) the time is "no data", and a new series starts.
         let previous = entry.last.at;
         if !entry.transitions.is_empty()
             && (sample.at - previous).as_seconds_f64() > policy.silent_after_s
         {
             let gap_from =
-                previous + chrono::Duration::milliseconds((policy.interval_s * 1000.0) as i64);
+                previous + chrono::Duration::milliseconds((policy.silent_after_s * 1000.0) as i64);
             entry
                 .history
                 .account(&entry.transitions, gap_from.min(sample.at));
@@ -701,9 +702,11 @@ mod tests {
         }
         assert_eq!(
             history(&s),
+            // No data from the last sample + the silence limit (20 + 30 s), when the
+            // builder's live view calls the region stale too.
             vec![
                 (0, RegionHealth::Up),
-                (30, RegionHealth::NoData),
+                (50, RegionHealth::NoData),
                 (200, RegionHealth::Up)
             ]
         );

@@ -156,19 +156,22 @@ pub struct ProbeVerdict {
     pub since: Option<DateTime<Utc>>,
 }
 
-/// The quorum among `fresh` regions: the configured one capped at `fresh`, else
-/// max(2, ⌈M/2⌉) of M, which is all of them when M is 1 or 2.
-pub fn quorum(fresh: usize, configured: Option<u32>) -> usize {
+/// The quorum of a probe run in `regions` regions (M): the configured one, else
+/// max(2, ⌈M/2⌉), never more than M (so one region decides alone only when it is the only
+/// one configured). It counts against the configured regions, not the ones reporting:
+/// with probers dead, the few left cannot declare a major outage by themselves.
+pub fn quorum(regions: usize, configured: Option<u32>) -> usize {
     let q = match configured {
         Some(q) => q as usize,
-        None => 2.max(fresh.div_ceil(2)),
+        None => 2.max(regions.div_ceil(2)),
     };
-    q.clamp(1, fresh.max(1))
+    q.clamp(1, regions.max(1))
 }
 
-/// The quorum rule over the regions' confirmed healths: down in at least the quorum of the
-/// regions with data is a major outage, down in fewer a partial one, degraded (or down) in
-/// the quorum is degraded performance. `None` when no region has data.
+/// The quorum rule over the confirmed healths of a probe's configured regions (stale ones
+/// as no data): down in at least the quorum is a major outage, down in fewer a partial
+/// one, degraded (or down) in the quorum is degraded performance. `None` when no region
+/// has data.
 pub fn verdict(healths: &[RegionHealth], quorum_setting: Option<u32>) -> Option<Status> {
     let count = |f: fn(&RegionHealth) -> bool| healths.iter().filter(|h| f(h)).count();
     let fresh = count(|h| {
@@ -182,7 +185,7 @@ pub fn verdict(healths: &[RegionHealth], quorum_setting: Option<u32>) -> Option<
     }
     let down = count(|h| *h == RegionHealth::Down);
     let degraded = count(|h| *h == RegionHealth::Degraded);
-    let q = quorum(fresh, quorum_setting);
+    let q = quorum(healths.len(), quorum_setting);
     Some(if down >= q {
         Status::MajorOutage
     } else if down > 0 {
@@ -452,7 +455,26 @@ mod tests {
         assert_eq!(quorum(4, None), 2);
         assert_eq!(quorum(5, None), 3);
         assert_eq!(quorum(3, Some(3)), 3);
-        assert_eq!(quorum(1, Some(2)), 1, "capped at the fresh regions");
+        assert_eq!(quorum(1, Some(2)), 1, "capped at the configured regions");
+        // The floor: two of three probers dead, the third sees down: only partial.
+        use RegionHealth::{Down, NoData, Up};
+        assert_eq!(
+            super::verdict(&[Down, NoData, NoData], None),
+            Some(Status::PartialOutage)
+        );
+        assert_eq!(
+            super::verdict(&[Down, Down, NoData], None),
+            Some(Status::MajorOutage)
+        );
+        assert_eq!(
+            super::verdict(&[Down, Up, Up], None),
+            Some(Status::PartialOutage)
+        );
+        assert_eq!(
+            super::verdict(&[Down], None),
+            Some(Status::MajorOutage),
+            "one region of one"
+        );
     }
 
     #[test]
@@ -554,10 +576,10 @@ mod tests {
         assert_eq!(v.regions[2].health, RegionHealth::NoData);
         // Two fresh regions: quorum 2, only one down → partial, not major.
         assert_eq!(v.status, Some(Status::PartialOutage));
-        // With b gone too, the lone fresh region is the whole quorum.
+        // With b gone too, the lone fresh region is not a quorum of the three: partial.
         let v = verdict(&[region("a", 100, &[D, D])], 100);
         assert_eq!(v.regions[1].health, RegionHealth::NoData);
-        assert_eq!(v.status, Some(Status::MajorOutage));
+        assert_eq!(v.status, Some(Status::PartialOutage));
     }
 
     #[test]

@@ -77,9 +77,11 @@ fn push(out: &mut Vec<Segment>, seg: Segment) {
     out.push(seg);
 }
 
-/// The consensus timeline of one probe over `[from, to)`.
+/// The consensus timeline of one probe run in `regions` regions over `[from, to)`; `lines`
+/// are the regions that have state (one without counts as no data).
 pub fn probe_timeline(
     lines: &[RegionLine<'_>],
+    regions: usize,
     quorum: Option<u32>,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
@@ -95,7 +97,9 @@ pub fn probe_timeline(
     let mut out = Vec::new();
     for pair in cuts.windows(2) {
         let at = pair[0];
-        let healths: Vec<RegionHealth> = lines.iter().map(|l| l.health_at(at)).collect();
+        let mut healths: Vec<RegionHealth> = lines.iter().map(|l| l.health_at(at)).collect();
+        // Regions without state vote as no data: the quorum counts every configured one.
+        healths.resize(regions.max(lines.len()), RegionHealth::NoData);
         let down = lines
             .iter()
             .zip(&healths)
@@ -332,7 +336,6 @@ pub fn lines<'a>(
     states: &'a [RegionState],
     now: DateTime<Utc>,
 ) -> Vec<RegionLine<'a>> {
-    let interval = Duration::from_std(policy.interval).unwrap_or(Duration::zero());
     states
         .iter()
         .filter(|s| policy.regions.contains(&s.region))
@@ -340,11 +343,13 @@ pub fn lines<'a>(
         .filter(|s| super::merge::clock_skew(s, now).is_none())
         .filter_map(|s| {
             let p = s.probes.get(policy.id)?;
-            let fresh = now - p.last.at <= policy.stale_after();
+            // A silent region counts as it last was until it is stale, as the live view
+            // has it, and as no data after (the worker records the gap from the same time).
+            let stale_at = p.last.at + policy.stale_after();
             Some(RegionLine {
                 region: &s.region,
                 transitions: &p.transitions,
-                until: if fresh { now } else { p.last.at + interval },
+                until: if now <= stale_at { now } else { stale_at },
             })
         })
         .collect()
@@ -380,7 +385,8 @@ pub fn probe_timelines(
         .iter()
         .map(|p| {
             let policy = ProbePolicy::from(p);
-            probe_timeline(&lines(&policy, states, now), p.quorum, from, now)
+            let lines = lines(&policy, states, now);
+            probe_timeline(&lines, p.regions.len(), p.quorum, from, now)
         })
         .collect()
 }
@@ -537,7 +543,7 @@ mod tests {
                 until: m(300),
             },
         ];
-        let tl = probe_timeline(&lines, None, m(0), m(600));
+        let tl = probe_timeline(&lines, 3, None, m(0), m(600));
         let got: Vec<(i64, i64, Option<Status>)> = tl
             .iter()
             .map(|s| {
@@ -549,9 +555,9 @@ mod tests {
             })
             .collect();
         use Status::{MajorOutage as Maj, Operational as Op, PartialOutage as Par};
-        // Quorum of 3 fresh regions is 2: a alone 100–130 partial; a+b 130–160 major
-        // (c joins 140–150: still major, its own segment since the regions differ); b alone 160–200 partial. From 300 only a and b
-        // report, quorum 2, both up: operational.
+        // Quorum of 3 regions is 2: a alone 100–130 partial; a+b 130–160 major (c joins
+        // 140–150: still major, its own segment since the regions differ); b alone
+        // 160–200 partial. From 300 only a and b report, both up: operational.
         assert_eq!(
             got,
             vec![
@@ -586,7 +592,7 @@ mod tests {
             transitions: &a,
             until: m(180),
         }];
-        let tl = probe_timeline(&lines, None, m(0), m(240));
+        let tl = probe_timeline(&lines, 1, None, m(0), m(240));
         let t = tally(&tl, m(0), m(240));
         // Data 0–60 and 120–180 (120 min), down 30 of them → 75 %; 120 min no data
         // (60–120 silent, 180–240 after its data ends).
@@ -754,7 +760,7 @@ mod tests {
             transitions: &a,
             until: m(100),
         }];
-        let tl = probe_timeline(&lines, None, m(0), m(100));
+        let tl = probe_timeline(&lines, 1, None, m(0), m(100));
         let o = outages(&tl, m(100));
         assert_eq!((o[0].start, o[0].end), (m(50), None));
         let windows = uptimes(&tl, m(100));
