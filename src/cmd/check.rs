@@ -40,6 +40,11 @@ pub fn problems(project: &Project, now: DateTime<Utc>) -> (Vec<Problem>, Vec<Str
         }
     };
     if let Some(probing) = &examined.probing {
+        for p in &probing.probes {
+            if let Some(why) = p.overrun() {
+                warnings.push(format!("{PROBES_FILE}: probe \"{}\": {why}", p.id));
+            }
+        }
         for var in config::env_vars(&probing.probes) {
             if std::env::var_os(&var).is_none() {
                 warnings.push(format!(

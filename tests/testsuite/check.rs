@@ -302,3 +302,20 @@ fn announce_target_errors_name_the_field_and_the_fix() {
          components.yaml:12:10: announce[1]: `url` is not used by mastodon targets; remove it\n"
     );
 }
+
+#[test]
+fn check_warns_when_a_failing_check_outlasts_the_interval() {
+    let t = project_with(
+        "  - id: slow\n    kind: tcp\n    host: 127.0.0.1\n    port: 9\n    components: [web]\n    interval: 5s\n    timeout: 3s\n    retries: 1\n    retry_delay: 2s\n",
+        &["r1"],
+    );
+    let out = t.run(&["check"]);
+    assert_eq!(out.status.code(), Some(0), "a warning, not a problem");
+    assert!(
+        stdout(&out).contains(
+            "warning: probes.yaml: probe \"slow\": a failing check can take 8s (timeout 3s × 2 attempts + retry_delay 2s × 1), longer than the interval 5s"
+        ),
+        "{}",
+        stdout(&out)
+    );
+}

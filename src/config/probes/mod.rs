@@ -152,6 +152,26 @@ impl Probe {
     pub fn worst_check(&self) -> Duration {
         self.timeout * (self.retries + 1) + self.retry_delay * self.retries
     }
+
+    /// When a failing check can outlast the interval, what that does and how to fix it:
+    /// the next round is skipped while it runs, so failures show later. Push probes wait
+    /// for heartbeats and never overrun.
+    pub fn overrun(&self) -> Option<String> {
+        let worst = self.worst_check();
+        if matches!(self.kind, ProbeKind::Push(_)) || worst <= self.interval {
+            return None;
+        }
+        let word = crate::words::duration;
+        Some(format!(
+            "a failing check can take {} (timeout {} × {} attempts + retry_delay {} × {}), longer than the interval {}: rounds are skipped while it runs, so a failure shows later; shorten the timeout, lower retries or lengthen the interval",
+            word(worst),
+            word(self.timeout),
+            self.retries + 1,
+            word(self.retry_delay),
+            self.retries,
+            word(self.interval)
+        ))
+    }
 }
 
 impl ProbeKind {

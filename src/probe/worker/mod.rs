@@ -270,7 +270,15 @@ impl<'a> Worker<'a> {
         let i = slot.probe;
         let probe = &self.probes[i];
         if self.running.busy[i] {
-            tracing::warn!(probe = %probe.id, "previous check still running; skipping this round");
+            match probe.overrun() {
+                Some(why) => tracing::warn!(
+                    probe = %probe.id,
+                    "previous check still running; skipping this round ({why})"
+                ),
+                None => {
+                    tracing::warn!(probe = %probe.id, "previous check still running; skipping this round")
+                }
+            }
             return;
         }
         self.running.busy[i] = true;
