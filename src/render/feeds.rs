@@ -110,6 +110,15 @@ pub fn items(base_url: &str, incidents: &[Incident], now: DateTime<Utc>) -> Vec<
     out
 }
 
+/// Plain text as one HTML paragraph, escaped (`<`, `&`, quotes), spaces left as spaces.
+fn paragraph(text: &str) -> String {
+    let mut html = String::from("<p>");
+    // Writing into a String cannot fail.
+    let _ = pulldown_cmark_escape::escape_html(&mut html, text);
+    html.push_str("</p>");
+    html
+}
+
 /// How far back detected outages reach into the feeds.
 pub const DETECTED_FEED_DAYS: i64 = 30;
 
@@ -173,7 +182,7 @@ pub fn detected_items(config: &Config, detected: &[Detected], now: DateTime<Utc>
             derived: false,
         });
         if let Some(last) = out.last_mut() {
-            last.html = format!("<p>{}</p>", ammonia::clean_text(&last.text));
+            last.html = paragraph(&last.text);
         }
         if let Some(end) = d.outage.end {
             out.push(Item {
@@ -190,7 +199,7 @@ pub fn detected_items(config: &Config, detected: &[Detected], now: DateTime<Utc>
                 derived: false,
             });
             if let Some(last) = out.last_mut() {
-                last.html = format!("<p>{}</p>", ammonia::clean_text(&last.text));
+                last.html = paragraph(&last.text);
             }
         }
     }

@@ -833,10 +833,9 @@ fn a_database_outage_is_one_cause_and_one_notice_not_three() {
     let html = json["items"][0]["content_html"]
         .as_str()
         .unwrap_or_default();
-    assert!(
-        html.contains("It&#32;affects&#32;Website,&#32;API."),
-        "{html}"
-    );
+    // Plain JSON strings: spaces as spaces, not `&#32;` (issue 23).
+    assert!(html.contains("It affects Website, API."), "{html}");
+    assert!(!html.contains("&#32;"), "{html}");
     assert!(
         t.read("site/components/web/feed.atom")
             .contains("Detected: major outage of Database")
