@@ -73,7 +73,9 @@ pub fn duration_in(t: &i18n::Strings, secs: f64) -> String {
     let n = |v: i64| v.to_string();
     match s {
         ..60 => t.fill("{n} s", &[("n", &n(s))]),
-        60..3600 => t.fill("{n} min", &[("n", &n(s / 60))]),
+        60..3600 if s % 60 == 0 => t.fill("{n} min", &[("n", &n(s / 60))]),
+        // Under an hour the seconds count: "1 min 33 s", not "1 min" for 93 s.
+        60..3600 => t.fill("{m} min {s} s", &[("m", &n(s / 60)), ("s", &n(s % 60))]),
         _ if s % 3600 / 60 == 0 => t.fill("{n} h", &[("n", &n(s / 3600))]),
         _ => t.fill(
             "{h} h {m} min",
@@ -98,7 +100,8 @@ fn day_view(
         (t.partial_s, "partial outage {duration}"),
         (t.degraded_s, "degraded performance {duration}"),
     ] {
-        if secs > 0.0 {
+        // Nothing that rounds to 0 s is listed.
+        if secs.round() >= 1.0 {
             parts.push(words.fill(what, &[("duration", &duration_in(words, secs))]));
         }
     }
@@ -701,4 +704,20 @@ fn catalogue(inputs: &Inputs<'_>) -> Catalogue {
         });
     }
     Catalogue { components, groups }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_on_the_page_keep_their_seconds_under_an_hour() {
+        let en = i18n::Strings::english();
+        assert_eq!(duration_in(&en, 45.0), "45 s");
+        assert_eq!(duration_in(&en, 93.0), "1 min 33 s");
+        assert_eq!(duration_in(&en, 120.0), "2 min");
+        assert_eq!(duration_in(&en, 3900.0), "1 h 5 min");
+        let ja = i18n::Strings::load("ja", None).unwrap();
+        assert_eq!(duration_in(&ja, 93.0), "1 分 33 秒");
+    }
 }
