@@ -63,6 +63,7 @@ async fn attempt(probe: &Probe, ctx: &Ctx, run: &RunInfo) -> Outcome {
 /// sample fails only if every attempt failed; it records how many attempts were made.
 pub async fn check(probe: &Probe, ctx: &Ctx, run: &RunInfo) -> Sample {
     let mut outcome = attempt(probe, ctx, run).await;
+    let first_at = outcome.sample.at;
     let mut attempts = 1;
     // A heartbeat does not arrive sooner for being looked for twice.
     let retries = if matches!(probe.kind, ProbeKind::Push(_)) {
@@ -84,6 +85,11 @@ pub async fn check(probe: &Probe, ctx: &Ctx, run: &RunInfo) -> Sample {
             break;
         }
         outcome = retry;
+    }
+    if outcome.rechecked() {
+        // Every attempt failed: the failure began at the first, and an outage is
+        // back-dated to it, not to the start of the last re-check.
+        outcome.sample.at = first_at;
     }
     outcome.sample.attempts = attempts;
     settle(probe, outcome)

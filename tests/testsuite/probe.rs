@@ -444,3 +444,29 @@ fn a_name_resolves_and_every_address_is_tried() {
     assert_eq!(sample.health, Health::Down, "{}", sample.detail);
     assert_eq!(sample.detail, format!("connect refused ([::1]:{})", s.port));
 }
+
+#[test]
+fn a_failure_is_dated_at_its_first_attempt_not_its_last_recheck() {
+    // A closed port: refused at once, re-checked after retry_delay (1 s).
+    let port = free_port();
+    let t = project_with(
+        &format!(
+            "  - id: p\n    kind: tcp\n    host: 127.0.0.1\n    port: {port}\n    components: [web]\n    retries: 1\n    retry_delay: 1s\n"
+        ),
+        &["r1"],
+    );
+    let out = t.run(&["probe", "--region", "r1", "--once"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let state = pharos::state::parse(&t.read("state/r1.json"), "r1.json").unwrap();
+    let p = &state.probes["p"];
+    assert_eq!(p.last.health, Health::Down);
+    assert_eq!(p.last.attempts, 2);
+    // The state was written after the re-check, which came at least retry_delay after
+    // the first attempt: dated at the first, the sample is at least that old.
+    assert!(
+        state.written_at - p.last.at >= chrono::Duration::seconds(1),
+        "sample at {}, written at {}",
+        p.last.at,
+        state.written_at
+    );
+}
