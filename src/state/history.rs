@@ -129,9 +129,10 @@ impl Hysteresis {
 
     /// Feed one sample given the health shown so far (`None` before the first sample).
     /// After unknown rounds or silence, checking resumes from `resume`, the last health
-    /// the region observed (up for a new series): an outage that was confirmed before a
-    /// pause shows again at once, and a new series is optimistically up until a failure
-    /// confirms. Returns the changes of confirmed health, oldest first, back-dated.
+    /// the region observed: an outage that was confirmed before a pause shows again at
+    /// once. The very first series (nothing observed before) starts from its first
+    /// sample's health: a cold start against a down service is down, not "up" on no
+    /// evidence. Returns the changes of confirmed health, oldest first, back-dated.
     pub fn step(
         &mut self,
         shown: Option<RegionHealth>,
@@ -158,9 +159,15 @@ impl Hysteresis {
             }
             _ => {
                 *self = Hysteresis::default();
-                let (health, shown) = match resume {
-                    Some(RegionHealth::Down) => (Health::Down, RegionHealth::Down),
-                    Some(RegionHealth::Degraded) => (Health::Degraded, RegionHealth::Degraded),
+                // A series resumes from what the region last saw; the very first starts
+                // from its first sample, the only evidence there is (never "up" on none).
+                let from = match resume {
+                    Some(h) => h,
+                    None => sample.health.into(),
+                };
+                let (health, shown) = match from {
+                    RegionHealth::Down => (Health::Down, RegionHealth::Down),
+                    RegionHealth::Degraded => (Health::Degraded, RegionHealth::Degraded),
                     _ => (Health::Up, RegionHealth::Up),
                 };
                 changes.push((at, shown));
@@ -685,9 +692,15 @@ mod tests {
         assert_eq!(confirmed(&[U, U, D, D], 2, 2), Some(R::Down));
         assert_eq!(
             confirmed(&[U, U, D], 2, 2),
-            Some(R::Up),
-            "a new series starts up"
+            Some(R::Down),
+            "the first series starts from its first sample"
         );
+        assert_eq!(
+            confirmed(&[D], 2, 2),
+            Some(R::Down),
+            "a cold start against a down service is down, never up on no evidence"
+        );
+        assert_eq!(confirmed(&[P], 2, 2), Some(R::Up));
         assert_eq!(
             confirmed(&[D, D, U, U, D], 2, 2),
             Some(R::Down),
