@@ -21,9 +21,11 @@ use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::pipeline::Snapshot;
+use crate::config::Config;
+use crate::incident::Incident;
 use crate::project::Project;
 use crate::render::feeds::{self, Item};
+use crate::status::timeline::Detected;
 
 /// How far back a new target's first run reaches.
 pub const BACKFILL_HOURS: i64 = 24;
@@ -157,11 +159,15 @@ pub struct Outcome {
 }
 
 /// Every feed item (posts and detected outages) as of `now`, and the page they belong to.
-pub fn items_and_page(snapshot: &Snapshot, now: DateTime<Utc>) -> (Vec<Item>, send::PageInfo) {
-    let detected = snapshot.history(now).detected;
-    let page = &snapshot.config.site.page;
-    let mut items = feeds::items(&page.base_url, &snapshot.incidents, now);
-    items.extend(feeds::detected_items(&snapshot.config, &detected, now));
+pub fn items_and_page(
+    config: &Config,
+    incidents: &[Incident],
+    detected: &[Detected],
+    now: DateTime<Utc>,
+) -> (Vec<Item>, send::PageInfo) {
+    let page = &config.site.page;
+    let mut items = feeds::items(&page.base_url, incidents, now);
+    items.extend(feeds::detected_items(config, detected, now));
     let info = send::PageInfo {
         title: page.title.clone(),
         url: format!("{}/", page.base_url),
@@ -169,24 +175,25 @@ pub fn items_and_page(snapshot: &Snapshot, now: DateTime<Utc>) -> (Vec<Item>, se
     (items, info)
 }
 
-/// Send what is due as of `now` to every target of `snapshot`'s config, recording it in
+/// Send what is due of `items` as of `now` to every target of `config`, recording it in
 /// the project's ledger; one outcome per target.
 pub fn send_due(
     project: &Project,
-    snapshot: &Snapshot,
+    config: &Config,
+    items: &[Item],
+    info: &send::PageInfo,
     now: DateTime<Utc>,
 ) -> Result<Vec<Outcome>> {
-    let targets = &snapshot.config.site.announce;
+    let targets = &config.site.announce;
     if targets.is_empty() {
         return Ok(Vec::new());
     }
-    let (items, info) = items_and_page(snapshot, now);
     let mut file = LedgerFile::open(&project.state_dir())?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(run(&project.root, targets, &info, &items, &mut file, now))
+    runtime.block_on(run(&project.root, targets, info, items, &mut file, now))
 }
 
 /// Send every due item to every target, recording each step in the ledger.

@@ -10,7 +10,7 @@ use clap::Args as ClapArgs;
 
 use super::Exit;
 use crate::announce::{self, LedgerFile};
-use crate::pipeline::{Clock, Snapshot};
+use crate::pipeline::{self, Clock, Snapshot};
 use crate::project::Project;
 
 /// Options of `announce`.
@@ -38,7 +38,7 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
         dry_run(project, &snapshot, now)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let outcomes = announce::send_due(project, &snapshot, now)?;
+    let outcomes = pipeline::announce(project, &snapshot, now)?;
     Ok(if super::print_outcomes(&outcomes) {
         ExitCode::SUCCESS
     } else {
@@ -48,7 +48,7 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
 
 /// Print what each target would get; send and record nothing.
 fn dry_run(project: &Project, snapshot: &Snapshot, now: DateTime<Utc>) -> Result<()> {
-    let (items, _) = announce::items_and_page(snapshot, now);
+    let (items, _) = pipeline::announce_items(snapshot, now);
     let file = LedgerFile::open(&project.state_dir())?;
     for t in &snapshot.config.site.announce {
         let entry = file

@@ -33,7 +33,7 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
             return;
         }
         let sent = crate::pipeline::Snapshot::load(project)
-            .and_then(|s| crate::announce::send_due(project, &s, clock.again().now));
+            .and_then(|s| pipeline::announce(project, &s, clock.again().now));
         match sent {
             Ok(outcomes) => {
                 super::print_outcomes(&outcomes);

@@ -338,6 +338,26 @@ fn render(
     Ok((files, decision))
 }
 
+/// Send every feed item due as of `now` to the announcement targets, exactly once each
+/// (see `announce`); one outcome per target.
+pub fn announce(
+    project: &Project,
+    snapshot: &Snapshot,
+    now: DateTime<Utc>,
+) -> Result<Vec<crate::announce::Outcome>> {
+    let (items, info) = announce_items(snapshot, now);
+    crate::announce::send_due(project, &snapshot.config, &items, &info, now)
+}
+
+/// Every feed item as of `now` (posts and detected outages), and the page's address.
+pub fn announce_items(
+    snapshot: &Snapshot,
+    now: DateTime<Utc>,
+) -> (Vec<render::feeds::Item>, crate::announce::send::PageInfo) {
+    let detected = snapshot.history(now).detected;
+    crate::announce::items_and_page(&snapshot.config, &snapshot.incidents, &detected, now)
+}
+
 /// What `build`, `probe` and `announce` would refuse later in a project whose files
 /// parse: updates dated in the future, a theme or language that cannot be loaded, a
 /// template that fails to render, a CA file that cannot be read, an announcement target
