@@ -353,6 +353,22 @@ fn incident_view(
     }
 }
 
+/// "1 of 3 regions reporting" when some of a component's regions have no fresh data.
+fn reporting(v: &ComponentVerdict, words: &i18n::Strings) -> Option<String> {
+    let all = v.regions.len();
+    let fresh = v
+        .regions
+        .iter()
+        .filter(|r| r.health != RegionHealth::NoData)
+        .count();
+    (fresh < all).then(|| {
+        words.fill(
+            "{n} of {m} regions reporting",
+            &[("n", &fresh.to_string()), ("m", &all.to_string())],
+        )
+    })
+}
+
 /// A component as one region sees it.
 fn region_view(
     r: &crate::status::merge::RegionView,
@@ -419,6 +435,7 @@ fn component_views(
                 monitored: v.monitored,
                 down_regions: v.down_regions.clone(),
                 unconfirmed: v.regions.iter().any(|r| r.unconfirmed.is_some()),
+                reporting: reporting(v, words),
                 since: v.since.map(tv),
                 regions: v
                     .regions

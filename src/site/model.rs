@@ -309,6 +309,9 @@ pub struct ComponentView {
     pub down_regions: Vec<String>,
     /// Whether a region's newest checks saw a change not confirmed yet.
     pub unconfirmed: bool,
+    /// "1 of 3 regions reporting" when some regions that probe it have no fresh data
+    /// (their probers are not reporting), else null: the status stands on fewer voices.
+    pub reporting: Option<String>,
     /// Since when the current bad status holds, or null.
     pub since: Option<TimeView>,
     /// One entry per region that probes it.

@@ -175,6 +175,11 @@ fn no_state_at_all_shows_no_data_not_an_outage() {
         html.contains("Some Systems Without Current Data"),
         "the headline"
     );
+    // And each row says on how many regions its status stands.
+    assert!(
+        component_html(&html, "web").contains("1 of 3 regions reporting"),
+        "{html}"
+    );
 }
 
 const INCIDENT: &str = "---\ntitle: Elevated API errors\nimpact: major\ncomponents: [api]\n---\n## 2026-11-20T10:05:00Z identified\nA bad deploy is rolling back.\n\n## 2026-11-20T09:58:00Z investigating\nWe are investigating **elevated** error rates.\n";
