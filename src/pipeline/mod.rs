@@ -562,4 +562,38 @@ mod tests {
         let snapshot = Snapshot::new(config, vec![covered], states);
         assert!(snapshot.history(at(90)).detected.is_empty());
     }
+
+    #[test]
+    fn a_silent_region_turns_no_data_at_the_documented_bound_live_and_in_history() {
+        let config = config();
+        let probe = &config.probing.probes[0];
+        let bound = ProbePolicy::from(probe).stale_after();
+        // 3 intervals + the longest failing check, as the README says.
+        assert_eq!(
+            bound.to_std().unwrap(),
+            probe.interval * 3 + probe.worst_check()
+        );
+        // Region a's worker stops after minute 60; b and c keep going.
+        let states = vec![
+            region(&config, "a", None, 60),
+            region(&config, "b", None, 120),
+            region(&config, "c", None, 120),
+        ];
+        let snapshot = Snapshot::new(config, Vec::new(), states);
+        let last = at(60);
+        let health_of_a = |now: DateTime<Utc>| snapshot.decide(now).components[0].regions[0].health;
+        assert_eq!(health_of_a(last + bound), status::RegionHealth::Up);
+        assert_eq!(
+            health_of_a(last + bound + Duration::seconds(1)),
+            status::RegionHealth::NoData
+        );
+        // The history agrees: a's line ends where the live view calls it stale.
+        let lines = timeline::lines(
+            &ProbePolicy::from(&snapshot.config.probing.probes[0]),
+            &snapshot.states,
+            at(120),
+        );
+        let a = lines.iter().find(|l| l.region == "a").unwrap();
+        assert_eq!(a.until, last + bound);
+    }
 }
