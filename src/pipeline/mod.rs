@@ -596,4 +596,20 @@ mod tests {
         let a = lines.iter().find(|l| l.region == "a").unwrap();
         assert_eq!(a.until, last + bound);
     }
+
+    #[test]
+    fn a_stop_of_n_seconds_shows_n_seconds_of_downtime() {
+        let config = config();
+        // api stops at minute 10 and starts again at minute 40, seen by every region's
+        // samples (every 30 s): 1,800 s down, back-dated to the first failing sample.
+        let states: Vec<_> = ["a", "b", "c"]
+            .iter()
+            .map(|r| region(&config, r, Some((10, 40)), 90))
+            .collect();
+        let snapshot = Snapshot::new(config, Vec::new(), states);
+        let h = snapshot.history(at(90));
+        let day = h.components[0].days.last().unwrap();
+        assert_eq!(day.tally.major_s, 1800.0, "{:?}", day.tally);
+        assert_eq!(day.tally.partial_s, 0.0);
+    }
 }
