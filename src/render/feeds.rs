@@ -460,12 +460,23 @@ pub fn files(
         out.push((format!("{dir}feed.json"), json(&ch, list).into_bytes()));
     };
     emit("", page_channel("feed"), &all);
+    // Each component's newest items, found in one pass over all of them (newest first),
+    // not one pass per component.
+    let mut by_component: std::collections::HashMap<&str, Vec<usize>> =
+        std::collections::HashMap::new();
+    for (n, item) in all.iter().enumerate() {
+        for id in &item.components {
+            let list = by_component.entry(id.as_str()).or_default();
+            if list.len() < MAX_ITEMS && list.last() != Some(&n) {
+                list.push(n);
+            }
+        }
+    }
     for c in &config.site.components {
-        let mine: Vec<Item> = all
-            .iter()
-            .filter(|i| i.components.contains(&c.id))
-            .cloned()
-            .collect();
+        let mine: Vec<Item> = by_component
+            .get(c.id.as_str())
+            .map(|list| list.iter().map(|&n| all[n].clone()).collect())
+            .unwrap_or_default();
         emit(
             &format!("components/{}/", c.id),
             Channel {
