@@ -473,6 +473,14 @@ mod tests {
         state
     }
 
+    /// [`region`] for each of the three regions alike.
+    fn everywhere(config: &Config, down: Option<(i64, i64)>, until: i64) -> Vec<RegionState> {
+        ["a", "b", "c"]
+            .iter()
+            .map(|r| region(config, r, down, until))
+            .collect()
+    }
+
     fn post(text: &str, stem: &str) -> Incident {
         incident::parse(text, "post.md", stem, None).unwrap()
     }
@@ -532,10 +540,7 @@ mod tests {
     fn history_detects_outages_no_post_covers() {
         let config = config();
         // api was down in every region from minute 10 to 40.
-        let states: Vec<_> = ["a", "b", "c"]
-            .iter()
-            .map(|r| region(&config, r, Some((10, 40)), 90))
-            .collect();
+        let states = everywhere(&config, Some((10, 40)), 90);
         let snapshot = Snapshot::new(config, Vec::new(), states);
         let h = snapshot.history(at(90));
         assert_eq!(h.components.len(), 3, "one history per component");
@@ -551,10 +556,7 @@ mod tests {
 
         // A post about it covers it: nothing detected is left.
         let config = crate::pipeline::tests::config();
-        let states: Vec<_> = ["a", "b", "c"]
-            .iter()
-            .map(|r| region(&config, r, Some((10, 40)), 90))
-            .collect();
+        let states = everywhere(&config, Some((10, 40)), 90);
         let covered = post(
             "---\ntitle: API down\nimpact: major\ncomponents: [api]\n---\n## 2026-11-20T12:45:00Z resolved\nBack.\n\n## 2026-11-20T12:12:00Z investigating\nDown.\n",
             "2026-11-20-api",
@@ -602,10 +604,7 @@ mod tests {
         let config = config();
         // api stops at minute 10 and starts again at minute 40, seen by every region's
         // samples (every 30 s): 1,800 s down, back-dated to the first failing sample.
-        let states: Vec<_> = ["a", "b", "c"]
-            .iter()
-            .map(|r| region(&config, r, Some((10, 40)), 90))
-            .collect();
+        let states = everywhere(&config, Some((10, 40)), 90);
         let snapshot = Snapshot::new(config, Vec::new(), states);
         let h = snapshot.history(at(90));
         let day = h.components[0].days.last().unwrap();

@@ -215,8 +215,13 @@ pub fn assemble(inputs: &Inputs<'_>) -> Model {
     let catalogue = catalogue(inputs);
     // A component's name and its page, relative to the site root; no page (an empty
     // `url`) for one hidden until degraded that is not.
+    let by_id: std::collections::HashMap<&str, &Entry> = catalogue
+        .components
+        .iter()
+        .map(|e| (e.id.as_str(), e))
+        .collect();
     let page_link = |id: &String| {
-        let found = catalogue.components.iter().find(|e| &e.id == id);
+        let found = by_id.get(id.as_str());
         LinkView {
             title: found.map_or_else(|| id.clone(), |e| e.name.clone()),
             url: match found {
@@ -681,9 +686,14 @@ fn catalogue(inputs: &Inputs<'_>) -> Catalogue {
         .site
         .components
         .iter()
-        .map(|c| {
-            let verdict = inputs.components.iter().find(|v| v.id == c.id);
-            let history = inputs.history.iter().find(|h| h.id == c.id && h.monitored);
+        .enumerate()
+        .map(|(i, c)| {
+            // Verdicts and histories come in config order, like the components.
+            let verdict = inputs.components.get(i).filter(|v| v.id == c.id);
+            let history = inputs
+                .history
+                .get(i)
+                .filter(|h| h.id == c.id && h.monitored);
             let status = verdict.map_or(DisplayStatus::Operational, DisplayStatus::of);
             Entry {
                 id: c.id.clone(),
@@ -700,25 +710,29 @@ fn catalogue(inputs: &Inputs<'_>) -> Catalogue {
             }
         })
         .collect();
+    // One pass: each group in order of its first component, with its members and the
+    // worst status of the shown ones (hidden members are operational: they never make a
+    // group look worse).
     let mut groups: Vec<GroupEntry> = Vec::new();
+    let mut at: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
     for c in &components {
         let Some(id) = &c.group else { continue };
-        if groups.iter().any(|g| &g.id == id) {
-            continue;
-        }
-        let members: Vec<&Entry> = components
-            .iter()
-            .filter(|x| x.group.as_ref() == Some(id))
-            .collect();
-        // Hidden members are operational: they never make a group look worse.
-        let def = config.site.groups.iter().find(|g| &g.id == id);
-        groups.push(GroupEntry {
-            id: id.clone(),
-            name: def.map_or_else(|| id.clone(), |d| d.name.clone()),
-            description: def.and_then(|d| d.description.clone()),
-            status: DisplayStatus::worst(members.iter().filter(|m| m.shown).map(|m| m.status)),
-            members: members.iter().map(|m| m.id.clone()).collect(),
+        let n = *at.entry(id.as_str()).or_insert_with(|| {
+            let def = config.site.groups.iter().find(|g| &g.id == id);
+            groups.push(GroupEntry {
+                id: id.clone(),
+                name: def.map_or_else(|| id.clone(), |d| d.name.clone()),
+                description: def.and_then(|d| d.description.clone()),
+                status: DisplayStatus::Operational,
+                members: Vec::new(),
+            });
+            groups.len() - 1
         });
+        let g = &mut groups[n];
+        g.members.push(c.id.clone());
+        if c.shown {
+            g.status = g.status.max(c.status);
+        }
     }
     Catalogue { components, groups }
 }

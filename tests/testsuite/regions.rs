@@ -91,6 +91,34 @@ impl Net {
         name[..name.len().min(15)].to_string()
     }
 
+    /// Cut a region's link to the target.
+    fn cut_link(&self, region: usize) {
+        ip(&[
+            "-n",
+            &self.regions[region],
+            "link",
+            "set",
+            &self.link(region),
+            "down",
+        ]);
+    }
+
+    /// Bring a cut link back, with its route to the target (a link going down drops it).
+    fn mend_link(&self, region: usize) {
+        let r = &self.regions[region];
+        ip(&["-n", r, "link", "set", &self.link(region), "up"]);
+        let via = format!("10.77.{}.1", region + 1);
+        ip(&[
+            "-n",
+            r,
+            "route",
+            "replace",
+            &format!("{TARGET}/32"),
+            "via",
+            &via,
+        ]);
+    }
+
     fn exec(&self, ns: &str) -> Command {
         let mut c = Command::new("ip");
         c.args(["netns", "exec", ns]);
@@ -267,7 +295,7 @@ fn three_regions_in_network_namespaces_decide_by_quorum() {
     build_until(&t, "operational", limit, &mut seen);
 
     // 1. One region's link is cut: a partial outage naming that region, never major.
-    ip(&["-n", &net.regions[0], "link", "set", &net.link(0), "down"]);
+    net.cut_link(0);
     let mut seen = Vec::new();
     build_until(&t, "partial_outage", limit, &mut seen);
     let (summary, _) = build(&t);
@@ -276,16 +304,7 @@ fn three_regions_in_network_namespaces_decide_by_quorum() {
     assert!(html.contains("Down in r1 since"), "{html}");
     seen.extend(watch_for(&t, Duration::from_secs(3)));
     assert!(!seen.iter().any(|s| s == "major_outage"), "{seen:?}");
-    ip(&["-n", &net.regions[0], "link", "set", &net.link(0), "up"]);
-    ip(&[
-        "-n",
-        &net.regions[0],
-        "route",
-        "replace",
-        &format!("{TARGET}/32"),
-        "via",
-        "10.77.1.1",
-    ]);
+    net.mend_link(0);
     build_until(&t, "operational", limit, &mut Vec::new());
 
     // 2. 30 % of r2's packets are dropped: at worst a regional problem, never major.
@@ -385,7 +404,7 @@ fn three_regions_in_network_namespaces_decide_by_quorum() {
         build(&t);
         std::thread::sleep(Duration::from_millis(200));
     }
-    ip(&["-n", &net.regions[0], "link", "set", &net.link(0), "down"]);
+    net.cut_link(0);
     let mut seen = Vec::new();
     build_until(&t, "partial_outage", limit, &mut seen);
     seen.extend(watch_for(&t, Duration::from_secs(4)));
@@ -397,16 +416,7 @@ fn three_regions_in_network_namespaces_decide_by_quorum() {
     assert!(!summary.contains("Major"), "{summary}");
 
     // 7. The dead probers come back and r1's path too; a real global outage is major.
-    ip(&["-n", &net.regions[0], "link", "set", &net.link(0), "up"]);
-    ip(&[
-        "-n",
-        &net.regions[0],
-        "route",
-        "replace",
-        &format!("{TARGET}/32"),
-        "via",
-        "10.77.1.1",
-    ]);
+    net.mend_link(0);
     procs.workers[1] = worker(&net, &t, 1);
     procs.workers[2] = worker(&net, &t, 2);
     build_until(&t, "operational", limit, &mut Vec::new());
