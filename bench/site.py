@@ -29,6 +29,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, "target", "release", "pharos")
 COMPONENTS = 100
 INCIDENTS = 2000
+HISTORY_DAYS = 90
 REGIONS = ["eu-west", "us-east", "ap-south"]
 NOW = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.timezone.utc)
 
@@ -38,55 +39,141 @@ def iso(t):
 
 
 def generate(dir, components=None, incidents=None):
+    """A project of `components` components in groups of 10 (each group's first component
+    is a dependency of the other nine), one probe each, `incidents` posts over two years
+    (one in ten a maintenance, 1 to 4 updates each) and three regions' state with 90 days of
+    history. Deterministic: the same sizes give the same files."""
     global COMPONENTS, INCIDENTS
     COMPONENTS = components or COMPONENTS
     INCIDENTS = incidents or INCIDENTS
     rnd = random.Random(7)
+    groups = (COMPONENTS + 9) // 10
     with open(os.path.join(dir, "components.yaml"), "w") as f:
         f.write("page:\n  title: Bench Status\n  base_url: https://status.bench.example\ngroups:\n")
-        for g in range(10):
+        for g in range(groups):
             f.write(f"  - id: g{g}\n    name: Group {g}\n")
         f.write("components:\n")
         for c in range(COMPONENTS):
-            f.write(f"  - id: c{c:03}\n    name: Component {c}\n    group: g{c % 10}\n"
+            f.write(f"  - id: c{c:04}\n    name: Component {c}\n    group: g{c // 10}\n"
                     f"    description: Service number {c}.\n")
+            if c % 10:
+                f.write(f"    depends_on: [c{c - c % 10:04}]\n")
     with open(os.path.join(dir, "probes.yaml"), "w") as f:
         f.write("regions:\n" + "".join(f"  - name: {r}\n" for r in REGIONS) + "probes:\n")
         for c in range(COMPONENTS):
-            f.write(f"  - id: p{c:03}\n    kind: http\n    url: https://c{c}.bench.example/\n"
-                    f"    components: [c{c:03}]\n    interval: 30s\n")
+            f.write(f"  - id: p{c:04}\n    kind: http\n    url: https://c{c}.bench.example/\n"
+                    f"    components: [c{c:04}]\n    interval: 30s\n")
     inc = os.path.join(dir, "incidents")
     os.makedirs(inc, exist_ok=True)
+    span_min = 2 * 365 * 1440
+    texts = [
+        ("resolved", "Error rates are back to normal."),
+        ("monitoring", "A fix is deployed; we are watching the error rates."),
+        ("identified", "A **bad deploy** is being rolled back."),
+        ("investigating", "We are investigating elevated error rates.\n\n- item one\n- item two"),
+    ]
     for i in range(INCIDENTS):
-        start = NOW - dt.timedelta(minutes=(4 * 60 * 2000 // INCIDENTS) * (INCIDENTS - i))
-        comps = sorted({f"c{rnd.randrange(COMPONENTS):03}" for _ in range(rnd.randint(1, 3))})
-        name = f"{start:%Y-%m-%d}-incident-{i:04}.md"
-        updates = [
-            (start + dt.timedelta(minutes=50), "resolved", "Error rates are back to normal."),
-            (start + dt.timedelta(minutes=20), "identified", "A **bad deploy** is being rolled back."),
-            (start, "investigating", "We are investigating elevated error rates.\n\n- item one\n- item two"),
-        ]
+        start = NOW - dt.timedelta(minutes=span_min * (INCIDENTS - i) // INCIDENTS + 120)
+        comps = sorted({f"c{rnd.randrange(COMPONENTS):04}" for _ in range(rnd.randint(1, 3))})
+        if i % 10 == 9:
+            name = f"{start:%Y-%m-%d}-maintenance-{i:05}.md"
+            until = start + dt.timedelta(hours=1)
+            front = (f"title: Maintenance number {i}\nkind: maintenance\ncomponents: [{', '.join(comps)}]\n"
+                     f"scheduled_for: {iso(start)}\nscheduled_until: {iso(until)}\n")
+            updates = [(start - dt.timedelta(days=2), "scheduled", "We will upgrade a **database**.")]
+        else:
+            name = f"{start:%Y-%m-%d}-incident-{i:05}.md"
+            front = (f"title: Incident number {i}\nimpact: {rnd.choice(['minor', 'major'])}\n"
+                     f"components: [{', '.join(comps)}]\n")
+            n = rnd.randint(1, 4)
+            # Newest first, always ending resolved: a real archive is almost all closed.
+            chosen = {1: [0], 2: [0, 3], 3: [0, 2, 3], 4: [0, 1, 2, 3]}[n]
+            updates = [(start + dt.timedelta(minutes=15 * (n - 1 - k)), *texts[j])
+                       for k, j in enumerate(chosen)]
         with open(os.path.join(inc, name), "w") as f:
-            f.write(f"---\ntitle: Incident number {i}\nimpact: {rnd.choice(['minor', 'major'])}\n"
-                    f"components: [{', '.join(comps)}]\n---\n")
+            f.write(f"---\n{front}---\n")
             for at, status, text in updates:
                 f.write(f"## {iso(at)} {status}\n{text}\n\n")
-    # State: every probe up in every region, written by the real code path (a --once
-    # prober cannot reach *.bench.example, so write files with the library's shape).
+    write_state(dir, rnd)
+    return [n for n in sorted(os.listdir(inc)) if n.endswith(".md")]
+
+
+def write_state(dir, rnd):
+    """Three regions' state with 90 days of history: transitions (outages seen by every
+    region, blips seen by one, and group outages through a shared dependency) and the
+    daily and hourly roll-ups the worker keeps, consistent with the transitions."""
     state = os.path.join(dir, "state")
     os.makedirs(state, exist_ok=True)
-    for r in REGIONS:
-        with open(os.path.join(state, f"{r}.json"), "w") as f:
-            probes = []
-            for c in range(COMPONENTS):
-                last = iso(NOW - dt.timedelta(seconds=10))
-                probes.append(
-                    f'"p{c:03}":{{"kind":"http","target":"https://c{c}.bench.example/","interval_s":30.0,'
-                    f'"last":{{"at":"{last}","health":"up","latency_ms":42.0,"detail":"HTTP 200"}},'
-                    f'"recent":[],"transitions":[{{"at":"{iso(NOW - dt.timedelta(days=120))}","to":"up"}}]}}')
-            f.write(f'{{"schema":2,"region":"{r}","written_at":"{iso(NOW)}","probes":{{\n'
+    start = NOW - dt.timedelta(days=HISTORY_DAYS)
+    # Outages per probe: (start, minutes, health, regions).
+    events = {c: [] for c in range(COMPONENTS)}
+    for c in range(COMPONENTS):
+        for _ in range(rnd.randint(0, 3)):
+            at = start + dt.timedelta(minutes=rnd.randrange(HISTORY_DAYS * 1440 - 200))
+            events[c].append((at, rnd.randint(5, 90), rnd.choice(["down", "degraded"]), {0, 1, 2}))
+        for _ in range(rnd.randint(0, 3)):
+            at = start + dt.timedelta(minutes=rnd.randrange(HISTORY_DAYS * 1440 - 200))
+            events[c].append((at, rnd.randint(3, 30), "down", {rnd.randrange(3)}))
+    for base in range(0, COMPONENTS, 10):
+        # The group's first component is what the others depend on: when it fails,
+        # every probe of the group fails in every region.
+        for _ in range(2):
+            at = start + dt.timedelta(minutes=rnd.randrange(HISTORY_DAYS * 1440 - 200))
+            for c in range(base, min(base + 10, COMPONENTS)):
+                events[c].append((at, rnd.randint(20, 60), "down", {0, 1, 2}))
+    first_day = (NOW - dt.timedelta(days=HISTORY_DAYS - 1)).date()
+    first_hour = (NOW - dt.timedelta(hours=167)).replace(minute=0, second=0)
+    for r, region in enumerate(REGIONS):
+        probes = []
+        for c in range(COMPONENTS):
+            spans = []
+            for at, minutes, health, regions in events[c]:
+                if r in regions:
+                    at = at + dt.timedelta(seconds=rnd.randrange(40))
+                    spans.append((at, at + dt.timedelta(minutes=minutes), health))
+            spans.sort()
+            merged = []
+            for s in spans:
+                if merged and s[0] <= merged[-1][1]:
+                    merged[-1] = (merged[-1][0], max(merged[-1][1], s[1]), merged[-1][2])
+                else:
+                    merged.append(s)
+            transitions = [f'{{"at":"{iso(NOW - dt.timedelta(days=120))}","to":"up"}}']
+            down = [0.0] * HISTORY_DAYS
+            degraded = [0.0] * HISTORY_DAYS
+            for a, b, health in merged:
+                transitions.append(f'{{"at":"{iso(a)}","to":"{health}"}}')
+                transitions.append(f'{{"at":"{iso(b)}","to":"up"}}')
+                t = a
+                while t < b:
+                    day_end = dt.datetime.combine(t.date() + dt.timedelta(days=1), dt.time(), dt.timezone.utc)
+                    end = min(b, day_end)
+                    i = (t.date() - first_day).days
+                    if 0 <= i < HISTORY_DAYS:
+                        (down if health == "down" else degraded)[i] += (end - t).total_seconds()
+                    t = end
+            worst = "".join("d" if down[i] else "g" if degraded[i] else "u" for i in range(HISTORY_DAYS))
+            p50 = [round(40 + 10 * rnd.random(), 1) for _ in range(HISTORY_DAYS)]
+            daily = (f'"first_day":"{first_day}","checks":[{",".join(["2880"] * HISTORY_DAYS)}],'
+                     f'"failures":[{",".join(str(int(d // 30)) for d in down)}],'
+                     f'"down_s":[{",".join(f"{d:.1f}" for d in down)}],'
+                     f'"degraded_s":[{",".join(f"{d:.1f}" for d in degraded)}],'
+                     f'"worst":"{worst}","p50_ms":[{",".join(map(str, p50))}],'
+                     f'"p95_ms":[{",".join(str(round(p * 2.1, 1)) for p in p50)}]')
+            hp = [round(40 + 10 * rnd.random(), 1) for _ in range(168)]
+            hourly = (f'"first_hour":"{iso(first_hour)}","n":[{",".join(["120"] * 168)}],'
+                      f'"p50_ms":[{",".join(map(str, hp))}],'
+                      f'"p95_ms":[{",".join(str(round(p * 2, 1)) for p in hp)}],'
+                      f'"p99_ms":[{",".join(str(round(p * 3, 1)) for p in hp)}]')
+            last = iso(NOW - dt.timedelta(seconds=10))
+            probes.append(
+                f'"p{c:04}":{{"kind":"http","target":"https://c{c}.bench.example/","interval_s":30.0,'
+                f'"last":{{"at":"{last}","health":"up","latency_ms":42.0,"detail":"HTTP 200"}},'
+                f'"recent":[],"transitions":[{",".join(transitions)}],'
+                f'"history":{{"accounted_until":"{iso(NOW)}","hourly":{{{hourly}}},"daily":{{{daily}}}}}}}')
+        with open(os.path.join(state, f"{region}.json"), "w") as f:
+            f.write(f'{{"schema":2,"region":"{region}","written_at":"{iso(NOW)}","probes":{{\n'
                     + ",\n".join(probes) + "\n}}\n")
-    return [n for n in sorted(os.listdir(inc)) if n.endswith(".md")]
 
 
 def ensure_binary():

@@ -38,6 +38,24 @@ pub struct Config {
     pub probing: Probing,
 }
 
+impl Config {
+    /// For each component id, the indices of the probes that name it, in config order:
+    /// built once, so looking a component's probes up does not scan every probe.
+    pub fn probes_by_component(&self) -> std::collections::HashMap<&str, Vec<usize>> {
+        let mut by: std::collections::HashMap<&str, Vec<usize>> = std::collections::HashMap::new();
+        for (i, p) in self.probing.probes.iter().enumerate() {
+            for c in &p.components {
+                let mine = by.entry(c.as_str()).or_default();
+                // A probe naming a component twice counts once.
+                if mine.last() != Some(&i) {
+                    mine.push(i);
+                }
+            }
+        }
+        by
+    }
+}
+
 /// What components.yaml says.
 #[derive(Debug, Clone)]
 pub struct Site {

@@ -5,6 +5,8 @@ pub mod chart;
 pub mod i18n;
 pub mod model;
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
@@ -134,14 +136,35 @@ fn day_view(
     }
 }
 
-/// Whether an incident was open on `date` (in `tz`): from its first update to its
-/// resolution.
-fn posted_on(i: &Incident, date: chrono::NaiveDate, tz: Tz, now: DateTime<Utc>) -> bool {
-    let day = |t: DateTime<Utc>| t.with_timezone(&tz).date_naive();
-    match i.started_at() {
-        Some(start) => day(start) <= date && i.resolved_at(now).is_none_or(|end| date <= day(end)),
-        None => false,
+/// How many of `posts` were open on each of `days` (in the page's zone): from the day
+/// of an incident's first update to the day of its resolution, both included, or to
+/// today while it is open. `spans` holds each incident's days; maintenance has none.
+fn posts_per_day(
+    posts: &[&Incident],
+    spans: &HashMap<*const Incident, (chrono::NaiveDate, Option<chrono::NaiveDate>)>,
+    days: &[crate::status::timeline::Day],
+) -> Vec<usize> {
+    let mut counts = vec![0; days.len()];
+    let (Some(first), Some(last)) = (days.first(), days.last()) else {
+        return counts;
+    };
+    for i in posts {
+        let Some((start, end)) = spans.get(&std::ptr::from_ref(*i)) else {
+            continue;
+        };
+        if *start > last.date || end.is_some_and(|e| e < first.date) {
+            continue;
+        }
+        // Days are oldest first.
+        let from = days.partition_point(|d| d.date < *start);
+        for (n, d) in counts.iter_mut().zip(days).skip(from) {
+            if end.is_some_and(|e| d.date > e) {
+                break;
+            }
+            *n += 1;
+        }
     }
+    counts
 }
 
 /// A time shown in the page's zone.
@@ -182,14 +205,28 @@ pub fn unconfirmed_words(u: &crate::status::merge::Unconfirmed, words: &i18n::St
 }
 
 /// The probes that exercise a component.
-fn probe_ids<'a>(config: &'a Config, component: &str) -> Vec<&'a str> {
-    config
-        .probing
-        .probes
-        .iter()
-        .filter(|p| p.components.iter().any(|c| c == component))
-        .map(|p| p.id.as_str())
-        .collect()
+/// Each component's name by id (the first, should ids repeat), looked up once.
+fn component_names(config: &Config) -> HashMap<&str, &str> {
+    let mut names = HashMap::new();
+    for c in &config.site.components {
+        names.entry(c.id.as_str()).or_insert(c.name.as_str());
+    }
+    names
+}
+
+/// Each component's posts, in input order (newest first), a post naming it twice listed
+/// once: indexed once so a component's posts cost what it has, not every post.
+fn posts_by_component(incidents: &[Incident]) -> HashMap<&str, Vec<&Incident>> {
+    let mut by: HashMap<&str, Vec<&Incident>> = HashMap::new();
+    for i in incidents {
+        for c in &i.components {
+            let mine = by.entry(c.as_str()).or_default();
+            if !mine.last().is_some_and(|last| std::ptr::eq(*last, i)) {
+                mine.push(i);
+            }
+        }
+    }
+    by
 }
 
 /// Human label of an update status word.
@@ -234,7 +271,8 @@ pub fn assemble(inputs: &Inputs<'_>) -> Model {
     let components = component_views(inputs, &catalogue, &tv, &page_links);
     let groups = group_views(config, &catalogue, &components);
 
-    let incident_view = |i: &Incident| incident_view(i, inputs, &tv);
+    let names = component_names(config);
+    let incident_view = |i: &Incident| incident_view(i, inputs, &names, &tv);
     let now = inputs.now;
     let pick = |f: &dyn Fn(&Incident) -> bool| -> Vec<IncidentView> {
         inputs
@@ -285,7 +323,7 @@ pub fn assemble(inputs: &Inputs<'_>) -> Model {
         groups,
         components: components.into_iter().map(|(_, v)| v).collect(),
         active_incidents: pick(&|i| i.is_open_incident()),
-        detected: detected_views(inputs, &tv, &page_links),
+        detected: detected_views(inputs, &names, &tv, &page_links),
         causes: inputs
             .faults
             .iter()
@@ -312,19 +350,16 @@ pub fn assemble(inputs: &Inputs<'_>) -> Model {
 fn incident_view(
     i: &Incident,
     inputs: &Inputs<'_>,
+    component_names: &HashMap<&str, &str>,
     tv: &dyn Fn(DateTime<Utc>) -> TimeView,
 ) -> IncidentView {
-    let config = inputs.config;
     let word = |w: &str| inputs.strings.get(w);
     let names = |ids: &[String]| -> Vec<LinkView> {
         ids.iter()
             .map(|id| LinkView {
-                title: config
-                    .site
-                    .components
-                    .iter()
-                    .find(|c| &c.id == id)
-                    .map_or_else(|| id.clone(), |c| c.name.clone()),
+                title: component_names
+                    .get(id.as_str())
+                    .map_or_else(|| id.clone(), |n| (*n).to_string()),
                 url: id.clone(),
             })
             .collect()
@@ -408,6 +443,20 @@ fn component_views(
     let tz = config.site.page.time_zone;
     let words = inputs.strings;
     let word = |w: &str| words.get(w);
+    let posts = posts_by_component(inputs.incidents);
+    let probes = config.probes_by_component();
+    // Each incident's first and last day in the page's zone, once for every bar.
+    let spans: HashMap<*const Incident, (chrono::NaiveDate, Option<chrono::NaiveDate>)> =
+        inputs
+            .incidents
+            .iter()
+            .filter(|i| i.kind == Kind::Incident)
+            .filter_map(|i| {
+                let day = |t: DateTime<Utc>| t.with_timezone(&tz).date_naive();
+                let start = day(i.started_at()?);
+                Some((std::ptr::from_ref(i), (start, i.resolved_at(inputs.now).map(day))))
+            })
+            .collect();
     let mut components = Vec::new();
     for (i, (c, v)) in config
         .site
@@ -428,7 +477,14 @@ fn component_views(
         if !shown {
             continue;
         }
-        let ids = probe_ids(config, &c.id);
+        let mine = posts.get(c.id.as_str()).map_or(&[][..], Vec::as_slice);
+        let ids: Vec<&str> = probes
+            .get(c.id.as_str())
+            .into_iter()
+            .flatten()
+            .filter_map(|p| config.probing.probes.get(*p))
+            .map(|p| p.id.as_str())
+            .collect();
         components.push((
             c.group.clone(),
             ComponentView {
@@ -463,21 +519,11 @@ fn component_views(
                     .and_then(|(_, p)| p.map(percent)),
                 days: history
                     .map(|h| {
-                        // This component's incidents once, not once per day.
-                        let mine: Vec<&Incident> = inputs
-                            .incidents
-                            .iter()
-                            .filter(|i| i.kind == Kind::Incident && i.components.contains(&c.id))
-                            .collect();
+                        let counts = posts_per_day(mine, &spans, &h.days);
                         h.days
                             .iter()
-                            .map(|d| {
-                                let n = mine
-                                    .iter()
-                                    .filter(|i| posted_on(i, d.date, tz, inputs.now))
-                                    .count();
-                                day_view(d, n, words)
-                            })
+                            .zip(counts)
+                            .map(|(d, n)| day_view(d, n, words))
                             .collect()
                     })
                     .unwrap_or_default(),
@@ -502,10 +548,8 @@ fn component_views(
                     )
                     .map(|c| with_summary(c, words))
                 },
-                incidents: inputs
-                    .incidents
+                incidents: mine
                     .iter()
-                    .filter(|i| i.components.contains(&c.id))
                     .map(|i| incident_link(i, inputs.now, &tv, words))
                     .collect(),
                 affected_by: page_links(&v.affected_by),
@@ -561,10 +605,10 @@ fn group_views(
 /// [`DETECTED_SHOWN_FOR`], newest first.
 fn detected_views(
     inputs: &Inputs<'_>,
+    names: &HashMap<&str, &str>,
     tv: &dyn Fn(DateTime<Utc>) -> TimeView,
     page_links: &dyn Fn(&[String]) -> Vec<LinkView>,
 ) -> Vec<DetectedView> {
-    let config = inputs.config;
     let words = inputs.strings;
     let word = |w: &str| words.get(w);
     inputs
@@ -579,12 +623,9 @@ fn detected_views(
         .map(|d| DetectedView {
             id: format!("detected-{}-{}", d.component, d.outage.start.timestamp()),
             component: LinkView {
-                title: config
-                    .site
-                    .components
-                    .iter()
-                    .find(|c| c.id == d.component)
-                    .map_or_else(|| d.component.clone(), |c| c.name.clone()),
+                title: names
+                    .get(d.component.as_str())
+                    .map_or_else(|| d.component.clone(), |n| (*n).to_string()),
                 url: format!("#component-{}", d.component),
             },
             status: d.outage.worst.into(),

@@ -6,15 +6,16 @@
 //! (each exercising one component or a pair) would fix that: a set cover, solved greedily
 //! and, for small models, exactly. Pure functions.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use serde::Serialize;
 
 use super::Status;
-use super::timeline::{Cover, Detected, Segment, status_at};
+use super::timeline::{Cover, Detected, Segment};
 use crate::config::Config;
 
-/// The dependency matrix: for each probe, the set of components it depends on.
+/// The dependency matrix: for each probe, the set of components it depends on, and its
+/// transpose, both built once so that a question costs what it touches.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Model {
     /// Component ids, in config order.
@@ -27,6 +28,12 @@ pub struct Model {
     pub closure: Vec<BTreeSet<usize>>,
     /// `lists[p]`: the components probe `p` names itself (its status feeds theirs).
     pub lists: Vec<BTreeSet<usize>>,
+    /// `columns[c]`: the probes that depend on component `c` (the transpose of `rows`).
+    columns: Vec<BTreeSet<usize>>,
+    /// `listed_by[c]`: the probes that name component `c` (the transpose of `lists`).
+    listed_by: Vec<Vec<usize>>,
+    /// Component index by id.
+    index: HashMap<String, usize>,
 }
 
 impl Model {
@@ -51,23 +58,45 @@ impl Model {
                 reached
             })
             .collect();
-        let rows = exercises
+        let rows: Vec<BTreeSet<usize>> = exercises
             .iter()
             .map(|cs| {
                 cs.iter()
+                    .filter(|c| **c < n)
                     .flat_map(|c| closure[*c].iter().copied())
                     .collect()
             })
+            .collect();
+        let lists: Vec<BTreeSet<usize>> = exercises
+            .iter()
+            .map(|cs| cs.iter().copied().filter(|c| *c < n).collect())
+            .collect();
+        let mut columns = vec![BTreeSet::new(); n];
+        for (p, row) in rows.iter().enumerate() {
+            for c in row {
+                columns[*c].insert(p);
+            }
+        }
+        let mut listed_by = vec![Vec::new(); n];
+        for (p, list) in lists.iter().enumerate() {
+            for c in list {
+                listed_by[*c].push(p);
+            }
+        }
+        let index = components
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (id.clone(), i))
             .collect();
         Model {
             components,
             probes,
             rows,
             closure,
-            lists: exercises
-                .iter()
-                .map(|cs| cs.iter().copied().collect())
-                .collect(),
+            lists,
+            columns,
+            listed_by,
+            index,
         }
     }
 
@@ -79,27 +108,47 @@ impl Model {
             .iter()
             .map(|c| c.id.clone())
             .collect();
-        let index = |id: &str| ids.iter().position(|x| x == id);
+        let at: HashMap<&str, usize> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (id.as_str(), i))
+            .collect();
+        let index = |id: &String| at.get(id.as_str()).copied();
         let deps: Vec<Vec<usize>> = config
             .site
             .components
             .iter()
-            .map(|c| c.depends_on.iter().filter_map(|d| index(d)).collect())
+            .map(|c| c.depends_on.iter().filter_map(index).collect())
             .collect();
         let exercises: Vec<Vec<usize>> = config
             .probing
             .probes
             .iter()
-            .map(|p| p.components.iter().filter_map(|c| index(c)).collect())
+            .map(|p| p.components.iter().filter_map(index).collect())
             .collect();
         let probes = config.probing.probes.iter().map(|p| p.id.clone()).collect();
         Model::new(ids, &deps, probes, &exercises)
     }
 
     /// The probes that depend on component `c`.
-    pub fn column(&self, c: usize) -> BTreeSet<usize> {
-        (0..self.rows.len())
-            .filter(|p| self.rows[*p].contains(&c))
+    pub fn column(&self, c: usize) -> &BTreeSet<usize> {
+        static NONE: BTreeSet<usize> = BTreeSet::new();
+        self.columns.get(c).unwrap_or(&NONE)
+    }
+
+    /// The index of the component with this id.
+    pub fn component_index(&self, id: &str) -> Option<usize> {
+        self.index.get(id).copied()
+    }
+
+    /// The components some of `probes` depend on, in order: the only ones that can
+    /// explain any of them.
+    fn touched_by(&self, probes: &BTreeSet<usize>) -> BTreeSet<usize> {
+        probes
+            .iter()
+            .filter_map(|p| self.rows.get(*p))
+            .flatten()
+            .copied()
             .collect()
     }
 }
@@ -125,17 +174,40 @@ pub fn candidates(
     if failing.is_empty() {
         return Vec::new();
     }
-    let mut out: Vec<Candidate> = (0..model.components.len())
+    let contradicted = |c: usize| {
+        model
+            .column(c)
+            .iter()
+            .filter(|p| observed.contains(p) && !failing.contains(p))
+            .count()
+    };
+    // A component no failing probe depends on leaves every one unexplained: it can be
+    // within the tolerance only when few fail.
+    let among: BTreeSet<usize> = if failing.len() > tolerance {
+        model.touched_by(failing)
+    } else {
+        (0..model.components.len()).collect()
+    };
+    scored(model, failing, &contradicted, among, tolerance)
+}
+
+/// [`candidates`] among the components `among`, with `contradicted(c)` the passing
+/// probes that depend on `c`.
+fn scored(
+    model: &Model,
+    failing: &BTreeSet<usize>,
+    contradicted: &dyn Fn(usize) -> usize,
+    among: BTreeSet<usize>,
+    tolerance: usize,
+) -> Vec<Candidate> {
+    let mut out: Vec<Candidate> = among
+        .into_iter()
         .map(|c| {
             let column = model.column(c);
             let unexplained = failing.iter().filter(|p| !column.contains(p)).count();
-            let contradicted = column
-                .iter()
-                .filter(|p| observed.contains(p) && !failing.contains(p))
-                .count();
             Candidate {
                 component: c,
-                mismatches: unexplained + contradicted,
+                mismatches: unexplained + contradicted(c),
             }
         })
         .filter(|c| c.mismatches <= tolerance)
@@ -159,6 +231,66 @@ pub struct Fault {
     pub status: Status,
 }
 
+/// What the probes said at one moment, kept sparse: the few that fail or say nothing
+/// usable are listed, every other probe passes. Questions about it cost what fails, not
+/// what is configured.
+#[derive(Debug, Clone, Default)]
+struct Observation {
+    /// Status by probe; `None` without data.
+    statuses: Vec<Option<Status>>,
+    /// Probes in partial or major outage.
+    failing: BTreeSet<usize>,
+    /// Probes that do not pass: failing, degraded or without data.
+    not_passing: BTreeSet<usize>,
+}
+
+impl Observation {
+    fn new(probes: usize) -> Observation {
+        Observation {
+            statuses: vec![None; probes],
+            failing: BTreeSet::new(),
+            not_passing: (0..probes).collect(),
+        }
+    }
+
+    fn of(statuses: &[Option<Status>], probes: usize) -> Observation {
+        let mut o = Observation::new(probes);
+        for (p, s) in statuses.iter().take(probes).enumerate() {
+            o.set(p, *s);
+        }
+        o
+    }
+
+    fn set(&mut self, p: usize, status: Option<Status>) {
+        let Some(slot) = self.statuses.get_mut(p) else {
+            return;
+        };
+        *slot = status;
+        if status.is_some_and(|s| s >= Status::PartialOutage) {
+            self.failing.insert(p);
+        } else {
+            self.failing.remove(&p);
+        }
+        if status == Some(Status::Operational) {
+            self.not_passing.remove(&p);
+        } else {
+            self.not_passing.insert(p);
+        }
+    }
+
+    /// How many probes of `column` pass.
+    fn passing_in(&self, column: &BTreeSet<usize>) -> usize {
+        if self.not_passing.len() < column.len() {
+            column.len() - self.not_passing.iter().filter(|p| column.contains(p)).count()
+        } else {
+            column
+                .iter()
+                .filter(|p| !self.not_passing.contains(p))
+                .count()
+        }
+    }
+}
+
 /// The faults behind the probes' current statuses (`statuses[p]` for probe `p`, `None`
 /// without data). A probe in partial or major outage fails, an operational one passes,
 /// a degraded one or one without data is left out. First the single-fault candidates
@@ -166,63 +298,57 @@ pub struct Fault {
 /// once), the component explaining most of what is left without contradicting a passing
 /// probe, then again for the rest. `tolerance` as in [`candidates`].
 pub fn faults(model: &Model, statuses: &[Option<Status>], tolerance: usize) -> Vec<Fault> {
-    let with = |f: fn(Status) -> bool| -> BTreeSet<usize> {
-        (0..model.probes.len())
-            .filter(|p| statuses.get(*p).copied().flatten().is_some_and(f))
-            .collect()
-    };
-    let failing = with(|s| s >= Status::PartialOutage);
-    let passing = with(|s| s == Status::Operational);
-    let columns: Vec<BTreeSet<usize>> = (0..model.components.len())
-        .map(|c| model.column(c))
-        .collect();
+    faults_in(
+        model,
+        &Observation::of(statuses, model.probes.len()),
+        tolerance,
+    )
+}
+
+/// [`faults`] of an observation. Only components some failing probe depends on can
+/// explain anything, so only they are scored.
+fn faults_in(model: &Model, seen: &Observation, tolerance: usize) -> Vec<Fault> {
+    let failing = &seen.failing;
+    let passing_in = |c: usize| seen.passing_in(model.column(c));
     let mut left = failing.clone();
     let mut out = Vec::new();
     while !left.is_empty() {
-        let observed: BTreeSet<usize> = passing.union(&left).copied().collect();
-        let single = candidates(model, &left, &observed, tolerance);
+        let touched = model.touched_by(&left);
+        let single = scored(model, &left, &passing_in, touched.clone(), tolerance);
+        let meets = |c: usize| model.column(c).intersection(&left);
         // Candidates that explain nothing (with a tolerance, a component no failing
         // probe depends on can score as well) are no cause.
-        let explains = |c: usize| columns[c].intersection(&left).next().is_some();
-        let best = single.iter().find(|c| explains(c.component));
+        let best = single.iter().find(|c| meets(c.component).next().is_some());
         let causes: Vec<usize> = match best {
             // Alternatives explain the same probes equally well; a candidate explaining
             // other probes is another fault, for a later round.
             Some(best) => single
                 .iter()
                 .filter(|c| c.mismatches == best.mismatches)
-                .filter(|c| {
-                    columns[c.component]
-                        .intersection(&left)
-                        .eq(columns[best.component].intersection(&left))
-                })
+                .filter(|c| meets(c.component).eq(meets(best.component)))
                 .map(|c| c.component)
                 .collect(),
             None => {
                 let score = |c: usize| {
-                    let explained = columns[c].intersection(&left).count();
-                    let contradicted = columns[c].intersection(&passing).count();
-                    (explained, std::cmp::Reverse(contradicted))
+                    let explained = meets(c).count();
+                    (explained, std::cmp::Reverse(passing_in(c)))
                 };
-                let usable = |c: &usize| {
-                    columns[*c].intersection(&passing).count() <= tolerance
-                        && columns[*c].intersection(&left).next().is_some()
-                };
+                // Every touched component explains something of what is left.
+                let usable = |c: &usize| passing_in(*c) <= tolerance;
                 // Components explaining the same probes equally well are alternatives;
                 // one explaining other probes is another fault, for a later round.
-                let Some(first) = (0..model.components.len())
+                let Some(first) = touched
+                    .iter()
+                    .copied()
                     .filter(usable)
                     .max_by_key(|c| (score(*c), std::cmp::Reverse(*c)))
                 else {
                     break;
                 };
-                let same = |c: &usize| {
-                    score(*c) == score(first)
-                        && columns[*c]
-                            .intersection(&left)
-                            .eq(columns[first].intersection(&left))
-                };
-                (0..model.components.len())
+                let same = |c: &usize| score(*c) == score(first) && meets(*c).eq(meets(first));
+                touched
+                    .iter()
+                    .copied()
                     .filter(usable)
                     .filter(same)
                     .collect()
@@ -230,26 +356,33 @@ pub fn faults(model: &Model, statuses: &[Option<Status>], tolerance: usize) -> V
         };
         let explained: BTreeSet<usize> = causes
             .iter()
-            .flat_map(|c| columns[*c].intersection(&left).copied())
+            .flat_map(|c| meets(*c).copied())
             .collect();
         if explained.is_empty() {
             break; // only flaky probes within the tolerance are left
         }
         left.retain(|p| !explained.contains(p));
-        let affected = (0..model.components.len())
+        // A component fails only through this fault when every failing probe naming it
+        // is explained; only components the explained probes name can.
+        let named: BTreeSet<usize> = explained
+            .iter()
+            .filter_map(|p| model.lists.get(*p))
+            .flatten()
+            .copied()
+            .collect();
+        let affected = named
+            .into_iter()
             .filter(|c| !causes.contains(c))
             .filter(|c| {
-                let mine: Vec<usize> = failing
+                model.listed_by[*c]
                     .iter()
-                    .copied()
-                    .filter(|p| model.lists[*p].contains(c))
-                    .collect();
-                !mine.is_empty() && mine.iter().all(|p| explained.contains(p))
+                    .filter(|p| failing.contains(p))
+                    .all(|p| explained.contains(p))
             })
             .collect();
         let status = explained
             .iter()
-            .filter_map(|p| statuses.get(*p).copied().flatten())
+            .filter_map(|p| seen.statuses.get(*p).copied().flatten())
             .max()
             .unwrap_or(Status::PartialOutage);
         out.push(Fault {
@@ -373,29 +506,25 @@ pub fn fold_detected(
     let tolerance = page.cause_tolerance;
     let after =
         chrono::Duration::from_std(page.detect_outages_after).unwrap_or(chrono::Duration::MAX);
+    // When each outage became a notice: the moment its cause is asked for.
+    let asked: Vec<chrono::DateTime<chrono::Utc>> = detected
+        .iter()
+        .map(|d| {
+            let end = d.outage.end.unwrap_or(now);
+            d.outage
+                .start
+                .checked_add_signed(after)
+                .unwrap_or(end)
+                .min(end - chrono::Duration::seconds(1))
+                .max(d.outage.start)
+        })
+        .collect();
+    let causes = causes_at(model, probe_lines, &detected, &asked, tolerance);
     let mut own: Vec<Detected> = Vec::new();
     let mut through: Vec<(String, Detected)> = Vec::new();
-    for d in detected {
-        let end = d.outage.end.unwrap_or(now);
-        let at = d
-            .outage
-            .start
-            .checked_add_signed(after)
-            .unwrap_or(end)
-            .min(end - chrono::Duration::seconds(1))
-            .max(d.outage.start);
-        let statuses: Vec<Option<Status>> =
-            probe_lines.iter().map(|segs| status_at(segs, at)).collect();
-        let me = model.components.iter().position(|c| *c == d.component);
-        let cause = faults(model, &statuses, tolerance)
-            .into_iter()
-            .find(|f| me.is_some_and(|m| f.affected.contains(&m)))
-            .and_then(|f| match f.causes[..] {
-                [c] => Some(model.components[c].clone()),
-                _ => None,
-            });
+    for (d, cause) in detected.into_iter().zip(causes) {
         match cause {
-            Some(c) => through.push((c, d)),
+            Some(c) => through.push((model.components[c].clone(), d)),
             None => own.push(d),
         }
     }
@@ -415,44 +544,104 @@ pub fn fold_detected(
             n.affects.push(d.component.clone());
         }
     };
-    let mut made: Vec<Detected> = Vec::new();
+    // Notices and covers by component, so each folding looks only at its cause's.
+    let mut notices: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, n) in own.iter().enumerate() {
+        notices.entry(n.component.clone()).or_default().push(i);
+    }
+    let mut covering: HashMap<&str, Vec<&Cover>> = HashMap::new();
+    for c in covers {
+        covering.entry(c.component.as_str()).or_default().push(c);
+    }
+    let own_count = own.len();
     for (cause, d) in through {
         let (start, end) = (d.outage.start, d.outage.end.unwrap_or(now));
         let overlaps = |n: &Detected| n.outage.start <= end && n.outage.end.unwrap_or(now) >= start;
-        if let Some(n) = own.iter_mut().find(|n| n.component == cause && overlaps(n)) {
-            widen(n, &d);
+        let mine = notices.get(&cause).map_or(&[][..], Vec::as_slice);
+        // The cause's own notices first, then the ones made for it.
+        if let Some(&i) = mine
+            .iter()
+            .filter(|i| **i < own_count)
+            .find(|i| overlaps(&own[**i]))
+        {
+            widen(&mut own[i], &d);
             continue;
         }
         // The same rule as for the cause's own outages: a post overlapping it covers it.
-        let covered = covers
-            .iter()
-            .any(|c| c.component == cause && c.from < end && c.until.is_none_or(|u| u > start));
+        let covered = covering.get(cause.as_str()).is_some_and(|cs| {
+            cs.iter()
+                .any(|c| c.from < end && c.until.is_none_or(|u| u > start))
+        });
         if covered {
             continue;
         }
-        match made
-            .iter_mut()
-            .find(|n| n.component == cause && overlaps(n))
+        match mine
+            .iter()
+            .filter(|i| **i >= own_count)
+            .find(|i| overlaps(&own[**i]))
         {
-            Some(n) => widen(n, &d),
+            Some(&i) => widen(&mut own[i], &d),
             None => {
                 let mut n = Detected {
-                    component: cause,
+                    component: cause.clone(),
                     outage: d.outage.clone(),
                     affects: Vec::new(),
                 };
                 widen(&mut n, &d);
-                made.push(n);
+                own.push(n);
+                notices.entry(cause).or_default().push(own.len() - 1);
             }
         }
     }
-    own.extend(made);
     for n in &mut own {
         n.affects
-            .sort_by_key(|c| model.components.iter().position(|x| x == c));
+            .sort_by_key(|c| model.component_index(c).unwrap_or(usize::MAX));
     }
     own.sort_by_key(|d| d.outage.start);
     own
+}
+
+/// For each detected outage, the one component outside it whose fault explains its
+/// failure at `asked[i]`, if there is one. The probes' timelines are swept once in time
+/// order, so each question costs what fails at that moment, not every probe.
+fn causes_at(
+    model: &Model,
+    probe_lines: &[Vec<Segment>],
+    detected: &[Detected],
+    asked: &[chrono::DateTime<chrono::Utc>],
+    tolerance: usize,
+) -> Vec<Option<usize>> {
+    // Every segment's start sets its probe's status and its end clears it; at one
+    // instant ends come first, so a segment starting where another ends wins (a status
+    // at `t` is the segment's with `from <= t < to`, as `status_at` has it).
+    let mut changes: Vec<(chrono::DateTime<chrono::Utc>, bool, usize, Option<Status>)> =
+        Vec::new();
+    for (p, segments) in probe_lines.iter().enumerate().take(model.probes.len()) {
+        for s in segments {
+            changes.push((s.from, true, p, s.status));
+            changes.push((s.to, false, p, None));
+        }
+    }
+    changes.sort_by_key(|(at, starts, _, _)| (*at, *starts));
+    let mut order: Vec<usize> = (0..detected.len()).collect();
+    order.sort_by_key(|i| asked[*i]);
+    let mut seen = Observation::new(model.probes.len());
+    let mut next = changes.into_iter().peekable();
+    let mut out = vec![None; detected.len()];
+    for i in order {
+        while let Some((_, _, p, status)) = next.next_if(|c| c.0 <= asked[i]) {
+            seen.set(p, status);
+        }
+        let me = model.component_index(&detected[i].component);
+        out[i] = faults_in(model, &seen, tolerance)
+            .into_iter()
+            .find(|f| me.is_some_and(|m| f.affected.contains(&m)))
+            .and_then(|f| match f.causes[..] {
+                [c] => Some(c),
+                _ => None,
+            });
+    }
+    out
 }
 
 /// What the probe set can and cannot tell.
@@ -494,7 +683,7 @@ fn candidate_rows(model: &Model) -> Vec<(Vec<usize>, BTreeSet<usize>)> {
 
 fn needs(model: &Model) -> Vec<Need> {
     let n = model.components.len();
-    let columns: Vec<BTreeSet<usize>> = (0..n).map(|c| model.column(c)).collect();
+    let columns: Vec<&BTreeSet<usize>> = (0..n).map(|c| model.column(c)).collect();
     let mut out: Vec<Need> = columns
         .iter()
         .enumerate()
@@ -573,7 +762,7 @@ fn exact_size(rows: &[BTreeSet<usize>], needs: &[Need], limit: usize) -> Option<
 /// Analyse a model. The exact optimum is searched for models of at most 20 components.
 pub fn analyze(model: &Model) -> Analysis {
     let n = model.components.len();
-    let columns: Vec<BTreeSet<usize>> = (0..n).map(|c| model.column(c)).collect();
+    let columns: Vec<&BTreeSet<usize>> = (0..n).map(|c| model.column(c)).collect();
     let undetectable: Vec<usize> = (0..n).filter(|c| columns[*c].is_empty()).collect();
     let mut indistinguishable: Vec<Vec<usize>> = Vec::new();
     let mut seen = vec![false; n];

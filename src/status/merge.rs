@@ -4,6 +4,7 @@
 //! Across regions: the quorum rule. Per component: the worst of its probes, then the overrides of
 //! open incidents and active maintenance.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -329,15 +330,25 @@ pub fn components(
     verdicts: &[ProbeVerdict],
     overrides: &[Override],
 ) -> Vec<ComponentVerdict> {
+    let by_component = config.probes_by_component();
+    let verdict_of: HashMap<&str, &ProbeVerdict> =
+        verdicts.iter().map(|v| (v.id.as_str(), v)).collect();
+    let mut declared_for: HashMap<&str, Vec<&Override>> = HashMap::new();
+    for o in overrides {
+        declared_for.entry(o.component.as_str()).or_default().push(o);
+    }
     let mut out = Vec::new();
     for component in &config.site.components {
-        let probes: Vec<&ProbeVerdict> = config
-            .probing
-            .probes
-            .iter()
-            .filter(|p| p.components.contains(&component.id))
-            .filter_map(|p| verdicts.iter().find(|v| v.id == p.id))
+        let probes: Vec<&ProbeVerdict> = by_component
+            .get(component.id.as_str())
+            .into_iter()
+            .flatten()
+            .filter_map(|p| config.probing.probes.get(*p))
+            .filter_map(|p| verdict_of.get(p.id.as_str()).copied())
             .collect();
+        let overrides = declared_for
+            .get(component.id.as_str())
+            .map_or(&[][..], Vec::as_slice);
         let measured = probes.iter().filter_map(|v| v.status).max();
         let mut regions = Vec::new();
         for region in &config.probing.regions {
@@ -351,7 +362,6 @@ pub fn components(
         }
         let declared = overrides
             .iter()
-            .filter(|o| o.component == component.id)
             .filter_map(|o| o.status)
             .max();
         let status = measured
@@ -369,9 +379,7 @@ pub fn components(
             status,
             monitored: !probes.is_empty(),
             no_data: !probes.is_empty() && measured.is_none(),
-            maintenance: overrides
-                .iter()
-                .any(|o| o.component == component.id && o.maintenance),
+            maintenance: overrides.iter().any(|o| o.maintenance),
             down_regions: regions
                 .iter()
                 .filter(|r| r.health == RegionHealth::Down)

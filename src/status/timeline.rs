@@ -418,18 +418,17 @@ pub fn histories_of(
     tz: Tz,
 ) -> Vec<ComponentHistory> {
     let from = now - Duration::days(REACH_DAYS);
+    let by_component = config.probes_by_component();
     config
         .site
         .components
         .iter()
         .map(|c| {
-            let probes: Vec<Vec<Segment>> = config
-                .probing
-                .probes
-                .iter()
-                .zip(probe_lines)
-                .filter(|(p, _)| p.components.contains(&c.id))
-                .map(|(_, segs)| segs.clone())
+            let probes: Vec<Vec<Segment>> = by_component
+                .get(c.id.as_str())
+                .into_iter()
+                .flatten()
+                .filter_map(|p| probe_lines.get(*p).cloned())
                 .collect();
             let segments = combine(&probes, from, now);
             ComponentHistory {
@@ -477,16 +476,22 @@ pub fn detected(
     now: DateTime<Utc>,
 ) -> Vec<Detected> {
     let after = Duration::from_std(after).unwrap_or(Duration::MAX);
+    let mut covering: std::collections::HashMap<&str, Vec<&Cover>> =
+        std::collections::HashMap::new();
+    for c in covers {
+        covering.entry(c.component.as_str()).or_default().push(c);
+    }
     let mut out = Vec::new();
     for h in histories {
+        let mine = covering.get(h.id.as_str()).map_or(&[][..], Vec::as_slice);
         for o in &h.outages {
             let end = o.end.unwrap_or(now);
             if end - o.start < after {
                 continue;
             }
-            let covered = covers.iter().any(|c| {
-                c.component == h.id && c.from < end && c.until.is_none_or(|u| u > o.start)
-            });
+            let covered = mine
+                .iter()
+                .any(|c| c.from < end && c.until.is_none_or(|u| u > o.start));
             if !covered {
                 out.push(Detected {
                     component: h.id.clone(),
