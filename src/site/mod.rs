@@ -94,8 +94,10 @@ fn day_view(
     words: &i18n::Strings,
 ) -> DayView {
     let t = &day.tally;
-    let date = day.date.format(&words.get("%-d %b %Y")).to_string();
-    let date = date.as_str();
+    let shown_date = day.date.format(&words.get("%-d %b %Y")).to_string();
+    // The sentence is made with `{date}` left in, then dated: days alike but for the
+    // date merge into one run on the home page.
+    let date = "{date}";
     let mut parts: Vec<String> = Vec::new();
     for (secs, what) in [
         (t.major_s, "major outage {duration}"),
@@ -123,17 +125,71 @@ fn day_view(
             ],
         ),
     };
-    match incidents {
-        0 => {}
-        1 => label.push_str(&words.get("; 1 incident")),
-        n => label.push_str(&words.fill("; {n} incidents", &[("n", &n.to_string())])),
-    }
+    let quiet_pattern = parts.is_empty().then(|| label.clone());
+    label.push_str(&incidents_words(incidents, words));
     DayView {
         date: day.date.format("%Y-%m-%d").to_string(),
         status,
-        label,
+        label: label.replace("{date}", &shown_date),
         downtime_s: t.downtime_s(),
+        quiet_pattern,
+        shown_date,
     }
+}
+
+/// "; 1 incident", "; {n} incidents", or nothing.
+fn incidents_words(n: usize, words: &i18n::Strings) -> String {
+    match n {
+        0 => String::new(),
+        1 => words.get("; 1 incident"),
+        n => words.fill("; {n} incidents", &[("n", &n.to_string())]),
+    }
+}
+
+/// The days as runs: consecutive days without downtime, with the same status and the
+/// same sentence but for the date and the incidents, merge into one, dated
+/// "{from} – {to}" and counting the incidents posted during it once each
+/// (`posts_between(first, last)`).
+fn runs_of(
+    days: &[DayView],
+    posts_between: &dyn Fn(chrono::NaiveDate, chrono::NaiveDate) -> usize,
+    words: &i18n::Strings,
+) -> Vec<RunView> {
+    let mut runs: Vec<(usize, usize)> = Vec::new();
+    for (i, d) in days.iter().enumerate() {
+        let alike = |j: usize| {
+            let p = &days[j];
+            p.status == d.status && p.quiet_pattern.is_some() && p.quiet_pattern == d.quiet_pattern
+        };
+        match runs.last_mut() {
+            Some((start, end)) if *end + 1 == i && alike(*start) => *end = i,
+            _ => runs.push((i, i)),
+        }
+    }
+    runs.into_iter()
+        .map(|(start, end)| {
+            let (first, last) = (&days[start], &days[end]);
+            let label = match &first.quiet_pattern {
+                Some(pattern) if end > start => {
+                    let span = words.fill(
+                        "{from} – {to}",
+                        &[("from", &first.shown_date), ("to", &last.shown_date)],
+                    );
+                    let posts = match (first.day(), last.day()) {
+                        (Some(a), Some(b)) => posts_between(a, b),
+                        _ => 0,
+                    };
+                    pattern.replace("{date}", &span) + &incidents_words(posts, words)
+                }
+                _ => first.label.clone(),
+            };
+            RunView {
+                status: first.status,
+                days: end - start + 1,
+                label,
+            }
+        })
+        .collect()
 }
 
 /// How many of `posts` were open on each of `days` (in the page's zone): from the day
@@ -141,7 +197,7 @@ fn day_view(
 /// today while it is open. `spans` holds each incident's days; maintenance has none.
 fn posts_per_day(
     posts: &[&Incident],
-    spans: &HashMap<*const Incident, (chrono::NaiveDate, Option<chrono::NaiveDate>)>,
+    spans: &IncidentDays,
     days: &[crate::status::timeline::Day],
 ) -> Vec<usize> {
     let mut counts = vec![0; days.len()];
@@ -269,6 +325,7 @@ pub fn assemble(inputs: &Inputs<'_>) -> Model {
     };
     let page_links = |ids: &[String]| ids.iter().map(page_link).collect::<Vec<_>>();
     let components = component_views(inputs, &catalogue, &tv, &page_links);
+    let compact = components.len() > COMPACT_OVER;
     let groups = group_views(config, &catalogue, &components);
 
     let names = component_names(config);
@@ -322,6 +379,7 @@ pub fn assemble(inputs: &Inputs<'_>) -> Model {
             .collect(),
         groups,
         components: components.into_iter().map(|(_, v)| v).collect(),
+        compact,
         active_incidents: pick(&|i| i.is_open_incident()),
         detected: detected_views(inputs, &names, &tv, &page_links),
         causes: inputs
@@ -432,6 +490,48 @@ fn region_view(
     }
 }
 
+/// Each incident's first day and the day of its resolution (none while open) in the
+/// page's zone; maintenance has none.
+type IncidentDays = HashMap<*const Incident, (chrono::NaiveDate, Option<chrono::NaiveDate>)>;
+
+/// [`IncidentDays`] of every incident, once for every bar of the page.
+fn incident_days(incidents: &[Incident], tz: Tz, now: DateTime<Utc>) -> IncidentDays {
+    incidents
+        .iter()
+        .filter(|i| i.kind == Kind::Incident)
+        .filter_map(|i| {
+            let day = |t: DateTime<Utc>| t.with_timezone(&tz).date_naive();
+            let start = day(i.started_at()?);
+            Some((std::ptr::from_ref(i), (start, i.resolved_at(now).map(day))))
+        })
+        .collect()
+}
+
+/// A component's day cells and, for the home page, its runs, with the incidents of
+/// `mine` counted on the days they were open.
+fn bars(
+    history: &ComponentHistory,
+    mine: &[&Incident],
+    spans: &IncidentDays,
+    words: &i18n::Strings,
+) -> (Vec<DayView>, Vec<RunView>) {
+    let counts = posts_per_day(mine, spans, &history.days);
+    let days: Vec<DayView> = history
+        .days
+        .iter()
+        .zip(counts)
+        .map(|(d, n)| day_view(d, n, words))
+        .collect();
+    let open_between = |from: chrono::NaiveDate, to: chrono::NaiveDate| {
+        mine.iter()
+            .filter_map(|i| spans.get(&std::ptr::from_ref(*i)))
+            .filter(|(start, end)| *start <= to && end.is_none_or(|e| e >= from))
+            .count()
+    };
+    let runs = runs_of(&days, &open_between, words);
+    (days, runs)
+}
+
 /// Every shown component's view with its group id, in file order.
 fn component_views(
     inputs: &Inputs<'_>,
@@ -445,18 +545,7 @@ fn component_views(
     let word = |w: &str| words.get(w);
     let posts = posts_by_component(inputs.incidents);
     let probes = config.probes_by_component();
-    // Each incident's first and last day in the page's zone, once for every bar.
-    let spans: HashMap<*const Incident, (chrono::NaiveDate, Option<chrono::NaiveDate>)> =
-        inputs
-            .incidents
-            .iter()
-            .filter(|i| i.kind == Kind::Incident)
-            .filter_map(|i| {
-                let day = |t: DateTime<Utc>| t.with_timezone(&tz).date_naive();
-                let start = day(i.started_at()?);
-                Some((std::ptr::from_ref(i), (start, i.resolved_at(inputs.now).map(day))))
-            })
-            .collect();
+    let spans = incident_days(inputs.incidents, tz, inputs.now);
     let mut components = Vec::new();
     for (i, (c, v)) in config
         .site
@@ -485,6 +574,7 @@ fn component_views(
             .filter_map(|p| config.probing.probes.get(*p))
             .map(|p| p.id.as_str())
             .collect();
+        let (days, runs) = history.map_or_else(Default::default, |h| bars(h, mine, &spans, words));
         components.push((
             c.group.clone(),
             ComponentView {
@@ -496,6 +586,10 @@ fn component_views(
                 monitored: v.monitored,
                 down_regions: v.down_regions.clone(),
                 unconfirmed: v.regions.iter().any(|r| r.unconfirmed.is_some()),
+                all_regions_up: v
+                    .regions
+                    .iter()
+                    .all(|r| r.health == RegionHealth::Up && r.unconfirmed.is_none()),
                 reporting: reporting(v, words),
                 since: v.since.map(tv),
                 regions: v
@@ -517,16 +611,8 @@ fn component_views(
                 uptime_90d: history
                     .and_then(|h| h.uptime.iter().find(|(w, _)| *w == "90d"))
                     .and_then(|(_, p)| p.map(percent)),
-                days: history
-                    .map(|h| {
-                        let counts = posts_per_day(mine, &spans, &h.days);
-                        h.days
-                            .iter()
-                            .zip(counts)
-                            .map(|(d, n)| day_view(d, n, words))
-                            .collect()
-                    })
-                    .unwrap_or_default(),
+                runs,
+                days,
                 path: format!("components/{}/", c.id),
                 chart_hours: {
                     let points = chart::hourly(inputs.states, &ids, inputs.now);

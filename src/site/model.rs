@@ -142,6 +142,10 @@ pub struct GroupEntry {
     pub members: Vec<String>,
 }
 
+/// Beyond this many shown components the home page is compact (see [`Model::compact`]):
+/// at 2,000 components the full one would weigh megabytes.
+pub const COMPACT_OVER: usize = 200;
+
 /// Everything a page template receives (as `site`), plus `root` (the relative path back
 /// to the site root, e.g. `../../`) and page-specific values.
 #[derive(Debug, Clone, Serialize)]
@@ -158,6 +162,9 @@ pub struct Model {
     pub groups: Vec<GroupView>,
     /// Every visible component, in file order.
     pub components: Vec<ComponentView>,
+    /// More than [`COMPACT_OVER`] components are shown: the home page lists each by name
+    /// and status only, and its bars, uptime and regions are on its own page.
+    pub compact: bool,
     /// Incidents not yet resolved, newest first.
     pub active_incidents: Vec<IncidentView>,
     /// Outages the probes saw that no post covers: going on, or ended in the last 24 h;
@@ -309,6 +316,9 @@ pub struct ComponentView {
     pub down_regions: Vec<String>,
     /// Whether a region's newest checks saw a change not confirmed yet.
     pub unconfirmed: bool,
+    /// Every region reports it up, confirmed: the home page then leaves its per-region
+    /// table to the component's own page.
+    pub all_regions_up: bool,
     /// "1 of 3 regions reporting" when some regions that probe it have no fresh data
     /// (their probers are not reporting), else null: the status stands on fewer voices.
     pub reporting: Option<String>,
@@ -323,6 +333,9 @@ pub struct ComponentView {
     pub uptime_90d: Option<String>,
     /// The last 90 days, oldest first; empty when no probe watches it.
     pub days: Vec<DayView>,
+    /// The same days with runs of alike quiet days merged (the home page's bars: each
+    /// run's text once, so 90 days cost a few cells, not 90).
+    pub runs: Vec<RunView>,
     /// Its page, relative to the site root: `components/<id>/`.
     pub path: String,
     /// Response time per hour for 7 days; null without data.
@@ -407,6 +420,19 @@ pub struct UptimeView {
     pub percent: Option<String>,
 }
 
+/// Consecutive days with the same status and the same sentence apart from the date, and
+/// no incident posted: one cell on the home page.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunView {
+    /// As [`DayView::status`]; also the CSS class.
+    pub status: DisplayStatus,
+    /// How many days it spans (1 to 90); its width (CSS class `w<days>`).
+    pub days: usize,
+    /// The sentence with the range of dates and the incidents posted during it, e.g.
+    /// "21 Oct 2026 – 17 Nov 2026: 100 % uptime, no downtime; 2 incidents".
+    pub label: String,
+}
+
 /// One day of a component's history.
 #[derive(Debug, Clone, Serialize)]
 pub struct DayView {
@@ -419,6 +445,20 @@ pub struct DayView {
     pub label: String,
     /// Seconds counted against uptime that day (partial outages weighted).
     pub downtime_s: f64,
+    /// The sentence with `{date}` left in and without its incidents, for a day without
+    /// downtime: such days in a row with the same pattern merge into one [`RunView`].
+    #[serde(skip)]
+    pub quiet_pattern: Option<String>,
+    /// The date as the sentence shows it.
+    #[serde(skip)]
+    pub shown_date: String,
+}
+
+impl DayView {
+    /// The day, from [`DayView::date`].
+    pub fn day(&self) -> Option<chrono::NaiveDate> {
+        chrono::NaiveDate::parse_from_str(&self.date, "%Y-%m-%d").ok()
+    }
 }
 
 /// A component as one region sees it.

@@ -281,7 +281,12 @@ impl Observation {
     /// How many probes of `column` pass.
     fn passing_in(&self, column: &BTreeSet<usize>) -> usize {
         if self.not_passing.len() < column.len() {
-            column.len() - self.not_passing.iter().filter(|p| column.contains(p)).count()
+            column.len()
+                - self
+                    .not_passing
+                    .iter()
+                    .filter(|p| column.contains(p))
+                    .count()
         } else {
             column
                 .iter()
@@ -354,10 +359,7 @@ fn faults_in(model: &Model, seen: &Observation, tolerance: usize) -> Vec<Fault> 
                     .collect()
             }
         };
-        let explained: BTreeSet<usize> = causes
-            .iter()
-            .flat_map(|c| meets(*c).copied())
-            .collect();
+        let explained: BTreeSet<usize> = causes.iter().flat_map(|c| meets(*c).copied()).collect();
         if explained.is_empty() {
             break; // only flaky probes within the tolerance are left
         }
@@ -614,8 +616,7 @@ fn causes_at(
     // Every segment's start sets its probe's status and its end clears it; at one
     // instant ends come first, so a segment starting where another ends wins (a status
     // at `t` is the segment's with `from <= t < to`, as `status_at` has it).
-    let mut changes: Vec<(chrono::DateTime<chrono::Utc>, bool, usize, Option<Status>)> =
-        Vec::new();
+    let mut changes: Vec<(chrono::DateTime<chrono::Utc>, bool, usize, Option<Status>)> = Vec::new();
     for (p, segments) in probe_lines.iter().enumerate().take(model.probes.len()) {
         for s in segments {
             changes.push((s.from, true, p, s.status));

@@ -335,7 +335,10 @@ pub fn components(
         verdicts.iter().map(|v| (v.id.as_str(), v)).collect();
     let mut declared_for: HashMap<&str, Vec<&Override>> = HashMap::new();
     for o in overrides {
-        declared_for.entry(o.component.as_str()).or_default().push(o);
+        declared_for
+            .entry(o.component.as_str())
+            .or_default()
+            .push(o);
     }
     let mut out = Vec::new();
     for component in &config.site.components {
@@ -360,10 +363,7 @@ pub fn components(
                 regions.push(view.clone());
             }
         }
-        let declared = overrides
-            .iter()
-            .filter_map(|o| o.status)
-            .max();
+        let declared = overrides.iter().filter_map(|o| o.status).max();
         let status = measured
             .into_iter()
             .chain(declared)

@@ -450,26 +450,44 @@ fn uptime_and_day_bars_come_from_the_consensus_timeline() {
     // 30 days of data = 2 592 000 s; downtime 7 200 + 0.3 × 3 600 = 8 280 s;
     // uptime 1 − 8 280 / 2 592 000 = 99.680 % → "99.68".
     assert!(web.contains("99.68 % uptime"), "{web}");
-    assert!(
-        web.contains("title=\"18 Nov 2026: 91.66 % uptime; major outage 2 h\""),
-        "{web}"
-    );
-    assert!(
-        web.contains("title=\"15 Nov 2026: 98.75 % uptime; partial outage 1 h\""),
-        "{web}"
-    );
-    assert!(web.contains("title=\"20 Oct 2026: no data\""), "{web}");
-    assert!(
-        web.contains("title=\"21 Oct 2026: 100 % uptime, no downtime\""),
-        "{web}"
-    );
+    // The component's page: one cell a day, its sentence once (the accessible name).
+    let page = t.read("site/components/web/index.html");
+    for day in [
+        "18 Nov 2026: 91.66 % uptime; major outage 2 h",
+        "15 Nov 2026: 98.75 % uptime; partial outage 1 h",
+        "20 Oct 2026: no data",
+        "21 Oct 2026: 100 % uptime, no downtime",
+    ] {
+        assert_eq!(
+            page.matches(&format!("role=\"img\" title=\"{day}\""))
+                .count(),
+            1,
+            "{day} in {page}"
+        );
+        assert!(
+            !page.contains(&format!(">{day}<")),
+            "no second, hidden copy"
+        );
+    }
+    assert_eq!(page.matches("<span class=\"day-").count(), 90);
+    // The home page: alike quiet days in a row are one cell as wide as they are.
+    for cell in [
+        "day-major_outage w1\" role=\"img\" title=\"18 Nov 2026: 91.66 % uptime; major outage 2 h\"",
+        "day-partial_outage w1\" role=\"img\" title=\"15 Nov 2026: 98.75 % uptime; partial outage 1 h\"",
+        "day-no_data w59\" role=\"img\" title=\"23 Aug 2026 – 20 Oct 2026: no data\"",
+        "day-operational w25\" role=\"img\" title=\"21 Oct 2026 – 14 Nov 2026: 100 % uptime, no downtime\"",
+        "day-operational w2\" role=\"img\" title=\"16 Nov 2026 – 17 Nov 2026: 100 % uptime, no downtime\"",
+        "day-operational w2\" role=\"img\" title=\"19 Nov 2026 – 20 Nov 2026: 100 % uptime, no downtime\"",
+    ] {
+        assert!(web.contains(cell), "{cell} in {web}");
+    }
+    assert_eq!(web.matches("role=\"img\"").count(), 6, "{web}");
     // The windows: 24 h clean; 7 d = 1 − 8 280 / 604 800 = 98.63 %; 30 d and 90 d as
     // above (no data before 21 Oct is left out).
     assert!(
         web.contains("24h 100 % · 7d 98.63 % · 30d 99.68 % · 90d 99.68 %"),
         "{web}"
     );
-    assert_eq!(web.matches("class=\"cell ").count(), 90);
     let badge = t.read("site/badges/uptime/web.svg");
     assert!(
         badge.contains("<title>Website uptime: 99.68 %</title>"),
@@ -1030,4 +1048,38 @@ fn a_fault_in_a_component_under_maintenance_is_the_maintenance() {
         "the database's planned outage, and what it takes down, is the maintenance"
     );
     assert!(html.contains("Affected by <a href=\"components/db/\">Database</a>"));
+}
+
+#[test]
+fn a_page_of_more_than_200_components_lists_them_compactly() {
+    // 200 components get the full home page; 201 a compact one, each component with a
+    // link to its page (where its bars and regions are) and its status.
+    for (n, compact) in [(200, false), (201, true)] {
+        let t = project_with(
+            "  - id: web-home\n    kind: http\n    url: https://www.test/\n    components: [c0]\n    interval: 30s\n",
+            &["r1"],
+        );
+        let components: String = (0..n)
+            .map(|i| format!("  - id: c{i}\n    name: Service {i}\n    description: Number {i}.\n"))
+            .collect();
+        t.write(
+            "components.yaml",
+            &format!("page:\n  title: Test Status\n  base_url: https://status.test\ncomponents:\n{components}"),
+        );
+        region(&t, "r1", 10, &[("web-home", &[U, U, U])]);
+        let out = t.run(&["build", "--now", NOW]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let html = t.read("site/index.html");
+        assert_eq!(html.matches("<li class=\"component ").count(), n);
+        assert!(
+            html.contains("<a class=\"cname\" href=\"components/c200/\">Service 200</a>")
+                == compact
+        );
+        // The full page has bars and descriptions on the home page; the compact one
+        // leaves them to each component's page.
+        assert_eq!(html.contains("class=\"bars\""), !compact, "n = {n}");
+        assert_eq!(html.contains("Number 0."), !compact, "n = {n}");
+        let page = t.read("site/components/c0/index.html");
+        assert!(page.contains("class=\"bars\"") && page.contains("Number 0."));
+    }
 }
