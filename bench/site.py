@@ -2,22 +2,33 @@
 """Site benchmarks on a generated project: 100 components, 2,000 incident posts, three
 regions of state with history. Everything stays on this machine.
 
-  build   `pharos build` of the whole site: wall time (median of --runs).
-  sizes   builds at three sizes (100/2,000, 250/5,000 and 500/10,000 components/posts):
-          wall time and time per post, to show the cost grows linearly (issue 5:
-          <= 1 s and <= 5 s), and the gzipped index.html of 50 components (<= 30 KB).
-  watch   `pharos watch` running; one incident file is edited: time from the write to
-          the new page in site/ (target <= 200 ms, issue 6), median of --runs edits.
+  build   `pharos build` of the 100 x 2,000 project: CPU seconds, wall seconds and peak
+          RSS (medians of --runs), files and bytes written, index.html raw and gzipped
+          (issue 22: <= 0.5 CPU-s, index <= 200 KB and <= 30 KB gzipped).
+  sizes   builds at 100 x 2,000, 500 x 10,000, 1,000 x 20,000 and 2,000 x 50,000
+          (components x posts, or --sizes): the same figures per size and the growth
+          exponent between sizes (issue 22: 2,000 x 50,000 <= 30 CPU-s and <= 2 GB,
+          exponent from 500 x 10,000 <= 1.2; the compact home page <= 150 KB gzipped).
+  watch   `pharos watch` running; one post is edited: time from the write to the new
+          page in site/ and the files the rebuild wrote (issue 22: <= 100 ms), median of
+          --runs edits.
 
-Usage: bench/site.py [build|sizes|watch|all] [--runs 7] [--keep DIR]
+Projects: components in groups of 10 (the first of each a dependency of the others),
+one probe each, posts over two years (1 in 10 a maintenance), three regions' state with
+90 days of history (outages seen everywhere, blips seen by one region, group outages).
+
+Usage: bench/site.py [build|sizes|watch|all] [--runs 5] [--keep DIR] [--work DIR]
+                     [--sizes 500x10000,2000x50000]
 Needs a release build (made if missing).
 """
 
 import argparse
 import datetime as dt
 import gzip
+import math
 import os
 import random
+import re
 import shutil
 import statistics
 import subprocess
@@ -181,49 +192,68 @@ def ensure_binary():
         subprocess.run(["cargo", "build", "--release"], cwd=ROOT, check=True)
 
 
-def bench_build(dir, runs):
-    times = []
+def measure(dir, runs):
+    """Build `dir` `runs` times; medians of CPU seconds (user + system, from wait4), wall
+    seconds and peak RSS, with the files and bytes written."""
+    cpu, wall, rss = [], [], []
     for _ in range(runs):
         t = time.perf_counter()
-        subprocess.run([BIN, "--root", dir, "build", "--now", iso(NOW)], check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        times.append((time.perf_counter() - t) * 1000)
-    files = sum(len(f) for _, _, f in os.walk(os.path.join(dir, "site")))
-    print(f"BUILD {COMPONENTS} components, {INCIDENTS} incidents, {files} files: "
-          f"median {statistics.median(times):.0f} ms over {runs} runs (min {min(times):.0f}, max {max(times):.0f})")
+        proc = subprocess.Popen([BIN, "--root", dir, "build", "--now", iso(NOW)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall.append(time.perf_counter() - t)
+        if status != 0:
+            raise SystemExit(f"build of {dir} failed ({status})")
+        cpu.append(usage.ru_utime + usage.ru_stime)
+        rss.append(usage.ru_maxrss / 1024)
+    files = 0
+    size = 0
+    for root, _, names in os.walk(os.path.join(dir, "site")):
+        files += len(names)
+        size += sum(os.path.getsize(os.path.join(root, n)) for n in names)
+    index = open(os.path.join(dir, "site", "index.html"), "rb").read()
+    return {
+        "cpu": statistics.median(cpu), "wall": statistics.median(wall),
+        "rss": statistics.median(rss), "files": files, "bytes": size,
+        "index": len(index), "index_gz": len(gzip.compress(index, 9)),
+    }
 
 
-def bench_sizes(runs):
+def bench_build(dir, runs):
+    m = measure(dir, runs)
+    print(f"BUILD {COMPONENTS} x {INCIDENTS}: median {m['cpu']:.2f} CPU-s, {m['wall']:.2f} s wall, "
+          f"{m['rss']:.0f} MB peak RSS over {runs} runs; {m['files']} files, "
+          f"{m['bytes'] / 2**20:.1f} MiB; index.html {m['index'] / 1000:.1f} KB, "
+          f"{m['index_gz'] / 1000:.1f} KB gzipped (targets: <= 0.5 CPU-s; index <= 200 KB, <= 30 KB gzipped)")
+
+
+SIZES = [(100, 2000), (500, 10000), (1000, 20000), (2000, 50000)]
+
+
+def bench_sizes(runs, sizes=SIZES, work=None):
+    """Each size generated and built `runs` times; the growth exponent between sizes is
+    log(cpu ratio) / log(work ratio), with work = components + posts."""
     rows = []
-    for comps, posts in [(100, 2000), (250, 5000), (500, 10000)]:
-        dir = tempfile.mkdtemp(prefix="pharos-bench-size-")
+    for comps, posts in sizes:
+        dir = tempfile.mkdtemp(prefix="pharos-bench-size-", dir=work)
         try:
             generate(dir, comps, posts)
-            times = []
-            for _ in range(runs):
-                t = time.perf_counter()
-                subprocess.run([BIN, "--root", dir, "build", "--now", iso(NOW)], check=True,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                times.append((time.perf_counter() - t) * 1000)
-            med = statistics.median(times)
-            rows.append((comps, posts, med))
-            print(f"SIZE {comps} components, {posts} posts: median {med:.0f} ms over {runs} runs "
-                  f"({med / posts * 1000:.0f} µs per post)")
+            m = measure(dir, runs)
+            rows.append((comps, posts, m))
+            print(f"SIZE {comps} x {posts}: {m['cpu']:.2f} CPU-s, {m['wall']:.2f} s wall, "
+                  f"{m['rss']:.0f} MB peak RSS (medians of {runs}); {m['files']} files, "
+                  f"{m['bytes'] / 2**20:.0f} MiB; index.html {m['index'] / 1000:.0f} KB, "
+                  f"{m['index_gz'] / 1000:.1f} KB gzipped", flush=True)
         finally:
             shutil.rmtree(dir, ignore_errors=True)
-    base = rows[0][2] / rows[0][1]
-    print("  growth per post relative to the smallest: " +
-          ", ".join(f"{r[2] / r[1] / base:.2f}×" for r in rows))
-    dir = tempfile.mkdtemp(prefix="pharos-bench-index-")
-    try:
-        generate(dir, 50, 200)
-        subprocess.run([BIN, "--root", dir, "build", "--now", iso(NOW)], check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        raw = open(os.path.join(dir, "site", "index.html"), "rb").read()
-        print(f"INDEX 50 components with 90-day bars: {len(raw) / 1000:.1f} KB, "
-              f"{len(gzip.compress(raw, 9)) / 1000:.1f} KB gzipped (target <= 30 KB)")
-    finally:
-        shutil.rmtree(dir, ignore_errors=True)
+    for (c0, p0, m0), (c1, p1, m1) in zip(rows, rows[1:]):
+        k = math.log(m1["cpu"] / m0["cpu"]) / math.log((c1 + p1) / (c0 + p0))
+        print(f"  growth {c0} x {p0} -> {c1} x {p1}: CPU x{m1['cpu'] / m0['cpu']:.2f} "
+              f"for x{(c1 + p1) / (c0 + p0):.2f} the work: exponent {k:.2f}")
+    if len(rows) > 2:
+        (c0, p0, m0), (c1, p1, m1) = rows[1], rows[-1]
+        k = math.log(m1["cpu"] / m0["cpu"]) / math.log((c1 + p1) / (c0 + p0))
+        print(f"  growth {c0} x {p0} -> {c1} x {p1}: exponent {k:.2f} (target <= 1.2)")
 
 
 def bench_watch(dir, names, runs):
@@ -236,6 +266,7 @@ def bench_watch(dir, names, runs):
             raise SystemExit(f"watch did not build: {line!r}")
         proc.stdout.readline()  # "watching …"
         latencies = []
+        written = []
         for n in range(runs):
             name = names[-1 - n]
             slug = name[:-3]
@@ -261,9 +292,12 @@ def bench_watch(dir, names, runs):
                     raise SystemExit("the edit never reached the site")
                 time.sleep(0.001)
             latencies.append((time.perf_counter() - t) * 1000)
-            proc.stdout.readline()
-        print(f"WATCH edit of one incident → new page in site/: median {statistics.median(latencies):.0f} ms "
-              f"over {runs} edits (min {min(latencies):.0f}, max {max(latencies):.0f}); target <= 200 ms")
+            line = proc.stdout.readline()
+            m = re.search(r"\((\d+) written\)", line)
+            written.append(int(m.group(1)) if m else -1)
+        print(f"WATCH {COMPONENTS} x {INCIDENTS}, edit of one post → new page in site/: median "
+              f"{statistics.median(latencies):.0f} ms over {runs} edits (min {min(latencies):.0f}, "
+              f"max {max(latencies):.0f}); files written per rebuild: {written} (target <= 100 ms)")
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -272,13 +306,19 @@ def bench_watch(dir, names, runs):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("what", nargs="?", default="all", choices=["build", "sizes", "watch", "all"])
-    ap.add_argument("--runs", type=int, default=7)
+    ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--keep", help="generate the project into this folder and keep it")
+    ap.add_argument("--work", help="folder for the generated projects (e.g. /dev/shm: "
+                    "a tmpfs takes the disk out of the figures)")
+    ap.add_argument("--sizes", help="components x posts, comma separated, e.g. 500x10000,2000x50000")
     args = ap.parse_args()
     ensure_binary()
+    sizes = SIZES
+    if args.sizes:
+        sizes = [tuple(int(n) for n in s.split("x")) for s in args.sizes.split(",")]
     if args.what == "sizes":
-        return bench_sizes(args.runs)
-    dir = args.keep or tempfile.mkdtemp(prefix="pharos-bench-site-")
+        return bench_sizes(args.runs, sizes, args.work)
+    dir = args.keep or tempfile.mkdtemp(prefix="pharos-bench-site-", dir=args.work)
     os.makedirs(dir, exist_ok=True)
     try:
         names = generate(dir)
@@ -287,7 +327,7 @@ def main():
         if args.what in ("watch", "all"):
             bench_watch(dir, names, args.runs)
         if args.what == "all":
-            bench_sizes(args.runs)
+            bench_sizes(args.runs, sizes, args.work)
     finally:
         if not args.keep:
             shutil.rmtree(dir, ignore_errors=True)

@@ -63,8 +63,9 @@ pub(crate) fn report_rebuild(
 ) {
     match result {
         Ok(r) => outln!(
-            "rebuilt {} files in {} ms after the change ({})",
+            "rebuilt {} files ({} written) in {} ms after the change ({})",
             r.files,
+            r.written,
             since_change.as_millis(),
             r.decision.headline
         ),

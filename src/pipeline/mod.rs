@@ -246,8 +246,11 @@ impl Snapshot {
 /// What a build produced.
 #[derive(Debug)]
 pub struct Report {
-    /// Files written.
+    /// Files in the site.
     pub files: usize,
+    /// Files written to disk: all of them for a new tree, only the ones that changed
+    /// when a rebuild loop reuses its spare tree.
+    pub written: usize,
     /// What the build decided.
     pub decision: Decision,
 }
@@ -286,12 +289,16 @@ pub fn build(project: &Project, clock: Clock, options: Options<'_>) -> Result<Re
     snapshot.warn_of_clock_skew(clock.now);
     let progress = options.progress.unwrap_or(&|_, _| {});
     let (files, decision) = render(project, &snapshot, clock.now, progress)?;
-    match trees {
+    let written = match trees {
         Some(trees) => render::output::publish_reusing(&project.site_dir(), &files, trees)?,
-        None => render::output::publish(&project.site_dir(), &files)?,
-    }
+        None => {
+            render::output::publish(&project.site_dir(), &files)?;
+            files.len()
+        }
+    };
     Ok(Report {
         files: files.len(),
+        written,
         decision,
     })
 }

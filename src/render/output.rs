@@ -45,11 +45,12 @@ fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
 }
 
 /// [`publish`], reusing the spare tree of the previous build when `trees` knows it.
+/// Returns how many files were written.
 pub fn publish_reusing(
     site_dir: &Path,
     files: &[(String, Vec<u8>)],
     trees: &mut Trees,
-) -> Result<()> {
+) -> Result<usize> {
     let manifest: HashMap<String, u64> = files
         .iter()
         .map(|(p, c)| (p.clone(), content_hash(c)))
@@ -59,10 +60,12 @@ pub fn publish_reusing(
         && spare.is_dir()
         && site_dir.is_dir()
     {
+        let mut written = 0;
         for (rel, content) in files {
             if old.get(rel) == manifest.get(rel) {
                 continue;
             }
+            written += 1;
             let path = spare.join(rel);
             if let Some(dir) = path.parent() {
                 std::fs::create_dir_all(dir)
@@ -93,7 +96,7 @@ pub fn publish_reusing(
         if exchange(&spare, site_dir).is_ok() {
             trees.spare = trees.current.take();
             trees.current = Some(manifest);
-            return Ok(());
+            return Ok(written);
         }
     }
     // A whole new tree; the previous site becomes the spare.
@@ -108,7 +111,7 @@ pub fn publish_reusing(
         None => None,
     };
     trees.current = Some(manifest);
-    Ok(())
+    Ok(files.len())
 }
 
 /// Write `files` (relative path, content) as the new `site_dir`.
