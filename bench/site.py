@@ -268,7 +268,7 @@ def bench_watch(dir, names, runs):
         latencies = []
         written = []
         for n in range(runs):
-            name = names[-1 - n]
+            name = [m for m in names if "-incident-" in m][-1 - n]
             slug = name[:-3]
             page = os.path.join(dir, "site", "incidents", slug, "index.html")
             marker = f"Edit number {n} of the benchmark."
