@@ -596,8 +596,7 @@ pub fn fold_detected(
         }
     }
     for n in &mut own {
-        n.affects
-            .sort_by_key(|c| model.component_index(c).unwrap_or(usize::MAX));
+        n.affects.sort_by_key(|c| model.component_index(c));
     }
     own.sort_by_key(|d| d.outage.start);
     own
