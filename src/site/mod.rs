@@ -260,7 +260,6 @@ pub fn unconfirmed_words(u: &crate::status::merge::Unconfirmed, words: &i18n::St
     )
 }
 
-/// The probes that exercise a component.
 /// Each component's name by id (the first, should ids repeat), looked up once.
 fn component_names(config: &Config) -> HashMap<&str, &str> {
     let mut names = HashMap::new();
