@@ -134,6 +134,7 @@ fn day_view(
         downtime_s: t.downtime_s(),
         quiet_pattern,
         shown_date,
+        day: day.date,
     }
 }
 
@@ -175,10 +176,7 @@ fn runs_of(
                         "{from} – {to}",
                         &[("from", &first.shown_date), ("to", &last.shown_date)],
                     );
-                    let posts = match (first.day(), last.day()) {
-                        (Some(a), Some(b)) => posts_between(a, b),
-                        _ => 0,
-                    };
+                    let posts = posts_between(first.day, last.day);
                     pattern.replace("{date}", &span) + &incidents_words(posts, words)
                 }
                 _ => first.label.clone(),

@@ -452,13 +452,9 @@ pub struct DayView {
     /// The date as the sentence shows it.
     #[serde(skip)]
     pub shown_date: String,
-}
-
-impl DayView {
-    /// The day, from [`DayView::date`].
-    pub fn day(&self) -> Option<chrono::NaiveDate> {
-        chrono::NaiveDate::parse_from_str(&self.date, "%Y-%m-%d").ok()
-    }
+    /// The day itself.
+    #[serde(skip)]
+    pub day: chrono::NaiveDate,
 }
 
 /// A component as one region sees it.

@@ -11,7 +11,7 @@ use std::collections::{BTreeSet, HashMap};
 use serde::Serialize;
 
 use super::Status;
-use super::timeline::{Cover, Detected, Segment};
+use super::timeline::{Cover, Covers, Detected, Segment};
 use crate::config::Config;
 
 /// The dependency matrix: for each probe, the set of components it depends on, and its
@@ -551,10 +551,7 @@ pub fn fold_detected(
     for (i, n) in own.iter().enumerate() {
         notices.entry(n.component.clone()).or_default().push(i);
     }
-    let mut covering: HashMap<&str, Vec<&Cover>> = HashMap::new();
-    for c in covers {
-        covering.entry(c.component.as_str()).or_default().push(c);
-    }
+    let covers = Covers::new(covers);
     let own_count = own.len();
     for (cause, d) in through {
         let (start, end) = (d.outage.start, d.outage.end.unwrap_or(now));
@@ -570,11 +567,7 @@ pub fn fold_detected(
             continue;
         }
         // The same rule as for the cause's own outages: a post overlapping it covers it.
-        let covered = covering.get(cause.as_str()).is_some_and(|cs| {
-            cs.iter()
-                .any(|c| c.from < end && c.until.is_none_or(|u| u > start))
-        });
-        if covered {
+        if covers.covered(&cause, start, end) {
             continue;
         }
         match mine

@@ -467,6 +467,29 @@ pub struct Detected {
     pub affects: Vec<String>,
 }
 
+/// The covers by component, so asking whether a post covers an outage costs that
+/// component's posts, not every post.
+pub struct Covers<'a>(std::collections::HashMap<&'a str, Vec<&'a Cover>>);
+
+impl<'a> Covers<'a> {
+    /// Index `covers` by component.
+    pub fn new(covers: &'a [Cover]) -> Covers<'a> {
+        let mut by: std::collections::HashMap<&str, Vec<&Cover>> = std::collections::HashMap::new();
+        for c in covers {
+            by.entry(c.component.as_str()).or_default().push(c);
+        }
+        Covers(by)
+    }
+
+    /// Whether a cover of `component` overlaps `start`..`end`.
+    pub fn covered(&self, component: &str, start: DateTime<Utc>, end: DateTime<Utc>) -> bool {
+        self.0.get(component).is_some_and(|cs| {
+            cs.iter()
+                .any(|c| c.from < end && c.until.is_none_or(|u| u > start))
+        })
+    }
+}
+
 /// Outages of at least `after` (ongoing ones: lasting that long by `now`) that no cover
 /// of their component overlaps, oldest first. A post written later folds the notice in.
 pub fn detected(
@@ -476,23 +499,15 @@ pub fn detected(
     now: DateTime<Utc>,
 ) -> Vec<Detected> {
     let after = Duration::from_std(after).unwrap_or(Duration::MAX);
-    let mut covering: std::collections::HashMap<&str, Vec<&Cover>> =
-        std::collections::HashMap::new();
-    for c in covers {
-        covering.entry(c.component.as_str()).or_default().push(c);
-    }
+    let covers = Covers::new(covers);
     let mut out = Vec::new();
     for h in histories {
-        let mine = covering.get(h.id.as_str()).map_or(&[][..], Vec::as_slice);
         for o in &h.outages {
             let end = o.end.unwrap_or(now);
             if end - o.start < after {
                 continue;
             }
-            let covered = mine
-                .iter()
-                .any(|c| c.from < end && c.until.is_none_or(|u| u > o.start));
-            if !covered {
+            if !covers.covered(&h.id, o.start, end) {
                 out.push(Detected {
                     component: h.id.clone(),
                     outage: o.clone(),
