@@ -67,11 +67,16 @@ impl Nesting {
 pub fn render(markdown: &str) -> String {
     let mut out = String::with_capacity(markdown.len() * 3 / 2);
     html::push_html(&mut out, Parser::new_ext(markdown, options()));
-    ammonia::Builder::default()
-        .link_rel(Some("noopener noreferrer"))
-        .clean(&out)
-        .to_string()
+    SANITISER.clean(&out).to_string()
 }
+
+/// The sanitiser's rules, made once: building them (sets of tags, attributes and URL
+/// schemes) cost more than cleaning a short update.
+static SANITISER: std::sync::LazyLock<ammonia::Builder<'static>> = std::sync::LazyLock::new(|| {
+    let mut b = ammonia::Builder::default();
+    b.link_rel(Some("noopener noreferrer"));
+    b
+});
 
 /// Markdown to plain text, for feed titles and summaries that must not carry markup.
 pub fn plain_text(markdown: &str) -> String {

@@ -100,14 +100,21 @@ impl Snapshot {
 
     /// [`Snapshot::load`], reusing posts parsed before whose text did not change.
     pub fn load_cached(project: &Project, cache: &mut incident::ParseCache) -> Result<Snapshot> {
+        let started = std::time::Instant::now();
         let config = config::load(&project.components_file(), &project.probes_file())?;
         let ids = config.site.component_ids();
+        let configured = started.elapsed();
         let incidents =
             incident::load_dir_cached(&project.incidents_dir(), "incidents", Some(&ids), cache)?;
+        let posts = started.elapsed();
         let (states, skipped) = project
             .store()?
             .read_all_blocking()
             .context("reading region state")?;
+        tracing::debug!(
+            "load: config in {configured:.1?}, posts by {posts:.1?}, state by {:.1?}",
+            started.elapsed()
+        );
         for problem in &skipped {
             tracing::warn!("left out, its region shows no data: {problem}");
         }
@@ -281,37 +288,44 @@ pub fn build(project: &Project, clock: Clock, options: Options<'_>) -> Result<Re
         Some(k) => (Some(&mut k.trees), &mut k.incidents),
         None => (None, &mut fresh),
     };
+    let started = std::time::Instant::now();
     let snapshot = Snapshot::load_cached(project, cache)?;
+    let loaded = started.elapsed();
     let dated = incident::future_updates(&snapshot.incidents, clock.now);
     if !dated.is_empty() {
         return Err(config::Problems(dated).into());
     }
     snapshot.warn_of_clock_skew(clock.now);
     let progress = options.progress.unwrap_or(&|_, _| {});
-    let (files, decision) = render(project, &snapshot, clock.now, progress)?;
-    let written = match trees {
-        Some(trees) => render::output::publish_reusing(&project.site_dir(), &files, trees)?,
-        None => {
-            render::output::publish(&project.site_dir(), &files)?;
-            files.len()
-        }
-    };
+    let mut output = render::output::Output::start(&project.site_dir(), trees)?;
+    let decision = render(project, &snapshot, clock.now, progress, &mut |path, bytes| {
+        output.put(path, bytes)
+    })?;
+    let rendered = started.elapsed();
+    let written = output.finish()?;
+    tracing::debug!(
+        "build: loaded in {loaded:.1?}, rendered and written by {rendered:.1?}, in place by {:.1?}",
+        started.elapsed()
+    );
     Ok(Report {
-        files: files.len(),
-        written,
+        files: written.files,
+        written: written.written,
         decision,
     })
 }
 
-/// Every file of the site at `now`, in memory, and what was decided.
+/// Every file of the site at `now`, into `out` as it is made, and what was decided.
 fn render(
     project: &Project,
     snapshot: &Snapshot,
     now: DateTime<Utc>,
     progress: &dyn Fn(u64, u64),
-) -> Result<(render::Files, Decision)> {
+    out: &mut render::Sink<'_>,
+) -> Result<Decision> {
+    let started = std::time::Instant::now();
     let decision = snapshot.decide(now);
     let history = snapshot.history(now);
+    let decided = started.elapsed();
     let config = &snapshot.config;
     let theme = config.site.page.theme.as_deref();
     let strings = site::i18n::Strings::load(
@@ -331,18 +345,24 @@ fn render(
         states: &snapshot.states,
         strings: &strings,
     });
-    let tera = render::templates::load(&project.themes_dir(), theme)?;
+    let assembled = started.elapsed();
+    let (tera, reads) = render::templates::load(&project.themes_dir(), theme)?;
     let theme_static = theme.map(|t| project.themes_dir().join(t).join("static"));
-    let mut files = render::render(&tera, &model, theme_static.as_deref(), progress)?;
-    files.extend(render::api::files(&model, &snapshot.incidents));
-    files.extend(render::feeds::files(
-        config,
-        &snapshot.incidents,
-        &history.detected,
-        now,
-    ));
-    files.extend(render::badges::files(&model));
-    Ok((files, decision))
+    render::render(&tera, &reads, &model, theme_static.as_deref(), progress, out)?;
+    let pages = started.elapsed();
+    for (path, bytes) in render::api::files(&model, &snapshot.incidents) {
+        out(&path, &bytes)?;
+    }
+    render::feeds::files(config, &snapshot.incidents, &history.detected, now, out)?;
+    for (path, bytes) in render::badges::files(&model) {
+        out(&path, &bytes)?;
+    }
+    tracing::debug!(
+        "render: decided in {decided:.1?}, assembled by {assembled:.1?}, pages by {pages:.1?}, \
+         feeds, API and badges by {:.1?}",
+        started.elapsed()
+    );
+    Ok(decision)
 }
 
 /// Send every feed item due as of `now` to the announcement targets, exactly once each
@@ -376,7 +396,7 @@ pub fn preflight(
 ) -> Vec<config::Problem> {
     let components = config::COMPONENTS_FILE;
     let mut problems = incident::future_updates(&snapshot.incidents, now);
-    if let Err(e) = render(project, snapshot, now, &|_, _| {}) {
+    if let Err(e) = render(project, snapshot, now, &|_, _| {}, &mut |_, _| Ok(())) {
         problems.push(config::Problem::new(
             components,
             None,

@@ -426,13 +426,13 @@ pub fn files(
     incidents: &[Incident],
     detected: &[Detected],
     now: DateTime<Utc>,
-) -> Vec<(String, Vec<u8>)> {
+    out: &mut super::Sink<'_>,
+) -> anyhow::Result<()> {
     let page = &config.site.page;
     let base = &page.base_url;
     let mut all = items(base, incidents, now);
     all.extend(detected_items(config, detected, now));
     all.sort_by(|a, b| b.published.cmp(&a.published).then(a.id.cmp(&b.id)));
-    let mut out = Vec::new();
     let page_channel = |name: &str| Channel {
         title: format!("{} — incident history", page.title),
         description: page
@@ -450,16 +450,16 @@ pub fn files(
     {
         let ch = page_channel("history");
         let list = &all[..all.len().min(MAX_ITEMS)];
-        out.push(("history.rss".to_string(), rss(&ch, list).into_bytes()));
-        out.push(("history.atom".to_string(), atom(&ch, list).into_bytes()));
+        out("history.rss", rss(&ch, list).as_bytes())?;
+        out("history.atom", atom(&ch, list).as_bytes())?;
     }
-    let mut emit = |dir: &str, ch: Channel<'_>, list: &[Item]| {
+    let mut emit = |dir: &str, ch: Channel<'_>, list: &[Item]| -> anyhow::Result<()> {
         let list = &list[..list.len().min(MAX_ITEMS)];
-        out.push((format!("{dir}feed.rss"), rss(&ch, list).into_bytes()));
-        out.push((format!("{dir}feed.atom"), atom(&ch, list).into_bytes()));
-        out.push((format!("{dir}feed.json"), json(&ch, list).into_bytes()));
+        out(&format!("{dir}feed.rss"), rss(&ch, list).as_bytes())?;
+        out(&format!("{dir}feed.atom"), atom(&ch, list).as_bytes())?;
+        out(&format!("{dir}feed.json"), json(&ch, list).as_bytes())
     };
-    emit("", page_channel("feed"), &all);
+    emit("", page_channel("feed"), &all)?;
     // Each component's newest items, found in one pass over all of them (newest first),
     // not one pass per component.
     let mut by_component: std::collections::HashMap<&str, Vec<usize>> =
@@ -489,11 +489,7 @@ pub fn files(
                 author: page.title.clone(),
             },
             &mine,
-        );
+        )?;
     }
-    out.push((
-        "maintenance.ics".to_string(),
-        ics(config, incidents, now).into_bytes(),
-    ));
-    out
+    out("maintenance.ics", ics(config, incidents, now).as_bytes())
 }

@@ -1,5 +1,5 @@
-//! Step 6 (render): write the built files into a temporary folder beside `site/`, then swap
-//! it into place. A build that fails before the swap leaves the previous site untouched.
+//! Step 6 (render): write the built files, as they are made, into a temporary folder beside
+//! `site/`, then swap it into place. A build that fails before the swap leaves the previous site untouched.
 //! A long-running rebuild loop (`watch`, `serve`) keeps the previous site as a spare tree
 //! instead of deleting it, and the next build rewrites only the files that differ there
 //! before swapping again: readers still see one whole site or the other, and a one-line
@@ -27,10 +27,7 @@ fn content_hash(bytes: &[u8]) -> u64 {
 
 fn spare_of(site_dir: &Path) -> PathBuf {
     let parent = site_dir.parent().unwrap_or(Path::new("."));
-    let name = site_dir
-        .file_name()
-        .map_or("site".into(), |n| n.to_string_lossy().to_string());
-    parent.join(format!(".{name}.spare"))
+    parent.join(format!(".{}.spare", dir_name(site_dir)))
 }
 
 fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
@@ -44,134 +41,202 @@ fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
     .map_err(std::io::Error::from)
 }
 
-/// [`publish`], reusing the spare tree of the previous build when `trees` knows it.
-/// Returns how many files were written.
-pub fn publish_reusing(
-    site_dir: &Path,
-    files: &[(String, Vec<u8>)],
-    trees: &mut Trees,
-) -> Result<usize> {
-    let manifest: HashMap<String, u64> = files
-        .iter()
-        .map(|(p, c)| (p.clone(), content_hash(c)))
-        .collect();
-    let spare = spare_of(site_dir);
-    if let Some(old) = trees.spare.take()
-        && spare.is_dir()
-        && site_dir.is_dir()
-    {
-        let mut written = 0;
-        for (rel, content) in files {
-            if old.get(rel) == manifest.get(rel) {
-                continue;
+/// A site being written file by file as the build makes it, so no build holds its whole
+/// site in memory: into a new temporary folder beside `site/`, or, in a rebuild loop
+/// whose [`Trees`] know the spare, into the spare, where a file whose content did not
+/// change is not written again. Nothing is visible in `site/` until [`Output::finish`];
+/// an output dropped unfinished leaves `site/` as it was.
+pub struct Output<'t> {
+    site_dir: PathBuf,
+    target: Target,
+    /// Content hashes of what is written.
+    manifest: HashMap<String, u64>,
+    written: usize,
+    trees: Option<&'t mut Trees>,
+    /// Folders made (or found) already.
+    dirs: std::collections::HashSet<PathBuf>,
+}
+
+enum Target {
+    /// A new tree; the previous site is deleted, or kept as the spare.
+    Fresh(tempfile::TempDir),
+    /// The spare tree and what it holds.
+    Spare {
+        dir: PathBuf,
+        old: HashMap<String, u64>,
+    },
+}
+
+impl<'t> Output<'t> {
+    /// Begin writing the site that replaces `site_dir`; with `trees`, reusing its spare.
+    pub fn start(site_dir: &Path, mut trees: Option<&'t mut Trees>) -> Result<Output<'t>> {
+        let spare = spare_of(site_dir);
+        // Taken now: if this build fails half way, the spare's content is not known.
+        let old = trees.as_deref_mut().and_then(|t| t.spare.take());
+        let target = match old {
+            Some(old) if spare.is_dir() && site_dir.is_dir() => Target::Spare { dir: spare, old },
+            _ => {
+                let parent = site_dir.parent().unwrap_or(Path::new("."));
+                std::fs::create_dir_all(parent)
+                    .with_context(|| format!("creating {}", parent.display()))?;
+                let tmp = tempfile::Builder::new()
+                    .prefix(&format!(".{}.new-", dir_name(site_dir)))
+                    .tempdir_in(parent)
+                    .with_context(|| {
+                        format!("creating a temporary folder in {}", parent.display())
+                    })?;
+                Target::Fresh(tmp)
             }
-            written += 1;
-            let path = spare.join(rel);
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir)
-                    .with_context(|| format!("creating {}", dir.display()))?;
-            }
+        };
+        Ok(Output {
+            site_dir: site_dir.to_path_buf(),
+            target,
+            manifest: HashMap::new(),
+            written: 0,
+            trees,
+            dirs: std::collections::HashSet::new(),
+        })
+    }
+
+    /// Write one file (a path relative to the site); a later file of the same path
+    /// replaces an earlier one.
+    pub fn put(&mut self, rel: &str, content: &[u8]) -> Result<()> {
+        let hash = content_hash(content);
+        let (root, old) = match &self.target {
+            Target::Fresh(tmp) => (tmp.path(), None),
+            Target::Spare { dir, old } => (dir.as_path(), Some(old)),
+        };
+        let unchanged = old.and_then(|o| o.get(rel)) == Some(&hash);
+        let replaced = self.manifest.insert(rel.to_string(), hash).is_some();
+        if unchanged && !replaced {
+            return Ok(());
+        }
+        let path = root.join(rel);
+        if let Some(dir) = path.parent()
+            && !self.dirs.contains(dir)
+        {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            self.dirs.insert(dir.to_path_buf());
+        }
+        if old.is_some() || replaced {
             // A new file rather than a truncated one: ext4 flushes a file that is
             // truncated and rewritten (auto_da_alloc), which made rebuilds take seconds.
             let _ = std::fs::remove_file(&path);
-            std::fs::write(&path, content)
-                .with_context(|| format!("writing {}", path.display()))?;
-        }
-        for rel in old.keys().filter(|k| !manifest.contains_key(*k)) {
-            let path = spare.join(rel);
-            let _ = std::fs::remove_file(&path);
-            // Drop folders left empty, up to the tree's root.
-            let mut dir = path.parent();
-            while let Some(d) = dir.filter(|d| *d != spare) {
-                if std::fs::remove_dir(d).is_err() {
-                    break;
-                }
-                dir = d.parent();
-            }
-        }
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let _ = std::fs::set_permissions(&spare, std::fs::Permissions::from_mode(0o755));
-        }
-        if exchange(&spare, site_dir).is_ok() {
-            trees.spare = trees.current.take();
-            trees.current = Some(manifest);
-            return Ok(written);
-        }
-    }
-    // A whole new tree; the previous site becomes the spare.
-    let previous = publish_keeping(site_dir, files)?;
-    let _ = std::fs::remove_dir_all(&spare);
-    trees.spare = match previous {
-        Some(prev) if std::fs::rename(&prev, &spare).is_ok() => trees.current.take(),
-        Some(prev) => {
-            let _ = std::fs::remove_dir_all(&prev);
-            None
-        }
-        None => None,
-    };
-    trees.current = Some(manifest);
-    Ok(files.len())
-}
-
-/// Write `files` (relative path, content) as the new `site_dir`.
-pub fn publish(site_dir: &Path, files: &[(String, Vec<u8>)]) -> Result<()> {
-    if let Some(previous) = publish_keeping(site_dir, files)? {
-        let _ = std::fs::remove_dir_all(previous);
-    }
-    Ok(())
-}
-
-/// Write `files` as the new `site_dir` and return where the previous site now is, if there
-/// was one.
-fn publish_keeping(site_dir: &Path, files: &[(String, Vec<u8>)]) -> Result<Option<PathBuf>> {
-    let parent = site_dir.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
-    let name = site_dir
-        .file_name()
-        .map_or("site".into(), |n| n.to_string_lossy().to_string());
-    let tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}.new-"))
-        .tempdir_in(parent)
-        .with_context(|| format!("creating a temporary folder in {}", parent.display()))?;
-    for (rel, content) in files {
-        let path = tmp.path().join(rel);
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
         std::fs::write(&path, content).with_context(|| format!("writing {}", path.display()))?;
+        self.written += 1;
+        Ok(())
     }
-    // tempfile makes its folders private; the site is for a web server to read.
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755))
-            .with_context(|| format!("making {} readable", tmp.path().display()))?;
-    }
-    let new = tmp.keep();
-    if site_dir.exists() {
-        // Swap the two folders in one step, so a reader never finds site/ missing.
-        let swapped = exchange(&new, site_dir);
-        match swapped {
-            // `new` now holds the previous site.
-            Ok(()) => return Ok(Some(new)),
-            // A file system without atomic exchange: move the old site aside first.
-            Err(_) => {
-                let old = parent.join(format!(".{name}.old-{}", std::process::id()));
-                std::fs::rename(site_dir, &old)
-                    .with_context(|| format!("moving the previous {} aside", site_dir.display()))?;
-                if let Err(e) = std::fs::rename(&new, site_dir) {
-                    let _ = std::fs::rename(&old, site_dir);
-                    let _ = std::fs::remove_dir_all(&new);
-                    return Err(e).with_context(|| {
-                        format!("moving the new site into {}", site_dir.display())
-                    });
+
+    /// Put the written site in place of `site_dir` in one step; how many files were
+    /// written (all of them for a new tree, the changed ones in the spare).
+    pub fn finish(self) -> Result<Written> {
+        let Output {
+            site_dir,
+            target,
+            manifest,
+            written,
+            trees,
+            ..
+        } = self;
+        let files = manifest.len();
+        let new = match target {
+            Target::Fresh(tmp) => tmp.keep(),
+            Target::Spare { dir, old } => {
+                for rel in old.keys().filter(|k| !manifest.contains_key(*k)) {
+                    let path = dir.join(rel);
+                    let _ = std::fs::remove_file(&path);
+                    // Drop folders left empty, up to the tree's root.
+                    let mut up = path.parent();
+                    while let Some(d) = up.filter(|d| *d != dir) {
+                        if std::fs::remove_dir(d).is_err() {
+                            break;
+                        }
+                        up = d.parent();
+                    }
                 }
-                return Ok(Some(old));
+                dir
+            }
+        };
+        // Temporary folders are private; the site is for a web server to read.
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&new, std::fs::Permissions::from_mode(0o755))
+                .with_context(|| format!("making {} readable", new.display()))?;
+        }
+        let previous = swap_in(&new, &site_dir)?;
+        match trees {
+            None => {
+                if let Some(prev) = previous {
+                    let _ = std::fs::remove_dir_all(prev);
+                }
+            }
+            Some(trees) => {
+                // The previous site becomes the spare for the next build.
+                let spare = spare_of(&site_dir);
+                trees.spare = match previous {
+                    Some(prev) if prev == spare => trees.current.take(),
+                    Some(prev) => {
+                        let _ = std::fs::remove_dir_all(&spare);
+                        if std::fs::rename(&prev, &spare).is_ok() {
+                            trees.current.take()
+                        } else {
+                            let _ = std::fs::remove_dir_all(&prev);
+                            None
+                        }
+                    }
+                    None => None,
+                };
+                trees.current = Some(manifest);
             }
         }
+        Ok(Written { files, written })
     }
-    if let Err(e) = std::fs::rename(&new, site_dir) {
-        let _ = std::fs::remove_dir_all(&new);
+}
+
+/// What [`Output::finish`] put in place.
+#[derive(Debug, Clone, Copy)]
+pub struct Written {
+    /// Files in the site.
+    pub files: usize,
+    /// Files written to disk for it.
+    pub written: usize,
+}
+
+fn dir_name(site_dir: &Path) -> String {
+    site_dir
+        .file_name()
+        .map_or("site".into(), |n| n.to_string_lossy().to_string())
+}
+
+/// Move the folder `new` to `site_dir` and return where the previous site now is, if
+/// there was one: swapped in one step where the file system can, so a reader never
+/// finds `site/` missing.
+fn swap_in(new: &Path, site_dir: &Path) -> Result<Option<PathBuf>> {
+    if site_dir.exists() {
+        if exchange(new, site_dir).is_ok() {
+            // `new` now holds the previous site.
+            return Ok(Some(new.to_path_buf()));
+        }
+        // A file system without atomic exchange: move the old site aside first.
+        let parent = site_dir.parent().unwrap_or(Path::new("."));
+        let old = parent.join(format!(
+            ".{}.old-{}",
+            dir_name(site_dir),
+            std::process::id()
+        ));
+        std::fs::rename(site_dir, &old)
+            .with_context(|| format!("moving the previous {} aside", site_dir.display()))?;
+        if let Err(e) = std::fs::rename(new, site_dir) {
+            let _ = std::fs::rename(&old, site_dir);
+            let _ = std::fs::remove_dir_all(new);
+            return Err(e)
+                .with_context(|| format!("moving the new site into {}", site_dir.display()));
+        }
+        return Ok(Some(old));
+    }
+    if let Err(e) = std::fs::rename(new, site_dir) {
+        let _ = std::fs::remove_dir_all(new);
         return Err(e).with_context(|| format!("moving the new site into {}", site_dir.display()));
     }
     Ok(None)
@@ -226,7 +291,11 @@ mod tests {
             &[("index.html", "5")],
         ];
         for (n, b) in builds.iter().enumerate() {
-            publish_reusing(&site, &files(b), &mut trees).unwrap();
+            let mut out = Output::start(&site, Some(&mut trees)).unwrap();
+            for (path, content) in files(b) {
+                out.put(&path, &content).unwrap();
+            }
+            out.finish().unwrap();
             let want: Vec<(String, String)> = b
                 .iter()
                 .map(|(p, c)| (p.to_string(), c.to_string()))

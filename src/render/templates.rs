@@ -8,6 +8,8 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use tera::Tera;
 
+use super::context::Reads;
+
 /// The built-in theme's templates, embedded at compile time.
 pub const DEFAULT_TEMPLATES: &[(&str, &str)] = &[
     (
@@ -74,8 +76,9 @@ pub const DEFAULT_STATIC: &[(&str, &str)] = &[(
     include_str!("../../themes/default/static/style.css"),
 )];
 
-/// Templates for `theme` (None = built-in only), from `themes_dir`.
-pub fn load(themes_dir: &Path, theme: Option<&str>) -> Result<Tera> {
+/// Templates for `theme` (None = built-in only), from `themes_dir`, and which fields of
+/// `site` they read.
+pub fn load(themes_dir: &Path, theme: Option<&str>) -> Result<(Tera, Reads)> {
     let mut tera = Tera::new();
     tera.set_fallback_prefixes(["default/"])
         .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -109,9 +112,10 @@ pub fn load(themes_dir: &Path, theme: Option<&str>) -> Result<Tera> {
             all.push((name, body));
         }
     }
+    let reads = Reads::of(all.iter().map(|(_, body)| body.as_str()));
     tera.add_raw_templates(all)
         .map_err(|e| anyhow::anyhow!("loading templates: {e}"))?;
-    Ok(tera)
+    Ok((tera, reads))
 }
 
 /// Every file below `dir`, with its path relative to `dir` using `/`.
