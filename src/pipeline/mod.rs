@@ -262,11 +262,13 @@ pub struct Report {
     pub decision: Decision,
 }
 
-/// What a rebuild loop keeps between builds: the spare site tree and the parsed posts.
+/// What a rebuild loop keeps between builds: the spare site tree, the parsed posts and
+/// what each page in place was made from.
 #[derive(Debug, Default)]
 pub struct Rebuild {
     trees: render::output::Trees,
     incidents: incident::ParseCache,
+    pages: Option<render::PageKeys>,
 }
 
 /// How a build runs besides its clock.
@@ -284,9 +286,13 @@ pub struct Options<'a> {
 /// the files into `site/` all at once (a failed build leaves the previous site as it was).
 pub fn build(project: &Project, clock: Clock, options: Options<'_>) -> Result<Report> {
     let mut fresh = incident::ParseCache::default();
-    let (trees, cache) = match options.keep {
-        Some(k) => (Some(&mut k.trees), &mut k.incidents),
-        None => (None, &mut fresh),
+    let (trees, cache, mut pages) = match options.keep {
+        Some(k) => (
+            Some(&mut k.trees),
+            &mut k.incidents,
+            Some((k.pages.take(), &mut k.pages)),
+        ),
+        None => (None, &mut fresh, None),
     };
     let started = std::time::Instant::now();
     let snapshot = Snapshot::load_cached(project, cache)?;
@@ -298,11 +304,22 @@ pub fn build(project: &Project, clock: Clock, options: Options<'_>) -> Result<Re
     snapshot.warn_of_clock_skew(clock.now);
     let progress = options.progress.unwrap_or(&|_, _| {});
     let mut output = render::output::Output::start(&project.site_dir(), trees)?;
-    let decision = render(project, &snapshot, clock.now, progress, &mut |path, bytes| {
-        output.put(path, bytes)
-    })?;
+    // In a rebuild loop, the keys of the pages in place (taken: they are put back only
+    // once this build is in place, so a failed build does not leave them wrong).
+    let before = pages.as_mut().map(|(before, _)| before.take().unwrap_or_default());
+    let (decision, keys) = render(
+        project,
+        &snapshot,
+        clock.now,
+        progress,
+        &mut output,
+        before.as_ref(),
+    )?;
     let rendered = started.elapsed();
     let written = output.finish()?;
+    if let Some((_, slot)) = pages {
+        *slot = keys;
+    }
     tracing::debug!(
         "build: loaded in {loaded:.1?}, rendered and written by {rendered:.1?}, in place by {:.1?}",
         started.elapsed()
@@ -320,8 +337,9 @@ fn render(
     snapshot: &Snapshot,
     now: DateTime<Utc>,
     progress: &dyn Fn(u64, u64),
-    out: &mut render::Sink<'_>,
-) -> Result<Decision> {
+    out: &mut dyn render::Sink,
+    before: Option<&render::PageKeys>,
+) -> Result<(Decision, Option<render::PageKeys>)> {
     let started = std::time::Instant::now();
     let decision = snapshot.decide(now);
     let history = snapshot.history(now);
@@ -346,23 +364,22 @@ fn render(
         strings: &strings,
     });
     let assembled = started.elapsed();
-    let (tera, reads) = render::templates::load(&project.themes_dir(), theme)?;
-    let theme_static = theme.map(|t| project.themes_dir().join(t).join("static"));
-    render::render(&tera, &reads, &model, theme_static.as_deref(), progress, out)?;
+    let theme = render::templates::load(&project.themes_dir(), theme)?;
+    let keys = render::render(&theme, &model, progress, out, before)?;
     let pages = started.elapsed();
     for (path, bytes) in render::api::files(&model, &snapshot.incidents) {
-        out(&path, &bytes)?;
+        out.put(&path, &bytes)?;
     }
     render::feeds::files(config, &snapshot.incidents, &history.detected, now, out)?;
     for (path, bytes) in render::badges::files(&model) {
-        out(&path, &bytes)?;
+        out.put(&path, &bytes)?;
     }
     tracing::debug!(
         "render: decided in {decided:.1?}, assembled by {assembled:.1?}, pages by {pages:.1?}, \
          feeds, API and badges by {:.1?}",
         started.elapsed()
     );
-    Ok(decision)
+    Ok((decision, keys))
 }
 
 /// Send every feed item due as of `now` to the announcement targets, exactly once each
@@ -396,7 +413,7 @@ pub fn preflight(
 ) -> Vec<config::Problem> {
     let components = config::COMPONENTS_FILE;
     let mut problems = incident::future_updates(&snapshot.incidents, now);
-    if let Err(e) = render(project, snapshot, now, &|_, _| {}, &mut |_, _| Ok(())) {
+    if let Err(e) = render(project, snapshot, now, &|_, _| {}, &mut render::Discard, None) {
         problems.push(config::Problem::new(
             components,
             None,

@@ -3,7 +3,8 @@
 //! template values: a build of 2,000 posts no longer converts every post's page three
 //! times over for templates that never read `site.incidents`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::hash::Hasher;
 
 use serde::Serialize;
 use serde::ser::{Impossible, SerializeStruct, Serializer};
@@ -45,6 +46,70 @@ impl Reads {
             Reads::Fields(f) => f.contains(field),
         }
     }
+
+    /// What `self` and `other` read together.
+    pub fn union(&self, other: &Reads) -> Reads {
+        match (self, other) {
+            (Reads::Fields(a), Reads::Fields(b)) => Reads::Fields(a.union(b).cloned().collect()),
+            _ => Reads::All,
+        }
+    }
+
+    /// What the page template `name` reads of `site`, following the templates it extends,
+    /// includes and imports among `all` (name, text). A name resolves to a theme's own
+    /// template first, then to the built-in one (`default/<name>`), as the templates do.
+    /// A reference the text does not name (a variable) makes it read everything.
+    pub fn of_page(all: &[(String, String)], name: &str) -> Reads {
+        let find = |n: &str| {
+            all.iter()
+                .find(|(k, _)| k == n)
+                .or_else(|| all.iter().find(|(k, _)| k.strip_prefix("default/") == Some(n)))
+        };
+        let mut seen = BTreeSet::new();
+        let mut todo = vec![name.to_string()];
+        let mut texts = Vec::new();
+        while let Some(n) = todo.pop() {
+            let Some((key, text)) = find(&n) else {
+                continue;
+            };
+            if !seen.insert(key.clone()) {
+                continue;
+            }
+            texts.push(text.as_str());
+            for tag in tags(text) {
+                let tag = tag.trim_start_matches('-').trim_start();
+                let refers = ["extends", "include", "import", "from"]
+                    .iter()
+                    .any(|w| tag.starts_with(w));
+                if !refers {
+                    continue;
+                }
+                let named = quoted(tag);
+                if named.is_empty() {
+                    return Reads::All;
+                }
+                // The templates a built-in one names resolve the same way.
+                todo.extend(named.iter().map(|n| n.to_string()));
+            }
+        }
+        Reads::of(texts)
+    }
+}
+
+/// The string literals in a tag.
+fn quoted(tag: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = tag;
+    while let Some(start) = rest.find(['"', '\'', '`']) {
+        let q = &rest[start..start + 1];
+        let after = &rest[start + 1..];
+        let Some(end) = after.find(q) else {
+            break;
+        };
+        out.push(&after[..end]);
+        rest = &after[end + 1..];
+    }
+    out
 }
 
 /// The insides of the expression and statement tags of a template.
@@ -120,17 +185,61 @@ fn site_uses(tag: &str) -> Vec<Option<&str>> {
 pub fn site_value<T: Serialize>(model: &T, reads: &Reads) -> tera::Value {
     let mut picker = Picker {
         reads,
-        out: BTreeMap::new(),
+        out: Picked::Values(BTreeMap::new()),
     };
     // The model is a struct; anything else gives an empty `site`, which a test rules out.
     let _ = model.serialize(&mut picker);
-    tera::Value::from(picker.out)
+    match picker.out {
+        Picked::Values(values) => tera::Value::from(values),
+        Picked::Hashes(_) => tera::Value::none(),
+    }
 }
 
-/// A serializer that takes a struct apart field by field and converts the wanted ones.
+/// A hash of each field of `model` that `reads` names: a page whose fields and subject
+/// hash the same as in the last build is the same page.
+pub fn field_hashes<T: Serialize>(model: &T, reads: &Reads) -> HashMap<String, u64> {
+    let mut picker = Picker {
+        reads,
+        out: Picked::Hashes(HashMap::new()),
+    };
+    let _ = model.serialize(&mut picker);
+    match picker.out {
+        Picked::Hashes(hashes) => hashes,
+        Picked::Values(_) => HashMap::new(),
+    }
+}
+
+/// A hash of `value` as it is serialized.
+pub fn fingerprint<T: Serialize + ?Sized>(value: &T) -> u64 {
+    let mut w = HashWriter(std::collections::hash_map::DefaultHasher::new());
+    // Writing to a hasher cannot fail, and the site's values all serialize.
+    let _ = serde_json::to_writer(&mut w, value);
+    w.0.finish()
+}
+
+struct HashWriter(std::collections::hash_map::DefaultHasher);
+
+impl std::io::Write for HashWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A serializer that takes a struct apart field by field and converts (or hashes) the
+/// wanted ones.
 struct Picker<'r> {
     reads: &'r Reads,
-    out: BTreeMap<String, tera::Value>,
+    out: Picked,
+}
+
+enum Picked {
+    Values(BTreeMap<String, tera::Value>),
+    Hashes(HashMap<String, u64>),
 }
 
 /// Refused: the site model must be a struct with named fields.
@@ -161,8 +270,14 @@ impl SerializeStruct for &mut Picker<'_> {
         value: &T,
     ) -> Result<(), NotAStruct> {
         if self.reads.wants(key) {
-            self.out
-                .insert(key.to_string(), tera::Value::from_serializable(value));
+            match &mut self.out {
+                Picked::Values(v) => {
+                    v.insert(key.to_string(), tera::Value::from_serializable(value));
+                }
+                Picked::Hashes(h) => {
+                    h.insert(key.to_string(), fingerprint(value));
+                }
+            }
         }
         Ok(())
     }
@@ -295,6 +410,31 @@ mod tests {
         assert_eq!(reads("{{ site[key] }}"), Reads::All);
         assert_eq!(reads("{{ site [ 'regions' ] }}"), fields(&["regions"]));
         assert_eq!(reads("{{ site.x"), fields(&["x"]), "an unclosed tag");
+    }
+
+    #[test]
+    fn a_page_reads_what_its_base_and_partials_read() {
+        let all: Vec<(String, String)> = [
+            ("default/base.html", "{{ site.page }}{% include \"partials/x.html\" %}"),
+            ("default/partials/x.html", "{{ site.default_x }}"),
+            ("default/index.html", "{% extends \"base.html\" %}{{ site.groups }}"),
+            ("default/incident.html", "{%- extends \"base.html\" %}{{ site.t }}"),
+            ("partials/x.html", "{{ site.theme_x }}"),
+            ("dynamic.html", "{% include name %}"),
+        ]
+        .iter()
+        .map(|(n, t)| (n.to_string(), t.to_string()))
+        .collect();
+        assert_eq!(
+            Reads::of_page(&all, "incident.html"),
+            fields(&["page", "t", "theme_x"]),
+            "the theme's partial replaces the built-in one"
+        );
+        assert_eq!(
+            Reads::of_page(&all, "index.html"),
+            fields(&["groups", "page", "theme_x"])
+        );
+        assert_eq!(Reads::of_page(&all, "dynamic.html"), Reads::All);
     }
 
     #[derive(Serialize)]

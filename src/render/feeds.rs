@@ -426,7 +426,7 @@ pub fn files(
     incidents: &[Incident],
     detected: &[Detected],
     now: DateTime<Utc>,
-    out: &mut super::Sink<'_>,
+    out: &mut dyn super::Sink,
 ) -> anyhow::Result<()> {
     let page = &config.site.page;
     let base = &page.base_url;
@@ -450,14 +450,14 @@ pub fn files(
     {
         let ch = page_channel("history");
         let list = &all[..all.len().min(MAX_ITEMS)];
-        out("history.rss", rss(&ch, list).as_bytes())?;
-        out("history.atom", atom(&ch, list).as_bytes())?;
+        out.put("history.rss", rss(&ch, list).as_bytes())?;
+        out.put("history.atom", atom(&ch, list).as_bytes())?;
     }
     let mut emit = |dir: &str, ch: Channel<'_>, list: &[Item]| -> anyhow::Result<()> {
         let list = &list[..list.len().min(MAX_ITEMS)];
-        out(&format!("{dir}feed.rss"), rss(&ch, list).as_bytes())?;
-        out(&format!("{dir}feed.atom"), atom(&ch, list).as_bytes())?;
-        out(&format!("{dir}feed.json"), json(&ch, list).as_bytes())
+        out.put(&format!("{dir}feed.rss"), rss(&ch, list).as_bytes())?;
+        out.put(&format!("{dir}feed.atom"), atom(&ch, list).as_bytes())?;
+        out.put(&format!("{dir}feed.json"), json(&ch, list).as_bytes())
     };
     emit("", page_channel("feed"), &all)?;
     // Each component's newest items, found in one pass over all of them (newest first),
@@ -491,5 +491,5 @@ pub fn files(
             &mine,
         )?;
     }
-    out("maintenance.ics", ics(config, incidents, now).as_bytes())
+    out.put("maintenance.ics", ics(config, incidents, now).as_bytes())
 }

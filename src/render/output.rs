@@ -98,6 +98,47 @@ impl<'t> Output<'t> {
         })
     }
 
+    /// Keep the file `rel` as the site in place has it: possible only in the spare, when
+    /// the site's content is known (false otherwise: then it must be put).
+    pub fn keep(&mut self, rel: &str) -> Result<bool> {
+        let Target::Spare { dir, old } = &self.target else {
+            return Ok(false);
+        };
+        let Some(&hash) = self
+            .trees
+            .as_ref()
+            .and_then(|t| t.current.as_ref())
+            .and_then(|c| c.get(rel))
+        else {
+            return Ok(false);
+        };
+        if self.manifest.insert(rel.to_string(), hash).is_some() {
+            // Put before in this build: what the site has is not what is wanted.
+            self.manifest.remove(rel);
+            return Ok(false);
+        }
+        if old.get(rel) != Some(&hash) {
+            // The spare is a build behind: link the site's file in (the trees never
+            // change a file in place, so sharing it is safe), or copy it.
+            let path = dir.join(rel);
+            let from = self.site_dir.join(rel);
+            if let Some(parent) = path.parent()
+                && !self.dirs.contains(parent)
+            {
+                std::fs::create_dir_all(parent)
+                    .with_context(|| format!("creating {}", parent.display()))?;
+                self.dirs.insert(parent.to_path_buf());
+            }
+            let _ = std::fs::remove_file(&path);
+            if std::fs::hard_link(&from, &path).is_err() {
+                std::fs::copy(&from, &path)
+                    .with_context(|| format!("copying {} to {}", from.display(), path.display()))?;
+            }
+            self.written += 1;
+        }
+        Ok(true)
+    }
+
     /// Write one file (a path relative to the site); a later file of the same path
     /// replaces an earlier one.
     pub fn put(&mut self, rel: &str, content: &[u8]) -> Result<()> {
@@ -191,6 +232,16 @@ impl<'t> Output<'t> {
             }
         }
         Ok(Written { files, written })
+    }
+}
+
+impl super::Sink for Output<'_> {
+    fn put(&mut self, path: &str, bytes: &[u8]) -> Result<()> {
+        Output::put(self, path, bytes)
+    }
+
+    fn keep(&mut self, path: &str) -> Result<bool> {
+        Output::keep(self, path)
     }
 }
 

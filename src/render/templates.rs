@@ -3,7 +3,7 @@
 //! names and win. A name not found is looked up under `default/`, so a theme may override
 //! one template, or `{% extends "default/index.html" %}` and override one block.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use tera::Tera;
@@ -76,9 +76,50 @@ pub const DEFAULT_STATIC: &[(&str, &str)] = &[(
     include_str!("../../themes/default/static/style.css"),
 )];
 
-/// Templates for `theme` (None = built-in only), from `themes_dir`, and which fields of
-/// `site` they read.
-pub fn load(themes_dir: &Path, theme: Option<&str>) -> Result<(Tera, Reads)> {
+/// The page templates: each makes pages of its own kind.
+pub const PAGES: [&str; 5] = [
+    "index.html",
+    "404.html",
+    "incident.html",
+    "history.html",
+    "component.html",
+];
+
+/// A theme ready to render pages with.
+pub struct Theme {
+    /// Its templates, over the built-in ones.
+    pub tera: Tera,
+    /// What each page template reads of `site`.
+    reads: std::collections::HashMap<&'static str, Reads>,
+    /// A hash of every template's name and text.
+    pub fingerprint: u64,
+    /// Its `static/` folder, if it is not the built-in theme.
+    static_dir: Option<PathBuf>,
+}
+
+impl Theme {
+    /// What the page templates read of `site`, together.
+    pub fn reads(&self) -> Reads {
+        PAGES
+            .iter()
+            .map(|p| self.reads_of(p))
+            .fold(Reads::Fields(Default::default()), |a, b| a.union(b))
+    }
+
+    /// What the page template `name` reads of `site`.
+    pub fn reads_of(&self, name: &str) -> &Reads {
+        static ALL: Reads = Reads::All;
+        self.reads.get(name).unwrap_or(&ALL)
+    }
+
+    /// The theme's own static files, if it has any.
+    pub fn static_dir(&self) -> Option<&Path> {
+        self.static_dir.as_deref()
+    }
+}
+
+/// Templates for `theme` (None = built-in only), from `themes_dir`.
+pub fn load(themes_dir: &Path, theme: Option<&str>) -> Result<Theme> {
     let mut tera = Tera::new();
     tera.set_fallback_prefixes(["default/"])
         .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -112,10 +153,24 @@ pub fn load(themes_dir: &Path, theme: Option<&str>) -> Result<(Tera, Reads)> {
             all.push((name, body));
         }
     }
-    let reads = Reads::of(all.iter().map(|(_, body)| body.as_str()));
+    let reads = PAGES
+        .iter()
+        .map(|p| (*p, Reads::of_page(&all, p)))
+        .collect();
+    let fingerprint = {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        all.hash(&mut h);
+        h.finish()
+    };
     tera.add_raw_templates(all)
         .map_err(|e| anyhow::anyhow!("loading templates: {e}"))?;
-    Ok((tera, reads))
+    Ok(Theme {
+        tera,
+        reads,
+        fingerprint,
+        static_dir: theme.map(|t| themes_dir.join(t).join("static")),
+    })
 }
 
 /// Every file below `dir`, with its path relative to `dir` using `/`.
