@@ -92,9 +92,10 @@ fn day_view(
     day: &crate::status::timeline::Day,
     incidents: usize,
     words: &i18n::Strings,
+    date_format: &i18n::TimeFormat,
 ) -> DayView {
     let t = &day.tally;
-    let shown_date = day.date.format(&words.get("%-d %b %Y")).to_string();
+    let shown_date = date_format.show_date(day.date);
     // The sentence is made with `{date}` left in, then dated: days alike but for the
     // date merge into one run on the home page.
     let date = "{date}";
@@ -223,14 +224,16 @@ fn posts_per_day(
 
 /// A time shown in the page's zone.
 pub fn time_view(t: DateTime<Utc>, tz: Tz) -> TimeView {
-    time_view_as(t, tz, "%-d %b %Y, %H:%M %Z")
+    let format = i18n::TimeFormat::new(i18n::DATE_TIME_FORMAT);
+    time_view_as(t, tz, format.as_ref())
 }
 
-/// A time shown in the page's zone with a strftime `format`.
-pub fn time_view_as(t: DateTime<Utc>, tz: Tz, format: &str) -> TimeView {
+/// A time shown in the page's zone with a strftime `format` (RFC 3339 alone without one).
+pub fn time_view_as(t: DateTime<Utc>, tz: Tz, format: Option<&i18n::TimeFormat>) -> TimeView {
+    let iso = t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     TimeView {
-        iso: t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        display: t.with_timezone(&tz).format(format).to_string(),
+        display: format.map_or_else(|| iso.clone(), |f| f.show(&t.with_timezone(&tz))),
+        iso,
         at: t,
     }
 }
@@ -298,8 +301,8 @@ pub fn assemble(inputs: &Inputs<'_>) -> Model {
     let page = &config.site.page;
     let tz = page.time_zone;
     let words = inputs.strings;
-    let time_format = words.get("%-d %b %Y, %H:%M %Z");
-    let tv = |t: DateTime<Utc>| time_view_as(t, tz, &time_format);
+    let time_format = words.time_format(i18n::DATE_TIME_FORMAT);
+    let tv = |t: DateTime<Utc>| time_view_as(t, tz, Some(&time_format));
     let word = |w: &str| words.get(w);
 
     let catalogue = catalogue(inputs);
@@ -326,22 +329,29 @@ pub fn assemble(inputs: &Inputs<'_>) -> Model {
     let groups = group_views(config, &catalogue, &components);
 
     let names = component_names(config);
-    let incident_view = |i: &Incident| incident_view(i, inputs, &names, &tv);
+    // Each post is viewed once; the lists below are copies of these views.
+    let views: Vec<IncidentView> = inputs
+        .incidents
+        .iter()
+        .map(|i| incident_view(i, inputs, &names, &tv))
+        .collect();
     let now = inputs.now;
     let pick = |f: &dyn Fn(&Incident) -> bool| -> Vec<IncidentView> {
         inputs
             .incidents
             .iter()
-            .filter(|i| f(i))
-            .map(incident_view)
+            .zip(&views)
+            .filter(|(i, _)| f(i))
+            .map(|(_, v)| v.clone())
             .collect()
     };
-    let mut upcoming: Vec<&Incident> = inputs
+    let mut upcoming: Vec<(&Incident, &IncidentView)> = inputs
         .incidents
         .iter()
-        .filter(|i| i.is_upcoming_maintenance(now))
+        .zip(&views)
+        .filter(|(i, _)| i.is_upcoming_maintenance(now))
         .collect();
-    upcoming.sort_by_key(|i| i.scheduled_for);
+    upcoming.sort_by_key(|(i, _)| i.scheduled_for);
 
     Model {
         page: PageView {
@@ -392,10 +402,10 @@ pub fn assemble(inputs: &Inputs<'_>) -> Model {
             })
             .collect(),
         active_maintenance: pick(&|i| i.is_active_maintenance(now)),
-        upcoming_maintenance: upcoming.into_iter().map(incident_view).collect(),
+        upcoming_maintenance: upcoming.into_iter().map(|(_, v)| v.clone()).collect(),
         past_incidents: pick(&|i| i.is_over(now)),
-        incidents: pick(&|_| true),
         history: history_pages(inputs, &tv),
+        incidents: views,
         t: words.all().clone(),
         catalogue,
     }
@@ -513,11 +523,12 @@ fn bars(
     words: &i18n::Strings,
 ) -> (Vec<DayView>, Vec<RunView>) {
     let counts = posts_per_day(mine, spans, &history.days);
+    let date_format = words.time_format(i18n::DATE_FORMAT);
     let days: Vec<DayView> = history
         .days
         .iter()
         .zip(counts)
-        .map(|(d, n)| day_view(d, n, words))
+        .map(|(d, n)| day_view(d, n, words, &date_format))
         .collect();
     let open_between = |from: chrono::NaiveDate, to: chrono::NaiveDate| {
         mine.iter()
