@@ -306,7 +306,9 @@ pub fn build(project: &Project, clock: Clock, options: Options<'_>) -> Result<Re
     let mut output = render::output::Output::start(&project.site_dir(), trees)?;
     // In a rebuild loop, the keys of the pages in place (taken: they are put back only
     // once this build is in place, so a failed build does not leave them wrong).
-    let before = pages.as_mut().map(|(before, _)| before.take().unwrap_or_default());
+    let before = pages
+        .as_mut()
+        .map(|(before, _)| before.take().unwrap_or_default());
     let (decision, keys) = render(
         project,
         &snapshot,
@@ -413,7 +415,14 @@ pub fn preflight(
 ) -> Vec<config::Problem> {
     let components = config::COMPONENTS_FILE;
     let mut problems = incident::future_updates(&snapshot.incidents, now);
-    if let Err(e) = render(project, snapshot, now, &|_, _| {}, &mut render::Discard, None) {
+    if let Err(e) = render(
+        project,
+        snapshot,
+        now,
+        &|_, _| {},
+        &mut render::Discard,
+        None,
+    ) {
         problems.push(config::Problem::new(
             components,
             None,

@@ -61,9 +61,10 @@ impl Reads {
     /// A reference the text does not name (a variable) makes it read everything.
     pub fn of_page(all: &[(String, String)], name: &str) -> Reads {
         let find = |n: &str| {
-            all.iter()
-                .find(|(k, _)| k == n)
-                .or_else(|| all.iter().find(|(k, _)| k.strip_prefix("default/") == Some(n)))
+            all.iter().find(|(k, _)| k == n).or_else(|| {
+                all.iter()
+                    .find(|(k, _)| k.strip_prefix("default/") == Some(n))
+            })
         };
         let mut seen = BTreeSet::new();
         let mut todo = vec![name.to_string()];
@@ -397,11 +398,15 @@ mod tests {
     fn finds_the_fields_templates_read_and_falls_back_to_all() {
         let reads = |s: &str| Reads::of([s]);
         assert_eq!(
-            reads(r#"<p>{{ site.page.title }} {{ site.t["Past incidents"] }}</p>{% for g in site.groups %}{% endfor %}"#),
+            reads(
+                r#"<p>{{ site.page.title }} {{ site.t["Past incidents"] }}</p>{% for g in site.groups %}{% endfor %}"#
+            ),
             fields(&["groups", "page", "t"])
         );
         assert_eq!(
-            reads("{# site | json_encode #}<p>Our website, site. {{ website.x }} {{ item.site }}</p>"),
+            reads(
+                "{# site | json_encode #}<p>Our website, site. {{ website.x }} {{ item.site }}</p>"
+            ),
             fields(&[]),
             "comments, text outside tags and other names are not uses"
         );
@@ -415,10 +420,19 @@ mod tests {
     #[test]
     fn a_page_reads_what_its_base_and_partials_read() {
         let all: Vec<(String, String)> = [
-            ("default/base.html", "{{ site.page }}{% include \"partials/x.html\" %}"),
+            (
+                "default/base.html",
+                "{{ site.page }}{% include \"partials/x.html\" %}",
+            ),
             ("default/partials/x.html", "{{ site.default_x }}"),
-            ("default/index.html", "{% extends \"base.html\" %}{{ site.groups }}"),
-            ("default/incident.html", "{%- extends \"base.html\" %}{{ site.t }}"),
+            (
+                "default/index.html",
+                "{% extends \"base.html\" %}{{ site.groups }}",
+            ),
+            (
+                "default/incident.html",
+                "{%- extends \"base.html\" %}{{ site.t }}",
+            ),
             ("partials/x.html", "{{ site.theme_x }}"),
             ("dynamic.html", "{% include name %}"),
         ]
@@ -453,7 +467,10 @@ mod tests {
             _c: 3,
         };
         let v = site_value(&m, &fields(&["b", "z"]));
-        assert_eq!(v, tera::Value::from_serializable(&serde_json::json!({"b": ["x"]})));
+        assert_eq!(
+            v,
+            tera::Value::from_serializable(&serde_json::json!({"b": ["x"]}))
+        );
         assert_eq!(
             site_value(&m, &Reads::All),
             tera::Value::from_serializable(&serde_json::json!({"a": 1, "b": ["x"]}))

@@ -204,16 +204,26 @@ mod tests {
     #[test]
     fn a_date_format_chrono_cannot_follow_is_refused_where_it_is_written() {
         let text = "\"Past incidents\": Earlier\n\"%-d %b %Y, %H:%M %Z\": \"%Q %Y\"\n";
-        let e = parse(text, "themes/t/locales/en.yaml").unwrap_err().to_string();
+        let e = parse(text, "themes/t/locales/en.yaml")
+            .unwrap_err()
+            .to_string();
         assert!(
             e.starts_with("themes/t/locales/en.yaml:2: \"%-d %b %Y, %H:%M %Z\": \"%Q %Y\" is not"),
             "{e}"
         );
         assert!(e.contains("use strftime specifiers"), "{e}");
-        let e = parse("\"%-d %b %Y\": \"%d %H:%M\"\n", "x.yaml").unwrap_err().to_string();
-        assert!(e.starts_with("x.yaml:1: \"%-d %b %Y\": \"%d %H:%M\" asks for a time"), "{e}");
+        let e = parse("\"%-d %b %Y\": \"%d %H:%M\"\n", "x.yaml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("x.yaml:1: \"%-d %b %Y\": \"%d %H:%M\" asks for a time"),
+            "{e}"
+        );
         let f = TimeFormat::new("%-d %b %Y").unwrap();
-        assert_eq!(f.show_date(chrono::NaiveDate::from_ymd_opt(2026, 1, 5).unwrap()), "5 Jan 2026");
+        assert_eq!(
+            f.show_date(chrono::NaiveDate::from_ymd_opt(2026, 1, 5).unwrap()),
+            "5 Jan 2026"
+        );
         let t = chrono::DateTime::parse_from_rfc3339("2026-11-02T10:00:00Z").unwrap();
         assert_eq!(f.show(&t), "2 Nov 2026");
     }

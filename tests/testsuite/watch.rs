@@ -6,7 +6,7 @@ use std::net::TcpStream;
 use std::process::Stdio;
 use std::time::Duration;
 
-use crate::harness::{ProjectTest, free_port, project_with, stderr, stop, until};
+use crate::harness::{ProjectTest, free_port, project_with, stderr, stdout, stop, until};
 
 fn index(t: &ProjectTest) -> String {
     std::fs::read_to_string(t.path().join("site/index.html")).unwrap_or_default()
@@ -132,4 +132,116 @@ fn serve_previews_the_site_and_tells_pages_to_reload() {
     });
     assert!(get(port, "/").2.contains("Served incident"));
     stop(child);
+}
+
+/// Every file below `dir` with its bytes, by path.
+fn tree(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().to_string();
+                out.insert(rel, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn a_rebuild_renders_only_what_an_edit_changed_and_ends_where_a_fresh_build_does() {
+    let t = project_with(
+        "  - id: p\n    kind: tcp\n    host: 127.0.0.1\n    port: 9\n    components: [web]\n",
+        &["r1"],
+    );
+    for n in 0..60 {
+        let comp = if n % 2 == 0 { "web" } else { "api" };
+        t.write(
+            &format!("incidents/2026-11-{:02}-post-{n}.md", 1 + n % 19),
+            &format!(
+                "---\ntitle: Post {n}\nimpact: minor\ncomponents: [{comp}]\n---\n## 2026-11-{:02}T11:00:00Z resolved\nFixed {n}.\n\n## 2026-11-{:02}T10:00:00Z investigating\nLooking {n}.\n",
+                1 + n % 19,
+                1 + n % 19
+            ),
+        );
+    }
+    let child = t
+        .cmd(&["watch"])
+        .env("PHAROS_NOW", NOW)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    until("the first build", HANG, || {
+        index(&t).contains("Test Status")
+    });
+    let page = |slug: &str| {
+        std::fs::read_to_string(t.path().join(format!("site/incidents/{slug}/index.html")))
+            .unwrap_or_default()
+    };
+    // Three edits, so the spare tree is reused with pages kept from both builds before:
+    // a body, a title (in the archive and the feeds too), a component's name (on
+    // the pages of every post that names it).
+    let edit = |file: &str, from: &str, to: &str| {
+        let path = format!("incidents/{file}.md");
+        t.write(&path, &t.read(&path).replace(from, to));
+    };
+    edit("2026-11-04-post-3", "Fixed 3.", "Fixed three, edited.");
+    until("the edited body", HANG, || {
+        page("2026-11-04-post-3").contains("Fixed three, edited.")
+    });
+    edit(
+        "2026-11-05-post-4",
+        "title: Post 4",
+        "title: Post four, renamed",
+    );
+    until("the renamed post in the archive", HANG, || {
+        std::fs::read_to_string(t.path().join("site/history/index.html"))
+            .is_ok_and(|h| h.contains("Post four, renamed"))
+    });
+    t.write(
+        "components.yaml",
+        &t.read("components.yaml")
+            .replace("name: API", "name: Public API"),
+    );
+    until("the renamed component on a post of it", HANG, || {
+        page("2026-11-02-post-1").contains("Public API")
+    });
+    let out = stop(child);
+    let rebuilt: Vec<(usize, usize)> = stdout(&out)
+        .lines()
+        .filter_map(|l| {
+            let rest = l.strip_prefix("rebuilt ")?;
+            let (files, rest) = rest.split_once(" files (")?;
+            let (written, _) = rest.split_once(" written)")?;
+            Some((files.parse().ok()?, written.parse().ok()?))
+        })
+        .collect();
+    assert!(rebuilt.len() >= 4, "{rebuilt:?}");
+    // The first rebuild writes a whole new tree (there is no spare yet); from the second
+    // on, an edited post rewrites its page, the pages that list it, the feeds and the
+    // API (and catches the spare up on the first edit), not every post's page.
+    let (files, written) = rebuilt[2];
+    assert!(
+        written * 2 < files,
+        "one edited post rewrote {written} of {files} files: {rebuilt:?}"
+    );
+
+    // What the rebuilds left is what a fresh build of the same files makes.
+    let watched = tree(&t.path().join("site"));
+    std::fs::remove_dir_all(t.path().join("site")).unwrap();
+    let built = t.run(&["build", "--now", NOW]);
+    assert!(built.status.success(), "{}", stderr(&built));
+    let fresh = tree(&t.path().join("site"));
+    assert_eq!(
+        watched.keys().collect::<Vec<_>>(),
+        fresh.keys().collect::<Vec<_>>()
+    );
+    for (path, bytes) in &fresh {
+        assert!(watched[path] == *bytes, "{path} differs from a fresh build");
+    }
 }
