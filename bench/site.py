@@ -251,7 +251,9 @@ def bench_sizes(runs, sizes=SIZES, work=None):
         print(f"  growth {c0} x {p0} -> {c1} x {p1}: CPU x{m1['cpu'] / m0['cpu']:.2f} "
               f"for x{(c1 + p1) / (c0 + p0):.2f} the work: exponent {k:.2f}")
     if len(rows) > 2:
-        (c0, p0, m0), (c1, p1, m1) = rows[1], rows[-1]
+        # The span: from 500 x 10,000 (or the first size) to the last.
+        start = next((r for r in rows if r[:2] == (500, 10000)), rows[0])
+        (c0, p0, m0), (c1, p1, m1) = start, rows[-1]
         k = math.log(m1["cpu"] / m0["cpu"]) / math.log((c1 + p1) / (c0 + p0))
         print(f"  growth {c0} x {p0} -> {c1} x {p1}: exponent {k:.2f} (target <= 1.2)")
 

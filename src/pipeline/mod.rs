@@ -367,12 +367,20 @@ fn render(
     });
     let assembled = started.elapsed();
     let theme = render::templates::load(&project.themes_dir(), theme)?;
-    let keys = render::render(&theme, &model, progress, out, before)?;
+    let mut keyed = render::Keyed::new(before);
+    render::render(&theme, &model, progress, out, &mut keyed)?;
     let pages = started.elapsed();
     for (path, bytes) in render::api::files(&model, &snapshot.incidents) {
         out.put(&path, &bytes)?;
     }
-    render::feeds::files(config, &snapshot.incidents, &history.detected, now, out)?;
+    render::feeds::files(
+        config,
+        &snapshot.incidents,
+        &history.detected,
+        now,
+        out,
+        &mut keyed,
+    )?;
     for (path, bytes) in render::badges::files(&model) {
         out.put(&path, &bytes)?;
     }
@@ -381,6 +389,7 @@ fn render(
          feeds, API and badges by {:.1?}",
         started.elapsed()
     );
+    let keys = keyed.finish();
     Ok((decision, keys))
 }
 

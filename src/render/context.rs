@@ -196,6 +196,58 @@ pub fn site_value<T: Serialize>(model: &T, reads: &Reads) -> tera::Value {
     }
 }
 
+/// The `site` values of one build's templates: each field converted once, when a
+/// template that reads it is first rendered.
+pub struct SiteValues<'m, T> {
+    model: &'m T,
+    fields: BTreeMap<String, tera::Value>,
+    by_template: Vec<(Reads, tera::Value)>,
+}
+
+impl<'m, T: Serialize> SiteValues<'m, T> {
+    /// Nothing converted yet.
+    pub fn new(model: &'m T) -> Self {
+        SiteValues {
+            model,
+            fields: BTreeMap::new(),
+            by_template: Vec::new(),
+        }
+    }
+
+    /// `site` for a template that reads `reads`.
+    pub fn for_template(&mut self, reads: &Reads) -> tera::Value {
+        if let Some((_, v)) = self.by_template.iter().find(|(r, _)| r == reads) {
+            return v.clone();
+        }
+        let value = match reads {
+            Reads::All => site_value(self.model, reads),
+            Reads::Fields(names) => {
+                let missing = Reads::Fields(
+                    names
+                        .iter()
+                        .filter(|n| !self.fields.contains_key(*n))
+                        .cloned()
+                        .collect(),
+                );
+                if let Some(map) = site_value(self.model, &missing).into_map() {
+                    for (k, v) in map {
+                        if let Some(k) = k.as_str() {
+                            self.fields.insert(k.to_string(), v);
+                        }
+                    }
+                }
+                let mine: BTreeMap<String, tera::Value> = names
+                    .iter()
+                    .filter_map(|n| Some((n.clone(), self.fields.get(n)?.clone())))
+                    .collect();
+                tera::Value::from(mine)
+            }
+        };
+        self.by_template.push((reads.clone(), value.clone()));
+        value
+    }
+}
+
 /// A hash of each field of `model` that `reads` names: a page whose fields and subject
 /// hash the same as in the last build is the same page.
 pub fn field_hashes<T: Serialize>(model: &T, reads: &Reads) -> HashMap<String, u64> {

@@ -15,7 +15,7 @@ use crate::status::timeline::Detected;
 pub const MAX_ITEMS: usize = 200;
 
 /// One entry of every feed format.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Hash)]
 pub struct Item {
     /// Stable id: the incident page's address with the update's time and status.
     pub id: String,
@@ -207,6 +207,7 @@ pub fn detected_items(config: &Config, detected: &[Detected], now: DateTime<Utc>
 }
 
 /// What a feed is about.
+#[derive(Hash)]
 pub struct Channel<'a> {
     /// Feed title.
     pub title: String,
@@ -427,6 +428,7 @@ pub fn files(
     detected: &[Detected],
     now: DateTime<Utc>,
     out: &mut dyn super::Sink,
+    keyed: &mut super::Keyed<'_>,
 ) -> anyhow::Result<()> {
     let page = &config.site.page;
     let base = &page.base_url;
@@ -450,14 +452,28 @@ pub fn files(
     {
         let ch = page_channel("history");
         let list = &all[..all.len().min(MAX_ITEMS)];
-        out.put("history.rss", rss(&ch, list).as_bytes())?;
-        out.put("history.atom", atom(&ch, list).as_bytes())?;
+        let key = || super::key_of(&(&ch, list));
+        keyed.file(out, "history.rss", key, || Ok(rss(&ch, list).into_bytes()))?;
+        keyed.file(
+            out,
+            "history.atom",
+            key,
+            || Ok(atom(&ch, list).into_bytes()),
+        )?;
     }
+    // A feed is kept when its channel and items are as before.
     let mut emit = |dir: &str, ch: Channel<'_>, list: &[Item]| -> anyhow::Result<()> {
         let list = &list[..list.len().min(MAX_ITEMS)];
-        out.put(&format!("{dir}feed.rss"), rss(&ch, list).as_bytes())?;
-        out.put(&format!("{dir}feed.atom"), atom(&ch, list).as_bytes())?;
-        out.put(&format!("{dir}feed.json"), json(&ch, list).as_bytes())
+        let key = || super::key_of(&(&ch, list));
+        keyed.file(out, &format!("{dir}feed.rss"), key, || {
+            Ok(rss(&ch, list).into_bytes())
+        })?;
+        keyed.file(out, &format!("{dir}feed.atom"), key, || {
+            Ok(atom(&ch, list).into_bytes())
+        })?;
+        keyed.file(out, &format!("{dir}feed.json"), key, || {
+            Ok(json(&ch, list).into_bytes())
+        })
     };
     emit("", page_channel("feed"), &all)?;
     // Each component's newest items, found in one pass over all of them (newest first),

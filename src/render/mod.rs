@@ -40,9 +40,67 @@ impl Sink for Discard {
     }
 }
 
-/// What each page was made from, by its path: a hash of its template, the fields of
-/// `site` that template reads, and the page's own subject. Kept by a rebuild loop.
+/// What each page and feed was made from, by its path: a hash of everything its bytes
+/// depend on (for a page: the templates, the fields of `site` its template reads and its
+/// subject). Kept by a rebuild loop.
 pub type PageKeys = HashMap<String, u64>;
+
+/// Files made only when what they are made from changed since the site in place.
+pub struct Keyed<'a> {
+    /// The keys of the site in place; `None` outside a rebuild loop (nothing is kept, and
+    /// no key is computed).
+    before: Option<&'a PageKeys>,
+    /// The keys of this build.
+    after: PageKeys,
+}
+
+impl<'a> Keyed<'a> {
+    /// Keys against `before` (the keys of the site in place), if any.
+    pub fn new(before: Option<&'a PageKeys>) -> Keyed<'a> {
+        Keyed {
+            before,
+            after: PageKeys::new(),
+        }
+    }
+
+    /// Put `path`, made by `make`, unless its `key` is the one it had in the site in
+    /// place and `out` can keep that file.
+    pub fn file(
+        &mut self,
+        out: &mut dyn Sink,
+        path: &str,
+        key: impl FnOnce() -> u64,
+        make: impl FnOnce() -> Result<Vec<u8>>,
+    ) -> Result<()> {
+        let Some(before) = self.before else {
+            return out.put(path, &make()?);
+        };
+        let key = key();
+        let kept = before.get(path) == Some(&key) && out.keep(path)?;
+        if !kept {
+            out.put(path, &make()?)?;
+        }
+        self.after.insert(path.to_string(), key);
+        Ok(())
+    }
+
+    /// The keys of this build, in a rebuild loop.
+    pub fn finish(self) -> Option<PageKeys> {
+        self.before.map(|_| self.after)
+    }
+
+    /// Carry on with another part of the site.
+    pub fn merge(&mut self, other: Keyed<'_>) {
+        self.after.extend(other.after);
+    }
+}
+
+/// A hash of `parts`, for a key.
+pub fn key_of(parts: &impl Hash) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    parts.hash(&mut h);
+    h.finish()
+}
 
 /// What a page is about beyond the site: at most one of these is set.
 #[derive(Default, Clone, Copy)]
@@ -52,25 +110,28 @@ struct Page<'a> {
     history: Option<&'a HistoryPage>,
 }
 
-/// Render every page and static file of the site into `out`, one by one. With `before`
-/// (the keys of the site in place), a page whose key did not change is kept rather than
-/// rendered; the keys of this build are returned when `before` is given.
+/// Render every page and static file of the site into `out`, one by one; in a rebuild
+/// loop (`keyed` knows the site in place) a page whose key did not change is kept rather
+/// than rendered.
 pub fn render(
     theme: &Theme,
     model: &Model,
     progress: &dyn Fn(u64, u64),
     out: &mut dyn Sink,
-    before: Option<&PageKeys>,
-) -> Result<Option<PageKeys>> {
+    keyed: &mut Keyed<'_>,
+) -> Result<()> {
     let total = 2 + (model.incidents.len() + model.history.len() + model.components.len()) as u64;
     let mut done = 0u64;
     let reads = theme.reads();
-    // The fields of the model the templates read become a template value once; tera's
-    // values share their arrays and maps, so each page's context is a cheap copy
-    // (converting it per page made a build of 2,000 incident pages quadratic).
-    let site = context::site_value(model, &reads);
-    let field_hashes = before.map(|_| context::field_hashes(model, &reads));
-    let mut keys = PageKeys::new();
+    // The fields of the model the templates read become template values once, when a
+    // page first needs them; tera's values share their arrays and maps, so each page's
+    // context is a cheap copy (converting it per page made a build of 2,000 incident
+    // pages quadratic).
+    let mut sites = context::SiteValues::new(model);
+    let field_hashes = keyed
+        .before
+        .map(|_| context::field_hashes(model, &reads))
+        .unwrap_or_default();
     // The 404 page answers at any depth, so its links start at the site's path, not at
     // its origin: it then works wherever the site is served (a preview, a mirror, a
     // second host), and its stylesheet stays 'self' for its CSP.
@@ -79,7 +140,12 @@ pub fn render(
         .unwrap_or_else(|_| "/".to_string());
     let pages = [
         ("index.html", "index.html".to_string(), "", Page::default()),
-        ("404.html", "404.html".to_string(), &site_path, Page::default()),
+        (
+            "404.html",
+            "404.html".to_string(),
+            &site_path,
+            Page::default(),
+        ),
     ]
     .into_iter()
     .chain(model.incidents.iter().map(|incident| {
@@ -107,19 +173,15 @@ pub fn render(
         ("component.html", path, "../../", one)
     }));
     for (template, path, root, one) in pages {
-        let key = field_hashes
-            .as_ref()
-            .map(|fields| page_key(theme, fields, template, root, one));
-        let kept = match (key, before) {
-            (Some(key), Some(before)) if before.get(&path) == Some(&key) => out.keep(&path)?,
-            _ => false,
-        };
-        if !kept {
-            out.put(&path, &page(theme, &site, template, root, one)?)?;
-        }
-        if let Some(key) = key {
-            keys.insert(path, key);
-        }
+        keyed.file(
+            out,
+            &path,
+            || page_key(theme, &field_hashes, template, root, one),
+            || {
+                let site = sites.for_template(theme.reads_of(template));
+                page(theme, &site, template, root, one)
+            },
+        )?;
         done += 1;
         progress(done, total);
     }
@@ -145,7 +207,7 @@ pub fn render(
             out.put(name, &bytes)?;
         }
     }
-    Ok(before.map(|_| keys))
+    Ok(())
 }
 
 /// One page: every page sees `site` and `root`; `incident`, `component` and `history`
