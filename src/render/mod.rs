@@ -88,11 +88,6 @@ impl<'a> Keyed<'a> {
     pub fn finish(self) -> Option<PageKeys> {
         self.before.map(|_| self.after)
     }
-
-    /// Carry on with another part of the site.
-    pub fn merge(&mut self, other: Keyed<'_>) {
-        self.after.extend(other.after);
-    }
 }
 
 /// A hash of `parts`, for a key.

@@ -130,9 +130,10 @@ impl<'t> Output<'t> {
                 self.dirs.insert(parent.to_path_buf());
             }
             let _ = std::fs::remove_file(&path);
-            if std::fs::hard_link(&from, &path).is_err() {
-                std::fs::copy(&from, &path)
-                    .with_context(|| format!("copying {} to {}", from.display(), path.display()))?;
+            if std::fs::hard_link(&from, &path).is_err() && std::fs::copy(&from, &path).is_err() {
+                // Gone from the site in place (removed by hand?): it is made again.
+                self.manifest.remove(rel);
+                return Ok(false);
             }
             self.written += 1;
         }

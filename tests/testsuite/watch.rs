@@ -19,6 +19,16 @@ const NOW: &str = "2026-11-20T12:00:00Z";
 /// never this slow).
 const HANG: Duration = Duration::from_secs(60);
 
+/// `pharos watch` running in `t`, at [`NOW`], its output kept.
+fn watch(t: &ProjectTest) -> std::process::Child {
+    t.cmd(&["watch"])
+        .env("PHAROS_NOW", NOW)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 const POST: &str = "---\ntitle: TITLE\nimpact: minor\ncomponents: [web]\n---\n## 2026-11-20T10:00:00Z investigating\nLooking.\n";
 
 #[test]
@@ -27,13 +37,7 @@ fn watch_rebuilds_on_edits_and_survives_bad_ones() {
         "  - id: p\n    kind: tcp\n    host: 127.0.0.1\n    port: 9\n    components: [web]\n",
         &["r1"],
     );
-    let child = t
-        .cmd(&["watch"])
-        .env("PHAROS_NOW", NOW)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = watch(&t);
     until("the first build", HANG, || {
         index(&t).contains("Test Status")
     });
@@ -169,13 +173,7 @@ fn a_rebuild_renders_only_what_an_edit_changed_and_ends_where_a_fresh_build_does
             ),
         );
     }
-    let child = t
-        .cmd(&["watch"])
-        .env("PHAROS_NOW", NOW)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = watch(&t);
     until("the first build", HANG, || {
         index(&t).contains("Test Status")
     });
