@@ -316,7 +316,7 @@ fn from_detected(project: &Project, a: NewArgs) -> Result<ExitCode> {
     let tz = config.site.page.time_zone;
     let shown = |t: DateTime<Utc>| {
         t.with_timezone(&tz)
-            .format("%-d %b %Y, %H:%M %Z")
+            .format(crate::site::i18n::DATE_TIME_FORMAT)
             .to_string()
     };
     let (what, impact) = match d.outage.worst {

@@ -287,11 +287,7 @@ pub struct Options<'a> {
 pub fn build(project: &Project, clock: Clock, options: Options<'_>) -> Result<Report> {
     let mut fresh = incident::ParseCache::default();
     let (trees, cache, mut pages) = match options.keep {
-        Some(k) => (
-            Some(&mut k.trees),
-            &mut k.incidents,
-            Some((k.pages.take(), &mut k.pages)),
-        ),
+        Some(k) => (Some(&mut k.trees), &mut k.incidents, Some(&mut k.pages)),
         None => (None, &mut fresh, None),
     };
     let started = std::time::Instant::now();
@@ -306,9 +302,7 @@ pub fn build(project: &Project, clock: Clock, options: Options<'_>) -> Result<Re
     let mut output = render::output::Output::start(&project.site_dir(), trees)?;
     // In a rebuild loop, the keys of the pages in place (taken: they are put back only
     // once this build is in place, so a failed build does not leave them wrong).
-    let before = pages
-        .as_mut()
-        .map(|(before, _)| before.take().unwrap_or_default());
+    let before = pages.as_mut().map(|p| p.take().unwrap_or_default());
     let (decision, keys) = render(
         project,
         &snapshot,
@@ -319,7 +313,7 @@ pub fn build(project: &Project, clock: Clock, options: Options<'_>) -> Result<Re
     )?;
     let rendered = started.elapsed();
     let written = output.finish()?;
-    if let Some((_, slot)) = pages {
+    if let Some(slot) = pages {
         *slot = keys;
     }
     tracing::debug!(

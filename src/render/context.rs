@@ -184,16 +184,20 @@ fn site_uses(tag: &str) -> Vec<Option<&str>> {
 
 /// The fields of `model` that `reads` names, as one template value (a map).
 pub fn site_value<T: Serialize>(model: &T, reads: &Reads) -> tera::Value {
+    tera::Value::from(pick(model, reads, Pick::Values).values)
+}
+
+/// Take `model` apart and convert (or hash) the fields `reads` names. The model is a
+/// struct; anything else gives nothing, which a test rules out.
+fn pick<'r, T: Serialize>(model: &T, reads: &'r Reads, how: Pick) -> Picker<'r> {
     let mut picker = Picker {
         reads,
-        out: Picked::Values(BTreeMap::new()),
+        how,
+        values: BTreeMap::new(),
+        hashes: HashMap::new(),
     };
-    // The model is a struct; anything else gives an empty `site`, which a test rules out.
     let _ = model.serialize(&mut picker);
-    match picker.out {
-        Picked::Values(values) => tera::Value::from(values),
-        Picked::Hashes(_) => tera::Value::none(),
-    }
+    picker
 }
 
 /// The `site` values of one build's templates: each field converted once, when a
@@ -229,13 +233,8 @@ impl<'m, T: Serialize> SiteValues<'m, T> {
                         .cloned()
                         .collect(),
                 );
-                if let Some(map) = site_value(self.model, &missing).into_map() {
-                    for (k, v) in map {
-                        if let Some(k) = k.as_str() {
-                            self.fields.insert(k.to_string(), v);
-                        }
-                    }
-                }
+                self.fields
+                    .extend(pick(self.model, &missing, Pick::Values).values);
                 let mine: BTreeMap<String, tera::Value> = names
                     .iter()
                     .filter_map(|n| Some((n.clone(), self.fields.get(n)?.clone())))
@@ -251,15 +250,7 @@ impl<'m, T: Serialize> SiteValues<'m, T> {
 /// A hash of each field of `model` that `reads` names: a page whose fields and subject
 /// hash the same as in the last build is the same page.
 pub fn field_hashes<T: Serialize>(model: &T, reads: &Reads) -> HashMap<String, u64> {
-    let mut picker = Picker {
-        reads,
-        out: Picked::Hashes(HashMap::new()),
-    };
-    let _ = model.serialize(&mut picker);
-    match picker.out {
-        Picked::Hashes(hashes) => hashes,
-        Picked::Values(_) => HashMap::new(),
-    }
+    pick(model, reads, Pick::Hashes).hashes
 }
 
 /// A hash of `value` as it is serialized.
@@ -287,12 +278,16 @@ impl std::io::Write for HashWriter {
 /// wanted ones.
 struct Picker<'r> {
     reads: &'r Reads,
-    out: Picked,
+    how: Pick,
+    values: BTreeMap<String, tera::Value>,
+    hashes: HashMap<String, u64>,
 }
 
-enum Picked {
-    Values(BTreeMap<String, tera::Value>),
-    Hashes(HashMap<String, u64>),
+/// What [`pick`] makes of each field.
+#[derive(Clone, Copy)]
+enum Pick {
+    Values,
+    Hashes,
 }
 
 /// Refused: the site model must be a struct with named fields.
@@ -323,12 +318,13 @@ impl SerializeStruct for &mut Picker<'_> {
         value: &T,
     ) -> Result<(), NotAStruct> {
         if self.reads.wants(key) {
-            match &mut self.out {
-                Picked::Values(v) => {
-                    v.insert(key.to_string(), tera::Value::from_serializable(value));
+            match self.how {
+                Pick::Values => {
+                    let v = tera::Value::from_serializable(value);
+                    self.values.insert(key.to_string(), v);
                 }
-                Picked::Hashes(h) => {
-                    h.insert(key.to_string(), fingerprint(value));
+                Pick::Hashes => {
+                    self.hashes.insert(key.to_string(), fingerprint(value));
                 }
             }
         }

@@ -130,7 +130,7 @@ pub fn detected_items(config: &Config, detected: &[Detected], now: DateTime<Utc>
     let tz = page.time_zone;
     let shown = |t: DateTime<Utc>| {
         t.with_timezone(&tz)
-            .format("%-d %b %Y, %H:%M %Z")
+            .format(crate::site::i18n::DATE_TIME_FORMAT)
             .to_string()
     };
     let mut out: Vec<Item> = Vec::new();
@@ -452,7 +452,8 @@ pub fn files(
     {
         let ch = page_channel("history");
         let list = &all[..all.len().min(MAX_ITEMS)];
-        let key = || super::key_of(&(&ch, list));
+        let key = std::cell::OnceCell::new();
+        let key = || *key.get_or_init(|| super::key_of(&(&ch, list)));
         keyed.file(out, "history.rss", key, || Ok(rss(&ch, list).into_bytes()))?;
         keyed.file(
             out,
@@ -464,7 +465,9 @@ pub fn files(
     // A feed is kept when its channel and items are as before.
     let mut emit = |dir: &str, ch: Channel<'_>, list: &[Item]| -> anyhow::Result<()> {
         let list = &list[..list.len().min(MAX_ITEMS)];
-        let key = || super::key_of(&(&ch, list));
+        // Hashed once for the three formats, and only in a rebuild loop.
+        let key = std::cell::OnceCell::new();
+        let key = || *key.get_or_init(|| super::key_of(&(&ch, list)));
         keyed.file(out, &format!("{dir}feed.rss"), key, || {
             Ok(rss(&ch, list).into_bytes())
         })?;

@@ -222,18 +222,11 @@ fn posts_per_day(
     counts
 }
 
-/// A time shown in the page's zone.
-pub fn time_view(t: DateTime<Utc>, tz: Tz) -> TimeView {
-    let format = i18n::TimeFormat::new(i18n::DATE_TIME_FORMAT);
-    time_view_as(t, tz, format.as_ref())
-}
-
-/// A time shown in the page's zone with a strftime `format` (RFC 3339 alone without one).
-pub fn time_view_as(t: DateTime<Utc>, tz: Tz, format: Option<&i18n::TimeFormat>) -> TimeView {
-    let iso = t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+/// A time shown in the page's zone in `format`.
+pub fn time_view(t: DateTime<Utc>, tz: Tz, format: &i18n::TimeFormat) -> TimeView {
     TimeView {
-        display: format.map_or_else(|| iso.clone(), |f| f.show(&t.with_timezone(&tz))),
-        iso,
+        iso: t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        display: format.show(&t.with_timezone(&tz)),
         at: t,
     }
 }
@@ -302,7 +295,7 @@ pub fn assemble(inputs: &Inputs<'_>) -> Model {
     let tz = page.time_zone;
     let words = inputs.strings;
     let time_format = words.time_format(i18n::DATE_TIME_FORMAT);
-    let tv = |t: DateTime<Utc>| time_view_as(t, tz, Some(&time_format));
+    let tv = |t: DateTime<Utc>| time_view(t, tz, &time_format);
     let word = |w: &str| words.get(w);
 
     let catalogue = catalogue(inputs);
