@@ -202,6 +202,49 @@ pub fn read_text_within(
     read_text(path, limit)
 }
 
+/// What a file's metadata says of its bytes, for a rebuild loop: when a file's stamp is
+/// the one it had when it was last read, its bytes are taken to be the same and it is not
+/// read again (git's index does the same). A stamp is only given to a regular file (not
+/// a link, whose target can change under an unchanged link) whose last change is at
+/// least [`Stamp::SETTLED`] old: a write within the file system's timestamp granularity
+/// of the one before leaves the same times, so a file that changed just now is always
+/// read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+impl Stamp {
+    /// How old a file's last change must be for its stamp to be trusted.
+    pub const SETTLED: std::time::Duration = std::time::Duration::from_secs(2);
+
+    /// The stamp of `path` as it is now, if it has one that can be trusted.
+    pub fn of(path: &Path) -> Option<Stamp> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::symlink_metadata(path).ok()?;
+        if !meta.file_type().is_file() {
+            return None;
+        }
+        let changed = std::time::UNIX_EPOCH
+            + std::time::Duration::new(
+                u64::try_from(meta.ctime()).ok()?,
+                u32::try_from(meta.ctime_nsec()).ok()?,
+            );
+        let age = std::time::SystemTime::now().duration_since(changed).ok()?;
+        (age >= Stamp::SETTLED).then(|| Stamp {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            len: meta.len(),
+            mtime: (meta.mtime(), meta.mtime_nsec()),
+            ctime: (meta.ctime(), meta.ctime_nsec()),
+        })
+    }
+}
+
 /// [`read_bytes`] of a file that must lie inside `dir`.
 pub fn read_bytes_within(
     path: &Path,

@@ -118,7 +118,7 @@ struct RawFrontMatter {
 }
 
 /// One update of an incident.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Update {
     /// When it was posted.
     pub at: DateTime<Utc>,
@@ -132,8 +132,9 @@ pub struct Update {
     pub line: usize,
 }
 
-/// An incident post or maintenance announcement.
-#[derive(Debug, Clone, PartialEq)]
+/// An incident post or maintenance announcement. Serialized only to be hashed (see
+/// `site::memo`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Incident {
     /// File stem, e.g. `2026-11-20-api-errors`; also the page's URL segment.
     pub slug: String,
@@ -645,11 +646,20 @@ pub fn load_dir(
 }
 
 /// Posts parsed by earlier builds of one process, by file name, with the text they were
-/// parsed from: a rebuild parses only the files whose text changed.
+/// parsed from and the file's stamp when it was read: a rebuild reads only the files
+/// whose stamp changed (or has none) and parses only those whose text changed.
 #[derive(Debug, Default)]
 pub struct ParseCache {
     components: Option<Vec<String>>,
-    files: std::collections::HashMap<String, (String, Incident)>,
+    files: std::collections::HashMap<String, Parsed>,
+}
+
+/// A post as an earlier build read it.
+#[derive(Debug)]
+struct Parsed {
+    stamp: Option<crate::input::Stamp>,
+    text: String,
+    incident: Incident,
 }
 
 /// [`load_dir`], reusing what `cache` parsed before when a file's text is unchanged.
@@ -695,18 +705,37 @@ pub fn load_dir_cached(
         let shown = format!("{shown_dir}/{name}");
         let stem = name.trim_end_matches(".md");
         seen.insert(name.clone());
+        // Taken before the file is read: a write after it changes the stamp.
+        let stamp = crate::input::Stamp::of(&path);
+        if let Some(before) = cache.files.get(&name)
+            && stamp.is_some()
+            && before.stamp == stamp
+        {
+            incidents.push(before.incident.clone());
+            continue;
+        }
         match crate::input::read_text_within(
             &path,
             dir,
             &format!("{shown_dir}/"),
             crate::input::POST,
         ) {
-            Ok(text) => match cache.files.get(&name) {
-                Some((before, parsed)) if *before == text => incidents.push(parsed.clone()),
+            Ok(text) => match cache.files.get_mut(&name) {
+                Some(before) if before.text == text => {
+                    before.stamp = stamp;
+                    incidents.push(before.incident.clone());
+                }
                 _ => match parse(&text, &shown, stem, known_components) {
-                    Ok(i) => {
-                        cache.files.insert(name.clone(), (text, i.clone()));
-                        incidents.push(i);
+                    Ok(incident) => {
+                        incidents.push(incident.clone());
+                        cache.files.insert(
+                            name.clone(),
+                            Parsed {
+                                stamp,
+                                text,
+                                incident,
+                            },
+                        );
                     }
                     Err(p) => problems.extend(p),
                 },
@@ -751,6 +780,39 @@ mod tests {
         assert_eq!(cache.files.len(), 1);
         // Without the component the cached post is checked again, and refused.
         assert!(load(&mut cache, &["web"]).is_err());
+    }
+
+    #[test]
+    fn a_settled_unchanged_post_is_not_read_again_and_any_edit_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("2026-11-20-a.md");
+        let post = |title: &str| {
+            format!(
+                "---\ntitle: {title}\nimpact: minor\n---\n## 2026-11-20T10:00:00Z investigating\nLooking.\n"
+            )
+        };
+        std::fs::write(&path, post("A")).unwrap();
+        let mut cache = ParseCache::default();
+        let title = |cache: &mut ParseCache| {
+            let posts = load_dir_cached(dir.path(), "incidents", None, cache).unwrap();
+            posts[0].title.clone()
+        };
+        assert_eq!(title(&mut cache), "A");
+        // Just written: no stamp is trusted yet, so the file is read every time.
+        assert_eq!(cache.files["2026-11-20-a.md"].stamp, None);
+        // Once its last change is old enough, its stamp is kept ...
+        std::thread::sleep(crate::input::Stamp::SETTLED + std::time::Duration::from_millis(100));
+        assert_eq!(title(&mut cache), "A");
+        assert!(cache.files["2026-11-20-a.md"].stamp.is_some());
+        // ... and the file is not read again while the stamp holds: what the cache says
+        // is what the build gets.
+        if let Some(p) = cache.files.get_mut("2026-11-20-a.md") {
+            p.incident.title = "from the cache".into();
+        }
+        assert_eq!(title(&mut cache), "from the cache");
+        // An edit of the same length, right away, changes the stamp: it is seen.
+        std::fs::write(&path, post("B")).unwrap();
+        assert_eq!(title(&mut cache), "B");
     }
 
     use super::*;

@@ -95,21 +95,26 @@ impl Snapshot {
     /// Read the project's config, posts and every region's state. A region whose state
     /// cannot be read is left out with a warning (its region then shows no data).
     pub fn load(project: &Project) -> Result<Snapshot> {
-        Snapshot::load_cached(project, &mut incident::ParseCache::default())
+        Snapshot::load_cached(project, &mut Cache::default())
     }
 
-    /// [`Snapshot::load`], reusing posts parsed before whose text did not change.
-    pub fn load_cached(project: &Project, cache: &mut incident::ParseCache) -> Result<Snapshot> {
+    /// [`Snapshot::load`], reusing the posts and region files `cache` read before that
+    /// did not change.
+    pub fn load_cached(project: &Project, cache: &mut Cache) -> Result<Snapshot> {
         let started = std::time::Instant::now();
         let config = config::load(&project.components_file(), &project.probes_file())?;
         let ids = config.site.component_ids();
         let configured = started.elapsed();
-        let incidents =
-            incident::load_dir_cached(&project.incidents_dir(), "incidents", Some(&ids), cache)?;
+        let incidents = incident::load_dir_cached(
+            &project.incidents_dir(),
+            "incidents",
+            Some(&ids),
+            &mut cache.posts,
+        )?;
         let posts = started.elapsed();
         let (states, skipped) = project
             .store()?
-            .read_all_blocking()
+            .read_all_blocking_cached(&mut cache.states)
             .context("reading region state")?;
         tracing::debug!(
             "load: config in {configured:.1?}, posts by {posts:.1?}, state by {:.1?}",
@@ -262,13 +267,33 @@ pub struct Report {
     pub decision: Decision,
 }
 
-/// What a rebuild loop keeps between builds: the spare site tree, the parsed posts and
-/// what each page in place was made from.
+/// What a rebuild loop keeps of the inputs it read: the posts parsed and the region
+/// files read, each with its file's stamp.
 #[derive(Debug, Default)]
+pub struct Cache {
+    posts: incident::ParseCache,
+    states: crate::state::store::ReadCache,
+}
+
+/// What a rebuild loop keeps between builds: the spare site tree, the inputs read, the
+/// views of the model and what each page in place was made from.
+#[derive(Debug)]
 pub struct Rebuild {
     trees: render::output::Trees,
-    incidents: incident::ParseCache,
+    inputs: Cache,
+    views: site::Memo,
     pages: Option<render::PageKeys>,
+}
+
+impl Default for Rebuild {
+    fn default() -> Self {
+        Rebuild {
+            trees: render::output::Trees::default(),
+            inputs: Cache::default(),
+            views: site::Memo::keeping(),
+            pages: None,
+        }
+    }
 }
 
 /// How a build runs besides its clock.
@@ -285,10 +310,15 @@ pub struct Options<'a> {
 /// Build the site of `project` as of the clock's `now`: load, decide, render, and swap
 /// the files into `site/` all at once (a failed build leaves the previous site as it was).
 pub fn build(project: &Project, clock: Clock, options: Options<'_>) -> Result<Report> {
-    let mut fresh = incident::ParseCache::default();
-    let (trees, cache, mut pages) = match options.keep {
-        Some(k) => (Some(&mut k.trees), &mut k.incidents, Some(&mut k.pages)),
-        None => (None, &mut fresh, None),
+    let (mut fresh, mut once) = (Cache::default(), site::Memo::default());
+    let (trees, cache, memo, mut pages) = match options.keep {
+        Some(k) => (
+            Some(&mut k.trees),
+            &mut k.inputs,
+            &mut k.views,
+            Some(&mut k.pages),
+        ),
+        None => (None, &mut fresh, &mut once, None),
     };
     let started = std::time::Instant::now();
     let snapshot = Snapshot::load_cached(project, cache)?;
@@ -309,7 +339,7 @@ pub fn build(project: &Project, clock: Clock, options: Options<'_>) -> Result<Re
         clock.now,
         progress,
         &mut output,
-        before.as_ref(),
+        (memo, before.as_ref()),
     )?;
     let rendered = started.elapsed();
     let written = output.finish()?;
@@ -334,7 +364,7 @@ fn render(
     now: DateTime<Utc>,
     progress: &dyn Fn(u64, u64),
     out: &mut dyn render::Sink,
-    before: Option<&render::PageKeys>,
+    (memo, before): (&mut site::Memo, Option<&render::PageKeys>),
 ) -> Result<(Decision, Option<render::PageKeys>)> {
     let started = std::time::Instant::now();
     let decision = snapshot.decide(now);
@@ -346,19 +376,22 @@ fn render(
         &config.site.page.language,
         theme.map(|t| project.themes_dir().join(t)).as_deref(),
     )?;
-    let model = site::assemble(&site::Inputs {
-        config,
-        components: &decision.components,
-        indicator: decision.indicator,
-        headline: decision.headline,
-        faults: &decision.faults,
-        incidents: &snapshot.incidents,
-        now,
-        history: &history.components,
-        detected: &history.detected,
-        states: &snapshot.states,
-        strings: &strings,
-    });
+    let model = site::assemble(
+        &site::Inputs {
+            config,
+            components: &decision.components,
+            indicator: decision.indicator,
+            headline: decision.headline,
+            faults: &decision.faults,
+            incidents: &snapshot.incidents,
+            now,
+            history: &history.components,
+            detected: &history.detected,
+            states: &snapshot.states,
+            strings: &strings,
+        },
+        memo,
+    );
     let assembled = started.elapsed();
     let theme = render::templates::load(&project.themes_dir(), theme)?;
     let mut keyed = render::Keyed::new(before);
@@ -424,7 +457,7 @@ pub fn preflight(
         now,
         &|_, _| {},
         &mut render::Discard,
-        None,
+        (&mut site::Memo::default(), None),
     ) {
         problems.push(config::Problem::new(
             components,

@@ -4,7 +4,6 @@
 //! times over for templates that never read `site.incidents`.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::hash::Hasher;
 
 use serde::Serialize;
 use serde::ser::{Impossible, SerializeStruct, Serializer};
@@ -200,21 +199,38 @@ fn pick<'r, T: Serialize>(model: &T, reads: &'r Reads, how: Pick) -> Picker<'r> 
     picker
 }
 
+/// The `site` fields converted by a build, each with the hash of the field it was
+/// converted from: the next build in a rebuild loop reuses a value whose field hashes
+/// the same instead of converting it again.
+pub type Converted = HashMap<String, (u64, tera::Value)>;
+
 /// The `site` values of one build's templates: each field converted once, when a
-/// template that reads it is first rendered.
+/// template that reads it is first rendered, or taken from the last build when its
+/// field did not change.
 pub struct SiteValues<'m, T> {
     model: &'m T,
     fields: BTreeMap<String, tera::Value>,
     by_template: Vec<(Reads, tera::Value)>,
+    /// The hash of each field this build (empty outside a rebuild loop).
+    hashes: &'m HashMap<String, u64>,
+    /// What the last build converted.
+    before: Option<&'m Converted>,
 }
 
 impl<'m, T: Serialize> SiteValues<'m, T> {
-    /// Nothing converted yet.
-    pub fn new(model: &'m T) -> Self {
+    /// Nothing converted yet; fields whose hash in `hashes` is the one they had in
+    /// `before` are taken from there.
+    pub fn new(
+        model: &'m T,
+        hashes: &'m HashMap<String, u64>,
+        before: Option<&'m Converted>,
+    ) -> Self {
         SiteValues {
             model,
             fields: BTreeMap::new(),
             by_template: Vec::new(),
+            hashes,
+            before,
         }
     }
 
@@ -226,6 +242,18 @@ impl<'m, T: Serialize> SiteValues<'m, T> {
         let value = match reads {
             Reads::All => site_value(self.model, reads),
             Reads::Fields(names) => {
+                for name in names {
+                    if self.fields.contains_key(name) {
+                        continue;
+                    }
+                    let unchanged = self
+                        .before
+                        .and_then(|b| b.get(name))
+                        .filter(|(h, _)| self.hashes.get(name) == Some(h));
+                    if let Some((_, v)) = unchanged {
+                        self.fields.insert(name.clone(), v.clone());
+                    }
+                }
                 let missing = Reads::Fields(
                     names
                         .iter()
@@ -245,33 +273,21 @@ impl<'m, T: Serialize> SiteValues<'m, T> {
         self.by_template.push((reads.clone(), value.clone()));
         value
     }
+
+    /// What this build converted, with the hash of each field, for the next one.
+    pub fn converted(self) -> Converted {
+        self.fields
+            .into_iter()
+            .filter_map(|(name, v)| Some((self.hashes.get(&name).copied()?, name, v)))
+            .map(|(h, name, v)| (name, (h, v)))
+            .collect()
+    }
 }
 
 /// A hash of each field of `model` that `reads` names: a page whose fields and subject
 /// hash the same as in the last build is the same page.
 pub fn field_hashes<T: Serialize>(model: &T, reads: &Reads) -> HashMap<String, u64> {
     pick(model, reads, Pick::Hashes).hashes
-}
-
-/// A hash of `value` as it is serialized.
-pub fn fingerprint<T: Serialize + ?Sized>(value: &T) -> u64 {
-    let mut w = HashWriter(std::collections::hash_map::DefaultHasher::new());
-    // Writing to a hasher cannot fail, and the site's values all serialize.
-    let _ = serde_json::to_writer(&mut w, value);
-    w.0.finish()
-}
-
-struct HashWriter(std::collections::hash_map::DefaultHasher);
-
-impl std::io::Write for HashWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.write(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 /// A serializer that takes a struct apart field by field and converts (or hashes) the
@@ -324,7 +340,8 @@ impl SerializeStruct for &mut Picker<'_> {
                     self.values.insert(key.to_string(), v);
                 }
                 Pick::Hashes => {
-                    self.hashes.insert(key.to_string(), fingerprint(value));
+                    self.hashes
+                        .insert(key.to_string(), crate::fingerprint::of(value));
                 }
             }
         }

@@ -226,7 +226,7 @@ pub struct Channel<'a> {
 }
 
 /// RSS 2.0.
-pub fn rss(ch: &Channel<'_>, items: &[Item]) -> String {
+pub fn rss(ch: &Channel<'_>, items: &[&Item]) -> String {
     use rss::{ChannelBuilder, GuidBuilder, ItemBuilder};
     let entries: Vec<rss::Item> = items
         .iter()
@@ -270,7 +270,7 @@ pub fn rss(ch: &Channel<'_>, items: &[Item]) -> String {
 }
 
 /// Atom (RFC 4287).
-pub fn atom(ch: &Channel<'_>, items: &[Item]) -> String {
+pub fn atom(ch: &Channel<'_>, items: &[&Item]) -> String {
     use atom_syndication::{Content, Entry, Feed, Generator, Link, Text};
     let link = |href: &str, rel: &str, mime: Option<&str>| {
         let mut l = Link::default();
@@ -344,7 +344,7 @@ struct JsonItem<'a> {
 }
 
 /// JSON Feed 1.1.
-pub fn json(ch: &Channel<'_>, items: &[Item]) -> String {
+pub fn json(ch: &Channel<'_>, items: &[&Item]) -> String {
     let feed = JsonFeed {
         version: "https://jsonfeed.org/version/1.1",
         title: &ch.title,
@@ -432,9 +432,11 @@ pub fn files(
 ) -> anyhow::Result<()> {
     let page = &config.site.page;
     let base = &page.base_url;
-    let mut all = items(base, incidents, now);
-    all.extend(detected_items(config, detected, now));
-    all.sort_by(|a, b| b.published.cmp(&a.published).then(a.id.cmp(&b.id)));
+    let mut owned = items(base, incidents, now);
+    owned.extend(detected_items(config, detected, now));
+    owned.sort_by(|a, b| b.published.cmp(&a.published).then(a.id.cmp(&b.id)));
+    // The feeds list these items by reference: a component's feed copies none of them.
+    let all: Vec<&Item> = owned.iter().collect();
     let page_channel = |name: &str| Channel {
         title: format!("{} — incident history", page.title),
         description: page
@@ -463,7 +465,7 @@ pub fn files(
         )?;
     }
     // A feed is kept when its channel and items are as before.
-    let mut emit = |dir: &str, ch: Channel<'_>, list: &[Item]| -> anyhow::Result<()> {
+    let mut emit = |dir: &str, ch: Channel<'_>, list: &[&Item]| -> anyhow::Result<()> {
         let list = &list[..list.len().min(MAX_ITEMS)];
         // Hashed once for the three formats, and only in a rebuild loop.
         let key = std::cell::OnceCell::new();
@@ -492,9 +494,9 @@ pub fn files(
         }
     }
     for c in &config.site.components {
-        let mine: Vec<Item> = by_component
+        let mine: Vec<&Item> = by_component
             .get(c.id.as_str())
-            .map(|list| list.iter().map(|&n| all[n].clone()).collect())
+            .map(|list| list.iter().map(|&n| all[n]).collect())
             .unwrap_or_default();
         emit(
             &format!("components/{}/", c.id),

@@ -40,10 +40,15 @@ impl Sink for Discard {
     }
 }
 
-/// What each page and feed was made from, by its path: a hash of everything its bytes
-/// depend on (for a page: the templates, the fields of `site` its template reads and its
-/// subject). Kept by a rebuild loop.
-pub type PageKeys = HashMap<String, u64>;
+/// What the site in place was made from, kept by a rebuild loop: for each page and feed
+/// (by path) a hash of everything its bytes depend on (for a page: the templates, the
+/// fields of `site` its template reads and its subject), and the `site` fields its
+/// templates were given.
+#[derive(Debug, Default)]
+pub struct PageKeys {
+    files: HashMap<String, u64>,
+    values: context::Converted,
+}
 
 /// Files made only when what they are made from changed since the site in place.
 pub struct Keyed<'a> {
@@ -59,7 +64,7 @@ impl<'a> Keyed<'a> {
     pub fn new(before: Option<&'a PageKeys>) -> Keyed<'a> {
         Keyed {
             before,
-            after: PageKeys::new(),
+            after: PageKeys::default(),
         }
     }
 
@@ -76,11 +81,11 @@ impl<'a> Keyed<'a> {
             return out.put(path, &make()?);
         };
         let key = key();
-        let kept = before.get(path) == Some(&key) && out.keep(path)?;
+        let kept = before.files.get(path) == Some(&key) && out.keep(path)?;
         if !kept {
             out.put(path, &make()?)?;
         }
-        self.after.insert(path.to_string(), key);
+        self.after.files.insert(path.to_string(), key);
         Ok(())
     }
 
@@ -92,7 +97,7 @@ impl<'a> Keyed<'a> {
 
 /// A hash of `parts`, for a key.
 pub fn key_of(parts: &impl Hash) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
+    let mut h = crate::fingerprint::hasher();
     parts.hash(&mut h);
     h.finish()
 }
@@ -122,11 +127,11 @@ pub fn render(
     // page first needs them; tera's values share their arrays and maps, so each page's
     // context is a cheap copy (converting it per page made a build of 2,000 incident
     // pages quadratic).
-    let mut sites = context::SiteValues::new(model);
     let field_hashes = keyed
         .before
         .map(|_| context::field_hashes(model, &reads))
         .unwrap_or_default();
+    let mut sites = context::SiteValues::new(model, &field_hashes, keyed.before.map(|b| &b.values));
     // The 404 page answers at any depth, so its links start at the site's path, not at
     // its origin: it then works wherever the site is served (a preview, a mirror, a
     // second host), and its stylesheet stays 'self' for its CSP.
@@ -180,6 +185,7 @@ pub fn render(
         done += 1;
         progress(done, total);
     }
+    keyed.after.values = sites.converted();
     // A theme's static file replaces the built-in one of the same name.
     let theme_files = match theme.static_dir().filter(|d| d.is_dir()) {
         Some(dir) => templates::files_under(dir)?,
@@ -236,7 +242,7 @@ fn page_key(
     root: &str,
     one: Page<'_>,
 ) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
+    let mut h = crate::fingerprint::hasher();
     theme.fingerprint.hash(&mut h);
     template.hash(&mut h);
     root.hash(&mut h);
@@ -253,8 +259,8 @@ fn page_key(
             }
         }
     }
-    context::fingerprint(&one.incident).hash(&mut h);
-    context::fingerprint(&one.component).hash(&mut h);
-    context::fingerprint(&one.history).hash(&mut h);
+    crate::fingerprint::of(&one.incident).hash(&mut h);
+    crate::fingerprint::of(&one.component).hash(&mut h);
+    crate::fingerprint::of(&one.history).hash(&mut h);
     h.finish()
 }

@@ -3,6 +3,7 @@
 
 pub mod chart;
 pub mod i18n;
+pub mod memo;
 pub mod model;
 
 use std::collections::HashMap;
@@ -10,6 +11,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
+pub use memo::Memo;
 pub use model::*;
 
 use crate::config::Config;
@@ -288,8 +290,27 @@ pub fn update_label(word: &str) -> String {
     s
 }
 
-/// Build the model.
-pub fn assemble(inputs: &Inputs<'_>) -> Model {
+/// A component's views made from its history and its probes' response times.
+#[derive(Debug, Clone, Default)]
+struct Bars {
+    days: Vec<DayView>,
+    runs: Vec<RunView>,
+    uptime: Vec<UptimeView>,
+    uptime_90d: Option<String>,
+    chart_hours: Option<chart::ChartView>,
+    chart_days: Option<chart::ChartView>,
+}
+
+/// A post's view and the link to it that lists show.
+#[derive(Debug, Clone)]
+struct PostViews {
+    view: IncidentView,
+    link: IncidentLink,
+}
+
+/// Build the model. `memo` keeps views between the builds of a rebuild loop (see
+/// [`Memo`]); the model is the same either way.
+pub fn assemble(inputs: &Inputs<'_>, memo: &mut Memo) -> Model {
     let config = inputs.config;
     let page = &config.site.page;
     let tz = page.time_zone;
@@ -297,6 +318,7 @@ pub fn assemble(inputs: &Inputs<'_>) -> Model {
     let time_format = words.time_format(i18n::DATE_TIME_FORMAT);
     let tv = |t: DateTime<Utc>| time_view(t, tz, &time_format);
     let word = |w: &str| words.get(w);
+    memo.turn(|| (inputs.now, tz.name(), words.all()));
 
     let catalogue = catalogue(inputs);
     // A component's name and its page, relative to the site root; no page (an empty
@@ -317,17 +339,11 @@ pub fn assemble(inputs: &Inputs<'_>) -> Model {
         }
     };
     let page_links = |ids: &[String]| ids.iter().map(page_link).collect::<Vec<_>>();
-    let components = component_views(inputs, &catalogue, &tv, &page_links);
+    let names = component_names(config);
+    let (views, links) = post_views(inputs, &names, &tv, memo);
+    let components = component_views(inputs, &catalogue, &tv, &page_links, &links, memo);
     let compact = components.len() > COMPACT_OVER;
     let groups = group_views(config, &catalogue, &components);
-
-    let names = component_names(config);
-    // Each post is viewed once; the lists below are copies of these views.
-    let views: Vec<IncidentView> = inputs
-        .incidents
-        .iter()
-        .map(|i| incident_view(i, inputs, &names, &tv))
-        .collect();
     let now = inputs.now;
     let pick = |f: &dyn Fn(&Incident) -> bool| -> Vec<IncidentView> {
         inputs
@@ -346,6 +362,7 @@ pub fn assemble(inputs: &Inputs<'_>) -> Model {
         .collect();
     upcoming.sort_by_key(|(i, _)| i.scheduled_for);
 
+    let past = pick(&|i| i.is_over(now));
     Model {
         page: PageView {
             title: page.title.clone(),
@@ -396,12 +413,40 @@ pub fn assemble(inputs: &Inputs<'_>) -> Model {
             .collect(),
         active_maintenance: pick(&|i| i.is_active_maintenance(now)),
         upcoming_maintenance: upcoming.into_iter().map(|(_, v)| v.clone()).collect(),
-        past_incidents: pick(&|i| i.is_over(now)),
+        recent_past: past.iter().take(RECENT_PAST).cloned().collect(),
+        past_incidents: past,
         history: history_pages(inputs, &tv),
         incidents: views,
         t: words.all().clone(),
         catalogue,
     }
+}
+
+/// Each post's view and its link, once per post (the lists of the model are copies of
+/// these), in the order of `inputs.incidents`.
+fn post_views<'i>(
+    inputs: &'i Inputs<'_>,
+    names: &HashMap<&str, &str>,
+    tv: &dyn Fn(DateTime<Utc>) -> TimeView,
+    memo: &mut Memo,
+) -> (Vec<IncidentView>, HashMap<&'i str, IncidentLink>) {
+    inputs
+        .incidents
+        .iter()
+        .map(|i| {
+            // A post's view shows its components' names.
+            let key = || {
+                let named: Vec<Option<&&str>> =
+                    i.components.iter().map(|c| names.get(c.as_str())).collect();
+                crate::fingerprint::of(&(i, named))
+            };
+            let made = memo.post(&i.slug, key, || PostViews {
+                view: incident_view(i, inputs, names, tv),
+                link: incident_link(i, inputs.now, tv, inputs.strings),
+            });
+            (made.view, (i.slug.as_str(), made.link))
+        })
+        .unzip()
 }
 
 /// A post as shown at the build's time.
@@ -533,12 +578,92 @@ fn bars(
     (days, runs)
 }
 
+/// A component's day bars, uptime and response-time charts.
+fn component_bars(
+    inputs: &Inputs<'_>,
+    history: Option<&ComponentHistory>,
+    mine: &[&Incident],
+    spans: &IncidentDays,
+    ids: &[&str],
+) -> Bars {
+    let words = inputs.strings;
+    let word = |w: &str| words.get(w);
+    let (days, runs) = history.map_or_else(Default::default, |h| bars(h, mine, spans, words));
+    Bars {
+        days,
+        runs,
+        uptime: history
+            .map(|h| {
+                h.uptime
+                    .iter()
+                    .map(|(window, p)| UptimeView {
+                        window: window.to_string(),
+                        percent: p.map(percent),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        uptime_90d: history
+            .and_then(|h| h.uptime.iter().find(|(w, _)| *w == "90d"))
+            .and_then(|(_, p)| p.map(percent)),
+        chart_hours: {
+            let points = chart::hourly(inputs.states, ids, inputs.now);
+            chart::chart(
+                &points,
+                &word("Response time, last 7 days (per hour)"),
+                &word("7 days ago"),
+                &word("now"),
+            )
+            .map(|c| with_summary(c, words))
+        },
+        chart_days: {
+            let points = chart::daily(inputs.states, ids, inputs.now, 90);
+            chart::chart(
+                &points,
+                &word("Response time, last 90 days (per day)"),
+                &word("90 days ago"),
+                &word("today"),
+            )
+            .map(|c| with_summary(c, words))
+        },
+    }
+}
+
+/// What a component's [`Bars`] are made from, as one hash: its history, the days its
+/// posts were open, and its probes' response times in every region.
+fn bars_key(
+    inputs: &Inputs<'_>,
+    history: Option<&ComponentHistory>,
+    mine: &[&Incident],
+    spans: &IncidentDays,
+    ids: &[&str],
+) -> u64 {
+    let open: Vec<_> = mine
+        .iter()
+        .map(|i| spans.get(&std::ptr::from_ref(*i)))
+        .collect();
+    let times: Vec<_> = inputs
+        .states
+        .iter()
+        .flat_map(|s| {
+            ids.iter().map(|id| {
+                s.probes
+                    .get(*id)
+                    .map(|p| (&p.history.hourly, &p.history.daily))
+            })
+        })
+        .collect();
+    crate::fingerprint::of(&(history, open, times))
+}
+
 /// Every shown component's view with its group id, in file order.
 fn component_views(
     inputs: &Inputs<'_>,
     catalogue: &Catalogue,
     tv: &dyn Fn(DateTime<Utc>) -> TimeView,
     page_links: &dyn Fn(&[String]) -> Vec<LinkView>,
+    links: &HashMap<&str, IncidentLink>,
+    memo: &mut Memo,
 ) -> Vec<(Option<String>, ComponentView)> {
     let config = inputs.config;
     let tz = config.site.page.time_zone;
@@ -575,7 +700,11 @@ fn component_views(
             .filter_map(|p| config.probing.probes.get(*p))
             .map(|p| p.id.as_str())
             .collect();
-        let (days, runs) = history.map_or_else(Default::default, |h| bars(h, mine, &spans, words));
+        let bars = memo.bars(
+            &c.id,
+            || bars_key(inputs, history, mine, &spans, &ids),
+            || component_bars(inputs, history, mine, &spans, &ids),
+        );
         components.push((
             c.group.clone(),
             ComponentView {
@@ -598,46 +727,16 @@ fn component_views(
                     .iter()
                     .map(|r| region_view(r, config, tv, words))
                     .collect(),
-                uptime: history
-                    .map(|h| {
-                        h.uptime
-                            .iter()
-                            .map(|(window, p)| UptimeView {
-                                window: window.to_string(),
-                                percent: p.map(percent),
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-                uptime_90d: history
-                    .and_then(|h| h.uptime.iter().find(|(w, _)| *w == "90d"))
-                    .and_then(|(_, p)| p.map(percent)),
-                runs,
-                days,
+                uptime: bars.uptime,
+                uptime_90d: bars.uptime_90d,
+                runs: bars.runs,
+                days: bars.days,
                 path: format!("components/{}/", c.id),
-                chart_hours: {
-                    let points = chart::hourly(inputs.states, &ids, inputs.now);
-                    chart::chart(
-                        &points,
-                        &word("Response time, last 7 days (per hour)"),
-                        &word("7 days ago"),
-                        &word("now"),
-                    )
-                    .map(|c| with_summary(c, words))
-                },
-                chart_days: {
-                    let points = chart::daily(inputs.states, &ids, inputs.now, 90);
-                    chart::chart(
-                        &points,
-                        &word("Response time, last 90 days (per day)"),
-                        &word("90 days ago"),
-                        &word("today"),
-                    )
-                    .map(|c| with_summary(c, words))
-                },
+                chart_hours: bars.chart_hours,
+                chart_days: bars.chart_days,
                 incidents: mine
                     .iter()
-                    .map(|i| incident_link(i, inputs.now, &tv, words))
+                    .filter_map(|i| links.get(i.slug.as_str()).cloned())
                     .collect(),
                 affected_by: page_links(&v.affected_by),
                 affects: page_links(&v.affects),

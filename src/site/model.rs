@@ -146,6 +146,10 @@ pub struct GroupEntry {
 /// at 2,000 components the full one would weigh megabytes.
 pub const COMPACT_OVER: usize = 200;
 
+/// How many past posts the home page lists (`site.recent_past`); the rest are in the
+/// archive.
+pub const RECENT_PAST: usize = 20;
+
 /// Everything a page template receives (as `site`), plus `root` (the relative path back
 /// to the site root, e.g. `../../`) and page-specific values.
 #[derive(Debug, Clone, Serialize)]
@@ -179,6 +183,9 @@ pub struct Model {
     pub upcoming_maintenance: Vec<IncidentView>,
     /// Resolved incidents and completed maintenance, newest first.
     pub past_incidents: Vec<IncidentView>,
+    /// The newest [`RECENT_PAST`] of `past_incidents`, as the home page lists
+    /// them: a template that reads only these does not make every post a template value.
+    pub recent_past: Vec<IncidentView>,
     /// Every post, newest first.
     pub incidents: Vec<IncidentView>,
     /// The theme's phrases in the page's language, by their English text:

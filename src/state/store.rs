@@ -203,6 +203,15 @@ impl LocalStore {
     /// A file that cannot be read as a region's state is reported in the second list and
     /// left out: its region then shows "no data", and one bad file does not stop the site.
     pub fn read_all(&self) -> Result<(Vec<RegionState>, Vec<String>)> {
+        self.read_all_cached(&mut ReadCache::default())
+    }
+
+    /// [`LocalStore::read_all`], reusing what `cache` read before from files whose stamp
+    /// did not change (see [`crate::input::Stamp`]).
+    pub fn read_all_cached(
+        &self,
+        cache: &mut ReadCache,
+    ) -> Result<(Vec<RegionState>, Vec<String>)> {
         let entries = match fs::read_dir(&self.dir) {
             Ok(e) => e,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -221,6 +230,7 @@ impl LocalStore {
             })
             .collect();
         paths.sort();
+        let seen: std::collections::HashSet<PathBuf> = paths.iter().cloned().collect();
         let mut states = Vec::new();
         let mut skipped = Vec::new();
         for path in paths {
@@ -229,11 +239,22 @@ impl LocalStore {
                 .file_stem()
                 .map(|s| s.to_string_lossy().to_string())
                 .unwrap_or_default();
+            let stamp = crate::input::Stamp::of(&path);
+            if let Some((before, state)) = cache.files.get(&path)
+                && stamp.is_some()
+                && *before == stamp
+            {
+                states.push(state.clone());
+                continue;
+            }
             let parsed = crate::input::read_text(&path, crate::input::STATE)
                 .map_err(|e| anyhow::anyhow!("{shown}: {e}"))
                 .and_then(|text| super::parse(&text, &shown));
             match parsed {
-                Ok(state) if state.region == stem => states.push(state),
+                Ok(state) if state.region == stem => {
+                    cache.files.insert(path.clone(), (stamp, state.clone()));
+                    states.push(state);
+                }
                 Ok(state) => skipped.push(format!(
                     "{shown} holds the state of region \"{}\"; a region's file must be named <region>.json",
                     state.region
@@ -241,8 +262,15 @@ impl LocalStore {
                 Err(e) => skipped.push(format!("{e:#}")),
             }
         }
+        cache.files.retain(|p, _| seen.contains(p));
         Ok((states, skipped))
     }
+}
+
+/// Region files read by earlier builds of a rebuild loop, with their stamps.
+#[derive(Debug, Default)]
+pub struct ReadCache {
+    files: std::collections::HashMap<PathBuf, (Option<crate::input::Stamp>, RegionState)>,
 }
 
 /// Where region state lives: a local folder or an object-storage prefix.
@@ -348,8 +376,17 @@ impl Store {
 
     /// [`Store::read_all`] from synchronous code.
     pub fn read_all_blocking(&self) -> Result<(Vec<RegionState>, Vec<String>)> {
+        self.read_all_blocking_cached(&mut ReadCache::default())
+    }
+
+    /// [`Store::read_all_blocking`], reusing what `cache` holds of a local folder's
+    /// files that did not change.
+    pub fn read_all_blocking_cached(
+        &self,
+        cache: &mut ReadCache,
+    ) -> Result<(Vec<RegionState>, Vec<String>)> {
         match self {
-            Store::Local(l) => l.read_all(),
+            Store::Local(l) => l.read_all_cached(cache),
             Store::Object(o) => tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
