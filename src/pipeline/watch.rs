@@ -30,8 +30,10 @@ pub enum Change {
 /// The folders whose files are inputs of the site.
 const INPUT_DIRS: [&str; 3] = ["incidents", "state", "themes"];
 
-/// How long events are gathered after the first one before rebuilding.
-const QUIET: Duration = Duration::from_millis(40);
+/// How long events are gathered after the first one before rebuilding: an editor's save
+/// (write a temporary file, rename it over the post) takes a few milliseconds, and every
+/// millisecond here is one more before the edit is on the page.
+const QUIET: Duration = Duration::from_millis(25);
 
 /// What a changed path means for the site, if anything. Pure: no file system access.
 pub fn classify(root: &Path, path: &Path) -> Option<Change> {

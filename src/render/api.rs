@@ -7,11 +7,12 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
+use std::sync::Arc;
 
 use crate::incident::{Incident, Kind, UpdateStatus};
 use crate::site::{Catalogue, DisplayStatus, IncidentView, Model};
 
-/// Most incidents in `incidents.json`, as Statuspage does.
+/// Most posts in `incidents.json` and `scheduled-maintenances.json`, as Statuspage does.
 pub const MAX_INCIDENTS: usize = 50;
 
 fn time(t: DateTime<Utc>) -> String {
@@ -207,15 +208,21 @@ pub fn files(model: &Model, posts: &[Incident]) -> Vec<(String, Vec<u8>)> {
             .collect()
     };
     // Every list in the order of `model.incidents` (newest first), as Statuspage does.
-    let listed = |from: &[IncidentView]| -> Vec<&IncidentView> {
+    let listed = |from: &[Arc<IncidentView>]| -> Vec<&IncidentView> {
         model
             .incidents
             .iter()
             .filter(|v| from.iter().any(|x| x.slug == v.slug))
+            .map(|v| &**v)
             .collect()
     };
     let of_kind = |kind: Kind| -> Vec<&IncidentView> {
-        model.incidents.iter().filter(|v| v.kind == kind).collect()
+        model
+            .incidents
+            .iter()
+            .filter(|v| v.kind == kind)
+            .map(|v| &**v)
+            .collect()
     };
     let incidents = of_kind(Kind::Incident);
     let maintenance = of_kind(Kind::Maintenance);
@@ -227,7 +234,10 @@ pub fn files(model: &Model, posts: &[Incident]) -> Vec<(String, Vec<u8>)> {
         .copied()
         .filter(|v| active.iter().chain(&upcoming).any(|x| x.slug == v.slug))
         .collect();
+    // The newest 50 of each, as Statuspage lists them.
     let latest: Vec<&IncidentView> = incidents.iter().copied().take(MAX_INCIDENTS).collect();
+    let latest_maintenance: Vec<&IncidentView> =
+        maintenance.iter().copied().take(MAX_INCIDENTS).collect();
     let doc = |v: Value| serde_json::to_vec_pretty(&v).unwrap_or_default();
     vec![
         (
@@ -255,7 +265,7 @@ pub fn files(model: &Model, posts: &[Incident]) -> Vec<(String, Vec<u8>)> {
         ),
         (
             "api/v2/scheduled-maintenances.json".into(),
-            doc(json!({"page": page_obj, "scheduled_maintenances": as_json(&maintenance)})),
+            doc(json!({"page": page_obj, "scheduled_maintenances": as_json(&latest_maintenance)})),
         ),
         (
             "api/v2/scheduled-maintenances/upcoming.json".into(),

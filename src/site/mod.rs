@@ -7,6 +7,7 @@ pub mod memo;
 pub mod model;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -304,7 +305,7 @@ struct Bars {
 /// A post's view and the link to it that lists show.
 #[derive(Debug, Clone)]
 struct PostViews {
-    view: IncidentView,
+    view: Arc<IncidentView>,
     link: IncidentLink,
 }
 
@@ -345,7 +346,7 @@ pub fn assemble(inputs: &Inputs<'_>, memo: &mut Memo) -> Model {
     let compact = components.len() > COMPACT_OVER;
     let groups = group_views(config, &catalogue, &components);
     let now = inputs.now;
-    let pick = |f: &dyn Fn(&Incident) -> bool| -> Vec<IncidentView> {
+    let pick = |f: &dyn Fn(&Incident) -> bool| -> Vec<Arc<IncidentView>> {
         inputs
             .incidents
             .iter()
@@ -354,7 +355,7 @@ pub fn assemble(inputs: &Inputs<'_>, memo: &mut Memo) -> Model {
             .map(|(_, v)| v.clone())
             .collect()
     };
-    let mut upcoming: Vec<(&Incident, &IncidentView)> = inputs
+    let mut upcoming: Vec<(&Incident, &Arc<IncidentView>)> = inputs
         .incidents
         .iter()
         .zip(&views)
@@ -429,7 +430,7 @@ fn post_views<'i>(
     names: &HashMap<&str, &str>,
     tv: &dyn Fn(DateTime<Utc>) -> TimeView,
     memo: &mut Memo,
-) -> (Vec<IncidentView>, HashMap<&'i str, IncidentLink>) {
+) -> (Vec<Arc<IncidentView>>, HashMap<&'i str, IncidentLink>) {
     inputs
         .incidents
         .iter()
@@ -441,7 +442,7 @@ fn post_views<'i>(
                 crate::fingerprint::of(&(i, named))
             };
             let made = memo.post(&i.slug, key, || PostViews {
-                view: incident_view(i, inputs, names, tv),
+                view: Arc::new(incident_view(i, inputs, names, tv)),
                 link: incident_link(i, inputs.now, tv, inputs.strings),
             });
             (made.view, (i.slug.as_str(), made.link))
@@ -664,7 +665,7 @@ fn component_views(
     page_links: &dyn Fn(&[String]) -> Vec<LinkView>,
     links: &HashMap<&str, IncidentLink>,
     memo: &mut Memo,
-) -> Vec<(Option<String>, ComponentView)> {
+) -> Vec<(Option<String>, Arc<ComponentView>)> {
     let config = inputs.config;
     let tz = config.site.page.time_zone;
     let words = inputs.strings;
@@ -707,7 +708,7 @@ fn component_views(
         );
         components.push((
             c.group.clone(),
-            ComponentView {
+            Arc::new(ComponentView {
                 id: c.id.clone(),
                 name: c.name.clone(),
                 description: c.description.clone(),
@@ -741,7 +742,7 @@ fn component_views(
                 affected_by: page_links(&v.affected_by),
                 affects: page_links(&v.affects),
                 inferred: v.inferred,
-            },
+            }),
         ));
     }
     components
@@ -752,7 +753,7 @@ fn component_views(
 fn group_views(
     config: &Config,
     catalogue: &Catalogue,
-    components: &[(Option<String>, ComponentView)],
+    components: &[(Option<String>, Arc<ComponentView>)],
 ) -> Vec<GroupView> {
     let mut groups: Vec<GroupView> = Vec::new();
     for (group, view) in components {

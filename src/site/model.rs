@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use std::sync::Arc;
 
 use crate::incident::{Kind, UpdateStatus};
 use crate::state::RegionHealth;
@@ -165,12 +166,12 @@ pub struct Model {
     /// Visible components grouped for display; ungrouped ones come in a group with no id.
     pub groups: Vec<GroupView>,
     /// Every visible component, in file order.
-    pub components: Vec<ComponentView>,
+    pub components: Vec<Arc<ComponentView>>,
     /// More than [`COMPACT_OVER`] components are shown: the home page lists each by name
     /// and status only, and its bars, uptime and regions are on its own page.
     pub compact: bool,
     /// Incidents not yet resolved, newest first.
-    pub active_incidents: Vec<IncidentView>,
+    pub active_incidents: Vec<Arc<IncidentView>>,
     /// Outages the probes saw that no post covers: going on, or ended in the last 24 h;
     /// newest first.
     pub detected: Vec<DetectedView>,
@@ -178,16 +179,16 @@ pub struct Model {
     /// its own component (it affects others, or the probes cannot tell between causes).
     pub causes: Vec<CauseView>,
     /// Maintenance windows running now.
-    pub active_maintenance: Vec<IncidentView>,
+    pub active_maintenance: Vec<Arc<IncidentView>>,
     /// Maintenance windows still to come, soonest first.
-    pub upcoming_maintenance: Vec<IncidentView>,
+    pub upcoming_maintenance: Vec<Arc<IncidentView>>,
     /// Resolved incidents and completed maintenance, newest first.
-    pub past_incidents: Vec<IncidentView>,
+    pub past_incidents: Vec<Arc<IncidentView>>,
     /// The newest [`RECENT_PAST`] of `past_incidents`, as the home page lists
     /// them: a template that reads only these does not make every post a template value.
-    pub recent_past: Vec<IncidentView>,
+    pub recent_past: Vec<Arc<IncidentView>>,
     /// Every post, newest first.
-    pub incidents: Vec<IncidentView>,
+    pub incidents: Vec<Arc<IncidentView>>,
     /// The theme's phrases in the page's language, by their English text:
     /// `{{ site.t["Past incidents"] }}`.
     pub t: std::collections::BTreeMap<String, String>,
@@ -300,7 +301,7 @@ pub struct GroupView {
     /// Worst status in the group.
     pub status: DisplayStatus,
     /// Its components.
-    pub components: Vec<ComponentView>,
+    pub components: Vec<Arc<ComponentView>>,
 }
 
 /// A component as shown.

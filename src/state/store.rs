@@ -469,3 +469,45 @@ fn passing_trouble(e: &anyhow::Error) -> bool {
                 || io.to_string().contains("(os error 23)")
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+
+    #[test]
+    fn a_rebuild_reads_again_only_the_region_files_that_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path());
+        let at = |minute: u32| Utc.with_ymd_and_hms(2026, 11, 20, 12, minute, 0).unwrap();
+        let write = |region: &str, file: &str, minute: u32| {
+            let text = serde_json::to_string(&RegionState::new(region, at(minute))).unwrap();
+            fs::write(dir.path().join(file), text).unwrap();
+        };
+        write("eu", "eu.json", 1);
+        write("us", "us.json", 1);
+        let mut cache = ReadCache::default();
+        let written = |cache: &mut ReadCache| {
+            let (states, skipped) = store.read_all_cached(cache).unwrap();
+            assert!(skipped.is_empty(), "{skipped:?}");
+            states.iter().map(|s| s.written_at).collect::<Vec<_>>()
+        };
+        assert_eq!(written(&mut cache), [at(1), at(1)]);
+        std::thread::sleep(crate::input::Stamp::SETTLED + std::time::Duration::from_millis(100));
+        assert_eq!(written(&mut cache), [at(1), at(1)]);
+        // Settled and unchanged: taken from the cache, not read.
+        for (_, state) in cache.files.values_mut() {
+            state.written_at = at(30);
+        }
+        assert_eq!(written(&mut cache), [at(30), at(30)]);
+        // A region that writes again is read again; the other is not.
+        write("us", "us.json", 2);
+        assert_eq!(written(&mut cache), [at(30), at(2)]);
+        // A file that no longer holds its region's state is left out, not served from
+        // the cache.
+        write("xx", "eu.json", 3);
+        let (states, skipped) = store.read_all_cached(&mut cache).unwrap();
+        assert_eq!(states.len(), 1);
+        assert_eq!(skipped.len(), 1, "{skipped:?}");
+    }
+}
