@@ -214,48 +214,27 @@ fn close(f: &mut Fingerprint) -> Result<(), Never> {
     Ok(())
 }
 
-impl SerializeSeq for &mut Fingerprint {
-    type Ok = ();
-    type Error = Never;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Never> {
-        value.serialize(&mut **self)
-    }
-    fn end(self) -> Result<(), Never> {
-        close(self)
-    }
+/// The sequence-like compounds: each element in turn, then the end.
+macro_rules! elements {
+    ($($trait:ident::$method:ident;)*) => {$(
+        impl $trait for &mut Fingerprint {
+            type Ok = ();
+            type Error = Never;
+            fn $method<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Never> {
+                value.serialize(&mut **self)
+            }
+            fn end(self) -> Result<(), Never> {
+                close(self)
+            }
+        }
+    )*};
 }
 
-impl SerializeTuple for &mut Fingerprint {
-    type Ok = ();
-    type Error = Never;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Never> {
-        value.serialize(&mut **self)
-    }
-    fn end(self) -> Result<(), Never> {
-        close(self)
-    }
-}
-
-impl SerializeTupleStruct for &mut Fingerprint {
-    type Ok = ();
-    type Error = Never;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Never> {
-        value.serialize(&mut **self)
-    }
-    fn end(self) -> Result<(), Never> {
-        close(self)
-    }
-}
-
-impl SerializeTupleVariant for &mut Fingerprint {
-    type Ok = ();
-    type Error = Never;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Never> {
-        value.serialize(&mut **self)
-    }
-    fn end(self) -> Result<(), Never> {
-        close(self)
-    }
+elements! {
+    SerializeSeq::serialize_element;
+    SerializeTuple::serialize_element;
+    SerializeTupleStruct::serialize_field;
+    SerializeTupleVariant::serialize_field;
 }
 
 impl SerializeMap for &mut Fingerprint {

@@ -357,7 +357,9 @@ pub fn build(project: &Project, clock: Clock, options: Options<'_>) -> Result<Re
     })
 }
 
-/// Every file of the site at `now`, into `out` as it is made, and what was decided.
+/// Every file of the site at `now`, into `out` as it is made, and what was decided. A
+/// rebuild loop passes the views it kept (`memo`) and the keys of the site in place
+/// (`before`); a single build passes an empty memo and no keys.
 fn render(
     project: &Project,
     snapshot: &Snapshot,
