@@ -58,6 +58,15 @@ impl Fingerprint {
     }
 }
 
+/// Narrow numbers hash as their widest kind: the same value, the same hash.
+macro_rules! widen {
+    ($($name:ident($ty:ty) => $wide:ident($to:ty);)*) => {$(
+        fn $name(self, v: $ty) -> Result<(), Never> {
+            self.$wide(<$to>::from(v))
+        }
+    )*};
+}
+
 impl Serializer for &mut Fingerprint {
     type Ok = ();
     type Error = Never;
@@ -69,41 +78,29 @@ impl Serializer for &mut Fingerprint {
     type SerializeStruct = Self;
     type SerializeStructVariant = Self;
 
+    widen! {
+        serialize_i8(i8) => serialize_i64(i64);
+        serialize_i16(i16) => serialize_i64(i64);
+        serialize_i32(i32) => serialize_i64(i64);
+        serialize_u8(u8) => serialize_u64(u64);
+        serialize_u16(u16) => serialize_u64(u64);
+        serialize_u32(u32) => serialize_u64(u64);
+        serialize_f32(f32) => serialize_f64(f64);
+    }
     fn serialize_bool(self, v: bool) -> Result<(), Never> {
         self.tag(1);
         self.0.write_u8(u8::from(v));
         Ok(())
-    }
-    fn serialize_i8(self, v: i8) -> Result<(), Never> {
-        self.serialize_i64(i64::from(v))
-    }
-    fn serialize_i16(self, v: i16) -> Result<(), Never> {
-        self.serialize_i64(i64::from(v))
-    }
-    fn serialize_i32(self, v: i32) -> Result<(), Never> {
-        self.serialize_i64(i64::from(v))
     }
     fn serialize_i64(self, v: i64) -> Result<(), Never> {
         self.tag(2);
         self.0.write_i64(v);
         Ok(())
     }
-    fn serialize_u8(self, v: u8) -> Result<(), Never> {
-        self.serialize_u64(u64::from(v))
-    }
-    fn serialize_u16(self, v: u16) -> Result<(), Never> {
-        self.serialize_u64(u64::from(v))
-    }
-    fn serialize_u32(self, v: u32) -> Result<(), Never> {
-        self.serialize_u64(u64::from(v))
-    }
     fn serialize_u64(self, v: u64) -> Result<(), Never> {
         self.tag(3);
         self.0.write_u64(v);
         Ok(())
-    }
-    fn serialize_f32(self, v: f32) -> Result<(), Never> {
-        self.serialize_f64(f64::from(v))
     }
     fn serialize_f64(self, v: f64) -> Result<(), Never> {
         self.tag(4);

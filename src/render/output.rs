@@ -1,5 +1,6 @@
-//! Step 6 (render): write the built files, as they are made, into a temporary folder beside
-//! `site/`, then swap it into place. A build that fails before the swap leaves the previous site untouched.
+//! Step 6 (render): write the built files, as they are made, into a temporary folder
+//! beside `site/`, then swap it into place. A build that fails before the swap leaves the
+//! previous site untouched.
 //! A long-running rebuild loop (`watch`, `serve`) keeps the previous site as a spare tree
 //! instead of deleting it, and the next build rewrites only the files that differ there
 //! before swapping again: readers still see one whole site or the other, and a one-line
@@ -122,13 +123,7 @@ impl<'t> Output<'t> {
             // change a file in place, so sharing it is safe), or copy it.
             let path = dir.join(rel);
             let from = self.site_dir.join(rel);
-            if let Some(parent) = path.parent()
-                && !self.dirs.contains(parent)
-            {
-                std::fs::create_dir_all(parent)
-                    .with_context(|| format!("creating {}", parent.display()))?;
-                self.dirs.insert(parent.to_path_buf());
-            }
+            make_parent(&mut self.dirs, &path)?;
             let _ = std::fs::remove_file(&path);
             if std::fs::hard_link(&from, &path).is_err() && std::fs::copy(&from, &path).is_err() {
                 // Gone from the site in place (removed by hand?): it is made again.
@@ -154,12 +149,7 @@ impl<'t> Output<'t> {
             return Ok(());
         }
         let path = root.join(rel);
-        if let Some(dir) = path.parent()
-            && !self.dirs.contains(dir)
-        {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-            self.dirs.insert(dir.to_path_buf());
-        }
+        make_parent(&mut self.dirs, &path)?;
         if old.is_some() || replaced {
             // A new file rather than a truncated one: ext4 flushes a file that is
             // truncated and rewritten (auto_da_alloc), which made rebuilds take seconds.
@@ -234,6 +224,17 @@ impl<'t> Output<'t> {
         }
         Ok(Written { files, written })
     }
+}
+
+/// Make the folder `path` goes in, unless `made` says it was made (or found) already.
+fn make_parent(made: &mut std::collections::HashSet<PathBuf>, path: &Path) -> Result<()> {
+    if let Some(dir) = path.parent()
+        && !made.contains(dir)
+    {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        made.insert(dir.to_path_buf());
+    }
+    Ok(())
 }
 
 impl super::Sink for Output<'_> {
