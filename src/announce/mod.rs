@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Duration, Utc};
@@ -161,7 +162,7 @@ pub struct Outcome {
 /// Every feed item (posts and detected outages) as of `now`, and the page they belong to.
 pub fn items_and_page(
     config: &Config,
-    incidents: &[Incident],
+    incidents: &[Arc<Incident>],
     detected: &[Detected],
     now: DateTime<Utc>,
 ) -> (Vec<Item>, send::PageInfo) {
@@ -292,6 +293,7 @@ mod tests {
             text: String::new(),
             components: vec![],
             derived: false,
+            post: None,
         }
     }
 

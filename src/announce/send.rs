@@ -359,6 +359,7 @@ mod tests {
             text: text.into(),
             components: vec!["api".into()],
             derived: false,
+            post: None,
         }
     }
 

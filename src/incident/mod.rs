@@ -7,6 +7,7 @@ pub mod front_matter;
 pub mod markdown;
 
 use std::path::Path;
+use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, Utc};
 use pulldown_cmark::{Event, HeadingLevel, Parser, Tag};
@@ -118,7 +119,7 @@ struct RawFrontMatter {
 }
 
 /// One update of an incident.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Update {
     /// When it was posted.
     pub at: DateTime<Utc>,
@@ -132,9 +133,8 @@ pub struct Update {
     pub line: usize,
 }
 
-/// An incident post or maintenance announcement. Serialized only to be hashed (see
-/// `site::memo`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// An incident post or maintenance announcement.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Incident {
     /// File stem, e.g. `2026-11-20-api-errors`; also the page's URL segment.
     pub slug: String,
@@ -154,6 +154,10 @@ pub struct Incident {
     pub scheduled_until: Option<DateTime<Utc>>,
     /// Updates, newest first.
     pub updates: Vec<Update>,
+    /// A fingerprint of what the post was parsed from (its name and text): posts with the
+    /// same source are the same post, so a rebuild keys what it keeps on this, not on the
+    /// whole parsed post.
+    pub source: u64,
 }
 
 impl Incident {
@@ -325,6 +329,7 @@ pub fn parse(
         scheduled_for: window.0,
         scheduled_until: window.1,
         updates,
+        source: crate::fingerprint::of(&(file, stem, text)),
     })
 }
 
@@ -426,7 +431,7 @@ pub const FUTURE_TOLERANCE: chrono::Duration = chrono::Duration::minutes(5);
 /// Updates dated after `now` (beyond [`FUTURE_TOLERANCE`]): an update says what has
 /// happened, so a future date is a mistake in the heading (a window to come is written
 /// with `scheduled_for`). One problem per such update, at its heading.
-pub fn future_updates(incidents: &[Incident], now: DateTime<Utc>) -> Vec<Problem> {
+pub fn future_updates(incidents: &[Arc<Incident>], now: DateTime<Utc>) -> Vec<Problem> {
     let mut problems = Vec::new();
     for i in incidents {
         for u in i.updates.iter().filter(|u| u.at > now + FUTURE_TOLERANCE) {
@@ -641,7 +646,7 @@ pub fn load_dir(
     dir: &Path,
     shown_dir: &str,
     known_components: Option<&[&str]>,
-) -> Result<Vec<Incident>, Problems> {
+) -> Result<Vec<Arc<Incident>>, Problems> {
     load_dir_cached(dir, shown_dir, known_components, &mut ParseCache::default())
 }
 
@@ -659,7 +664,7 @@ pub struct ParseCache {
 struct Parsed {
     stamp: Option<crate::input::Stamp>,
     text: String,
-    incident: Incident,
+    incident: Arc<Incident>,
 }
 
 /// [`load_dir`], reusing what `cache` parsed before when a file's text is unchanged.
@@ -668,7 +673,7 @@ pub fn load_dir_cached(
     shown_dir: &str,
     known_components: Option<&[&str]>,
     cache: &mut ParseCache,
-) -> Result<Vec<Incident>, Problems> {
+) -> Result<Vec<Arc<Incident>>, Problems> {
     // A different list of components changes what is valid: start over.
     let components: Option<Vec<String>> =
         known_components.map(|ids| ids.iter().map(|s| s.to_string()).collect());
@@ -711,7 +716,7 @@ pub fn load_dir_cached(
             && stamp.is_some()
             && before.stamp == stamp
         {
-            incidents.push(before.incident.clone());
+            incidents.push(Arc::clone(&before.incident));
             continue;
         }
         match crate::input::read_text_within(
@@ -723,11 +728,12 @@ pub fn load_dir_cached(
             Ok(text) => match cache.files.get_mut(&name) {
                 Some(before) if before.text == text => {
                     before.stamp = stamp;
-                    incidents.push(before.incident.clone());
+                    incidents.push(Arc::clone(&before.incident));
                 }
                 _ => match parse(&text, &shown, stem, known_components) {
                     Ok(incident) => {
-                        incidents.push(incident.clone());
+                        let incident = Arc::new(incident);
+                        incidents.push(Arc::clone(&incident));
                         cache.files.insert(
                             name.clone(),
                             Parsed {
@@ -772,7 +778,7 @@ mod tests {
         let load = |cache: &mut ParseCache, ids: &[&str]| {
             load_dir_cached(dir.path(), "incidents", Some(ids), cache)
         };
-        let titles = |v: Vec<Incident>| v.into_iter().map(|i| i.title).collect::<Vec<_>>();
+        let titles = |v: Vec<Arc<Incident>>| v.iter().map(|i| i.title.clone()).collect::<Vec<_>>();
         assert_eq!(titles(load(&mut cache, &["api"]).unwrap()), vec!["A", "B"]);
         std::fs::write(dir.path().join("2026-11-20-a.md"), post("A2", "api")).unwrap();
         std::fs::remove_file(dir.path().join("2026-11-20-b.md")).unwrap();
@@ -807,7 +813,7 @@ mod tests {
         // ... and the file is not read again while the stamp holds: what the cache says
         // is what the build gets.
         if let Some(p) = cache.files.get_mut("2026-11-20-a.md") {
-            p.incident.title = "from the cache".into();
+            Arc::make_mut(&mut p.incident).title = "from the cache".into();
         }
         assert_eq!(title(&mut cache), "from the cache");
         // An edit of the same length, right away, changes the stamp: it is seen.

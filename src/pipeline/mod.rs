@@ -5,6 +5,8 @@
 
 pub mod watch;
 
+use std::sync::Arc;
+
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 
@@ -49,7 +51,7 @@ pub struct Snapshot {
     /// The validated config.
     pub config: Config,
     /// Incident and maintenance posts, newest first.
-    pub incidents: Vec<Incident>,
+    pub incidents: Vec<Arc<Incident>>,
     /// Every region's state that could be read.
     pub states: Vec<RegionState>,
     /// Which probe exercises which component, for finding the fault behind failures.
@@ -82,7 +84,11 @@ pub struct History {
 
 impl Snapshot {
     /// A snapshot of data already read.
-    pub fn new(config: Config, incidents: Vec<Incident>, states: Vec<RegionState>) -> Snapshot {
+    pub fn new(
+        config: Config,
+        incidents: Vec<Arc<Incident>>,
+        states: Vec<RegionState>,
+    ) -> Snapshot {
         let dependencies = localise::Model::from_config(&config);
         Snapshot {
             config,
@@ -593,7 +599,7 @@ mod tests {
             "---\ntitle: DB upgrade\nkind: maintenance\ncomponents: [db]\nscheduled_for: 2026-11-20T12:30:00Z\nscheduled_until: 2026-11-20T13:30:00Z\n---\n## 2026-11-19T10:00:00Z scheduled\nUpgrade.\n",
             "2026-11-19-db",
         );
-        let snapshot = Snapshot::new(config, vec![open, window], states);
+        let snapshot = Snapshot::new(config, vec![open.into(), window.into()], states);
         let d = snapshot.decide(at(60));
         let by_id = |id: &str| d.components.iter().find(|c| c.id == id).unwrap();
         assert_eq!(
@@ -652,7 +658,7 @@ mod tests {
             "---\ntitle: API down\nimpact: major\ncomponents: [api]\n---\n## 2026-11-20T12:45:00Z resolved\nBack.\n\n## 2026-11-20T12:12:00Z investigating\nDown.\n",
             "2026-11-20-api",
         );
-        let snapshot = Snapshot::new(config, vec![covered], states);
+        let snapshot = Snapshot::new(config, vec![covered.into()], states);
         assert!(snapshot.history(at(90)).detected.is_empty());
     }
 

@@ -30,10 +30,15 @@ pub enum Change {
 /// The folders whose files are inputs of the site.
 const INPUT_DIRS: [&str; 3] = ["incidents", "state", "themes"];
 
-/// How long events are gathered after the first one before rebuilding: an editor's save
-/// (write a temporary file, rename it over the post) takes a few milliseconds, and every
-/// millisecond here is one more before the edit is on the page.
-const QUIET: Duration = Duration::from_millis(25);
+/// How long the inputs must stay quiet after an event before rebuilding: an editor's save
+/// (write a temporary file, rename it over the post) is a burst of events a few
+/// milliseconds apart, and every millisecond here is one more before the edit is on the
+/// page. A change that comes after the rebuild started gets a rebuild of its own.
+const QUIET: Duration = Duration::from_millis(10);
+
+/// The longest a rebuild waits for the inputs to go quiet: a file written steadily (a
+/// long copy, a tool appending) still shows on the page while it is being written.
+const GATHER_AT_MOST: Duration = Duration::from_millis(250);
 
 /// What a changed path means for the site, if anything. Pure: no file system access.
 pub fn classify(root: &Path, path: &Path) -> Option<Change> {
@@ -237,22 +242,29 @@ pub fn rebuild_on_change(
 ) -> Result<()> {
     let mut inputs = Inputs::watch(project)?;
     ready(keep);
-    let mut pending: Option<Instant> = None;
+    // The first and the latest relevant event since the last rebuild.
+    let mut pending: Option<(Instant, Instant)> = None;
     while keep_going() {
-        if inputs.remote_changed() && pending.is_none() {
-            pending = Some(Instant::now());
+        if inputs.remote_changed() {
+            let now = Instant::now();
+            pending = Some(pending.map_or((now, now), |(first, _)| (first, now)));
         }
         let wait = match pending {
-            Some(first) => QUIET.saturating_sub(first.elapsed()),
+            Some((first, last)) => QUIET
+                .saturating_sub(last.elapsed())
+                .min(GATHER_AT_MOST.saturating_sub(first.elapsed())),
             None => Duration::from_millis(200),
         };
         match inputs.next_change(wait) {
             None => break,
-            Some(true) if pending.is_none() => pending = Some(Instant::now()),
-            Some(_) => {}
+            Some(true) => {
+                let now = Instant::now();
+                pending = Some(pending.map_or((now, now), |(first, _)| (first, now)));
+            }
+            Some(false) => {}
         }
-        if let Some(first) = pending
-            && first.elapsed() >= QUIET
+        if let Some((first, last)) = pending
+            && (last.elapsed() >= QUIET || first.elapsed() >= GATHER_AT_MOST)
         {
             pending = None;
             let options = Options {

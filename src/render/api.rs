@@ -181,7 +181,7 @@ fn incident(
 
 /// Every file of the API, from the site model the pages are rendered from, and the posts
 /// for their text: (path under the site, JSON text).
-pub fn files(model: &Model, posts: &[Incident]) -> Vec<(String, Vec<u8>)> {
+pub fn files(model: &Model, posts: &[Arc<Incident>]) -> Vec<(String, Vec<u8>)> {
     let page = &model.page;
     let now = model.generated_at.at;
     let id = page_id(&page.base_url);
@@ -198,7 +198,7 @@ pub fn files(model: &Model, posts: &[Incident]) -> Vec<(String, Vec<u8>)> {
     });
     let comps = components(&model.catalogue, &id, now);
     let by_slug: std::collections::HashMap<&str, &Incident> =
-        posts.iter().map(|i| (i.slug.as_str(), i)).collect();
+        posts.iter().map(|i| (i.slug.as_str(), &**i)).collect();
     let as_json = |list: &[&IncidentView]| -> Vec<Value> {
         list.iter()
             .filter_map(|v| {

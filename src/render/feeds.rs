@@ -3,6 +3,8 @@
 //! component, and `maintenance.ics` (`icalendar`) with every scheduled window. One item per
 //! incident update and per maintenance transition, newest first, with stable ids.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
@@ -35,12 +37,16 @@ pub struct Item {
     /// update saying so. Announced only while recent, so an item that appears long after
     /// its time (a window that closed before an upgrade) is not sent as news.
     pub derived: bool,
+    /// The source of the post the item was made from (`Incident::source`): with the
+    /// item's id and the feed's channel (which holds the clock), it decides everything
+    /// the item says, so a feed's key hashes it instead of the item's text.
+    pub post: Option<u64>,
 }
 
 /// Every item, newest first: one per update, and one for each step a maintenance window
 /// took by itself at `now` (it began, or ended, with no update saying so), so the feeds
 /// agree with the page and the API on its status.
-pub fn items(base_url: &str, incidents: &[Incident], now: DateTime<Utc>) -> Vec<Item> {
+pub fn items(base_url: &str, incidents: &[Arc<Incident>], now: DateTime<Utc>) -> Vec<Item> {
     let mut out = Vec::new();
     for i in incidents {
         let link = format!("{base_url}/incidents/{}/", i.slug);
@@ -59,6 +65,7 @@ pub fn items(base_url: &str, incidents: &[Incident], now: DateTime<Utc>) -> Vec<
                 text,
                 components: i.components.clone(),
                 derived: false,
+                post: Some(i.source),
             }
         };
         for u in &i.updates {
@@ -180,6 +187,7 @@ pub fn detected_items(config: &Config, detected: &[Detected], now: DateTime<Utc>
             html: String::new(),
             components: components.clone(),
             derived: false,
+            post: None,
         });
         if let Some(last) = out.last_mut() {
             last.html = paragraph(&last.text);
@@ -197,6 +205,7 @@ pub fn detected_items(config: &Config, detected: &[Detected], now: DateTime<Utc>
                 html: String::new(),
                 components,
                 derived: false,
+                post: None,
             });
             if let Some(last) = out.last_mut() {
                 last.html = paragraph(&last.text);
@@ -204,6 +213,21 @@ pub fn detected_items(config: &Config, detected: &[Detected], now: DateTime<Utc>
         }
     }
     out
+}
+
+/// A hash of what a feed is made from: its channel and, for each item, its id and the
+/// source of its post, or the whole item when it comes from no post.
+fn feed_key(ch: &Channel<'_>, list: &[&Item]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = crate::fingerprint::hasher();
+    ch.hash(&mut h);
+    for item in list {
+        match item.post {
+            Some(source) => (&item.id, source).hash(&mut h),
+            None => item.hash(&mut h),
+        }
+    }
+    h.finish()
 }
 
 /// What a feed is about.
@@ -368,7 +392,7 @@ pub fn json(ch: &Channel<'_>, items: &[&Item]) -> String {
 }
 
 /// `maintenance.ics`: one event per maintenance window (RFC 5545).
-pub fn ics(config: &Config, incidents: &[Incident], now: DateTime<Utc>) -> String {
+pub fn ics(config: &Config, incidents: &[Arc<Incident>], now: DateTime<Utc>) -> String {
     use icalendar::{Calendar, Component, EventLike, EventStatus};
     let page = &config.site.page;
     let host = url::Url::parse(&page.base_url)
@@ -424,7 +448,7 @@ pub fn ics(config: &Config, incidents: &[Incident], now: DateTime<Utc>) -> Strin
 /// Every feed file: the page's and each component's, in three formats, and the calendar.
 pub fn files(
     config: &Config,
-    incidents: &[Incident],
+    incidents: &[Arc<Incident>],
     detected: &[Detected],
     now: DateTime<Utc>,
     out: &mut dyn super::Sink,
@@ -455,7 +479,7 @@ pub fn files(
         let ch = page_channel("history");
         let list = &all[..all.len().min(MAX_ITEMS)];
         let key = std::cell::OnceCell::new();
-        let key = || *key.get_or_init(|| super::key_of(&(&ch, list)));
+        let key = || *key.get_or_init(|| feed_key(&ch, list));
         keyed.file(out, "history.rss", key, || Ok(rss(&ch, list).into_bytes()))?;
         keyed.file(
             out,
@@ -469,7 +493,7 @@ pub fn files(
         let list = &list[..list.len().min(MAX_ITEMS)];
         // Hashed once for the three formats, and only in a rebuild loop.
         let key = std::cell::OnceCell::new();
-        let key = || *key.get_or_init(|| super::key_of(&(&ch, list)));
+        let key = || *key.get_or_init(|| feed_key(&ch, list));
         keyed.file(out, &format!("{dir}feed.rss"), key, || {
             Ok(rss(&ch, list).into_bytes())
         })?;

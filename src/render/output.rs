@@ -219,11 +219,37 @@ impl<'t> Output<'t> {
                     }
                     None => None,
                 };
+                if trees.spare.is_none() {
+                    // The spare's content is not known (the loop's first build, over a
+                    // site another process made): make it a linked copy of the new site,
+                    // or the next build would write every file again.
+                    let _ = std::fs::remove_dir_all(&spare);
+                    if link_copy(&site_dir, &spare, manifest.keys()).is_ok() {
+                        trees.spare = Some(manifest.clone());
+                    } else {
+                        let _ = std::fs::remove_dir_all(&spare);
+                    }
+                }
                 trees.current = Some(manifest);
             }
         }
         Ok(Written { files, written })
     }
+}
+
+/// A tree at `to` holding the files `files` of the tree at `from`, each a hard link to the
+/// same file (safe because the trees never change a file in place).
+fn link_copy<'a>(from: &Path, to: &Path, files: impl Iterator<Item = &'a String>) -> Result<()> {
+    let mut made = std::collections::HashSet::new();
+    std::fs::create_dir(to).with_context(|| format!("creating {}", to.display()))?;
+    made.insert(to.to_path_buf());
+    for rel in files {
+        let path = to.join(rel);
+        make_parent(&mut made, &path)?;
+        std::fs::hard_link(from.join(rel), &path)
+            .with_context(|| format!("linking {}", path.display()))?;
+    }
+    Ok(())
 }
 
 /// Make the folder `path` goes in, unless `made` says it was made (or found) already.
@@ -370,5 +396,46 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&site).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o755, "readable by a web server");
+    }
+
+    #[test]
+    fn a_loops_first_rebuild_writes_only_what_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let site = dir.path().join("site");
+        // A site another process made, then a rebuild loop's first build and rebuild.
+        let builds: [&[(&str, &str)]; 3] = [
+            &[("index.html", "0"), ("old/index.html", "o")],
+            &[("index.html", "1"), ("incidents/a/index.html", "a")],
+            &[("index.html", "2"), ("incidents/a/index.html", "a")],
+        ];
+        let mut trees = Trees::default();
+        let mut written = Vec::new();
+        for (n, b) in builds.iter().enumerate() {
+            let mut out = Output::start(&site, (n > 0).then_some(&mut trees)).unwrap();
+            for (path, content) in files(b) {
+                out.put(&path, &content).unwrap();
+            }
+            written.push(out.finish().unwrap().written);
+        }
+        assert_eq!(
+            written,
+            [2, 2, 1],
+            "the rebuild writes the one changed file"
+        );
+        assert_eq!(
+            tree(&site),
+            vec![
+                ("incidents/a/index.html".to_string(), "a".to_string()),
+                ("index.html".to_string(), "2".to_string()),
+            ]
+        );
+        assert_eq!(
+            tree(&dir.path().join(".site.spare")),
+            vec![
+                ("incidents/a/index.html".to_string(), "a".to_string()),
+                ("index.html".to_string(), "1".to_string()),
+            ],
+            "the spare holds the build before"
+        );
     }
 }

@@ -33,7 +33,7 @@ pub struct Inputs<'a> {
     /// The faults behind failing probes, with their causes.
     pub faults: &'a [crate::status::localise::Cause],
     /// Incidents, newest first.
-    pub incidents: &'a [Incident],
+    pub incidents: &'a [Arc<Incident>],
     /// The build's time.
     pub now: DateTime<Utc>,
     /// Per-component history from the consensus timeline, in config order.
@@ -268,12 +268,12 @@ fn component_names(config: &Config) -> HashMap<&str, &str> {
 
 /// Each component's posts, in input order (newest first), a post naming it twice listed
 /// once: indexed once so a component's posts cost what it has, not every post.
-fn posts_by_component(incidents: &[Incident]) -> HashMap<&str, Vec<&Incident>> {
+fn posts_by_component(incidents: &[Arc<Incident>]) -> HashMap<&str, Vec<&Incident>> {
     let mut by: HashMap<&str, Vec<&Incident>> = HashMap::new();
     for i in incidents {
         for c in &i.components {
             let mine = by.entry(c.as_str()).or_default();
-            if !mine.last().is_some_and(|last| std::ptr::eq(*last, i)) {
+            if !mine.last().is_some_and(|last| std::ptr::eq(*last, &**i)) {
                 mine.push(i);
             }
         }
@@ -358,6 +358,7 @@ pub fn assemble(inputs: &Inputs<'_>, memo: &mut Memo) -> Model {
     let mut upcoming: Vec<(&Incident, &Arc<IncidentView>)> = inputs
         .incidents
         .iter()
+        .map(|i| &**i)
         .zip(&views)
         .filter(|(i, _)| i.is_upcoming_maintenance(now))
         .collect();
@@ -435,11 +436,11 @@ fn post_views<'i>(
         .incidents
         .iter()
         .map(|i| {
-            // A post's view shows its components' names.
+            // A post's view is made from its source and shows its components' names.
             let key = || {
                 let named: Vec<Option<&&str>> =
                     i.components.iter().map(|c| names.get(c.as_str())).collect();
-                crate::fingerprint::of(&(i, named))
+                crate::fingerprint::of(&(i.source, named))
             };
             let made = memo.post(&i.slug, key, || PostViews {
                 view: Arc::new(incident_view(i, inputs, names, tv)),
@@ -541,14 +542,14 @@ fn region_view(
 type IncidentDays = HashMap<*const Incident, (chrono::NaiveDate, Option<chrono::NaiveDate>)>;
 
 /// [`IncidentDays`] of every incident, once for every bar of the page.
-fn incident_days(incidents: &[Incident], tz: Tz, now: DateTime<Utc>) -> IncidentDays {
+fn incident_days(incidents: &[Arc<Incident>], tz: Tz, now: DateTime<Utc>) -> IncidentDays {
     incidents
         .iter()
         .filter(|i| i.kind == Kind::Incident)
         .filter_map(|i| {
             let day = |t: DateTime<Utc>| t.with_timezone(&tz).date_naive();
             let start = day(i.started_at()?);
-            Some((std::ptr::from_ref(i), (start, i.resolved_at(now).map(day))))
+            Some((Arc::as_ptr(i), (start, i.resolved_at(now).map(day))))
         })
         .collect()
 }
@@ -852,7 +853,7 @@ pub const HISTORY_PAGE_SIZE: usize = 50;
 /// The archive: every post newest first, by month, [`HISTORY_PAGE_SIZE`] a page.
 fn history_pages(inputs: &Inputs<'_>, tv: &dyn Fn(DateTime<Utc>) -> TimeView) -> Vec<HistoryPage> {
     let tz = inputs.config.site.page.time_zone;
-    let mut posts: Vec<&Incident> = inputs.incidents.iter().collect();
+    let mut posts: Vec<&Incident> = inputs.incidents.iter().map(|i| &**i).collect();
     let when = |i: &Incident| i.started_at().or(i.scheduled_for);
     posts.sort_by(|a, b| when(b).cmp(&when(a)).then(a.slug.cmp(&b.slug)));
     let chunks: Vec<&[&Incident]> = posts.chunks(HISTORY_PAGE_SIZE).collect();
