@@ -224,8 +224,13 @@ impl Stamp {
 
     /// The stamp of `path` as it is now, if it has one that can be trusted.
     pub fn of(path: &Path) -> Option<Stamp> {
+        Stamp::of_metadata(&std::fs::symlink_metadata(path).ok()?)
+    }
+
+    /// The stamp of a file whose metadata (not following a link) is `meta`, as
+    /// `std::fs::DirEntry::metadata` gives it from its folder without a lookup by path.
+    pub fn of_metadata(meta: &std::fs::Metadata) -> Option<Stamp> {
         use std::os::unix::fs::MetadataExt;
-        let meta = std::fs::symlink_metadata(path).ok()?;
         if !meta.file_type().is_file() {
             return None;
         }

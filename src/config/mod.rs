@@ -322,6 +322,44 @@ pub fn load(components_path: &Path, probes_path: &Path) -> Result<Config, Proble
     }
 }
 
+/// What a rebuild loop keeps of the config between builds: the two files' texts and the
+/// config they made.
+#[derive(Debug, Default)]
+pub struct LoadCache {
+    kept: Option<(String, String, Config)>,
+}
+
+/// [`load`], reusing the config `cache` holds when both files' texts are as they were:
+/// validating the whole config again is most of the time a rebuild spends on it.
+pub fn load_cached(
+    components_path: &Path,
+    probes_path: &Path,
+    cache: &mut LoadCache,
+) -> Result<Config, Problems> {
+    let read = |path| crate::input::read_text(path, crate::input::CONFIG).ok();
+    let (Some(components), Some(probes)) = (read(components_path), read(probes_path)) else {
+        // Unreadable: `load` says why, naming the file.
+        cache.kept = None;
+        return load(components_path, probes_path);
+    };
+    if let Some((c, p, config)) = &cache.kept
+        && *c == components
+        && *p == probes
+    {
+        return Ok(config.clone());
+    }
+    cache.kept = None;
+    let e = examine_texts(&components, &probes);
+    match (e.site, e.probing) {
+        (Some(site), Some(probing)) if e.problems.is_empty() => {
+            let config = Config { site, probing };
+            cache.kept = Some((components, probes, config.clone()));
+            Ok(config)
+        }
+        _ => Err(Problems(e.problems)),
+    }
+}
+
 /// The useful last line of a regex compile error, e.g. "error: unclosed group".
 pub(crate) fn regex_error(e: &regex::Error) -> String {
     e.to_string()

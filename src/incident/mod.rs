@@ -681,7 +681,6 @@ pub fn load_dir_cached(
         cache.files.clear();
         cache.components = components;
     }
-    let mut seen = std::collections::HashSet::new();
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -694,62 +693,81 @@ pub fn load_dir_cached(
             )]));
         }
     };
-    let mut paths: Vec<_> = entries
+    // Each post by name, with its stamp, taken from the listing (no lookup by path) and
+    // before the file is read: a write after it changes the stamp.
+    type Listed = (String, std::path::PathBuf, Option<crate::input::Stamp>);
+    let mut posts: Vec<Listed> = entries
         .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "md"))
+        .filter(|e| {
+            Path::new(&e.file_name())
+                .extension()
+                .is_some_and(|x| x == "md")
+        })
+        .map(|e| {
+            let stamp = e
+                .metadata()
+                .ok()
+                .and_then(|m| crate::input::Stamp::of_metadata(&m));
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                e.path(),
+                stamp,
+            )
+        })
         .collect();
-    paths.sort();
+    posts.sort_by(|a, b| a.0.cmp(&b.0));
     let mut problems = Vec::new();
     let mut incidents = Vec::new();
-    for path in paths {
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().to_string())
-            .unwrap_or_default();
+    let mut kept = std::collections::HashMap::with_capacity(posts.len());
+    for (name, path, stamp) in posts {
+        let before = match cache.files.remove(&name) {
+            Some(before) if stamp.is_some() && before.stamp == stamp => {
+                incidents.push(Arc::clone(&before.incident));
+                kept.insert(name, before);
+                continue;
+            }
+            before => before,
+        };
         let shown = format!("{shown_dir}/{name}");
-        let stem = name.trim_end_matches(".md");
-        seen.insert(name.clone());
-        // Taken before the file is read: a write after it changes the stamp.
-        let stamp = crate::input::Stamp::of(&path);
-        if let Some(before) = cache.files.get(&name)
-            && stamp.is_some()
-            && before.stamp == stamp
-        {
-            incidents.push(Arc::clone(&before.incident));
-            continue;
-        }
-        match crate::input::read_text_within(
+        let text = match crate::input::read_text_within(
             &path,
             dir,
             &format!("{shown_dir}/"),
             crate::input::POST,
         ) {
-            Ok(text) => match cache.files.get_mut(&name) {
-                Some(before) if before.text == text => {
-                    before.stamp = stamp;
-                    incidents.push(Arc::clone(&before.incident));
+            Ok(text) => text,
+            Err(e) => {
+                problems.push(Problem::refused(&shown, &e));
+                continue;
+            }
+        };
+        match before {
+            Some(mut before) if before.text == text => {
+                before.stamp = stamp;
+                incidents.push(Arc::clone(&before.incident));
+                kept.insert(name, before);
+            }
+            _ => match parse(
+                &text,
+                &shown,
+                name.trim_end_matches(".md"),
+                known_components,
+            ) {
+                Ok(incident) => {
+                    let incident = Arc::new(incident);
+                    incidents.push(Arc::clone(&incident));
+                    let parsed = Parsed {
+                        stamp,
+                        text,
+                        incident,
+                    };
+                    kept.insert(name, parsed);
                 }
-                _ => match parse(&text, &shown, stem, known_components) {
-                    Ok(incident) => {
-                        let incident = Arc::new(incident);
-                        incidents.push(Arc::clone(&incident));
-                        cache.files.insert(
-                            name.clone(),
-                            Parsed {
-                                stamp,
-                                text,
-                                incident,
-                            },
-                        );
-                    }
-                    Err(p) => problems.extend(p),
-                },
+                Err(p) => problems.extend(p),
             },
-            Err(e) => problems.push(Problem::refused(&shown, &e)),
         }
     }
-    cache.files.retain(|name, _| seen.contains(name));
+    cache.files = kept;
     if !problems.is_empty() {
         return Err(Problems(problems));
     }

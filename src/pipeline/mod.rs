@@ -108,7 +108,11 @@ impl Snapshot {
     /// did not change.
     pub fn load_cached(project: &Project, cache: &mut Cache) -> Result<Snapshot> {
         let started = std::time::Instant::now();
-        let config = config::load(&project.components_file(), &project.probes_file())?;
+        let config = config::load_cached(
+            &project.components_file(),
+            &project.probes_file(),
+            &mut cache.config,
+        )?;
         let ids = config.site.component_ids();
         let configured = started.elapsed();
         let incidents = incident::load_dir_cached(
@@ -277,6 +281,7 @@ pub struct Report {
 /// files read, each with its file's stamp.
 #[derive(Debug, Default)]
 pub struct Cache {
+    config: config::LoadCache,
     posts: incident::ParseCache,
     states: crate::state::store::ReadCache,
 }
@@ -288,6 +293,7 @@ pub struct Rebuild {
     trees: render::output::Trees,
     inputs: Cache,
     views: site::Memo,
+    feeds: render::feeds::Kept,
     pages: Option<render::PageKeys>,
 }
 
@@ -297,6 +303,7 @@ impl Default for Rebuild {
             trees: render::output::Trees::default(),
             inputs: Cache::default(),
             views: site::Memo::keeping(),
+            feeds: render::feeds::Kept::keeping(),
             pages: None,
         }
     }
@@ -316,15 +323,20 @@ pub struct Options<'a> {
 /// Build the site of `project` as of the clock's `now`: load, decide, render, and swap
 /// the files into `site/` all at once (a failed build leaves the previous site as it was).
 pub fn build(project: &Project, clock: Clock, options: Options<'_>) -> Result<Report> {
-    let (mut fresh, mut once) = (Cache::default(), site::Memo::default());
-    let (trees, cache, memo, mut pages) = match options.keep {
+    let (mut fresh, mut once, mut items) = (
+        Cache::default(),
+        site::Memo::default(),
+        render::feeds::Kept::default(),
+    );
+    let (trees, cache, memo, feeds, mut pages) = match options.keep {
         Some(k) => (
             Some(&mut k.trees),
             &mut k.inputs,
             &mut k.views,
+            &mut k.feeds,
             Some(&mut k.pages),
         ),
-        None => (None, &mut fresh, &mut once, None),
+        None => (None, &mut fresh, &mut once, &mut items, None),
     };
     let started = std::time::Instant::now();
     let snapshot = Snapshot::load_cached(project, cache)?;
@@ -345,7 +357,11 @@ pub fn build(project: &Project, clock: Clock, options: Options<'_>) -> Result<Re
         clock.now,
         progress,
         &mut output,
-        (memo, before.as_ref()),
+        Kept {
+            views: memo,
+            feeds,
+            pages: before.as_ref(),
+        },
     )?;
     let rendered = started.elapsed();
     let written = output.finish()?;
@@ -363,16 +379,23 @@ pub fn build(project: &Project, clock: Clock, options: Options<'_>) -> Result<Re
     })
 }
 
-/// Every file of the site at `now`, into `out` as it is made, and what was decided. A
-/// rebuild loop passes the views it kept (`memo`) and the keys of the site in place
-/// (`before`); a single build passes an empty memo and no keys.
+/// What a build may take from the last one: in a rebuild loop, the views and feed items it
+/// kept and the keys of the site in place; in a single build, memos that keep nothing
+/// and no keys.
+struct Kept<'a> {
+    views: &'a mut site::Memo,
+    feeds: &'a mut render::feeds::Kept,
+    pages: Option<&'a render::PageKeys>,
+}
+
+/// Every file of the site at `now`, into `out` as it is made, and what was decided.
 fn render(
     project: &Project,
     snapshot: &Snapshot,
     now: DateTime<Utc>,
     progress: &dyn Fn(u64, u64),
     out: &mut dyn render::Sink,
-    (memo, before): (&mut site::Memo, Option<&render::PageKeys>),
+    kept: Kept<'_>,
 ) -> Result<(Decision, Option<render::PageKeys>)> {
     let started = std::time::Instant::now();
     let decision = snapshot.decide(now);
@@ -398,14 +421,25 @@ fn render(
             states: &snapshot.states,
             strings: &strings,
         },
-        memo,
+        kept.views,
     );
     let assembled = started.elapsed();
     let theme = render::templates::load(&project.themes_dir(), theme)?;
-    let mut keyed = render::Keyed::new(before);
-    render::render(&theme, &model, progress, out, &mut keyed)?;
+    let mut keyed = render::Keyed::new(kept.pages);
+    // The API and the badges are made on a second core while the pages render.
+    let (rendered, made) = std::thread::scope(|s| {
+        let made = s.spawn(|| {
+            let mut files = render::api::files(&model, &snapshot.incidents);
+            files.extend(render::badges::files(&model));
+            files
+        });
+        let rendered = render::render(&theme, &model, progress, out, &mut keyed);
+        (rendered, made.join())
+    });
+    rendered?;
     let pages = started.elapsed();
-    for (path, bytes) in render::api::files(&model, &snapshot.incidents) {
+    let made = made.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+    for (path, bytes) in made {
         out.put(&path, &bytes)?;
     }
     render::feeds::files(
@@ -414,11 +448,8 @@ fn render(
         &history.detected,
         now,
         out,
-        &mut keyed,
+        (&mut keyed, kept.feeds),
     )?;
-    for (path, bytes) in render::badges::files(&model) {
-        out.put(&path, &bytes)?;
-    }
     tracing::debug!(
         "render: decided in {decided:.1?}, assembled by {assembled:.1?}, pages by {pages:.1?}, \
          feeds, API and badges by {:.1?}",
@@ -465,7 +496,11 @@ pub fn preflight(
         now,
         &|_, _| {},
         &mut render::Discard,
-        (&mut site::Memo::default(), None),
+        Kept {
+            views: &mut site::Memo::default(),
+            feeds: &mut render::feeds::Kept::default(),
+            pages: None,
+        },
     ) {
         problems.push(config::Problem::new(
             components,

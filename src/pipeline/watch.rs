@@ -30,15 +30,63 @@ pub enum Change {
 /// The folders whose files are inputs of the site.
 const INPUT_DIRS: [&str; 3] = ["incidents", "state", "themes"];
 
-/// How long the inputs must stay quiet after an event before rebuilding: an editor's save
-/// (write a temporary file, rename it over the post) is a burst of events a few
-/// milliseconds apart, and every millisecond here is one more before the edit is on the
-/// page. A change that comes after the rebuild started gets a rebuild of its own.
+/// How long the inputs must stay quiet after an event before rebuilding, while a file may
+/// still be being written: an editor's save (write a temporary file, rename it over the
+/// post) is a burst of events a few milliseconds apart. A change that comes after the
+/// rebuild started gets a rebuild of its own.
 const QUIET: Duration = Duration::from_millis(10);
+
+/// The same after an event that leaves its file whole (closed after writing, renamed into
+/// place, removed): only what comes with it in the same burst is gathered, since every
+/// millisecond here is one more before the edit is on the page.
+const QUIET_WHEN_WHOLE: Duration = Duration::from_millis(2);
 
 /// The longest a rebuild waits for the inputs to go quiet: a file written steadily (a
 /// long copy, a tool appending) still shows on the page while it is being written.
 const GATHER_AT_MOST: Duration = Duration::from_millis(250);
+
+/// What an event says of the inputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Seen {
+    /// Nothing that is an input of the site.
+    Nothing,
+    /// An input changed and may still be changing.
+    Changing,
+    /// An input changed and is whole.
+    Whole,
+}
+
+/// The relevant events since the last rebuild. Pure: the clock is an input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Gathered {
+    first: Instant,
+    last: Instant,
+    /// Whether the latest event left its file whole.
+    whole: bool,
+}
+
+impl Gathered {
+    /// `before` with an event seen at `at`.
+    fn add(before: Option<Gathered>, at: Instant, seen: Seen) -> Option<Gathered> {
+        let whole = match seen {
+            Seen::Nothing => return before,
+            Seen::Changing => false,
+            Seen::Whole => true,
+        };
+        let first = before.map_or(at, |g| g.first);
+        Some(Gathered {
+            first,
+            last: at,
+            whole,
+        })
+    }
+
+    /// When to rebuild, unless another event comes first.
+    fn due(&self) -> Instant {
+        let quiet = if self.whole { QUIET_WHEN_WHOLE } else { QUIET };
+        (self.last + quiet).min(self.first + GATHER_AT_MOST)
+    }
+}
 
 /// What a changed path means for the site, if anything. Pure: no file system access.
 pub fn classify(root: &Path, path: &Path) -> Option<Change> {
@@ -164,22 +212,31 @@ impl Inputs {
         }
     }
 
-    /// Whether an event touches an input of the site.
-    fn relevant(&self, event: &notify::Event) -> bool {
+    /// What `event` says of the inputs of the site.
+    fn seen(&self, event: &notify::Event) -> Seen {
+        use notify::EventKind;
+        use notify::event::{AccessKind, AccessMode, ModifyKind, RenameMode};
         let is_region_file = |p: &Path| {
             p.extension().is_some_and(|x| x == "json")
                 && !p
                     .file_name()
                     .is_some_and(|n| n.to_string_lossy().starts_with('.'))
         };
-        !matches!(event.kind, notify::EventKind::Access(_))
-            && event.paths.iter().any(|p| {
-                classify(&self.root, p).is_some()
-                    || self
-                        .state_dir
-                        .as_ref()
-                        .is_some_and(|d| p.parent() == Some(d.as_path()) && is_region_file(p))
-            })
+        let input = event.paths.iter().any(|p| {
+            classify(&self.root, p).is_some()
+                || self
+                    .state_dir
+                    .as_ref()
+                    .is_some_and(|d| p.parent() == Some(d.as_path()) && is_region_file(p))
+        });
+        match event.kind {
+            _ if !input => Seen::Nothing,
+            EventKind::Access(AccessKind::Close(AccessMode::Write))
+            | EventKind::Modify(ModifyKind::Name(RenameMode::To | RenameMode::Both))
+            | EventKind::Remove(_) => Seen::Whole,
+            EventKind::Access(_) => Seen::Nothing,
+            _ => Seen::Changing,
+        }
     }
 
     /// Whether the remote state's listing changed since the last poll (polled every
@@ -207,22 +264,21 @@ impl Inputs {
         }
     }
 
-    /// Wait up to `wait` for an event; whether a relevant one came, or `None` when the
-    /// watcher is gone.
-    fn next_change(&mut self, wait: Duration) -> Option<bool> {
+    /// Wait up to `wait` for an event; what it says, or `None` when the watcher is gone.
+    fn next_change(&mut self, wait: Duration) -> Option<Seen> {
         match self.events.recv_timeout(wait) {
             Ok(Ok(event)) => {
-                let relevant = self.relevant(&event);
-                if relevant && matches!(event.kind, notify::EventKind::Create(_)) {
+                let seen = self.seen(&event);
+                if seen != Seen::Nothing && matches!(event.kind, notify::EventKind::Create(_)) {
                     self.watch_input_dirs();
                 }
-                Some(relevant)
+                Some(seen)
             }
             Ok(Err(e)) => {
                 tracing::warn!("file watcher: {e}");
-                Some(false)
+                Some(Seen::Nothing)
             }
-            Err(mpsc::RecvTimeoutError::Timeout) => Some(false),
+            Err(mpsc::RecvTimeoutError::Timeout) => Some(Seen::Nothing),
             Err(mpsc::RecvTimeoutError::Disconnected) => None,
         }
     }
@@ -242,29 +298,20 @@ pub fn rebuild_on_change(
 ) -> Result<()> {
     let mut inputs = Inputs::watch(project)?;
     ready(keep);
-    // The first and the latest relevant event since the last rebuild.
-    let mut pending: Option<(Instant, Instant)> = None;
+    let mut pending: Option<Gathered> = None;
     while keep_going() {
         if inputs.remote_changed() {
-            let now = Instant::now();
-            pending = Some(pending.map_or((now, now), |(first, _)| (first, now)));
+            pending = Gathered::add(pending, Instant::now(), Seen::Whole);
         }
-        let wait = match pending {
-            Some((first, last)) => QUIET
-                .saturating_sub(last.elapsed())
-                .min(GATHER_AT_MOST.saturating_sub(first.elapsed())),
-            None => Duration::from_millis(200),
-        };
+        let wait = pending.map_or(Duration::from_millis(200), |g| {
+            g.due().saturating_duration_since(Instant::now())
+        });
         match inputs.next_change(wait) {
             None => break,
-            Some(true) => {
-                let now = Instant::now();
-                pending = Some(pending.map_or((now, now), |(first, _)| (first, now)));
-            }
-            Some(false) => {}
+            Some(seen) => pending = Gathered::add(pending, Instant::now(), seen),
         }
-        if let Some((first, last)) = pending
-            && (last.elapsed() >= QUIET || first.elapsed() >= GATHER_AT_MOST)
+        if let Some(g) = pending
+            && Instant::now() >= g.due()
         {
             pending = None;
             let options = Options {
@@ -272,7 +319,7 @@ pub fn rebuild_on_change(
                 progress: None,
             };
             let result = super::build(project, clock.again(), options);
-            on_rebuilt(&result, first.elapsed());
+            on_rebuilt(&result, g.first.elapsed());
         }
     }
     Ok(())
@@ -281,6 +328,33 @@ pub fn rebuild_on_change(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rebuild_waits_for_quiet_shorter_when_the_file_is_whole_and_never_too_long() {
+        let t0 = Instant::now();
+        let ms = |n: u64| t0 + Duration::from_millis(n);
+        assert_eq!(Gathered::add(None, t0, Seen::Nothing), None);
+        let g = Gathered::add(None, t0, Seen::Changing);
+        assert_eq!(g.map(|g| g.due()), Some(ms(10)), "a write may go on");
+        let g = Gathered::add(g, ms(3), Seen::Whole);
+        assert_eq!(
+            g.map(|g| g.due()),
+            Some(ms(5)),
+            "closed: gather its burst only"
+        );
+        let g = Gathered::add(g, ms(4), Seen::Nothing);
+        assert_eq!(
+            g.map(|g| g.due()),
+            Some(ms(5)),
+            "unrelated events change nothing"
+        );
+        // A file written without pause still gets a rebuild within GATHER_AT_MOST.
+        let mut g = None;
+        for n in 0..100 {
+            g = Gathered::add(g, ms(n * 5), Seen::Changing);
+        }
+        assert_eq!(g.map(|g| g.due()), Some(ms(250)));
+    }
 
     #[test]
     fn classifies_inputs_and_ignores_output_and_scratch_files() {

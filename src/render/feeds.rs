@@ -49,72 +49,137 @@ pub struct Item {
 pub fn items(base_url: &str, incidents: &[Arc<Incident>], now: DateTime<Utc>) -> Vec<Item> {
     let mut out = Vec::new();
     for i in incidents {
-        let link = format!("{base_url}/incidents/{}/", i.slug);
-        let what = match i.kind {
-            Kind::Incident => "",
-            Kind::Maintenance => "Maintenance: ",
-        };
-        let item = |at: DateTime<Utc>, status: UpdateStatus, html: String, text: String| {
-            let stamp = at.to_rfc3339_opts(SecondsFormat::Secs, true);
-            Item {
-                id: format!("{link}#{stamp}-{}", status.as_str()),
-                title: format!("{what}{} — {}", i.title, update_label(status.as_str())),
-                link: link.clone(),
-                published: at,
-                html,
-                text,
-                components: i.components.clone(),
-                derived: false,
-                post: Some(i.source),
-            }
-        };
-        for u in &i.updates {
-            out.push(item(
-                u.at,
-                u.status,
-                u.html.clone(),
-                u.markdown.trim().to_string(),
-            ));
-        }
-        if i.kind != Kind::Maintenance {
-            continue;
-        }
-        // The window's own steps, for a window whose updates had not said so by then. An
-        // update posted later never takes the step back, so the items only ever grow,
-        // and their ids stay put when the window is moved.
-        let posted_by = |at: DateTime<Utc>, said: &dyn Fn(UpdateStatus) -> bool| {
-            i.updates.iter().any(|u| u.at <= at && said(u.status))
-        };
-        let began = i
-            .scheduled_for
-            .filter(|at| *at <= now && !posted_by(*at, &|s| s != UpdateStatus::Scheduled));
-        let ended = i
-            .scheduled_until
-            .filter(|at| *at <= now && !posted_by(*at, &UpdateStatus::is_final));
-        for (at, status, anchor, said) in [
-            (
-                began,
-                UpdateStatus::InProgress,
-                "window-began",
-                "The maintenance window has begun.",
-            ),
-            (
-                ended,
-                UpdateStatus::Completed,
-                "window-ended",
-                "The maintenance window has ended.",
-            ),
-        ] {
-            if let Some(at) = at {
-                let mut step = item(at, status, format!("<p>{said}</p>"), said.to_string());
-                step.id = format!("{link}#{anchor}");
-                step.derived = true;
-                out.push(step);
-            }
+        out.extend(update_items(base_url, i));
+        out.extend(window_steps(base_url, i, now));
+    }
+    sort(&mut out);
+    out
+}
+
+/// Newest first, ties in id order.
+fn sort<T: std::borrow::Borrow<Item>>(items: &mut [T]) {
+    items.sort_by(|a, b| {
+        let (a, b) = (a.borrow(), b.borrow());
+        b.published.cmp(&a.published).then(a.id.cmp(&b.id))
+    });
+}
+
+/// The item of one step of post `i`, at its page under `base_url`.
+fn item(
+    base_url: &str,
+    i: &Incident,
+    at: DateTime<Utc>,
+    status: UpdateStatus,
+    (html, text): (String, String),
+) -> Item {
+    let link = format!("{base_url}/incidents/{}/", i.slug);
+    let what = match i.kind {
+        Kind::Incident => "",
+        Kind::Maintenance => "Maintenance: ",
+    };
+    let stamp = at.to_rfc3339_opts(SecondsFormat::Secs, true);
+    Item {
+        id: format!("{link}#{stamp}-{}", status.as_str()),
+        title: format!("{what}{} — {}", i.title, update_label(status.as_str())),
+        link,
+        published: at,
+        html,
+        text,
+        components: i.components.clone(),
+        derived: false,
+        post: Some(i.source),
+    }
+}
+
+/// One item per update of post `i`: what the post says, whatever the clock.
+fn update_items(base_url: &str, i: &Incident) -> Vec<Item> {
+    i.updates
+        .iter()
+        .map(|u| {
+            let words = (u.html.clone(), u.markdown.trim().to_string());
+            item(base_url, i, u.at, u.status, words)
+        })
+        .collect()
+}
+
+/// The steps maintenance window `i` took by itself by `now`, where its updates had not
+/// said so by then. An update posted later never takes the step back, so the items only
+/// ever grow, and their ids stay put when the window is moved.
+fn window_steps(base_url: &str, i: &Incident, now: DateTime<Utc>) -> Vec<Item> {
+    if i.kind != Kind::Maintenance {
+        return Vec::new();
+    }
+    let posted_by = |at: DateTime<Utc>, said: &dyn Fn(UpdateStatus) -> bool| {
+        i.updates.iter().any(|u| u.at <= at && said(u.status))
+    };
+    let began = i
+        .scheduled_for
+        .filter(|at| *at <= now && !posted_by(*at, &|s| s != UpdateStatus::Scheduled));
+    let ended = i
+        .scheduled_until
+        .filter(|at| *at <= now && !posted_by(*at, &UpdateStatus::is_final));
+    let mut out = Vec::new();
+    for (at, status, anchor, said) in [
+        (
+            began,
+            UpdateStatus::InProgress,
+            "window-began",
+            "The maintenance window has begun.",
+        ),
+        (
+            ended,
+            UpdateStatus::Completed,
+            "window-ended",
+            "The maintenance window has ended.",
+        ),
+    ] {
+        if let Some(at) = at {
+            let words = (format!("<p>{said}</p>"), said.to_string());
+            let mut step = item(base_url, i, at, status, words);
+            step.id = format!("{}#{anchor}", step.link);
+            step.derived = true;
+            out.push(step);
         }
     }
-    out.sort_by(|a, b| b.published.cmp(&a.published).then(a.id.cmp(&b.id)));
     out
+}
+
+/// What a rebuild loop keeps of the feeds between builds: each post's update items, by
+/// the post's source and the page's address. Outside a rebuild loop nothing is kept.
+#[derive(Debug, Default)]
+pub struct Kept {
+    on: bool,
+    before: std::collections::HashMap<u64, Arc<[Item]>>,
+    after: std::collections::HashMap<u64, Arc<[Item]>>,
+}
+
+impl Kept {
+    /// A memo that keeps items, for a rebuild loop.
+    pub fn keeping() -> Kept {
+        Kept {
+            on: true,
+            ..Kept::default()
+        }
+    }
+
+    /// Post `i`'s update items, kept or made.
+    fn updates(&mut self, base_url: &str, i: &Incident) -> Arc<[Item]> {
+        if !self.on {
+            return update_items(base_url, i).into();
+        }
+        let key = crate::fingerprint::of(&(i.source, base_url));
+        let made = match self.before.remove(&key) {
+            Some(kept) => kept,
+            None => update_items(base_url, i).into(),
+        };
+        self.after.insert(key, Arc::clone(&made));
+        made
+    }
+
+    /// Start a build: what the last one made is what this one may take.
+    fn turn(&mut self) {
+        self.before = std::mem::take(&mut self.after);
+    }
 }
 
 /// Plain text as one HTML paragraph, escaped (`<`, `&`, quotes), spaces left as spaces.
@@ -452,15 +517,20 @@ pub fn files(
     detected: &[Detected],
     now: DateTime<Utc>,
     out: &mut dyn super::Sink,
-    keyed: &mut super::Keyed<'_>,
+    (keyed, kept): (&mut super::Keyed<'_>, &mut Kept),
 ) -> anyhow::Result<()> {
     let page = &config.site.page;
     let base = &page.base_url;
-    let mut owned = items(base, incidents, now);
-    owned.extend(detected_items(config, detected, now));
-    owned.sort_by(|a, b| b.published.cmp(&a.published).then(a.id.cmp(&b.id)));
+    kept.turn();
+    let posted: Vec<Arc<[Item]>> = incidents.iter().map(|i| kept.updates(base, i)).collect();
+    let mut steps: Vec<Item> = incidents
+        .iter()
+        .flat_map(|i| window_steps(base, i, now))
+        .collect();
+    steps.extend(detected_items(config, detected, now));
     // The feeds list these items by reference: a component's feed copies none of them.
-    let all: Vec<&Item> = owned.iter().collect();
+    let mut all: Vec<&Item> = posted.iter().flat_map(|p| p.iter()).chain(&steps).collect();
+    sort(&mut all);
     let page_channel = |name: &str| Channel {
         title: format!("{} — incident history", page.title),
         description: page
