@@ -215,7 +215,10 @@ impl<'a> Worker<'a> {
         state: Arc<RwLock<RegionState>>,
         writes: Writes,
     ) -> Worker<'a> {
-        let schedule = Schedule::new(&probes, opts.once, Instant::now());
+        let since_epoch = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let schedule = Schedule::new(&probes, opts.once, Instant::now(), since_epoch);
         Worker {
             opts,
             limits: Limits::new(&probes, opts),

@@ -1,7 +1,9 @@
 //! Step 2 (probe) over time, the worker's clock: when each probe runs next. Each probe has
-//! a fixed grid: its first run at a random offset within a fifth of its interval (at most
-//! 1 s), then every interval. Each run adds a small jitter that does not accumulate, so
-//! probes and regions do not fire together and do not drift.
+//! a fixed grid: every interval from the Unix epoch, shifted by the probe's own place in
+//! the interval (a hash of its id), so thousands of probes spread evenly over their
+//! interval instead of starting together, and every region's worker (and a restarted one)
+//! runs a probe at the same moments. Each run adds a small jitter that does not
+//! accumulate, so the grid does not drift.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -50,17 +52,43 @@ pub(super) struct Schedule {
     remaining_once: usize,
 }
 
+/// Where in its interval probe `id` runs, as a fraction in [0, 1): a hash of the id
+/// (SipHash-1-3 with zero keys, which is specified, so the place survives restarts and
+/// upgrades).
+pub(super) fn phase(id: &str) -> f64 {
+    use std::hash::Hasher;
+    let mut h = siphasher::sip::SipHasher13::new();
+    h.write(id.as_bytes());
+    // The top 53 bits, as many as an f64's fraction holds.
+    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// How long after `since_epoch` (the wall clock, as time since the Unix epoch) the grid
+/// of a probe with `interval` and `phase` has its next point: the grid is every
+/// `interval` from the epoch plus `phase` × `interval`. Zero when a point is now.
+pub(super) fn until_grid(interval: Duration, phase: f64, since_epoch: Duration) -> Duration {
+    let every = interval.as_nanos().max(1);
+    let offset = (every as f64 * phase.clamp(0.0, 1.0)) as u128 % every;
+    let into = since_epoch.as_nanos() % every;
+    let wait = (offset + every - into) % every;
+    Duration::from_nanos(u64::try_from(wait).unwrap_or(u64::MAX))
+}
+
 impl Schedule {
-    /// Every probe's first run from `start`: at once with `once`, else at its offset.
-    pub(super) fn new(probes: &[Probe], once: bool, start: Instant) -> Schedule {
+    /// Every probe's first run: at `start` with `once`, else at its next grid point after
+    /// `start`, which is `since_epoch` on the wall clock.
+    pub(super) fn new(
+        probes: &[Probe],
+        once: bool,
+        start: Instant,
+        since_epoch: Duration,
+    ) -> Schedule {
         let mut due = BinaryHeap::new();
         for (i, p) in probes.iter().enumerate() {
             let offset = if once {
                 Duration::ZERO
             } else {
-                p.interval
-                    .min(Duration::from_secs(5))
-                    .mul_f64(fastrand::f64() * 0.2)
+                until_grid(p.interval, phase(&p.id), since_epoch)
             };
             let base = start + offset;
             due.push(Reverse(Slot {
@@ -116,6 +144,50 @@ mod tests {
             base,
             probe: 3,
         }
+    }
+
+    #[test]
+    fn probes_spread_evenly_over_their_interval_and_keep_their_place() {
+        // 60,000 probes over a 60 s interval: every second of it gets about 1,000 first
+        // runs (a hash is not exact: within 15 %), where all used to fall in the first.
+        let mut per_second = [0u32; 60];
+        for n in 0..60_000 {
+            let p = phase(&format!("probe-{n}"));
+            assert!((0.0..1.0).contains(&p));
+            per_second[(p * 60.0) as usize] += 1;
+        }
+        let (least, most) = (per_second.iter().min(), per_second.iter().max());
+        assert!(least >= Some(&850) && most <= Some(&1150), "{per_second:?}");
+        assert_eq!(phase("api-health"), phase("api-health"), "stable");
+        assert_ne!(phase("api-health"), phase("api-health2"));
+    }
+
+    #[test]
+    fn the_first_run_is_the_next_point_of_the_epoch_grid() {
+        let interval = 60 * SECOND;
+        let at = |s: u64, ms: u64| Duration::from_secs(s) + Duration::from_millis(ms);
+        // Phase 0.25 of 60 s: the points are at :15 of every minute.
+        assert_eq!(
+            until_grid(interval, 0.25, at(1_800_000_000, 0)),
+            15 * SECOND
+        );
+        assert_eq!(
+            until_grid(interval, 0.25, at(1_800_000_015, 0)),
+            Duration::ZERO
+        );
+        assert_eq!(
+            until_grid(interval, 0.25, at(1_800_000_015, 1)),
+            at(59, 999),
+            "just missed: the next minute"
+        );
+        // Never more than one interval away, for any clock and phase.
+        for (p, s) in [(0.0, 7), (0.5, 1_799_999_999), (0.999_999, 3)] {
+            assert!(until_grid(interval, p, at(s, 250)) < interval);
+        }
+        // A restart keeps the grid: the same point, from whenever it starts.
+        let from_a = at(1_800_000_003, 0) + until_grid(interval, 0.4, at(1_800_000_003, 0));
+        let from_b = at(1_800_000_011, 0) + until_grid(interval, 0.4, at(1_800_000_011, 0));
+        assert_eq!(from_a, from_b);
     }
 
     #[test]
