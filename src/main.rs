@@ -11,8 +11,18 @@ use clap::Parser;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("PHAROS_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,notify=error"));
+    // The libraries' own chatter (the file watcher's, the object store client's retries,
+    // each of which the error that ends them says once) is quiet unless asked for by name.
+    let asked = std::env::var("PHAROS_LOG").unwrap_or_default();
+    let mut filter = tracing_subscriber::EnvFilter::try_from_env("PHAROS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    for (library, level) in [("notify", "error"), ("object_store", "warn")] {
+        if !asked.contains(library)
+            && let Ok(directive) = format!("{library}={level}").parse()
+        {
+            filter = filter.add_directive(directive);
+        }
+    }
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

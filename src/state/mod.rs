@@ -7,6 +7,7 @@
 pub mod history;
 pub mod object;
 pub mod store;
+pub mod trouble;
 
 use std::collections::BTreeMap;
 

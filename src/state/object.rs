@@ -25,6 +25,7 @@ use object_store::{
 };
 
 use super::RegionState;
+use super::trouble;
 
 /// Object storage's HTTP client (reqwest) uses rustls with the process-wide provider:
 /// ring, as every other TLS connection of ours. Installing it twice is harmless.
@@ -144,12 +145,12 @@ impl ObjectStates {
         };
         let first = put(PutMode::Create)
             .await
-            .with_context(|| format!("writing a test object {shown}; does the bucket exist and may these credentials write to it?"))?;
+            .map_err(|e| trouble::failed("PUT", &shown, e))?;
         let result = async {
             match put(PutMode::Create).await {
                 Ok(_) => return Ok(Guard::off("a second create-if-absent of one key succeeded")),
                 Err(object_store::Error::AlreadyExists { .. }) => {}
-                Err(e) => return Err(e).context(format!("writing {shown} again")),
+                Err(e) => return Err(trouble::failed("PUT", &shown, e).into()),
             }
             let update = |tag: String| {
                 put(PutMode::Update(UpdateVersion {
@@ -165,14 +166,15 @@ impl ObjectStates {
                     match update(etag.trim_matches('"').to_string()).await {
                         Ok(_) => unquoted_etags = true,
                         Err(e) => {
-                            return Err(e).context(format!(
-                                "{shown}: the store refuses to replace an object whose ETag matches (If-Match); \
-                                 it cannot keep a region's state. Set AWS_CONDITIONAL_PUT=disabled to write without the guard"
-                            ));
+                            bail!(
+                                "{shown}: the store refuses to replace an object whose ETag matches (If-Match): {}; \
+                                 it cannot keep a region's state. Set AWS_CONDITIONAL_PUT=disabled to write without the guard",
+                                trouble::said(&e)
+                            );
                         }
                     }
                 }
-                Err(e) => return Err(e).context(format!("updating {shown}")),
+                Err(e) => return Err(trouble::failed("PUT", &shown, e).into()),
             }
             // And a wrong ETag must be refused, or If-Match is ignored.
             match update("\"0-pharos-stale\"".to_string()).await {
@@ -182,7 +184,7 @@ impl ObjectStates {
                     unquoted_etags,
                     off_because: None,
                 }),
-                Err(e) => Err(e).context(format!("updating {shown}")),
+                Err(e) => Err(trouble::failed("PUT", &shown, e).into()),
             }
         }
         .await;
@@ -246,7 +248,7 @@ impl ObjectStates {
                 let bytes = got
                     .bytes()
                     .await
-                    .with_context(|| format!("reading {shown}"))?;
+                    .map_err(|e| trouble::failed("GET", &shown, e))?;
                 let text = String::from_utf8_lossy(&bytes);
                 let read = super::parse(&text, &shown).and_then(|state| {
                     if state.region == region {
@@ -278,7 +280,9 @@ impl ObjectStates {
                         self.store
                             .put(&self.key(&aside), bytes.into())
                             .await
-                            .with_context(|| format!("copying {shown} to {aside}"))?;
+                            .map_err(|e| {
+                                trouble::failed("PUT", &format!("{}/{aside}", self.url), e)
+                            })?;
                         tracing::warn!(
                             "{e:#}; kept a copy as {}/{aside} and starting afresh",
                             self.url
@@ -296,13 +300,7 @@ impl ObjectStates {
                 }
             }
             Err(object_store::Error::NotFound { .. }) => (None, None),
-            Err(e) => {
-                return Err(e).with_context(|| {
-                    format!(
-                        "reading {shown}; check the bucket, the credentials and AWS_ENDPOINT_URL"
-                    )
-                });
-            }
+            Err(e) => return Err(trouble::failed("GET", &shown, e).into()),
         };
         if let (Some(state), Some(etag)) = (&state, &etag) {
             let age = (Utc::now() - state.written_at).to_std().unwrap_or_default();
@@ -338,7 +336,7 @@ impl ObjectStates {
             .store
             .list_with_delimiter(Some(&self.prefix))
             .await
-            .with_context(|| format!("listing {}", self.url))?;
+            .map_err(|e| trouble::failed("LIST", &self.url, e))?;
         let mut out: Vec<(String, Option<String>)> = listing
             .objects
             .into_iter()
@@ -356,12 +354,7 @@ impl ObjectStates {
             .store
             .list_with_delimiter(Some(&self.prefix))
             .await
-            .with_context(|| {
-                format!(
-                    "listing {}; check the bucket, the credentials and AWS_ENDPOINT_URL",
-                    self.url
-                )
-            })?;
+            .map_err(|e| trouble::failed("LIST", &self.url, e))?;
         let mut names: Vec<String> = listing
             .objects
             .iter()
@@ -377,12 +370,12 @@ impl ObjectStates {
                     .store
                     .get(&key)
                     .await
-                    .map_err(|e| anyhow!("{shown}: cannot read: {e}"))?;
+                    .map_err(|e| trouble::failed("GET", &shown, e))?;
                 let stored_at = got.meta.last_modified;
                 let bytes = got
                     .bytes()
                     .await
-                    .map_err(|e| anyhow!("{shown}: cannot read: {e}"))?;
+                    .map_err(|e| trouble::failed("GET", &shown, e))?;
                 let mut state = super::parse(&String::from_utf8_lossy(&bytes), &shown)?;
                 state.stored_at = Some(stored_at);
                 let stem = name.trim_end_matches(".json");
@@ -409,10 +402,11 @@ impl ObjectStates {
 
 fn is_not_implemented(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
-        matches!(
-            c.downcast_ref::<object_store::Error>(),
-            Some(object_store::Error::NotImplemented { .. })
-        )
+        let error = c
+            .downcast_ref::<trouble::StoreError>()
+            .map(|s| &s.error)
+            .or_else(|| c.downcast_ref::<object_store::Error>());
+        matches!(error, Some(object_store::Error::NotImplemented { .. }))
     })
 }
 
@@ -507,7 +501,7 @@ impl ObjectWriter {
                 }
                 self.uncertain.push(attempt);
                 return Err(WriteError::Failed(
-                    anyhow::Error::new(error).context(format!("writing {}", self.shown)),
+                    trouble::failed("PUT", &self.shown, error).into(),
                 ));
             }
             // Not necessarily another writer: this very write may have landed on a first
@@ -530,9 +524,11 @@ impl ObjectWriter {
                 }
             }
             return Err(WriteError::Fatal(format!(
-                "{} was changed by another writer since this worker last wrote it ({error}): \
+                "{} was changed by another writer since this worker last wrote it ({}): \
                  another worker is probing region \"{}\". This worker stops; run one worker per region",
-                self.shown, self.region
+                self.shown,
+                trouble::said(&error),
+                self.region
             )));
         }
     }

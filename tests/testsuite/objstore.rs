@@ -278,6 +278,67 @@ fn round_trip(t: &ProjectTest, s3: &S3) -> String {
 /// A second worker for a region that a live worker writes is refused: the newcomer
 /// watches the recently written object for a lease and sees it change. This needs no
 /// conditional writes, so it holds on Garage too.
+/// A store error is one line: what failed, what the store said, what to check.
+fn assert_one_line(out: &Output, wanted: &[&str]) {
+    assert!(!out.status.success());
+    let err = stderr(out);
+    let lines: Vec<&str> = err.lines().filter(|l| !l.contains(" INFO ")).collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    for w in wanted {
+        assert!(lines[0].contains(w), "{w:?} in {err}");
+    }
+    assert_eq!(lines[0].matches("s3://").count(), 1, "{err}");
+    assert!(!err.contains("error sending request"), "{err}");
+    assert!(!err.contains("retry"), "{err}");
+}
+
+/// The store says which bucket is missing, and the message says what to check.
+fn missing_bucket_is_one_line(t: &ProjectTest, s3: &S3) {
+    let mut cmd = t.cmd(&["status", "--json", "--state", "s3://nosuchbucket/p"]);
+    s3.env(&mut cmd);
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = wait_limit(child, Duration::from_secs(60));
+    assert_one_line(
+        &out,
+        &[
+            "LIST s3://nosuchbucket/p failed: NoSuchBucket",
+            "check that the bucket exists",
+        ],
+    );
+}
+
+#[test]
+fn a_store_that_cannot_be_reached_is_one_line_naming_what_to_check() {
+    let up = Server::fixed(Reply::Status(200, "ok".into()));
+    let t = project(&up, &up);
+    // A port nobody listens on.
+    let port = free_port();
+    let mut cmd = t.cmd(&["probe", "--region", "r1", "--once", "--state", STATE]);
+    cmd.env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}"))
+        .env("AWS_ALLOW_HTTP", "true");
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = wait_limit(child, Duration::from_secs(60));
+    assert_one_line(
+        &out,
+        &[
+            "PUT s3://statebucket/pharos/prod/",
+            "failed: cannot connect (Connection refused",
+            "check that the store is up and that AWS_ENDPOINT_URL points at it",
+        ],
+    );
+}
+
 fn second_worker_refused(t: &ProjectTest, s3: &S3) {
     let client = s3.client();
     let rt = runtime();
@@ -376,6 +437,7 @@ fn ceph_rgw_keeps_region_state_behind_a_single_writer_guard() {
     assert!(!stderr(&status).contains("left out"), "{}", stderr(&status));
 
     second_worker_refused(&t, &s3);
+    missing_bucket_is_one_line(&t, &s3);
     let key = ObjectPath::from("pharos/prod/r3.json");
 
     // A worker whose object another writer replaces stops instead of overwriting it.
