@@ -23,6 +23,11 @@ pub const CONFIG: Limit = Limit {
     what: "a config file",
     bytes: 8 * MIB,
 };
+/// The samples a worker kept while its store was away (`state::spool`).
+pub const SPOOL: Limit = Limit {
+    what: "a spool file",
+    bytes: 256 * MIB,
+};
 /// One incident or maintenance post.
 pub const POST: Limit = Limit {
     what: "a post",

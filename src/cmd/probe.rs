@@ -44,6 +44,11 @@ pub struct Args {
     /// Local address to send probes from (for hosts with an address per region).
     #[arg(long, value_name = "IP")]
     pub source_ip: Option<IpAddr>,
+    /// Where to keep, at stop, the samples a store that cannot be reached does not hold
+    /// yet; the next worker of the region writes them. Default: `.pharos/spool` in the
+    /// project.
+    #[arg(long, env = "PHAROS_SPOOL", value_name = "DIR")]
+    pub spool: Option<std::path::PathBuf>,
 }
 
 /// Run `probe`.
@@ -62,6 +67,9 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
     opts.flush_every = args.write_every;
     opts.metrics = args.metrics;
     opts.per_host = args.per_host;
+    opts.spool_dir = args
+        .spool
+        .unwrap_or_else(|| project.root.join(".pharos").join("spool"));
     // One thread runs the schedule and every check. A check hands off to no other
     // thread (a plugin run costs about a fifth less CPU than on a multi-thread runtime,
     // where each check woke a worker thread and its end woke the scheduler back), and
@@ -90,12 +98,15 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
         tracing::info!(region = %args.region, probes, "prober started");
         worker::run(&config.probing, &store, ctx, &opts, stop_signal()).await
     })?;
+    let kept = match &summary.spooled {
+        Some(spool) => format!("the store was away: samples kept in {}", spool.display()),
+        None => format!("state written to {}", store.shown(&args.region)),
+    };
     tracing::info!(
         samples = summary.samples,
         writes = summary.writes,
         abandoned = summary.abandoned,
-        "prober stopped; state written to {}",
-        store.shown(&args.region)
+        "prober stopped; {kept}"
     );
     if args.once && summary.unconfirmed > 0 {
         // One round confirms nothing new: say so, or the page's "up" reads as a lie.

@@ -209,8 +209,10 @@ pub async fn run_regions(project: &Project, duration: Duration) -> Result<()> {
         let store = store.clone();
         let mut ctx = Ctx::new(Some(IpAddr::V4(ip)))?;
         ctx.heartbeat_dir = Some(crate::probe::push::heartbeat_dir(&project.state_dir()));
+        let spool = project.root.join(".pharos").join("spool");
         tasks.spawn(async move {
-            let opts = worker::Options::new(name);
+            let mut opts = worker::Options::new(name);
+            opts.spool_dir = spool;
             worker::run(&probing, &store, ctx, &opts, tokio::time::sleep(duration)).await
         });
     }

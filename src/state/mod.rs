@@ -6,6 +6,7 @@
 
 pub mod history;
 pub mod object;
+pub mod spool;
 pub mod store;
 pub mod trouble;
 

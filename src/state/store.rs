@@ -366,6 +366,16 @@ impl Store {
         }
     }
 
+    /// How often a live worker must write even without news, so a second worker that
+    /// watches the object sees it alive: half the lease for object storage, never for a
+    /// local file (its lock says it all).
+    pub fn keepalive(&self, lease: std::time::Duration) -> Option<std::time::Duration> {
+        match self {
+            Store::Local(_) => None,
+            Store::Object(_) => Some(lease / 2),
+        }
+    }
+
     /// Every region's state, and the files left out with the reason.
     pub async fn read_all(&self) -> Result<(Vec<RegionState>, Vec<String>)> {
         match self {
@@ -397,16 +407,6 @@ impl Store {
 }
 
 impl Writer {
-    /// How often a live worker must write even without news, so a second worker that
-    /// watches the object sees it alive: half the lease for object storage, never for a
-    /// local file (its lock says it all).
-    pub fn keepalive(&self, lease: std::time::Duration) -> Option<std::time::Duration> {
-        match self {
-            Writer::Local(..) => None,
-            Writer::Object(_) => Some(lease / 2),
-        }
-    }
-
     /// Write the state. The work is done on a blocking thread, under the state's read
     /// lock: the worker's checks run on one thread, and serialising a large state (or an
     /// fsync on a busy disk) there would delay them and skew their timings. A local file

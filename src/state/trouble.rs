@@ -39,6 +39,30 @@ pub fn line(op: &str, object: &str, error: &object_store::Error) -> String {
 /// The longest piece of a store's answer quoted in a message.
 const QUOTED: usize = 200;
 
+/// Whether `error` (from opening or writing a region's state) says the store could not
+/// be reached, or answered with a server error: trouble that may pass, unlike what
+/// retrying cannot fix (credentials, a missing bucket, another worker, damaged state).
+pub fn may_pass(error: &anyhow::Error) -> bool {
+    error
+        .chain()
+        .filter_map(|c| c.downcast_ref::<StoreError>())
+        .any(|s| away(&s.error))
+}
+
+/// Whether the store was away: no connection, no answer in time, or a 5xx answer.
+fn away(error: &object_store::Error) -> bool {
+    let unreachable = matches!(
+        http_kind(error),
+        Some(
+            HttpErrorKind::Connect
+                | HttpErrorKind::Request
+                | HttpErrorKind::Timeout
+                | HttpErrorKind::Interrupted
+        )
+    );
+    unreachable || root_cause(error).contains("status code: 5")
+}
+
 /// What `error` says, without what to check: for a message that says more itself.
 pub fn said(error: &object_store::Error) -> String {
     told(error).0
@@ -174,6 +198,27 @@ mod tests {
         // Printed as an error chain it is still the one line.
         let error = anyhow::Error::new(failed("PUT", "s3://b/x", e));
         assert_eq!(format!("{error:#}"), line);
+    }
+
+    #[test]
+    fn only_an_absent_store_is_trouble_that_may_pass() {
+        let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let away = failed(
+            "PUT",
+            "o",
+            generic(Retry(HttpError::new(HttpErrorKind::Connect, refused))),
+        );
+        assert!(may_pass(&anyhow::Error::new(away).context("opening")));
+        let denied = failed(
+            "PUT",
+            "o",
+            object_store::Error::PermissionDenied {
+                path: "o".into(),
+                source: "AccessDenied".into(),
+            },
+        );
+        assert!(!may_pass(&denied.into()));
+        assert!(!may_pass(&anyhow::anyhow!("damaged state file")));
     }
 
     #[test]

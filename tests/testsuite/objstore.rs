@@ -312,31 +312,164 @@ fn missing_bucket_is_one_line(t: &ProjectTest, s3: &S3) {
 }
 
 #[test]
-fn a_store_that_cannot_be_reached_is_one_line_naming_what_to_check() {
+fn a_store_that_cannot_be_reached_is_one_line_and_costs_a_worker_no_sample() {
     let up = Server::fixed(Reply::Status(200, "ok".into()));
     let t = project(&up, &up);
     // A port nobody listens on.
     let port = free_port();
-    let mut cmd = t.cmd(&["probe", "--region", "r1", "--once", "--state", STATE]);
-    cmd.env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}"))
-        .env("AWS_ALLOW_HTTP", "true");
-    let child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = wait_limit(child, Duration::from_secs(60));
+    let away = |cmd: &mut Command| {
+        cmd.env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}"))
+            .env("AWS_ALLOW_HTTP", "true")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+    };
+    // The builder cannot go on without the state: one line, what to check.
+    let mut cmd = t.cmd(&["status", "--json", "--state", STATE]);
+    away(&mut cmd);
+    let out = wait_limit(cmd.spawn().unwrap(), Duration::from_secs(60));
     assert_one_line(
         &out,
         &[
-            "PUT s3://statebucket/pharos/prod/",
-            "failed: cannot connect (Connection refused",
+            "LIST s3://statebucket/pharos/prod failed: cannot connect (Connection refused",
             "check that the store is up and that AWS_ENDPOINT_URL points at it",
         ],
     );
+    // A worker probes anyway and leaves what it saw in the spool for the next start.
+    let spool = t.path().join("spool");
+    let mut cmd = t.cmd(&["probe", "--region", "r1", "--once", "--state", STATE]);
+    away(&mut cmd);
+    cmd.arg("--spool").arg(&spool);
+    let out = wait_limit(cmd.spawn().unwrap(), Duration::from_secs(60));
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("failed: cannot connect") && err.contains("Probing anyway"),
+        "{err}"
+    );
+    assert!(!err.contains("retry"), "{err}");
+    let kept: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(spool.join("r1.json")).unwrap()).unwrap();
+    let probes: Vec<&str> = kept["samples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["probe"].as_str())
+        .collect();
+    assert_eq!(probes.len(), 2, "{kept}");
+    assert!(
+        probes.contains(&"web-home") && probes.contains(&"api-health"),
+        "{kept}"
+    );
+    assert!(err.contains("samples kept in"), "{err}");
+}
+
+/// Samples of `probe` in the region's object: every check the daily roll-ups counted.
+fn checks_in_store(client: &Arc<dyn ObjectStore>, region: &str, probe: &str) -> u64 {
+    let rt = runtime();
+    let key = ObjectPath::from(format!("pharos/prod/{region}.json"));
+    let bytes = rt
+        .block_on(async { client.get(&key).await?.bytes().await })
+        .unwrap();
+    let state: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    state["probes"][probe]["history"]["daily"]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(serde_json::Value::as_u64)
+        .sum()
+}
+
+/// The samples a stopped worker says it took (`samples=N` in its last line).
+fn samples_taken(out: &Output) -> u64 {
+    let err = stderr(out);
+    let at = err.rfind("samples=").expect("a summary line");
+    err[at + "samples=".len()..]
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{err}"))
+}
+
+/// The store stops (its gateway frozen) for 60 s under a worker started during the
+/// outage, stopped during it and started again: once the store is back, every sample
+/// each of them took is in the region's history.
+fn an_outage_costs_no_sample(t: &ProjectTest, s3: &S3) {
+    let client = s3.client();
+    let spool = t.path().join("spool-r1");
+    let worker = || {
+        let mut cmd = pharos(
+            t,
+            s3,
+            &["probe", "--region", "r1", "--write-every", "400ms"],
+        );
+        cmd.arg("--spool")
+            .arg(&spool)
+            // A frozen store answers nothing: give up on a request in a second.
+            .env("AWS_TIMEOUT", "1s")
+            .env("AWS_CONNECT_TIMEOUT", "1s")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let checks = || {
+        checks_in_store(&client, "r1", "web-home") + checks_in_store(&client, "r1", "api-health")
+    };
+    let earlier = checks();
+    // Before the outage: a worker writes the region's history.
+    let before = stop_after(worker(), Duration::from_secs(3));
+    assert!(before.status.success(), "{}", stderr(&before));
+    assert_eq!(checks(), earlier + samples_taken(&before));
+    let rgw = s3.pids[0];
+    let signal = |sig: &str| {
+        let ok = Command::new("kill").args([sig, &rgw.to_string()]).status();
+        assert!(ok.is_ok_and(|s| s.success()), "kill {sig} {rgw}");
+    };
+    signal("-STOP");
+    let outage = std::time::Instant::now();
+    // Started during the outage: it probes, and leaves its samples at stop.
+    let first = stop_after(worker(), Duration::from_secs(15));
+    let first_err = stderr(&first);
+    assert!(first.status.success(), "{first_err}");
+    assert!(first_err.contains("Probing anyway"), "{first_err}");
+    assert!(spool.join("r1.json").exists(), "{first_err}");
+    // Started again during the outage; the store comes back 60 s after it went.
+    let second = worker();
+    let back_in = Duration::from_secs(60).saturating_sub(outage.elapsed());
+    std::thread::sleep(back_in);
+    signal("-CONT");
+    let rt = runtime();
+    let key = ObjectPath::from("pharos/prod/r1.json");
+    let etag = rt.block_on(client.head(&key)).ok().and_then(|m| m.e_tag);
+    until(
+        "the worker writes once the store is back",
+        Duration::from_secs(90),
+        || rt.block_on(client.head(&key)).ok().and_then(|m| m.e_tag) != etag,
+    );
+    let second = stop(second);
+    let second_err = stderr(&second);
+    assert!(second.status.success(), "{second_err}");
+    assert!(
+        second_err.contains("go into this one's state"),
+        "{second_err}"
+    );
+    assert!(
+        !spool.join("r1.json").exists(),
+        "the spool is written: {second_err}"
+    );
+    // Every sample of the three workers, none lost and none counted twice (each
+    // worker's count is of both probes).
+    let taken = samples_taken(&before) + samples_taken(&first) + samples_taken(&second);
+    assert_eq!(checks(), earlier + taken, "{first_err}\n{second_err}");
+}
+
+/// Let a worker run for `d`, then stop it with SIGTERM.
+fn stop_after(child: std::process::Child, d: Duration) -> Output {
+    std::thread::sleep(d);
+    stop(child)
 }
 
 fn second_worker_refused(t: &ProjectTest, s3: &S3) {
@@ -438,6 +571,7 @@ fn ceph_rgw_keeps_region_state_behind_a_single_writer_guard() {
 
     second_worker_refused(&t, &s3);
     missing_bucket_is_one_line(&t, &s3);
+    an_outage_costs_no_sample(&t, &s3);
     let key = ObjectPath::from("pharos/prod/r3.json");
 
     // A worker whose object another writer replaces stops instead of overwriting it.

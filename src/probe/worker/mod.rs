@@ -1,12 +1,16 @@
 //! Step 2 (probe) over time: the worker of one region. It owns the region's state file
 //! (lock, load, record, atomic write), schedules each probe at its interval with jitter,
-//! bounds concurrency, and stops cleanly on a signal.
+//! bounds concurrency, and stops cleanly on a signal. A store that is away at start or
+//! at stop costs no sample: the worker probes anyway, keeps what the store does not hold
+//! yet, and leaves it in a local spool for the next start (`state::spool`).
 
 mod schedule;
 mod writes;
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -18,7 +22,8 @@ use tokio::time::Instant;
 
 use super::{Ctx, RunInfo};
 use crate::config::{Probe, Probing};
-use crate::state::store::Store;
+use crate::state::spool::{self, Spooled, Unsaved};
+use crate::state::store::{Store, Writer};
 use crate::state::{Health, RegionState, Sample};
 use schedule::{Schedule, Slot};
 use writes::{Writes, flush};
@@ -46,6 +51,10 @@ pub struct Options {
     /// When the region's state file cannot be read (garbage, another region's), keep it
     /// as `<file>.damaged-<time>` and start afresh instead of refusing to start.
     pub move_aside: bool,
+    /// Where samples the store could not take are left at stop (`state::spool`);
+    /// `.pharos/spool` in the working folder unless set (`pharos probe` sets it in the
+    /// project).
+    pub spool_dir: PathBuf,
 }
 
 impl Options {
@@ -61,6 +70,7 @@ impl Options {
             per_host: 8,
             lease: Duration::from_secs(10),
             move_aside: false,
+            spool_dir: PathBuf::from(".pharos/spool"),
         }
     }
 }
@@ -78,6 +88,8 @@ pub struct Summary {
     pub unconfirmed: usize,
     /// The most rounds one of those changes needs to be confirmed.
     pub rounds_needed: u32,
+    /// Where the samples the store does not hold were left, when it was away at stop.
+    pub spooled: Option<PathBuf>,
 }
 
 /// The probes a region runs.
@@ -98,23 +110,93 @@ pub async fn run(
     stop: impl Future<Output = ()>,
 ) -> Result<Summary> {
     let probes = region_probes(probing, opts)?;
-    let (writer, state) = store
-        .open(&opts.region, opts.lease, opts.move_aside)
-        .await?;
-    let keepalive = writer.keepalive(opts.lease);
-    let mut state = state.unwrap_or_else(|| RegionState::new(&opts.region, Utc::now()));
-    let ids: Vec<&str> = probes.iter().map(|p| p.id.as_str()).collect();
-    state.retain_probes(&ids);
+    let spooled = spool::load(&opts.spool_dir, &opts.region)?;
+    if !spooled.is_empty() {
+        tracing::info!(
+            "{} samples the last worker of region \"{}\" could not write (kept in {}) go into this one's state",
+            spooled.len(),
+            opts.region,
+            spool::path(&opts.spool_dir, &opts.region).display()
+        );
+    }
+    let unsaved = Unsaved::from(spooled);
+    let (writer, state, opening) = match store.open(&opts.region, opts.lease, opts.move_aside).await
+    {
+        Ok((writer, stored)) => (Some(writer), adopt(stored, &probes, &unsaved, opts), None),
+        Err(e) if crate::state::trouble::may_pass(&e) => {
+            tracing::warn!(
+                "{e:#}. Probing anyway: the samples are kept until the store answers, and the \
+                 check that no other worker probes region \"{}\" is made then",
+                opts.region
+            );
+            let fresh = RegionState::new(&opts.region, Utc::now());
+            (None, fresh, Some(open_when_back(store, opts)))
+        }
+        Err(e) => return Err(e),
+    };
     // One state, shared with the metrics endpoint; only this worker writes it.
     let state = Arc::new(RwLock::new(state));
     let _metrics = match opts.metrics {
         Some(addr) => Some(super::metrics::serve(addr, state.clone()).await?),
         None => None,
     };
-    let writes = Writes::new(writer, keepalive, opts.flush_every);
+    let writes = Writes::new(
+        writer,
+        store.keepalive(opts.lease),
+        opts.flush_every,
+        unsaved,
+    );
     let mut worker = Worker::new(probes, ctx, opts, state, writes);
+    worker.opening = opening;
     worker.run_until(stop).await?;
     worker.stop().await
+}
+
+/// Opening the store, retried while it is away.
+type Opening<'a> = Pin<Box<dyn Future<Output = Result<(Writer, Option<RegionState>)>> + Send + 'a>>;
+
+/// Open the region's state once the store answers: tried again every few seconds (up to
+/// 30 s apart) while it is away; anything else ends it with the error.
+fn open_when_back<'a>(store: &'a Store, opts: &'a Options) -> Opening<'a> {
+    Box::pin(async move {
+        let mut wait = Duration::from_secs(2);
+        loop {
+            tokio::time::sleep(wait).await;
+            match store.open(&opts.region, opts.lease, opts.move_aside).await {
+                Err(e) if crate::state::trouble::may_pass(&e) => {
+                    tracing::debug!("the store is still away: {e:#}");
+                    wait = (wait * 2).min(Duration::from_secs(30));
+                }
+                done => return done,
+            }
+        }
+    })
+}
+
+/// The state to go on from: what the store held (or a new one), with the samples it does
+/// not hold yet recorded on top. A sample no newer than its probe's newest in the store
+/// is there already (a write that seemed to fail may have landed), so it is not recorded
+/// twice.
+fn adopt(
+    stored: Option<RegionState>,
+    probes: &[Probe],
+    unsaved: &Unsaved,
+    opts: &Options,
+) -> RegionState {
+    let mut state = stored.unwrap_or_else(|| RegionState::new(&opts.region, Utc::now()));
+    let ids: Vec<&str> = probes.iter().map(|p| p.id.as_str()).collect();
+    state.retain_probes(&ids);
+    let by_id: HashMap<&str, &Probe> = probes.iter().map(|p| (p.id.as_str(), p)).collect();
+    for Spooled { probe, sample } in unsaved.iter() {
+        let Some(p) = by_id.get(probe.as_str()) else {
+            continue;
+        };
+        let newest = state.probes.get(probe).map(|s| s.last.at);
+        if newest.is_none_or(|at| sample.at > at) {
+            record(&mut state, p, sample.clone());
+        }
+    }
+    state
 }
 
 /// The probes of the worker's region, once the region is known and every `${VAR}` they
@@ -203,6 +285,8 @@ struct Worker<'a> {
     running: Running,
     state: Arc<RwLock<RegionState>>,
     writes: Writes,
+    /// The store, being opened again while it is away.
+    opening: Option<Opening<'a>>,
     started_at: DateTime<Utc>,
     summary: Summary,
 }
@@ -231,6 +315,7 @@ impl<'a> Worker<'a> {
             schedule,
             state,
             writes,
+            opening: None,
             started_at: Utc::now(),
             summary: Summary::default(),
         }
@@ -248,11 +333,13 @@ impl<'a> Worker<'a> {
             let within = self.writes.within();
             let wake = self.writes.wake_at(within, self.opts.once);
             let (running, writing) = (!self.running.set.is_empty(), self.writes.in_flight());
+            let opening = self.opening.is_some();
             tokio::select! {
                 _ = &mut stop => return Ok(()),
                 _ = sleep_until_opt(next_due) => self.start_due(),
                 Some(done) = self.running.next(), if running => self.finished(done),
                 done = self.writes.join(), if writing => self.written(done)?,
+                opened = opened(&mut self.opening), if opening => self.reopened(opened)?,
                 _ = sleep_until_opt(wake), if wake.is_some() => {}
             }
             self.writes
@@ -317,32 +404,91 @@ impl<'a> Worker<'a> {
         if self.writes.in_flight() {
             self.writes.held.push((i, sample));
         } else {
-            record(&mut write(&self.state), &self.probes[i], sample);
-            self.writes.dirty = true;
+            self.record(i, sample);
         }
         self.summary.samples += 1;
     }
 
+    /// Record a sample in the state, and keep it until a write holds it.
+    fn record(&mut self, i: usize, sample: Sample) {
+        let probe = &self.probes[i];
+        self.writes.unsaved.push(Spooled {
+            probe: probe.id.clone(),
+            sample: sample.clone(),
+        });
+        record(&mut write(&self.state), probe, sample);
+        self.writes.dirty = true;
+    }
+
     /// Take back the writer of a finished write, and record what it held.
     fn written(&mut self, done: writes::Written) -> Result<()> {
+        let before = self.writes.count;
         self.writes.finish(done)?;
-        for (i, sample) in self.writes.held.drain(..) {
-            record(&mut write(&self.state), &self.probes[i], sample);
-            self.writes.dirty = true;
+        if self.writes.count > before && before == 0 {
+            // The store holds what the last worker left: its spool is done with.
+            spool::remove(&self.opts.spool_dir, &self.opts.region);
+        }
+        for (i, sample) in std::mem::take(&mut self.writes.held) {
+            self.record(i, sample);
         }
         Ok(())
     }
 
+    /// The store answered (or refused for good): go on from what it holds, with every
+    /// sample taken meanwhile, and write soon.
+    fn reopened(&mut self, opened: Result<(Writer, Option<RegionState>)>) -> Result<()> {
+        self.opening = None;
+        let (writer, stored) = opened?;
+        tracing::info!(
+            "the store answers; writing the {} samples taken while it was away",
+            self.writes.unsaved.len()
+        );
+        *write(&self.state) = adopt(stored, &self.probes, &self.writes.unsaved, self.opts);
+        self.writes.give(writer);
+        Ok(())
+    }
+
     /// Stop: end the write in flight, let checks in flight finish within the grace
-    /// (abandoning the rest), write the state a last time, and sum up.
+    /// (abandoning the rest), write the state a last time, and sum up. When the store is
+    /// away, what it does not hold is left in the spool for the next start.
     async fn stop(mut self) -> Result<Summary> {
-        let mut writer = self.writes.settle().await?;
-        for (i, sample) in self.writes.held.drain(..) {
-            record(&mut write(&self.state), &self.probes[i], sample);
+        let writer = self.writes.settle().await?;
+        for (i, sample) in std::mem::take(&mut self.writes.held) {
+            self.record(i, sample);
         }
         self.drain().await;
-        flush(&self.state, &mut writer).await?;
-        self.summary.writes = self.writes.count + 1;
+        let away = match writer {
+            Some(mut writer) => match flush(&self.state, &mut writer).await {
+                Ok(()) => {
+                    self.summary.writes = self.writes.count + 1;
+                    spool::remove(&self.opts.spool_dir, &self.opts.region);
+                    None
+                }
+                Err(crate::state::object::WriteError::Failed(e)) => Some(e),
+                Err(e) => return Err(e.into()),
+            },
+            None => Some(anyhow::anyhow!("the store never answered")),
+        };
+        if let Some(why) = away {
+            self.summary.writes = self.writes.count;
+            let kept = spool::save(
+                &self.opts.spool_dir,
+                &self.opts.region,
+                &self.writes.unsaved,
+            )
+            .map_err(|e| {
+                e.context(format!(
+                    "{why:#}; and saving the samples the store does not hold"
+                ))
+            })?;
+            tracing::warn!(
+                "{why:#}; the {} samples the store does not hold are kept in {} for the next worker of region \"{}\"",
+                self.writes.unsaved.len(),
+                kept.display(),
+                self.opts.region
+            );
+            self.summary.spooled = Some(kept);
+        }
         let state = read(&self.state);
         for p in self.probes.iter() {
             let run = state
@@ -366,7 +512,7 @@ impl<'a> Worker<'a> {
             tokio::select! {
                 Some(done) = self.running.next() => {
                     if let Some((i, sample)) = finished(done, &mut self.running.probe_of) {
-                        record(&mut write(&self.state), &self.probes[i], sample);
+                        self.record(i, sample);
                         self.summary.samples += 1;
                     }
                 }
@@ -466,6 +612,14 @@ fn record(state: &mut RegionState, probe: &Probe, sample: Sample) {
         &crate::state::history::Policy::from(probe),
         sample,
     );
+}
+
+/// The store opened (or refused for good), when it is being opened.
+async fn opened(opening: &mut Option<Opening<'_>>) -> Result<(Writer, Option<RegionState>)> {
+    match opening {
+        Some(f) => f.await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Sleep until `at`, or forever without one.

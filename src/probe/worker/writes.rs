@@ -1,7 +1,9 @@
 //! Step 2 (probe) over time, the worker's pen: when the region's state is written. A write
 //! runs beside the schedule, so checks keep starting on time. The writer travels with it
 //! and comes back when it is done; samples that finish meanwhile are held (the write is
-//! reading the state) and recorded after it.
+//! reading the state) and recorded after it. Every sample is also kept (`spool::Unsaved`)
+//! until a write that holds it goes through, so a stop while the store is away can leave
+//! them for the next worker.
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -13,6 +15,7 @@ use tokio::time::Instant;
 
 use crate::state::RegionState;
 use crate::state::object::WriteError;
+use crate::state::spool::Unsaved;
 use crate::state::store::Writer;
 
 /// A finished write: the writer back, and how the write went.
@@ -21,6 +24,7 @@ pub(super) type Written = Result<(Writer, Result<(), WriteError>), JoinError>;
 /// The state's writes: the writer (or the write that holds it), what waits for it, and
 /// whether the state has news.
 pub(super) struct Writes {
+    /// `None` while a write holds it, and until the store first answers.
     writer: Option<Writer>,
     writing: Option<JoinHandle<(Writer, Result<(), WriteError>)>>,
     /// Samples finished while a write was reading the state: (probe index, sample).
@@ -33,13 +37,23 @@ pub(super) struct Writes {
     flush_every: Duration,
     /// Writes that went through.
     pub(super) count: u64,
+    /// Every sample no write that went through holds yet, oldest first.
+    pub(super) unsaved: Unsaved,
+    /// How many of `unsaved` the write in flight holds.
+    taken: usize,
 }
 
 impl Writes {
-    /// The writes of a worker that has not written yet.
-    pub(super) fn new(writer: Writer, keepalive: Option<Duration>, flush_every: Duration) -> Self {
+    /// The writes of a worker that has not written yet: with its writer, or without one
+    /// until the store answers (see [`Writes::give`]).
+    pub(super) fn new(
+        writer: Option<Writer>,
+        keepalive: Option<Duration>,
+        flush_every: Duration,
+        unsaved: Unsaved,
+    ) -> Self {
         Writes {
-            writer: Some(writer),
+            writer,
             writing: None,
             held: Vec::new(),
             dirty: false,
@@ -49,7 +63,15 @@ impl Writes {
             keepalive,
             flush_every,
             count: 0,
+            unsaved,
+            taken: 0,
         }
+    }
+
+    /// The writer, once the store answered.
+    pub(super) fn give(&mut self, writer: Writer) {
+        self.writer = Some(writer);
+        self.dirty = true;
     }
 
     /// Whether a write is in flight.
@@ -97,6 +119,7 @@ impl Writes {
         self.last_write = Instant::now();
         // What the write takes is saved unless it fails (then `finish` says so).
         self.dirty = false;
+        self.taken = self.unsaved.len();
         let state = state.clone();
         self.writing = Some(tokio::spawn(async move {
             let result = flush(&state, &mut w).await;
@@ -120,7 +143,10 @@ impl Writes {
         let (writer, result) =
             done.map_err(|e| anyhow::anyhow!("internal error: writing the state crashed: {e}"))?;
         match result {
-            Ok(()) => self.count += 1,
+            Ok(()) => {
+                self.count += 1;
+                self.unsaved.saved(self.taken);
+            }
             // Unreachable store or full disk: keep probing, try again at the next write.
             Err(WriteError::Failed(e)) => {
                 tracing::warn!("{e:#}; will try again");
@@ -132,15 +158,14 @@ impl Writes {
         Ok(())
     }
 
-    /// At stop: the write in flight ends first; then the writer, for the last write.
-    pub(super) async fn settle(&mut self) -> Result<Writer> {
+    /// At stop: the write in flight ends first; then the writer, for the last write
+    /// (`None` when the store never answered).
+    pub(super) async fn settle(&mut self) -> Result<Option<Writer>> {
         if self.writing.is_some() {
             let done = self.join().await;
             self.finish(done)?;
         }
-        self.writer
-            .take()
-            .ok_or_else(|| anyhow::anyhow!("internal error: the state writer was lost"))
+        Ok(self.writer.take())
     }
 }
 

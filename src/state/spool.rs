@@ -1,0 +1,192 @@
+//! Step 3 (state), when the store is away: the samples a worker took that its store does
+//! not hold yet. A worker keeps them in memory from its start (or its last write that went
+//! through) and, when it stops while the store cannot be reached, saves them to a local
+//! file, `<spool dir>/<region>.json`. The next worker of the region reads that file at
+//! start and records the samples on top of the state it reads from the store, so neither
+//! an outage at start nor a stop during one costs a sample. Bounded by [`MAX_SAMPLES`].
+
+use std::collections::VecDeque;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+use super::Sample;
+
+/// The most samples kept for the store (about 50 minutes of 1,000 probes every 30 s);
+/// beyond it the oldest are let go, with a warning.
+pub const MAX_SAMPLES: usize = 100_000;
+
+/// One sample of one probe.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Spooled {
+    /// The probe's id.
+    pub probe: String,
+    /// What its check found.
+    pub sample: Sample,
+}
+
+/// The spool file's contents.
+#[derive(Debug, Serialize, Deserialize)]
+struct File {
+    schema: u32,
+    region: String,
+    samples: Vec<Spooled>,
+}
+
+/// The samples not in the store yet, oldest first.
+#[derive(Debug, Default)]
+pub struct Unsaved {
+    samples: VecDeque<Spooled>,
+    /// Samples let go because the spool was full.
+    pub dropped: u64,
+}
+
+impl Unsaved {
+    /// Samples read from a spool file.
+    pub fn from(samples: Vec<Spooled>) -> Unsaved {
+        let mut unsaved = Unsaved::default();
+        for s in samples {
+            unsaved.push(s);
+        }
+        unsaved
+    }
+
+    /// Keep a sample, letting the oldest go when full.
+    pub fn push(&mut self, spooled: Spooled) {
+        if self.samples.len() >= MAX_SAMPLES {
+            self.samples.pop_front();
+            if self.dropped == 0 {
+                tracing::warn!(
+                    "the store has been away for {MAX_SAMPLES} samples; the oldest are let go from now on"
+                );
+            }
+            self.dropped += 1;
+        }
+        self.samples.push_back(spooled);
+    }
+
+    /// How many there are.
+    pub fn len(&self) -> usize {
+        self.samples.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.samples.is_empty()
+    }
+
+    /// The samples, oldest first.
+    pub fn iter(&self) -> impl Iterator<Item = &Spooled> {
+        self.samples.iter()
+    }
+
+    /// Forget the oldest `n`: a write that went through holds them.
+    pub fn saved(&mut self, n: usize) {
+        self.samples.drain(..n.min(self.samples.len()));
+    }
+}
+
+/// Where a region's spool file is.
+pub fn path(dir: &Path, region: &str) -> PathBuf {
+    dir.join(format!("{region}.json"))
+}
+
+/// The samples a region's last worker left, if it left any.
+pub fn load(dir: &Path, region: &str) -> Result<Vec<Spooled>> {
+    let path = path(dir, region);
+    let text = match crate::input::read_text(&path, crate::input::SPOOL) {
+        Ok(text) => text,
+        Err(r) if r.is_missing() => return Ok(Vec::new()),
+        Err(r) => anyhow::bail!("{}: {r}", path.display()),
+    };
+    let file: File = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{}: not a pharos spool file; move it aside to start without the samples it holds",
+            path.display()
+        )
+    })?;
+    if file.region != region {
+        anyhow::bail!(
+            "{} holds samples of region \"{}\", not \"{region}\"; move it aside",
+            path.display(),
+            file.region
+        );
+    }
+    Ok(file.samples)
+}
+
+/// Save `unsaved` as the region's spool file, atomically (a temporary file, fsync, rename).
+pub fn save(dir: &Path, region: &str, unsaved: &Unsaved) -> Result<PathBuf> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("creating the spool folder {}", dir.display()))?;
+    let path = path(dir, region);
+    let file = File {
+        schema: 1,
+        region: region.to_string(),
+        samples: unsaved.iter().cloned().collect(),
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("writing in {}", dir.display()))?;
+    serde_json::to_writer(std::io::BufWriter::new(tmp.as_file_mut()), &file)
+        .with_context(|| format!("writing {}", path.display()))?;
+    tmp.as_file_mut().flush()?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(&path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(path)
+}
+
+/// Remove the region's spool file once the store holds its samples.
+pub fn remove(dir: &Path, region: &str) {
+    let path = path(dir, region);
+    match std::fs::remove_file(&path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => tracing::warn!("{}: cannot remove the spool file: {e}", path.display()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::Health;
+    use chrono::{TimeZone, Utc};
+
+    fn sample(n: u32) -> Spooled {
+        Spooled {
+            probe: "web".into(),
+            sample: Sample::new(
+                Utc.with_ymd_and_hms(2026, 11, 20, 12, 0, n % 60).unwrap(),
+                Health::Up,
+                format!("check {n}"),
+            ),
+        }
+    }
+
+    #[test]
+    fn a_spool_survives_a_round_trip_and_is_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(load(dir.path(), "eu").unwrap().is_empty(), "none yet");
+        let mut unsaved = Unsaved::from((0..5).map(sample).collect());
+        unsaved.saved(2);
+        save(dir.path(), "eu", &unsaved).unwrap();
+        let back = load(dir.path(), "eu").unwrap();
+        assert_eq!(back, (2..5).map(sample).collect::<Vec<_>>());
+        assert!(load(dir.path(), "us").unwrap().is_empty());
+        std::fs::copy(path(dir.path(), "eu"), path(dir.path(), "us")).unwrap();
+        let wrong = load(dir.path(), "us").unwrap_err().to_string();
+        assert!(wrong.contains("region \"eu\", not \"us\""), "{wrong}");
+        remove(dir.path(), "eu");
+        assert!(load(dir.path(), "eu").unwrap().is_empty());
+
+        let mut full = Unsaved::default();
+        for n in 0..(MAX_SAMPLES as u32 + 3) {
+            full.push(sample(n));
+        }
+        assert_eq!(full.len(), MAX_SAMPLES);
+        assert_eq!(full.dropped, 3);
+        assert_eq!(full.iter().next(), Some(&sample(3)), "the oldest went");
+    }
+}
