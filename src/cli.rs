@@ -61,6 +61,8 @@ pub enum Command {
     Announce(cmd::announce::Args),
     /// Show the merged status in the terminal (or --json); --fail-on for CI gates.
     Status(cmd::status::Args),
+    /// Look at the region state the workers wrote: `state show REGION`.
+    State(cmd::state::Args),
     /// Print a shell completion script.
     Completions(cmd::docs::CompletionsArgs),
     /// Print the man page.
@@ -82,6 +84,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             cmd::incident::run_maintenance(args, &locate(cli.root.as_deref())?)
         }
         Command::Status(args) => cmd::status::run(args, &locate(cli.root.as_deref())?),
+        Command::State(args) => cmd::state::run(args, &locate(cli.root.as_deref())?),
         Command::Watch(args) => cmd::watch::run(args, &locate(cli.root.as_deref())?),
         Command::Serve(args) => cmd::serve::run(args, &locate(cli.root.as_deref())?),
         Command::Check(args) => cmd::check::run(args, &locate(cli.root.as_deref())?),

@@ -21,6 +21,7 @@ pub mod incident;
 pub mod init;
 pub mod probe;
 pub mod serve;
+pub mod state;
 pub mod status;
 pub mod watch;
 pub mod wrap;

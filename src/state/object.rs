@@ -347,6 +347,30 @@ impl ObjectStates {
         Ok(out)
     }
 
+    /// Read one region's object.
+    pub async fn read(&self, region: &str) -> Result<RegionState> {
+        let shown = self.shown(region);
+        let got = self
+            .store
+            .get(&self.key(&format!("{region}.json")))
+            .await
+            .map_err(|e| trouble::failed("GET", &shown, e))?;
+        let stored_at = got.meta.last_modified;
+        let bytes = got
+            .bytes()
+            .await
+            .map_err(|e| trouble::failed("GET", &shown, e))?;
+        let mut state = super::parse(&String::from_utf8_lossy(&bytes), &shown)?;
+        state.stored_at = Some(stored_at);
+        if state.region != region {
+            bail!(
+                "{shown} holds the state of region \"{}\"; a region's object must be named <region>.json",
+                state.region
+            );
+        }
+        Ok(state)
+    }
+
     /// Read every region's object (`<prefix>/*.json`, hidden names skipped). Objects that
     /// cannot be read as a region's state are reported in the second list and left out.
     pub async fn read_all(&self) -> Result<(Vec<RegionState>, Vec<String>)> {
@@ -362,32 +386,9 @@ impl ObjectStates {
             .filter(|n| n.ends_with(".json") && !n.starts_with('.'))
             .collect();
         names.sort();
-        let reads = names.iter().map(|name| {
-            let key = self.key(name);
-            async move {
-                let shown = format!("{}/{name}", self.url);
-                let got = self
-                    .store
-                    .get(&key)
-                    .await
-                    .map_err(|e| trouble::failed("GET", &shown, e))?;
-                let stored_at = got.meta.last_modified;
-                let bytes = got
-                    .bytes()
-                    .await
-                    .map_err(|e| trouble::failed("GET", &shown, e))?;
-                let mut state = super::parse(&String::from_utf8_lossy(&bytes), &shown)?;
-                state.stored_at = Some(stored_at);
-                let stem = name.trim_end_matches(".json");
-                if state.region != stem {
-                    bail!(
-                        "{shown} holds the state of region \"{}\"; a region's object must be named <region>.json",
-                        state.region
-                    );
-                }
-                Ok(state)
-            }
-        });
+        let reads = names
+            .iter()
+            .map(|name| self.read(name.trim_end_matches(".json")));
         let mut states = Vec::new();
         let mut skipped = Vec::new();
         for result in futures::future::join_all(reads).await {

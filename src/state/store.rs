@@ -376,6 +376,27 @@ impl Store {
         }
     }
 
+    /// One region's state, `None` when it has none yet.
+    pub async fn read(&self, region: &str) -> Result<Option<RegionState>> {
+        match self {
+            Store::Local(l) => l.read(region),
+            Store::Object(o) => match o.read(region).await {
+                Ok(state) => Ok(Some(state)),
+                Err(e)
+                    if e.chain().any(|c| {
+                        c.downcast_ref::<super::trouble::StoreError>()
+                            .is_some_and(|s| {
+                                matches!(s.error, object_store::Error::NotFound { .. })
+                            })
+                    }) =>
+                {
+                    Ok(None)
+                }
+                Err(e) => Err(e),
+            },
+        }
+    }
+
     /// Every region's state, and the files left out with the reason.
     pub async fn read_all(&self) -> Result<(Vec<RegionState>, Vec<String>)> {
         match self {

@@ -569,6 +569,11 @@ fn ceph_rgw_keeps_region_state_behind_a_single_writer_guard() {
     );
     assert!(!stderr(&status).contains("left out"), "{}", stderr(&status));
 
+    // What the worker wrote, read back by hand.
+    let shown = run(&t, &s3, &["state", "show", "r1", "--probe", "web-home"]);
+    assert!(shown.status.success(), "{}", stderr(&shown));
+    let probe: serde_json::Value = serde_json::from_str(&stdout(&shown)).unwrap();
+    assert_eq!(probe["last"]["health"], "up", "{probe}");
     second_worker_refused(&t, &s3);
     missing_bucket_is_one_line(&t, &s3);
     an_outage_costs_no_sample(&t, &s3);

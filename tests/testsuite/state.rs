@@ -228,3 +228,40 @@ fn checks_of_one_host_respect_the_per_host_cap() {
         "the cap should still allow parallel checks"
     );
 }
+
+#[test]
+fn state_show_prints_a_regions_state_as_the_file_holds_it() {
+    let server = Server::fixed(Reply::Status(200, "ok".into()));
+    let t = busy_project(2, &server);
+    let out = t.run(&["probe", "--region", "r1", "--once"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let shown = t.run(&["state", "show", "r1"]);
+    assert!(shown.status.success(), "{}", stderr(&shown));
+    let text = crate::harness::stdout(&shown);
+    assert!(
+        text.starts_with("{\n  \"schema\": "),
+        "in the file's order: {text}"
+    );
+    let whole: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let file: serde_json::Value = serde_json::from_str(&t.read("state/r1.json")).unwrap();
+    assert_eq!(whole, file, "what the file holds");
+    let one = t.run(&["state", "show", "r1", "--probe", "p1"]);
+    let probe: serde_json::Value = serde_json::from_str(&crate::harness::stdout(&one)).unwrap();
+    assert_eq!(probe["last"]["health"], "up");
+    assert_eq!(probe, file["probes"]["p1"]);
+    // What is not there is said, with what to do.
+    let none = t.run(&["state", "show", "r9"]);
+    assert_eq!(none.status.code(), Some(1));
+    assert!(
+        stderr(&none).contains("region \"r9\" has no state yet"),
+        "{}",
+        stderr(&none)
+    );
+    let wrong = t.run(&["state", "show", "r1", "--probe", "p7"]);
+    assert_eq!(wrong.status.code(), Some(1));
+    assert!(
+        stderr(&wrong).contains("holds no probe \"p7\"; it holds: p0, p1"),
+        "{}",
+        stderr(&wrong)
+    );
+}

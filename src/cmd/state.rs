@@ -1,0 +1,72 @@
+//! `pharos state show REGION`: a region's state as the builder reads it, as indented JSON,
+//! from the project's folder or the object store given with `--state`. For looking at
+//! what a worker wrote by hand, wherever it keeps it.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args as ClapArgs, Subcommand};
+
+use crate::project::Project;
+
+/// Options of `state`.
+#[derive(Debug, ClapArgs)]
+pub struct Args {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: StateCommand,
+}
+
+/// The `state` commands.
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// Print a region's state as indented JSON.
+    Show(ShowArgs),
+}
+
+/// Options of `state show`.
+#[derive(Debug, ClapArgs)]
+pub struct ShowArgs {
+    /// The region (a name under `regions:` in probes.yaml).
+    pub region: String,
+    /// Only this probe's part.
+    #[arg(long, value_name = "ID")]
+    pub probe: Option<String>,
+}
+
+/// Run `state`.
+pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
+    let StateCommand::Show(show) = args.command;
+    let store = project.store()?;
+    let state = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?
+        .block_on(store.read(&show.region))?;
+    let Some(state) = state else {
+        bail!(
+            "{} does not exist: region \"{}\" has no state yet; has its worker (`pharos probe --region {}`) written to this location?",
+            store.shown(&show.region),
+            show.region,
+            show.region
+        );
+    };
+    // In the order the file has it (a `Value` would sort the keys).
+    let mut text = match &show.probe {
+        None => serde_json::to_vec_pretty(&state)?,
+        Some(id) => match state.probes.get(id) {
+            Some(p) => serde_json::to_vec_pretty(p)?,
+            None => {
+                let known: Vec<&str> = state.probes.keys().map(String::as_str).collect();
+                bail!(
+                    "{} holds no probe \"{id}\"; it holds: {}",
+                    store.shown(&show.region),
+                    known.join(", ")
+                );
+            }
+        },
+    };
+    text.push(b'\n');
+    super::out_bytes(&text);
+    Ok(ExitCode::SUCCESS)
+}
