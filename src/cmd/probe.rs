@@ -81,6 +81,7 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
         .build()
         .context("starting the async runtime")?;
     let summary = runtime.block_on(async {
+        let stop = stop_signal();
         let mut ctx = Ctx::new(args.source_ip)?;
         let probes: Vec<_> = worker::probes_for(&config.probing, &args.region)
             .into_iter()
@@ -96,7 +97,7 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
         };
         let probes = worker::probes_for(&config.probing, &args.region).len();
         tracing::info!(region = %args.region, probes, "prober started");
-        worker::run(&config.probing, &store, ctx, &opts, stop_signal()).await
+        worker::run(&config.probing, &store, ctx, &opts, stop).await
     })?;
     let kept = match &summary.spooled {
         Some(spool) => format!("the store was away: samples kept in {}", spool.display()),
@@ -108,6 +109,10 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
         abandoned = summary.abandoned,
         "prober stopped; {kept}"
     );
+    if args.once && summary.spooled.is_some() {
+        // A round that did not reach the store is not done: cron and CI should know.
+        return Ok(crate::cmd::Exit::Failed.into());
+    }
     if args.once && summary.unconfirmed > 0 {
         // One round confirms nothing new: say so, or the page's "up" reads as a lie.
         eprintln!(
@@ -118,19 +123,28 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Resolves on SIGINT or SIGTERM.
-async fn stop_signal() {
+/// Resolves on SIGINT or SIGTERM. The handlers are installed when this is called (in the
+/// runtime), so a signal that comes while the store is still being opened is kept, not
+/// fatal to the process.
+fn stop_signal() -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{SignalKind, signal};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-            return;
+    let (term, int) = (
+        signal(SignalKind::terminate()).ok(),
+        signal(SignalKind::interrupt()).ok(),
+    );
+    async move {
+        let wait = |s: Option<tokio::signal::unix::Signal>| async move {
+            match s {
+                Some(mut s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = wait(term) => {}
+            () = wait(int) => {}
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
+        tracing::info!("stop requested; finishing checks in flight");
     }
-    tracing::info!("stop requested; finishing checks in flight");
 }

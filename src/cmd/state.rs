@@ -44,6 +44,22 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
         .context("starting the async runtime")?
         .block_on(store.read(&show.region))?;
     let Some(state) = state else {
+        // A name that is not a region says so, with the names that are.
+        if let Ok(config) = crate::config::load(&project.components_file(), &project.probes_file())
+            && !config.probing.regions.iter().any(|r| r.name == show.region)
+        {
+            let known: Vec<&str> = config
+                .probing
+                .regions
+                .iter()
+                .map(|r| r.name.as_str())
+                .collect();
+            bail!(
+                "region \"{}\" is not listed in probes.yaml; use one of: {}",
+                show.region,
+                known.join(", ")
+            );
+        }
         bail!(
             "{} does not exist: region \"{}\" has no state yet; has its worker (`pharos probe --region {}`) written to this location?",
             store.shown(&show.region),
@@ -58,10 +74,16 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
             Some(p) => serde_json::to_vec_pretty(p)?,
             None => {
                 let known: Vec<&str> = state.probes.keys().map(String::as_str).collect();
+                let more = known.len().saturating_sub(20);
+                let listed = known[..known.len().min(20)].join(", ");
                 bail!(
-                    "{} holds no probe \"{id}\"; it holds: {}",
+                    "{} holds no probe \"{id}\"; it holds: {listed}{}",
                     store.shown(&show.region),
-                    known.join(", ")
+                    if more > 0 {
+                        format!(" and {more} more")
+                    } else {
+                        String::new()
+                    }
                 );
             }
         },

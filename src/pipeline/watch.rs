@@ -37,8 +37,9 @@ const INPUT_DIRS: [&str; 3] = ["incidents", "state", "themes"];
 const QUIET: Duration = Duration::from_millis(10);
 
 /// The same after an event that leaves its file whole (closed after writing, renamed into
-/// place, removed): only what comes with it in the same burst is gathered, since every
-/// millisecond here is one more before the edit is on the page.
+/// place): only what comes with it in the same burst is gathered, since every millisecond
+/// here is one more before the edit is on the page. A removal is not whole: an editor may
+/// write the file again right after.
 const QUIET_WHEN_WHOLE: Duration = Duration::from_millis(2);
 
 /// The longest a rebuild waits for the inputs to go quiet: a file written steadily (a
@@ -232,8 +233,7 @@ impl Inputs {
         match event.kind {
             _ if !input => Seen::Nothing,
             EventKind::Access(AccessKind::Close(AccessMode::Write))
-            | EventKind::Modify(ModifyKind::Name(RenameMode::To | RenameMode::Both))
-            | EventKind::Remove(_) => Seen::Whole,
+            | EventKind::Modify(ModifyKind::Name(RenameMode::To | RenameMode::Both)) => Seen::Whole,
             EventKind::Access(_) => Seen::Nothing,
             _ => Seen::Changing,
         }

@@ -66,7 +66,7 @@ fn out_of_bounds(state: &RegionState) -> Option<String> {
 }
 
 /// `detail` cut to at most [`MAX_DETAIL_BYTES`], on a character boundary, marked as cut.
-fn bounded_detail(mut detail: String) -> String {
+pub(crate) fn bounded_detail(mut detail: String) -> String {
     if detail.len() > MAX_DETAIL_BYTES {
         let mut end = MAX_DETAIL_BYTES - "…".len();
         while !detail.is_char_boundary(end) {

@@ -53,8 +53,10 @@ impl Unsaved {
         unsaved
     }
 
-    /// Keep a sample, letting the oldest go when full.
-    pub fn push(&mut self, spooled: Spooled) {
+    /// Keep a sample (its detail cut as the state cuts it), letting the oldest go when
+    /// full.
+    pub fn push(&mut self, mut spooled: Spooled) {
+        spooled.sample.detail = super::bounded_detail(std::mem::take(&mut spooled.sample.detail));
         if self.samples.len() >= MAX_SAMPLES {
             self.samples.pop_front();
             if self.dropped == 0 {
@@ -99,7 +101,10 @@ pub fn load(dir: &Path, region: &str) -> Result<Vec<Spooled>> {
     let text = match crate::input::read_text(&path, crate::input::SPOOL) {
         Ok(text) => text,
         Err(r) if r.is_missing() => return Ok(Vec::new()),
-        Err(r) => anyhow::bail!("{}: {r}", path.display()),
+        Err(r) => anyhow::bail!(
+            "{}: {r}; move it aside (or start with another --spool) to start without its samples",
+            path.display()
+        ),
     };
     let file: File = serde_json::from_str(&text).with_context(|| {
         format!(
@@ -117,24 +122,56 @@ pub fn load(dir: &Path, region: &str) -> Result<Vec<Spooled>> {
     Ok(file.samples)
 }
 
-/// Save `unsaved` as the region's spool file, atomically (a temporary file, fsync, rename).
+/// Save `unsaved` as the region's spool file, atomically (a temporary file, fsync,
+/// rename, fsync of the folder). The newest samples that fit in what [`load`] reads
+/// (`input::SPOOL`) are kept; older ones are let go, with a warning.
 pub fn save(dir: &Path, region: &str, unsaved: &Unsaved) -> Result<PathBuf> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("creating the spool folder {}", dir.display()))?;
     let path = path(dir, region);
-    let file = File {
+    let written =
+        |e: std::io::Error| anyhow::Error::new(e).context(format!("writing {}", path.display()));
+    // Room for the file's own fields around the samples.
+    let room = crate::input::SPOOL.bytes.saturating_sub(4096);
+    let mut kept: Vec<&Spooled> = Vec::new();
+    let mut bytes = 0u64;
+    for s in unsaved.samples.iter().rev() {
+        let size = serde_json::to_vec(s).map_or(0, |v| v.len() as u64 + 1);
+        if bytes + size > room {
+            tracing::warn!(
+                "{}: the oldest {} samples do not fit in a spool file and are let go",
+                path.display(),
+                unsaved.len() - kept.len()
+            );
+            break;
+        }
+        bytes += size;
+        kept.push(s);
+    }
+    kept.reverse();
+    #[derive(Serialize)]
+    struct Out<'a> {
+        schema: u32,
+        region: &'a str,
+        samples: Vec<&'a Spooled>,
+    }
+    let file = Out {
         schema: 1,
-        region: region.to_string(),
-        samples: unsaved.iter().cloned().collect(),
+        region,
+        samples: kept,
     };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("writing in {}", dir.display()))?;
-    serde_json::to_writer(std::io::BufWriter::new(tmp.as_file_mut()), &file)
-        .with_context(|| format!("writing {}", path.display()))?;
-    tmp.as_file_mut().flush()?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(&path)
-        .with_context(|| format!("writing {}", path.display()))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(written)?;
+    {
+        let mut out = std::io::BufWriter::new(tmp.as_file_mut());
+        serde_json::to_writer(&mut out, &file)
+            .with_context(|| format!("writing {}", path.display()))?;
+        out.flush().map_err(written)?;
+    }
+    tmp.as_file().sync_all().map_err(written)?;
+    tmp.persist(&path).map_err(|e| written(e.error))?;
+    if let Ok(folder) = std::fs::File::open(dir) {
+        let _ = folder.sync_all();
+    }
     Ok(path)
 }
 

@@ -253,7 +253,7 @@ fn state_show_prints_a_regions_state_as_the_file_holds_it() {
     let none = t.run(&["state", "show", "r9"]);
     assert_eq!(none.status.code(), Some(1));
     assert!(
-        stderr(&none).contains("region \"r9\" has no state yet"),
+        stderr(&none).contains("region \"r9\" is not listed in probes.yaml; use one of: r1"),
         "{}",
         stderr(&none)
     );

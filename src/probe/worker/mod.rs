@@ -148,7 +148,11 @@ pub async fn run(
     );
     let mut worker = Worker::new(probes, ctx, opts, state, writes);
     worker.opening = opening;
-    worker.run_until(stop).await?;
+    if let Err(e) = worker.run_until(stop).await {
+        // Stopped for good (another worker, a refusal when the store came back): what
+        // the store does not hold is left for the next worker all the same.
+        return Err(worker.spool_on_error(e));
+    }
     worker.stop().await
 }
 
@@ -160,11 +164,21 @@ type Opening<'a> = Pin<Box<dyn Future<Output = Result<(Writer, Option<RegionStat
 fn open_when_back<'a>(store: &'a Store, opts: &'a Options) -> Opening<'a> {
     Box::pin(async move {
         let mut wait = Duration::from_secs(2);
+        let (away_since, mut said) = (Instant::now(), Instant::now());
         loop {
             tokio::time::sleep(wait).await;
             match store.open(&opts.region, opts.lease, opts.move_aside).await {
+                // Said again every few minutes: a wrong endpoint looks like an outage.
                 Err(e) if crate::state::trouble::may_pass(&e) => {
-                    tracing::debug!("the store is still away: {e:#}");
+                    if said.elapsed() >= Duration::from_secs(300) {
+                        said = Instant::now();
+                        tracing::warn!(
+                            "the store has been away for {} min, still probing: {e:#}",
+                            away_since.elapsed().as_secs() / 60
+                        );
+                    } else {
+                        tracing::debug!("the store is still away: {e:#}");
+                    }
                     wait = (wait * 2).min(Duration::from_secs(30));
                 }
                 done => return done,
@@ -183,19 +197,30 @@ fn adopt(
     unsaved: &Unsaved,
     opts: &Options,
 ) -> RegionState {
+    let (mut recorded, mut skipped) = (0usize, 0usize);
     let mut state = stored.unwrap_or_else(|| RegionState::new(&opts.region, Utc::now()));
     let ids: Vec<&str> = probes.iter().map(|p| p.id.as_str()).collect();
     state.retain_probes(&ids);
     let by_id: HashMap<&str, &Probe> = probes.iter().map(|p| (p.id.as_str(), p)).collect();
     for Spooled { probe, sample } in unsaved.iter() {
         let Some(p) = by_id.get(probe.as_str()) else {
+            skipped += 1;
             continue;
         };
         let newest = state.probes.get(probe).map(|s| s.last.at);
         if newest.is_none_or(|at| sample.at > at) {
             record(&mut state, p, sample.clone());
+            recorded += 1;
+        } else {
+            skipped += 1;
         }
     }
+    if skipped > 0 {
+        tracing::info!(
+            "{skipped} of the samples kept for the store were of probes no longer configured or in the store already"
+        );
+    }
+    tracing::debug!("recorded {recorded} samples the store did not hold");
     state
 }
 
@@ -434,13 +459,34 @@ impl<'a> Worker<'a> {
         Ok(())
     }
 
+    /// Leave what the store does not hold in the spool before stopping with `error`.
+    fn spool_on_error(mut self, error: anyhow::Error) -> anyhow::Error {
+        for (i, sample) in std::mem::take(&mut self.writes.held) {
+            self.record(i, sample);
+        }
+        if self.writes.unsaved.is_empty() {
+            return error;
+        }
+        let unsaved = &self.writes.unsaved;
+        match spool::save(&self.opts.spool_dir, &self.opts.region, unsaved) {
+            Ok(kept) => error.context(format!(
+                "the {} samples the store does not hold are kept in {} for the next worker",
+                unsaved.len(),
+                kept.display()
+            )),
+            Err(e) => error.context(format!(
+                "and saving the samples the store does not hold: {e:#}"
+            )),
+        }
+    }
+
     /// The store answered (or refused for good): go on from what it holds, with every
     /// sample taken meanwhile, and write soon.
     fn reopened(&mut self, opened: Result<(Writer, Option<RegionState>)>) -> Result<()> {
         self.opening = None;
         let (writer, stored) = opened?;
         tracing::info!(
-            "the store answers; writing the {} samples taken while it was away",
+            "the store answers; writing the {} samples it does not hold",
             self.writes.unsaved.len()
         );
         *write(&self.state) = adopt(stored, &self.probes, &self.writes.unsaved, self.opts);

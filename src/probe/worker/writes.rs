@@ -95,7 +95,8 @@ impl Writes {
 
     /// When to wake up to write (never during a write, nor in a `--once` round).
     pub(super) fn wake_at(&self, within: Option<Duration>, once: bool) -> Option<Instant> {
-        if once || self.writing.is_some() {
+        // Without a writer (the store has not answered yet) there is nothing to write.
+        if once || self.writing.is_some() || self.writer.is_none() {
             None
         } else {
             within.map(|w| self.last_write + w)
@@ -176,4 +177,24 @@ pub(super) async fn flush(
 ) -> Result<(), WriteError> {
     state.write().unwrap_or_else(|e| e.into_inner()).written_at = Utc::now();
     writer.write(state).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_a_writer_nothing_wakes_the_worker_to_write() {
+        let mut writes = Writes::new(
+            None,
+            Some(Duration::from_secs(5)),
+            Duration::from_secs(2),
+            Unsaved::default(),
+        );
+        writes.dirty = true;
+        let within = writes.within();
+        assert!(within.is_some(), "there is news to write");
+        // A wake-up in the past would spin the worker until the store answers.
+        assert_eq!(writes.wake_at(within, false), None);
+    }
 }
