@@ -675,3 +675,62 @@ async fn sleep_until_opt(at: Option<Instant>) {
         None => std::future::pending().await,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn probes() -> Vec<Probe> {
+        let components = "page:\n  title: T\n  base_url: https://s.test\ncomponents:\n  - id: web\n    name: W\n";
+        let probes = "regions:\n  - name: r1\nprobes:\n  - id: p\n    kind: tcp\n    host: 127.0.0.1\n    port: 9\n    components: [web]\n    interval: 30s\n";
+        let examined = crate::config::examine_texts(components, probes);
+        assert!(examined.problems.is_empty(), "{:?}", examined.problems);
+        examined.probing.map(|p| p.probes).unwrap_or_default()
+    }
+
+    fn sample(minute: u32) -> Sample {
+        let at = Utc.with_ymd_and_hms(2026, 11, 20, 12, minute, 0).unwrap();
+        let mut s = Sample::new(at, Health::Up, "open".into());
+        s.latency_ms = Some(1.0);
+        s
+    }
+
+    fn kept(probe: &str, minute: u32) -> Spooled {
+        Spooled {
+            probe: probe.into(),
+            sample: sample(minute),
+        }
+    }
+
+    #[test]
+    fn adopting_records_what_the_store_lacks_once_and_only_for_configured_probes() {
+        let probes = probes();
+        let opts = Options::new("r1");
+        let checks = |s: &RegionState| -> u32 {
+            s.probes
+                .get("p")
+                .map_or(0, |p| p.history.daily.checks.iter().sum())
+        };
+        // The store holds the samples up to minute 2.
+        let mut stored = RegionState::new("r1", sample(2).at);
+        for minute in [1, 2] {
+            record(&mut stored, &probes[0], sample(minute));
+        }
+        // Kept for the store: minute 2 again (a write that seemed to fail had landed),
+        // minutes 3 and 4, and a probe no longer configured.
+        let unsaved = Unsaved::from(vec![
+            kept("p", 2),
+            kept("gone", 3),
+            kept("p", 3),
+            kept("p", 4),
+        ]);
+        let state = adopt(Some(stored), &probes, &unsaved, &opts);
+        assert_eq!(checks(&state), 4, "minutes 1 to 4, each once");
+        assert_eq!(state.probes.get("p").map(|p| p.last.at), Some(sample(4).at));
+        assert!(!state.probes.contains_key("gone"));
+        // With nothing in the store, every kept sample is the history.
+        let fresh = adopt(None, &probes, &unsaved, &opts);
+        assert_eq!(checks(&fresh), 3);
+    }
+}
