@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use clap::{Args as ClapArgs, Subcommand};
 
 use crate::project::Project;
@@ -38,27 +38,12 @@ pub struct ShowArgs {
 pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
     let StateCommand::Show(show) = args.command;
     let store = project.store()?;
-    let state = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?
-        .block_on(store.read(&show.region))?;
-    let Some(state) = state else {
+    let Some(state) = store.read_blocking(&show.region)? else {
         // A name that is not a region says so, with the names that are.
         if let Ok(config) = crate::config::load(&project.components_file(), &project.probes_file())
-            && !config.probing.regions.iter().any(|r| r.name == show.region)
+            && let Some(why) = config.probing.unknown_region(&show.region)
         {
-            let known: Vec<&str> = config
-                .probing
-                .regions
-                .iter()
-                .map(|r| r.name.as_str())
-                .collect();
-            bail!(
-                "region \"{}\" is not listed in probes.yaml; use one of: {}",
-                show.region,
-                known.join(", ")
-            );
+            bail!(why);
         }
         bail!(
             "{} does not exist: region \"{}\" has no state yet; has its worker (`pharos probe --region {}`) written to this location?",

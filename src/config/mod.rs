@@ -315,10 +315,31 @@ fn examine_nodes(
 
 /// Read both files into a [`Config`], or every problem they have.
 pub fn load(components_path: &Path, probes_path: &Path) -> Result<Config, Problems> {
-    let e = examine(components_path, probes_path);
-    match (e.site, e.probing) {
-        (Some(site), Some(probing)) if e.problems.is_empty() => Ok(Config { site, probing }),
-        _ => Err(Problems(e.problems)),
+    examine(components_path, probes_path).into_config()
+}
+
+impl Examined {
+    /// The config, when the files have no problem; else every problem.
+    fn into_config(self) -> Result<Config, Problems> {
+        match (self.site, self.probing) {
+            (Some(site), Some(probing)) if self.problems.is_empty() => Ok(Config { site, probing }),
+            _ => Err(Problems(self.problems)),
+        }
+    }
+}
+
+impl Probing {
+    /// Why `name` is not a region of this config, naming the ones that are; `None` when
+    /// it is one.
+    pub fn unknown_region(&self, name: &str) -> Option<String> {
+        if self.regions.iter().any(|r| r.name == name) {
+            return None;
+        }
+        let known: Vec<&str> = self.regions.iter().map(|r| r.name.as_str()).collect();
+        Some(format!(
+            "region \"{name}\" is not listed in probes.yaml; use one of: {}",
+            known.join(", ")
+        ))
     }
 }
 
@@ -349,15 +370,9 @@ pub fn load_cached(
         return Ok(config.clone());
     }
     cache.kept = None;
-    let e = examine_texts(&components, &probes);
-    match (e.site, e.probing) {
-        (Some(site), Some(probing)) if e.problems.is_empty() => {
-            let config = Config { site, probing };
-            cache.kept = Some((components, probes, config.clone()));
-            Ok(config)
-        }
-        _ => Err(Problems(e.problems)),
-    }
+    let config = examine_texts(&components, &probes).into_config()?;
+    cache.kept = Some((components, probes, config.clone()));
+    Ok(config)
 }
 
 /// The useful last line of a regex compile error, e.g. "error: unclosed group".

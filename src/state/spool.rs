@@ -149,16 +149,10 @@ pub fn save(dir: &Path, region: &str, unsaved: &Unsaved) -> Result<PathBuf> {
         kept.push(s);
     }
     kept.reverse();
-    #[derive(Serialize)]
-    struct Out<'a> {
-        schema: u32,
-        region: &'a str,
-        samples: Vec<&'a Spooled>,
-    }
-    let file = Out {
+    let file = File {
         schema: 1,
-        region,
-        samples: kept,
+        region: region.to_string(),
+        samples: kept.into_iter().cloned().collect(),
     };
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(written)?;
     {

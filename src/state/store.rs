@@ -418,13 +418,26 @@ impl Store {
     ) -> Result<(Vec<RegionState>, Vec<String>)> {
         match self {
             Store::Local(l) => l.read_all_cached(cache),
-            Store::Object(o) => tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .context("starting the async runtime")?
-                .block_on(o.read_all()),
+            Store::Object(o) => block_on(o.read_all()),
         }
     }
+
+    /// [`Store::read`] from synchronous code.
+    pub fn read_blocking(&self, region: &str) -> Result<Option<RegionState>> {
+        match self {
+            Store::Local(l) => l.read(region),
+            Store::Object(_) => block_on(self.read(region)),
+        }
+    }
+}
+
+/// Run `f` to its end on a runtime of its own, for synchronous callers.
+fn block_on<T>(f: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?
+        .block_on(f)
 }
 
 impl Writer {

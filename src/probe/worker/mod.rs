@@ -227,13 +227,8 @@ fn adopt(
 /// The probes of the worker's region, once the region is known and every `${VAR}` they
 /// use is set.
 fn region_probes(probing: &Probing, opts: &Options) -> Result<Vec<Probe>> {
-    if !probing.regions.iter().any(|r| r.name == opts.region) {
-        let known: Vec<&str> = probing.regions.iter().map(|r| r.name.as_str()).collect();
-        bail!(
-            "region \"{}\" is not listed in probes.yaml; use one of: {}",
-            opts.region,
-            known.join(", ")
-        );
+    if let Some(why) = probing.unknown_region(&opts.region) {
+        bail!(why);
     }
     let probes: Vec<Probe> = probes_for(probing, &opts.region)
         .into_iter()
