@@ -5,6 +5,7 @@
 //! [`history`]. Schema 1 files (raw transitions, no roll-ups) are still read.
 
 pub mod history;
+pub mod layout;
 pub mod object;
 pub mod spool;
 pub mod store;
