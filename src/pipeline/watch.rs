@@ -120,7 +120,7 @@ pub fn classify(root: &Path, path: &Path) -> Option<Change> {
         ["components.yaml"] => Some(Change::Components),
         ["probes.yaml"] => Some(Change::Probes),
         ["incidents", file] if file.ends_with(".md") => Some(Change::Incidents),
-        ["state", file] if file.ends_with(".json") => Some(Change::State),
+        ["state", rest @ ..] if crate::state::layout::is_state_path(rest) => Some(Change::State),
         ["themes", _, ..] => Some(Change::Theme),
         _ => None,
     }
@@ -180,7 +180,7 @@ impl Inputs {
                 let dir = std::fs::canonicalize(l.dir()).unwrap_or_else(|_| l.dir().to_path_buf());
                 if dir != root.join("state") {
                     watcher
-                        .watch(&dir, RecursiveMode::NonRecursive)
+                        .watch(&dir, RecursiveMode::Recursive)
                         .with_context(|| format!("watching {}", dir.display()))?;
                     state_dir = Some(dir);
                 }
@@ -217,19 +217,21 @@ impl Inputs {
     fn seen(&self, event: &notify::Event) -> Seen {
         use notify::EventKind;
         use notify::event::{AccessKind, AccessMode, ModifyKind, RenameMode};
-        let is_region_file = |p: &Path| {
-            p.extension().is_some_and(|x| x == "json")
-                && !p
-                    .file_name()
-                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        let is_state = |p: &Path| {
+            let Some(rel) = self.state_dir.as_ref().and_then(|d| p.strip_prefix(d).ok()) else {
+                return false;
+            };
+            let parts: Vec<String> = rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().to_string())
+                .collect();
+            let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+            crate::state::layout::is_state_path(&parts)
         };
-        let input = event.paths.iter().any(|p| {
-            classify(&self.root, p).is_some()
-                || self
-                    .state_dir
-                    .as_ref()
-                    .is_some_and(|d| p.parent() == Some(d.as_path()) && is_region_file(p))
-        });
+        let input = event
+            .paths
+            .iter()
+            .any(|p| classify(&self.root, p).is_some() || is_state(p));
         match event.kind {
             _ if !input => Seen::Nothing,
             EventKind::Access(AccessKind::Close(AccessMode::Write))

@@ -25,7 +25,7 @@ use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::history::{self, History, Hysteresis, Sketch};
-use super::{ProbeState, RegionHealth, RegionState, Sample, Transition};
+use super::{ProbeState, RegionState, Sample, Transition};
 
 /// The schema of live objects and day pieces.
 pub const SCHEMA: u32 = 3;
@@ -53,6 +53,18 @@ pub fn day_name(day: NaiveDate) -> String {
 pub fn day_of_name(name: &str) -> Option<NaiveDate> {
     let stem = name.strip_suffix(".json.zst")?;
     NaiveDate::parse_from_str(stem, "%Y-%m-%d").ok()
+}
+
+/// Whether `parts` (a path under the state folder, split) name state the builder reads:
+/// a schema-2 file, a live object or a day piece, or a folder that may hold them.
+pub fn is_state_path(parts: &[&str]) -> bool {
+    let visible = |n: &str| !n.is_empty() && !n.starts_with('.');
+    match parts {
+        [file] => visible(file) && (file.ends_with(".json") || !file.contains('.')),
+        [region, live] => visible(region) && (*live == LIVE || *live == DAYS),
+        [region, days, name] => visible(region) && *days == DAYS && day_of_name(name).is_some(),
+        _ => false,
+    }
 }
 
 /// The start of a UTC day.
@@ -208,24 +220,32 @@ pub fn live(state: &RegionState, since: NaiveDate) -> Live {
     }
 }
 
-/// The days a state holds anything of, oldest first.
+/// The days a state may hold anything of, oldest first: from its earliest transition,
+/// roll-up or hourly row to its newest sample (some of them may hold nothing).
 pub fn days(state: &RegionState) -> Vec<NaiveDate> {
-    let mut days = std::collections::BTreeSet::new();
+    let mut range: Option<(NaiveDate, NaiveDate)> = None;
+    let mut widen = |day: NaiveDate| {
+        range = Some(match range {
+            None => (day, day),
+            Some((a, b)) => (a.min(day), b.max(day)),
+        });
+    };
     for p in state.probes.values() {
-        days.extend(p.transitions.iter().map(|t| t.at.date_naive()));
-        let d = &p.history.daily;
-        if let Some(first) = d.first_day {
-            days.extend((0..d.checks.len()).filter_map(|i| first.checked_add_days(days_n(i))));
+        if let Some(t) = p.transitions.first() {
+            widen(t.at.date_naive());
         }
-        let h = &p.history.hourly;
-        if let Some(first) = h.first_hour {
-            days.extend(
-                (0..h.n.len()).map(|i| (first + Duration::hours(i as i64)).date_naive()),
-            );
+        if let Some(first) = p.history.daily.first_day {
+            widen(first);
         }
-        days.insert(p.last.at.date_naive());
+        if let Some(first) = p.history.hourly.first_hour {
+            widen(first.date_naive());
+        }
+        widen(p.last.at.date_naive());
     }
-    days.into_iter().collect()
+    let Some((first, last)) = range else {
+        return Vec::new();
+    };
+    first.iter_days().take_while(|d| *d <= last).collect()
 }
 
 fn days_n(i: usize) -> chrono::Days {
@@ -317,20 +337,22 @@ pub fn split(state: &RegionState, open_from: NaiveDate) -> Vec<DayPiece> {
     days(state)
         .into_iter()
         .map(|day| piece(state, day, day >= open_from))
+        .filter(|p| !p.probes.is_empty())
         .collect()
 }
 
 /// Put a region back together from its live object and its day pieces (any order). What
 /// the live object holds wins over the pieces: it is written first and most often.
-pub fn assemble(live: Live, mut pieces: Vec<DayPiece>) -> RegionState {
+pub fn assemble(live: &Live, pieces: &[&DayPiece]) -> RegionState {
+    let mut pieces = pieces.to_vec();
     pieces.sort_by_key(|p| p.day);
     let mut probes = BTreeMap::new();
-    for (id, l) in live.probes {
+    for (id, l) in &live.probes {
         let mut transitions: Vec<Transition> = Vec::new();
         let mut history = History::default();
         let mut recent = Vec::new();
         for piece in &pieces {
-            let Some(d) = piece.probes.get(&id) else {
+            let Some(d) = piece.probes.get(id) else {
                 continue;
             };
             for t in d.from.iter().chain(&d.transitions) {
@@ -369,12 +391,12 @@ pub fn assemble(live: Live, mut pieces: Vec<DayPiece>) -> RegionState {
             history = History::default();
         }
         probes.insert(
-            id,
+            id.clone(),
             ProbeState {
-                kind: l.kind,
-                target: l.target,
+                kind: l.kind.clone(),
+                target: l.target.clone(),
                 interval_s: l.interval_s,
-                last: l.last,
+                last: l.last.clone(),
                 recent,
                 transitions,
                 pending: l.pending,
@@ -384,7 +406,7 @@ pub fn assemble(live: Live, mut pieces: Vec<DayPiece>) -> RegionState {
     }
     RegionState {
         schema: super::SCHEMA,
-        region: live.region,
+        region: live.region.clone(),
         written_at: live.written_at,
         probes,
         stored_at: None,
@@ -619,7 +641,7 @@ pub fn plan(state: &RegionState, written: &Written, now: DateTime<Utc>, pieces_d
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::{Health, history::Policy};
+    use crate::state::{Health, RegionHealth, history::Policy};
 
     /// A region with `days` days of one sample every 10 minutes for three probes, with
     /// outages, ending at `end`.
@@ -655,8 +677,8 @@ mod tests {
         let pieces = split(&state, open_from);
         assert!(pieces.len() >= 365, "{}", pieces.len());
         assert!(pieces.iter().filter(|p| !p.closed).count() == 1);
-        let back = assemble(live(&state, open_from), pieces.clone());
-        assert_eq!(back, state);
+        let refs: Vec<&DayPiece> = pieces.iter().collect();
+        assert_eq!(assemble(&live(&state, open_from), &refs), state);
         // Through the bytes too, and in any order.
         let mut stored: Vec<DayPiece> = pieces
             .iter()
@@ -665,7 +687,8 @@ mod tests {
             .collect();
         stored.rotate_left(7);
         let live: Live = decode(&encode(&live(&state, open_from)).unwrap(), "live", "eu").unwrap();
-        assert_eq!(assemble(live, stored), state);
+        let refs: Vec<&DayPiece> = stored.iter().collect();
+        assert_eq!(assemble(&live, &refs), state);
     }
 
     #[test]
@@ -685,7 +708,8 @@ mod tests {
                 Sample::new(at, Health::Down, "refused".into()),
             );
         }
-        let back = assemble(live(&state, open_from), pieces);
+        let refs: Vec<&DayPiece> = pieces.iter().collect();
+        let back = assemble(&live(&state, open_from), &refs);
         let web = &back.probes["web"];
         assert_eq!(web.confirmed().map(|t| t.to), Some(RegionHealth::Down));
         assert_eq!(web.transitions, state.probes["web"].transitions);

@@ -1,8 +1,11 @@
-//! Step 3 (state): region files in S3-compatible object storage, `s3://bucket/prefix`,
-//! one object `<prefix>/<region>.json` per region, through the `object_store` crate.
+//! Step 3 (state): region state in S3-compatible object storage, `s3://bucket/prefix`,
+//! through the `object_store` crate: per region the objects of [`super::layout`]
+//! (`<prefix>/<region>/live.json.zst` and `<prefix>/<region>/days/<day>.json.zst`); a
+//! schema-2 object `<prefix>/<region>.json` is read and migrated by the first write.
 //!
-//! The single-writer guard: a worker creates its object only if absent, then replaces it
-//! only if its ETag is still the one this worker last wrote (If-Match). Another writer's
+//! The single-writer guard is on the live object: a worker creates it only if absent,
+//! then replaces it only if its ETag is still the one this worker last wrote (If-Match);
+//! day pieces are written after it, so a second writer is stopped before it writes one. Another writer's
 //! change is detected at the next write and stops this worker. At start, a worker that
 //! finds a recently written object watches it for one lease: if it changes, another
 //! worker is alive and this one is refused. Live workers write at least twice a lease.
@@ -24,8 +27,10 @@ use object_store::{
     ClientConfigKey, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, UpdateVersion,
 };
 
-use super::RegionState;
+use super::layout::{self, DayPiece, Live};
+use super::store::{ReadCache, Region};
 use super::trouble;
+use super::RegionState;
 
 /// Object storage's HTTP client (reqwest) uses rustls with the process-wide provider:
 /// ring, as every other TLS connection of ours. Installing it twice is harmless.
@@ -122,9 +127,91 @@ impl ObjectStates {
         self.prefix.clone().join(name)
     }
 
-    /// How a region's object is named in messages.
+    /// How a region's state is named in messages.
     pub fn shown(&self, region: &str) -> String {
-        format!("{}/{region}.json", self.url)
+        format!("{}/{region}/", self.url)
+    }
+
+    /// How an object is named in messages.
+    fn shown_key(&self, key: &ObjectPath) -> String {
+        let rel = key
+            .as_ref()
+            .strip_prefix(self.prefix.as_ref())
+            .unwrap_or(key.as_ref())
+            .trim_start_matches('/');
+        format!("{}/{rel}", self.url)
+    }
+
+    fn live_key(&self, region: &str) -> ObjectPath {
+        self.key(region).join(layout::LIVE)
+    }
+
+    fn legacy_key(&self, region: &str) -> ObjectPath {
+        self.key(&format!("{region}.json"))
+    }
+
+    /// An object's bytes, ETag and Last-Modified; `None` when it does not exist.
+    async fn get(&self, key: &ObjectPath) -> Result<Option<Got>> {
+        let shown = self.shown_key(key);
+        match self.store.get(key).await {
+            Ok(got) => {
+                let (etag, at) = (got.meta.e_tag.clone(), got.meta.last_modified);
+                let bytes = got
+                    .bytes()
+                    .await
+                    .map_err(|e| trouble::failed("GET", &shown, e))?;
+                Ok(Some(Got { bytes, etag, at }))
+            }
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(trouble::failed("GET", &shown, e).into()),
+        }
+    }
+
+    /// A region's day pieces; those that cannot be read are named in the second list.
+    async fn read_days(&self, region: &str) -> Result<(Vec<DayPiece>, Vec<String>)> {
+        use futures::{StreamExt, TryStreamExt};
+        let days = self.key(region).join(layout::DAYS);
+        let listed: Vec<object_store::ObjectMeta> = self
+            .store
+            .list(Some(&days))
+            .try_collect()
+            .await
+            .map_err(|e| trouble::failed("LIST", &self.shown_key(&days), e))?;
+        let keys = listed
+            .into_iter()
+            .filter(|o| o.location.filename().is_some_and(|n| layout::day_of_name(n).is_some()))
+            .map(|o| o.location);
+        let got: Vec<(ObjectPath, Result<Option<Got>>)> = futures::stream::iter(keys)
+            .map(|key| async move {
+                let got = self.get(&key).await;
+                (key, got)
+            })
+            .buffer_unordered(16)
+            .collect()
+            .await;
+        let (mut pieces, mut skipped) = (Vec::new(), Vec::new());
+        for (key, got) in got {
+            match got.and_then(|g| {
+                g.map(|g| layout::decode::<DayPiece>(&g.bytes, &self.shown_key(&key), region))
+                    .transpose()
+            }) {
+                Ok(Some(piece)) => pieces.push(piece),
+                Ok(None) => {}
+                Err(e) => skipped.push(format!("{e:#}")),
+            }
+        }
+        Ok((pieces, skipped))
+    }
+
+    /// A region's live object put together with its day pieces.
+    async fn read_layout(&self, region: &str, live: Live) -> Result<Region> {
+        let (pieces, skipped) = self.read_days(region).await?;
+        let refs: Vec<&DayPiece> = pieces.iter().collect();
+        Ok(Region {
+            state: layout::assemble(&live, &refs),
+            since: Some(live.since),
+            skipped,
+        })
     }
 
     /// Find out whether the store enforces conditional writes, on a scratch key.
@@ -219,8 +306,7 @@ impl ObjectStates {
         region: &str,
         lease: Duration,
         move_aside: bool,
-    ) -> Result<(ObjectWriter, Option<RegionState>)> {
-        let shown = self.shown(region);
+    ) -> Result<(ObjectWriter, Option<Region>)> {
         let guard = match self.probe_guard().await {
             Ok(g) => g,
             Err(e) if is_not_implemented(&e) => {
@@ -241,28 +327,45 @@ impl ObjectStates {
                 self.url
             );
         }
-        let key = self.key(&format!("{region}.json"));
-        let (state, etag) = match self.store.get(&key).await {
-            Ok(got) => {
-                let etag = got.meta.e_tag.clone();
-                let bytes = got
-                    .bytes()
-                    .await
-                    .map_err(|e| trouble::failed("GET", &shown, e))?;
-                let text = String::from_utf8_lossy(&bytes);
-                let read = super::parse(&text, &shown).and_then(|state| {
-                    if state.region == region {
-                        Ok(state)
-                    } else {
-                        Err(anyhow!(
-                            "{shown} holds the state of region \"{}\", not \"{region}\"",
-                            state.region
-                        ))
+        // The live object, else a schema-2 object to migrate.
+        let live_key = self.live_key(region);
+        let (key, got) = match self.get(&live_key).await? {
+            Some(got) => (live_key.clone(), Some(got)),
+            None => {
+                let legacy = self.legacy_key(region);
+                let got = self.get(&legacy).await?;
+                (legacy, got)
+            }
+        };
+        let is_live = key == live_key;
+        let shown = self.shown_key(&key);
+        let (read, etag) = match got {
+            Some(got) => {
+                let etag = got.etag.clone();
+                let read = if is_live {
+                    match layout::decode::<Live>(&got.bytes, &shown, region) {
+                        Ok(live) => self.read_layout(region, live).await.map(Some),
+                        Err(e) => Err(e),
                     }
-                });
+                } else {
+                    super::parse(&String::from_utf8_lossy(&got.bytes), &shown).and_then(|state| {
+                        if state.region == region {
+                            Ok(Some(Region {
+                                state,
+                                since: None,
+                                skipped: Vec::new(),
+                            }))
+                        } else {
+                            Err(anyhow!(
+                                "{shown} holds the state of region \"{}\", not \"{region}\"",
+                                state.region
+                            ))
+                        }
+                    })
+                };
                 match read {
-                    Ok(state) => (Some(state), etag),
-                    Err(e) if move_aside => {
+                    Ok(read) => (read, etag),
+                    Err(e) if move_aside && !is_transient(&e) => {
                         // Something may still be writing it (a newer pharos whose files
                         // this one cannot read): watch it for a lease first.
                         if !self.unchanged_for(&key, etag.as_ref(), lease).await {
@@ -271,37 +374,37 @@ impl ObjectStates {
                                  another worker of region \"{region}\" is writing it. Stop that worker first"
                             );
                         }
-                        // Keep a copy, then replace it under If-Match on its ETag where the
-                        // store enforces it (so a worker that wrote it meanwhile is detected).
-                        let aside = format!(
-                            "{region}.json.damaged-{}",
+                        // Keep a copy; the next write replaces it under If-Match on its
+                        // ETag where the store enforces it. Day pieces stay.
+                        let aside = ObjectPath::from(format!(
+                            "{}.damaged-{}",
+                            key.as_ref(),
                             Utc::now().format("%Y%m%dT%H%M%SZ")
-                        );
+                        ));
                         self.store
-                            .put(&self.key(&aside), bytes.into())
+                            .put(&aside, got.bytes.into())
                             .await
-                            .map_err(|e| {
-                                trouble::failed("PUT", &format!("{}/{aside}", self.url), e)
-                            })?;
+                            .map_err(|e| trouble::failed("PUT", &self.shown_key(&aside), e))?;
                         tracing::warn!(
-                            "{e:#}; kept a copy as {}/{aside} and starting afresh",
-                            self.url
+                            "{e:#}; kept a copy as {} and starting afresh",
+                            self.shown_key(&aside)
                         );
-                        (None, etag)
+                        (None, if is_live { etag } else { None })
                     }
+                    Err(e) if is_transient(&e) => return Err(e),
                     Err(e) => {
                         return Err(e).with_context(|| {
                             format!(
                                 "refusing to overwrite the state of region \"{region}\" \
-                                 (`pharos probe --move-aside` keeps a copy as {region}.json.damaged-<time> and starts afresh)"
+                                 (`pharos probe --move-aside` keeps a copy as <name>.damaged-<time> and starts afresh)"
                             )
                         });
                     }
                 }
             }
-            Err(object_store::Error::NotFound { .. }) => (None, None),
-            Err(e) => return Err(trouble::failed("GET", &shown, e).into()),
+            None => (None, None),
         };
+        let state = read.as_ref().map(|r| &r.state);
         if let (Some(state), Some(etag)) = (&state, &etag) {
             let age = (Utc::now() - state.written_at).to_std().unwrap_or_default();
             if age < lease * 2 {
@@ -318,19 +421,29 @@ impl ObjectStates {
                 }
             }
         }
+        if let Some(read) = &read {
+            for s in &read.skipped {
+                tracing::warn!("{s}; that day's history is left out");
+            }
+        }
         let writer = ObjectWriter {
             store: self.store.clone(),
-            key,
-            shown,
+            shown: self.shown_key(&live_key),
+            region_key: self.key(region),
+            legacy_key: self.legacy_key(region),
+            url: self.url.clone(),
+            key: live_key,
             region: region.to_string(),
-            etag,
+            etag: if is_live { etag } else { None },
             guard,
             uncertain: Vec::new(),
         };
-        Ok((writer, state))
+        Ok((writer, read))
     }
 
-    /// Names and ETags of the region objects: changes when any region writes.
+    /// The ETags of every region's live object (and of schema-2 objects): they change
+    /// with every write of a worker, since each write carries the live object. One LIST
+    /// of the prefix and one HEAD per region.
     pub async fn fingerprint(&self) -> Result<Vec<(String, Option<String>)>> {
         let listing = self
             .store
@@ -343,62 +456,270 @@ impl ObjectStates {
             .filter_map(|o| Some((o.location.filename()?.to_string(), o.e_tag)))
             .filter(|(n, _)| n.ends_with(".json") && !n.starts_with('.'))
             .collect();
+        for dir in listing.common_prefixes {
+            let Some(region) = dir.filename().map(str::to_string) else {
+                continue;
+            };
+            match self.store.head(&dir.clone().join(layout::LIVE)).await {
+                Ok(meta) => out.push((region, meta.e_tag)),
+                Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => {
+                    return Err(trouble::failed("HEAD", &self.shown_key(&dir), e).into());
+                }
+            }
+        }
         out.sort();
         Ok(out)
     }
 
-    /// Read one region's object.
-    pub async fn read(&self, region: &str) -> Result<RegionState> {
-        let shown = self.shown(region);
-        let got = self
-            .store
-            .get(&self.key(&format!("{region}.json")))
-            .await
-            .map_err(|e| trouble::failed("GET", &shown, e))?;
-        let stored_at = got.meta.last_modified;
-        let bytes = got
-            .bytes()
-            .await
-            .map_err(|e| trouble::failed("GET", &shown, e))?;
-        let mut state = super::parse(&String::from_utf8_lossy(&bytes), &shown)?;
-        state.stored_at = Some(stored_at);
-        if state.region != region {
-            bail!(
-                "{shown} holds the state of region \"{}\"; a region's object must be named <region>.json",
-                state.region
-            );
+    /// Read one region: its live object and day pieces, or its schema-2 object.
+    pub async fn read(&self, region: &str) -> Result<Option<RegionState>> {
+        let mut cache = ReadCache::default();
+        let (states, skipped) = self.read_regions(&mut cache, Some(region)).await?;
+        for s in &skipped {
+            tracing::warn!("{s}");
         }
-        Ok(state)
+        Ok(states.into_iter().next())
     }
 
-    /// Read every region's object (`<prefix>/*.json`, hidden names skipped). Objects that
-    /// cannot be read as a region's state are reported in the second list and left out.
+    /// Read every region (hidden names skipped). What cannot be read is reported in the
+    /// second list and left out.
     pub async fn read_all(&self) -> Result<(Vec<RegionState>, Vec<String>)> {
-        let listing = self
+        self.read_all_cached(&mut ReadCache::default()).await
+    }
+
+    /// [`ObjectStates::read_all`], reading again only the objects whose ETag changed
+    /// since `cache` last saw them.
+    pub async fn read_all_cached(
+        &self,
+        cache: &mut ReadCache,
+    ) -> Result<(Vec<RegionState>, Vec<String>)> {
+        self.read_regions(cache, None).await
+    }
+
+    async fn read_regions(
+        &self,
+        cache: &mut ReadCache,
+        only: Option<&str>,
+    ) -> Result<(Vec<RegionState>, Vec<String>)> {
+        use futures::{StreamExt, TryStreamExt};
+        cache.bytes_read = 0;
+        let under = match only {
+            Some(region) => self.key(region),
+            None => self.prefix.clone(),
+        };
+        let mut listed: Vec<object_store::ObjectMeta> = self
             .store
-            .list_with_delimiter(Some(&self.prefix))
+            .list(Some(&under))
+            .try_collect()
             .await
-            .map_err(|e| trouble::failed("LIST", &self.url, e))?;
-        let mut names: Vec<String> = listing
-            .objects
-            .iter()
-            .filter_map(|o| o.location.filename().map(str::to_string))
-            .filter(|n| n.ends_with(".json") && !n.starts_with('.'))
-            .collect();
-        names.sort();
-        let reads = names
-            .iter()
-            .map(|name| self.read(name.trim_end_matches(".json")));
-        let mut states = Vec::new();
-        let mut skipped = Vec::new();
-        for result in futures::future::join_all(reads).await {
-            match result {
-                Ok(s) => states.push(s),
-                Err(e) => skipped.push(format!("{e:#}")),
+            .map_err(|e| trouble::failed("LIST", &self.shown_key(&under), e))?;
+        if let Some(region) = only {
+            if let Ok(meta) = self.store.head(&self.legacy_key(region)).await {
+                listed.push(meta);
             }
         }
+        // Per region: its objects, by what they are.
+        let mut regions: std::collections::BTreeMap<String, Vec<(Kind, object_store::ObjectMeta)>> =
+            std::collections::BTreeMap::new();
+        for meta in listed {
+            let rel = meta
+                .location
+                .as_ref()
+                .strip_prefix(self.prefix.as_ref())
+                .unwrap_or(meta.location.as_ref())
+                .trim_start_matches('/')
+                .to_string();
+            let parts: Vec<&str> = rel.split('/').collect();
+            let (region, kind) = match parts.as_slice() {
+                [file] => match file.strip_suffix(".json") {
+                    Some(r) if !r.starts_with('.') => (r.to_string(), Kind::Legacy),
+                    _ => continue,
+                },
+                [r, name] if *name == layout::LIVE => (r.to_string(), Kind::Live),
+                [r, days, name] if *days == layout::DAYS && layout::day_of_name(name).is_some() => {
+                    (r.to_string(), Kind::Day)
+                }
+                _ => continue,
+            };
+            if region.starts_with('.') || only.is_some_and(|o| o != region) {
+                continue;
+            }
+            regions.entry(region).or_default().push((kind, meta));
+        }
+        // A region with a live object is read from its pieces; a schema-2 object beside
+        // it is one whose migration was under way.
+        for objects in regions.values_mut() {
+            if objects.iter().any(|(k, _)| *k == Kind::Live) {
+                objects.retain(|(k, _)| *k != Kind::Legacy);
+            } else {
+                objects.retain(|(k, _)| *k == Kind::Legacy);
+            }
+        }
+        let wanted: std::collections::HashSet<String> = regions
+            .values()
+            .flatten()
+            .map(|(_, m)| m.location.to_string())
+            .collect();
+        cache.objects.retain(|k, _| wanted.contains(k));
+        let to_get: Vec<(Kind, object_store::ObjectMeta)> = regions
+            .values()
+            .flatten()
+            .filter(|(_, m)| {
+                cache
+                    .objects
+                    .get(m.location.as_ref())
+                    .is_none_or(|seen| seen.etag.is_none() || seen.etag != m.e_tag)
+            })
+            .cloned()
+            .collect();
+        let fetched: Vec<(String, Result<Option<Got>>)> = futures::stream::iter(to_get)
+            .map(|(_, meta)| async move {
+                let got = self.get(&meta.location).await;
+                (meta.location.to_string(), got)
+            })
+            .buffer_unordered(16)
+            .collect()
+            .await;
+        let mut changed = std::collections::HashSet::new();
+        let mut skipped = Vec::new();
+        for (key, got) in fetched {
+            let region = regions
+                .iter()
+                .find(|(_, objs)| objs.iter().any(|(_, m)| m.location.as_ref() == key))
+                .map(|(r, _)| r.clone())
+                .unwrap_or_default();
+            let kind = regions
+                .get(&region)
+                .and_then(|objs| objs.iter().find(|(_, m)| m.location.as_ref() == key))
+                .map_or(Kind::Day, |(k, _)| *k);
+            changed.insert(region.clone());
+            let shown = self.shown_key(&ObjectPath::from(key.as_str()));
+            let parsed = got.and_then(|g| {
+                let Some(g) = g else {
+                    return Ok(None);
+                };
+                cache.bytes_read += g.bytes.len() as u64;
+                let value = match kind {
+                    Kind::Live => Parsed::Live(Arc::new(layout::decode(&g.bytes, &shown, &region)?)),
+                    Kind::Day => Parsed::Day(Arc::new(layout::decode(&g.bytes, &shown, &region)?)),
+                    Kind::Legacy => {
+                        let state = super::parse(&String::from_utf8_lossy(&g.bytes), &shown)?;
+                        if state.region != region {
+                            bail!(
+                                "{shown} holds the state of region \"{}\"; a region's object must be named <region>.json",
+                                state.region
+                            );
+                        }
+                        Parsed::Legacy(Box::new(state))
+                    }
+                };
+                Ok(Some(SeenObject {
+                    etag: g.etag,
+                    at: g.at,
+                    value,
+                }))
+            });
+            match parsed {
+                Ok(Some(seen)) => {
+                    cache.objects.insert(key, seen);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    cache.objects.remove(&key);
+                    skipped.push(format!("{e:#}"));
+                }
+            }
+        }
+        let mut states = Vec::new();
+        for (region, objects) in &regions {
+            let seen: Vec<&SeenObject> = objects
+                .iter()
+                .filter_map(|(_, m)| cache.objects.get(m.location.as_ref()))
+                .collect();
+            let live = seen.iter().find_map(|s| match &s.value {
+                Parsed::Live(l) => Some((l.clone(), s.at)),
+                _ => None,
+            });
+            let legacy = seen.iter().find_map(|s| match &s.value {
+                Parsed::Legacy(state) => Some((state, s.at)),
+                _ => None,
+            });
+            let mut state = match (live, legacy) {
+                (Some((live, at)), _) => {
+                    let mut state = match cache.assembled.get(region) {
+                        Some(state) if !changed.contains(region) => state.clone(),
+                        _ => {
+                            let pieces: Vec<&DayPiece> = seen
+                                .iter()
+                                .filter_map(|s| match &s.value {
+                                    Parsed::Day(d) => Some(d.as_ref()),
+                                    _ => None,
+                                })
+                                .collect();
+                            let state = layout::assemble(&live, &pieces);
+                            cache.assembled.insert(region.clone(), state.clone());
+                            state
+                        }
+                    };
+                    state.stored_at = Some(at);
+                    state
+                }
+                (None, Some((state, at))) => {
+                    let mut state = (**state).clone();
+                    state.stored_at = Some(at);
+                    state
+                }
+                (None, None) => continue,
+            };
+            state.region.clone_from(region);
+            states.push(state);
+        }
+        cache.assembled.retain(|r, _| regions.contains_key(r));
+        tracing::debug!("state: read {} bytes", cache.bytes_read);
         Ok((states, skipped))
     }
+}
+
+/// An object as read.
+struct Got {
+    bytes: bytes::Bytes,
+    etag: Option<String>,
+    at: chrono::DateTime<Utc>,
+}
+
+/// What an object of a region is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Live,
+    Day,
+    Legacy,
+}
+
+/// An object read by an earlier build, by key.
+pub type Seen = std::collections::HashMap<String, SeenObject>;
+
+/// An object as an earlier build read it.
+#[derive(Debug)]
+pub struct SeenObject {
+    etag: Option<String>,
+    /// Its Last-Modified, by the store's clock.
+    at: chrono::DateTime<Utc>,
+    value: Parsed,
+}
+
+/// An object's contents.
+#[derive(Debug)]
+enum Parsed {
+    Live(Arc<Live>),
+    Day(Arc<DayPiece>),
+    Legacy(Box<RegionState>),
+}
+
+/// Whether a read failed for a reason that may pass (the store was away), not because
+/// of what the object holds.
+fn is_transient(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.is::<trouble::StoreError>())
 }
 
 fn is_not_implemented(e: &anyhow::Error) -> bool {
@@ -427,7 +748,13 @@ pub enum WriteError {
 #[derive(Debug)]
 pub struct ObjectWriter {
     store: Arc<dyn ObjectStore>,
+    /// The live object.
     key: ObjectPath,
+    /// The region's folder, for its day pieces.
+    region_key: ObjectPath,
+    /// The schema-2 object, retired by the first write.
+    legacy_key: ObjectPath,
+    url: String,
     shown: String,
     region: String,
     /// The ETag of the object as this worker last wrote (or first read) it.
@@ -456,7 +783,36 @@ impl ObjectWriter {
         &self.shown
     }
 
-    /// Replace the object with `bytes` if nobody else changed it since our last write.
+    /// Write a day piece, `name` under the region's folder (no guard: the live object,
+    /// written first, holds it).
+    pub async fn put_piece(&self, name: &str, bytes: Vec<u8>) -> Result<(), WriteError> {
+        let key = name
+            .split('/')
+            .fold(self.region_key.clone(), |k, part| k.join(part));
+        self.store
+            .put(&key, PutPayload::from(bytes))
+            .await
+            .map_err(|e| {
+                let shown = format!("{}/{}/{name}", self.url, self.region);
+                WriteError::Failed(trouble::failed("PUT", &shown, e).into())
+            })?;
+        Ok(())
+    }
+
+    /// Keep a migrated schema-2 object as `<region>.json.schema-2` (no longer read).
+    pub async fn retire_legacy(&self) -> Result<(), WriteError> {
+        let to = ObjectPath::from(format!("{}.schema-2", self.legacy_key.as_ref()));
+        match self.store.rename(&self.legacy_key, &to).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => {
+                let shown = format!("{}/{}.json", self.url, self.region);
+                Err(WriteError::Failed(trouble::failed("MOVE", &shown, e).into()))
+            }
+        }
+    }
+
+    /// Replace the live object with `bytes` if nobody else changed it since our last
+    /// write.
     pub async fn write(&mut self, bytes: Vec<u8>) -> Result<(), WriteError> {
         let body = bytes::Bytes::from(bytes);
         let attempt = hash(&body);
@@ -650,10 +1006,10 @@ mod tests {
         (states, store)
     }
 
+    /// A live object of an empty region.
     fn state_bytes(region: &str, written: chrono::DateTime<Utc>) -> Vec<u8> {
-        let mut out = Vec::new();
-        super::super::write_json(&RegionState::new(region, written), &mut out).unwrap();
-        out
+        let state = RegionState::new(region, written);
+        layout::encode(&layout::live(&state, written.date_naive())).unwrap()
     }
 
     #[tokio::test]
@@ -694,7 +1050,7 @@ mod tests {
         inner
             .inner
             .put(
-                &ObjectPath::from("status/eu.json"),
+                &ObjectPath::from("status/eu/live.json.zst"),
                 PutPayload::from_static(b"{}"),
             )
             .await
@@ -703,7 +1059,7 @@ mod tests {
         assert!(matches!(err, WriteError::Fatal(_)), "{err}");
         assert!(
             err.to_string().contains(
-                "s3://bucket/status/eu.json was changed by another writer since this worker last wrote it"
+                "s3://bucket/status/eu/live.json.zst was changed by another writer since this worker last wrote it"
             ),
             "{err}"
         );
@@ -751,10 +1107,12 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(&kept.bytes().await.unwrap()[..], b"garbage");
-        // The first write replaces the garbage under If-Match on its ETag.
+        // The first write makes the live object, which is read from then on.
         w.write(state_bytes("eu", Utc::now())).await.unwrap();
-        let now = inner.inner.get(&key).await.unwrap().bytes().await.unwrap();
-        super::super::parse(&String::from_utf8_lossy(&now), "eu.json").unwrap();
+        let live = ObjectPath::from("status/eu/live.json.zst");
+        let now = inner.inner.get(&live).await.unwrap().bytes().await.unwrap();
+        layout::decode::<Live>(&now, "live", "eu").unwrap();
+        assert!(s.read("eu").await.unwrap().is_some());
     }
 
     #[tokio::test]
@@ -842,7 +1200,7 @@ mod tests {
             .open("eu", Duration::from_millis(300), false)
             .await
             .unwrap();
-        assert_eq!(state.map(|s| s.region), Some("eu".to_string()));
+        assert_eq!(state.map(|s| s.state.region), Some("eu".to_string()));
         drop(inner);
     }
 
@@ -859,9 +1217,15 @@ mod tests {
                     .unwrap();
             }
         };
-        put("status/eu.json", state_bytes("eu", Utc::now())).await;
-        put("status/us.json", state_bytes("us", Utc::now())).await;
-        put("status/ap.json", state_bytes("us", Utc::now())).await;
+        let schema_2 = |region: &str| {
+            let mut out = Vec::new();
+            super::super::write_json(&RegionState::new(region, Utc::now()), &mut out).unwrap();
+            out
+        };
+        put("status/eu.json", schema_2("eu")).await;
+        put("status/us/live.json.zst", state_bytes("us", Utc::now())).await;
+        put("status/us/days/notes.txt", b"hello".to_vec()).await;
+        put("status/ap.json", schema_2("us")).await;
         put("status/notes.txt", b"hello".to_vec()).await;
         put("status/.pharos-guard-1.json", b"{}".to_vec()).await;
         put("status/old/eu.json", state_bytes("eu", Utc::now())).await;

@@ -1,7 +1,9 @@
-//! Step 3 (state): where region files live. A local folder: one file per region, written
-//! atomically (temporary file, fsync, rename, fsync of the folder), guarded by a lock file
-//! so a second worker for the same region is refused. Or object storage ([`super::object`]);
-//! [`Store`] and [`Writer`] hide which.
+//! Step 3 (state): where region state lives. A local folder: per region a folder of pieces
+//! ([`super::layout`]: `<region>/live.json.zst` and `<region>/days/<day>.json.zst`), each
+//! written atomically (temporary file, fsync, rename, fsync of the folder), guarded by a
+//! lock file so a second worker for the same region is refused; a schema-2 single file
+//! `<region>.json` is read and migrated by the first write. Or object storage
+//! ([`super::object`]) with the same names; [`Store`] and [`Writer`] hide which.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -10,8 +12,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
 use anyhow::{Context, Result, bail};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use super::RegionState;
+use super::layout::{self, DayPiece, Live};
 
 /// Region files are read by the builder, often as another user: 0644, not tempfile's 0600.
 fn set_readable(file: &File) -> std::io::Result<()> {
@@ -51,7 +55,7 @@ impl LocalStore {
         &self.dir
     }
 
-    /// The state file of a region.
+    /// The schema-2 file of a region (read, and migrated by the region's first write).
     pub fn path_of(&self, region: &str) -> PathBuf {
         self.dir.join(format!("{region}.json"))
     }
@@ -114,56 +118,89 @@ impl LocalStore {
     /// Temporary files left by a worker that was killed mid-write; only the lock holder
     /// calls this, so none of them is being written.
     fn remove_stale_temp_files(&self, region: &str) {
-        let prefix = format!(".{region}.json.");
-        if let Ok(entries) = fs::read_dir(&self.dir) {
+        let legacy = format!(".{region}.json.");
+        let region_dir = self.region_dir(region);
+        for (dir, prefix) in [
+            (self.dir.clone(), legacy.as_str()),
+            (region_dir.clone(), PIECE_TEMP),
+            (region_dir.join(layout::DAYS), PIECE_TEMP),
+        ] {
+            let Ok(entries) = fs::read_dir(&dir) else {
+                continue;
+            };
             for entry in entries.flatten() {
                 let name = entry.file_name();
                 let name = name.to_string_lossy();
-                if name.starts_with(&prefix) && name.ends_with(".tmp") {
+                if name.starts_with(prefix) && name.ends_with(".tmp") {
                     let _ = fs::remove_file(entry.path());
                 }
             }
         }
     }
 
-    /// Write a region's state atomically: a reader sees the old file or the new one.
-    pub fn write(&self, state: &RegionState, lock: &RegionLock) -> Result<()> {
-        if state.region != lock.region {
-            bail!(
-                "internal error: state of region \"{}\" written under the lock of \"{}\"",
-                state.region,
-                lock.region
-            );
-        }
-        let target = self.path_of(&lock.region);
-        let tmp = tempfile::Builder::new()
-            .prefix(&format!(".{}.json.", state.region))
+    /// The folder of a region's pieces.
+    pub fn region_dir(&self, region: &str) -> PathBuf {
+        self.dir.join(region)
+    }
+
+    /// Write `bytes` as `rel` under the region's folder, atomically: a reader sees the
+    /// old piece or the new one. The folders are synced by [`LocalStore::sync`].
+    fn put(&self, lock: &RegionLock, rel: &str, bytes: &[u8]) -> Result<()> {
+        let target = self.region_dir(&lock.region).join(rel);
+        let dir = target.parent().unwrap_or(&self.dir);
+        fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let mut tmp = tempfile::Builder::new()
+            .prefix(PIECE_TEMP)
             .suffix(".tmp")
-            .tempfile_in(&self.dir)
-            .with_context(|| format!("creating a temporary file in {}", self.dir.display()))?;
-        // Stream the JSON into the temporary file: no second copy of a large state in memory.
-        let mut out = std::io::BufWriter::new(tmp);
-        super::write_json(state, &mut out)
-            .with_context(|| format!("writing a temporary file in {}", self.dir.display()))?;
-        let tmp = out
-            .into_inner()
-            .map_err(|e| e.into_error())
-            .with_context(|| format!("writing a temporary file in {}", self.dir.display()))?;
-        set_readable(tmp.as_file())
-            .and_then(|_| tmp.as_file().sync_all())
+            .tempfile_in(dir)
+            .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+        tmp.write_all(bytes)
+            .and_then(|()| set_readable(tmp.as_file()))
+            .and_then(|()| tmp.as_file().sync_all())
             .with_context(|| format!("writing {}", tmp.path().display()))?;
         tmp.persist(&target)
             .map_err(|e| e.error)
             .with_context(|| format!("replacing {}", target.display()))?;
-        if let Ok(dir) = File::open(&self.dir) {
-            let _ = dir.sync_all();
+        Ok(())
+    }
+
+    /// Make the renames of a write durable: the region's folders and the state folder.
+    fn sync(&self, region: &str) -> Result<()> {
+        let region_dir = self.region_dir(region);
+        for dir in [region_dir.join(layout::DAYS), region_dir, self.dir.clone()] {
+            match File::open(&dir) {
+                Ok(f) => f
+                    .sync_all()
+                    .with_context(|| format!("syncing {}", dir.display()))?,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e).with_context(|| format!("opening {}", dir.display())),
+            }
         }
         Ok(())
     }
 
-    /// Rename a region's state file to `<file>.damaged-<UTC time>`, returning the new path.
-    pub fn move_aside(&self, region: &str) -> Result<PathBuf> {
+    /// Keep a migrated schema-2 file as `<region>.json.schema-2` (no longer read).
+    fn retire_legacy(&self, region: &str) -> Result<()> {
         let from = self.path_of(region);
+        let mut to = from.clone().into_os_string();
+        to.push(".schema-2");
+        match fs::rename(&from, &to) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e).with_context(|| format!("moving {} aside", from.display())),
+        }
+    }
+
+    /// Rename a region's live object (or its schema-2 file) to `<file>.damaged-<UTC
+    /// time>`, returning the new path. Its day pieces stay: the next live object is put
+    /// together with them.
+    pub fn move_aside(&self, region: &str) -> Result<PathBuf> {
+        let live = self.region_dir(region).join(layout::LIVE);
+        let from = if live.exists() {
+            live
+        } else {
+            self.path_of(region)
+        };
         let mut to = from.clone().into_os_string();
         to.push(format!(
             ".damaged-{}",
@@ -175,8 +212,108 @@ impl LocalStore {
         Ok(to)
     }
 
-    /// Read one region's state, `None` when it has none yet.
+    /// Read one region's state, `None` when it has none yet: its pieces, or else its
+    /// schema-2 file. Damaged pieces are left out with a warning.
     pub fn read(&self, region: &str) -> Result<Option<RegionState>> {
+        Ok(self.read_region(region)?.map(|r| r.state))
+    }
+
+    /// [`LocalStore::read`], with what the worker needs to go on writing.
+    pub fn read_region(&self, region: &str) -> Result<Option<Region>> {
+        let mut cache = ReadCache::default();
+        if let Some(read) = self.read_layout(region, &mut cache)? {
+            for s in &read.skipped {
+                tracing::warn!("{s}; that day's history is left out");
+            }
+            return Ok(Some(read));
+        }
+        Ok(self.read_legacy(region)?.map(|state| Region {
+            state,
+            since: None,
+            skipped: Vec::new(),
+        }))
+    }
+
+    /// Read a region's pieces, `None` when it has no live object; pieces that cannot be
+    /// read are left out and named in `skipped`.
+    fn read_layout(&self, region: &str, cache: &mut ReadCache) -> Result<Option<Region>> {
+        let dir = self.region_dir(region);
+        let live_path = dir.join(layout::LIVE);
+        let stamp = crate::input::Stamp::of(&live_path);
+        let (live, mut changed) = match cache.lives.get(&live_path) {
+            Some((before, live)) if stamp.is_some() && *before == stamp => (live.clone(), false),
+            _ => match read_piece::<Live>(&live_path, region, &mut cache.bytes_read)? {
+                None => return Ok(None),
+                Some(live) => {
+                    let live = Arc::new(live);
+                    cache.lives.insert(live_path.clone(), (stamp, live.clone()));
+                    (live, true)
+                }
+            },
+        };
+        let days_dir = dir.join(layout::DAYS);
+        let mut names: Vec<(PathBuf, Option<crate::input::Stamp>)> = match fs::read_dir(&days_dir)
+        {
+            Ok(entries) => entries
+                .flatten()
+                .filter(|e| layout::day_of_name(&e.file_name().to_string_lossy()).is_some())
+                .map(|e| {
+                    let stamp = e
+                        .metadata()
+                        .ok()
+                        .and_then(|m| crate::input::Stamp::of_metadata(&m));
+                    (e.path(), stamp)
+                })
+                .collect(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(e).with_context(|| format!("listing {}", days_dir.display())),
+        };
+        names.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut pieces = Vec::with_capacity(names.len());
+        let mut skipped = Vec::new();
+        for (path, stamp) in &names {
+            match cache.pieces.get(path) {
+                Some((before, piece)) if stamp.is_some() && before == stamp => {
+                    pieces.push(piece.clone());
+                }
+                _ => {
+                    changed = true;
+                    match read_piece::<DayPiece>(path, region, &mut cache.bytes_read) {
+                        Ok(Some(piece)) => {
+                            let piece = Arc::new(piece);
+                            cache.pieces.insert(path.clone(), (*stamp, piece.clone()));
+                            pieces.push(piece);
+                        }
+                        Ok(None) => {}
+                        Err(e) => skipped.push(format!("{e:#}")),
+                    }
+                }
+            }
+        }
+        let listed: std::collections::HashSet<&PathBuf> = names.iter().map(|(p, _)| p).collect();
+        let before = cache.pieces.len();
+        cache
+            .pieces
+            .retain(|p, _| !p.starts_with(&days_dir) || listed.contains(p));
+        changed |= cache.pieces.len() != before;
+        let state = match cache.assembled.get(region) {
+            Some(state) if !changed => state.clone(),
+            _ => {
+                let refs: Vec<&DayPiece> = pieces.iter().map(|p| p.as_ref()).collect();
+                let state = layout::assemble(&live, &refs);
+                cache.assembled.insert(region.to_string(), state.clone());
+                state
+            }
+        };
+        Ok(Some(Region {
+            state,
+            since: Some(live.since),
+            skipped,
+        }))
+    }
+
+    /// Read a region's schema-2 file, `None` when there is none.
+    fn read_legacy(&self, region: &str) -> Result<Option<RegionState>> {
         let path = self.path_of(region);
         let text = match crate::input::read_text(&path, crate::input::STATE) {
             Ok(text) => text,
@@ -212,6 +349,7 @@ impl LocalStore {
         &self,
         cache: &mut ReadCache,
     ) -> Result<(Vec<RegionState>, Vec<String>)> {
+        cache.bytes_read = 0;
         let entries = match fs::read_dir(&self.dir) {
             Ok(e) => e,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -219,58 +357,129 @@ impl LocalStore {
             }
             Err(e) => return Err(e).with_context(|| format!("listing {}", self.dir.display())),
         };
-        let mut paths: Vec<PathBuf> = entries
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| {
-                p.extension().is_some_and(|x| x == "json")
-                    && !p
-                        .file_name()
-                        .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-            })
-            .collect();
-        paths.sort();
-        let seen: std::collections::HashSet<PathBuf> = paths.iter().cloned().collect();
-        let mut states = Vec::new();
-        let mut skipped = Vec::new();
-        for path in paths {
-            let shown = path.display().to_string();
-            let stem = path
-                .file_stem()
-                .map(|s| s.to_string_lossy().to_string())
-                .unwrap_or_default();
-            let stamp = crate::input::Stamp::of(&path);
-            if let Some((before, state)) = cache.files.get(&path)
-                && stamp.is_some()
-                && *before == stamp
-            {
-                states.push(state.clone());
+        let mut regions = std::collections::BTreeMap::new();
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().to_string();
+            if name.starts_with('.') {
                 continue;
             }
-            let parsed = crate::input::read_text(&path, crate::input::STATE)
-                .map_err(|e| anyhow::anyhow!("{shown}: {e}"))
-                .and_then(|text| super::parse(&text, &shown));
-            match parsed {
-                Ok(state) if state.region == stem => {
-                    cache.files.insert(path.clone(), (stamp, state.clone()));
-                    states.push(state);
+            let path = entry.path();
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                if path.join(layout::LIVE).exists() {
+                    regions.insert(name, None);
                 }
-                Ok(state) => skipped.push(format!(
-                    "{shown} holds the state of region \"{}\"; a region's file must be named <region>.json",
-                    state.region
-                )),
+            } else if let Some(stem) = name.strip_suffix(".json") {
+                regions.entry(stem.to_string()).or_insert(Some(path));
+            }
+        }
+        let mut states = Vec::new();
+        let mut skipped = Vec::new();
+        for (region, legacy) in &regions {
+            let read = match legacy {
+                None => self.read_layout(region, cache).map(|r| {
+                    r.map(|r| {
+                        skipped.extend(r.skipped);
+                        r.state
+                    })
+                }),
+                Some(path) => self.read_legacy_cached(region, path, cache).map(Some),
+            };
+            match read {
+                Ok(Some(state)) => states.push(state),
+                Ok(None) => {}
                 Err(e) => skipped.push(format!("{e:#}")),
             }
         }
-        cache.files.retain(|p, _| seen.contains(p));
+        cache.files.retain(|p, _| {
+            p.file_stem()
+                .is_some_and(|s| matches!(regions.get(&*s.to_string_lossy()), Some(Some(_))))
+        });
+        cache.assembled.retain(|r, _| matches!(regions.get(r), Some(None)));
+        cache.lives.retain(|p, _| p.exists());
+        cache
+            .pieces
+            .retain(|p, _| p.parent().and_then(Path::parent).is_some_and(Path::exists));
+        tracing::debug!("state: read {} bytes", cache.bytes_read);
         Ok((states, skipped))
+    }
+
+    /// A region's schema-2 file at `path`, from `cache` when its stamp is unchanged.
+    fn read_legacy_cached(
+        &self,
+        region: &str,
+        path: &Path,
+        cache: &mut ReadCache,
+    ) -> Result<RegionState> {
+        let shown = path.display().to_string();
+        let stamp = crate::input::Stamp::of(path);
+        if let Some((before, state)) = cache.files.get(path)
+            && stamp.is_some()
+            && *before == stamp
+        {
+            return Ok(state.clone());
+        }
+        let text = crate::input::read_text(path, crate::input::STATE)
+            .map_err(|e| anyhow::anyhow!("{shown}: {e}"))?;
+        cache.bytes_read += text.len() as u64;
+        let state = super::parse(&text, &shown)?;
+        if state.region != region {
+            bail!(
+                "{shown} holds the state of region \"{}\"; a region's file must be named <region>.json",
+                state.region
+            );
+        }
+        cache.files.insert(path.to_path_buf(), (stamp, state.clone()));
+        Ok(state)
     }
 }
 
-/// Region files read by earlier builds of a rebuild loop, with their stamps.
+/// Prefix of the temporary files of piece writes.
+const PIECE_TEMP: &str = ".piece.";
+
+/// Read a piece file; `None` when it does not exist.
+fn read_piece<T: serde::de::DeserializeOwned + layout::Stored>(
+    path: &Path,
+    region: &str,
+    bytes_read: &mut u64,
+) -> Result<Option<T>> {
+    let shown = path.display().to_string();
+    let bytes = match crate::input::read_bytes(path, crate::input::STATE) {
+        Ok(bytes) => bytes,
+        Err(r) if r.is_missing() => return Ok(None),
+        Err(crate::input::Refused::Io(e)) => {
+            return Err(e).with_context(|| format!("reading {shown}"));
+        }
+        Err(r) => bail!("{shown}: {r}"),
+    };
+    *bytes_read += bytes.len() as u64;
+    layout::decode(&bytes, &shown, region).map(Some)
+}
+
+/// A region as read from its store.
+#[derive(Debug, Clone)]
+pub struct Region {
+    /// Its state.
+    pub state: RegionState,
+    /// The live object's `since` (days before it are closed); `None` for a schema-2 file.
+    pub since: Option<NaiveDate>,
+    /// Pieces left out, with the reason.
+    pub skipped: Vec<String>,
+}
+
+/// What earlier builds of a rebuild loop read of the state, with the stamps (a folder)
+/// or ETags (object storage) it had, so a rebuild reads only what changed.
 #[derive(Debug, Default)]
 pub struct ReadCache {
+    /// Schema-2 files.
     files: std::collections::HashMap<PathBuf, (Option<crate::input::Stamp>, RegionState)>,
+    lives: std::collections::HashMap<PathBuf, (Option<crate::input::Stamp>, Arc<Live>)>,
+    pieces: std::collections::HashMap<PathBuf, (Option<crate::input::Stamp>, Arc<DayPiece>)>,
+    /// Each region put together from the pieces above.
+    pub(super) assembled: std::collections::HashMap<String, RegionState>,
+    /// Objects by key, with their ETags.
+    pub(super) objects: super::object::Seen,
+    /// Bytes read from the store by the last read.
+    pub bytes_read: u64,
 }
 
 /// Where region state lives: a local folder or an object-storage prefix.
@@ -282,13 +491,33 @@ pub enum Store {
     Object(super::object::ObjectStates),
 }
 
-/// The one writer of a region's state.
+/// The one writer of a region's state, and what it has written.
 #[derive(Debug)]
-pub enum Writer {
-    /// A local file under its lock.
+pub struct Writer {
+    sink: Sink,
+    written: layout::Written,
+}
+
+/// Where a writer writes.
+#[derive(Debug)]
+enum Sink {
+    /// Files under the region's lock.
     Local(LocalStore, Arc<RegionLock>),
-    /// An object guarded by conditional writes.
+    /// Objects; the live one guarded by conditional writes.
     Object(super::object::ObjectWriter),
+}
+
+impl Writer {
+    fn new(sink: Sink, read: Option<&Region>) -> Writer {
+        Writer {
+            sink,
+            written: layout::Written {
+                open_from: read.and_then(|r| r.since),
+                pieces_at: None,
+                legacy: read.is_some_and(|r| r.since.is_none()),
+            },
+        }
+    }
 }
 
 impl Store {
@@ -309,7 +538,7 @@ impl Store {
     /// How a region's state is named in messages.
     pub fn shown(&self, region: &str) -> String {
         match self {
-            Store::Local(l) => l.path_of(region).display().to_string(),
+            Store::Local(l) => l.region_dir(region).display().to_string(),
             Store::Object(o) => o.shown(region),
         }
     }
@@ -333,8 +562,8 @@ impl Store {
         match self {
             Store::Local(l) => {
                 let lock = l.lock(region)?;
-                let state = match l.read(region) {
-                    Ok(state) => state,
+                let read = match l.read_region(region) {
+                    Ok(read) => read,
                     // Only a file that reads but is not this region's state moves; a
                     // read error (permissions, I/O) leaves it where it is.
                     Err(e) if move_aside && !e.chain().any(|c| c.is::<std::io::Error>()) => {
@@ -357,11 +586,13 @@ impl Store {
                         });
                     }
                 };
-                Ok((Writer::Local(l.clone(), Arc::new(lock)), state))
+                let writer = Writer::new(Sink::Local(l.clone(), Arc::new(lock)), read.as_ref());
+                Ok((writer, read.map(|r| r.state)))
             }
             Store::Object(o) => {
-                let (writer, state) = o.open(region, lease, move_aside).await?;
-                Ok((Writer::Object(writer), state))
+                let (writer, read) = o.open(region, lease, move_aside).await?;
+                let writer = Writer::new(Sink::Object(writer), read.as_ref());
+                Ok((writer, read.map(|r| r.state)))
             }
         }
     }
@@ -380,20 +611,7 @@ impl Store {
     pub async fn read(&self, region: &str) -> Result<Option<RegionState>> {
         match self {
             Store::Local(l) => l.read(region),
-            Store::Object(o) => match o.read(region).await {
-                Ok(state) => Ok(Some(state)),
-                Err(e)
-                    if e.chain().any(|c| {
-                        c.downcast_ref::<super::trouble::StoreError>()
-                            .is_some_and(|s| {
-                                matches!(s.error, object_store::Error::NotFound { .. })
-                            })
-                    }) =>
-                {
-                    Ok(None)
-                }
-                Err(e) => Err(e),
-            },
+            Store::Object(o) => o.read(region).await,
         }
     }
 
@@ -410,15 +628,15 @@ impl Store {
         self.read_all_blocking_cached(&mut ReadCache::default())
     }
 
-    /// [`Store::read_all_blocking`], reusing what `cache` holds of a local folder's
-    /// files that did not change.
+    /// [`Store::read_all_blocking`], reusing what `cache` holds of the files (by stamp)
+    /// or objects (by ETag) that did not change.
     pub fn read_all_blocking_cached(
         &self,
         cache: &mut ReadCache,
     ) -> Result<(Vec<RegionState>, Vec<String>)> {
         match self {
             Store::Local(l) => l.read_all_cached(cache),
-            Store::Object(o) => block_on(o.read_all()),
+            Store::Object(o) => block_on(o.read_all_cached(cache)),
         }
     }
 
@@ -440,52 +658,110 @@ fn block_on<T>(f: impl std::future::Future<Output = Result<T>>) -> Result<T> {
         .block_on(f)
 }
 
+/// A write's bytes, made under the state's read lock.
+struct Encoded {
+    live: Vec<u8>,
+    /// (name under the region's folder, bytes), oldest day first.
+    pieces: Vec<(String, Vec<u8>)>,
+    open_from: NaiveDate,
+}
+
 impl Writer {
-    /// Write the state. The work is done on a blocking thread, under the state's read
-    /// lock: the worker's checks run on one thread, and serialising a large state (or an
-    /// fsync on a busy disk) there would delay them and skew their timings. A local file
-    /// is streamed; an object is serialised first, so the lock is not held during the
-    /// upload.
+    /// Write what changed: the live object; the days that closed since the last write,
+    /// once; and the open days' pieces when `all` asks or they are due (every
+    /// [`layout::OPEN_PIECE_EVERY`]). The first write also migrates a schema-2 file (its
+    /// every day becomes a piece, then the file is kept aside as `.schema-2`). Returns
+    /// whether the open days went out too, so that every sample recorded so far is in
+    /// the store.
+    ///
+    /// Pieces are made on a blocking thread, under the state's read lock: the worker's
+    /// checks run on one thread, and compressing a large state (or an fsync on a busy
+    /// disk) there would delay them and skew their timings.
     pub async fn write(
         &mut self,
         state: &Arc<RwLock<RegionState>>,
-    ) -> Result<(), super::object::WriteError> {
+        now: DateTime<Utc>,
+        all: bool,
+    ) -> Result<bool, super::object::WriteError> {
         use super::object::WriteError;
-        let state = state.clone();
         let crashed = |e: tokio::task::JoinError| {
             WriteError::Fatal(format!("internal error: writing the state crashed: {e}"))
         };
-        match self {
-            Writer::Local(store, lock) => {
+        let due = all
+            || self.written.legacy
+            || self.written.pieces_at.is_none_or(|at| {
+                (now - at).to_std().unwrap_or_default() >= layout::OPEN_PIECE_EVERY
+            });
+        let written = self.written.clone();
+        let state = state.clone();
+        let encoded = tokio::task::spawn_blocking(move || -> std::io::Result<Encoded> {
+            let s = state.read().unwrap_or_else(|e| e.into_inner());
+            let plan = layout::plan(&s, &written, now, due);
+            // The live object reaches back to the first day not closed in the store.
+            let since = written
+                .open_from
+                .or_else(|| layout::days(&s).first().copied())
+                .unwrap_or(plan.open_from);
+            let live = layout::encode(&layout::live(&s, since))?;
+            let mut pieces = Vec::new();
+            for (day, closed) in &plan.pieces {
+                let piece = layout::piece(&s, *day, !closed);
+                if !piece.probes.is_empty() {
+                    pieces.push((layout::day_name(*day), layout::encode(&piece)?));
+                }
+            }
+            Ok(Encoded {
+                live,
+                pieces,
+                open_from: plan.open_from,
+            })
+        })
+        .await
+        .map_err(crashed)?
+        .map_err(|e| WriteError::Failed(anyhow::anyhow!("encoding the state: {e}")))?;
+        let legacy = self.written.legacy;
+        match &mut self.sink {
+            Sink::Local(store, lock) => {
                 let (store, lock) = (store.clone(), lock.clone());
-                let written = tokio::task::spawn_blocking(move || {
-                    let s = state.read().unwrap_or_else(|e| e.into_inner());
-                    store.write(&s, &lock)
+                tokio::task::spawn_blocking(move || -> Result<()> {
+                    store.put(&lock, layout::LIVE, &encoded.live)?;
+                    for (name, bytes) in &encoded.pieces {
+                        store.put(&lock, name, bytes)?;
+                    }
+                    store.sync(&lock.region)?;
+                    if legacy {
+                        store.retire_legacy(&lock.region)?;
+                    }
+                    Ok(())
                 })
                 .await
-                .map_err(crashed)?;
-                written.map_err(|e| {
+                .map_err(crashed)?
+                .map_err(|e| {
                     // A full disk or exhausted descriptors pass: keep probing and try
-                    // again (the previous file stays whole). Anything else stops.
+                    // again (the previous files stay whole). Anything else stops.
                     if passing_trouble(&e) {
                         WriteError::Failed(e)
                     } else {
                         WriteError::Fatal(format!("{e:#}"))
                     }
-                })
+                })?;
             }
-            Writer::Object(w) => {
-                let bytes = tokio::task::spawn_blocking(move || {
-                    let mut bytes = Vec::new();
-                    let s = state.read().unwrap_or_else(|e| e.into_inner());
-                    super::write_json(&s, &mut bytes).map(|()| bytes)
-                })
-                .await
-                .map_err(crashed)?
-                .map_err(|e| WriteError::Failed(anyhow::anyhow!("serialising state: {e}")))?;
-                w.write(bytes).await
+            Sink::Object(w) => {
+                w.write(encoded.live).await?;
+                for (name, bytes) in encoded.pieces {
+                    w.put_piece(&name, bytes).await?;
+                }
+                if legacy {
+                    w.retire_legacy().await?;
+                }
             }
         }
+        self.written.open_from = Some(encoded.open_from);
+        self.written.legacy = false;
+        if due {
+            self.written.pieces_at = Some(now);
+        }
+        Ok(due)
     }
 }
 

@@ -140,10 +140,18 @@ pub async fn run(
         Some(addr) => Some(super::metrics::serve(addr, state.clone()).await?),
         None => None,
     };
+    // The heartbeat: a probe's newest sample reaches the store within its interval, so
+    // the builder (stale after 3 intervals) never finds a live region silent.
+    let heartbeat = probes
+        .iter()
+        .map(|p| p.interval)
+        .min()
+        .unwrap_or(opts.flush_every);
     let writes = Writes::new(
         writer,
         store.keepalive(opts.lease),
         opts.flush_every,
+        heartbeat,
         unsaved,
     );
     let mut worker = Worker::new(probes, ctx, opts, state, writes);
@@ -436,7 +444,12 @@ impl<'a> Worker<'a> {
             probe: probe.id.clone(),
             sample: sample.clone(),
         });
-        record(&mut write(&self.state), probe, sample);
+        let mut state = write(&self.state);
+        let before = news_of(&state, &probe.id);
+        record(&mut state, probe, sample);
+        if news_of(&state, &probe.id) != before {
+            self.writes.news = true;
+        }
         self.writes.dirty = true;
     }
 
@@ -499,8 +512,8 @@ impl<'a> Worker<'a> {
         }
         self.drain().await;
         let away = match writer {
-            Some(mut writer) => match flush(&self.state, &mut writer).await {
-                Ok(()) => {
+            Some(mut writer) => match flush(&self.state, &mut writer, true).await {
+                Ok(_) => {
                     self.summary.writes = self.writes.count + 1;
                     spool::remove(&self.opts.spool_dir, &self.opts.region);
                     None
@@ -641,6 +654,20 @@ fn read(state: &RwLock<RegionState>) -> std::sync::RwLockReadGuard<'_, RegionSta
 
 fn write(state: &RwLock<RegionState>) -> std::sync::RwLockWriteGuard<'_, RegionState> {
     state.write().unwrap_or_else(|e| e.into_inner())
+}
+
+/// What of a probe's state is news to the builder: its confirmed health, the runs that
+/// may change it, and the newest sample's health.
+fn news_of(
+    state: &RegionState,
+    id: &str,
+) -> Option<(
+    Option<crate::state::Transition>,
+    crate::state::history::Hysteresis,
+    crate::state::Health,
+)> {
+    let p = state.probes.get(id)?;
+    Some((p.confirmed().copied(), p.pending, p.last.health))
 }
 
 /// Add a sample of `probe` to the state.

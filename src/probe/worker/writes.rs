@@ -1,5 +1,8 @@
-//! Step 2 (probe) over time, the worker's pen: when the region's state is written. A write
-//! runs beside the schedule, so checks keep starting on time. The writer travels with it
+//! Step 2 (probe) over time, the worker's pen: when the region's state is written. A
+//! change of a probe's confirmed or pending health is news, written within one write
+//! period; other samples wait for the heartbeat (the shortest probe interval), so a quiet
+//! region costs a write per interval, not one every few seconds. A write runs beside the
+//! schedule, so checks keep starting on time. The writer travels with it
 //! and comes back when it is done; samples that finish meanwhile are held (the write is
 //! reading the state) and recorded after it. Every sample is also kept (`spool::Unsaved`)
 //! until a write that holds it goes through, so a stop while the store is away can leave
@@ -19,19 +22,25 @@ use crate::state::spool::Unsaved;
 use crate::state::store::Writer;
 
 /// A finished write: the writer back, and how the write went.
-pub(super) type Written = Result<(Writer, Result<(), WriteError>), JoinError>;
+/// The write's result is whether it carried the open days' pieces too.
+pub(super) type Written = Result<(Writer, Result<bool, WriteError>), JoinError>;
 
 /// The state's writes: the writer (or the write that holds it), what waits for it, and
 /// whether the state has news.
 pub(super) struct Writes {
     /// `None` while a write holds it, and until the store first answers.
     writer: Option<Writer>,
-    writing: Option<JoinHandle<(Writer, Result<(), WriteError>)>>,
+    writing: Option<JoinHandle<(Writer, Result<bool, WriteError>)>>,
     /// Samples finished while a write was reading the state: (probe index, sample).
     pub(super) held: Vec<(usize, crate::state::Sample)>,
     /// Whether the state has samples no write has taken yet.
     pub(super) dirty: bool,
+    /// Whether a probe's confirmed or pending health changed since the last write.
+    pub(super) news: bool,
     last_write: Instant,
+    /// Samples without news are written at least this often (the shortest probe
+    /// interval), so the builder never finds a region stale.
+    heartbeat: Duration,
     /// With object storage: write at least this often, news or not.
     keepalive: Option<Duration>,
     flush_every: Duration,
@@ -50,6 +59,7 @@ impl Writes {
         writer: Option<Writer>,
         keepalive: Option<Duration>,
         flush_every: Duration,
+        heartbeat: Duration,
         unsaved: Unsaved,
     ) -> Self {
         Writes {
@@ -57,6 +67,8 @@ impl Writes {
             writing: None,
             held: Vec::new(),
             dirty: false,
+            news: false,
+            heartbeat: heartbeat.max(flush_every),
             last_write: Instant::now()
                 .checked_sub(flush_every)
                 .unwrap_or_else(Instant::now),
@@ -72,6 +84,7 @@ impl Writes {
     pub(super) fn give(&mut self, writer: Writer) {
         self.writer = Some(writer);
         self.dirty = true;
+        self.news = true;
     }
 
     /// Whether a write is in flight.
@@ -79,17 +92,21 @@ impl Writes {
         self.writing.is_some()
     }
 
-    /// How long after the last write the next one is due: unsaved samples wait at most
-    /// `flush_every`; with object storage a write also comes at least every `keepalive`,
-    /// news or not, so a starting worker sees this one alive.
+    /// How long after the last write the next one is due: news waits at most
+    /// `flush_every`, other samples at most the heartbeat; with object storage a write
+    /// also comes at least every `keepalive`, samples or not, so a starting worker sees
+    /// this one alive.
     pub(super) fn within(&self) -> Option<Duration> {
-        if self.dirty {
-            Some(
-                self.keepalive
-                    .map_or(self.flush_every, |k| k.min(self.flush_every)),
-            )
+        let wait = if self.news {
+            Some(self.flush_every)
+        } else if self.dirty {
+            Some(self.heartbeat)
         } else {
-            self.keepalive
+            None
+        };
+        match (wait, self.keepalive) {
+            (Some(w), Some(k)) => Some(w.min(k)),
+            (w, k) => w.or(k),
         }
     }
 
@@ -120,10 +137,11 @@ impl Writes {
         self.last_write = Instant::now();
         // What the write takes is saved unless it fails (then `finish` says so).
         self.dirty = false;
+        self.news = false;
         self.taken = self.unsaved.len();
         let state = state.clone();
         self.writing = Some(tokio::spawn(async move {
-            let result = flush(&state, &mut w).await;
+            let result = flush(&state, &mut w, false).await;
             (w, result)
         }));
     }
@@ -144,14 +162,19 @@ impl Writes {
         let (writer, result) =
             done.map_err(|e| anyhow::anyhow!("internal error: writing the state crashed: {e}"))?;
         match result {
-            Ok(()) => {
+            // With the open days' pieces, every sample it took is in the store; with the
+            // live object only, their counts are not yet.
+            Ok(whole) => {
                 self.count += 1;
-                self.unsaved.saved(self.taken);
+                if whole {
+                    self.unsaved.saved(self.taken);
+                }
             }
             // Unreachable store or full disk: keep probing, try again at the next write.
             Err(WriteError::Failed(e)) => {
                 tracing::warn!("{e:#}; will try again");
                 self.dirty = true;
+                self.news = true;
             }
             Err(e @ WriteError::Fatal(_)) => return Err(e.into()),
         }
@@ -170,13 +193,15 @@ impl Writes {
     }
 }
 
-/// Stamp and write the state.
+/// Stamp and write the state; `all` writes the open days' pieces whether due or not.
 pub(super) async fn flush(
     state: &Arc<RwLock<RegionState>>,
     writer: &mut Writer,
-) -> Result<(), WriteError> {
-    state.write().unwrap_or_else(|e| e.into_inner()).written_at = Utc::now();
-    writer.write(state).await
+    all: bool,
+) -> Result<bool, WriteError> {
+    let now = Utc::now();
+    state.write().unwrap_or_else(|e| e.into_inner()).written_at = now;
+    writer.write(state, now, all).await
 }
 
 #[cfg(test)]
@@ -189,6 +214,7 @@ mod tests {
             None,
             Some(Duration::from_secs(5)),
             Duration::from_secs(2),
+            Duration::from_secs(30),
             Unsaved::default(),
         );
         writes.dirty = true;
@@ -196,5 +222,23 @@ mod tests {
         assert!(within.is_some(), "there is news to write");
         // A wake-up in the past would spin the worker until the store answers.
         assert_eq!(writes.wake_at(within, false), None);
+    }
+
+    #[test]
+    fn news_is_written_within_the_write_period_other_samples_by_the_heartbeat() {
+        let second = Duration::from_secs;
+        let mut writes = Writes::new(None, None, second(2), second(30), Unsaved::default());
+        assert_eq!(writes.within(), None, "a folder with nothing new is not written");
+        writes.dirty = true;
+        assert_eq!(writes.within(), Some(second(30)));
+        writes.news = true;
+        assert_eq!(writes.within(), Some(second(2)));
+        // Object storage: the keepalive bounds every wait.
+        let mut writes = Writes::new(None, Some(second(10)), second(2), second(30), Unsaved::default());
+        assert_eq!(writes.within(), Some(second(10)));
+        writes.dirty = true;
+        assert_eq!(writes.within(), Some(second(10)));
+        writes.news = true;
+        assert_eq!(writes.within(), Some(second(2)));
     }
 }
