@@ -304,7 +304,11 @@ fn day_row(h: &History, day: NaiveDate) -> Option<DayRow> {
         worst: d.worst.as_bytes().get(i).map_or('-', |b| char::from(*b)),
         p50_ms: *d.p50_ms.get(i)?,
         p95_ms: *d.p95_ms.get(i)?,
-        open: if newest { d.open.clone() } else { Sketch::default() },
+        open: if newest {
+            d.open.clone()
+        } else {
+            Sketch::default()
+        },
     })
 }
 
@@ -482,11 +486,7 @@ fn add_hours(hourly: &mut history::Hourly, from: DateTime<Utc>, rows: &HourRows)
     let excess = hourly.n.len().saturating_sub(history::HOURLY_KEPT);
     if excess > 0 {
         hourly.n.drain(..excess);
-        for col in [
-            &mut hourly.p50_ms,
-            &mut hourly.p95_ms,
-            &mut hourly.p99_ms,
-        ] {
+        for col in [&mut hourly.p50_ms, &mut hourly.p95_ms, &mut hourly.p99_ms] {
             col.drain(..excess);
         }
         hourly.first_hour = Some(first + Duration::hours(excess as i64));
@@ -495,9 +495,17 @@ fn add_hours(hourly: &mut history::Hourly, from: DateTime<Utc>, rows: &HourRows)
 
 /// A piece as stored: JSON, compressed.
 pub fn encode(value: &impl Serialize) -> std::io::Result<Vec<u8>> {
-    let mut out = zstd::stream::Encoder::new(Vec::new(), ZSTD_LEVEL)?;
-    serde_json::to_writer(&mut out, value).map_err(std::io::Error::from)?;
-    out.finish()
+    let mut out = Vec::new();
+    encode_into(value, &mut out)?;
+    Ok(out)
+}
+
+/// [`encode`] streamed into `out`: no copy of a large piece in memory.
+pub fn encode_into(value: &impl Serialize, out: &mut impl std::io::Write) -> std::io::Result<()> {
+    let mut z = zstd::stream::Encoder::new(out, ZSTD_LEVEL)?;
+    serde_json::to_writer(&mut z, value).map_err(std::io::Error::from)?;
+    z.finish()?;
+    Ok(())
 }
 
 /// The JSON text of a stored piece, at most [`MAX_PIECE_BYTES`]; `shown` names it in
@@ -600,6 +608,9 @@ pub struct Written {
 /// What one write carries.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
+    /// The live object's `since`: the first day not closed in the store before this
+    /// write (its transitions reach back to it).
+    pub since: NaiveDate,
     /// The first day not closed after this write: the live object's `since`.
     pub open_from: NaiveDate,
     /// Pieces to write (closed ones and, when due, the open ones), oldest first.
@@ -633,6 +644,10 @@ pub fn plan(state: &RegionState, written: &Written, now: DateTime<Utc>, pieces_d
         );
     }
     Plan {
+        // Days closed by this write are not closed in the store until it went through.
+        since: already
+            .or_else(|| all.first().copied())
+            .unwrap_or(first_open),
         open_from: first_open,
         pieces,
     }
@@ -724,7 +739,12 @@ mod tests {
         assert_eq!(first.open_from, day(20));
         assert_eq!(
             first.pieces,
-            [(day(17), true), (day(18), true), (day(19), true), (day(20), false)]
+            [
+                (day(17), true),
+                (day(18), true),
+                (day(19), true),
+                (day(20), false)
+            ]
         );
         let written = Written {
             open_from: Some(first.open_from),
@@ -732,7 +752,10 @@ mod tests {
         };
         // Nothing to close, and the open piece only when due.
         assert!(plan(&state, &written, end(), false).pieces.is_empty());
-        assert_eq!(plan(&state, &written, end(), true).pieces, [(day(20), false)]);
+        assert_eq!(
+            plan(&state, &written, end(), true).pieces,
+            [(day(20), false)]
+        );
         // Just after midnight the 20th is still open; an hour later it closes.
         let mut later = state.clone();
         let policy = Policy::every(600.0);

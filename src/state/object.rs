@@ -27,10 +27,10 @@ use object_store::{
     ClientConfigKey, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, UpdateVersion,
 };
 
+use super::RegionState;
 use super::layout::{self, DayPiece, Live};
 use super::store::{ReadCache, Region};
 use super::trouble;
-use super::RegionState;
 
 /// Object storage's HTTP client (reqwest) uses rustls with the process-wide provider:
 /// ring, as every other TLS connection of ours. Installing it twice is harmless.
@@ -139,7 +139,11 @@ impl ObjectStates {
             .strip_prefix(self.prefix.as_ref())
             .unwrap_or(key.as_ref())
             .trim_start_matches('/');
-        format!("{}/{rel}", self.url)
+        if rel.is_empty() {
+            self.url.clone()
+        } else {
+            format!("{}/{rel}", self.url)
+        }
     }
 
     fn live_key(&self, region: &str) -> ObjectPath {
@@ -179,7 +183,11 @@ impl ObjectStates {
             .map_err(|e| trouble::failed("LIST", &self.shown_key(&days), e))?;
         let keys = listed
             .into_iter()
-            .filter(|o| o.location.filename().is_some_and(|n| layout::day_of_name(n).is_some()))
+            .filter(|o| {
+                o.location
+                    .filename()
+                    .is_some_and(|n| layout::day_of_name(n).is_some())
+            })
             .map(|o| o.location);
         let got: Vec<(ObjectPath, Result<Option<Got>>)> = futures::stream::iter(keys)
             .map(|key| async move {
@@ -327,6 +335,56 @@ impl ObjectStates {
                 self.url
             );
         }
+        let live_key = self.live_key(region);
+        let (key, read, etag) = self.read_to_open(region, lease, move_aside).await?;
+        let is_live = key == live_key;
+        let shown = self.shown_key(&key);
+        let state = read.as_ref().map(|r| &r.state);
+        if let (Some(state), Some(etag)) = (&state, &etag) {
+            let age = (Utc::now() - state.written_at).to_std().unwrap_or_default();
+            if age < lease * 2 {
+                tracing::info!(
+                    "{shown} was written {:.0} s ago; watching it for {:.0} s to make sure no other worker of region \"{region}\" is running",
+                    age.as_secs_f64(),
+                    lease.as_secs_f64()
+                );
+                if !self.unchanged_for(&key, Some(etag), lease).await {
+                    bail!(
+                        "region \"{region}\" is already being probed by another worker: {shown} changed while this one watched it. \
+                         Stop that worker first, or start this one with another --region"
+                    );
+                }
+            }
+        }
+        if let Some(read) = &read {
+            for s in &read.skipped {
+                tracing::warn!("{s}; that day's history is left out");
+            }
+        }
+        let writer = ObjectWriter {
+            store: self.store.clone(),
+            shown: self.shown_key(&live_key),
+            region_key: self.key(region),
+            legacy_key: self.legacy_key(region),
+            url: self.url.clone(),
+            key: live_key,
+            region: region.to_string(),
+            etag: if is_live { etag } else { None },
+            guard,
+            uncertain: Vec::new(),
+        };
+        Ok((writer, read))
+    }
+
+    /// What a starting worker goes on from: the region's live object and day pieces, or
+    /// else its schema-2 object; with the key read and its ETag. A damaged one is
+    /// refused, or with `move_aside` copied aside (after watching it for a lease).
+    async fn read_to_open(
+        &self,
+        region: &str,
+        lease: Duration,
+        move_aside: bool,
+    ) -> Result<(ObjectPath, Option<Region>, Option<String>)> {
         // The live object, else a schema-2 object to migrate.
         let live_key = self.live_key(region);
         let (key, got) = match self.get(&live_key).await? {
@@ -404,41 +462,7 @@ impl ObjectStates {
             }
             None => (None, None),
         };
-        let state = read.as_ref().map(|r| &r.state);
-        if let (Some(state), Some(etag)) = (&state, &etag) {
-            let age = (Utc::now() - state.written_at).to_std().unwrap_or_default();
-            if age < lease * 2 {
-                tracing::info!(
-                    "{shown} was written {:.0} s ago; watching it for {:.0} s to make sure no other worker of region \"{region}\" is running",
-                    age.as_secs_f64(),
-                    lease.as_secs_f64()
-                );
-                if !self.unchanged_for(&key, Some(etag), lease).await {
-                    bail!(
-                        "region \"{region}\" is already being probed by another worker: {shown} changed while this one watched it. \
-                         Stop that worker first, or start this one with another --region"
-                    );
-                }
-            }
-        }
-        if let Some(read) = &read {
-            for s in &read.skipped {
-                tracing::warn!("{s}; that day's history is left out");
-            }
-        }
-        let writer = ObjectWriter {
-            store: self.store.clone(),
-            shown: self.shown_key(&live_key),
-            region_key: self.key(region),
-            legacy_key: self.legacy_key(region),
-            url: self.url.clone(),
-            key: live_key,
-            region: region.to_string(),
-            etag: if is_live { etag } else { None },
-            guard,
-            uncertain: Vec::new(),
-        };
-        Ok((writer, read))
+        Ok((key, read, etag))
     }
 
     /// The ETags of every region's live object (and of schema-2 objects): they change
@@ -502,135 +526,15 @@ impl ObjectStates {
         cache: &mut ReadCache,
         only: Option<&str>,
     ) -> Result<(Vec<RegionState>, Vec<String>)> {
-        use futures::{StreamExt, TryStreamExt};
         cache.bytes_read = 0;
-        let under = match only {
-            Some(region) => self.key(region),
-            None => self.prefix.clone(),
-        };
-        let mut listed: Vec<object_store::ObjectMeta> = self
-            .store
-            .list(Some(&under))
-            .try_collect()
-            .await
-            .map_err(|e| trouble::failed("LIST", &self.shown_key(&under), e))?;
-        if let Some(region) = only {
-            if let Ok(meta) = self.store.head(&self.legacy_key(region)).await {
-                listed.push(meta);
-            }
-        }
-        // Per region: its objects, by what they are.
-        let mut regions: std::collections::BTreeMap<String, Vec<(Kind, object_store::ObjectMeta)>> =
-            std::collections::BTreeMap::new();
-        for meta in listed {
-            let rel = meta
-                .location
-                .as_ref()
-                .strip_prefix(self.prefix.as_ref())
-                .unwrap_or(meta.location.as_ref())
-                .trim_start_matches('/')
-                .to_string();
-            let parts: Vec<&str> = rel.split('/').collect();
-            let (region, kind) = match parts.as_slice() {
-                [file] => match file.strip_suffix(".json") {
-                    Some(r) if !r.starts_with('.') => (r.to_string(), Kind::Legacy),
-                    _ => continue,
-                },
-                [r, name] if *name == layout::LIVE => (r.to_string(), Kind::Live),
-                [r, days, name] if *days == layout::DAYS && layout::day_of_name(name).is_some() => {
-                    (r.to_string(), Kind::Day)
-                }
-                _ => continue,
-            };
-            if region.starts_with('.') || only.is_some_and(|o| o != region) {
-                continue;
-            }
-            regions.entry(region).or_default().push((kind, meta));
-        }
-        // A region with a live object is read from its pieces; a schema-2 object beside
-        // it is one whose migration was under way.
-        for objects in regions.values_mut() {
-            if objects.iter().any(|(k, _)| *k == Kind::Live) {
-                objects.retain(|(k, _)| *k != Kind::Legacy);
-            } else {
-                objects.retain(|(k, _)| *k == Kind::Legacy);
-            }
-        }
-        let wanted: std::collections::HashSet<String> = regions
+        let regions = self.listed(only).await?;
+        let wanted: std::collections::HashSet<&str> = regions
             .values()
             .flatten()
-            .map(|(_, m)| m.location.to_string())
+            .map(|(_, m)| m.location.as_ref())
             .collect();
-        cache.objects.retain(|k, _| wanted.contains(k));
-        let to_get: Vec<(Kind, object_store::ObjectMeta)> = regions
-            .values()
-            .flatten()
-            .filter(|(_, m)| {
-                cache
-                    .objects
-                    .get(m.location.as_ref())
-                    .is_none_or(|seen| seen.etag.is_none() || seen.etag != m.e_tag)
-            })
-            .cloned()
-            .collect();
-        let fetched: Vec<(String, Result<Option<Got>>)> = futures::stream::iter(to_get)
-            .map(|(_, meta)| async move {
-                let got = self.get(&meta.location).await;
-                (meta.location.to_string(), got)
-            })
-            .buffer_unordered(16)
-            .collect()
-            .await;
-        let mut changed = std::collections::HashSet::new();
-        let mut skipped = Vec::new();
-        for (key, got) in fetched {
-            let region = regions
-                .iter()
-                .find(|(_, objs)| objs.iter().any(|(_, m)| m.location.as_ref() == key))
-                .map(|(r, _)| r.clone())
-                .unwrap_or_default();
-            let kind = regions
-                .get(&region)
-                .and_then(|objs| objs.iter().find(|(_, m)| m.location.as_ref() == key))
-                .map_or(Kind::Day, |(k, _)| *k);
-            changed.insert(region.clone());
-            let shown = self.shown_key(&ObjectPath::from(key.as_str()));
-            let parsed = got.and_then(|g| {
-                let Some(g) = g else {
-                    return Ok(None);
-                };
-                cache.bytes_read += g.bytes.len() as u64;
-                let value = match kind {
-                    Kind::Live => Parsed::Live(Arc::new(layout::decode(&g.bytes, &shown, &region)?)),
-                    Kind::Day => Parsed::Day(Arc::new(layout::decode(&g.bytes, &shown, &region)?)),
-                    Kind::Legacy => {
-                        let state = super::parse(&String::from_utf8_lossy(&g.bytes), &shown)?;
-                        if state.region != region {
-                            bail!(
-                                "{shown} holds the state of region \"{}\"; a region's object must be named <region>.json",
-                                state.region
-                            );
-                        }
-                        Parsed::Legacy(Box::new(state))
-                    }
-                };
-                Ok(Some(SeenObject {
-                    etag: g.etag,
-                    at: g.at,
-                    value,
-                }))
-            });
-            match parsed {
-                Ok(Some(seen)) => {
-                    cache.objects.insert(key, seen);
-                }
-                Ok(None) => {}
-                Err(e) => {
-                    cache.objects.remove(&key);
-                    skipped.push(format!("{e:#}"));
-                }
-            }
-        }
+        cache.objects.retain(|k, _| wanted.contains(k.as_str()));
+        let (changed, skipped) = self.fetch_changed(&regions, cache).await;
         let mut states = Vec::new();
         for (region, objects) in &regions {
             let seen: Vec<&SeenObject> = objects
@@ -642,43 +546,162 @@ impl ObjectStates {
                 _ => None,
             });
             let legacy = seen.iter().find_map(|s| match &s.value {
-                Parsed::Legacy(state) => Some((state, s.at)),
+                Parsed::Legacy(state) => Some(((**state).clone(), s.at)),
                 _ => None,
             });
-            let mut state = match (live, legacy) {
-                (Some((live, at)), _) => {
-                    let mut state = match cache.assembled.get(region) {
-                        Some(state) if !changed.contains(region) => state.clone(),
-                        _ => {
-                            let pieces: Vec<&DayPiece> = seen
-                                .iter()
-                                .filter_map(|s| match &s.value {
-                                    Parsed::Day(d) => Some(d.as_ref()),
-                                    _ => None,
-                                })
-                                .collect();
-                            let state = layout::assemble(&live, &pieces);
-                            cache.assembled.insert(region.clone(), state.clone());
-                            state
-                        }
-                    };
-                    state.stored_at = Some(at);
-                    state
-                }
-                (None, Some((state, at))) => {
-                    let mut state = (**state).clone();
-                    state.stored_at = Some(at);
-                    state
-                }
+            let (mut state, at) = match (live, legacy) {
+                (Some((live, at)), _) => match cache.assembled.get(region) {
+                    Some(state) if !changed.contains(region) => (state.clone(), at),
+                    _ => {
+                        let pieces: Vec<&DayPiece> = seen
+                            .iter()
+                            .filter_map(|s| match &s.value {
+                                Parsed::Day(d) => Some(d.as_ref()),
+                                _ => None,
+                            })
+                            .collect();
+                        let state = layout::assemble(&live, &pieces);
+                        cache.assembled.insert(region.clone(), state.clone());
+                        (state, at)
+                    }
+                },
+                (None, Some(legacy)) => legacy,
                 (None, None) => continue,
             };
-            state.region.clone_from(region);
+            state.stored_at = Some(at);
             states.push(state);
         }
         cache.assembled.retain(|r, _| regions.contains_key(r));
         tracing::debug!("state: read {} bytes", cache.bytes_read);
         Ok((states, skipped))
     }
+
+    /// The objects under the prefix (or of one region) by region: its live object and
+    /// day pieces, or else its schema-2 object. Other names are not state.
+    async fn listed(&self, only: Option<&str>) -> Result<Listed> {
+        use futures::TryStreamExt;
+        let under = only.map_or_else(|| self.prefix.clone(), |r| self.key(r));
+        let mut listed: Vec<object_store::ObjectMeta> = self
+            .store
+            .list(Some(&under))
+            .try_collect()
+            .await
+            .map_err(|e| trouble::failed("LIST", &self.shown_key(&under), e))?;
+        if let Some(region) = only
+            && let Ok(meta) = self.store.head(&self.legacy_key(region)).await
+        {
+            listed.push(meta);
+        }
+        let mut regions = Listed::new();
+        for meta in listed {
+            let rel = meta
+                .location
+                .as_ref()
+                .strip_prefix(self.prefix.as_ref())
+                .unwrap_or(meta.location.as_ref())
+                .trim_start_matches('/')
+                .to_string();
+            let parts: Vec<&str> = rel.split('/').collect();
+            let (region, kind) = match parts.as_slice() {
+                [file] => match file.strip_suffix(".json") {
+                    Some(r) => (r, Kind::Legacy),
+                    None => continue,
+                },
+                [r, name] if *name == layout::LIVE => (*r, Kind::Live),
+                [r, days, name] if *days == layout::DAYS && layout::day_of_name(name).is_some() => {
+                    (*r, Kind::Day)
+                }
+                _ => continue,
+            };
+            if region.is_empty() || region.starts_with('.') || only.is_some_and(|o| o != region) {
+                continue;
+            }
+            regions
+                .entry(region.to_string())
+                .or_default()
+                .push((kind, meta));
+        }
+        // A schema-2 object beside a live object is one whose migration was under way.
+        for objects in regions.values_mut() {
+            let has_live = objects.iter().any(|(k, _)| *k == Kind::Live);
+            objects.retain(|(k, _)| (*k == Kind::Legacy) != has_live);
+        }
+        Ok(regions)
+    }
+
+    /// Read the objects whose ETag `cache` has not seen; the regions they belong to, and
+    /// what could not be read.
+    async fn fetch_changed(
+        &self,
+        regions: &Listed,
+        cache: &mut ReadCache,
+    ) -> (std::collections::HashSet<String>, Vec<String>) {
+        use futures::StreamExt;
+        let to_get: Vec<(&String, Kind, &ObjectPath)> = regions
+            .iter()
+            .flat_map(|(r, objects)| objects.iter().map(move |(k, m)| (r, *k, m)))
+            .filter(|(_, _, m)| {
+                cache
+                    .objects
+                    .get(m.location.as_ref())
+                    .is_none_or(|seen| seen.etag.is_none() || seen.etag != m.e_tag)
+            })
+            .map(|(r, k, m)| (r, k, &m.location))
+            .collect();
+        let fetched: Vec<_> = futures::stream::iter(to_get)
+            .map(|(region, kind, key)| async move { (region, kind, key, self.get(key).await) })
+            .buffer_unordered(16)
+            .collect()
+            .await;
+        let (mut changed, mut skipped) = (std::collections::HashSet::new(), Vec::new());
+        for (region, kind, key, got) in fetched {
+            changed.insert(region.clone());
+            let shown = self.shown_key(key);
+            let parsed = got.and_then(|got| {
+                got.map(|g| {
+                    cache.bytes_read += g.bytes.len() as u64;
+                    parse_object(kind, &g.bytes, &shown, region).map(|value| SeenObject {
+                        etag: g.etag,
+                        at: g.at,
+                        value,
+                    })
+                })
+                .transpose()
+            });
+            match parsed {
+                Ok(Some(seen)) => {
+                    cache.objects.insert(key.to_string(), seen);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    cache.objects.remove(key.as_ref());
+                    skipped.push(format!("{e:#}"));
+                }
+            }
+        }
+        (changed, skipped)
+    }
+}
+
+/// A region's objects by region name.
+type Listed = std::collections::BTreeMap<String, Vec<(Kind, object_store::ObjectMeta)>>;
+
+/// What an object of `kind` holds, named `shown` in errors.
+fn parse_object(kind: Kind, bytes: &[u8], shown: &str, region: &str) -> Result<Parsed> {
+    Ok(match kind {
+        Kind::Live => Parsed::Live(Arc::new(layout::decode(bytes, shown, region)?)),
+        Kind::Day => Parsed::Day(Arc::new(layout::decode(bytes, shown, region)?)),
+        Kind::Legacy => {
+            let state = super::parse(&String::from_utf8_lossy(bytes), shown)?;
+            if state.region != region {
+                bail!(
+                    "{shown} holds the state of region \"{}\"; a region's object must be named <region>.json",
+                    state.region
+                );
+            }
+            Parsed::Legacy(Box::new(state))
+        }
+    })
 }
 
 /// An object as read.
@@ -806,7 +829,9 @@ impl ObjectWriter {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => {
                 let shown = format!("{}/{}.json", self.url, self.region);
-                Err(WriteError::Failed(trouble::failed("MOVE", &shown, e).into()))
+                Err(WriteError::Failed(
+                    trouble::failed("MOVE", &shown, e).into(),
+                ))
             }
         }
     }

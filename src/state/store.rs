@@ -143,9 +143,9 @@ impl LocalStore {
         self.dir.join(region)
     }
 
-    /// Write `bytes` as `rel` under the region's folder, atomically: a reader sees the
-    /// old piece or the new one. The folders are synced by [`LocalStore::sync`].
-    fn put(&self, lock: &RegionLock, rel: &str, bytes: &[u8]) -> Result<()> {
+    /// Write `value` as the piece `rel` under the region's folder, atomically: a reader
+    /// sees the old piece or the new one. The folders are synced by [`LocalStore::sync`].
+    fn put(&self, lock: &RegionLock, rel: &str, value: &impl serde::Serialize) -> Result<()> {
         let target = self.region_dir(&lock.region).join(rel);
         let dir = target.parent().unwrap_or(&self.dir);
         fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -154,8 +154,13 @@ impl LocalStore {
             .suffix(".tmp")
             .tempfile_in(dir)
             .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
-        tmp.write_all(bytes)
-            .and_then(|()| set_readable(tmp.as_file()))
+        let shown = tmp.path().display().to_string();
+        let mut out = std::io::BufWriter::new(tmp.as_file_mut());
+        layout::encode_into(value, &mut out)
+            .and_then(|()| out.flush())
+            .with_context(|| format!("writing {shown}"))?;
+        drop(out);
+        set_readable(tmp.as_file())
             .and_then(|()| tmp.as_file().sync_all())
             .with_context(|| format!("writing {}", tmp.path().display()))?;
         tmp.persist(&target)
@@ -252,8 +257,7 @@ impl LocalStore {
             },
         };
         let days_dir = dir.join(layout::DAYS);
-        let mut names: Vec<(PathBuf, Option<crate::input::Stamp>)> = match fs::read_dir(&days_dir)
-        {
+        let mut names: Vec<(PathBuf, Option<crate::input::Stamp>)> = match fs::read_dir(&days_dir) {
             Ok(entries) => entries
                 .flatten()
                 .filter(|e| layout::day_of_name(&e.file_name().to_string_lossy()).is_some())
@@ -394,7 +398,9 @@ impl LocalStore {
             p.file_stem()
                 .is_some_and(|s| matches!(regions.get(&*s.to_string_lossy()), Some(Some(_))))
         });
-        cache.assembled.retain(|r, _| matches!(regions.get(r), Some(None)));
+        cache
+            .assembled
+            .retain(|r, _| matches!(regions.get(r), Some(None)));
         cache.lives.retain(|p, _| p.exists());
         cache
             .pieces
@@ -428,7 +434,9 @@ impl LocalStore {
                 state.region
             );
         }
-        cache.files.insert(path.to_path_buf(), (stamp, state.clone()));
+        cache
+            .files
+            .insert(path.to_path_buf(), (stamp, state.clone()));
         Ok(state)
     }
 }
@@ -658,14 +666,6 @@ fn block_on<T>(f: impl std::future::Future<Output = Result<T>>) -> Result<T> {
         .block_on(f)
 }
 
-/// A write's bytes, made under the state's read lock.
-struct Encoded {
-    live: Vec<u8>,
-    /// (name under the region's folder, bytes), oldest day first.
-    pieces: Vec<(String, Vec<u8>)>,
-    open_from: NaiveDate,
-}
-
 impl Writer {
     /// Write what changed: the live object; the days that closed since the last write,
     /// once; and the open days' pieces when `all` asks or they are due (every
@@ -674,9 +674,10 @@ impl Writer {
     /// whether the open days went out too, so that every sample recorded so far is in
     /// the store.
     ///
-    /// Pieces are made on a blocking thread, under the state's read lock: the worker's
+    /// The work is done on a blocking thread, under the state's read lock: the worker's
     /// checks run on one thread, and compressing a large state (or an fsync on a busy
-    /// disk) there would delay them and skew their timings.
+    /// disk) there would delay them and skew their timings. Files are streamed; objects
+    /// are made first, so the lock is not held during the upload.
     pub async fn write(
         &mut self,
         state: &Arc<RwLock<RegionState>>,
@@ -694,45 +695,26 @@ impl Writer {
             });
         let written = self.written.clone();
         let state = state.clone();
-        let encoded = tokio::task::spawn_blocking(move || -> std::io::Result<Encoded> {
-            let s = state.read().unwrap_or_else(|e| e.into_inner());
-            let plan = layout::plan(&s, &written, now, due);
-            // The live object reaches back to the first day not closed in the store.
-            let since = written
-                .open_from
-                .or_else(|| layout::days(&s).first().copied())
-                .unwrap_or(plan.open_from);
-            let live = layout::encode(&layout::live(&s, since))?;
-            let mut pieces = Vec::new();
-            for (day, closed) in &plan.pieces {
-                let piece = layout::piece(&s, *day, !closed);
-                if !piece.probes.is_empty() {
-                    pieces.push((layout::day_name(*day), layout::encode(&piece)?));
-                }
-            }
-            Ok(Encoded {
-                live,
-                pieces,
-                open_from: plan.open_from,
-            })
-        })
-        .await
-        .map_err(crashed)?
-        .map_err(|e| WriteError::Failed(anyhow::anyhow!("encoding the state: {e}")))?;
         let legacy = self.written.legacy;
-        match &mut self.sink {
+        let open_from = match &mut self.sink {
             Sink::Local(store, lock) => {
                 let (store, lock) = (store.clone(), lock.clone());
-                tokio::task::spawn_blocking(move || -> Result<()> {
-                    store.put(&lock, layout::LIVE, &encoded.live)?;
-                    for (name, bytes) in &encoded.pieces {
-                        store.put(&lock, name, bytes)?;
+                tokio::task::spawn_blocking(move || -> Result<NaiveDate> {
+                    let s = state.read().unwrap_or_else(|e| e.into_inner());
+                    let plan = layout::plan(&s, &written, now, due);
+                    store.put(&lock, layout::LIVE, &layout::live(&s, plan.since))?;
+                    for (day, closed) in &plan.pieces {
+                        let piece = layout::piece(&s, *day, !closed);
+                        if !piece.probes.is_empty() {
+                            store.put(&lock, &layout::day_name(*day), &piece)?;
+                        }
                     }
+                    drop(s);
                     store.sync(&lock.region)?;
                     if legacy {
                         store.retire_legacy(&lock.region)?;
                     }
-                    Ok(())
+                    Ok(plan.open_from)
                 })
                 .await
                 .map_err(crashed)?
@@ -744,19 +726,38 @@ impl Writer {
                     } else {
                         WriteError::Fatal(format!("{e:#}"))
                     }
-                })?;
+                })?
             }
             Sink::Object(w) => {
-                w.write(encoded.live).await?;
-                for (name, bytes) in encoded.pieces {
+                type Made = (Vec<u8>, Vec<(String, Vec<u8>)>, NaiveDate);
+                let (live, pieces, open_from) =
+                    tokio::task::spawn_blocking(move || -> std::io::Result<Made> {
+                        let s = state.read().unwrap_or_else(|e| e.into_inner());
+                        let plan = layout::plan(&s, &written, now, due);
+                        let live = layout::encode(&layout::live(&s, plan.since))?;
+                        let mut pieces = Vec::new();
+                        for (day, closed) in &plan.pieces {
+                            let piece = layout::piece(&s, *day, !closed);
+                            if !piece.probes.is_empty() {
+                                pieces.push((layout::day_name(*day), layout::encode(&piece)?));
+                            }
+                        }
+                        Ok((live, pieces, plan.open_from))
+                    })
+                    .await
+                    .map_err(crashed)?
+                    .map_err(|e| WriteError::Failed(anyhow::anyhow!("encoding the state: {e}")))?;
+                w.write(live).await?;
+                for (name, bytes) in pieces {
                     w.put_piece(&name, bytes).await?;
                 }
                 if legacy {
                     w.retire_legacy().await?;
                 }
+                open_from
             }
-        }
-        self.written.open_from = Some(encoded.open_from);
+        };
+        self.written.open_from = Some(open_from);
         self.written.legacy = false;
         if due {
             self.written.pieces_at = Some(now);

@@ -18,9 +18,7 @@ fn once(item: &str) -> Sample {
     );
     let out = t.run(&["probe", "--once", "--region", "r1"]);
     assert!(out.status.success(), "probe failed: {}", stderr(&out));
-    pharos::state::parse(&t.read("state/r1.json"), "r1.json")
-        .unwrap()
-        .probes["p"]
+    crate::harness::state_of(&t, "r1").unwrap().probes["p"]
         .last
         .clone()
 }
@@ -178,9 +176,7 @@ fn cert_assertions_apply_to_a_tcp_probe_that_speaks_tls() {
         t.write("ca.pem", &pki.ca_pem);
         let out = t.run(&["probe", "--once", "--region", "r1"]);
         assert!(out.status.success(), "probe failed: {}", stderr(&out));
-        pharos::state::parse(&t.read("state/r1.json"), "r1.json")
-            .unwrap()
-            .probes["p"]
+        crate::harness::state_of(&t, "r1").unwrap().probes["p"]
             .last
             .clone()
     };

@@ -40,9 +40,8 @@ fn the_first_screen_after_init_says_what_the_checks_saw() {
         out
     };
     run(&["probe", "--region", "local", "--once"]);
-    let state = std::fs::read_to_string(dir.join("state/local.json")).unwrap();
-    let state: serde_json::Value = serde_json::from_str(&state).unwrap();
-    let at = state["written_at"].as_str().unwrap().to_string();
+    let state = crate::harness::state_in(&dir.join("state"), "local").unwrap();
+    let at = state.written_at.to_rfc3339();
     run(&["build", "--now", &at]);
     // A region's first sample is the only evidence there is: down at once, never "up" on
     // none (issue 23). The project's one region decides alone.

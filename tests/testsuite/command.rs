@@ -13,7 +13,7 @@ const PLUGINS: &str = "/usr/lib/nagios/plugins";
 fn run(t: &ProjectTest) -> Sample {
     let out = t.run(&["probe", "--once", "--region", "r1"]);
     assert!(out.status.success(), "probe failed: {}", stderr(&out));
-    let state = pharos::state::parse(&t.read("state/r1.json"), "r1.json").unwrap();
+    let state = crate::harness::state_of(t, "r1").unwrap();
     state.probes["p"].last.clone()
 }
 
@@ -221,7 +221,7 @@ fn plugins_get_the_probe_context_in_their_environment() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    let state = pharos::state::parse(&t.read("state/r1.json"), "r1.json").unwrap();
+    let state = crate::harness::state_of(&t, "r1").unwrap();
     assert_eq!(
         state.probes["p"].last.detail,
         "OK p in r1, before: none, key=${PHAROS_TEST_PLUGIN_KEY}"
@@ -232,13 +232,13 @@ fn plugins_get_the_probe_context_in_their_environment() {
         .output()
         .unwrap();
     assert!(out.status.success());
-    let state = pharos::state::parse(&t.read("state/r1.json"), "r1.json").unwrap();
+    let state = crate::harness::state_of(&t, "r1").unwrap();
     assert!(
         state.probes["p"].last.detail.contains("before: up"),
         "{}",
         state.probes["p"].last.detail
     );
-    assert!(!t.read("state/r1.json").contains("k-s3cret"));
+    assert!(!crate::harness::state_text(&t, "r1").contains("k-s3cret"));
 }
 
 #[test]
@@ -275,7 +275,7 @@ fn plugins_do_not_inherit_other_probes_secrets() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    let state = pharos::state::parse(&t.read("state/r1.json"), "r1.json").unwrap();
+    let state = crate::harness::state_of(&t, "r1").unwrap();
     assert_eq!(
         state.probes["p"].last.detail,
         "OK other=unset mine=${PHAROS_MINE_SECRET}"

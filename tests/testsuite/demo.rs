@@ -55,9 +55,7 @@ fn demo_shows_each_status_and_a_feed_that_parses() {
         "/,/components/cdn/,/history/",
     );
     for region in ["eu-west", "us-east", "ap-south"] {
-        let state =
-            std::fs::read_to_string(dir.path().join(format!("state/{region}.json"))).unwrap();
-        pharos::state::parse(&state, region).unwrap();
+        crate::harness::state_in(&dir.path().join("state"), region).unwrap();
     }
 }
 
@@ -117,9 +115,11 @@ fn taking_the_demo_database_down_names_it_as_the_cause() {
     assert!(html.contains("Affected by <a href=\"components/db/\">Database</a>"));
     // The cause list and notes pass axe in both colour schemes, on a phone and a desktop.
     let _ = crate::browser::check(&dir.path().join("site"), "demo-db", "/,/components/api/");
-    let api_state = std::fs::read_to_string(dir.path().join("state/eu-west.json")).unwrap();
+    let api_state = crate::harness::state_in(&dir.path().join("state"), "eu-west").unwrap();
     assert!(
-        api_state.contains("HTTP 503"),
+        serde_json::to_string(&api_state)
+            .unwrap()
+            .contains("HTTP 503"),
         "the API's probe saw the 503 the database outage causes"
     );
 }

@@ -13,7 +13,7 @@ fn once(item: &str) -> Sample {
     );
     let out = t.run(&["probe", "--once", "--region", "r1"]);
     assert!(out.status.success(), "probe failed: {}", stderr(&out));
-    let state = pharos::state::parse(&t.read("state/r1.json"), "r1.json").unwrap();
+    let state = crate::harness::state_of(&t, "r1").unwrap();
     state.probes["p"].last.clone()
 }
 

@@ -70,8 +70,9 @@ fn project_of(probes: usize, server: &Server, interval: &str, timeout: &str) -> 
     t
 }
 
-fn written_at(text: &str) -> Option<String> {
-    pharos::state::parse(text, "r1.json")
+/// When the live object `bytes` was written, if it is whole.
+fn written_at(bytes: &[u8]) -> Option<String> {
+    pharos::state::layout::decode::<pharos::state::layout::Live>(bytes, "live", "r1")
         .ok()
         .map(|s| s.written_at.to_rfc3339())
 }
@@ -91,8 +92,8 @@ fn a_full_disk_keeps_the_last_state_and_the_worker_writes_again_when_space_retur
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
-    let state = t.path().join("state/r1.json");
-    let read = || std::fs::read_to_string(&state).unwrap_or_default();
+    let state = t.path().join("state/r1/live.json.zst");
+    let read = || std::fs::read(&state).unwrap_or_default();
     until("a first state", Duration::from_secs(15), || {
         written_at(&read()).is_some()
             || std::fs::read_to_string(&log).is_ok_and(|l| l.contains("error"))
@@ -121,9 +122,14 @@ fn a_full_disk_keeps_the_last_state_and_the_worker_writes_again_when_space_retur
     });
     let out = stop(child);
     assert!(out.status.success(), "{}", stderr(&out));
-    let leftovers: Vec<_> = std::fs::read_dir(t.path().join("state"))
-        .unwrap()
-        .flatten()
+    let leftovers: Vec<_> = ["state", "state/r1", "state/r1/days"]
+        .iter()
+        .flat_map(|d| {
+            std::fs::read_dir(t.path().join(d))
+                .into_iter()
+                .flatten()
+                .flatten()
+        })
         .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
@@ -205,7 +211,7 @@ fn out_of_file_descriptors_is_unknown_with_the_reason_and_the_worker_survives() 
         ]);
     let out = crate::harness::run_with_limit(sh, Duration::from_secs(120));
     assert!(out.status.success(), "{}", stderr(&out));
-    let state = pharos::state::parse(&t.read("state/r1.json"), "r1.json").unwrap();
+    let state = crate::harness::state_of(&t, "r1").unwrap();
     assert_eq!(state.probes.len(), 500);
     let healths =
         |h: pharos::state::Health| state.probes.values().filter(|p| p.last.health == h).count();

@@ -888,3 +888,42 @@ pub(crate) fn needs(parts: &[Part]) -> bool {
     let _ = writeln!(std::io::stderr(), "skipped: {test}: needs {why}");
     false
 }
+
+/// A region's state as its worker left it under the project's `state/` (its pieces put
+/// together by the builder's own reader), or why there is none.
+pub(crate) fn state_of(
+    t: &ProjectTest,
+    region: &str,
+) -> anyhow::Result<pharos::state::RegionState> {
+    state_in(&t.path().join("state"), region)
+}
+
+/// A region's state in the state folder `dir`.
+pub(crate) fn state_in(dir: &Path, region: &str) -> anyhow::Result<pharos::state::RegionState> {
+    pharos::state::store::LocalStore::new(dir)
+        .read(region)?
+        .ok_or_else(|| anyhow::anyhow!("no state of region {region} in {}", dir.display()))
+}
+
+/// Every stored byte of a region's state under `state/`, decompressed: its live object,
+/// its day pieces and any schema-2 file (for checks that something is nowhere in it).
+pub(crate) fn state_text(t: &ProjectTest, region: &str) -> String {
+    fn walk(dir: &Path, out: &mut String) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.to_string_lossy().ends_with(".zst") {
+                let bytes = std::fs::read(&path).unwrap();
+                out.push_str(
+                    &pharos::state::layout::decode_text(&bytes, &path.display().to_string())
+                        .unwrap(),
+                );
+            }
+        }
+    }
+    let state = t.path().join("state");
+    let mut out = std::fs::read_to_string(state.join(format!("{region}.json"))).unwrap_or_default();
+    walk(&state.join(region), &mut out);
+    out
+}

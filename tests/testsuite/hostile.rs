@@ -110,7 +110,7 @@ fn owasp_payloads_run_nothing_in_the_pages_and_stay_text_in_feeds_and_api() {
     );
     let out = t.run(&["probe", "--region", "r1", "--once"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let state = t.read("state/r1.json");
+    let state = crate::harness::state_text(&t, "r1");
     assert!(
         state.contains("alert('header')"),
         "the header reached the state: {state}"
@@ -373,8 +373,7 @@ fn secrets_never_reach_the_site_the_state_the_logs_or_announcements() {
     // The probe ran on the clock; every later command runs as of when it wrote its state,
     // and the incident is an hour older than that, so `announce` (which sends only the
     // last day's items) sends it whatever the date.
-    let state: serde_json::Value = serde_json::from_str(&t.read("state/r1.json")).unwrap();
-    let now: chrono::DateTime<chrono::Utc> = state["written_at"].as_str().unwrap().parse().unwrap();
+    let now = crate::harness::state_of(&t, "r1").unwrap().written_at;
     let posted = now - chrono::Duration::hours(1);
     t.write(
         &format!("incidents/{}-api.md", posted.format("%Y-%m-%d")),
@@ -390,7 +389,7 @@ fn secrets_never_reach_the_site_the_state_the_logs_or_announcements() {
     logs += &run(&["status", "--json"]);
     logs += &run(&["announce"]);
     // The probes did use the secret, and the reflections were recorded, redacted.
-    let state = t.read("state/r1.json");
+    let state = crate::harness::state_text(&t, "r1");
     assert!(state.contains("header.x-echo is"), "{state}");
     assert!(state.contains("CRITICAL token="), "{state}");
     let sent = seen.lock().unwrap().clone();

@@ -10,9 +10,7 @@ use pharos::state::{Health, Sample};
 use crate::harness::{ProjectTest, bin, project_with, run_with_limit, stderr};
 
 fn state(t: &ProjectTest) -> Sample {
-    pharos::state::parse(&t.read("state/r1.json"), "r1.json")
-        .unwrap()
-        .probes["p"]
+    crate::harness::state_of(t, "r1").unwrap().probes["p"]
         .last
         .clone()
 }

@@ -255,7 +255,7 @@ fn round_trip(t: &ProjectTest, s3: &S3) -> String {
         }
     }
     assert!(
-        !t.path().join("state/r1.json").exists(),
+        !t.path().join("state/r1").exists() && !t.path().join("state/r1.json").exists(),
         "state went to the store, not the folder"
     );
     let out = run(t, s3, &["build"]);
@@ -367,20 +367,17 @@ fn a_store_that_cannot_be_reached_is_one_line_and_costs_a_worker_no_sample() {
     assert!(err.contains("samples kept in"), "{err}");
 }
 
-/// Samples of `probe` in the region's object: every check the daily roll-ups counted.
+/// Samples of `probe` in the region's state in the store (its live object and day pieces
+/// put together): every check the daily roll-ups counted.
 fn checks_in_store(client: &Arc<dyn ObjectStore>, region: &str, probe: &str) -> u64 {
-    let rt = runtime();
-    let key = ObjectPath::from(format!("pharos/prod/{region}.json"));
-    let bytes = rt
-        .block_on(async { client.get(&key).await?.bytes().await })
-        .unwrap();
-    let state: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
-    state["probes"][probe]["history"]["daily"]["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(serde_json::Value::as_u64)
-        .sum()
+    let states =
+        pharos::state::object::ObjectStates::with_store(client.clone(), STATE, "pharos/prod");
+    let Some(state) = runtime().block_on(states.read(region)).unwrap() else {
+        return 0;
+    };
+    state.probes.get(probe).map_or(0, |p| {
+        p.history.daily.checks.iter().map(|c| u64::from(*c)).sum()
+    })
 }
 
 /// The samples a stopped worker says it took (`samples=N` in its last line).
@@ -443,7 +440,7 @@ fn an_outage_costs_no_sample(t: &ProjectTest, s3: &S3) {
     std::thread::sleep(back_in);
     signal("-CONT");
     let rt = runtime();
-    let key = ObjectPath::from("pharos/prod/r1.json");
+    let key = ObjectPath::from("pharos/prod/r1/live.json.zst");
     let etag = rt.block_on(client.head(&key)).ok().and_then(|m| m.e_tag);
     until(
         "the worker writes once the store is back",
@@ -479,7 +476,7 @@ fn stop_after(child: std::process::Child, d: Duration) -> Output {
 fn second_worker_refused(t: &ProjectTest, s3: &S3) {
     let client = s3.client();
     let rt = runtime();
-    let key = ObjectPath::from("pharos/prod/r3.json");
+    let key = ObjectPath::from("pharos/prod/r3/live.json.zst");
     let first = pharos(
         t,
         s3,
@@ -581,7 +578,7 @@ fn ceph_rgw_keeps_region_state_behind_a_single_writer_guard() {
     second_worker_refused(&t, &s3);
     missing_bucket_is_one_line(&t, &s3);
     an_outage_costs_no_sample(&t, &s3);
-    let key = ObjectPath::from("pharos/prod/r3.json");
+    let key = ObjectPath::from("pharos/prod/r3/live.json.zst");
 
     // A worker whose object another writer replaces stops instead of overwriting it.
     let worker = pharos(
@@ -600,15 +597,16 @@ fn ceph_rgw_keeps_region_state_behind_a_single_writer_guard() {
     });
     let mut foreign = pharos::state::RegionState::new("r3", chrono::Utc::now());
     foreign.written_at = chrono::Utc::now();
-    let mut body = Vec::new();
-    pharos::state::write_json(&foreign, &mut body).unwrap();
+    let day = foreign.written_at.date_naive();
+    let body = pharos::state::layout::encode(&pharos::state::layout::live(&foreign, day)).unwrap();
     rt.block_on(client.put(&key, PutPayload::from(body)))
         .unwrap();
     let out = wait_limit(worker, Duration::from_secs(20));
     assert!(!out.status.success(), "{}", stderr(&out));
     assert!(
-        stderr(&out)
-            .contains("r3.json was changed by another writer since this worker last wrote it"),
+        stderr(&out).contains(
+            "r3/live.json.zst was changed by another writer since this worker last wrote it"
+        ),
         "{}",
         stderr(&out)
     );

@@ -17,7 +17,7 @@ fn once(item: &str) -> Sample {
     );
     let out = t.run(&["probe", "--once", "--region", "r1"]);
     assert!(out.status.success(), "probe failed: {}", stderr(&out));
-    let state = pharos::state::parse(&t.read("state/r1.json"), "r1.json").unwrap();
+    let state = crate::harness::state_of(&t, "r1").unwrap();
     state.probes["p"].last.clone()
 }
 
@@ -242,7 +242,7 @@ fn post_with_secret_header_resolves_env_and_keeps_it_out_of_state() {
     );
     assert!(head.contains("authorization: Bearer tok-s3cr3t"), "{head}");
     assert!(head.contains("user-agent: pharos/"), "{head}");
-    let state = t.read("state/r1.json");
+    let state = crate::harness::state_text(&t, "r1");
     assert!(
         !state.contains("s3cr3t"),
         "a secret reached the state file: {state}"
@@ -269,7 +269,7 @@ fn a_missing_secret_stops_the_worker_naming_it() {
         stderr(&out)
     );
     assert!(
-        !t.path().join("state/r1.json").exists(),
+        !t.path().join("state/r1").exists(),
         "nothing half-done is written"
     );
 }
@@ -417,9 +417,7 @@ fn tcp_with_tls_on_connect() {
     t.write("ca.pem", &pki.ca_pem);
     let out = t.run(&["probe", "--once", "--region", "r1"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let s = pharos::state::parse(&t.read("state/r1.json"), "r1.json")
-        .unwrap()
-        .probes["p"]
+    let s = crate::harness::state_of(&t, "r1").unwrap().probes["p"]
         .last
         .clone();
     assert_eq!(s.health, Health::Up, "{}", s.detail);
@@ -457,7 +455,7 @@ fn a_failure_is_dated_at_its_first_attempt_not_its_last_recheck() {
     );
     let out = t.run(&["probe", "--region", "r1", "--once"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let state = pharos::state::parse(&t.read("state/r1.json"), "r1.json").unwrap();
+    let state = crate::harness::state_of(&t, "r1").unwrap();
     let p = &state.probes["p"];
     assert_eq!(p.last.health, Health::Down);
     assert_eq!(p.last.attempts, 2);

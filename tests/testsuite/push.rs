@@ -22,9 +22,7 @@ fn project(extra: &str) -> ProjectTest {
 fn check(t: &ProjectTest) -> Sample {
     let out = t.run(&["probe", "--once", "--region", "r1"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    pharos::state::parse(&t.read("state/r1.json"), "r1.json")
-        .unwrap()
-        .probes["backup"]
+    crate::harness::state_of(t, "r1").unwrap().probes["backup"]
         .last
         .clone()
 }
@@ -192,8 +190,7 @@ fn heartbeats_over_http_need_the_token() {
     // The worker's next check sees it.
     let start = Instant::now();
     loop {
-        let text = std::fs::read_to_string(t.path().join("state/r1.json")).unwrap_or_default();
-        let s = pharos::state::parse(&text, "r1.json")
+        let s = crate::harness::state_of(&t, "r1")
             .ok()
             .and_then(|s| s.probes.get("backup").map(|p| p.last.clone()));
         if s.as_ref().is_some_and(|s| s.health == Health::Up) {
@@ -207,7 +204,7 @@ fn heartbeats_over_http_need_the_token() {
     }
     let out = stop(child);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(!t.read("state/r1.json").contains("hb-secret-0123456789"));
+    assert!(!crate::harness::state_text(&t, "r1").contains("hb-secret-0123456789"));
 }
 
 #[test]

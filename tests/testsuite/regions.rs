@@ -318,7 +318,7 @@ fn three_regions_in_network_namespaces_decide_by_quorum() {
     // The loss was real: r2 had to re-check, or failed, in the samples it kept.
     let lossy_since = Instant::now();
     loop {
-        let r2 = pharos::state::parse(&t.read("state/r2.json"), "r2").unwrap();
+        let r2 = crate::harness::state_of(&t, "r2").unwrap();
         let recent = &r2.probes["web-home"].recent;
         let hit = recent
             .iter()

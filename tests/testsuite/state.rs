@@ -3,6 +3,8 @@
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
+use pharos::state::layout::{self, DayPiece, Live};
+
 use crate::harness::{ProjectTest, Reply, Server, project_with, stderr, stop};
 
 /// A project with `n` fast HTTP probes in region r1 against one local server.
@@ -27,9 +29,8 @@ fn spawn_probe(t: &ProjectTest, extra: &[&str]) -> Child {
 fn wait_for_probes(t: &ProjectTest, n: usize, limit: Duration) {
     let start = Instant::now();
     loop {
-        let count = std::fs::read_to_string(t.path().join("state/r1.json"))
+        let count = crate::harness::state_of(t, "r1")
             .ok()
-            .and_then(|text| pharos::state::parse(&text, "r1.json").ok())
             .map_or(0, |s| s.probes.len());
         if count == n {
             return;
@@ -44,14 +45,28 @@ fn wait_for_probes(t: &ProjectTest, n: usize, limit: Duration) {
 
 #[test]
 fn sigkill_at_random_moments_never_leaves_a_torn_state_file() {
-    // Answers spread over half a second keep the worker writing state the whole time.
-    let server = Server::start(|_, _| Reply::Delay(Duration::from_millis(fastrand::u64(0..500))));
+    // Answers spread over half a second, half of them failures, keep the worker writing
+    // state the whole time: every round changes some probe's pending health (news).
+    let server = Server::start(|_, _| {
+        if fastrand::bool() {
+            Reply::Status(503, "down".into())
+        } else {
+            Reply::Delay(Duration::from_millis(fastrand::u64(0..500)))
+        }
+    });
     let t = busy_project(300, &server);
-    let state = t.path().join("state/r1.json");
     let state_dir = t.path().join("state");
+    let live = state_dir.join("r1/live.json.zst");
+    let folders = [
+        state_dir.clone(),
+        state_dir.join("r1"),
+        state_dir.join("r1/days"),
+    ];
     let (mut kills, mut mid_write, mut parsed) = (0, 0, 0);
-    let deadline = Instant::now() + Duration::from_secs(150);
-    while kills < 200 {
+    // At least 200 kills, and on until 40 of them landed during a write (most writes are
+    // quick), within bounds.
+    let deadline = Instant::now() + Duration::from_secs(400);
+    while kills < 200 || mid_write < 40 && kills < 1000 {
         assert!(
             Instant::now() < deadline,
             "only {kills} kills in the time allowed"
@@ -62,21 +77,28 @@ fn sigkill_at_random_moments_never_leaves_a_torn_state_file() {
         child.wait().unwrap();
         kills += 1;
         // A temporary file left behind means the kill landed during a write.
-        let leftovers = std::fs::read_dir(&state_dir)
-            .map(|d| {
-                d.flatten()
-                    .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
-                    .count()
-            })
-            .unwrap_or(0);
-        if leftovers > 0 {
+        if temp_files(&folders) > 0 {
             mid_write += 1;
         }
-        if state.exists() {
-            let text = std::fs::read_to_string(&state).unwrap();
-            let s = pharos::state::parse(&text, "r1.json")
-                .unwrap_or_else(|e| panic!("kill {kills}: torn state file: {e}"));
-            assert_eq!(s.region, "r1");
+        // Every object the worker wrote is whole: the live object and each day piece.
+        if live.exists() {
+            let bytes = std::fs::read(&live).unwrap();
+            let l: Live = layout::decode(&bytes, "live", "r1")
+                .unwrap_or_else(|e| panic!("kill {kills}: torn live object: {e}"));
+            assert_eq!(l.region, "r1");
+            for day in std::fs::read_dir(state_dir.join("r1/days"))
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                let name = day.file_name().to_string_lossy().to_string();
+                if name.ends_with(".tmp") {
+                    continue;
+                }
+                let bytes = std::fs::read(day.path()).unwrap();
+                layout::decode::<DayPiece>(&bytes, &name, "r1")
+                    .unwrap_or_else(|e| panic!("kill {kills}: torn day piece {name}: {e}"));
+            }
             parsed += 1;
         }
     }
@@ -92,12 +114,16 @@ fn sigkill_at_random_moments_never_leaves_a_torn_state_file() {
     // The next worker cleans up what killed writers left.
     let out = t.run(&["probe", "--once", "--region", "r1"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let leftovers: Vec<_> = std::fs::read_dir(&state_dir)
-        .unwrap()
-        .flatten()
+    assert_eq!(temp_files(&folders), 0, "temporary files left");
+}
+
+/// Temporary files in `folders`: writes that a kill cut short.
+fn temp_files(folders: &[std::path::PathBuf]) -> usize {
+    folders
+        .iter()
+        .flat_map(|d| std::fs::read_dir(d).into_iter().flatten().flatten())
         .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
-        .collect();
-    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+        .count()
 }
 
 #[test]
@@ -120,7 +146,7 @@ fn samples_that_finish_while_the_state_is_written_are_all_kept() {
             .unwrap_or_else(|| panic!("no {name}= in the summary: {err}"))
     };
     let (samples, writes) = (field("samples"), field("writes"));
-    let s = pharos::state::parse(&t.read("state/r1.json"), "r1.json").unwrap();
+    let s = crate::harness::state_of(&t, "r1").unwrap();
     let kept: usize = s.probes.values().map(|p| p.recent.len()).sum();
     assert!(
         s.probes
@@ -154,7 +180,7 @@ fn a_second_worker_for_the_region_is_refused_and_sigterm_stops_cleanly() {
     assert!(err.contains("Stop that worker first"), "{err}");
 
     // A graceful stop writes the state and exits 0.
-    let before = std::fs::metadata(t.path().join("state/r1.json"))
+    let before = std::fs::metadata(t.path().join("state/r1/live.json.zst"))
         .unwrap()
         .modified()
         .unwrap();
@@ -162,12 +188,12 @@ fn a_second_worker_for_the_region_is_refused_and_sigterm_stops_cleanly() {
     let out = stop(first);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stderr(&out).contains("prober stopped"), "{}", stderr(&out));
-    let after = std::fs::metadata(t.path().join("state/r1.json"))
+    let after = std::fs::metadata(t.path().join("state/r1/live.json.zst"))
         .unwrap()
         .modified()
         .unwrap();
     assert!(after > before, "state was not written at stop");
-    let s = pharos::state::parse(&t.read("state/r1.json"), "r1.json").unwrap();
+    let s = crate::harness::state_of(&t, "r1").unwrap();
     assert_eq!(s.probes.len(), 3);
 
     // The lock is free again.
@@ -204,7 +230,7 @@ fn a_garbage_state_file_is_never_overwritten_unless_moved_aside() {
         std::fs::read_to_string(&kept[0]).unwrap(),
         "this is not json"
     );
-    pharos::state::parse(&t.read("state/r1.json"), "r1.json").unwrap();
+    crate::harness::state_of(&t, "r1").unwrap();
     // The builder reads the new file and leaves the kept one alone.
     let out = t.run(&["build"]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -243,8 +269,8 @@ fn state_show_prints_a_regions_state_as_the_file_holds_it() {
         "in the file's order: {text}"
     );
     let whole: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let file: serde_json::Value = serde_json::from_str(&t.read("state/r1.json")).unwrap();
-    assert_eq!(whole, file, "what the file holds");
+    let file = serde_json::to_value(crate::harness::state_of(&t, "r1").unwrap()).unwrap();
+    assert_eq!(whole, file, "what the pieces hold, put together");
     let one = t.run(&["state", "show", "r1", "--probe", "p1"]);
     let probe: serde_json::Value = serde_json::from_str(&crate::harness::stdout(&one)).unwrap();
     assert_eq!(probe["last"]["health"], "up");

@@ -228,13 +228,23 @@ mod tests {
     fn news_is_written_within_the_write_period_other_samples_by_the_heartbeat() {
         let second = Duration::from_secs;
         let mut writes = Writes::new(None, None, second(2), second(30), Unsaved::default());
-        assert_eq!(writes.within(), None, "a folder with nothing new is not written");
+        assert_eq!(
+            writes.within(),
+            None,
+            "a folder with nothing new is not written"
+        );
         writes.dirty = true;
         assert_eq!(writes.within(), Some(second(30)));
         writes.news = true;
         assert_eq!(writes.within(), Some(second(2)));
         // Object storage: the keepalive bounds every wait.
-        let mut writes = Writes::new(None, Some(second(10)), second(2), second(30), Unsaved::default());
+        let mut writes = Writes::new(
+            None,
+            Some(second(10)),
+            second(2),
+            second(30),
+            Unsaved::default(),
+        );
         assert_eq!(writes.within(), Some(second(10)));
         writes.dirty = true;
         assert_eq!(writes.within(), Some(second(10)));
