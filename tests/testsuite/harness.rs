@@ -927,3 +927,70 @@ pub(crate) fn state_text(t: &ProjectTest, region: &str) -> String {
     walk(&state.join(region), &mut out);
     out
 }
+
+/// A region's state with a year of history for `probes` (id, kind, target), made by the
+/// worker's own recording code: one sample every 10 minutes, the newest at `end`, with a
+/// short outage every few days.
+pub(crate) fn year_of_history(
+    region: &str,
+    probes: &[(&str, &str, &str)],
+    end: chrono::DateTime<chrono::Utc>,
+) -> pharos::state::RegionState {
+    use pharos::state::{Health, Sample, history::Policy};
+    let start = end - chrono::Duration::days(365);
+    let mut state = pharos::state::RegionState::new(region, start);
+    let policy = Policy::every(600.0);
+    let mut at = start;
+    let mut i = 0u64;
+    while at <= end {
+        for (n, (id, kind, target)) in probes.iter().enumerate() {
+            let down = (i / 6 + n as u64).is_multiple_of(331) && i % 6 < 3;
+            let health = if down { Health::Down } else { Health::Up };
+            let mut sample = Sample::new(at, health, if down { "HTTP 503" } else { "HTTP 200" }.into());
+            sample.latency_ms = Some(5.0 + (i % 17) as f64);
+            state.record(id, kind, target, &policy, sample);
+        }
+        at += chrono::Duration::minutes(10);
+        i += 1;
+    }
+    state.written_at = end;
+    state
+}
+
+/// That `after` (a region's state after a worker went on from `before`) kept all of
+/// `before`: every transition, and every roll-up but the newest day's and hour's, which
+/// the new samples added to.
+pub(crate) fn assert_history_kept(
+    before: &pharos::state::RegionState,
+    after: &pharos::state::RegionState,
+) {
+    for (id, b) in &before.probes {
+        let a = after
+            .probes
+            .get(id)
+            .unwrap_or_else(|| panic!("probe {id} lost"));
+        assert!(
+            a.transitions.len() >= b.transitions.len()
+                && a.transitions[..b.transitions.len()] == b.transitions[..],
+            "probe {id}: transitions before {} and after {}",
+            b.transitions.len(),
+            a.transitions.len()
+        );
+        let (bd, ad) = (&b.history.daily, &a.history.daily);
+        assert_eq!(ad.first_day, bd.first_day, "probe {id}");
+        let kept = bd.checks.len() - 1;
+        assert!(kept >= 364, "probe {id}: {kept} days");
+        assert_eq!(ad.checks[..kept], bd.checks[..kept], "probe {id}: checks");
+        assert_eq!(ad.failures[..kept], bd.failures[..kept], "probe {id}: failures");
+        assert_eq!(ad.down_s[..kept], bd.down_s[..kept], "probe {id}: downtime");
+        assert_eq!(ad.worst[..kept], bd.worst[..kept], "probe {id}: worst");
+        assert_eq!(ad.p50_ms[..kept], bd.p50_ms[..kept], "probe {id}: p50");
+        assert_eq!(ad.p95_ms[..kept], bd.p95_ms[..kept], "probe {id}: p95");
+        assert!(ad.checks[kept] > bd.checks[kept], "probe {id}: today's checks");
+        let (bh, ah) = (&b.history.hourly, &a.history.hourly);
+        let hours = bh.n.len() - 1;
+        assert_eq!(ah.first_hour, bh.first_hour, "probe {id}");
+        assert_eq!(ah.n[..hours], bh.n[..hours], "probe {id}: hourly");
+        assert_eq!(ah.p99_ms[..hours], bh.p99_ms[..hours], "probe {id}: hourly p99");
+    }
+}

@@ -238,6 +238,44 @@ fn a_garbage_state_file_is_never_overwritten_unless_moved_aside() {
 }
 
 #[test]
+fn a_schema_2_file_with_a_year_of_history_is_migrated_with_nothing_lost() {
+    let server = Server::fixed(Reply::Status(200, "ok".into()));
+    let t = busy_project(3, &server);
+    let targets: Vec<String> = (0..3).map(|i| format!("{}/{i}", server.url())).collect();
+    let probes: Vec<(String, &str, &str)> = targets
+        .iter()
+        .enumerate()
+        .map(|(i, url)| (format!("p{i}"), "http", url.as_str()))
+        .collect();
+    let probes: Vec<(&str, &str, &str)> = probes.iter().map(|(i, k, u)| (i.as_str(), *k, *u)).collect();
+    // The history ends a minute before the worker runs (it probes on the clock).
+    let before = crate::harness::year_of_history(
+        "r1",
+        &probes,
+        chrono::Utc::now() - chrono::Duration::minutes(1),
+    );
+    let mut text = Vec::new();
+    pharos::state::write_json(&before, &mut text).unwrap();
+    t.write("state/r1.json", std::str::from_utf8(&text).unwrap());
+    let out = t.run(&["probe", "--once", "--region", "r1"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // The file became pieces, one per day, and is kept aside, no longer read.
+    let days = std::fs::read_dir(t.path().join("state/r1/days")).unwrap().count();
+    assert!(days >= 365, "{days} day pieces");
+    assert!(!t.path().join("state/r1.json").exists());
+    assert!(t.path().join("state/r1.json.schema-2").exists());
+    let after = crate::harness::state_of(&t, "r1").unwrap();
+    crate::harness::assert_history_kept(&before, &after);
+    // A second worker goes on from the pieces.
+    let out = t.run(&["probe", "--once", "--region", "r1"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    crate::harness::assert_history_kept(&before, &crate::harness::state_of(&t, "r1").unwrap());
+    let out = t.run(&["build"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("left out"), "{}", stderr(&out));
+}
+
+#[test]
 fn checks_of_one_host_respect_the_per_host_cap() {
     let server = Server::fixed(Reply::Delay(Duration::from_millis(150)));
     let t = busy_project(12, &server);
