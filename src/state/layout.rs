@@ -102,7 +102,8 @@ pub struct LiveProbe {
     /// Runs that may yet confirm a change.
     #[serde(default, skip_serializing_if = "Hysteresis::is_empty")]
     pub pending: Hysteresis,
-    /// Confirmed transitions from the start of `since` on, after the one in force then.
+    /// Confirmed transitions from the start of `since` on, after the last one before it
+    /// that observed the target (and any after that).
     #[serde(default)]
     pub transitions: Vec<Transition>,
 }
@@ -137,6 +138,9 @@ pub struct DayProbe {
     /// The day's roll-up, when the day is in the kept window.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub daily: Option<DayRow>,
+    /// The newest day only: its latencies so far.
+    #[serde(default, skip_serializing_if = "Sketch::is_empty")]
+    pub day_sketch: Sketch,
     /// The day's hourly latency rows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hourly: Option<HourRows>,
@@ -148,8 +152,11 @@ pub struct DayProbe {
     pub recent: Vec<Sample>,
 }
 
-/// A day's roll-up (see [`history::Daily`]).
+/// A day's roll-up (see [`history::Daily`]), written as one array
+/// `[checks, failures, down_s, degraded_s, worst, p50_ms, p95_ms]`: a year of days for
+/// thousands of probes is read at every cold build, and field names would triple it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(into = "RowArray", from = "RowArray")]
 pub struct DayRow {
     /// Checks made.
     pub checks: u32,
@@ -165,9 +172,37 @@ pub struct DayRow {
     pub p50_ms: Option<f64>,
     /// 95th percentile latency, ms.
     pub p95_ms: Option<f64>,
-    /// The open day's latencies (the newest day only).
-    #[serde(default, skip_serializing_if = "Sketch::is_empty")]
-    pub open: Sketch,
+}
+
+/// How a [`DayRow`] is written.
+type RowArray = (u32, u32, f64, f64, char, Option<f64>, Option<f64>);
+
+impl From<DayRow> for RowArray {
+    fn from(r: DayRow) -> RowArray {
+        (
+            r.checks,
+            r.failures,
+            r.down_s,
+            r.degraded_s,
+            r.worst,
+            r.p50_ms,
+            r.p95_ms,
+        )
+    }
+}
+
+impl From<RowArray> for DayRow {
+    fn from((checks, failures, down_s, degraded_s, worst, p50_ms, p95_ms): RowArray) -> DayRow {
+        DayRow {
+            checks,
+            failures,
+            down_s,
+            degraded_s,
+            worst,
+            p50_ms,
+            p95_ms,
+        }
+    }
 }
 
 /// A day's hours of latency percentiles (see [`history::Hourly`]); element 0 is the hour
@@ -189,17 +224,85 @@ pub struct HourRows {
     pub open: Sketch,
 }
 
-/// The live part of a state, with transitions from the start of `since`.
-pub fn live(state: &RegionState, since: NaiveDate) -> Live {
+/// Where the transitions a worker goes on from begin when days before `since` are
+/// closed: the last one at or before the start of `since` that observed the target (so a
+/// series that resumes after silence resumes from it), or else the first.
+fn kept_from(transitions: &[Transition], since: NaiveDate) -> usize {
+    let observed = |h: super::RegionHealth| {
+        matches!(
+            h,
+            super::RegionHealth::Up | super::RegionHealth::Degraded | super::RegionHealth::Down
+        )
+    };
+    let before = transitions.partition_point(|t| t.at <= day_start(since));
+    transitions[..before]
+        .iter()
+        .rposition(|t| observed(t.to))
+        .unwrap_or(0)
+}
+
+/// Drop from memory what the store holds in closed pieces: the days before `since`. A
+/// worker keeps only the open days (and the transitions [`live`] carries), so its memory
+/// does not grow with the history it keeps.
+pub fn forget_before(state: &mut RegionState, since: NaiveDate) {
     let from = day_start(since);
+    for p in state.probes.values_mut() {
+        let first = kept_from(&p.transitions, since);
+        p.transitions.drain(..first);
+        let d = &mut p.history.daily;
+        if let Some(first_day) = d.first_day {
+            let drop = usize::try_from((since - first_day).num_days())
+                .unwrap_or(0)
+                .min(d.checks.len());
+            if drop > 0 {
+                d.checks.drain(..drop);
+                d.failures.drain(..drop);
+                d.down_s.drain(..drop);
+                d.degraded_s.drain(..drop);
+                d.worst.drain(..drop);
+                d.p50_ms.drain(..drop);
+                d.p95_ms.drain(..drop);
+                d.first_day = if d.checks.is_empty() {
+                    None
+                } else {
+                    first_day.checked_add_days(days_n(drop))
+                };
+                if d.checks.is_empty() {
+                    d.open = Sketch::default();
+                }
+            }
+        }
+        let h = &mut p.history.hourly;
+        if let Some(first_hour) = h.first_hour {
+            let drop = usize::try_from((from - first_hour).num_hours())
+                .unwrap_or(0)
+                .min(h.n.len());
+            if drop > 0 {
+                h.n.drain(..drop);
+                for col in [&mut h.p50_ms, &mut h.p95_ms, &mut h.p99_ms] {
+                    col.drain(..drop);
+                }
+                h.first_hour = if h.n.is_empty() {
+                    None
+                } else {
+                    Some(first_hour + Duration::hours(drop as i64))
+                };
+                if h.n.is_empty() {
+                    h.open = Sketch::default();
+                }
+            }
+        }
+    }
+}
+
+/// The live part of a state, with the transitions from the start of `since` (and the
+/// ones before it that [`kept_from`] keeps).
+pub fn live(state: &RegionState, since: NaiveDate) -> Live {
     let probes = state
         .probes
         .iter()
         .map(|(id, p)| {
-            let first = p
-                .transitions
-                .partition_point(|t| t.at <= from)
-                .saturating_sub(1);
+            let first = kept_from(&p.transitions, since);
             let probe = LiveProbe {
                 kind: p.kind.clone(),
                 target: p.target.clone(),
@@ -263,6 +366,7 @@ pub fn piece(state: &RegionState, day: NaiveDate, open: bool) -> DayPiece {
             ..p.transitions.partition_point(|t| t.at < end);
         let from = in_day.start.checked_sub(1).map(|i| p.transitions[i]);
         let daily = day_row(&p.history, day);
+        let sketch = day_sketch(&p.history, day);
         let hourly = hour_rows(&p.history, begin);
         let newest = open && p.last.at >= begin;
         if in_day.is_empty() && daily.is_none() && hourly.is_none() && !newest {
@@ -272,6 +376,7 @@ pub fn piece(state: &RegionState, day: NaiveDate, open: bool) -> DayPiece {
             from,
             transitions: p.transitions[in_day].to_vec(),
             daily,
+            day_sketch: sketch,
             hourly,
             accounted_until: if newest {
                 p.history.accounted_until
@@ -295,7 +400,6 @@ pub fn piece(state: &RegionState, day: NaiveDate, open: bool) -> DayPiece {
 fn day_row(h: &History, day: NaiveDate) -> Option<DayRow> {
     let d = &h.daily;
     let i = usize::try_from((day - d.first_day?).num_days()).ok()?;
-    let newest = i + 1 == d.checks.len();
     Some(DayRow {
         checks: *d.checks.get(i)?,
         failures: *d.failures.get(i)?,
@@ -304,12 +408,20 @@ fn day_row(h: &History, day: NaiveDate) -> Option<DayRow> {
         worst: d.worst.as_bytes().get(i).map_or('-', |b| char::from(*b)),
         p50_ms: *d.p50_ms.get(i)?,
         p95_ms: *d.p95_ms.get(i)?,
-        open: if newest {
-            d.open.clone()
-        } else {
-            Sketch::default()
-        },
     })
+}
+
+/// The open day's latency sketch, when `day` is the newest day of the roll-ups.
+fn day_sketch(h: &History, day: NaiveDate) -> Sketch {
+    let d = &h.daily;
+    let newest = d
+        .first_day
+        .and_then(|first| first.checked_add_days(days_n(d.checks.len().checked_sub(1)?)));
+    if newest == Some(day) {
+        d.open.clone()
+    } else {
+        Sketch::default()
+    }
 }
 
 fn hour_rows(h: &History, begin: DateTime<Utc>) -> Option<HourRows> {
@@ -366,7 +478,7 @@ pub fn assemble(live: &Live, pieces: &[&DayPiece]) -> RegionState {
             }
             let begin = day_start(piece.day);
             if let Some(row) = &d.daily {
-                add_day(&mut history.daily, piece.day, row);
+                add_day(&mut history.daily, piece.day, row, &d.day_sketch);
             }
             if let Some(rows) = &d.hourly {
                 add_hours(
@@ -418,7 +530,7 @@ pub fn assemble(live: &Live, pieces: &[&DayPiece]) -> RegionState {
 }
 
 /// Append a day's row to the daily columns, with "no data" days for any gap.
-fn add_day(daily: &mut history::Daily, day: NaiveDate, row: &DayRow) {
+fn add_day(daily: &mut history::Daily, day: NaiveDate, row: &DayRow, sketch: &Sketch) {
     let first = *daily.first_day.get_or_insert(day);
     let Ok(i) = usize::try_from((day - first).num_days()) else {
         return;
@@ -443,7 +555,7 @@ fn add_day(daily: &mut history::Daily, day: NaiveDate, row: &DayRow) {
         .push(if row.worst.is_ascii() { row.worst } else { '-' });
     daily.p50_ms.push(row.p50_ms);
     daily.p95_ms.push(row.p95_ms);
-    daily.open = row.open.clone();
+    daily.open = sketch.clone();
     let excess = daily.checks.len().saturating_sub(history::DAILY_KEPT);
     if excess > 0 {
         daily.checks.drain(..excess);
@@ -729,6 +841,36 @@ mod tests {
         assert_eq!(web.confirmed().map(|t| t.to), Some(RegionHealth::Down));
         assert_eq!(web.transitions, state.probes["web"].transitions);
         assert_eq!(web.last, state.probes["web"].last);
+    }
+
+    #[test]
+    fn a_worker_that_forgets_closed_days_writes_the_same_open_pieces() {
+        let state = year(30, end());
+        let since = NaiveDate::from_ymd_opt(2026, 11, 18).unwrap();
+        let mut trimmed = state.clone();
+        forget_before(&mut trimmed, since);
+        let web = &trimmed.probes["web"];
+        assert_eq!(web.history.daily.first_day, Some(since));
+        assert!(web.history.daily.checks.len() <= 3);
+        assert!(web.transitions.len() < state.probes["web"].transitions.len());
+        for day in days(&trimmed).into_iter().filter(|d| *d >= since) {
+            assert_eq!(
+                piece(&trimmed, day, true),
+                piece(&state, day, true),
+                "{day}"
+            );
+        }
+        assert_eq!(live(&trimmed, since), live(&state, since));
+        // Put together with the closed pieces, the forgotten days are all there again.
+        let mut pieces = split(&state, since);
+        pieces.retain(|p| p.day < since);
+        pieces.extend(
+            split(&trimmed, since)
+                .into_iter()
+                .filter(|p| p.day >= since),
+        );
+        let refs: Vec<&DayPiece> = pieces.iter().collect();
+        assert_eq!(assemble(&live(&trimmed, since), &refs), state);
     }
 
     #[test]

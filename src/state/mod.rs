@@ -26,8 +26,8 @@ pub const MAX_TRANSITIONS: usize = 500;
 pub const TRANSITION_DAYS: i64 = 400;
 /// The longest detail a sample keeps, in bytes; longer ones are cut when recorded.
 pub const MAX_DETAIL_BYTES: usize = 16 * 1024;
-/// The most probes one region's state file may hold.
-pub const MAX_PROBES: usize = 10_000;
+/// The most probes one region's state may hold (a worker was measured at 50,000).
+pub const MAX_PROBES: usize = 100_000;
 
 /// Why a parsed state is outside the schema's own bounds (what a worker never writes), or
 /// `None` when it is within them.

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
-use chrono::Utc;
+use chrono::{NaiveDate, Utc};
 use object_store::aws::AmazonS3ConfigKey;
 use object_store::path::Path as ObjectPath;
 use object_store::{
@@ -171,8 +171,13 @@ impl ObjectStates {
         }
     }
 
-    /// A region's day pieces; those that cannot be read are named in the second list.
-    async fn read_days(&self, region: &str) -> Result<(Vec<DayPiece>, Vec<String>)> {
+    /// A region's day pieces from `since` on; those that cannot be read are named in the
+    /// second list.
+    async fn read_days(
+        &self,
+        region: &str,
+        since: NaiveDate,
+    ) -> Result<(Vec<DayPiece>, Vec<String>)> {
         use futures::{StreamExt, TryStreamExt};
         let days = self.key(region).join(layout::DAYS);
         let listed: Vec<object_store::ObjectMeta> = self
@@ -186,7 +191,8 @@ impl ObjectStates {
             .filter(|o| {
                 o.location
                     .filename()
-                    .is_some_and(|n| layout::day_of_name(n).is_some())
+                    .and_then(layout::day_of_name)
+                    .is_some_and(|day| day >= since)
             })
             .map(|o| o.location);
         let got: Vec<(ObjectPath, Result<Option<Got>>)> = futures::stream::iter(keys)
@@ -211,9 +217,10 @@ impl ObjectStates {
         Ok((pieces, skipped))
     }
 
-    /// A region's live object put together with its day pieces.
+    /// What a worker goes on from: a region's live object put together with the pieces
+    /// of its open days (closed ones are in the store for good, and not needed).
     async fn read_layout(&self, region: &str, live: Live) -> Result<Region> {
-        let (pieces, skipped) = self.read_days(region).await?;
+        let (pieces, skipped) = self.read_days(region, live.since).await?;
         let refs: Vec<&DayPiece> = pieces.iter().collect();
         Ok(Region {
             state: layout::assemble(&live, &refs),

@@ -220,13 +220,14 @@ impl LocalStore {
     /// Read one region's state, `None` when it has none yet: its pieces, or else its
     /// schema-2 file. Damaged pieces are left out with a warning.
     pub fn read(&self, region: &str) -> Result<Option<RegionState>> {
-        Ok(self.read_region(region)?.map(|r| r.state))
+        Ok(self.read_region(region, false)?.map(|r| r.state))
     }
 
-    /// [`LocalStore::read`], with what the worker needs to go on writing.
-    pub fn read_region(&self, region: &str) -> Result<Option<Region>> {
+    /// [`LocalStore::read`], with what the worker needs to go on writing; `open_only`
+    /// reads only the pieces of the days not closed (what a worker goes on from).
+    pub fn read_region(&self, region: &str, open_only: bool) -> Result<Option<Region>> {
         let mut cache = ReadCache::default();
-        if let Some(read) = self.read_layout(region, &mut cache)? {
+        if let Some(read) = self.read_layout(region, &mut cache, open_only)? {
             for s in &read.skipped {
                 tracing::warn!("{s}; that day's history is left out");
             }
@@ -241,7 +242,12 @@ impl LocalStore {
 
     /// Read a region's pieces, `None` when it has no live object; pieces that cannot be
     /// read are left out and named in `skipped`.
-    fn read_layout(&self, region: &str, cache: &mut ReadCache) -> Result<Option<Region>> {
+    fn read_layout(
+        &self,
+        region: &str,
+        cache: &mut ReadCache,
+        open_only: bool,
+    ) -> Result<Option<Region>> {
         let dir = self.region_dir(region);
         let live_path = dir.join(layout::LIVE);
         let stamp = crate::input::Stamp::of(&live_path);
@@ -260,7 +266,10 @@ impl LocalStore {
         let mut names: Vec<(PathBuf, Option<crate::input::Stamp>)> = match fs::read_dir(&days_dir) {
             Ok(entries) => entries
                 .flatten()
-                .filter(|e| layout::day_of_name(&e.file_name().to_string_lossy()).is_some())
+                .filter(|e| {
+                    layout::day_of_name(&e.file_name().to_string_lossy())
+                        .is_some_and(|day| !open_only || day >= live.since)
+                })
                 .map(|e| {
                     let stamp = e
                         .metadata()
@@ -380,7 +389,7 @@ impl LocalStore {
         let mut skipped = Vec::new();
         for (region, legacy) in &regions {
             let read = match legacy {
-                None => self.read_layout(region, cache).map(|r| {
+                None => self.read_layout(region, cache, false).map(|r| {
                     r.map(|r| {
                         skipped.extend(r.skipped);
                         r.state
@@ -570,7 +579,7 @@ impl Store {
         match self {
             Store::Local(l) => {
                 let lock = l.lock(region)?;
-                let read = match l.read_region(region) {
+                let read = match l.read_region(region, true) {
                     Ok(read) => read,
                     // Only a file that reads but is not this region's state moves; a
                     // read error (permissions, I/O) leaves it where it is.
@@ -694,6 +703,7 @@ impl Writer {
                 (now - at).to_std().unwrap_or_default() >= layout::OPEN_PIECE_EVERY
             });
         let written = self.written.clone();
+        let kept = state.clone();
         let state = state.clone();
         let legacy = self.written.legacy;
         let open_from = match &mut self.sink {
@@ -757,6 +767,11 @@ impl Writer {
                 open_from
             }
         };
+        // What the closed days held is in the store for good: the worker forgets it.
+        layout::forget_before(
+            &mut kept.write().unwrap_or_else(|e| e.into_inner()),
+            open_from,
+        );
         self.written.open_from = Some(open_from);
         self.written.legacy = false;
         if due {

@@ -946,7 +946,11 @@ pub(crate) fn year_of_history(
         for (n, (id, kind, target)) in probes.iter().enumerate() {
             let down = (i / 6 + n as u64).is_multiple_of(331) && i % 6 < 3;
             let health = if down { Health::Down } else { Health::Up };
-            let mut sample = Sample::new(at, health, if down { "HTTP 503" } else { "HTTP 200" }.into());
+            let mut sample = Sample::new(
+                at,
+                health,
+                if down { "HTTP 503" } else { "HTTP 200" }.into(),
+            );
             sample.latency_ms = Some(5.0 + (i % 17) as f64);
             state.record(id, kind, target, &policy, sample);
         }
@@ -981,16 +985,27 @@ pub(crate) fn assert_history_kept(
         let kept = bd.checks.len() - 1;
         assert!(kept >= 364, "probe {id}: {kept} days");
         assert_eq!(ad.checks[..kept], bd.checks[..kept], "probe {id}: checks");
-        assert_eq!(ad.failures[..kept], bd.failures[..kept], "probe {id}: failures");
+        assert_eq!(
+            ad.failures[..kept],
+            bd.failures[..kept],
+            "probe {id}: failures"
+        );
         assert_eq!(ad.down_s[..kept], bd.down_s[..kept], "probe {id}: downtime");
         assert_eq!(ad.worst[..kept], bd.worst[..kept], "probe {id}: worst");
         assert_eq!(ad.p50_ms[..kept], bd.p50_ms[..kept], "probe {id}: p50");
         assert_eq!(ad.p95_ms[..kept], bd.p95_ms[..kept], "probe {id}: p95");
-        assert!(ad.checks[kept] > bd.checks[kept], "probe {id}: today's checks");
+        assert!(
+            ad.checks[kept] > bd.checks[kept],
+            "probe {id}: today's checks"
+        );
         let (bh, ah) = (&b.history.hourly, &a.history.hourly);
         let hours = bh.n.len() - 1;
         assert_eq!(ah.first_hour, bh.first_hour, "probe {id}");
         assert_eq!(ah.n[..hours], bh.n[..hours], "probe {id}: hourly");
-        assert_eq!(ah.p99_ms[..hours], bh.p99_ms[..hours], "probe {id}: hourly p99");
+        assert_eq!(
+            ah.p99_ms[..hours],
+            bh.p99_ms[..hours],
+            "probe {id}: hourly p99"
+        );
     }
 }

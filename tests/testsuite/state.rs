@@ -247,7 +247,10 @@ fn a_schema_2_file_with_a_year_of_history_is_migrated_with_nothing_lost() {
         .enumerate()
         .map(|(i, url)| (format!("p{i}"), "http", url.as_str()))
         .collect();
-    let probes: Vec<(&str, &str, &str)> = probes.iter().map(|(i, k, u)| (i.as_str(), *k, *u)).collect();
+    let probes: Vec<(&str, &str, &str)> = probes
+        .iter()
+        .map(|(i, k, u)| (i.as_str(), *k, *u))
+        .collect();
     // The history ends a minute before the worker runs (it probes on the clock).
     let before = crate::harness::year_of_history(
         "r1",
@@ -260,7 +263,9 @@ fn a_schema_2_file_with_a_year_of_history_is_migrated_with_nothing_lost() {
     let out = t.run(&["probe", "--once", "--region", "r1"]);
     assert!(out.status.success(), "{}", stderr(&out));
     // The file became pieces, one per day, and is kept aside, no longer read.
-    let days = std::fs::read_dir(t.path().join("state/r1/days")).unwrap().count();
+    let days = std::fs::read_dir(t.path().join("state/r1/days"))
+        .unwrap()
+        .count();
     assert!(days >= 365, "{days} day pieces");
     assert!(!t.path().join("state/r1.json").exists());
     assert!(t.path().join("state/r1.json.schema-2").exists());
