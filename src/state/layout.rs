@@ -67,6 +67,15 @@ pub fn is_state_path(parts: &[&str]) -> bool {
     }
 }
 
+/// The oldest day worth reading when `newest` is the newest day piece: the roll-ups and
+/// transitions reach back [`history::DAILY_KEPT`] days; older pieces are left alone (and
+/// deleted by the worker as days close).
+pub fn oldest_kept(newest: NaiveDate) -> NaiveDate {
+    newest
+        .checked_sub_days(days_n(history::DAILY_KEPT))
+        .unwrap_or(newest)
+}
+
 /// The start of a UTC day.
 pub fn day_start(day: NaiveDate) -> DateTime<Utc> {
     Utc.from_utc_datetime(&day.and_time(chrono::NaiveTime::MIN))
@@ -649,20 +658,31 @@ pub fn decode<T: serde::de::DeserializeOwned + Stored>(
     region: &str,
 ) -> anyhow::Result<T> {
     let text = decode_text(bytes, shown)?;
-    #[derive(Deserialize)]
-    struct Version {
-        schema: Option<u32>,
-    }
-    let version: Version = serde_json::from_str(&text)
-        .map_err(|e| anyhow::anyhow!("{shown}: not a pharos state piece ({e}); move it aside"))?;
-    if version.schema.is_some_and(|v| v > SCHEMA) {
+    let value: T = match serde_json::from_str(&text) {
+        Ok(value) => value,
+        Err(e) => {
+            // Say why: a newer schema, not a piece at all, or a damaged one.
+            #[derive(Deserialize)]
+            struct Version {
+                schema: Option<u32>,
+            }
+            match serde_json::from_str::<Version>(&text) {
+                Ok(Version { schema: Some(v) }) if v > SCHEMA => anyhow::bail!(
+                    "{shown}: written with state schema {v}, but this pharos reads up to {SCHEMA}; upgrade pharos"
+                ),
+                Ok(_) => anyhow::bail!("{shown}: damaged state piece ({e}); move it aside"),
+                Err(e) => {
+                    anyhow::bail!("{shown}: not a pharos state piece ({e}); move it aside")
+                }
+            }
+        }
+    };
+    if value.schema() > SCHEMA {
         anyhow::bail!(
             "{shown}: written with state schema {}, but this pharos reads up to {SCHEMA}; upgrade pharos",
-            version.schema.unwrap_or_default()
+            value.schema()
         );
     }
-    let value: T = serde_json::from_str(&text)
-        .map_err(|e| anyhow::anyhow!("{shown}: damaged state piece ({e}); move it aside"))?;
     if value.region() != region {
         anyhow::bail!(
             "{shown} holds the state of region \"{}\", not \"{region}\"; move it aside",
@@ -681,6 +701,8 @@ pub fn decode<T: serde::de::DeserializeOwned + Stored>(
 
 /// What [`decode`] checks of a stored piece.
 pub trait Stored {
+    /// Its schema.
+    fn schema(&self) -> u32;
     /// Its region.
     fn region(&self) -> &str;
     /// How many probes it holds.
@@ -688,6 +710,9 @@ pub trait Stored {
 }
 
 impl Stored for Live {
+    fn schema(&self) -> u32 {
+        self.schema
+    }
     fn region(&self) -> &str {
         &self.region
     }
@@ -697,6 +722,9 @@ impl Stored for Live {
 }
 
 impl Stored for DayPiece {
+    fn schema(&self) -> u32 {
+        self.schema
+    }
     fn region(&self) -> &str {
         &self.region
     }
@@ -727,6 +755,18 @@ pub struct Plan {
     pub open_from: NaiveDate,
     /// Pieces to write (closed ones and, when due, the open ones), oldest first.
     pub pieces: Vec<(NaiveDate, bool)>,
+}
+
+impl Plan {
+    /// The pieces that fall out of the kept windows as this write closes days: one per
+    /// day closed, [`history::DAILY_KEPT`] + 1 days before it.
+    pub fn expired(&self) -> Vec<NaiveDate> {
+        self.pieces
+            .iter()
+            .filter(|(_, closed)| *closed)
+            .filter_map(|(day, _)| day.checked_sub_days(days_n(history::DAILY_KEPT + 1)))
+            .collect()
+    }
 }
 
 /// What a write at `now` must carry: every day of the state before `open_from` that has
@@ -912,6 +952,14 @@ mod tests {
         let p = plan(&later, &written, midnight + Duration::minutes(30), false);
         assert_eq!((p.open_from, p.pieces.len()), (day(20), 0));
         let p = plan(&later, &written, midnight + Duration::minutes(61), false);
-        assert_eq!((p.open_from, p.pieces), (day(21), vec![(day(20), true)]));
+        assert_eq!(
+            (p.open_from, &p.pieces[..]),
+            (day(21), &[(day(20), true)][..])
+        );
+        // Closing it lets the piece 401 days older go.
+        assert_eq!(
+            p.expired(),
+            [day(20) - chrono::Days::new(history::DAILY_KEPT as u64 + 1)]
+        );
     }
 }

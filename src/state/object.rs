@@ -628,10 +628,17 @@ impl ObjectStates {
                 .or_default()
                 .push((kind, meta));
         }
-        // A schema-2 object beside a live object is one whose migration was under way.
+        // A schema-2 object beside a live object is one whose migration was under way;
+        // day pieces older than the kept windows are not read.
         for objects in regions.values_mut() {
             let has_live = objects.iter().any(|(k, _)| *k == Kind::Live);
             objects.retain(|(k, _)| (*k == Kind::Legacy) != has_live);
+            let day =
+                |m: &object_store::ObjectMeta| m.location.filename().and_then(layout::day_of_name);
+            let newest = objects.iter().filter_map(|(_, m)| day(m)).max();
+            if let Some(oldest) = newest.map(layout::oldest_kept) {
+                objects.retain(|(k, m)| *k != Kind::Day || day(m).is_some_and(|d| d >= oldest));
+            }
         }
         Ok(regions)
     }
@@ -827,6 +834,19 @@ impl ObjectWriter {
                 WriteError::Failed(trouble::failed("PUT", &shown, e).into())
             })?;
         Ok(())
+    }
+
+    /// Delete a day piece that fell out of the kept windows; best effort (readers leave
+    /// such pieces alone anyway).
+    pub async fn delete_piece(&self, name: &str) {
+        let key = name
+            .split('/')
+            .fold(self.region_key.clone(), |k, part| k.join(part));
+        if let Err(e) = self.store.delete(&key).await
+            && !matches!(e, object_store::Error::NotFound { .. })
+        {
+            tracing::debug!("deleting {}/{}/{name}: {e}", self.url, self.region);
+        }
     }
 
     /// Keep a migrated schema-2 object as `<region>.json.schema-2` (no longer read).

@@ -282,27 +282,40 @@ impl LocalStore {
             Err(e) => return Err(e).with_context(|| format!("listing {}", days_dir.display())),
         };
         names.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut pieces = Vec::with_capacity(names.len());
+        // Only the days the kept windows reach.
+        let day_of = |p: &PathBuf| {
+            p.file_name()
+                .and_then(|n| layout::day_of_name(&n.to_string_lossy()))
+        };
+        if let Some(newest) = names.last().and_then(|(p, _)| day_of(p)) {
+            let oldest = layout::oldest_kept(newest);
+            names.retain(|(p, _)| day_of(p).is_some_and(|d| d >= oldest));
+        }
+        let fresh: Vec<&(PathBuf, Option<crate::input::Stamp>)> = names
+            .iter()
+            .filter(|(path, stamp)| {
+                !cache
+                    .pieces
+                    .get(path)
+                    .is_some_and(|(before, _)| stamp.is_some() && before == stamp)
+            })
+            .collect();
+        changed |= !fresh.is_empty();
         let mut skipped = Vec::new();
-        for (path, stamp) in &names {
-            match cache.pieces.get(path) {
-                Some((before, piece)) if stamp.is_some() && before == stamp => {
-                    pieces.push(piece.clone());
+        for ((path, stamp), read) in fresh.iter().copied().zip(read_pieces(&fresh, region)) {
+            match read {
+                Ok((Some(piece), bytes)) => {
+                    cache.bytes_read += bytes;
+                    cache.pieces.insert(path.clone(), (*stamp, Arc::new(piece)));
                 }
-                _ => {
-                    changed = true;
-                    match read_piece::<DayPiece>(path, region, &mut cache.bytes_read) {
-                        Ok(Some(piece)) => {
-                            let piece = Arc::new(piece);
-                            cache.pieces.insert(path.clone(), (*stamp, piece.clone()));
-                            pieces.push(piece);
-                        }
-                        Ok(None) => {}
-                        Err(e) => skipped.push(format!("{e:#}")),
-                    }
-                }
+                Ok((None, _)) => {}
+                Err(e) => skipped.push(format!("{e:#}")),
             }
         }
+        let pieces: Vec<Arc<DayPiece>> = names
+            .iter()
+            .filter_map(|(path, _)| cache.pieces.get(path).map(|(_, p)| p.clone()))
+            .collect();
         let listed: std::collections::HashSet<&PathBuf> = names.iter().map(|(p, _)| p).collect();
         let before = cache.pieces.len();
         cache
@@ -470,6 +483,48 @@ fn read_piece<T: serde::de::DeserializeOwned + layout::Stored>(
     };
     *bytes_read += bytes.len() as u64;
     layout::decode(&bytes, &shown, region).map(Some)
+}
+
+/// Read and decode the day pieces at `paths` (with the bytes each took), on every core:
+/// a cold build reads a year of them per region.
+fn read_pieces(
+    paths: &[&(PathBuf, Option<crate::input::Stamp>)],
+    region: &str,
+) -> Vec<Result<(Option<DayPiece>, u64)>> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(8);
+    let chunk = paths.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = paths
+            .chunks(chunk)
+            .map(|part| {
+                let handle = scope.spawn(move || {
+                    part.iter()
+                        .map(|(path, _)| {
+                            let mut bytes = 0;
+                            read_piece::<DayPiece>(path, region, &mut bytes).map(|p| (p, bytes))
+                        })
+                        .collect::<Vec<_>>()
+                });
+                (part.len(), handle)
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|(n, h)| {
+                h.join().unwrap_or_else(|_| {
+                    (0..n)
+                        .map(|_| {
+                            Err(anyhow::anyhow!(
+                                "internal error: reading day pieces crashed"
+                            ))
+                        })
+                        .collect()
+                })
+            })
+            .collect()
+    })
 }
 
 /// A region as read from its store.
@@ -720,6 +775,10 @@ impl Writer {
                         }
                     }
                     drop(s);
+                    for old in plan.expired() {
+                        let path = store.region_dir(&lock.region).join(layout::day_name(old));
+                        let _ = fs::remove_file(path);
+                    }
                     store.sync(&lock.region)?;
                     if legacy {
                         store.retire_legacy(&lock.region)?;
@@ -739,8 +798,8 @@ impl Writer {
                 })?
             }
             Sink::Object(w) => {
-                type Made = (Vec<u8>, Vec<(String, Vec<u8>)>, NaiveDate);
-                let (live, pieces, open_from) =
+                type Made = (Vec<u8>, Vec<(String, Vec<u8>)>, NaiveDate, Vec<NaiveDate>);
+                let (live, pieces, open_from, expired) =
                     tokio::task::spawn_blocking(move || -> std::io::Result<Made> {
                         let s = state.read().unwrap_or_else(|e| e.into_inner());
                         let plan = layout::plan(&s, &written, now, due);
@@ -752,7 +811,7 @@ impl Writer {
                                 pieces.push((layout::day_name(*day), layout::encode(&piece)?));
                             }
                         }
-                        Ok((live, pieces, plan.open_from))
+                        Ok((live, pieces, plan.open_from, plan.expired()))
                     })
                     .await
                     .map_err(crashed)?
@@ -760,6 +819,9 @@ impl Writer {
                 w.write(live).await?;
                 for (name, bytes) in pieces {
                     w.put_piece(&name, bytes).await?;
+                }
+                for old in expired {
+                    w.delete_piece(&layout::day_name(old)).await;
                 }
                 if legacy {
                     w.retire_legacy().await?;
