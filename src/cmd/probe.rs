@@ -107,6 +107,7 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
         samples = summary.samples,
         writes = summary.writes,
         abandoned = summary.abandoned,
+        lag_p99_ms = summary.lag_p99_ms.unwrap_or_default(),
         "prober stopped; {kept}"
     );
     if args.once && summary.spooled.is_some() {

@@ -90,6 +90,9 @@ pub struct Summary {
     pub rounds_needed: u32,
     /// Where the samples the store does not hold were left, when it was away at stop.
     pub spooled: Option<PathBuf>,
+    /// The 99th percentile of how late checks started after their slot, in milliseconds
+    /// (10 ms steps); `None` before the first check.
+    pub lag_p99_ms: Option<u64>,
 }
 
 /// The probes a region runs.
@@ -555,6 +558,7 @@ impl<'a> Worker<'a> {
             }
         }
         drop(state);
+        self.summary.lag_p99_ms = self.limits.lag.p99_ms();
         Ok(self.summary)
     }
 
@@ -595,14 +599,40 @@ fn target_host(p: &Probe) -> Option<String> {
     }
 }
 
-/// Says, at most once a minute, that checks start late because every slot is busy.
+/// How late checks start: a histogram in 10 ms steps up to 10 s (the summary's p99), and
+/// at most once a minute a warning that checks start late because every slot is busy.
 #[derive(Default)]
 struct LagLog {
     last: std::sync::Mutex<Option<Instant>>,
+    waits: std::sync::Mutex<Vec<u64>>,
 }
 
+/// Buckets of [`LagLog::waits`], 10 ms each; the last holds everything later.
+const LAG_BUCKETS: usize = 1001;
+
 impl LagLog {
+    /// The 99th percentile of the lags noted, in milliseconds (10 ms steps).
+    fn p99_ms(&self) -> Option<u64> {
+        let waits = self.waits.lock().ok()?;
+        let total: u64 = waits.iter().sum();
+        let rank = total.checked_sub(1)? * 99 / 100;
+        let mut seen = 0;
+        waits.iter().enumerate().find_map(|(i, n)| {
+            seen += n;
+            (seen > rank).then_some(i as u64 * 10)
+        })
+    }
+
     fn note(&self, probe: &Probe, waited: Duration) {
+        if let Ok(mut waits) = self.waits.lock() {
+            if waits.is_empty() {
+                waits.resize(LAG_BUCKETS, 0);
+            }
+            let i = usize::try_from(waited.as_millis() / 10)
+                .unwrap_or(usize::MAX)
+                .min(LAG_BUCKETS - 1);
+            waits[i] += 1;
+        }
         if waited < Duration::from_secs(1) && waited < probe.interval / 4 {
             return;
         }
@@ -723,6 +753,32 @@ mod tests {
             probe: probe.into(),
             sample: sample(minute),
         }
+    }
+
+    #[test]
+    fn the_summary_gives_the_99th_percentile_of_the_lag() {
+        let log = LagLog::default();
+        assert_eq!(log.p99_ms(), None);
+        let probe = &probes()[0];
+        for _ in 0..99 {
+            log.note(probe, Duration::from_millis(4));
+        }
+        log.note(probe, Duration::from_secs(3));
+        assert_eq!(
+            log.p99_ms(),
+            Some(0),
+            "one late check in 100 is the 100th percentile"
+        );
+        log.note(probe, Duration::from_secs(30));
+        assert_eq!(log.p99_ms(), Some(3000));
+        for _ in 0..10 {
+            log.note(probe, Duration::from_secs(30));
+        }
+        assert_eq!(
+            log.p99_ms(),
+            Some(10_000),
+            "beyond 10 s all is in the last bucket"
+        );
     }
 
     #[test]
