@@ -35,12 +35,25 @@ struct File {
     samples: Vec<Spooled>,
 }
 
-/// The samples not in the store yet, oldest first.
-#[derive(Debug, Default)]
+/// The samples not in the store yet, oldest first: those since the last write that
+/// carried the open days' pieces (a few minutes' worth when the store answers).
+#[derive(Debug)]
 pub struct Unsaved {
     samples: VecDeque<Spooled>,
+    /// The most kept.
+    limit: usize,
     /// Samples let go because the spool was full.
     pub dropped: u64,
+}
+
+impl Default for Unsaved {
+    fn default() -> Self {
+        Unsaved {
+            samples: VecDeque::new(),
+            limit: MAX_SAMPLES,
+            dropped: 0,
+        }
+    }
 }
 
 impl Unsaved {
@@ -53,15 +66,23 @@ impl Unsaved {
         unsaved
     }
 
-    /// Keep a sample (its detail cut as the state cuts it), letting the oldest go when
-    /// full.
+    /// The same, keeping at most `limit` samples (never fewer than [`MAX_SAMPLES`]).
+    pub fn with_limit(mut self, limit: usize) -> Unsaved {
+        self.limit = limit.max(MAX_SAMPLES);
+        self
+    }
+
+    /// Keep a sample, lean (what the history needs of it) and its detail cut as the state
+    /// cuts it, letting the oldest go when full.
     pub fn push(&mut self, mut spooled: Spooled) {
+        spooled.sample = spooled.sample.lean();
         spooled.sample.detail = super::bounded_detail(std::mem::take(&mut spooled.sample.detail));
-        if self.samples.len() >= MAX_SAMPLES {
+        if self.samples.len() >= self.limit {
             self.samples.pop_front();
             if self.dropped == 0 {
                 tracing::warn!(
-                    "the store has been away for {MAX_SAMPLES} samples; the oldest are let go from now on"
+                    "the store has been away for {} samples; the oldest are let go from now on",
+                    self.limit
                 );
             }
             self.dropped += 1;

@@ -122,7 +122,17 @@ pub async fn run(
             spool::path(&opts.spool_dir, &opts.region).display()
         );
     }
-    let unsaved = Unsaved::from(spooled);
+    // Room for two open-piece periods of every probe's samples: what a store that answers
+    // holds unsaved at most, with a margin.
+    let per_period: f64 = probes
+        .iter()
+        .map(|p| {
+            (2.0 * crate::state::layout::OPEN_PIECE_EVERY.as_secs_f64()
+                / p.interval.as_secs_f64().max(1.0))
+            .ceil()
+        })
+        .sum();
+    let unsaved = Unsaved::from(spooled).with_limit(per_period as usize);
     let (writer, state, opening) = match store.open(&opts.region, opts.lease, opts.move_aside).await
     {
         Ok((writer, stored)) => (Some(writer), adopt(stored, &probes, &unsaved, opts), None),
