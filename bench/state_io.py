@@ -309,7 +309,7 @@ class Run:
     def start_watch(self):
         self.watch_log = open(os.path.join(self.tmp, "watch.log"), "w")
         self.watch = subprocess.Popen(self.cmd("watch"), env=self.env,
-                                      stdout=subprocess.DEVNULL, stderr=self.watch_log)
+                                      stdout=self.watch_log, stderr=self.watch_log)
 
     def rebuilds(self):
         with open(os.path.join(self.tmp, "watch.log")) as f:
@@ -421,7 +421,9 @@ def measure(store, minutes, probes, interval, exes, work):
             per_day = DAY / elapsed
             io = io_of(run.worker.pid)
             wio = io_of(run.watch.pid)
-            rebuilds = max(1, run.rebuilds() - watch_base[name]["rebuilds"])
+            rebuilds = run.rebuilds() - watch_base[name]["rebuilds"]
+            if rebuilds < 1:
+                raise SystemExit(f"{store} {name}: the watch did not rebuild; see {run.tmp}/watch.log")
             f = {"detect_s": detect.get(name)}
             if store == "ceph":
                 methods0, put0, _ = base[name]["proxy"]

@@ -751,8 +751,14 @@ pub struct Plan {
     /// The live object's `since`: the first day not closed in the store before this
     /// write (its transitions reach back to it).
     pub since: NaiveDate,
-    /// The first day not closed after this write: the live object's `since`.
+    /// The first day not closed after this write.
     pub open_from: NaiveDate,
+    /// Whether the live object goes after the pieces: on a first write (nothing of the
+    /// region's pieces is in the store, or a schema-2 file is being migrated) readers
+    /// see the region only once its pieces are all there, and the live object can say
+    /// so (`since` is `open_from`). Otherwise it goes first: it is what the guard
+    /// watches, and what detection waits for.
+    pub live_last: bool,
     /// Pieces to write (closed ones and, when due, the open ones), oldest first.
     pub pieces: Vec<(NaiveDate, bool)>,
 }
@@ -796,17 +802,17 @@ pub fn plan(state: &RegionState, written: &Written, now: DateTime<Utc>, pieces_d
         );
     }
     Plan {
-        // Days closed by this write are not closed in the store until it went through.
-        since: already
-            .or_else(|| all.first().copied())
-            .unwrap_or(first_open),
+        // Days closed by this write are not closed in the store until it went through;
+        // a first write puts its pieces before the live object, so they are.
+        since: already.unwrap_or(first_open),
         open_from: first_open,
+        live_last: already.is_none(),
         pieces,
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::state::{Health, RegionHealth, history::Policy};
 

@@ -1257,6 +1257,47 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_schema_2_object_is_migrated_by_the_first_write_and_read_back_whole() {
+        let (s, inner) = states(Quirky::default());
+        let now = Utc::now();
+        let year = layout::tests::year(365, now - chrono::Duration::minutes(1));
+        let mut body = Vec::new();
+        super::super::write_json(&year, &mut body).unwrap();
+        inner
+            .inner
+            .put(&ObjectPath::from("status/eu.json"), body.into())
+            .await
+            .unwrap();
+        let store = super::super::store::Store::Object(s.clone());
+        let (mut writer, read) = store
+            .open("eu", Duration::from_millis(100), false)
+            .await
+            .unwrap();
+        let read = read.unwrap();
+        assert_eq!(read, year);
+        let shared = Arc::new(std::sync::RwLock::new(read));
+        shared.write().unwrap().written_at = now;
+        writer.write(&shared, now, false).await.unwrap();
+        let (states, skipped) = s.read_all().await.unwrap();
+        assert!(skipped.is_empty(), "{skipped:?}");
+        assert_eq!(states.len(), 1);
+        let mut back = states[0].clone();
+        assert!(back.stored_at.is_some());
+        back.stored_at = None;
+        let mut expected = year.clone();
+        expected.written_at = now;
+        assert_eq!(back.written_at, expected.written_at);
+        assert_eq!(back, expected);
+        assert!(
+            inner
+                .inner
+                .head(&ObjectPath::from("status/eu.json.schema-2"))
+                .await
+                .is_ok()
+        );
+    }
+
+    #[tokio::test]
     async fn reading_lists_region_objects_only() {
         let (s, inner) = states(Quirky::default());
         let put = |key: &'static str, body: Vec<u8>| {

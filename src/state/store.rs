@@ -767,12 +767,18 @@ impl Writer {
                 tokio::task::spawn_blocking(move || -> Result<NaiveDate> {
                     let s = state.read().unwrap_or_else(|e| e.into_inner());
                     let plan = layout::plan(&s, &written, now, due);
-                    store.put(&lock, layout::LIVE, &layout::live(&s, plan.since))?;
+                    if !plan.live_last {
+                        store.put(&lock, layout::LIVE, &layout::live(&s, plan.since))?;
+                    }
                     for (day, closed) in &plan.pieces {
                         let piece = layout::piece(&s, *day, !closed);
                         if !piece.probes.is_empty() {
                             store.put(&lock, &layout::day_name(*day), &piece)?;
                         }
+                    }
+                    if plan.live_last {
+                        store.sync(&lock.region)?;
+                        store.put(&lock, layout::LIVE, &layout::live(&s, plan.since))?;
                     }
                     drop(s);
                     for old in plan.expired() {
@@ -798,8 +804,14 @@ impl Writer {
                 })?
             }
             Sink::Object(w) => {
-                type Made = (Vec<u8>, Vec<(String, Vec<u8>)>, NaiveDate, Vec<NaiveDate>);
-                let (live, pieces, open_from, expired) =
+                type Made = (
+                    Vec<u8>,
+                    Vec<(String, Vec<u8>)>,
+                    NaiveDate,
+                    Vec<NaiveDate>,
+                    bool,
+                );
+                let (live, pieces, open_from, expired, live_last) =
                     tokio::task::spawn_blocking(move || -> std::io::Result<Made> {
                         let s = state.read().unwrap_or_else(|e| e.into_inner());
                         let plan = layout::plan(&s, &written, now, due);
@@ -811,14 +823,24 @@ impl Writer {
                                 pieces.push((layout::day_name(*day), layout::encode(&piece)?));
                             }
                         }
-                        Ok((live, pieces, plan.open_from, plan.expired()))
+                        Ok((live, pieces, plan.open_from, plan.expired(), plan.live_last))
                     })
                     .await
                     .map_err(crashed)?
                     .map_err(|e| WriteError::Failed(anyhow::anyhow!("encoding the state: {e}")))?;
-                w.write(live).await?;
+                let (first, last) = if live_last {
+                    (None, Some(live))
+                } else {
+                    (Some(live), None)
+                };
+                if let Some(live) = first {
+                    w.write(live).await?;
+                }
                 for (name, bytes) in pieces {
                     w.put_piece(&name, bytes).await?;
+                }
+                if let Some(live) = last {
+                    w.write(live).await?;
                 }
                 for old in expired {
                     w.delete_piece(&layout::day_name(old)).await;

@@ -258,12 +258,15 @@ fn round_trip(t: &ProjectTest, s3: &S3) -> String {
         !t.path().join("state/r1").exists() && !t.path().join("state/r1.json").exists(),
         "state went to the store, not the folder"
     );
-    let out = run(t, s3, &["build"]);
+    // Built as of now: however long reading the store takes, the samples are fresh.
+    let now = chrono::Utc::now().to_rfc3339();
+    let out = run(t, s3, &["build", "--now", &now]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
         stdout(&out).contains("(Major System Outage)"),
-        "{}",
-        stdout(&out)
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
     );
     let api = t.read("site/api/v2/components.json");
     assert!(
@@ -464,6 +467,59 @@ fn an_outage_costs_no_sample(t: &ProjectTest, s3: &S3) {
     assert_eq!(checks(), earlier + taken, "{first_err}\n{second_err}");
 }
 
+/// A schema-2 object holding a year of history becomes day pieces at the worker's first
+/// write, with every transition and roll-up kept, and is kept aside.
+fn a_schema_2_object_is_migrated_with_nothing_lost(
+    t: &ProjectTest,
+    s3: &S3,
+    up: &Server,
+    down: &Server,
+) {
+    let client = s3.client();
+    let rt = runtime();
+    let (web, api) = (format!("{}/", up.url()), format!("{}/", down.url()));
+    let before = crate::harness::year_of_history(
+        "r2",
+        &[("web-home", "http", &web), ("api-health", "http", &api)],
+        chrono::Utc::now() - chrono::Duration::minutes(1),
+    );
+    let mut body = Vec::new();
+    pharos::state::write_json(&before, &mut body).unwrap();
+    let legacy = ObjectPath::from("pharos/prod/r2.json");
+    rt.block_on(client.put(&legacy, PutPayload::from(body)))
+        .unwrap();
+    let out = run(
+        t,
+        s3,
+        &[
+            "probe",
+            "--region",
+            "r2",
+            "--once",
+            "--write-every",
+            "400ms",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let states =
+        pharos::state::object::ObjectStates::with_store(client.clone(), STATE, "pharos/prod");
+    let after = rt.block_on(states.read("r2")).unwrap().unwrap();
+    crate::harness::assert_history_kept(&before, &after);
+    assert!(rt.block_on(client.head(&legacy)).is_err(), "no longer read");
+    let aside = ObjectPath::from("pharos/prod/r2.json.schema-2");
+    assert!(rt.block_on(client.head(&aside)).is_ok(), "kept aside");
+    let days: Vec<_> = rt
+        .block_on(async {
+            use futures::TryStreamExt;
+            client
+                .list(Some(&ObjectPath::from("pharos/prod/r2/days")))
+                .try_collect::<Vec<_>>()
+                .await
+        })
+        .unwrap();
+    assert!(days.len() >= 365, "{} day pieces", days.len());
+}
+
 /// Let a worker run for `d`, then stop it with SIGTERM.
 fn stop_after(child: std::process::Child, d: Duration) -> Output {
     std::thread::sleep(d);
@@ -524,6 +580,7 @@ fn ceph_rgw_keeps_region_state_behind_a_single_writer_guard() {
     let t = project(&up, &down);
     let client = s3.client();
     let rt = runtime();
+    a_schema_2_object_is_migrated_with_nothing_lost(&t, &s3, &up, &down);
 
     // Round trip; Ceph 16 needs unquoted ETags in If-Match, found by the guard probe.
     let log = round_trip(&t, &s3);

@@ -278,6 +278,9 @@ fn a_schema_2_file_with_a_year_of_history_is_migrated_with_nothing_lost() {
     let out = t.run(&["build"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(!stderr(&out).contains("left out"), "{}", stderr(&out));
+    let out = t.run(&["status", "--json"]);
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["components"][0]["status"], "operational", "{status}");
 }
 
 #[test]
