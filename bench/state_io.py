@@ -8,14 +8,19 @@ starting from a state that already holds a year of history for every probe (gene
 here in schema 2, which the new worker migrates on its first write), plus one canary probe
 that goes down halfway through. Printed per format:
 
-  bytes_written_per_day  the worker's writes after its first one, extrapolated to a day:
-                         wchar of /proc/<pid>/io for a folder, the PUT bodies the proxy
-                         counted for Ceph. The first write (the migration) is shown apart.
+  bytes_written_per_day  the worker's writes after its first minute, extrapolated to a day:
+                         write_bytes of /proc/<pid>/io for a folder (what reached the disk;
+                         wchar, which also counts the probes' HTTP requests, is shown too),
+                         the PUT bodies the proxy counted for Ceph. The first minute (the
+                         migration) is shown apart.
   puts_per_day           state writes (files renamed into place, or PUTs) per day.
   gets_per_day           GET/HEAD/LIST requests of the worker per day (Ceph).
   rebuild_read_bytes     what one `pharos watch` rebuild read after the worker's writes
-                         (live-only changes): rchar of the watch process (folder) or the
-                         response bytes of its requests (Ceph), divided by its rebuilds.
+                         (live-only changes): rchar of the watch process (folder: every file
+                         it reads, the config included) or the response bytes of its
+                         requests (Ceph: listings and polls included), divided by its
+                         rebuilds. The new format also logs what each read of the state
+                         read (`rebuild_state_bytes_median`).
   detect_s               from the canary's target going down to `pharos status` showing
                          it, polled every second.
 
@@ -325,6 +330,9 @@ class Run:
         out = subprocess.run(self.cmd("status", "--json"), env=self.env, capture_output=True,
                              text=True, timeout=120)
         if out.returncode != 0:
+            if not getattr(self, "status_failed", False):
+                self.status_failed = True
+                print(f"{self.name}: pharos status failed: {out.stderr.strip()[-500:]}", file=sys.stderr)
             return False
         doc = json.loads(out.stdout)
         return any(c["id"] == "canary" and c["status"] not in ("operational", "no_data")
@@ -438,8 +446,10 @@ def measure(store, minutes, probes, interval, exes, work):
                 _, _, ans1 = proxies[name][1].snapshot()
                 f["rebuild_read_bytes"] = round((ans1 - ans0) / rebuilds)
             else:
-                f["bytes_written_per_day"] = round((io["wchar"] - base[name]["io"]["wchar"]) * per_day)
-                f["disk_bytes_written_per_day"] = round((io["write_bytes"] - base[name]["io"]["write_bytes"]) * per_day)
+                # write_bytes: what reached the disk (the state's files, fsynced); wchar also
+                # counts every write to a socket (the probes' own HTTP requests).
+                f["bytes_written_per_day"] = round((io["write_bytes"] - base[name]["io"]["write_bytes"]) * per_day)
+                f["wchar_per_day"] = round((io["wchar"] - base[name]["io"]["wchar"]) * per_day)
                 f["puts_per_day"] = round((run.renames.count - base[name]["writes"]) * per_day)
                 f["first_minute_bytes"] = base[name]["io"]["wchar"]
                 f["rebuild_read_bytes"] = round((wio["rchar"] - watch_base[name]["io"]["rchar"]) / rebuilds)
@@ -447,8 +457,17 @@ def measure(store, minutes, probes, interval, exes, work):
             if reads:
                 f["rebuild_state_bytes_median"] = sorted(reads)[len(reads) // 2]
             f["rebuilds"] = rebuilds
+            run.worker_summary_pending = True
             f["minutes"] = round(elapsed / 60, 1)
             figures[name] = f
+        for name, run in runs.items():
+            run.stop()
+            with open(os.path.join(run.tmp, "worker.log")) as log:
+                m = re.findall(r"writes=(\d+)", log.read())
+            figures[name]["worker_writes_whole_run"] = int(m[-1]) if m else None
+            if store == "ceph":
+                methods, _, _ = proxies[name][0].snapshot()
+                figures[name]["proxy_puts_whole_run"] = methods.get("PUT", 0)
         return figures
     finally:
         for run in runs.values():
