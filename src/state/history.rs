@@ -468,14 +468,29 @@ impl Hourly {
         }
         let excess = self.n.len().saturating_sub(HOURLY_KEPT);
         if excess > 0 {
-            self.n.drain(..excess);
-            for col in [&mut self.p50_ms, &mut self.p95_ms, &mut self.p99_ms] {
-                col.drain(..excess);
-            }
-            self.first_hour = Some(first + Duration::hours(excess as i64));
+            self.drop_front(excess);
             return Some(i - excess);
         }
         Some(i)
+    }
+
+    /// Drop the oldest `n` hours (all of them when there are fewer), the open sketch too
+    /// when none is left.
+    pub fn drop_front(&mut self, n: usize) {
+        let n = n.min(self.n.len());
+        if n == 0 {
+            return;
+        }
+        self.n.drain(..n);
+        for col in [&mut self.p50_ms, &mut self.p95_ms, &mut self.p99_ms] {
+            col.drain(..n);
+        }
+        self.first_hour = if self.n.is_empty() {
+            self.open = Sketch::default();
+            None
+        } else {
+            self.first_hour.map(|f| f + Duration::hours(n as i64))
+        };
     }
 
     /// Write the open hour's percentiles into its element.
@@ -523,17 +538,32 @@ impl Daily {
         }
         let excess = self.checks.len().saturating_sub(DAILY_KEPT);
         if excess > 0 {
-            self.checks.drain(..excess);
-            self.failures.drain(..excess);
-            self.down_s.drain(..excess);
-            self.degraded_s.drain(..excess);
-            self.worst.drain(..excess);
-            self.p50_ms.drain(..excess);
-            self.p95_ms.drain(..excess);
-            self.first_day = Some(first + Duration::days(excess as i64));
+            self.drop_front(excess);
             return Some(i - excess);
         }
         Some(i)
+    }
+
+    /// Drop the oldest `n` days (all of them when there are fewer), the open sketch too
+    /// when none is left.
+    pub fn drop_front(&mut self, n: usize) {
+        let n = n.min(self.checks.len());
+        if n == 0 {
+            return;
+        }
+        self.checks.drain(..n);
+        self.failures.drain(..n);
+        self.down_s.drain(..n);
+        self.degraded_s.drain(..n);
+        self.worst.drain(..n);
+        self.p50_ms.drain(..n);
+        self.p95_ms.drain(..n);
+        self.first_day = if self.checks.is_empty() {
+            self.open = Sketch::default();
+            None
+        } else {
+            self.first_day.map(|f| f + Duration::days(n as i64))
+        };
     }
 
     fn add(&mut self, sample: &Sample, latency_ms: Option<f64>) {

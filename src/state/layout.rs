@@ -260,46 +260,11 @@ pub fn forget_before(state: &mut RegionState, since: NaiveDate) {
         p.transitions.drain(..first);
         let d = &mut p.history.daily;
         if let Some(first_day) = d.first_day {
-            let drop = usize::try_from((since - first_day).num_days())
-                .unwrap_or(0)
-                .min(d.checks.len());
-            if drop > 0 {
-                d.checks.drain(..drop);
-                d.failures.drain(..drop);
-                d.down_s.drain(..drop);
-                d.degraded_s.drain(..drop);
-                d.worst.drain(..drop);
-                d.p50_ms.drain(..drop);
-                d.p95_ms.drain(..drop);
-                d.first_day = if d.checks.is_empty() {
-                    None
-                } else {
-                    first_day.checked_add_days(days_n(drop))
-                };
-                if d.checks.is_empty() {
-                    d.open = Sketch::default();
-                }
-            }
+            d.drop_front(usize::try_from((since - first_day).num_days()).unwrap_or(0));
         }
         let h = &mut p.history.hourly;
         if let Some(first_hour) = h.first_hour {
-            let drop = usize::try_from((from - first_hour).num_hours())
-                .unwrap_or(0)
-                .min(h.n.len());
-            if drop > 0 {
-                h.n.drain(..drop);
-                for col in [&mut h.p50_ms, &mut h.p95_ms, &mut h.p99_ms] {
-                    col.drain(..drop);
-                }
-                h.first_hour = if h.n.is_empty() {
-                    None
-                } else {
-                    Some(first_hour + Duration::hours(drop as i64))
-                };
-                if h.n.is_empty() {
-                    h.open = Sketch::default();
-                }
-            }
+            h.drop_front(usize::try_from((from - first_hour).num_hours()).unwrap_or(0));
         }
     }
 }
@@ -565,17 +530,7 @@ fn add_day(daily: &mut history::Daily, day: NaiveDate, row: &DayRow, sketch: &Sk
     daily.p50_ms.push(row.p50_ms);
     daily.p95_ms.push(row.p95_ms);
     daily.open = sketch.clone();
-    let excess = daily.checks.len().saturating_sub(history::DAILY_KEPT);
-    if excess > 0 {
-        daily.checks.drain(..excess);
-        daily.failures.drain(..excess);
-        daily.down_s.drain(..excess);
-        daily.degraded_s.drain(..excess);
-        daily.worst.drain(..excess);
-        daily.p50_ms.drain(..excess);
-        daily.p95_ms.drain(..excess);
-        daily.first_day = first.checked_add_days(days_n(excess));
-    }
+    daily.drop_front(daily.checks.len().saturating_sub(history::DAILY_KEPT));
 }
 
 /// Append hourly rows starting at `from` to the hourly columns (gaps are hours with no
@@ -604,14 +559,7 @@ fn add_hours(hourly: &mut history::Hourly, from: DateTime<Utc>, rows: &HourRows)
         col.extend(add);
     }
     hourly.open = rows.open.clone();
-    let excess = hourly.n.len().saturating_sub(history::HOURLY_KEPT);
-    if excess > 0 {
-        hourly.n.drain(..excess);
-        for col in [&mut hourly.p50_ms, &mut hourly.p95_ms, &mut hourly.p99_ms] {
-            col.drain(..excess);
-        }
-        hourly.first_hour = Some(first + Duration::hours(excess as i64));
-    }
+    hourly.drop_front(hourly.n.len().saturating_sub(history::HOURLY_KEPT));
 }
 
 /// A piece as stored: JSON, compressed.
