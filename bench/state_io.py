@@ -457,7 +457,6 @@ def measure(store, minutes, probes, interval, exes, work):
             if reads:
                 f["rebuild_state_bytes_median"] = sorted(reads)[len(reads) // 2]
             f["rebuilds"] = rebuilds
-            run.worker_summary_pending = True
             f["minutes"] = round(elapsed / 60, 1)
             figures[name] = f
         for name, run in runs.items():

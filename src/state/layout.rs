@@ -712,6 +712,18 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// The day pieces this write carries, made from `state`, by name under the region's
+    /// folder (days no probe has anything of are left out).
+    pub fn made<'a>(
+        &'a self,
+        state: &'a RegionState,
+    ) -> impl Iterator<Item = (String, DayPiece)> + 'a {
+        self.pieces
+            .iter()
+            .map(|(day, closed)| (day_name(*day), piece(state, *day, !closed)))
+            .filter(|(_, piece)| !piece.probes.is_empty())
+    }
+
     /// The pieces that fall out of the kept windows as this write closes days: one per
     /// day closed, [`history::DAILY_KEPT`] + 1 days before it.
     pub fn expired(&self) -> Vec<NaiveDate> {

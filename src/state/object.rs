@@ -219,11 +219,11 @@ impl ObjectStates {
 
     /// What a worker goes on from: a region's live object put together with the pieces
     /// of its open days (closed ones are in the store for good, and not needed).
-    async fn read_layout(&self, region: &str, live: Live) -> Result<Region> {
+    async fn read_layout(&self, region: &str, live: &Live) -> Result<Region> {
         let (pieces, skipped) = self.read_days(region, live.since).await?;
         let refs: Vec<&DayPiece> = pieces.iter().collect();
         Ok(Region {
-            state: layout::assemble(&live, &refs),
+            state: layout::assemble(live, &refs),
             since: Some(live.since),
             skipped,
         })
@@ -407,26 +407,16 @@ impl ObjectStates {
         let (read, etag) = match got {
             Some(got) => {
                 let etag = got.etag.clone();
-                let read = if is_live {
-                    match layout::decode::<Live>(&got.bytes, &shown, region) {
-                        Ok(live) => self.read_layout(region, live).await.map(Some),
-                        Err(e) => Err(e),
-                    }
-                } else {
-                    super::parse(&String::from_utf8_lossy(&got.bytes), &shown).and_then(|state| {
-                        if state.region == region {
-                            Ok(Some(Region {
-                                state,
-                                since: None,
-                                skipped: Vec::new(),
-                            }))
-                        } else {
-                            Err(anyhow!(
-                                "{shown} holds the state of region \"{}\", not \"{region}\"",
-                                state.region
-                            ))
-                        }
-                    })
+                let kind = if is_live { Kind::Live } else { Kind::Legacy };
+                let read = match parse_object(kind, &got.bytes, &shown, region) {
+                    Ok(Parsed::Live(live)) => self.read_layout(region, &live).await.map(Some),
+                    Ok(Parsed::Legacy(state)) => Ok(Some(Region {
+                        state: *state,
+                        since: None,
+                        skipped: Vec::new(),
+                    })),
+                    Ok(Parsed::Day(_)) => Ok(None),
+                    Err(e) => Err(e),
                 };
                 match read {
                     Ok(read) => (read, etag),

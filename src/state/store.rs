@@ -423,10 +423,16 @@ impl LocalStore {
         cache
             .assembled
             .retain(|r, _| matches!(regions.get(r), Some(None)));
-        cache.lives.retain(|p, _| p.exists());
+        // What was read of regions no longer there goes (no file system calls: the
+        // listing above says which are there).
+        let read_here = |dir: Option<&Path>| {
+            dir.and_then(Path::file_name)
+                .is_some_and(|r| matches!(regions.get(&*r.to_string_lossy()), Some(None)))
+        };
+        cache.lives.retain(|p, _| read_here(p.parent()));
         cache
             .pieces
-            .retain(|p, _| p.parent().and_then(Path::parent).is_some_and(Path::exists));
+            .retain(|p, _| read_here(p.parent().and_then(Path::parent)));
         tracing::debug!("state: read {} bytes", cache.bytes_read);
         Ok((states, skipped))
     }
@@ -770,11 +776,8 @@ impl Writer {
                     if !plan.live_last {
                         store.put(&lock, layout::LIVE, &layout::live(&s, plan.since))?;
                     }
-                    for (day, closed) in &plan.pieces {
-                        let piece = layout::piece(&s, *day, !closed);
-                        if !piece.probes.is_empty() {
-                            store.put(&lock, &layout::day_name(*day), &piece)?;
-                        }
+                    for (name, piece) in plan.made(&s) {
+                        store.put(&lock, &name, &piece)?;
                     }
                     if plan.live_last {
                         store.sync(&lock.region)?;
@@ -816,13 +819,10 @@ impl Writer {
                         let s = state.read().unwrap_or_else(|e| e.into_inner());
                         let plan = layout::plan(&s, &written, now, due);
                         let live = layout::encode(&layout::live(&s, plan.since))?;
-                        let mut pieces = Vec::new();
-                        for (day, closed) in &plan.pieces {
-                            let piece = layout::piece(&s, *day, !closed);
-                            if !piece.probes.is_empty() {
-                                pieces.push((layout::day_name(*day), layout::encode(&piece)?));
-                            }
-                        }
+                        let pieces = plan
+                            .made(&s)
+                            .map(|(name, piece)| Ok((name, layout::encode(&piece)?)))
+                            .collect::<std::io::Result<Vec<_>>>()?;
                         Ok((live, pieces, plan.open_from, plan.expired(), plan.live_last))
                     })
                     .await
