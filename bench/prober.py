@@ -30,7 +30,8 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.path.join(ROOT, "target", "release", "pharos")
+# PHAROS_BENCH_BIN runs another build (e.g. target/profiling/pharos for perf).
+BIN = os.environ.get("PHAROS_BENCH_BIN") or os.path.join(ROOT, "target", "release", "pharos")
 TICK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 

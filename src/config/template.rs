@@ -59,6 +59,10 @@ impl Template {
 
     /// Substitute every reference through `lookup`.
     pub fn resolve(&self, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, MissingVar> {
+        // Most templates are plain text: checks resolve theirs on every run.
+        if !self.raw.contains("${") {
+            return Ok(self.raw.clone());
+        }
         let mut out = String::with_capacity(self.raw.len());
         for piece in self.pieces().unwrap_or_default() {
             match piece {

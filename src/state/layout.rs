@@ -158,7 +158,7 @@ pub struct DayProbe {
     pub accounted_until: Option<DateTime<Utc>>,
     /// The open piece only: the newest samples, lean.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub recent: Vec<Sample>,
+    pub recent: Vec<super::Lean>,
 }
 
 /// A day's roll-up (see [`history::Daily`]), written as one array

@@ -816,13 +816,13 @@ impl ObjectWriter {
         let key = name
             .split('/')
             .fold(self.region_key.clone(), |k, part| k.join(part));
+        let shown = format!("{}/{}/{name}", self.url, self.region);
+        tracing::debug!("state: PUT {shown} ({} bytes)", bytes.len());
         self.store
             .put(&key, PutPayload::from(bytes))
             .await
-            .map_err(|e| {
-                let shown = format!("{}/{}/{name}", self.url, self.region);
-                WriteError::Failed(trouble::failed("PUT", &shown, e).into())
-            })?;
+            .map_err(|e| WriteError::Failed(trouble::failed("PUT", &shown, e).into()))?;
+        tracing::debug!("state: PUT {shown} done");
         Ok(())
     }
 
@@ -859,6 +859,7 @@ impl ObjectWriter {
         let body = bytes::Bytes::from(bytes);
         let attempt = hash(&body);
         let mut adopted = false;
+        tracing::debug!("state: PUT {} ({} bytes)", self.shown, body.len());
         loop {
             let mode = match (&self.etag, self.guard.enforced) {
                 // Where conditional writes are off, asking for them only fails.
@@ -885,6 +886,7 @@ impl ObjectWriter {
                 Ok(done) => {
                     self.etag = done.e_tag;
                     self.uncertain.clear();
+                    tracing::debug!("state: PUT {} done", self.shown);
                     return Ok(());
                 }
                 Err(e) => e,

@@ -5,14 +5,15 @@
 //! start and records the samples on top of the state it reads from the store, so neither
 //! an outage at start nor a stop during one costs a sample. Bounded by [`MAX_SAMPLES`].
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use super::Sample;
+use super::{Lean, Sample};
 
 /// The most samples kept for the store (about 50 minutes of 1,000 probes every 30 s);
 /// beyond it the oldest are let go, with a warning.
@@ -39,17 +40,37 @@ struct File {
 /// carried the open days' pieces (a few minutes' worth when the store answers).
 #[derive(Debug)]
 pub struct Unsaved {
-    samples: VecDeque<Spooled>,
+    samples: VecDeque<Kept>,
+    /// Each probe's id once, shared by its samples.
+    ids: HashSet<Arc<str>>,
     /// The most kept.
     limit: usize,
     /// Samples let go because the spool was full.
     pub dropped: u64,
 }
 
+/// A sample as it is kept in memory: what the history needs of it, its probe's id
+/// shared. A busy worker keeps a few hundred thousand.
+#[derive(Debug)]
+struct Kept {
+    probe: Arc<str>,
+    sample: Lean,
+}
+
+impl Kept {
+    fn spooled(&self) -> Spooled {
+        Spooled {
+            probe: self.probe.to_string(),
+            sample: self.sample.sample(),
+        }
+    }
+}
+
 impl Default for Unsaved {
     fn default() -> Self {
         Unsaved {
             samples: VecDeque::new(),
+            ids: HashSet::new(),
             limit: MAX_SAMPLES,
             dropped: 0,
         }
@@ -61,7 +82,7 @@ impl Unsaved {
     pub fn from(samples: Vec<Spooled>) -> Unsaved {
         let mut unsaved = Unsaved::default();
         for s in samples {
-            unsaved.push(s);
+            unsaved.keep(&s.probe, &s.sample);
         }
         unsaved
     }
@@ -72,11 +93,19 @@ impl Unsaved {
         self
     }
 
-    /// Keep a sample, lean (what the history needs of it) and its detail cut as the state
+    /// Keep what the history needs of `probe`'s `sample`, its detail cut as the state
     /// cuts it, letting the oldest go when full.
-    pub fn push(&mut self, mut spooled: Spooled) {
-        spooled.sample = spooled.sample.lean();
-        spooled.sample.detail = super::bounded_detail(std::mem::take(&mut spooled.sample.detail));
+    pub fn keep(&mut self, probe: &str, sample: &Sample) {
+        let probe = match self.ids.get(probe) {
+            Some(id) => id.clone(),
+            None => {
+                let id: Arc<str> = Arc::from(probe);
+                self.ids.insert(id.clone());
+                id
+            }
+        };
+        let mut sample = sample.lean();
+        sample.detail = super::bounded_detail(sample.detail);
         if self.samples.len() >= self.limit {
             self.samples.pop_front();
             if self.dropped == 0 {
@@ -87,7 +116,7 @@ impl Unsaved {
             }
             self.dropped += 1;
         }
-        self.samples.push_back(spooled);
+        self.samples.push_back(Kept { probe, sample });
     }
 
     /// How many there are.
@@ -100,9 +129,9 @@ impl Unsaved {
         self.samples.is_empty()
     }
 
-    /// The samples, oldest first.
-    pub fn iter(&self) -> impl Iterator<Item = &Spooled> {
-        self.samples.iter()
+    /// The samples, oldest first, lean.
+    pub fn iter(&self) -> impl Iterator<Item = Spooled> + '_ {
+        self.samples.iter().map(Kept::spooled)
     }
 
     /// Forget the oldest `n`: a write that went through holds them.
@@ -154,10 +183,10 @@ pub fn save(dir: &Path, region: &str, unsaved: &Unsaved) -> Result<PathBuf> {
         |e: std::io::Error| anyhow::Error::new(e).context(format!("writing {}", path.display()));
     // Room for the file's own fields around the samples.
     let room = crate::input::SPOOL.bytes.saturating_sub(4096);
-    let mut kept: Vec<&Spooled> = Vec::new();
+    let mut kept: Vec<Spooled> = Vec::new();
     let mut bytes = 0u64;
-    for s in unsaved.samples.iter().rev() {
-        let size = serde_json::to_vec(s).map_or(0, |v| v.len() as u64 + 1);
+    for s in unsaved.samples.iter().rev().map(Kept::spooled) {
+        let size = serde_json::to_vec(&s).map_or(0, |v| v.len() as u64 + 1);
         if bytes + size > room {
             tracing::warn!(
                 "{}: the oldest {} samples do not fit in a spool file and are let go",
@@ -173,7 +202,7 @@ pub fn save(dir: &Path, region: &str, unsaved: &Unsaved) -> Result<PathBuf> {
     let file = File {
         schema: 1,
         region: region.to_string(),
-        samples: kept.into_iter().cloned().collect(),
+        samples: kept,
     };
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(written)?;
     {
@@ -235,10 +264,11 @@ mod tests {
 
         let mut full = Unsaved::default();
         for n in 0..(MAX_SAMPLES as u32 + 3) {
-            full.push(sample(n));
+            let s = sample(n);
+            full.keep(&s.probe, &s.sample);
         }
         assert_eq!(full.len(), MAX_SAMPLES);
         assert_eq!(full.dropped, 3);
-        assert_eq!(full.iter().next(), Some(&sample(3)), "the oldest went");
+        assert_eq!(full.iter().next(), Some(sample(3)), "the oldest went");
     }
 }

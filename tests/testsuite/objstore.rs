@@ -5,7 +5,11 @@
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
+
+use pharos::state::layout::{self, DayPiece, Live};
 
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
@@ -520,6 +524,171 @@ fn a_schema_2_object_is_migrated_with_nothing_lost(
     assert!(days.len() >= 365, "{} day pieces", days.len());
 }
 
+/// Workers SIGKILLed at random moments of their writes, six regions at a time (each
+/// newcomer watches the killed worker's live object for a lease, 2 s): after every kill,
+/// the region's live object and every day piece are whole, the region reads, and no
+/// probe a killed worker stored is missing.
+fn sigkill_never_leaves_a_torn_object(s3: &S3) {
+    let server = Server::start(|_, _| {
+        if fastrand::bool() {
+            Reply::Status(503, "down".into())
+        } else {
+            Reply::Delay(Duration::from_millis(fastrand::u64(0..300)))
+        }
+    });
+    let regions = ["k1", "k2", "k3", "k4", "k5", "k6"];
+    let probes: String = (0..100)
+        .map(|i| format!("  - id: p{i}\n    kind: http\n    url: {}/{i}\n    components: [web]\n    interval: 1s\n    timeout: 1s\n", server.url()))
+        .collect();
+    let t = project_with(&probes, &regions);
+    let (kills, mid_write, parsed) = (
+        AtomicUsize::new(0),
+        AtomicUsize::new(0),
+        AtomicUsize::new(0),
+    );
+    let deadline = Instant::now() + Duration::from_secs(400);
+    let enough = || {
+        let (k, m) = (kills.load(Relaxed), mid_write.load(Relaxed));
+        k >= 200 && (m >= 40 || k >= 600)
+    };
+    std::thread::scope(|scope| {
+        for region in regions {
+            let t = &t;
+            let (kills, mid_write, parsed) = (&kills, &mid_write, &parsed);
+            scope.spawn(move || {
+                let mut stored = 0;
+                while !enough() {
+                    assert!(
+                        Instant::now() < deadline,
+                        "only {kills:?} kills in the time allowed"
+                    );
+                    let text = kill_while_writing(t, s3, region);
+                    let n = kills.fetch_add(1, Relaxed) + 1;
+                    // A PUT sent and not answered: the kill landed during a write.
+                    if text
+                        .lines()
+                        .rev()
+                        .find(|l| l.contains("state: PUT"))
+                        .is_some_and(|l| !l.ends_with(" done"))
+                    {
+                        mid_write.fetch_add(1, Relaxed);
+                    }
+                    if let Some(probes) = whole_region(s3, region)
+                        .unwrap_or_else(|e| panic!("kill {n} of {region}: {e}\n{text}"))
+                    {
+                        assert!(
+                            probes >= stored,
+                            "kill {n}: {region} held {stored} probes, now {probes}\n{text}"
+                        );
+                        stored = probes;
+                        parsed.fetch_add(1, Relaxed);
+                    }
+                }
+            });
+        }
+    });
+    let (kills, mid_write, parsed) = (
+        kills.into_inner(),
+        mid_write.into_inner(),
+        parsed.into_inner(),
+    );
+    eprintln!("object store: {kills} kills, {mid_write} during a PUT, {parsed} states read");
+    assert!(
+        parsed >= 150,
+        "the workers rarely got to write: {parsed} of {kills}"
+    );
+    assert!(
+        mid_write >= 40,
+        "too few kills landed during a PUT ({mid_write}) for the test to mean much"
+    );
+}
+
+const KILLED: &str = "s3://statebucket/pharos/killed";
+
+/// Start a worker for `region`, SIGKILL it at a random moment once it writes (after its
+/// lease watch), and return what it logged.
+fn kill_while_writing(t: &ProjectTest, s3: &S3, region: &str) -> String {
+    let log = t.path().join(format!("{region}.log"));
+    let mut cmd = t.cmd(&[
+        "probe",
+        "--region",
+        region,
+        "--write-every",
+        "0s",
+        "--per-host",
+        "100",
+    ]);
+    s3.env(cmd.arg("--state").arg(KILLED))
+        .env("PHAROS_LOG", "info,pharos::state::object=debug")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap());
+    let mut child = cmd.spawn().unwrap();
+    let wrote = || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("state: PUT")
+    };
+    let started = Instant::now();
+    while !wrote() && started.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(fastrand::u64(0..400)));
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    std::fs::read_to_string(&log).unwrap_or_default()
+}
+
+/// Whether every object of `region` under [`KILLED`] is whole: its live object, each
+/// day piece, and the region read as the builder reads it. The number of probes it holds,
+/// or `None` before the first write.
+fn whole_region(s3: &S3, region: &str) -> Result<Option<usize>, String> {
+    let client = s3.client();
+    let rt = runtime();
+    // The test's own reads meet a busy gateway too: a request cut short is asked again.
+    let get = |key: &ObjectPath| -> Result<Option<bytes::Bytes>, String> {
+        let mut tries = 0;
+        loop {
+            match rt.block_on(async { client.get(key).await?.bytes().await }) {
+                Ok(b) => return Ok(Some(b)),
+                Err(object_store::Error::NotFound { .. }) => return Ok(None),
+                Err(e) if tries >= 4 => return Err(format!("GET {key}: {e}")),
+                Err(_) => tries += 1,
+            }
+        }
+    };
+    let Some(bytes) = get(&ObjectPath::from(format!(
+        "pharos/killed/{region}/live.json.zst"
+    )))?
+    else {
+        return Ok(None);
+    };
+    let live: Live =
+        layout::decode(&bytes, "live", region).map_err(|e| format!("torn live object: {e}"))?;
+    assert_eq!(live.region, region);
+    let prefix = ObjectPath::from(format!("pharos/killed/{region}/days"));
+    let days = (0..5)
+        .find_map(|_| {
+            use futures::TryStreamExt;
+            rt.block_on(client.list(Some(&prefix)).try_collect::<Vec<_>>())
+                .ok()
+        })
+        .ok_or("LIST of the day pieces failed five times")?;
+    if days.is_empty() {
+        return Err("a live object and no day piece".into());
+    }
+    for day in days {
+        let bytes = get(&day.location)?.ok_or(format!("{} listed, then gone", day.location))?;
+        layout::decode::<DayPiece>(&bytes, day.location.as_ref(), region)
+            .map_err(|e| format!("torn day piece {}: {e}", day.location))?;
+    }
+    let states =
+        pharos::state::object::ObjectStates::with_store(client.clone(), KILLED, "pharos/killed");
+    let state = (0..5)
+        .find_map(|_| rt.block_on(states.read(region)).ok())
+        .ok_or("the region does not read")?;
+    Ok(state.map(|s| s.probes.len()))
+}
+
 /// Let a worker run for `d`, then stop it with SIGTERM.
 fn stop_after(child: std::process::Child, d: Duration) -> Output {
     std::thread::sleep(d);
@@ -670,6 +839,7 @@ fn ceph_rgw_keeps_region_state_behind_a_single_writer_guard() {
         "{}",
         stderr(&out)
     );
+    sigkill_never_leaves_a_torn_object(&s3);
 }
 
 #[test]

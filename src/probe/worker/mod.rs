@@ -228,9 +228,9 @@ fn adopt(
             skipped += 1;
             continue;
         };
-        let newest = state.probes.get(probe).map(|s| s.last.at);
+        let newest = state.probes.get(&probe).map(|s| s.last.at);
         if newest.is_none_or(|at| sample.at > at) {
-            record(&mut state, p, sample.clone());
+            record(&mut state, p, sample);
             recorded += 1;
         } else {
             skipped += 1;
@@ -314,6 +314,11 @@ impl Running {
     async fn next(&mut self) -> Option<Result<(Id, Sample), JoinError>> {
         self.set.join_next_with_id().await
     }
+
+    /// A check that has already finished, without waiting.
+    fn ready(&mut self) -> Option<Result<(Id, Sample), JoinError>> {
+        self.set.try_join_next_with_id()
+    }
 }
 
 /// One region's worker: its probes, its schedule, its checks in flight and its state.
@@ -370,7 +375,10 @@ impl<'a> Worker<'a> {
             if self.schedule.ended() && self.running.set.is_empty() {
                 return Ok(());
             }
-            let next_due = self.schedule.next_at();
+            let next_due = self
+                .schedule
+                .next_at()
+                .map(|at| self.schedule.tick_after(at));
             let within = self.writes.within();
             let wake = self.writes.wake_at(within, self.opts.once);
             let (running, writing) = (!self.running.set.is_empty(), self.writes.in_flight());
@@ -382,6 +390,10 @@ impl<'a> Worker<'a> {
                 done = self.writes.join(), if writing => self.written(done)?,
                 opened = opened(&mut self.opening), if opening => self.reopened(opened)?,
                 _ = sleep_until_opt(wake), if wake.is_some() => {}
+            }
+            // Whatever else finished meanwhile, in the same wake-up.
+            while let Some(done) = self.running.ready() {
+                self.finished(done);
             }
             self.writes
                 .start_if_due(within, self.opts.once, &self.state);
@@ -415,10 +427,15 @@ impl<'a> Worker<'a> {
         self.running.busy[i] = true;
         let run = RunInfo {
             region: self.opts.region.clone(),
-            previous: read(&self.state)
-                .probes
-                .get(&probe.id)
-                .map(|p| p.last.health),
+            // Only command plugins are told (a lookup among every probe's state).
+            previous: matches!(probe.kind, crate::config::ProbeKind::Command(_))
+                .then(|| {
+                    read(&self.state)
+                        .probes
+                        .get(&probe.id)
+                        .map(|p| p.last.health)
+                })
+                .flatten(),
             since: self.started_at,
         };
         let (probes, ctx) = (self.probes.clone(), self.ctx.clone());
@@ -453,10 +470,7 @@ impl<'a> Worker<'a> {
     /// Record a sample in the state, and keep it until a write holds it.
     fn record(&mut self, i: usize, sample: Sample) {
         let probe = &self.probes[i];
-        self.writes.unsaved.push(Spooled {
-            probe: probe.id.clone(),
-            sample: sample.clone(),
-        });
+        self.writes.unsaved.keep(&probe.id, &sample);
         let mut state = write(&self.state);
         let before = news_of(&state, &probe.id);
         record(&mut state, probe, sample);

@@ -44,9 +44,14 @@ pub(super) fn next_slot(slot: Slot, interval: Duration, now: Instant, draw: f64)
     }
 }
 
+/// How often a busy worker wakes to start checks.
+pub(super) const TICK: Duration = Duration::from_millis(10);
+
 /// The runs to come, soonest first.
 pub(super) struct Schedule {
     due: BinaryHeap<Reverse<Slot>>,
+    /// The worker's start: wake-ups fall on its [`TICK`] grid.
+    start: Instant,
     /// With `--once`: every probe runs once, and the schedule ends when all have started.
     once: bool,
     remaining_once: usize,
@@ -99,6 +104,7 @@ impl Schedule {
         }
         Schedule {
             due,
+            start,
             once,
             remaining_once: probes.len(),
         }
@@ -107,6 +113,16 @@ impl Schedule {
     /// When the soonest run is due.
     pub(super) fn next_at(&self) -> Option<Instant> {
         self.due.peek().map(|Reverse(slot)| slot.at)
+    }
+
+    /// The first tick at or after `at`: the worker wakes on ticks to start what is due,
+    /// so that at 1,000 checks a second it wakes 100 times, not 1,000 (each check starts
+    /// at most one tick late).
+    pub(super) fn tick_after(&self, at: Instant) -> Instant {
+        let tick = TICK.as_nanos();
+        let into = at.saturating_duration_since(self.start).as_nanos();
+        u64::try_from(into.div_ceil(tick) * tick)
+            .map_or(at, |n| self.start + Duration::from_nanos(n))
     }
 
     /// Whether every run of a `--once` round has started.
@@ -162,6 +178,25 @@ mod tests {
         // SipHash-1-3 with zero keys is specified: a probe's place never moves.
         assert_eq!(phase("api-health"), PINNED, "stable across builds");
         assert_ne!(phase("api-health"), phase("api-health2"));
+    }
+
+    #[test]
+    fn the_worker_wakes_on_the_first_tick_at_or_after_a_run() {
+        let start = Instant::now();
+        let schedule = Schedule::new(&[], false, start, Duration::ZERO);
+        let ms = |n: u64| start + Duration::from_millis(n);
+        assert_eq!(schedule.tick_after(ms(0)), ms(0));
+        assert_eq!(schedule.tick_after(ms(1)), ms(10));
+        assert_eq!(schedule.tick_after(ms(10)), ms(10));
+        assert_eq!(
+            schedule.tick_after(ms(86_400_000 * 900 + 3)),
+            ms(86_400_000 * 900 + 10),
+            "long after the start"
+        );
+        assert_eq!(
+            schedule.tick_after(start + Duration::from_nanos(10_000_001)),
+            ms(20)
+        );
     }
 
     #[test]
