@@ -179,37 +179,38 @@ class Proxy:
             threading.Thread(target=self.answers, args=(server, client), daemon=True).start()
 
     def requests(self, src, dst):
-        buf = b""
+        # Headers are parsed; a body is passed on and counted, not kept.
+        buf, body_left = b"", 0
         try:
             while True:
                 data = src.recv(65536)
                 if not data:
                     break
                 dst.sendall(data)
-                buf += data
-                while True:
+                while data:
+                    if body_left:
+                        n = min(body_left, len(data))
+                        body_left -= n
+                        data = data[n:]
+                        continue
+                    buf += data
+                    data = b""
                     head_end = buf.find(b"\r\n\r\n")
                     if head_end < 0:
                         break
                     head = buf[:head_end].decode("latin-1")
                     method = head.split(" ", 1)[0]
                     m = re.search(r"(?im)^content-length:\s*(\d+)", head)
-                    length = int(m.group(1)) if m else 0
-                    if len(buf) < head_end + 4 + length:
-                        break
+                    body_left = int(m.group(1)) if m else 0
                     with self.lock:
                         self.methods[method] = self.methods.get(method, 0) + 1
                         if method == "PUT":
-                            self.put_bytes += length
-                    buf = buf[head_end + 4 + length:]
+                            self.put_bytes += body_left
+                    data, buf = buf[head_end + 4:], b""
         except OSError:
             pass
         finally:
-            for s in (src, dst):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+            self.close(src, dst)
 
     def answers(self, src, dst):
         try:
@@ -222,6 +223,17 @@ class Proxy:
                 dst.sendall(data)
         except OSError:
             pass
+        finally:
+            # The store closed the connection: so does the proxy, towards the client.
+            self.close(src, dst)
+
+    @staticmethod
+    def close(*socks):
+        for s in socks:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
 
 class Canary:
