@@ -683,9 +683,14 @@ fn whole_region(s3: &S3, region: &str) -> Result<Option<usize>, String> {
     }
     let states =
         pharos::state::object::ObjectStates::with_store(client.clone(), KILLED, "pharos/killed");
-    let state = (0..5)
-        .find_map(|_| rt.block_on(states.read(region)).ok())
-        .ok_or("the region does not read")?;
+    let mut tries = 0;
+    let state = loop {
+        match rt.block_on(states.read(region)) {
+            Ok(state) => break state,
+            Err(e) if tries >= 4 => return Err(format!("the region does not read: {e:#}")),
+            Err(_) => tries += 1,
+        }
+    };
     Ok(state.map(|s| s.probes.len()))
 }
 
