@@ -251,11 +251,12 @@ fn a_schema_2_file_with_a_year_of_history_is_migrated_with_nothing_lost() {
         .iter()
         .map(|(i, k, u)| (i.as_str(), *k, *u))
         .collect();
-    // The history ends a minute before the worker runs (it probes on the clock).
+    // The history ends an hour and a minute before the worker runs (it probes on the
+    // clock), so the hourly window always moves on: the comparison must follow it.
     let before = crate::harness::year_of_history(
         "r1",
         &probes,
-        chrono::Utc::now() - chrono::Duration::minutes(1),
+        chrono::Utc::now() - chrono::Duration::minutes(61),
     );
     let mut text = Vec::new();
     pharos::state::write_json(&before, &mut text).unwrap();
