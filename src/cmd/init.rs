@@ -19,7 +19,7 @@ const FILES: &[(&str, &str)] = &[
     ("probes.yaml", include_str!("init/probes.yaml")),
     (
         ".gitignore",
-        "# Built by `pharos build`; deploy it, do not commit it.\n/site/\n# The previous site, kept by `pharos watch` and `serve` to rebuild faster.\n/.site.spare/\n# Written by the probers.\n/state/\n# Samples a prober kept while its object store was away.\n/.pharos/\n",
+        "# Built by `pharos build`; deploy it, do not commit it.\n/site/\n# Builds' lock and temporary folders (the spare site `watch` rebuilds in, copies being\n# published), removed by the next build when their process is gone.\n/.site.*\n# Written by the probers.\n/state/\n# Samples a prober kept while its object store was away.\n/.pharos/\n",
     ),
     ("incidents/.gitkeep", ""),
 ];

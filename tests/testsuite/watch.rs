@@ -243,3 +243,67 @@ fn a_rebuild_renders_only_what_an_edit_changed_and_ends_where_a_fresh_build_does
         assert!(watched[path] == *bytes, "{path} differs from a fresh build");
     }
 }
+
+/// The temporary folders beside `site/` in `t` (the builds' lock file aside).
+fn temporaries(t: &ProjectTest) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(t.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|n| n.starts_with(".site.") && n != ".site.lock")
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn builds_killed_at_random_moments_leave_nothing_behind_after_the_next_build() {
+    let t = project_with(
+        "  - id: p\n    kind: tcp\n    host: 127.0.0.1\n    port: 9\n    components: [web]\n",
+        &["r1"],
+    );
+    for n in 0..40 {
+        t.write(
+            &format!("incidents/2026-11-{:02}-post-{n}.md", 1 + n % 19),
+            &POST.replace("TITLE", &format!("Post {n}")),
+        );
+    }
+    let (mut killed_mid_build, mut seen_left) = (0, 0);
+    for round in 0..300u64 {
+        let mut child = t
+            .cmd(&["build", "--now", NOW])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Killed once its temporary folder exists, a little later on some rounds.
+        let started = std::time::Instant::now();
+        while temporaries(&t)
+            .iter()
+            .all(|n| n.ends_with(".lock") || !n.contains(".new-"))
+            && started.elapsed() < HANG
+            && child.try_wait().unwrap().is_none()
+        {
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        std::thread::sleep(Duration::from_micros(fastrand::u64(
+            0..(round % 5) * 4000 + 1,
+        )));
+        if child.try_wait().unwrap().is_none() {
+            killed_mid_build += 1;
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        if !temporaries(&t).is_empty() {
+            seen_left += 1;
+        }
+    }
+    assert!(
+        killed_mid_build > 0 && seen_left > 0,
+        "no build was killed half way"
+    );
+    let out = t.run(&["build", "--now", NOW]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(temporaries(&t), Vec::<String>::new());
+    assert!(index(&t).contains("Test Status"));
+    eprintln!("{killed_mid_build} of 300 builds killed half way, {seen_left} left folders");
+}
