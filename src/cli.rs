@@ -51,6 +51,8 @@ pub enum Command {
     Incident(cmd::incident::Args),
     /// Announce maintenance windows.
     Maintenance(cmd::incident::MaintenanceArgs),
+    /// Send the built site to the targets under `publish:` (folders, buckets, git branches).
+    Publish(cmd::publish::Args),
     /// Rebuild the site whenever the config, an incident, the state or the theme changes.
     Watch(cmd::watch::Args),
     /// Preview site/ on 127.0.0.1, rebuilding and reloading pages on changes.
@@ -85,6 +87,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Status(args) => cmd::status::run(args, &locate(cli.root.as_deref())?),
         Command::State(args) => cmd::state::run(args, &locate(cli.root.as_deref())?),
+        Command::Publish(args) => cmd::publish::run(args, &locate(cli.root.as_deref())?),
         Command::Watch(args) => cmd::watch::run(args, &locate(cli.root.as_deref())?),
         Command::Serve(args) => cmd::serve::run(args, &locate(cli.root.as_deref())?),
         Command::Check(args) => cmd::check::run(args, &locate(cli.root.as_deref())?),

@@ -18,6 +18,7 @@ pub mod input;
 pub mod pipeline;
 pub mod probe;
 pub mod project;
+pub mod publish;
 pub mod render;
 pub mod site;
 pub mod state;

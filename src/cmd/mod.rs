@@ -20,6 +20,7 @@ pub mod docs;
 pub mod incident;
 pub mod init;
 pub mod probe;
+pub mod publish;
 pub mod serve;
 pub mod state;
 pub mod status;

@@ -70,26 +70,6 @@ fn percent_decode(s: &str) -> Option<String> {
         .map(|c| c.into_owned())
 }
 
-fn content_type(path: &Path) -> &'static str {
-    match path
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or_default()
-    {
-        "html" => "text/html; charset=utf-8",
-        "css" => "text/css; charset=utf-8",
-        "js" => "text/javascript; charset=utf-8",
-        "json" => "application/json",
-        "svg" => "image/svg+xml",
-        "rss" => "application/rss+xml",
-        "atom" => "application/atom+xml",
-        "ics" => "text/calendar; charset=utf-8",
-        "png" => "image/png",
-        "ico" => "image/x-icon",
-        _ => "application/octet-stream",
-    }
-}
-
 /// A served HTML page: the reload script added and the CSP widened just enough for it.
 fn with_reload(html: &str) -> String {
     html.replacen(
@@ -149,7 +129,7 @@ fn handle(
             (StatusCode::NOT_FOUND, p, b)
         }
     };
-    let kind = content_type(&file);
+    let kind = crate::publish::content_type(&file.to_string_lossy());
     if kind.starts_with("text/html") {
         let html = with_reload(&String::from_utf8_lossy(&bytes));
         respond(status, kind, html.into_bytes())

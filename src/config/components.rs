@@ -96,6 +96,20 @@ pub struct RawTarget {
     pub ca_file: Option<String>,
 }
 
+/// An item of `publish:`: where `pharos publish` sends the site.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPublish {
+    /// A folder path, `s3://bucket/prefix` or `git+<remote>#<branch>`.
+    pub to: String,
+    /// A git target's custom domain, written into `CNAME`.
+    #[serde(default)]
+    pub cname: Option<String>,
+    /// Whether a git target gets an empty `.nojekyll` (default: true).
+    #[serde(default)]
+    pub nojekyll: Option<bool>,
+}
+
 /// A header link.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -19,7 +19,7 @@ use std::path::Path;
 use crate::yaml;
 
 pub use crate::yaml::Loc;
-pub use components::{RawComponent, RawGroup, RawLink, RawPage, RawTarget, TargetKind};
+pub use components::{RawComponent, RawGroup, RawLink, RawPage, RawPublish, RawTarget, TargetKind};
 pub use probes::{
     AnswerMatch, CommandSpec, DnsSpec, Dur, HttpSpec, IcmpSpec, IpVersion, KindWord, Method, Probe,
     ProbeKind, PushSpec, RawAssertion, RawCommon, RawDefaults, RawRegion, Region, Starttls,
@@ -67,6 +67,8 @@ pub struct Site {
     pub components: Vec<Component>,
     /// Announcement targets in file order.
     pub announce: Vec<Target>,
+    /// Where `pharos publish` sends the site, in file order.
+    pub publish: Vec<crate::publish::Target>,
 }
 
 impl Site {

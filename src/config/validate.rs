@@ -5,8 +5,8 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use super::{
-    Component, EmailSpec, Group, Page, Probe, Problem, RawComponent, RawGroup, RawPage, RawTarget,
-    Site, Target, TargetKind, Template,
+    Component, EmailSpec, Group, Page, Probe, Problem, RawComponent, RawGroup, RawPage, RawPublish,
+    RawTarget, Site, Target, TargetKind, Template,
 };
 use crate::yaml::{self, Node};
 
@@ -89,7 +89,7 @@ pub fn validate_components(node: &Node, file: &str, problems: &mut Vec<Problem>)
     let keys = yaml::known_keys(
         node,
         "",
-        &["page", "groups", "components", "announce"],
+        &["page", "groups", "components", "announce", "publish"],
         &mut top,
     );
     problems.extend(top.into_iter().map(|e| Problem::from_yaml(file, e)));
@@ -181,6 +181,7 @@ pub fn validate_components(node: &Node, file: &str, problems: &mut Vec<Problem>)
     }
     report_cycle(&components, &raw_components, file, problems);
     let announce = validate_targets(keys.get("announce").copied(), file, problems);
+    let publish = validate_publish(keys.get("publish").copied(), file, problems);
     if problems.len() > before {
         return None;
     }
@@ -189,7 +190,65 @@ pub fn validate_components(node: &Node, file: &str, problems: &mut Vec<Problem>)
         groups,
         components,
         announce,
+        publish,
     })
+}
+
+/// `publish:` → where the site goes: URLs that name a folder, a bucket or a git branch,
+/// no password in them, each target once.
+fn validate_publish(
+    node: Option<&Node>,
+    file: &str,
+    problems: &mut Vec<Problem>,
+) -> Vec<crate::publish::Target> {
+    use crate::publish::{Destination, Target};
+    let mut out: Vec<Target> = Vec::new();
+    for (i, item, raw) in each_item::<RawPublish>(node, "publish", file, problems) {
+        let ctx = format!("publish[{i}]");
+        let to = match Destination::parse(&raw.to) {
+            Ok(to) => to,
+            Err(e) => {
+                problems.push(Problem::new(file, Some(item.loc_of(&["to"])), &ctx, e));
+                continue;
+            }
+        };
+        if out.iter().any(|t| t.to == to) {
+            problems.push(Problem::new(
+                file,
+                Some(item.loc_of(&["to"])),
+                &ctx,
+                format!(
+                    "\"{}\" is listed twice; publish to each target once",
+                    raw.to
+                ),
+            ));
+        }
+        let git = matches!(to, Destination::Git { .. });
+        if !git && (raw.cname.is_some() || raw.nojekyll.is_some()) {
+            problems.push(Problem::new(
+                file,
+                Some(item.loc),
+                &ctx,
+                "cname and nojekyll are for git targets (GitHub, GitLab, Codeberg Pages); remove them here",
+            ));
+        }
+        if let Some(domain) = &raw.cname
+            && (domain.is_empty() || domain.contains(['/', ':', ' ', '\n']))
+        {
+            problems.push(Problem::new(
+                file,
+                Some(item.loc_of(&["cname"])),
+                &ctx,
+                format!("cname \"{domain}\" is not a domain name; write it as status.example.com"),
+            ));
+        }
+        out.push(Target {
+            to,
+            cname: raw.cname.clone(),
+            nojekyll: raw.nojekyll.unwrap_or(true),
+        });
+    }
+    out
 }
 
 /// `page:` → [`Page`], or the problem of a missing or unreadable section.

@@ -405,6 +405,71 @@ fn keep_spare(
     trees.current_id = folder_id(site_dir);
 }
 
+/// Every file below `dir`, as paths relative to it with `/` between folders, sorted.
+pub fn files_below(dir: &Path) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let entries = std::fs::read_dir(&d).with_context(|| format!("reading {}", d.display()))?;
+        for entry in entries {
+            let entry = entry.with_context(|| format!("reading {}", d.display()))?;
+            let path = entry.path();
+            let kind = entry
+                .file_type()
+                .with_context(|| format!("reading {}", path.display()))?;
+            if kind.is_dir() {
+                stack.push(path);
+            } else if kind.is_file()
+                && let Ok(rel) = path.strip_prefix(dir)
+            {
+                let parts: Vec<String> = rel
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy().to_string())
+                    .collect();
+                out.push(parts.join("/"));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// A copy of the site in place, taken while no build changes it (files are linked, not
+/// copied: the builds never change a file in place), in a folder claimed until dropped;
+/// with its files. Publishing reads this copy, so it reads one whole build.
+pub fn copy_of_site(site_dir: &Path) -> Result<(Claim, Vec<String>)> {
+    let _lock = lock_site(site_dir)?;
+    if !site_dir.is_dir() {
+        anyhow::bail!(
+            "{} does not exist; build the site first (pharos build)",
+            site_dir.display()
+        );
+    }
+    let files = files_below(site_dir)?;
+    let claim = Claim::new(site_dir, "publish")?;
+    let copy = claim.path().join("site");
+    link_copy(site_dir, &copy, files.iter())?;
+    Ok((claim, files))
+}
+
+/// Replace the folder `dir` by the tree at `new` in one step (the previous content is
+/// then removed), taking turns with builds and publishes of the same folder and removing
+/// what killed ones left beside it.
+pub fn replace_folder(new: &Claim, dir: &Path) -> Result<()> {
+    let _lock = lock_site(dir)?;
+    sweep(dir);
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(new.path(), std::fs::Permissions::from_mode(0o755))
+            .with_context(|| format!("making {} readable", new.path().display()))?;
+    }
+    let previous = swap_in(new.path(), dir)?;
+    if let Some(Previous::At(p)) = &previous {
+        let _ = std::fs::remove_dir_all(p);
+    }
+    Ok(())
+}
+
 /// A tree at `to` holding the files `files` of the tree at `from`, each a hard link to the
 /// same file (safe because the trees never change a file in place).
 fn link_copy<'a>(from: &Path, to: &Path, files: impl Iterator<Item = &'a String>) -> Result<()> {

@@ -1,0 +1,121 @@
+//! `pharos publish`: send the built site to every target under `publish:` in
+//! components.yaml, or to `--to` (see the `publish` module); each target on its own, so
+//! one that fails does not hold the others back.
+
+use std::process::ExitCode;
+
+use anyhow::{Result, anyhow};
+use clap::Args as ClapArgs;
+
+use super::Exit;
+use crate::project::Project;
+use crate::publish::{self, Destination, Target};
+
+/// Options of `publish`.
+#[derive(Debug, ClapArgs)]
+pub struct Args {
+    /// Publish here instead of to the `publish:` targets: a folder, s3://bucket/prefix or
+    /// git+<remote>#<branch> (repeatable). Credentials come from the environment: AWS_*
+    /// as for --state, git's own (SSH key, credential helper, GIT_ASKPASS).
+    #[arg(long = "to", value_name = "TARGET")]
+    pub to: Vec<String>,
+    /// Print what would change on each target; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// Run `publish`.
+pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
+    let targets = if args.to.is_empty() {
+        let config = crate::config::load(&project.components_file(), &project.probes_file())?;
+        if config.site.publish.is_empty() {
+            outln!(
+                "no targets: add a `publish:` list to components.yaml or give --to (see README, Publishing)"
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        config.site.publish
+    } else {
+        args.to
+            .iter()
+            .map(|url| {
+                Destination::parse(url)
+                    .map(Target::to)
+                    .map_err(|e| anyhow!("--to {e}"))
+            })
+            .collect::<Result<Vec<_>>>()?
+    };
+    Ok(if send(project, &targets, args.dry_run) {
+        ExitCode::SUCCESS
+    } else {
+        Exit::Failed.into()
+    })
+}
+
+/// Publish the site in place to every target, a line for each; whether all went out.
+/// Shared with `watch --publish`.
+pub(crate) fn send(project: &Project, targets: &[Target], dry_run: bool) -> bool {
+    let site = match publish::send::Site::take(&project.site_dir()) {
+        Ok(site) => site,
+        Err(e) => {
+            super::err_line(format_args!("error: publishing: {e:#}"));
+            return false;
+        }
+    };
+    let mut ok = true;
+    for target in targets {
+        let target = Target {
+            to: target.to.clone().under(&project.root),
+            ..target.clone()
+        };
+        let shown = target.to.shown();
+        match publish::send::publish(&site, &target, dry_run) {
+            Ok(p) if dry_run => {
+                outln!(
+                    "{shown}: would upload {} file(s) ({}), delete {}, leave {} as they are",
+                    p.plan.uploads.len(),
+                    size(p.bytes),
+                    p.plan.deletes.len(),
+                    p.plan.unchanged
+                );
+                for path in &p.plan.uploads {
+                    outln!("  + {path}");
+                }
+                for path in &p.plan.deletes {
+                    outln!("  - {path}");
+                }
+            }
+            Ok(p) if p.plan.is_empty() => {
+                outln!("{shown}: up to date ({} files)", p.plan.unchanged);
+            }
+            Ok(p) => outln!(
+                "{shown}: published {} file(s) ({}), deleted {}, {} unchanged, in {:.1} s",
+                p.plan.uploads.len(),
+                size(p.bytes),
+                p.plan.deletes.len(),
+                p.plan.unchanged,
+                p.took.as_secs_f64()
+            ),
+            Err(e) => {
+                ok = false;
+                super::err_line(format_args!(
+                    "error: {e:#}; the other targets still go out, this one is tried again at the next publish"
+                ));
+            }
+        }
+    }
+    ok
+}
+
+/// Bytes in words: "812 B", "34.5 KB", "2.1 MB".
+fn size(bytes: u64) -> String {
+    #[allow(clippy::cast_precision_loss)]
+    let b = bytes as f64;
+    if bytes < 1000 {
+        format!("{bytes} B")
+    } else if bytes < 1_000_000 {
+        format!("{:.1} KB", b / 1e3)
+    } else {
+        format!("{:.1} MB", b / 1e6)
+    }
+}

@@ -1,0 +1,336 @@
+//! Step 8 (publish), carried out: a copy of `site/` is taken while no build changes it,
+//! hashed, and sent to each target by the plan `publish` makes; one target's failure
+//! never stops the others.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+use object_store::path::Path as ObjectPath;
+use object_store::{
+    Attribute, AttributeValue, Attributes, ObjectStore, ObjectStoreExt, PutOptions, PutPayload,
+};
+
+use super::{Destination, Lifetime, Manifest, Plan, Target, content_type, plan};
+use crate::render::output::{self, Claim};
+
+/// The object a bucket target keeps its manifest in (under the prefix): what the last
+/// publish put there, so the next one uploads only what changed.
+pub const MANIFEST_OBJECT: &str = ".pharos-publish.json";
+
+/// How many uploads run at once on a bucket.
+const UPLOADS_AT_ONCE: usize = 8;
+
+/// The site as it is to be published: a copy taken while no build changed it, and the
+/// content hash of each file.
+pub struct Site {
+    copy: Claim,
+    /// Path → SHA-256 (hex).
+    pub manifest: Manifest,
+}
+
+impl Site {
+    /// A copy of the site in `site_dir`, hashed.
+    pub fn take(site_dir: &Path) -> Result<Site> {
+        let (copy, files) = output::copy_of_site(site_dir)?;
+        let root = copy.path().join("site");
+        let mut manifest = Manifest::new();
+        for rel in files {
+            let bytes = std::fs::read(root.join(&rel)).with_context(|| format!("reading {rel}"))?;
+            manifest.insert(rel, sha256(&bytes));
+        }
+        Ok(Site { copy, manifest })
+    }
+
+    /// Where the copy holds `rel`.
+    fn file(&self, rel: &str) -> PathBuf {
+        self.copy.path().join("site").join(rel)
+    }
+
+    fn bytes_of(&self, paths: &[String]) -> u64 {
+        paths
+            .iter()
+            .filter_map(|p| std::fs::metadata(self.file(p)).ok())
+            .map(|m| m.len())
+            .sum()
+    }
+}
+
+/// SHA-256 of `bytes`, hex.
+pub fn sha256(bytes: &[u8]) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, bytes);
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// What a publish did (or, in a dry run, would do) to one target.
+#[derive(Debug, Clone)]
+pub struct Published {
+    /// The plan, carried out unless a dry run.
+    pub plan: Plan,
+    /// Bytes of the files uploaded.
+    pub bytes: u64,
+    /// How long it took.
+    pub took: Duration,
+}
+
+/// Publish `site` to `target` (or only plan it, with `dry_run`).
+pub fn publish(site: &Site, target: &Target, dry_run: bool) -> Result<Published> {
+    let started = Instant::now();
+    let plan = match &target.to {
+        Destination::Folder(dir) => to_folder(site, dir, dry_run),
+        Destination::Bucket { bucket, prefix } => to_bucket(site, bucket, prefix, dry_run),
+        Destination::Git { remote, branch } => to_git(site, target, remote, branch, dry_run),
+    }
+    .with_context(|| format!("publishing to {}", target.to.shown()))?;
+    Ok(Published {
+        bytes: site.bytes_of(&plan.uploads),
+        plan,
+        took: started.elapsed(),
+    })
+}
+
+/// The manifest of the files below `dir` (empty when it does not exist).
+fn manifest_of_folder(dir: &Path) -> Result<Manifest> {
+    if !dir.is_dir() {
+        return Ok(Manifest::new());
+    }
+    let mut out = Manifest::new();
+    for rel in output::files_below(dir)? {
+        let bytes = std::fs::read(dir.join(&rel))
+            .with_context(|| format!("reading {}", dir.join(&rel).display()))?;
+        out.insert(rel, sha256(&bytes));
+    }
+    Ok(out)
+}
+
+/// Put `files` of `site` below `to`: linked where the folder is on the same file system,
+/// copied where not.
+fn fill(site: &Site, to: &Path, files: impl Iterator<Item = impl AsRef<str>>) -> Result<()> {
+    for rel in files {
+        let rel = rel.as_ref();
+        let path = to.join(rel);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        let from = site.file(rel);
+        if std::fs::hard_link(&from, &path).is_err() {
+            std::fs::copy(&from, &path).with_context(|| format!("writing {}", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// A folder target: the whole site written beside it, then swapped in at once.
+fn to_folder(site: &Site, dir: &Path, dry_run: bool) -> Result<Plan> {
+    let plan = plan(&site.manifest, &manifest_of_folder(dir)?);
+    if dry_run || plan.is_empty() {
+        return Ok(plan);
+    }
+    let new = Claim::new(dir, "new")?;
+    fill(site, new.path(), site.manifest.keys())?;
+    output::replace_folder(&new, dir)?;
+    Ok(plan)
+}
+
+/// The object store of `bucket`, configured as the state store is (`AWS_*` variables).
+fn bucket_store(bucket: &str) -> Result<Arc<dyn ObjectStore>> {
+    crate::state::object::install_crypto();
+    let store = object_store::aws::AmazonS3Builder::from_env()
+        .with_bucket_name(bucket)
+        .with_retry(object_store::RetryConfig {
+            max_retries: 3,
+            retry_timeout: Duration::from_secs(60),
+            ..Default::default()
+        })
+        .build()
+        .with_context(|| format!("configuring object storage for s3://{bucket}; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, and AWS_ENDPOINT_URL (plus AWS_ALLOW_HTTP=true for http://) for a self-hosted store"))?;
+    Ok(Arc::new(store))
+}
+
+/// A bucket target: new and changed files uploaded in the plan's order with their
+/// content type and cache lifetime, then the manifest, then files gone from the site
+/// deleted. Only files an earlier publish put there (the manifest lists them) are ever
+/// deleted; a bucket without a manifest gets every file and loses none.
+fn to_bucket(site: &Site, bucket: &str, prefix: &str, dry_run: bool) -> Result<Plan> {
+    let store = bucket_store(bucket)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let key = |rel: &str| {
+        if prefix.is_empty() {
+            ObjectPath::from(rel)
+        } else {
+            ObjectPath::from(format!("{prefix}/{rel}"))
+        }
+    };
+    runtime.block_on(async {
+        let manifest_key = key(MANIFEST_OBJECT);
+        let before: Manifest = match store.get(&manifest_key).await {
+            Ok(got) => {
+                let bytes = got.bytes().await.context("reading the publish manifest")?;
+                serde_json::from_slice::<ManifestFile>(&bytes)
+                    .map(|m| m.files)
+                    .unwrap_or_default()
+            }
+            Err(object_store::Error::NotFound { .. }) => Manifest::new(),
+            Err(e) => return Err(anyhow!(e).context("reading the publish manifest")),
+        };
+        let plan = plan(&site.manifest, &before);
+        if dry_run || plan.is_empty() {
+            return Ok(plan);
+        }
+        let tiers = plan
+            .uploads
+            .chunk_by(|a, b| super::upload_tier(a) == super::upload_tier(b));
+        for tier in tiers {
+            use futures::StreamExt;
+            let mut puts = futures::stream::iter(tier.iter().map(|rel| {
+                let store = store.clone();
+                let key = key(rel);
+                let path = site.file(rel);
+                async move {
+                    let bytes = tokio::fs::read(&path)
+                        .await
+                        .with_context(|| format!("reading {}", path.display()))?;
+                    let mut attributes = Attributes::new();
+                    attributes.insert(
+                        Attribute::ContentType,
+                        AttributeValue::from(content_type(rel)),
+                    );
+                    attributes.insert(
+                        Attribute::CacheControl,
+                        AttributeValue::from(Lifetime::of(rel).cache_control()),
+                    );
+                    let options = PutOptions {
+                        attributes,
+                        ..Default::default()
+                    };
+                    store
+                        .put_opts(&key, PutPayload::from(bytes), options)
+                        .await
+                        .with_context(|| format!("uploading {rel}"))?;
+                    tracing::debug!("publish: PUT {key}");
+                    anyhow::Ok(())
+                }
+            }))
+            .buffer_unordered(UPLOADS_AT_ONCE);
+            while let Some(done) = puts.next().await {
+                done?;
+            }
+        }
+        let manifest = serde_json::to_vec(&ManifestFile {
+            files: site.manifest.clone(),
+        })
+        .context("writing the publish manifest")?;
+        store
+            .put(&manifest_key, PutPayload::from(manifest))
+            .await
+            .context("writing the publish manifest")?;
+        for rel in &plan.deletes {
+            match store.delete(&key(rel)).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(anyhow!(e).context(format!("deleting {rel}"))),
+            }
+        }
+        Ok(plan)
+    })
+}
+
+/// The manifest object's content.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct ManifestFile {
+    files: Manifest,
+}
+
+/// Run `git` with `args` in `dir`; its stdout, or an error with what it said.
+fn git(dir: &Path, args: &[&str]) -> Result<String> {
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .context("running git (is it installed?)")?;
+    if !out.status.success() {
+        bail!(
+            "git {} failed: {}",
+            args.first().copied().unwrap_or_default(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).to_string())
+}
+
+/// A git target: the branch's newest commit fetched (shallow), its tree replaced by the
+/// site (with `CNAME` and `.nojekyll` when configured), one commit when anything
+/// changed, pushed.
+fn to_git(site: &Site, target: &Target, remote: &str, branch: &str, dry_run: bool) -> Result<Plan> {
+    let work = tempfile::tempdir().context("creating a folder for the git checkout")?;
+    let dir = work.path();
+    git(dir, &["init", "-q"])?;
+    let heads = git(dir, &["ls-remote", "--heads", remote, branch])?;
+    let exists = !heads.trim().is_empty();
+    if exists {
+        let refspec = format!("refs/heads/{branch}");
+        git(dir, &["fetch", "-q", "--depth", "1", remote, &refspec])?;
+        git(dir, &["checkout", "-q", "FETCH_HEAD"])?;
+    }
+    let extra = extra_files(target);
+    let mut before = manifest_of_folder(dir)?;
+    before.retain(|p, _| !p.starts_with(".git/") && !extra.iter().any(|(n, _)| n == p));
+    let plan = plan(&site.manifest, &before);
+    let extra_same = extra.iter().all(|(name, content)| {
+        std::fs::read_to_string(dir.join(name)).is_ok_and(|c| c == *content)
+    });
+    if dry_run || (plan.is_empty() && extra_same && exists) {
+        return Ok(plan);
+    }
+    for rel in &plan.deletes {
+        std::fs::remove_file(dir.join(rel)).with_context(|| format!("removing {rel}"))?;
+    }
+    for rel in &plan.uploads {
+        let _ = std::fs::remove_file(dir.join(rel));
+    }
+    fill(site, dir, plan.uploads.iter())?;
+    for (name, content) in &extra {
+        std::fs::write(dir.join(name), content).with_context(|| format!("writing {name}"))?;
+    }
+    git(dir, &["add", "-A"])?;
+    let message = format!(
+        "Publish the status page ({} files changed)",
+        plan.uploads.len() + plan.deletes.len()
+    );
+    git(
+        dir,
+        &[
+            "-c",
+            "user.name=Pharos",
+            "-c",
+            "user.email=pharos@localhost",
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            &message,
+        ],
+    )?;
+    let refspec = format!("HEAD:refs/heads/{branch}");
+    git(dir, &["push", "-q", remote, &refspec])?;
+    Ok(plan)
+}
+
+/// The files a git host's pages need besides the site: `CNAME` for a custom domain,
+/// `.nojekyll` so GitHub Pages serves the files as they are.
+fn extra_files(target: &Target) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    if let Some(domain) = &target.cname {
+        out.push(("CNAME", format!("{domain}\n")));
+    }
+    if target.nojekyll {
+        out.push((".nojekyll", String::new()));
+    }
+    out
+}
