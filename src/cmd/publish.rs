@@ -9,6 +9,7 @@ use clap::Args as ClapArgs;
 
 use super::Exit;
 use crate::project::Project;
+use crate::publish::send::Options;
 use crate::publish::{self, Destination, Target};
 
 /// Options of `publish`.
@@ -22,6 +23,13 @@ pub struct Args {
     /// Print what would change on each target; change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// How long a bucket keeps a file that left the site, so a reader still on an older
+    /// page never follows a link to nothing.
+    #[arg(long, value_name = "DURATION", default_value_t = publish::KEEP_REMOVED.into())]
+    pub keep_removed: humantime::Duration,
+    /// Date removals by this time (RFC 3339) instead of the clock.
+    #[arg(long, env = "PHAROS_NOW", value_name = "TIME")]
+    pub now: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Run `publish`.
@@ -45,7 +53,13 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
             })
             .collect::<Result<Vec<_>>>()?
     };
-    Ok(if send(project, &targets, args.dry_run) {
+    let options = Options {
+        dry_run: args.dry_run,
+        keep_removed: chrono::Duration::from_std(args.keep_removed.into())
+            .map_err(|_| anyhow!("--keep-removed is too long"))?,
+        now: crate::pipeline::Clock::at(args.now).now,
+    };
+    Ok(if send(project, &targets, &options) {
         ExitCode::SUCCESS
     } else {
         Exit::Failed.into()
@@ -54,7 +68,7 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
 
 /// Publish the site in place to every target, a line for each; whether all went out.
 /// Shared with `watch --publish`.
-pub(crate) fn send(project: &Project, targets: &[Target], dry_run: bool) -> bool {
+pub(crate) fn send(project: &Project, targets: &[Target], options: &Options) -> bool {
     let site = match publish::send::Site::take(&project.site_dir()) {
         Ok(site) => site,
         Err(e) => {
@@ -69,14 +83,15 @@ pub(crate) fn send(project: &Project, targets: &[Target], dry_run: bool) -> bool
             ..target.clone()
         };
         let shown = target.to.shown();
-        match publish::send::publish(&site, &target, dry_run) {
-            Ok(p) if dry_run => {
+        match publish::send::publish(&site, &target, options) {
+            Ok(p) if options.dry_run => {
                 outln!(
-                    "{shown}: would upload {} file(s) ({}), delete {}, leave {} as they are",
+                    "{shown}: would upload {} file(s) ({}), delete {}, leave {} as they are{}",
                     p.plan.uploads.len(),
                     size(p.bytes),
                     p.plan.deletes.len(),
-                    p.plan.unchanged
+                    p.plan.unchanged,
+                    kept_words(p.kept)
                 );
                 for path in &p.plan.uploads {
                     outln!("  + {path}");
@@ -89,11 +104,12 @@ pub(crate) fn send(project: &Project, targets: &[Target], dry_run: bool) -> bool
                 outln!("{shown}: up to date ({} files)", p.plan.unchanged);
             }
             Ok(p) => outln!(
-                "{shown}: published {} file(s) ({}), deleted {}, {} unchanged, in {:.1} s",
+                "{shown}: published {} file(s) ({}), deleted {}, {} unchanged{}, in {:.1} s",
                 p.plan.uploads.len(),
                 size(p.bytes),
                 p.plan.deletes.len(),
                 p.plan.unchanged,
+                kept_words(p.kept),
                 p.took.as_secs_f64()
             ),
             Err(e) => {
@@ -105,6 +121,15 @@ pub(crate) fn send(project: &Project, targets: &[Target], dry_run: bool) -> bool
         }
     }
     ok
+}
+
+/// ", 3 removed kept a while" when a bucket still keeps removed files.
+fn kept_words(kept: usize) -> String {
+    if kept == 0 {
+        String::new()
+    } else {
+        format!(", {kept} removed kept a while")
+    }
 }
 
 /// Bytes in words: "812 B", "34.5 KB", "2.1 MB".

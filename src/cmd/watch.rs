@@ -1,6 +1,6 @@
 //! `pharos watch`: rebuild the site whenever the configuration, an incident, a region's
-//! state or the theme changes (see `pipeline::watch`), optionally announcing after each
-//! good rebuild.
+//! state or the theme changes (see `pipeline::watch`), optionally publishing and then
+//! announcing after each good rebuild.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -19,6 +19,10 @@ pub struct Args {
     /// announce` does, once each).
     #[arg(long)]
     pub announce: bool,
+    /// After each rebuild, send the site to the `publish:` targets (as `pharos publish`
+    /// does), before any announcement, so the links announced are already there.
+    #[arg(long)]
+    pub publish: bool,
     /// Build (and announce) as of this time (RFC 3339) instead of the clock.
     #[arg(long, env = "PHAROS_NOW", value_name = "TIME")]
     pub now: Option<DateTime<Utc>>,
@@ -28,8 +32,14 @@ pub struct Args {
 pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
     let mut keep = pipeline::Rebuild::default();
     let clock = Clock::at(args.now);
-    let announce = |result: &Result<Report>| {
-        if !args.announce || result.is_err() {
+    let after_build = |result: &Result<Report>| {
+        if result.is_err() {
+            return;
+        }
+        if args.publish {
+            publish(project, clock.again().now);
+        }
+        if !args.announce {
             return;
         }
         let sent = crate::pipeline::Snapshot::load(project)
@@ -51,7 +61,7 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
             };
             let first = pipeline::build(project, clock, options);
             super::report_rebuild(&first, Duration::ZERO);
-            announce(&first);
+            after_build(&first);
             outln!(
                 "watching {} for changes (Ctrl-C to stop)",
                 project.root.display()
@@ -61,8 +71,27 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
         clock,
         |result, since| {
             super::report_rebuild(result, since);
-            announce(result);
+            after_build(result);
         },
     )?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Publish the site just built to the `publish:` targets, as components.yaml now lists them.
+fn publish(project: &Project, now: DateTime<Utc>) {
+    match crate::config::load(&project.components_file(), &project.probes_file()) {
+        Ok(config) if config.site.publish.is_empty() => super::err_line(format_args!(
+            "error: --publish, but components.yaml has no `publish:` targets"
+        )),
+        Ok(config) => {
+            let options = crate::publish::send::Options {
+                dry_run: false,
+                keep_removed: chrono::Duration::from_std(crate::publish::KEEP_REMOVED)
+                    .unwrap_or_default(),
+                now,
+            };
+            super::publish::send(project, &config.site.publish, &options);
+        }
+        Err(e) => super::err_line(format_args!("error: publishing: {e:#}")),
+    }
 }

@@ -30,6 +30,10 @@ pub enum Destination {
     },
 }
 
+/// How long a bucket keeps a file that left the site, unless told otherwise: a reader
+/// still on an older page can follow its links that long.
+pub const KEEP_REMOVED: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// The branch a `git+` URL without `#branch` publishes to.
 pub const DEFAULT_BRANCH: &str = "gh-pages";
 
@@ -266,6 +270,28 @@ pub fn plan(site: &Manifest, target: &Manifest) -> Plan {
     }
 }
 
+/// Of the files a bucket no longer needs, which to delete now: those gone from the site
+/// for at least `keep` (a reader still on an older page may follow a link to them until
+/// then), and when the others left, for the manifest. Pure: `now` is an input.
+pub fn due_deletes(
+    deletes: &[String],
+    removed: &BTreeMap<String, chrono::DateTime<chrono::Utc>>,
+    now: chrono::DateTime<chrono::Utc>,
+    keep: chrono::Duration,
+) -> (Vec<String>, BTreeMap<String, chrono::DateTime<chrono::Utc>>) {
+    let mut due = Vec::new();
+    let mut kept = BTreeMap::new();
+    for path in deletes {
+        let since = removed.get(path).copied().unwrap_or(now);
+        if now - since >= keep {
+            due.push(path.clone());
+        } else {
+            kept.insert(path.clone(), since);
+        }
+    }
+    (due, kept)
+}
+
 /// When a file goes up in a publish, so that a reader who follows a link during the
 /// publish never finds the page missing: what pages link to first (assets, badges), then
 /// pages, deepest first (an incident's page before the lists that link to it), then the
@@ -442,5 +468,21 @@ mod tests {
         );
         assert_eq!(p.unchanged, 1);
         assert!(plan(&site, &site).is_empty());
+    }
+
+    #[test]
+    fn removed_files_stay_for_a_while_then_go() {
+        let t = |m: i64| chrono::DateTime::UNIX_EPOCH + chrono::Duration::minutes(m);
+        let keep = chrono::Duration::minutes(5);
+        let deletes = vec!["a".to_string(), "b".to_string()];
+        let (due, kept) = due_deletes(&deletes, &BTreeMap::new(), t(0), keep);
+        assert!(due.is_empty());
+        assert_eq!(kept.values().copied().collect::<Vec<_>>(), [t(0), t(0)]);
+        let (due, kept) = due_deletes(&deletes[..1], &kept, t(4), keep);
+        assert!(due.is_empty() && kept["a"] == t(0), "b came back: not kept");
+        let (due, kept) = due_deletes(&deletes[..1], &kept, t(5), keep);
+        assert_eq!((due, kept.len()), (vec!["a".to_string()], 0));
+        let (due, _) = due_deletes(&deletes, &BTreeMap::new(), t(0), chrono::Duration::zero());
+        assert_eq!(due, deletes, "kept for no time: deleted at once");
     }
 }

@@ -2,11 +2,13 @@
 //! hashed, and sent to each target by the plan `publish` makes; one target's failure
 //! never stops the others.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
+use chrono::{DateTime, Utc};
 use object_store::path::Path as ObjectPath;
 use object_store::{
     Attribute, AttributeValue, Attributes, ObjectStore, ObjectStoreExt, PutOptions, PutPayload,
@@ -66,26 +68,43 @@ pub fn sha256(bytes: &[u8]) -> String {
 /// What a publish did (or, in a dry run, would do) to one target.
 #[derive(Debug, Clone)]
 pub struct Published {
-    /// The plan, carried out unless a dry run.
+    /// The plan, carried out unless a dry run (its deletes: those due now).
     pub plan: Plan,
+    /// Files gone from the site that a bucket still keeps for a while.
+    pub kept: usize,
     /// Bytes of the files uploaded.
     pub bytes: u64,
     /// How long it took.
     pub took: Duration,
 }
 
+/// How a publish runs.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Only plan: change nothing.
+    pub dry_run: bool,
+    /// How long a bucket keeps a file after it left the site.
+    pub keep_removed: chrono::Duration,
+    /// The time removals are dated by.
+    pub now: DateTime<Utc>,
+}
+
 /// Publish `site` to `target` (or only plan it, with `dry_run`).
-pub fn publish(site: &Site, target: &Target, dry_run: bool) -> Result<Published> {
+pub fn publish(site: &Site, target: &Target, options: &Options) -> Result<Published> {
     let started = Instant::now();
-    let plan = match &target.to {
-        Destination::Folder(dir) => to_folder(site, dir, dry_run),
-        Destination::Bucket { bucket, prefix } => to_bucket(site, bucket, prefix, dry_run),
-        Destination::Git { remote, branch } => to_git(site, target, remote, branch, dry_run),
+    let dry_run = options.dry_run;
+    let (plan, kept) = match &target.to {
+        Destination::Folder(dir) => to_folder(site, dir, dry_run).map(|p| (p, 0)),
+        Destination::Bucket { bucket, prefix } => to_bucket(site, bucket, prefix, options),
+        Destination::Git { remote, branch } => {
+            to_git(site, target, remote, branch, dry_run).map(|p| (p, 0))
+        }
     }
     .with_context(|| format!("publishing to {}", target.to.shown()))?;
     Ok(Published {
         bytes: site.bytes_of(&plan.uploads),
         plan,
+        kept,
         took: started.elapsed(),
     })
 }
@@ -149,10 +168,11 @@ fn bucket_store(bucket: &str) -> Result<Arc<dyn ObjectStore>> {
 }
 
 /// A bucket target: new and changed files uploaded in the plan's order with their
-/// content type and cache lifetime, then the manifest, then files gone from the site
-/// deleted. Only files an earlier publish put there (the manifest lists them) are ever
-/// deleted; a bucket without a manifest gets every file and loses none.
-fn to_bucket(site: &Site, bucket: &str, prefix: &str, dry_run: bool) -> Result<Plan> {
+/// content type and cache lifetime, then the manifest, then files gone from the site for
+/// [`Options::keep_removed`] deleted. Only files an earlier publish put there (the
+/// manifest lists them) are ever deleted; a bucket without a manifest gets every file and
+/// loses none. The number of removed files still kept comes with the plan.
+fn to_bucket(site: &Site, bucket: &str, prefix: &str, options: &Options) -> Result<(Plan, usize)> {
     let store = bucket_store(bucket)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -167,19 +187,28 @@ fn to_bucket(site: &Site, bucket: &str, prefix: &str, dry_run: bool) -> Result<P
     };
     runtime.block_on(async {
         let manifest_key = key(MANIFEST_OBJECT);
-        let before: Manifest = match store.get(&manifest_key).await {
+        let before: ManifestFile = match store.get(&manifest_key).await {
             Ok(got) => {
                 let bytes = got.bytes().await.context("reading the publish manifest")?;
-                serde_json::from_slice::<ManifestFile>(&bytes)
-                    .map(|m| m.files)
-                    .unwrap_or_default()
+                serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+                    tracing::warn!("{manifest_key} cannot be read ({e}); every file is uploaded again, none deleted");
+                    ManifestFile::default()
+                })
             }
-            Err(object_store::Error::NotFound { .. }) => Manifest::new(),
+            Err(object_store::Error::NotFound { .. }) => ManifestFile::default(),
             Err(e) => return Err(anyhow!(e).context("reading the publish manifest")),
         };
-        let plan = plan(&site.manifest, &before);
-        if dry_run || plan.is_empty() {
-            return Ok(plan);
+        let mut plan = plan(&site.manifest, &before.files);
+        let (due, removed) = super::due_deletes(
+            &plan.deletes,
+            &before.removed,
+            options.now,
+            options.keep_removed,
+        );
+        plan.deletes = due;
+        let kept = removed.len();
+        if options.dry_run || (plan.is_empty() && removed == before.removed) {
+            return Ok((plan, kept));
         }
         let tiers = plan
             .uploads
@@ -220,10 +249,16 @@ fn to_bucket(site: &Site, bucket: &str, prefix: &str, dry_run: bool) -> Result<P
                 done?;
             }
         }
-        let manifest = serde_json::to_vec(&ManifestFile {
-            files: site.manifest.clone(),
-        })
-        .context("writing the publish manifest")?;
+        // What the bucket holds once the deletes are done: the site, and the removed files
+        // still kept (with the content they have there).
+        let mut files = site.manifest.clone();
+        for path in removed.keys() {
+            if let Some(hash) = before.files.get(path) {
+                files.insert(path.clone(), hash.clone());
+            }
+        }
+        let manifest = serde_json::to_vec(&ManifestFile { files, removed })
+            .context("writing the publish manifest")?;
         store
             .put(&manifest_key, PutPayload::from(manifest))
             .await
@@ -234,14 +269,18 @@ fn to_bucket(site: &Site, bucket: &str, prefix: &str, dry_run: bool) -> Result<P
                 Err(e) => return Err(anyhow!(e).context(format!("deleting {rel}"))),
             }
         }
-        Ok(plan)
+        Ok((plan, kept))
     })
 }
 
 /// The manifest object's content.
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 struct ManifestFile {
+    /// What the bucket holds: path → SHA-256.
     files: Manifest,
+    /// Files gone from the site, still kept, and since when.
+    #[serde(default)]
+    removed: BTreeMap<String, DateTime<Utc>>,
 }
 
 /// Run `git` with `args` in `dir`; its stdout, or an error with what it said.

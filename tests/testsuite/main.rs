@@ -25,6 +25,7 @@ mod limits;
 mod metrics;
 mod objstore;
 mod probe;
+mod publish;
 mod push;
 mod regions;
 mod soak;

@@ -23,7 +23,7 @@ const ACCESS_KEY: &str = "GK0123456789abcdef01234567";
 const SECRET_KEY: &str = "testsecretkey0123456789abcdef";
 
 /// A running S3 server and how to reach it.
-struct S3 {
+pub(crate) struct S3 {
     endpoint: String,
     region: &'static str,
     pids: Vec<u32>,
@@ -62,7 +62,7 @@ fn fixture(name: &str) -> PathBuf {
 impl S3 {
     /// Ceph: monitor, memstore OSD and radosgw, started by the script from
     /// ../shared/reference/object-storage.md, then a bucket.
-    fn ceph() -> S3 {
+    pub(crate) fn ceph() -> S3 {
         assert!(
             Command::new("sh")
                 .args([
@@ -174,7 +174,7 @@ impl S3 {
     }
 
     /// The environment a pharos process needs for this store.
-    fn env<'a>(&'a self, cmd: &'a mut Command) -> &'a mut Command {
+    pub(crate) fn env<'a>(&'a self, cmd: &'a mut Command) -> &'a mut Command {
         cmd.env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
             .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
             .env("AWS_REGION", self.region)
@@ -183,7 +183,7 @@ impl S3 {
     }
 
     /// A client of our own, to look at and meddle with the objects.
-    fn client(&self) -> Arc<dyn ObjectStore> {
+    pub(crate) fn client(&self) -> Arc<dyn ObjectStore> {
         pharos::state::object::install_crypto();
         Arc::new(
             object_store::aws::AmazonS3Builder::new()
@@ -199,7 +199,7 @@ impl S3 {
     }
 }
 
-fn runtime() -> tokio::runtime::Runtime {
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -845,6 +845,7 @@ fn ceph_rgw_keeps_region_state_behind_a_single_writer_guard() {
         stderr(&out)
     );
     sigkill_never_leaves_a_torn_object(&s3);
+    crate::publish::to_ceph(&s3);
 }
 
 #[test]

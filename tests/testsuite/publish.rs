@@ -1,0 +1,566 @@
+//! `pharos publish` and `watch --publish`: the built site sent to a folder, to a git
+//! branch (a bare repository on disk, read back with git) and to Ceph RGW (run from the
+//! Ceph test in `objstore`, which owns the one gateway).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use object_store::ObjectStoreExt;
+use object_store::path::Path as ObjectPath;
+
+use crate::harness::{ProjectTest, project_with, stderr, stdout, stop, until, wait_limit};
+use crate::objstore::{S3, runtime};
+
+/// The time the builds of these tests are for, and a second one for "another build".
+const NOW: &str = "2026-11-20T12:00:00Z";
+const LATER: &str = "2026-11-20T12:07:00Z";
+
+/// How long a publish or a rebuild may take before the test calls it a hang.
+const HANG: Duration = Duration::from_secs(60);
+
+const PROBES: &str =
+    "  - id: p\n    kind: tcp\n    host: 127.0.0.1\n    port: 9\n    components: [web]\n";
+
+fn post(n: usize, words: &str) -> String {
+    format!(
+        "---\ntitle: Post {n}\nimpact: minor\ncomponents: [{}]\n---\n## 2026-11-{:02}T11:00:00Z resolved\n{words}\n\n## 2026-11-{:02}T10:00:00Z investigating\nLooking {n}.\n",
+        if n.is_multiple_of(2) { "web" } else { "api" },
+        1 + n % 19,
+        1 + n % 19
+    )
+}
+
+/// A project with `posts` incident posts, built at [`NOW`].
+fn built_project(posts: usize) -> ProjectTest {
+    let t = project_with(PROBES, &["r1"]);
+    for n in 0..posts {
+        t.write(&post_path(n), &post(n, &format!("Fixed {n}.")));
+    }
+    build(&t, NOW);
+    t
+}
+
+fn post_path(n: usize) -> String {
+    format!("incidents/2026-11-{:02}-post-{n}.md", 1 + n % 19)
+}
+
+fn build(t: &ProjectTest, now: &str) {
+    let out = t.run(&["build", "--now", now]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+/// Every file below `dir` with its bytes, by path (`/` between folders).
+pub(crate) fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().to_string();
+                out.insert(rel, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+/// The files of the tree at `dir`, read while its builds and publishes hold off (they
+/// take turns on `.<name>.lock` beside it), so the read itself is never torn.
+fn whole_tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let lock = dir.with_file_name(format!(
+        ".{}.lock",
+        dir.file_name().unwrap().to_string_lossy()
+    ));
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(lock)
+        .unwrap();
+    file.lock().unwrap();
+    tree(dir)
+}
+
+/// The site a clean build of `t`'s inputs at `now` makes, in a project of its own.
+fn clean_build(t: &ProjectTest, now: &str) -> BTreeMap<String, Vec<u8>> {
+    let copy = project_with(PROBES, &["r1"]);
+    copy.write("components.yaml", &t.read("components.yaml"));
+    for (rel, bytes) in tree(&t.path().join("incidents")) {
+        copy.write(
+            &format!("incidents/{rel}"),
+            std::str::from_utf8(&bytes).unwrap(),
+        );
+    }
+    build(&copy, now);
+    tree(&copy.path().join("site"))
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", stderr(&out));
+    stdout(&out)
+}
+
+/// The branch `branch` of the repository at `bare`, checked out in a new folder.
+fn checkout(bare: &Path, branch: &str) -> (tempfile::TempDir, BTreeMap<String, Vec<u8>>) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new("git")
+        .args(["clone", "-q", "--branch", branch])
+        .arg(bare)
+        .arg(dir.path().join("c"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut files = tree(&dir.path().join("c"));
+    files.retain(|p, _| !p.starts_with(".git/"));
+    (dir, files)
+}
+
+#[test]
+fn a_folder_and_a_git_branch_get_the_site_and_a_failed_target_holds_back_no_other() {
+    let t = built_project(6);
+    let bare = tempfile::tempdir().unwrap();
+    git(bare.path(), &["init", "-q", "--bare"]);
+    let remote = format!("git+file://{}#pages", bare.path().display());
+    t.write(
+        "components.yaml",
+        &format!(
+            "{}publish:\n  - to: public\n  - to: \"git+file:///nonexistent/site.git#pages\"\n  - to: \"{remote}\"\n    cname: status.test\n",
+            t.read("components.yaml")
+        ),
+    );
+    let site = || tree(&t.path().join("site"));
+
+    // A dry run says what would go where and changes nothing.
+    let dry = t.run(&["publish", "--dry-run"]);
+    let files = site().len();
+    assert!(
+        stdout(&dry).contains(&format!("public: would upload {files} file(s)"))
+            && stdout(&dry).contains("  + index.html"),
+        "{}",
+        stdout(&dry)
+    );
+    assert!(!t.path().join("public").exists());
+    assert_eq!(git(bare.path(), &["branch", "--list"]), "");
+
+    // The unreachable remote fails alone: the folder and the other branch get the site.
+    let out = t.run(&["publish"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("publishing to git+file:///nonexistent/site.git#pages")
+            && stderr(&out).contains("the other targets still go out"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(tree(&t.path().join("public")), site());
+    let (_c, pages) = checkout(bare.path(), "pages");
+    let mut want = site();
+    want.insert("CNAME".into(), b"status.test\n".to_vec());
+    want.insert(".nojekyll".into(), Vec::new());
+    assert_eq!(
+        pages.keys().collect::<Vec<_>>(),
+        want.keys().collect::<Vec<_>>()
+    );
+    assert!(pages == want, "the branch holds the site as built");
+
+    // An edit: the folder is the new site, the branch gets one commit of what changed.
+    let before = site();
+    t.write(&post_path(2), &post(2, "Fixed two, edited."));
+    std::fs::remove_file(t.path().join(post_path(3))).unwrap();
+    build(&t, NOW);
+    t.write(
+        "components.yaml",
+        &t.read("components.yaml")
+            .replace("  - to: \"git+file:///nonexistent/site.git#pages\"\n", ""),
+    );
+    let out = t.run(&["publish"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let after = site();
+    assert_eq!(tree(&t.path().join("public")), after);
+    let changed: BTreeSet<String> = after
+        .iter()
+        .filter(|(p, b)| before.get(*p) != Some(*b))
+        .map(|(p, _)| p.clone())
+        .chain(before.keys().filter(|p| !after.contains_key(*p)).cloned())
+        .collect();
+    assert!(changed.contains("incidents/2026-11-04-post-3/index.html"));
+    let (c, _) = checkout(bare.path(), "pages");
+    let repo = c.path().join("c");
+    assert_eq!(git(&repo, &["rev-list", "--count", "HEAD"]).trim(), "2");
+    let committed: BTreeSet<String> = git(&repo, &["diff", "--name-only", "HEAD~1", "HEAD"])
+        .lines()
+        .map(String::from)
+        .collect();
+    assert_eq!(committed, changed);
+    // Nothing new: nothing sent, no empty commit.
+    let out = t.run(&["publish"]);
+    assert!(
+        stdout(&out).contains("public: up to date"),
+        "{}",
+        stdout(&out)
+    );
+    let (c, _) = checkout(bare.path(), "pages");
+    assert_eq!(
+        git(&c.path().join("c"), &["rev-list", "--count", "HEAD"]).trim(),
+        "2"
+    );
+    // Nothing temporary is left beside the folder.
+    let left: Vec<String> = std::fs::read_dir(t.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|n| {
+            n.starts_with(".public.") && n != ".public.lock"
+                || n.starts_with(".site.") && n != ".site.lock"
+        })
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn targets_that_are_not_targets_are_refused_with_the_fix() {
+    let t = built_project(1);
+    let out = t.run(&["publish", "--to", "https://example.com/"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("https:// is not a publish target; write a folder path, s3://bucket/prefix or git+https://…#branch"),
+        "{}",
+        stderr(&out)
+    );
+    let out = t.run(&[
+        "publish",
+        "--to",
+        "git+https://me:hunter2@example.com/s.git",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("carries a password") && !stderr(&out).contains("hunter2"),
+        "{}",
+        stderr(&out)
+    );
+    t.write(
+        "components.yaml",
+        &format!(
+            "{}publish:\n  - to: ftp://example.com/\n  - to: public\n    cname: x.test\n",
+            t.read("components.yaml")
+        ),
+    );
+    let out = t.run(&["check"]);
+    assert_eq!(out.status.code(), Some(2));
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(
+        text.contains("components.yaml:")
+            && text.contains("publish[0]")
+            && text.contains("ftp:// is not a publish target")
+            && text.contains("publish[1]")
+            && text.contains("cname and nojekyll are for git targets"),
+        "{text}"
+    );
+}
+
+/// A running `watch --publish` and the lines it has printed so far.
+struct Watching {
+    child: std::process::Child,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+fn watch_publishing(t: &ProjectTest) -> Watching {
+    let mut child = t
+        .cmd(&["watch", "--publish"])
+        .env("PHAROS_NOW", NOW)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    for stream in [
+        Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+        Box::new(child.stderr.take().unwrap()),
+    ] {
+        let lines = lines.clone();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stream)
+                .lines()
+                .map_while(Result::ok)
+            {
+                lines.lock().unwrap().push(line);
+            }
+        });
+    }
+    Watching { child, lines }
+}
+
+#[test]
+fn watch_publishes_whole_builds_beside_an_outside_build_and_a_second_watch() {
+    let t = built_project(12);
+    t.write(
+        "components.yaml",
+        &format!("{}publish:\n  - to: public\n", t.read("components.yaml")),
+    );
+    let watches = [watch_publishing(&t), watch_publishing(&t)];
+    until("the first publish", HANG, || {
+        t.path().join("public/index.html").exists()
+    });
+    for round in 0..6 {
+        // Another process builds the site from other inputs (a later time)...
+        let before = clean_build(&t, NOW);
+        let outside = clean_build(&t, LATER);
+        build(&t, LATER);
+        // ...and a post is edited, which both watches rebuild and publish.
+        t.write(&post_path(round), &post(round, &format!("Round {round}.")));
+        let after = clean_build(&t, NOW);
+        until("the edit published", HANG, || {
+            std::fs::read_to_string(t.path().join("public/index.html")).is_ok_and(|_| {
+                whole_tree(&t.path().join("public"))
+                    .get(&format!(
+                        "incidents/2026-11-{:02}-post-{round}/index.html",
+                        1 + round % 19
+                    ))
+                    .is_some_and(|p| {
+                        String::from_utf8_lossy(p).contains(&format!("Round {round}."))
+                    })
+            })
+        });
+        // Whenever looked at, each tree is one whole build: the one before the edit,
+        // the outside one, or the one after.
+        for _ in 0..3 {
+            for dir in ["site", "public"] {
+                let got = whole_tree(&t.path().join(dir));
+                let which = [
+                    (&before, "before"),
+                    (&outside, "outside"),
+                    (&after, "after"),
+                ]
+                .iter()
+                .find(|(b, _)| **b == got)
+                .map(|(_, w)| *w);
+                assert!(
+                    which.is_some(),
+                    "round {round}: {dir}/ is no whole build: {:?}",
+                    mixed(&got, &after, &outside)
+                );
+            }
+        }
+    }
+    for w in watches {
+        let out = stop(w.child);
+        let lines = w.lines.lock().unwrap().join("\n");
+        assert!(!lines.contains("error"), "{lines}{}", stderr(&out));
+        assert!(lines.contains("public: published"), "{lines}");
+    }
+}
+
+/// Which files of `got` differ from both `a` and `b` (for the message).
+fn mixed(
+    got: &BTreeMap<String, Vec<u8>>,
+    a: &BTreeMap<String, Vec<u8>>,
+    b: &BTreeMap<String, Vec<u8>>,
+) -> Vec<String> {
+    got.keys()
+        .chain(a.keys())
+        .filter(|p| got.get(*p) != a.get(*p))
+        .take(10)
+        .map(|p| format!("{p} (as in the other build: {})", got.get(p) == b.get(p)))
+        .collect()
+}
+
+/// Publishing to Ceph RGW: every file back through the gateway with its type and
+/// lifetime, then only changed files uploaded, removed ones deleted when due, and a
+/// reader that follows links during 20 publishes never finds a page missing.
+pub(crate) fn to_ceph(s3: &S3) {
+    let t = built_project(8);
+    let to = "s3://statebucket/www";
+    let publish = |extra: &[&str]| {
+        let mut cmd = t.cmd(&["publish", "--to", to]);
+        cmd.args(extra)
+            .env("PHAROS_LOG", "info,pharos::publish=debug");
+        s3.env(&mut cmd);
+        let child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = wait_limit(child, HANG);
+        assert!(out.status.success(), "{}", stderr(&out));
+        out
+    };
+    let put_lines = |out: &std::process::Output| -> BTreeSet<String> {
+        stderr(out)
+            .lines()
+            .filter_map(|l| {
+                l.split_once("publish: PUT www/")
+                    .map(|(_, k)| k.trim().to_string())
+            })
+            .collect()
+    };
+    let client = s3.client();
+    let rt = runtime();
+    let get = |rel: &str| {
+        rt.block_on(async {
+            let got = client.get(&ObjectPath::from(format!("www/{rel}"))).await?;
+            let attributes = got.attributes.clone();
+            Ok::<_, object_store::Error>((got.bytes().await?, attributes))
+        })
+    };
+
+    let out = publish(&["--now", NOW]);
+    let site = tree(&t.path().join("site"));
+    assert_eq!(put_lines(&out).len(), site.len(), "{}", stderr(&out));
+    for (rel, bytes) in &site {
+        let (got, attributes) = get(rel).unwrap();
+        assert!(got == bytes, "{rel} came back changed");
+        let kind = attributes
+            .get(&object_store::Attribute::ContentType)
+            .map(|v| v.to_string())
+            .unwrap_or_default();
+        let want = match rel.rsplit('.').next().unwrap() {
+            "html" => "text/html; charset=utf-8",
+            "css" => "text/css; charset=utf-8",
+            "svg" => "image/svg+xml",
+            "atom" => "application/atom+xml; charset=utf-8",
+            "rss" => "application/rss+xml; charset=utf-8",
+            "ics" => "text/calendar; charset=utf-8",
+            "json" if rel.ends_with("feed.json") => "application/feed+json",
+            "json" => "application/json",
+            other => panic!("a file of a kind this test does not know: {other}"),
+        };
+        assert_eq!(kind, want, "{rel}");
+        let cache = attributes
+            .get(&object_store::Attribute::CacheControl)
+            .map(|v| v.to_string());
+        assert_eq!(cache.as_deref(), Some("public, max-age=60"), "{rel}");
+    }
+
+    // An edit: only the files that changed go up.
+    t.write(&post_path(2), &post(2, "Fixed two, edited."));
+    build(&t, NOW);
+    let after = tree(&t.path().join("site"));
+    let changed: BTreeSet<String> = after
+        .iter()
+        .filter(|(p, b)| site.get(*p) != Some(*b))
+        .map(|(p, _)| p.clone())
+        .collect();
+    assert!(
+        !changed.is_empty() && changed.len() * 2 < after.len(),
+        "{changed:?}"
+    );
+    let out = publish(&["--now", NOW]);
+    assert_eq!(put_lines(&out), changed, "{}", stderr(&out));
+
+    // A removed post: kept a while for readers of older pages, then deleted.
+    std::fs::remove_file(t.path().join(post_path(3))).unwrap();
+    build(&t, NOW);
+    let gone = "incidents/2026-11-04-post-3/index.html";
+    let out = publish(&["--now", NOW]);
+    assert!(
+        stdout(&out).contains("1 removed kept a while"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(get(gone).is_ok(), "kept for a while");
+    let out = publish(&["--now", "2026-11-20T12:05:00Z"]);
+    assert!(stdout(&out).contains("deleted 1"), "{}", stdout(&out));
+    assert!(matches!(
+        get(gone),
+        Err(object_store::Error::NotFound { .. })
+    ));
+
+    // A reader following links while 20 publishes add posts never meets a missing page.
+    let stop_reading = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let client = s3.client();
+        let stop_reading = stop_reading.clone();
+        std::thread::spawn(move || {
+            let rt = runtime();
+            let (mut fetched, mut missing) = (0usize, Vec::new());
+            let started = Instant::now();
+            while !stop_reading.load(std::sync::atomic::Ordering::Relaxed)
+                && started.elapsed() < Duration::from_secs(300)
+            {
+                for page in ["index.html", "history/index.html"] {
+                    let Ok(html) = rt.block_on(async {
+                        client
+                            .get(&ObjectPath::from(format!("www/{page}")))
+                            .await?
+                            .bytes()
+                            .await
+                    }) else {
+                        missing.push(page.to_string());
+                        continue;
+                    };
+                    for link in links(page, &String::from_utf8_lossy(&html)) {
+                        fetched += 1;
+                        let head =
+                            rt.block_on(client.head(&ObjectPath::from(format!("www/{link}"))));
+                        if head.is_err() {
+                            missing.push(format!("{link} (linked from {page})"));
+                        }
+                    }
+                }
+            }
+            (fetched, missing)
+        })
+    };
+    for n in 0..20 {
+        t.write(
+            &format!("incidents/2026-11-19-new-{n}.md"),
+            &post(n, &format!("New {n}.")).replace("title: Post", "title: New post"),
+        );
+        build(&t, NOW);
+        publish(&["--now", NOW]);
+    }
+    stop_reading.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (fetched, missing) = reader.join().unwrap();
+    assert!(fetched > 0, "the reader read nothing");
+    assert!(missing.is_empty(), "{missing:?}");
+    eprintln!("the reader followed {fetched} links during 20 publishes, none missing");
+}
+
+/// The site files the page at `page` links to (relative links; folders as their
+/// index.html).
+fn links(page: &str, html: &str) -> Vec<String> {
+    let base: Vec<&str> = page.split('/').collect();
+    let base = &base[..base.len() - 1];
+    html.split("href=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .filter(|href| {
+            !href.is_empty()
+                && !href.contains(':')
+                && !href.starts_with('#')
+                && !href.starts_with('/')
+        })
+        .map(|href| {
+            let href = href.split(['#', '?']).next().unwrap_or_default();
+            let mut parts: Vec<&str> = base.to_vec();
+            for seg in href.split('/') {
+                match seg {
+                    ".." => {
+                        parts.pop();
+                    }
+                    "." => {}
+                    s => parts.push(s),
+                }
+            }
+            let mut path = parts.join("/");
+            if path.is_empty() || path.ends_with('/') {
+                path.push_str("index.html");
+            }
+            path
+        })
+        .collect()
+}
