@@ -1,7 +1,8 @@
 //! Step 7 of the flow: announcements. Every feed item (incident updates, maintenance,
 //! detected outages) goes to every target in components.yaml's `announce:` once.
 //!
-//! A ledger (`state/.announce-ledger.json`) records per target what was sent. Before a
+//! A ledger (`state/.announce-ledger.json`, or `.announce-ledger.json` beside the regions
+//! in object storage, where every builder reaches it) records per target what was sent. Before a
 //! send the item is written down as pending (fsync), after it as sent. A send whose
 //! outcome is unknown (the process died, the connection broke after the request went
 //! out, the server answered 5xx) stays pending and is sent again on the next run with the
@@ -78,17 +79,66 @@ pub fn idempotency_key(target: &str, item: &str) -> String {
     format!("pharos-{h:016x}")
 }
 
-/// The ledger file and its lock, held while announcing.
+/// The ledger, where every builder of the page can reach it: a file beside local state
+/// (with a lock held while announcing), or an object beside the regions in object storage
+/// (replaced only while nobody else changed it, so two announcers cannot both record).
 #[derive(Debug)]
 pub struct LedgerFile {
-    path: PathBuf,
-    _lock: File,
+    backing: Backing,
     /// What it holds.
     pub ledger: Ledger,
 }
 
+#[derive(Debug)]
+enum Backing {
+    File {
+        path: PathBuf,
+        _lock: File,
+    },
+    Object {
+        states: crate::state::object::ObjectStates,
+        etag: Option<String>,
+        guard: crate::state::object::Guard,
+    },
+}
+
+/// The ledger's name in a state folder, and (after a dot) beside the regions in a bucket.
+const LEDGER_NAME: &str = "announce-ledger.json";
+
+fn damaged(shown: &str) -> String {
+    format!(
+        "{shown} is damaged; fix it or move it aside (every target then starts again from the last {BACKFILL_HOURS} hours)"
+    )
+}
+
 impl LedgerFile {
-    /// Open (or start) the ledger in `dir`, refusing when another announce holds it.
+    /// Open (or start) the ledger where the project's state is kept.
+    pub async fn open_in(store: &crate::state::store::Store) -> Result<Self> {
+        match store {
+            crate::state::store::Store::Local(l) => Self::open(l.dir()),
+            crate::state::store::Store::Object(states) => {
+                let guard = states.guard_of_store().await?;
+                let (ledger, etag) = match states.get_control(LEDGER_NAME).await? {
+                    Some((bytes, etag)) => {
+                        let ledger = serde_json::from_slice(&bytes)
+                            .with_context(|| damaged(&states.shown_control(LEDGER_NAME)))?;
+                        (ledger, etag)
+                    }
+                    None => (Ledger::default(), None),
+                };
+                Ok(LedgerFile {
+                    backing: Backing::Object {
+                        states: states.clone(),
+                        etag,
+                        guard,
+                    },
+                    ledger,
+                })
+            }
+        }
+    }
+
+    /// Open (or start) the ledger file in `dir`, refusing when another announce holds it.
     pub fn open(dir: &Path) -> Result<Self> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let lock_path = dir.join(".announce.lock");
@@ -108,44 +158,67 @@ impl LedgerFile {
                 return Err(e).with_context(|| format!("locking {}", lock_path.display()));
             }
         }
-        let path = dir.join(".announce-ledger.json");
+        let path = dir.join(format!(".{LEDGER_NAME}"));
         let ledger = match crate::input::read_text(&path, crate::input::LEDGER) {
-            Ok(text) => serde_json::from_str(&text).with_context(|| {
-                format!(
-                    "{} is damaged; fix it or move it aside (every target then starts again from the last {BACKFILL_HOURS} hours)",
-                    path.display()
-                )
-            })?,
+            Ok(text) => {
+                serde_json::from_str(&text).with_context(|| damaged(&path.display().to_string()))?
+            }
             Err(r) if r.is_missing() => Ledger::default(),
             Err(r) => bail!("{}: {r}", path.display()),
         };
         Ok(LedgerFile {
-            path,
-            _lock: lock,
+            backing: Backing::File { path, _lock: lock },
             ledger,
         })
     }
 
     /// Write the ledger atomically and durably.
-    pub fn save(&self) -> Result<()> {
-        let dir = self.path.parent().unwrap_or(Path::new("."));
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".announce-ledger.")
-            .suffix(".tmp")
-            .tempfile_in(dir)
-            .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
-        serde_json::to_writer_pretty(&mut tmp, &self.ledger).context("serialising the ledger")?;
-        tmp.write_all(b"\n")
-            .and_then(|_| tmp.as_file().sync_all())
-            .with_context(|| format!("writing {}", tmp.path().display()))?;
-        tmp.persist(&self.path)
-            .map_err(|e| e.error)
-            .with_context(|| format!("replacing {}", self.path.display()))?;
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
+    pub async fn save(&mut self) -> Result<()> {
+        match &mut self.backing {
+            Backing::File { path, .. } => save_file(path, &self.ledger),
+            Backing::Object {
+                states,
+                etag,
+                guard,
+            } => {
+                let body =
+                    serde_json::to_vec_pretty(&self.ledger).context("serialising the ledger")?;
+                match states
+                    .put_control(LEDGER_NAME, body.into(), etag.as_deref(), *guard)
+                    .await
+                {
+                    Ok(tag) => {
+                        *etag = tag;
+                        Ok(())
+                    }
+                    Err(crate::state::object::ControlError::Conflict(e)) => bail!(
+                        "{e}: another builder is announcing too; this one stops announcing until it reads the ledger again"
+                    ),
+                    Err(crate::state::object::ControlError::Failed(e)) => Err(e),
+                }
+            }
         }
-        Ok(())
     }
+}
+
+fn save_file(path: &Path, ledger: &Ledger) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".announce-ledger.")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+    serde_json::to_writer_pretty(&mut tmp, ledger).context("serialising the ledger")?;
+    tmp.write_all(b"\n")
+        .and_then(|_| tmp.as_file().sync_all())
+        .with_context(|| format!("writing {}", tmp.path().display()))?;
+    tmp.persist(path)
+        .map_err(|e| e.error)
+        .with_context(|| format!("replacing {}", path.display()))?;
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
 }
 
 /// What a run did for one target.
@@ -189,12 +262,15 @@ pub fn send_due(
     if targets.is_empty() {
         return Ok(Vec::new());
     }
-    let mut file = LedgerFile::open(&project.state_dir())?;
+    let store = project.store()?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(run(&project.root, targets, info, items, &mut file, now))
+    runtime.block_on(async {
+        let mut file = LedgerFile::open_in(&store).await?;
+        run(&project.root, targets, info, items, &mut file, now).await
+    })
 }
 
 /// Send every due item to every target, recording each step in the ledger.
@@ -236,7 +312,7 @@ pub async fn run(
         };
         for item in &todo {
             set_pending(file, &target.id, &item.id, Some(Utc::now()));
-            file.save()?;
+            file.save().await?;
             let key = idempotency_key(&target.id, &item.id);
             match send::send(&client, &prepared, page, item, &key).await {
                 Ok(()) => {
@@ -244,12 +320,12 @@ pub async fn run(
                         t.pending.remove(&item.id);
                         t.sent.insert(item.id.clone(), Utc::now());
                     }
-                    file.save()?;
+                    file.save().await?;
                     outcome.sent += 1;
                 }
                 Err(send::Failure::NotSent(e)) => {
                     set_pending(file, &target.id, &item.id, None);
-                    file.save()?;
+                    file.save().await?;
                     outcome.error = Some(e);
                     break;
                 }

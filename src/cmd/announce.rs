@@ -49,7 +49,11 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
 /// Print what each target would get; send and record nothing.
 fn dry_run(project: &Project, snapshot: &Snapshot, now: DateTime<Utc>) -> Result<()> {
     let (items, _) = pipeline::announce_items(snapshot, now);
-    let file = LedgerFile::open(&project.state_dir())?;
+    let store = project.store()?;
+    let file = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(LedgerFile::open_in(&store))?;
     for t in &snapshot.config.site.announce {
         let entry = file
             .ledger

@@ -26,16 +26,25 @@ pub struct Args {
     /// Build (and announce) as of this time (RFC 3339) instead of the clock.
     #[arg(long, env = "PHAROS_NOW", value_name = "TIME")]
     pub now: Option<DateTime<Utc>>,
+    /// With --publish or --announce: the builder lease's period. Of several builders on
+    /// the same state, the lease holder publishes and announces; the others build and
+    /// stand by, and one takes over within about a period after the holder stops.
+    #[arg(long, value_name = "DURATION", default_value = "15s")]
+    pub lease: humantime::Duration,
 }
 
 /// Run `watch`.
 pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
     let mut keep = pipeline::Rebuild::default();
     let clock = Clock::at(args.now);
-    let after_build = |result: &Result<Report>| {
-        if result.is_err() {
-            return;
-        }
+    let outward = args.publish || args.announce;
+    let lease = std::cell::RefCell::new(if outward {
+        Some(pipeline::lease::Lease::new(project, args.lease.into())?)
+    } else {
+        None
+    });
+    let active = || lease.borrow_mut().as_mut().is_some_and(|l| l.is_active());
+    let outward_steps = || {
         if args.publish {
             publish(project, clock.again().now);
         }
@@ -50,6 +59,24 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
             }
             Err(e) => super::err_line(format_args!("error: announcing: {e:#}")),
         }
+    };
+    // Whether this builder acted at its last look.
+    let acted = std::cell::Cell::new(false);
+    let after_build = |result: &Result<Report>| {
+        if result.is_ok() && active() {
+            outward_steps();
+            acted.set(true);
+        }
+    };
+    // A builder that takes the lease over publishes and announces at once, whatever it
+    // built last.
+    let keep_going = || {
+        let now = outward && active();
+        if now && !acted.get() {
+            outward_steps();
+        }
+        acted.set(now);
+        true
     };
     pipeline::watch::rebuild_on_change(
         project,
@@ -67,7 +94,7 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
                 project.root.display()
             );
         },
-        || true,
+        keep_going,
         clock,
         |result, since| {
             super::report_rebuild(result, since);

@@ -3,6 +3,7 @@
 //! is true at the [`Clock`]'s `now`; [`build`] renders that into `site/`. Commands call
 //! this; none of them calls another.
 
+pub mod lease;
 pub mod watch;
 
 use std::sync::Arc;

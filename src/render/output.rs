@@ -29,16 +29,18 @@ pub struct Trees {
     spare_dir: Option<Claim>,
 }
 
-/// Which folder a path is (device and inode): a folder swapped in by another process is
+/// Which folder a path is: device, inode and the inode's change time (to the
+/// nanosecond, so an inode number the file system hands out again after another build
+/// removed the folder is not taken for it). A folder swapped in by another process is
 /// another folder, whatever it holds.
-type FolderId = (u64, u64);
+type FolderId = (u64, u64, i64, i64);
 
 fn folder_id(path: &Path) -> Option<FolderId> {
     use std::os::unix::fs::MetadataExt;
     std::fs::symlink_metadata(path)
         .ok()
         .filter(std::fs::Metadata::is_dir)
-        .map(|m| (m.dev(), m.ino()))
+        .map(|m| (m.dev(), m.ino(), m.ctime(), m.ctime_nsec()))
 }
 
 fn content_hash(bytes: &[u8]) -> u64 {

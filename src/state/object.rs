@@ -132,6 +132,11 @@ impl ObjectStates {
         format!("{}/{region}/", self.url)
     }
 
+    /// How the control object `name` is named in messages.
+    pub fn shown_control(&self, name: &str) -> String {
+        format!("{}/.{name}", self.url)
+    }
+
     /// How an object is named in messages.
     fn shown_key(&self, key: &ObjectPath) -> String {
         let rel = key
@@ -229,6 +234,18 @@ impl ObjectStates {
         })
     }
 
+    /// What the store does with conditional writes ([`Self::probe_guard`]), off when they
+    /// are turned off by configuration.
+    pub async fn guard_of_store(&self) -> Result<Guard> {
+        match self.probe_guard().await {
+            Ok(g) => Ok(g),
+            Err(e) if is_not_implemented(&e) => Ok(Guard::off(
+                "conditional writes are turned off (AWS_CONDITIONAL_PUT=disabled)",
+            )),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Find out whether the store enforces conditional writes, on a scratch key.
     pub async fn probe_guard(&self) -> Result<Guard> {
         let scratch = self.key(&format!(
@@ -294,6 +311,82 @@ impl ObjectStates {
         result
     }
 
+    /// A small object of the builders' beside the regions (the announce ledger, the
+    /// builder lease), named `.<name>` so region listings pass over it: its bytes and
+    /// ETag, or `None` when there is none.
+    pub async fn get_control(&self, name: &str) -> Result<Option<(bytes::Bytes, Option<String>)>> {
+        let key = self.key(&format!(".{name}"));
+        let shown = self.shown_key(&key);
+        match self.store.get(&key).await {
+            Ok(got) => {
+                let etag = got.meta.e_tag.clone();
+                let bytes = got
+                    .bytes()
+                    .await
+                    .map_err(|e| trouble::failed("GET", &shown, e))?;
+                Ok(Some((bytes, etag)))
+            }
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(trouble::failed("GET", &shown, e).into()),
+        }
+    }
+
+    /// Write the control object `name`: created only if absent when `etag` is `None`,
+    /// else replaced only while it still has that ETag (where `guard` says the store
+    /// enforces either; elsewhere simply written). A write this process's own retry
+    /// already made (same bytes) counts as done. The new ETag.
+    pub async fn put_control(
+        &self,
+        name: &str,
+        body: bytes::Bytes,
+        etag: Option<&str>,
+        guard: Guard,
+    ) -> Result<Option<String>, ControlError> {
+        let key = self.key(&format!(".{name}"));
+        let shown = self.shown_key(&key);
+        let mode = match (etag, guard.enforced) {
+            (_, false) => PutMode::Overwrite,
+            (None, true) => PutMode::Create,
+            (Some(tag), true) => PutMode::Update(UpdateVersion {
+                e_tag: Some(if guard.unquoted_etags {
+                    tag.trim_matches('"').to_string()
+                } else {
+                    tag.to_string()
+                }),
+                version: None,
+            }),
+        };
+        let opts = PutOptions {
+            mode,
+            ..Default::default()
+        };
+        match self
+            .store
+            .put_opts(&key, PutPayload::from(body.clone()), opts)
+            .await
+        {
+            Ok(done) => Ok(done.e_tag),
+            Err(
+                e @ (object_store::Error::Precondition { .. }
+                | object_store::Error::AlreadyExists { .. }),
+            ) => match self.get_control(name).await {
+                Ok(Some((now, tag))) if now == body => Ok(tag),
+                _ => Err(ControlError::Conflict(format!(
+                    "{shown} was changed by another builder ({})",
+                    trouble::said(&e)
+                ))),
+            },
+            Err(e) => Err(ControlError::Failed(
+                trouble::failed("PUT", &shown, e).into(),
+            )),
+        }
+    }
+
+    /// Remove the control object `name`, if it is there.
+    pub async fn delete_control(&self, name: &str) {
+        let _ = self.store.delete(&self.key(&format!(".{name}"))).await;
+    }
+
     /// Watch `key` for `lease`: whether its ETag stayed `etag` all along. A failed look
     /// (timeout, 5xx) proves nothing: only a new ETag does.
     async fn unchanged_for(
@@ -322,13 +415,7 @@ impl ObjectStates {
         lease: Duration,
         move_aside: bool,
     ) -> Result<(ObjectWriter, Option<Region>)> {
-        let guard = match self.probe_guard().await {
-            Ok(g) => g,
-            Err(e) if is_not_implemented(&e) => {
-                Guard::off("conditional writes are turned off (AWS_CONDITIONAL_PUT=disabled)")
-            }
-            Err(e) => return Err(e),
-        };
+        let guard = self.guard_of_store().await?;
         if let Some(why) = guard.off_because {
             tracing::warn!(
                 "{}: this store does not enforce conditional writes ({why}), so two workers of region \"{region}\" \
@@ -759,7 +846,18 @@ fn is_not_implemented(e: &anyhow::Error) -> bool {
     })
 }
 
-/// Why a write failed.
+/// Why writing a control object failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    /// Another process changed or created the object since it was read.
+    #[error("{0}")]
+    Conflict(String),
+    /// The store could not be reached or refused the write.
+    #[error("{0:#}")]
+    Failed(anyhow::Error),
+}
+
+/// Why writing a region's state failed.
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
     /// This worker must stop: another writer changed the object, or a local state file
