@@ -6,6 +6,7 @@
 //! body matches re("^OK")             json.status == "UP"          len(json.items) > 0
 //! header.content-type contains "json"                             cert.expires_in > 14d
 //! dns.rcode == NOERROR               status in [200, 204]         connected == true
+//! age(json.page.updated_at) < 10m
 //! ```
 //!
 //! It is parsed and type-checked when probes.yaml is loaded: an unknown field, a number
@@ -80,6 +81,8 @@ pub enum Operand {
     Path(Vec<Step>),
     /// `len(path)`: length of a text, list or object.
     Len(Vec<Step>),
+    /// `age(path)`: how long before the check the time in a text field (RFC 3339) was.
+    Age(Vec<Step>),
     /// A number; durations are in milliseconds with `unit` set.
     Number {
         /// The value (milliseconds for durations).
@@ -364,6 +367,57 @@ impl Parser {
         }
     }
 
+    /// A function call `name(…)`, the name read and `(` next.
+    fn call(&mut self, word: &str, at: usize) -> Result<Operand, AssertionError> {
+        self.pos += 1;
+        self.skip_ws();
+        let inner_at = self.pos;
+        let result = match word {
+            "len" => {
+                let first = self.word();
+                if first.is_empty() {
+                    return err(inner_at, "len() takes a field, e.g. len(json.items)");
+                }
+                Operand::Len(self.path(first)?)
+            }
+            "age" => {
+                let first = self.word();
+                if first.is_empty() {
+                    return err(
+                        inner_at,
+                        "age() takes a field holding a time, e.g. age(json.page.updated_at)",
+                    );
+                }
+                Operand::Age(self.path(first)?)
+            }
+            "re" => {
+                if !matches!(self.peek(), Some('"' | '\'')) {
+                    return err(inner_at, "re() takes a quoted pattern, e.g. re(\"^OK\")");
+                }
+                let pattern = self.string()?;
+                match regex::Regex::new(&pattern) {
+                    Ok(r) => Operand::Regex(r),
+                    Err(e) => {
+                        let why = crate::config::regex_error(&e);
+                        return err(inner_at, format!("invalid pattern: {why}"));
+                    }
+                }
+            }
+            other => {
+                return err(
+                    at,
+                    format!("unknown function {other}(); use len(), age() or re()"),
+                );
+            }
+        };
+        self.skip_ws();
+        if self.peek() != Some(')') {
+            return err(self.pos, "expected `)`");
+        }
+        self.pos += 1;
+        Ok(result)
+    }
+
     fn operand(&mut self) -> Result<Operand, AssertionError> {
         let at = self.pos;
         match self.peek() {
@@ -382,7 +436,11 @@ impl Parser {
                     let item = self.operand()?;
                     if matches!(
                         item,
-                        Operand::Path(_) | Operand::Len(_) | Operand::List(_) | Operand::Regex(_)
+                        Operand::Path(_)
+                            | Operand::Len(_)
+                            | Operand::Age(_)
+                            | Operand::List(_)
+                            | Operand::Regex(_)
                     ) {
                         return err(
                             item_at,
@@ -402,46 +460,7 @@ impl Parser {
             Some(c) if c.is_alphabetic() || c == '_' => {
                 let word = self.word();
                 if self.peek() == Some('(') {
-                    self.pos += 1;
-                    self.skip_ws();
-                    let inner_at = self.pos;
-                    let result = match word.as_str() {
-                        "len" => {
-                            let first = self.word();
-                            if first.is_empty() {
-                                return err(inner_at, "len() takes a field, e.g. len(json.items)");
-                            }
-                            Operand::Len(self.path(first)?)
-                        }
-                        "re" => {
-                            if !matches!(self.peek(), Some('"' | '\'')) {
-                                return err(
-                                    inner_at,
-                                    "re() takes a quoted pattern, e.g. re(\"^OK\")",
-                                );
-                            }
-                            let pattern = self.string()?;
-                            match regex::Regex::new(&pattern) {
-                                Ok(r) => Operand::Regex(r),
-                                Err(e) => {
-                                    let why = crate::config::regex_error(&e);
-                                    return err(inner_at, format!("invalid pattern: {why}"));
-                                }
-                            }
-                        }
-                        other => {
-                            return err(
-                                at,
-                                format!("unknown function {other}(); use len() or re()"),
-                            );
-                        }
-                    };
-                    self.skip_ws();
-                    if self.peek() != Some(')') {
-                        return err(self.pos, "expected `)`");
-                    }
-                    self.pos += 1;
-                    return Ok(result);
+                    return self.call(&word, at);
                 }
                 match word.as_str() {
                     "true" => Ok(Operand::Bool(true)),
@@ -529,7 +548,7 @@ impl Parser {
 pub fn roots(a: &Assertion) -> Vec<&str> {
     let mut out = Vec::new();
     for side in [&a.left, &a.right] {
-        if let Operand::Path(steps) | Operand::Len(steps) = side
+        if let Operand::Path(steps) | Operand::Len(steps) | Operand::Age(steps) = side
             && let Some(Step::Key(k)) = steps.first()
         {
             out.push(k.as_str());
@@ -542,6 +561,10 @@ pub fn roots(a: &Assertion) -> Vec<&str> {
 fn type_of(op: &Operand, at: usize) -> Result<Type, AssertionError> {
     Ok(match op {
         Operand::Number { duration: true, .. } => Type::Duration,
+        Operand::Age(steps) => {
+            path_type(steps, at)?;
+            Type::Duration
+        }
         Operand::Number { .. } | Operand::Len(_) => Type::Number,
         Operand::Text(_) => Type::Text,
         Operand::Bool(_) => Type::Bool,

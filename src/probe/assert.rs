@@ -539,6 +539,26 @@ impl Facts<'_> {
                     )));
                 }
             },
+            Operand::Age(steps) => match self.get(steps)?.plain() {
+                Val::Text(t) => match chrono::DateTime::parse_from_rfc3339(t.trim()) {
+                    Ok(at) => Val::Dur(
+                        (self.sample.at - at.with_timezone(&chrono::Utc)).num_milliseconds() as f64,
+                    ),
+                    Err(e) => {
+                        return Err(Unmet(format!(
+                            "age() needs an RFC 3339 time, but {} is \"{t}\" ({e})",
+                            describe(steps)
+                        )));
+                    }
+                },
+                other => {
+                    return Err(Unmet(format!(
+                        "age() needs a time as text, but {} is {}",
+                        describe(steps),
+                        other.show()
+                    )));
+                }
+            },
             Operand::Number {
                 value,
                 duration: true,
@@ -571,6 +591,7 @@ fn holds(a: &Assertion, facts: &Facts<'_>) -> Result<(), Unmet> {
     let name = match &a.left {
         Operand::Path(s) => describe(s),
         Operand::Len(s) => format!("len({})", describe(s)),
+        Operand::Age(s) => format!("age({})", describe(s)),
         _ => "the value".into(),
     };
     let found = || format!("{name} is {}", left.show());

@@ -14,21 +14,21 @@ use crate::harness::{ProjectTest, stderr, stdout, until, wait_limit};
 
 /// One request as received.
 #[derive(Debug, Clone)]
-struct Request {
-    path: String,
-    headers: HashMap<String, String>,
-    body: serde_json::Value,
+pub(crate) struct Request {
+    pub(crate) path: String,
+    pub(crate) headers: HashMap<String, String>,
+    pub(crate) body: serde_json::Value,
 }
 
 /// Records requests; answers each with `status` (0: never answer).
-struct Receiver {
-    port: u16,
+pub(crate) struct Receiver {
+    pub(crate) port: u16,
     got: Arc<Mutex<Vec<Request>>>,
     status: Arc<AtomicU16>,
 }
 
 impl Receiver {
-    fn start() -> Receiver {
+    pub(crate) fn start() -> Receiver {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let got: Arc<Mutex<Vec<Request>>> = Arc::default();
@@ -83,7 +83,7 @@ impl Receiver {
         Receiver { port, got, status }
     }
 
-    fn requests(&self, path: &str) -> Vec<Request> {
+    pub(crate) fn requests(&self, path: &str) -> Vec<Request> {
         self.got
             .lock()
             .unwrap()

@@ -271,16 +271,37 @@ fn targets_that_are_not_targets_are_refused_with_the_fix() {
     );
 }
 
-/// A running `watch --publish` and the lines it has printed so far.
+/// A running `watch --publish` and the lines it has printed so far; killed if the test
+/// fails before stopping it.
 struct Watching {
     child: std::process::Child,
     lines: Arc<Mutex<Vec<String>>>,
 }
 
+impl Watching {
+    /// SIGTERM, then its exit.
+    fn stop(mut self) -> std::process::Output {
+        let child = std::mem::replace(&mut self.child, Command::new("true").spawn().unwrap());
+        stop(child)
+    }
+}
+
+impl Drop for Watching {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn watch_publishing(t: &ProjectTest) -> Watching {
-    let mut child = t
-        .cmd(&["watch", "--publish"])
-        .env("PHAROS_NOW", NOW)
+    let mut cmd = t.cmd(&["watch", "--publish"]);
+    cmd.env("PHAROS_NOW", NOW);
+    watching(cmd)
+}
+
+/// `cmd` running, its lines (stdout and stderr) kept as they come.
+fn watching(mut cmd: Command) -> Watching {
+    let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -363,7 +384,7 @@ fn watch_publishes_whole_builds_beside_an_outside_build_and_a_second_watch() {
         .map(|w| w.lines.lock().unwrap().join("\n"))
         .collect();
     for (w, lines) in watches.into_iter().zip(seen) {
-        stop(w.child);
+        w.stop();
         assert!(!lines.contains("error"), "{lines}");
         if lines.contains("this builder holds the lease") {
             publishing += 1;
@@ -574,4 +595,179 @@ fn links(page: &str, html: &str) -> Vec<String> {
             path
         })
         .collect()
+}
+
+/// The lease lines a builder printed: whether its latest says it holds the lease, and
+/// how many times it took it.
+fn role(w: &Watching) -> (bool, usize) {
+    let lines = w.lines.lock().unwrap();
+    let mut holds = false;
+    let mut took = 0;
+    for l in lines.iter() {
+        if l.contains("this builder holds the lease") {
+            holds = true;
+            took += 1;
+        } else if l.contains("standing by") {
+            holds = false;
+        }
+    }
+    (holds, took)
+}
+
+/// A post for the builders' test, dated within the day before [`NOW`] so every target
+/// announces it.
+fn fresh_post(n: usize) -> String {
+    format!(
+        "---\ntitle: Trouble {n}\nimpact: minor\ncomponents: [web]\n---\n## 2026-11-20T11:{n:02}:30Z resolved\nFixed {n}.\n\n## 2026-11-20T11:{n:02}:00Z investigating\nLooking {n}.\n"
+    )
+}
+
+/// Builders on one state bucket: one publishes and announces at a time; killed at random
+/// moments 20 times (10 with two builders, 10 with three), another takes over each time.
+/// The takeover times are printed, and every announcement reaches the webhook once.
+pub(crate) fn builders_take_over(s3: &S3) {
+    let receiver = crate::announce::Receiver::start();
+    let components = format!(
+        "page:\n  title: Test Status\n  base_url: https://status.test\ncomponents:\n  - id: web\n    name: Website\n\
+         publish:\n  - to: s3://statebucket/www2\nannounce:\n  - kind: webhook\n    url: http://127.0.0.1:{}/hook\n",
+        receiver.port
+    );
+    let projects: Vec<ProjectTest> = (0..3)
+        .map(|_| {
+            let t = ProjectTest::new();
+            t.write("components.yaml", &components);
+            t.write("probes.yaml", "regions:\n  - name: r1\nprobes: []\n");
+            t
+        })
+        .collect();
+    let start = |t: &ProjectTest| {
+        let mut cmd = t.cmd(&[
+            "watch",
+            "--publish",
+            "--announce",
+            "--lease",
+            "2s",
+            "--state",
+            "s3://statebucket/pharos/builders",
+        ]);
+        cmd.env("PHAROS_NOW", NOW);
+        s3.env(&mut cmd);
+        watching(cmd)
+    };
+    let mut builders: Vec<Option<Watching>> =
+        vec![Some(start(&projects[0])), Some(start(&projects[1])), None];
+    until("a builder takes the lease", HANG, || {
+        builders.iter().flatten().any(|w| role(w).0)
+    });
+    let mut takeovers = Vec::new();
+    for round in 0..20 {
+        if round == 10 {
+            builders[2] = Some(start(&projects[2]));
+        }
+        for t in &projects {
+            t.write(
+                &format!("incidents/2026-11-20-trouble-{round}.md"),
+                &fresh_post(round),
+            );
+        }
+        std::thread::sleep(Duration::from_millis(fastrand::u64(0..1500)));
+        // Exactly one live builder holds the lease.
+        let holders: Vec<usize> = (0..3)
+            .filter(|&i| builders[i].as_ref().is_some_and(|w| role(w).0))
+            .collect();
+        assert_eq!(holders.len(), 1, "round {round}: holders {holders:?}");
+        let active = holders[0];
+        let took_before: Vec<usize> = builders
+            .iter()
+            .map(|b| b.as_ref().map_or(0, |w| role(w).1))
+            .collect();
+        let mut killed = builders[active].take().unwrap();
+        let killed_at = Instant::now();
+        killed.child.kill().unwrap();
+        killed.child.wait().unwrap();
+        until("another builder takes over", HANG, || {
+            (0..3).any(|i| {
+                builders[i]
+                    .as_ref()
+                    .is_some_and(|w| role(w).1 > took_before[i])
+            })
+        });
+        takeovers.push(killed_at.elapsed());
+        builders[active] = Some(start(&projects[active]));
+    }
+    // Every item (two updates of 20 posts) arrives, each under one key.
+    let distinct = || {
+        receiver
+            .requests("/hook")
+            .iter()
+            .map(|r| r.headers["idempotency-key"].clone())
+            .collect::<BTreeSet<_>>()
+    };
+    until("every announcement", HANG, || distinct().len() >= 40);
+    let hook = receiver.requests("/hook");
+    let mut per_item: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for r in &hook {
+        per_item
+            .entry(r.body["id"].as_str().unwrap_or_default().to_string())
+            .or_default()
+            .insert(r.headers["idempotency-key"].clone());
+    }
+    assert_eq!(per_item.len(), 40, "{per_item:?}");
+    assert!(
+        per_item.values().all(|keys| keys.len() == 1),
+        "an item under two keys: {per_item:?}"
+    );
+    for w in builders.into_iter().flatten() {
+        w.stop();
+    }
+    takeovers.sort();
+    eprintln!(
+        "builders: 20 takeovers after SIGKILL with a 2 s lease: median {:.2} s, max {:.2} s; {} deliveries of 40 items ({} repeated under the same key)",
+        takeovers[10].as_secs_f64(),
+        takeovers[19].as_secs_f64(),
+        hook.len(),
+        hook.len() - 40
+    );
+}
+
+#[test]
+fn a_probe_on_the_published_status_json_notices_a_stale_page() {
+    // The site as published some minutes ago and an hour ago (each build pinned to its
+    // time), served as a host would; the probe documented in the README checks its age.
+    let now = chrono::Utc::now();
+    let mut health = Vec::new();
+    for minutes in [2, 60] {
+        let t = project_with(PROBES, &["r1"]);
+        let at = (now - chrono::Duration::minutes(minutes)).to_rfc3339();
+        build(&t, &at);
+        let status = t.read("site/api/v2/status.json");
+        let json: serde_json::Value = serde_json::from_str(&status).unwrap();
+        assert_eq!(
+            json["page"]["updated_at"].as_str().map(|s| s.len() >= 20),
+            Some(true)
+        );
+        let host = crate::harness::Server::fixed(crate::harness::Reply::Status(200, status));
+        let p = project_with(
+            &format!(
+                "  - id: published\n    kind: http\n    url: {}/api/v2/status.json\n    retries: 0\n    assertions:\n      - age(json.page.updated_at) < 10m\n    components: [web]\n",
+                host.url()
+            ),
+            &["r1"],
+        );
+        let out = p.run(&["probe", "--once", "--region", "r1"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let sample = crate::harness::state_of(&p, "r1").unwrap().probes["published"]
+            .last
+            .clone();
+        health.push((sample.health, sample.detail));
+    }
+    assert_eq!(health[0].0, pharos::state::Health::Up, "{}", health[0].1);
+    assert_eq!(health[1].0, pharos::state::Health::Down, "{}", health[1].1);
+    assert!(
+        health[1].1.starts_with(
+            "assertion failed: age(json.page.updated_at) < 10m (age(json.page.updated_at) is "
+        ),
+        "{}",
+        health[1].1
+    );
 }
