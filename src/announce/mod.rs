@@ -117,7 +117,7 @@ impl LedgerFile {
         match store {
             crate::state::store::Store::Local(l) => Self::open(l.dir()),
             crate::state::store::Store::Object(states) => {
-                let guard = states.guard_of_store().await?;
+                let guard = states.guard_once().await?;
                 let (ledger, etag) = match states.get_control(LEDGER_NAME).await? {
                     Some((bytes, etag)) => {
                         let ledger = serde_json::from_slice(&bytes)

@@ -3,7 +3,7 @@
 //! announcing after each good rebuild.
 
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use chrono::{DateTime, Utc};
@@ -31,6 +31,12 @@ pub struct Args {
     /// stand by, and one takes over within about a period after the holder stops.
     #[arg(long, value_name = "DURATION", default_value = "15s")]
     pub lease: humantime::Duration,
+    /// With --publish: the least time between two publishes. A rebuild sooner than that
+    /// (a worker's write every few seconds) goes out when it is due, with the next
+    /// announcements; every page shows when it was built, so each publish sends the pages
+    /// that show the time again.
+    #[arg(long, value_name = "DURATION", default_value = "60s")]
+    pub publish_every: humantime::Duration,
 }
 
 /// Run `watch`.
@@ -60,20 +66,37 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
             Err(e) => super::err_line(format_args!("error: announcing: {e:#}")),
         }
     };
-    // Whether this builder acted at its last look.
+    // Whether this builder acted at its last look, whether a rebuild waits to go out,
+    // and when the last publish went.
     let acted = std::cell::Cell::new(false);
+    let waiting = std::cell::Cell::new(false);
+    let last_publish = std::cell::Cell::new(None::<Instant>);
+    let every: Duration = args.publish_every.into();
+    let go_out = || {
+        let now = Instant::now();
+        if args.publish && !crate::publish::due(last_publish.get(), now, every) {
+            return;
+        }
+        outward_steps();
+        last_publish.set(Some(now));
+        waiting.set(false);
+    };
     let after_build = |result: &Result<Report>| {
-        if result.is_ok() && active() {
-            outward_steps();
-            acted.set(true);
+        if result.is_ok() && outward {
+            waiting.set(true);
+            if active() {
+                acted.set(true);
+                go_out();
+            }
         }
     };
     // A builder that takes the lease over publishes and announces at once, whatever it
-    // built last.
+    // built last; a rebuild held back by --publish-every goes out when due.
     let keep_going = || {
         let now = outward && active();
-        if now && !acted.get() {
-            outward_steps();
+        if now && (!acted.get() || waiting.get()) {
+            waiting.set(true);
+            go_out();
         }
         acted.set(now);
         true

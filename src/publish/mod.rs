@@ -270,6 +270,16 @@ pub fn plan(site: &Manifest, target: &Manifest) -> Plan {
     }
 }
 
+/// Whether a rebuild loop may publish at `now`: never published, or the last publish at
+/// least `every` ago. Pure: the clock is an input.
+pub fn due(
+    last: Option<std::time::Instant>,
+    now: std::time::Instant,
+    every: std::time::Duration,
+) -> bool {
+    last.is_none_or(|t| now.saturating_duration_since(t) >= every)
+}
+
 /// Of the files a bucket no longer needs, which to delete now: those gone from the site
 /// for at least `keep` (a reader still on an older page may follow a link to them until
 /// then), and when the others left, for the manifest. Pure: `now` is an input.
@@ -468,6 +478,20 @@ mod tests {
         );
         assert_eq!(p.unchanged, 1);
         assert!(plan(&site, &site).is_empty());
+    }
+
+    #[test]
+    fn a_loop_publishes_at_most_every_so_often() {
+        let t0 = std::time::Instant::now();
+        let every = std::time::Duration::from_secs(60);
+        assert!(due(None, t0, every));
+        assert!(!due(
+            Some(t0),
+            t0 + std::time::Duration::from_secs(59),
+            every
+        ));
+        assert!(due(Some(t0), t0 + every, every));
+        assert!(due(Some(t0), t0, std::time::Duration::ZERO));
     }
 
     #[test]

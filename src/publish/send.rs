@@ -115,7 +115,11 @@ fn manifest_of_folder(dir: &Path) -> Result<Manifest> {
         return Ok(Manifest::new());
     }
     let mut out = Manifest::new();
-    for rel in output::files_below(dir)? {
+    // A git checkout's own folder is not the site's.
+    for rel in output::files_below(dir)?
+        .into_iter()
+        .filter(|p| !p.starts_with(".git/"))
+    {
         let bytes = std::fs::read(dir.join(&rel))
             .with_context(|| format!("reading {}", dir.join(&rel).display()))?;
         out.insert(rel, sha256(&bytes));
@@ -319,7 +323,7 @@ fn to_git(site: &Site, target: &Target, remote: &str, branch: &str, dry_run: boo
     }
     let extra = extra_files(target);
     let mut before = manifest_of_folder(dir)?;
-    before.retain(|p, _| !p.starts_with(".git/") && !extra.iter().any(|(n, _)| n == p));
+    before.retain(|p, _| !extra.iter().any(|(n, _)| n == p));
     let plan = plan(&site.manifest, &before);
     let extra_same = extra.iter().all(|(name, content)| {
         std::fs::read_to_string(dir.join(name)).is_ok_and(|c| c == *content)

@@ -50,6 +50,24 @@ pub struct Guard {
 }
 
 impl Guard {
+    /// How to write an object last seen with `etag` (`None`: not there): create-if-absent
+    /// or If-Match, the ETag as this store matches it; a plain write where conditional
+    /// writes are off (asking for them there only fails).
+    pub fn put_mode(self, etag: Option<&str>) -> PutMode {
+        match (etag, self.enforced) {
+            (_, false) => PutMode::Overwrite,
+            (None, true) => PutMode::Create,
+            (Some(tag), true) => PutMode::Update(UpdateVersion {
+                e_tag: Some(if self.unquoted_etags {
+                    tag.trim_matches('"').to_string()
+                } else {
+                    tag.to_string()
+                }),
+                version: None,
+            }),
+        }
+    }
+
     fn off(why: &'static str) -> Guard {
         Guard {
             enforced: false,
@@ -246,6 +264,25 @@ impl ObjectStates {
         }
     }
 
+    /// [`Self::guard_of_store`], found out once per store URL in this process: a rebuild
+    /// loop announces after every rebuild, and the probe costs four requests and a
+    /// scratch object.
+    pub async fn guard_once(&self) -> Result<Guard> {
+        static FOUND: std::sync::Mutex<Vec<(String, Guard)>> = std::sync::Mutex::new(Vec::new());
+        let known = FOUND
+            .lock()
+            .ok()
+            .and_then(|f| f.iter().find(|(url, _)| *url == self.url).map(|(_, g)| *g));
+        if let Some(guard) = known {
+            return Ok(guard);
+        }
+        let guard = self.guard_of_store().await?;
+        if let Ok(mut f) = FOUND.lock() {
+            f.push((self.url.clone(), guard));
+        }
+        Ok(guard)
+    }
+
     /// Find out whether the store enforces conditional writes, on a scratch key.
     pub async fn probe_guard(&self) -> Result<Guard> {
         let scratch = self.key(&format!(
@@ -344,20 +381,8 @@ impl ObjectStates {
     ) -> Result<Option<String>, ControlError> {
         let key = self.key(&format!(".{name}"));
         let shown = self.shown_key(&key);
-        let mode = match (etag, guard.enforced) {
-            (_, false) => PutMode::Overwrite,
-            (None, true) => PutMode::Create,
-            (Some(tag), true) => PutMode::Update(UpdateVersion {
-                e_tag: Some(if guard.unquoted_etags {
-                    tag.trim_matches('"').to_string()
-                } else {
-                    tag.to_string()
-                }),
-                version: None,
-            }),
-        };
         let opts = PutOptions {
-            mode,
+            mode: guard.put_mode(etag),
             ..Default::default()
         };
         match self
@@ -959,21 +984,8 @@ impl ObjectWriter {
         let mut adopted = false;
         tracing::debug!("state: PUT {} ({} bytes)", self.shown, body.len());
         loop {
-            let mode = match (&self.etag, self.guard.enforced) {
-                // Where conditional writes are off, asking for them only fails.
-                (_, false) => PutMode::Overwrite,
-                (None, true) => PutMode::Create,
-                (Some(tag), true) => PutMode::Update(UpdateVersion {
-                    e_tag: Some(if self.guard.unquoted_etags {
-                        tag.trim_matches('"').to_string()
-                    } else {
-                        tag.clone()
-                    }),
-                    version: None,
-                }),
-            };
             let opts = PutOptions {
-                mode,
+                mode: self.guard.put_mode(self.etag.as_deref()),
                 ..Default::default()
             };
             let error = match self

@@ -294,7 +294,7 @@ impl Drop for Watching {
 }
 
 fn watch_publishing(t: &ProjectTest) -> Watching {
-    let mut cmd = t.cmd(&["watch", "--publish"]);
+    let mut cmd = t.cmd(&["watch", "--publish", "--publish-every", "0s"]);
     cmd.env("PHAROS_NOW", NOW);
     watching(cmd)
 }
@@ -647,6 +647,8 @@ pub(crate) fn builders_take_over(s3: &S3) {
             "--announce",
             "--lease",
             "2s",
+            "--publish-every",
+            "0s",
             "--state",
             "s3://statebucket/pharos/builders",
         ]);

@@ -138,24 +138,6 @@ fn serve_previews_the_site_and_tells_pages_to_reload() {
     stop(child);
 }
 
-/// Every file below `dir` with its bytes, by path.
-fn tree(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
-    let mut out = std::collections::BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().to_string();
-                out.insert(rel, std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    out
-}
-
 #[test]
 fn a_rebuild_renders_only_what_an_edit_changed_and_ends_where_a_fresh_build_does() {
     let t = project_with(
@@ -230,11 +212,11 @@ fn a_rebuild_renders_only_what_an_edit_changed_and_ends_where_a_fresh_build_does
     );
 
     // What the rebuilds left is what a fresh build of the same files makes.
-    let watched = tree(&t.path().join("site"));
+    let watched = crate::publish::tree(&t.path().join("site"));
     std::fs::remove_dir_all(t.path().join("site")).unwrap();
     let built = t.run(&["build", "--now", NOW]);
     assert!(built.status.success(), "{}", stderr(&built));
-    let fresh = tree(&t.path().join("site"));
+    let fresh = crate::publish::tree(&t.path().join("site"));
     assert_eq!(
         watched.keys().collect::<Vec<_>>(),
         fresh.keys().collect::<Vec<_>>()
