@@ -59,31 +59,45 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
             .map_err(|_| anyhow!("--keep-removed is too long"))?,
         now: crate::pipeline::Clock::at(args.now).now,
     };
-    Ok(if send(project, &targets, &options) {
+    Ok(if send(project, &targets, &options).failed == 0 {
         ExitCode::SUCCESS
     } else {
         Exit::Failed.into()
     })
 }
 
-/// Publish the site in place to every target, a line for each; whether all went out.
-/// Shared with `watch --publish`.
-pub(crate) fn send(project: &Project, targets: &[Target], options: &Options) -> bool {
+/// How many targets got the site, and how many failed.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Sent {
+    pub(crate) went_out: usize,
+    pub(crate) failed: usize,
+}
+
+/// Publish the site in place to every target, a line for each. Shared with `watch
+/// --publish`.
+pub(crate) fn send(project: &Project, targets: &[Target], options: &Options) -> Sent {
+    let mut sent = Sent::default();
     let site = match publish::send::Site::take(&project.site_dir()) {
         Ok(site) => site,
         Err(e) => {
             super::err_line(format_args!("error: publishing: {e:#}"));
-            return false;
+            sent.failed = targets.len().max(1);
+            return sent;
         }
     };
-    let mut ok = true;
     for target in targets {
         let target = Target {
             to: target.to.clone().under(&project.root),
             ..target.clone()
         };
         let shown = target.to.shown();
-        match publish::send::publish(&site, &target, options) {
+        let result = publish::send::publish(&site, &target, options);
+        if result.is_ok() {
+            sent.went_out += 1;
+        } else {
+            sent.failed += 1;
+        }
+        match result {
             Ok(p) if options.dry_run => {
                 outln!(
                     "{shown}: would upload {} file(s) ({}), delete {}, leave {} as they are{}",
@@ -113,14 +127,13 @@ pub(crate) fn send(project: &Project, targets: &[Target], options: &Options) -> 
                 p.took.as_secs_f64()
             ),
             Err(e) => {
-                ok = false;
                 super::err_line(format_args!(
                     "error: {e:#}; the other targets still go out, this one is tried again at the next publish"
                 ));
             }
         }
     }
-    ok
+    sent
 }
 
 /// ", 3 removed kept a while" when a bucket still keeps removed files.

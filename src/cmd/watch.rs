@@ -5,7 +5,10 @@
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use anyhow::Result;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use clap::Args as ClapArgs;
 
@@ -44,18 +47,32 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
     let mut keep = pipeline::Rebuild::default();
     let clock = Clock::at(args.now);
     let outward = args.publish || args.announce;
-    let lease = std::cell::RefCell::new(if outward {
-        Some(pipeline::lease::Lease::new(project, args.lease.into())?)
-    } else {
-        None
-    });
-    let active = || lease.borrow_mut().as_mut().is_some_and(|l| l.is_active());
+    // The lease is kept on a thread of its own, so a long publish never delays its
+    // renewal; the loop reads what it last found.
+    let holding = Arc::new(AtomicBool::new(false));
+    if outward {
+        let mut lease = pipeline::lease::Lease::new(project, args.lease.into())?;
+        holding.store(lease.is_active(), Ordering::SeqCst);
+        let holding = holding.clone();
+        std::thread::Builder::new()
+            .name("lease".into())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(Duration::from_millis(200));
+                    holding.store(lease.is_active(), Ordering::SeqCst);
+                }
+            })
+            .context("starting the lease thread")?;
+    }
+    let active = || holding.load(Ordering::SeqCst);
+    // Publish, then announce what the published pages show: whether it went out (an
+    // announcement waits while no target got the site).
     let outward_steps = || {
-        if args.publish {
-            publish(project, clock.again().now);
+        if args.publish && !publish(project, clock.again().now) {
+            return false;
         }
-        if !args.announce {
-            return;
+        if !args.announce || !active() {
+            return true;
         }
         let sent = crate::pipeline::Snapshot::load(project)
             .and_then(|s| pipeline::announce(project, &s, clock.again().now));
@@ -65,6 +82,7 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
             }
             Err(e) => super::err_line(format_args!("error: announcing: {e:#}")),
         }
+        true
     };
     // Whether this builder acted at its last look, whether a rebuild waits to go out,
     // and when the last publish went.
@@ -77,9 +95,10 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
         if args.publish && !crate::publish::due(last_publish.get(), now, every) {
             return;
         }
-        outward_steps();
         last_publish.set(Some(now));
-        waiting.set(false);
+        if outward_steps() {
+            waiting.set(false);
+        }
     };
     let after_build = |result: &Result<Report>| {
         if result.is_ok() && outward {
@@ -127,12 +146,16 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Publish the site just built to the `publish:` targets, as components.yaml now lists them.
-fn publish(project: &Project, now: DateTime<Utc>) {
+/// Publish the site just built to the `publish:` targets, as components.yaml now lists
+/// them; whether any target got it.
+fn publish(project: &Project, now: DateTime<Utc>) -> bool {
     match crate::config::load(&project.components_file(), &project.probes_file()) {
-        Ok(config) if config.site.publish.is_empty() => super::err_line(format_args!(
-            "error: --publish, but components.yaml has no `publish:` targets"
-        )),
+        Ok(config) if config.site.publish.is_empty() => {
+            super::err_line(format_args!(
+                "error: --publish, but components.yaml has no `publish:` targets"
+            ));
+            false
+        }
         Ok(config) => {
             let options = crate::publish::send::Options {
                 dry_run: false,
@@ -140,8 +163,11 @@ fn publish(project: &Project, now: DateTime<Utc>) {
                     .unwrap_or_default(),
                 now,
             };
-            super::publish::send(project, &config.site.publish, &options);
+            super::publish::send(project, &config.site.publish, &options).went_out > 0
         }
-        Err(e) => super::err_line(format_args!("error: publishing: {e:#}")),
+        Err(e) => {
+            super::err_line(format_args!("error: publishing: {e:#}"));
+            false
+        }
     }
 }

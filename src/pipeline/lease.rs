@@ -179,22 +179,6 @@ impl Lease {
             Backing::Object(lease) => lease.check(period),
         }
     }
-
-    /// Give the lease up, so a standby takes over at once (on a clean stop).
-    pub fn release(&mut self) {
-        match &mut self.backing {
-            Backing::Folder { held, .. } => *held = None,
-            Backing::Object(lease) => {
-                if matches!(lease.seen, Seen::Ours(_)) {
-                    let l = &**lease;
-                    l.runtime.block_on(l.states.delete_control(LEASE_NAME));
-                    lease.seen = Seen::Free;
-                }
-            }
-            Backing::Unguarded => {}
-        }
-        self.active = false;
-    }
 }
 
 impl ObjectLease {

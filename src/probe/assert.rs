@@ -541,6 +541,17 @@ impl Facts<'_> {
             },
             Operand::Age(steps) => match self.get(steps)?.plain() {
                 Val::Text(t) => match chrono::DateTime::parse_from_rfc3339(t.trim()) {
+                    // A time ahead of the check by more than clocks drift apart is no
+                    // proof of freshness: a wrong clock wrote it.
+                    Ok(at) if at > self.sample.at + chrono::Duration::minutes(1) => {
+                        return Err(Unmet(format!(
+                            "{} is \"{t}\", after the check's own time ({}): a clock is wrong",
+                            describe(steps),
+                            self.sample
+                                .at
+                                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                        )));
+                    }
                     Ok(at) => Val::Dur(
                         (self.sample.at - at.with_timezone(&chrono::Utc)).num_milliseconds() as f64,
                     ),

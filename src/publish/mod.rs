@@ -72,10 +72,10 @@ impl Destination {
                     "\"{url}\": \"{branch}\" is not a branch name; write the branch after #, e.g. #gh-pages"
                 ));
             }
-            if has_password(remote) {
+            if has_secret(remote) {
                 return Err(format!(
-                    "\"{}\" carries a password; secrets come from the environment: use an SSH key, a git credential helper or GIT_ASKPASS, never the URL",
-                    redact(url)
+                    "\"git+{}\" carries credentials; secrets come from the environment: use an SSH key, a git credential helper or GIT_ASKPASS, never the URL",
+                    redact(remote)
                 ));
             }
             return Ok(Destination::Git {
@@ -140,16 +140,20 @@ impl Target {
     }
 }
 
-/// Whether a URL carries `user:password@`.
-fn has_password(url: &str) -> bool {
-    url::Url::parse(url).is_ok_and(|u| u.password().is_some())
+/// Whether a URL carries a secret: a password, or over http(s) a user name (where a
+/// token is often put). `ssh://git@host` names an account, not a secret.
+fn has_secret(url: &str) -> bool {
+    url::Url::parse(url).is_ok_and(|u| {
+        u.password().is_some() || (u.scheme().starts_with("http") && !u.username().is_empty())
+    })
 }
 
-/// `url` with any password replaced by `***`.
+/// `url` with what [`has_secret`] finds replaced by `***`.
 fn redact(url: &str) -> String {
     match url::Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
+        Ok(mut u) if has_secret(url) => {
+            let _ = u.set_password(None);
+            let _ = u.set_username("***");
             u.to_string()
         }
         _ => url.to_string(),
@@ -226,10 +230,15 @@ fn is_fingerprinted(name: &str) -> bool {
 /// Path → content hash (SHA-256, hex) of a site, or of what a target holds.
 pub type Manifest = BTreeMap<String, String>;
 
+/// When, in a publish, the file at `path` goes up: its tier, then deepest first.
+fn stage(path: &str) -> (Tier, std::cmp::Reverse<usize>) {
+    (Tier::of(path), std::cmp::Reverse(path.matches('/').count()))
+}
+
 /// What a publish does to one target.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Plan {
-    /// Files to upload, in the order that keeps every link working (see [`upload_tier`]).
+    /// Files to upload, in the order that keeps every link working (see [`Tier`]).
     pub uploads: Vec<String>,
     /// Files the target has that the site no longer does, deleted after every upload.
     pub deletes: Vec<String>,
@@ -238,6 +247,12 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// The uploads in stages: every file of a stage may go up at once, and a stage
+    /// starts only when the one before is done.
+    pub fn stages(&self) -> impl Iterator<Item = &[String]> {
+        self.uploads.chunk_by(|a, b| stage(a) == stage(b))
+    }
+
     /// Whether the target already holds the site.
     pub fn is_empty(&self) -> bool {
         self.uploads.is_empty() && self.deletes.is_empty()
@@ -245,20 +260,14 @@ impl Plan {
 }
 
 /// The plan that turns what `target` holds into `site`: only new and changed files are
-/// uploaded, in [`upload_tier`] order; files gone from the site are deleted last.
+/// uploaded, in [`Tier`] order; files gone from the site are deleted last.
 pub fn plan(site: &Manifest, target: &Manifest) -> Plan {
     let mut uploads: Vec<&String> = site
         .iter()
         .filter(|(path, hash)| target.get(*path) != Some(*hash))
         .map(|(path, _)| path)
         .collect();
-    uploads.sort_by_key(|p| {
-        (
-            upload_tier(p),
-            std::cmp::Reverse(p.matches('/').count()),
-            *p,
-        )
-    });
+    uploads.sort_by_key(|p| (stage(p), *p));
     Plan {
         unchanged: site.len() - uploads.len(),
         uploads: uploads.into_iter().cloned().collect(),
@@ -303,23 +312,46 @@ pub fn due_deletes(
 }
 
 /// When a file goes up in a publish, so that a reader who follows a link during the
-/// publish never finds the page missing: what pages link to first (assets, badges), then
-/// pages, deepest first (an incident's page before the lists that link to it), then the
-/// feeds that link to pages, then the front page, then the API, which readers poll for
-/// the status and which names the incidents the pages show.
-pub fn upload_tier(path: &str) -> u8 {
-    if path.starts_with("api/") {
-        5
-    } else if path == "index.html" {
-        4
-    } else if is_feed(path) {
-        3
-    } else if path.ends_with(".html") {
-        2
-    } else if path.ends_with(".json") {
-        1
-    } else {
-        0
+/// publish never finds the page missing. In this order, each stage done before the next
+/// starts (see [`Plan::stages`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Tier {
+    /// What pages show or link to and that links nowhere: the stylesheet, images, badges.
+    Asset,
+    /// An incident's or maintenance's own page: the lists, component pages and feeds
+    /// link to it.
+    Incident,
+    /// Every other page but the front page, deepest first (an archive page before the
+    /// history that links to it).
+    Page,
+    /// Feeds and the calendar, which link to pages.
+    Feed,
+    /// The front page.
+    Front,
+    /// The Statuspage API, which readers poll for the status and which names the incidents
+    /// the pages show.
+    Api,
+}
+
+impl Tier {
+    /// The tier of the file at `path`.
+    pub fn of(path: &str) -> Tier {
+        if path.starts_with("api/") {
+            Tier::Api
+        } else if path == "index.html" {
+            Tier::Front
+        } else if is_feed(path) {
+            Tier::Feed
+        } else if path.starts_with("incidents/")
+            && path.ends_with("/index.html")
+            && path.matches('/').count() == 2
+        {
+            Tier::Incident
+        } else if path.ends_with(".html") {
+            Tier::Page
+        } else {
+            Tier::Asset
+        }
     }
 }
 
@@ -387,10 +419,19 @@ mod tests {
         ] {
             assert!(d(bad).is_err(), "{bad}");
         }
-        let secret = d("git+https://me:hunter2@github.com/a/b.git#main").unwrap_err();
+        for url in [
+            "git+https://me:hunter2@github.com/a/b.git#main",
+            "git+https://hunter2@github.com/a/b.git",
+        ] {
+            let secret = d(url).unwrap_err();
+            assert!(
+                secret.contains("environment") && !secret.contains("hunter2"),
+                "{secret}"
+            );
+        }
         assert!(
-            secret.contains("environment") && !secret.contains("hunter2"),
-            "{secret}"
+            d("git+ssh://git@github.com/a/b.git#pages").is_ok(),
+            "an account, not a secret"
         );
     }
 
@@ -451,6 +492,8 @@ mod tests {
             ("api/v2/status.json", "2"),
             ("badges/web.svg", "b"),
             ("history/index.html", "h"),
+            ("components/web/index.html", "c"),
+            ("history/2/index.html", "h2"),
             ("incidents/a/index.html", "a"),
             ("incidents/b/index.html", "b"),
             ("index.html", "2"),
@@ -462,10 +505,12 @@ mod tests {
         assert_eq!(
             p.uploads,
             [
+                "badges/web.json",
                 "badges/web.svg",
                 "style.22222222.css",
-                "badges/web.json",
                 "incidents/b/index.html",
+                "components/web/index.html",
+                "history/2/index.html",
                 "history/index.html",
                 "feed.atom",
                 "index.html",
@@ -476,6 +521,9 @@ mod tests {
             p.deletes,
             ["incidents/gone/index.html", "style.11111111.css"]
         );
+        // Each stage is done before the next begins: deeper files before shallower.
+        let stages: Vec<usize> = p.stages().map(<[String]>::len).collect();
+        assert_eq!(stages, [2, 1, 1, 2, 1, 1, 1, 1]);
         assert_eq!(p.unchanged, 1);
         assert!(plan(&site, &site).is_empty());
     }

@@ -28,6 +28,8 @@ const UPLOADS_AT_ONCE: usize = 8;
 /// content hash of each file.
 pub struct Site {
     copy: Claim,
+    /// The project folder the site was built in (site/'s parent).
+    project: PathBuf,
     /// Path → SHA-256 (hex).
     pub manifest: Manifest,
 }
@@ -42,7 +44,16 @@ impl Site {
             let bytes = std::fs::read(root.join(&rel)).with_context(|| format!("reading {rel}"))?;
             manifest.insert(rel, sha256(&bytes));
         }
-        Ok(Site { copy, manifest })
+        let project = site_dir
+            .canonicalize()
+            .ok()
+            .and_then(|p| p.parent().map(Path::to_path_buf))
+            .unwrap_or_else(|| site_dir.to_path_buf());
+        Ok(Site {
+            copy,
+            project,
+            manifest,
+        })
     }
 
     /// Where the copy holds `rel`.
@@ -144,14 +155,44 @@ fn fill(site: &Site, to: &Path, files: impl Iterator<Item = impl AsRef<str>>) ->
     Ok(())
 }
 
-/// A folder target: the whole site written beside it, then swapped in at once.
+/// The file a folder target carries to show Pharos published it (and may replace it).
+pub const FOLDER_MARK: &str = ".pharos-published";
+
+/// A folder target: the whole site written beside it, then swapped in at once. Refused
+/// where that would throw away what is not a published site: the project or a folder
+/// holding it, or a folder with files Pharos did not put there.
 fn to_folder(site: &Site, dir: &Path, dry_run: bool) -> Result<Plan> {
-    let plan = plan(&site.manifest, &manifest_of_folder(dir)?);
+    let full = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let resolved = full.canonicalize().unwrap_or_else(|_| full.clone());
+    if site.project.starts_with(&resolved) || resolved.starts_with(site.project.join("site")) {
+        bail!(
+            "{} is the project, holds it or is its site/: Pharos replaces a folder target whole; publish to a folder of its own, e.g. {}",
+            dir.display(),
+            site.project.join("public").display()
+        );
+    }
+    let mut before = manifest_of_folder(dir)?;
+    if !before.is_empty() && before.remove(FOLDER_MARK).is_none() {
+        bail!(
+            "{} holds files Pharos did not publish (no {FOLDER_MARK} in it): Pharos replaces a folder target whole, so give it a new or empty folder",
+            dir.display()
+        );
+    }
+    let plan = plan(&site.manifest, &before);
     if dry_run || plan.is_empty() {
         return Ok(plan);
     }
-    let new = Claim::new(dir, "new")?;
+    // Claimed while no other publish to it sweeps (they take turns on its lock).
+    let new = {
+        let _lock = output::lock_site(dir)?;
+        Claim::new(dir, "new")?
+    };
     fill(site, new.path(), site.manifest.keys())?;
+    std::fs::write(
+        new.path().join(FOLDER_MARK),
+        "Published by Pharos, which replaces this folder whole at every publish.\n",
+    )
+    .with_context(|| format!("writing {FOLDER_MARK}"))?;
     output::replace_folder(&new, dir)?;
     Ok(plan)
 }
@@ -214,10 +255,7 @@ fn to_bucket(site: &Site, bucket: &str, prefix: &str, options: &Options) -> Resu
         if options.dry_run || (plan.is_empty() && removed == before.removed) {
             return Ok((plan, kept));
         }
-        let tiers = plan
-            .uploads
-            .chunk_by(|a, b| super::upload_tier(a) == super::upload_tier(b));
-        for tier in tiers {
+        for tier in plan.stages() {
             use futures::StreamExt;
             let mut puts = futures::stream::iter(tier.iter().map(|rel| {
                 let store = store.clone();
@@ -253,8 +291,16 @@ fn to_bucket(site: &Site, bucket: &str, prefix: &str, options: &Options) -> Resu
                 done?;
             }
         }
-        // What the bucket holds once the deletes are done: the site, and the removed files
-        // still kept (with the content they have there).
+        // Deleted before the manifest says they are gone: a delete that fails is tried
+        // again at the next publish.
+        for rel in &plan.deletes {
+            match store.delete(&key(rel)).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(anyhow!(e).context(format!("deleting {rel}"))),
+            }
+        }
+        // What the bucket holds now: the site, and the removed files still kept (with the
+        // content they have there).
         let mut files = site.manifest.clone();
         for path in removed.keys() {
             if let Some(hash) = before.files.get(path) {
@@ -267,12 +313,6 @@ fn to_bucket(site: &Site, bucket: &str, prefix: &str, options: &Options) -> Resu
             .put(&manifest_key, PutPayload::from(manifest))
             .await
             .context("writing the publish manifest")?;
-        for rel in &plan.deletes {
-            match store.delete(&key(rel)).await {
-                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-                Err(e) => return Err(anyhow!(e).context(format!("deleting {rel}"))),
-            }
-        }
         Ok((plan, kept))
     })
 }
@@ -298,9 +338,19 @@ fn git(dir: &Path, args: &[&str]) -> Result<String> {
         .output()
         .context("running git (is it installed?)")?;
     if !out.status.success() {
+        // Named by its subcommand, past any `-c name=value`.
+        let mut words = args.iter();
+        let mut command = "";
+        while let Some(w) = words.next() {
+            if *w == "-c" {
+                words.next();
+            } else {
+                command = w;
+                break;
+            }
+        }
         bail!(
-            "git {} failed: {}",
-            args.first().copied().unwrap_or_default(),
+            "git {command} failed: {}",
             String::from_utf8_lossy(&out.stderr).trim()
         );
     }
@@ -314,11 +364,11 @@ fn to_git(site: &Site, target: &Target, remote: &str, branch: &str, dry_run: boo
     let work = tempfile::tempdir().context("creating a folder for the git checkout")?;
     let dir = work.path();
     git(dir, &["init", "-q"])?;
-    let heads = git(dir, &["ls-remote", "--heads", remote, branch])?;
+    let head = format!("refs/heads/{branch}");
+    let heads = git(dir, &["ls-remote", remote, &head])?;
     let exists = !heads.trim().is_empty();
     if exists {
-        let refspec = format!("refs/heads/{branch}");
-        git(dir, &["fetch", "-q", "--depth", "1", remote, &refspec])?;
+        git(dir, &["fetch", "-q", "--depth", "1", remote, &head])?;
         git(dir, &["checkout", "-q", "FETCH_HEAD"])?;
     }
     let extra = extra_files(target);
@@ -353,8 +403,11 @@ fn to_git(site: &Site, target: &Target, remote: &str, branch: &str, dry_run: boo
             "user.name=Pharos",
             "-c",
             "user.email=pharos@localhost",
+            "-c",
+            "commit.gpgsign=false",
             "commit",
             "-q",
+            "--no-verify",
             "--allow-empty",
             "-m",
             &message,

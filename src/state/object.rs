@@ -407,11 +407,6 @@ impl ObjectStates {
         }
     }
 
-    /// Remove the control object `name`, if it is there.
-    pub async fn delete_control(&self, name: &str) {
-        let _ = self.store.delete(&self.key(&format!(".{name}"))).await;
-    }
-
     /// Watch `key` for `lease`: whether its ETag stayed `etag` all along. A failed look
     /// (timeout, 5xx) proves nothing: only a new ETag does.
     async fn unchanged_for(

@@ -73,6 +73,16 @@ pub(crate) fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     out
 }
 
+/// What a folder target holds, without the mark Pharos leaves in it.
+fn published(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut files = tree(dir);
+    assert!(
+        files.remove(".pharos-published").is_some(),
+        "the folder carries its mark"
+    );
+    files
+}
+
 /// The files of the tree at `dir`, read while its builds and publishes hold off (they
 /// take turns on `.<name>.lock` beside it), so the read itself is never torn.
 fn whole_tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
@@ -166,7 +176,7 @@ fn a_folder_and_a_git_branch_get_the_site_and_a_failed_target_holds_back_no_othe
         "{}",
         stderr(&out)
     );
-    assert_eq!(tree(&t.path().join("public")), site());
+    assert_eq!(published(&t.path().join("public")), site());
     let (_c, pages) = checkout(bare.path(), "pages");
     let mut want = site();
     want.insert("CNAME".into(), b"status.test\n".to_vec());
@@ -190,7 +200,7 @@ fn a_folder_and_a_git_branch_get_the_site_and_a_failed_target_holds_back_no_othe
     let out = t.run(&["publish"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let after = site();
-    assert_eq!(tree(&t.path().join("public")), after);
+    assert_eq!(published(&t.path().join("public")), after);
     let changed: BTreeSet<String> = after
         .iter()
         .filter(|(p, b)| before.get(*p) != Some(*b))
@@ -233,6 +243,21 @@ fn a_folder_and_a_git_branch_get_the_site_and_a_failed_target_holds_back_no_othe
 #[test]
 fn targets_that_are_not_targets_are_refused_with_the_fix() {
     let t = built_project(1);
+    // A folder target is replaced whole: never the project, nor a folder of other files.
+    std::fs::create_dir_all(t.path().join("www")).unwrap();
+    t.write("www/notes.txt", "mine");
+    for (to, says) in [
+        (".", "is the project, holds it or is its site/"),
+        ("..", "is the project, holds it or is its site/"),
+        ("site", "is the project, holds it or is its site/"),
+        ("www", "holds files Pharos did not publish"),
+    ] {
+        let out = t.run(&["publish", "--to", to]);
+        assert_eq!(out.status.code(), Some(1), "{to}");
+        assert!(stderr(&out).contains(says), "{to}: {}", stderr(&out));
+    }
+    assert_eq!(t.read("www/notes.txt"), "mine");
+    assert!(t.path().join("incidents").is_dir() && t.path().join("site/index.html").exists());
     let out = t.run(&["publish", "--to", "https://example.com/"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
@@ -247,7 +272,7 @@ fn targets_that_are_not_targets_are_refused_with_the_fix() {
     ]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        stderr(&out).contains("carries a password") && !stderr(&out).contains("hunter2"),
+        stderr(&out).contains("carries credentials") && !stderr(&out).contains("hunter2"),
         "{}",
         stderr(&out)
     );
@@ -360,7 +385,8 @@ fn watch_publishes_whole_builds_beside_an_outside_build_and_a_second_watch() {
         // the outside one, or the one after.
         for _ in 0..3 {
             for dir in ["site", "public"] {
-                let got = whole_tree(&t.path().join(dir));
+                let mut got = whole_tree(&t.path().join(dir));
+                got.remove(".pharos-published");
                 let which = [
                     (&before, "before"),
                     (&outside, "outside"),
@@ -738,7 +764,7 @@ fn a_probe_on_the_published_status_json_notices_a_stale_page() {
     // time), served as a host would; the probe documented in the README checks its age.
     let now = chrono::Utc::now();
     let mut health = Vec::new();
-    for minutes in [2, 60] {
+    for minutes in [2, 60, -30] {
         let t = project_with(PROBES, &["r1"]);
         let at = (now - chrono::Duration::minutes(minutes)).to_rfc3339();
         build(&t, &at);
@@ -772,4 +798,7 @@ fn a_probe_on_the_published_status_json_notices_a_stale_page() {
         "{}",
         health[1].1
     );
+    // A page dated ahead of the check proves nothing: a clock is wrong.
+    assert_eq!(health[2].0, pharos::state::Health::Down, "{}", health[2].1);
+    assert!(health[2].1.contains("a clock is wrong"), "{}", health[2].1);
 }
