@@ -784,6 +784,8 @@ pub(crate) enum Part {
     Nft,
     /// script(1), a pseudo-terminal.
     Script,
+    /// systemd-analyze (verify, security), for the deploy kit's units.
+    Systemd,
 }
 
 fn on_path(program: &str) -> bool {
@@ -830,6 +832,7 @@ impl Part {
             }
             Part::Nft => on_path("nft") && on_path("ip"),
             Part::Script => on_path("script"),
+            Part::Systemd => on_path("systemd-analyze"),
         }
     }
 
@@ -854,6 +857,7 @@ impl Part {
             }
             Part::Nft => "nftables and iproute2 (install with: apt-get install nftables iproute2)",
             Part::Script => "script(1) (install with: apt-get install bsdutils)",
+            Part::Systemd => "systemd-analyze (install with: apt-get install systemd)",
         }
     }
 }

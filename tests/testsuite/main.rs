@@ -15,6 +15,7 @@ mod check;
 mod cli;
 mod command;
 mod demo;
+mod deploy;
 mod dns;
 mod exhaustion;
 mod feeds;
