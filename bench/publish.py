@@ -114,11 +114,7 @@ def main():
                       f"{sent / 1e6:.2f} MB sent over {args.runs} runs "
                       f"(each: {', '.join(f'{r[0]:.2f} s' for r in runs)})")
     finally:
-        for pid in ceph_pids:
-            try:
-                os.kill(pid, 9)
-            except OSError:
-                pass
+        state_io.stop_ceph(ceph_pids)
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -291,6 +291,15 @@ def start_ceph(tmp):
     return port, pids
 
 
+def stop_ceph(pids):
+    """Kill what start_ceph started."""
+    for pid in pids:
+        try:
+            os.kill(pid, 9)
+        except OSError:
+            pass
+
+
 class Run:
     """One format on one store: a project, its worker, its watch, its canary."""
 
@@ -484,11 +493,7 @@ def measure(store, minutes, probes, interval, exes, work):
         for run in runs.values():
             run.stop()
         nginx.stop()
-        for pid in ceph_pids:
-            try:
-                os.kill(pid, 9)
-            except OSError:
-                pass
+        stop_ceph(ceph_pids)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

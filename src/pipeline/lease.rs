@@ -124,7 +124,7 @@ impl Lease {
                         runtime,
                         me: format!(
                             "{}-{}-{:08x}",
-                            hostname(),
+                            crate::state::store::host_name(),
                             std::process::id(),
                             fastrand::u32(..)
                         ),
@@ -258,15 +258,6 @@ impl ObjectLease {
             }
         }
     }
-}
-
-/// This machine's name, for the lease's holder field (informational).
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .ok()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "builder".into())
 }
 
 #[cfg(test)]

@@ -127,9 +127,9 @@ fn manifest_of_folder(dir: &Path) -> Result<Manifest> {
     }
     let mut out = Manifest::new();
     // A git checkout's own folder is not the site's.
-    for rel in output::files_below(dir)?
+    for (rel, _) in crate::render::templates::files_under(dir)?
         .into_iter()
-        .filter(|p| !p.starts_with(".git/"))
+        .filter(|(p, _)| !p.starts_with(".git/"))
     {
         let bytes = std::fs::read(dir.join(&rel))
             .with_context(|| format!("reading {}", dir.join(&rel).display()))?;

@@ -407,35 +407,6 @@ fn keep_spare(
     trees.current_id = folder_id(site_dir);
 }
 
-/// Every file below `dir`, as paths relative to it with `/` between folders, sorted.
-pub fn files_below(dir: &Path) -> Result<Vec<String>> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let entries = std::fs::read_dir(&d).with_context(|| format!("reading {}", d.display()))?;
-        for entry in entries {
-            let entry = entry.with_context(|| format!("reading {}", d.display()))?;
-            let path = entry.path();
-            let kind = entry
-                .file_type()
-                .with_context(|| format!("reading {}", path.display()))?;
-            if kind.is_dir() {
-                stack.push(path);
-            } else if kind.is_file()
-                && let Ok(rel) = path.strip_prefix(dir)
-            {
-                let parts: Vec<String> = rel
-                    .components()
-                    .map(|c| c.as_os_str().to_string_lossy().to_string())
-                    .collect();
-                out.push(parts.join("/"));
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
 /// A copy of the site in place, taken while no build changes it (files are linked, not
 /// copied: the builds never change a file in place), in a folder claimed until dropped;
 /// with its files. Publishing reads this copy, so it reads one whole build.
@@ -447,7 +418,10 @@ pub fn copy_of_site(site_dir: &Path) -> Result<(Claim, Vec<String>)> {
             site_dir.display()
         );
     }
-    let files = files_below(site_dir)?;
+    let files: Vec<String> = super::templates::files_under(site_dir)?
+        .into_iter()
+        .map(|(rel, _)| rel)
+        .collect();
     let claim = Claim::new(site_dir, "publish")?;
     let copy = claim.path().join("site");
     link_copy(site_dir, &copy, files.iter())?;

@@ -93,9 +93,7 @@ impl LocalStore {
                 return Err(e).with_context(|| format!("locking {}", path.display()));
             }
         }
-        let host = fs::read_to_string("/proc/sys/kernel/hostname")
-            .map(|h| h.trim().to_string())
-            .unwrap_or_else(|_| "unknown".to_string());
+        let host = host_name();
         let info = format!(
             "pid={} host={} started={}\n",
             std::process::id(),
@@ -878,6 +876,15 @@ fn passing_trouble(e: &anyhow::Error) -> bool {
                 || io.to_string().contains("(os error 24)")
                 || io.to_string().contains("(os error 23)")
         })
+}
+
+/// This machine's name, for lock files and leases that say who holds them.
+pub fn host_name() -> String {
+    fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown".to_string())
 }
 
 #[cfg(test)]
