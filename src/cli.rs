@@ -65,6 +65,9 @@ pub enum Command {
     Status(cmd::status::Args),
     /// Look at the region state the workers wrote: `state show REGION`.
     State(cmd::state::Args),
+    /// Check a deployment from this machine: project, state store, regions, clocks, ICMP,
+    /// open files, publish and announcement targets; a line per finding with the fix.
+    Doctor(cmd::doctor::Args),
     /// Print a shell completion script.
     Completions(cmd::docs::CompletionsArgs),
     /// Print the man page.
@@ -87,6 +90,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Status(args) => cmd::status::run(args, &locate(cli.root.as_deref())?),
         Command::State(args) => cmd::state::run(args, &locate(cli.root.as_deref())?),
+        Command::Doctor(args) => cmd::doctor::run(args, &locate(cli.root.as_deref())?),
         Command::Publish(args) => cmd::publish::run(args, &locate(cli.root.as_deref())?),
         Command::Watch(args) => cmd::watch::run(args, &locate(cli.root.as_deref())?),
         Command::Serve(args) => cmd::serve::run(args, &locate(cli.root.as_deref())?),

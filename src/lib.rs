@@ -12,6 +12,7 @@ pub mod cli;
 pub mod cmd;
 pub mod config;
 pub mod demo;
+pub mod doctor;
 pub mod fingerprint;
 pub mod incident;
 pub mod input;

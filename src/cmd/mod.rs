@@ -17,6 +17,7 @@ pub mod build;
 pub mod check;
 pub mod demo;
 pub mod docs;
+pub mod doctor;
 pub mod incident;
 pub mod init;
 pub mod probe;
@@ -32,7 +33,7 @@ pub mod wrap;
 pub enum Exit {
     /// An error (printed on stderr), or an announcement target that failed.
     Failed = 1,
-    /// `check` found problems in the project.
+    /// `check` found problems in the project; `doctor` found a problem in the deployment.
     Problems = 2,
     /// `status --fail-on`: a component is at least that bad.
     StatusAtThreshold = 3,
@@ -53,7 +54,7 @@ impl From<Exit> for std::process::ExitCode {
 pub const EXIT_CODES_HELP: &str = "Exit codes:
   0    success
   1    an error (printed on stderr), or an announcement target that failed
-  2    check: the project has problems
+  2    check: the project has problems; doctor: the deployment has a problem
   3    status --fail-on: a component is at least that bad
   127  wrap: the command could not be started (wrap otherwise exits with its code)
   141  the reader of stdout went away (as for a command ended by SIGPIPE)";

@@ -162,22 +162,7 @@ pub const FOLDER_MARK: &str = ".pharos-published";
 /// where that would throw away what is not a published site: the project or a folder
 /// holding it, or a folder with files Pharos did not put there.
 fn to_folder(site: &Site, dir: &Path, dry_run: bool) -> Result<Plan> {
-    let full = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
-    let resolved = full.canonicalize().unwrap_or_else(|_| full.clone());
-    if site.project.starts_with(&resolved) || resolved.starts_with(site.project.join("site")) {
-        bail!(
-            "{} is the project, holds it or is its site/: Pharos replaces a folder target whole; publish to a folder of its own, e.g. {}",
-            dir.display(),
-            site.project.join("public").display()
-        );
-    }
-    let mut before = manifest_of_folder(dir)?;
-    if !before.is_empty() && before.remove(FOLDER_MARK).is_none() {
-        bail!(
-            "{} holds files Pharos did not publish (no {FOLDER_MARK} in it): Pharos replaces a folder target whole, so give it a new or empty folder",
-            dir.display()
-        );
-    }
+    let before = folder_before(&site.project, dir)?;
     let plan = plan(&site.manifest, &before);
     if dry_run || plan.is_empty() {
         return Ok(plan);
@@ -195,6 +180,115 @@ fn to_folder(site: &Site, dir: &Path, dry_run: bool) -> Result<Plan> {
     .with_context(|| format!("writing {FOLDER_MARK}"))?;
     output::replace_folder(&new, dir)?;
     Ok(plan)
+}
+
+/// What a folder target holds now (without its mark), or why Pharos may not replace it:
+/// it is the project, holds it or is its site/, or holds files Pharos did not put there.
+fn folder_before(project: &Path, dir: &Path) -> Result<Manifest> {
+    let full = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let resolved = full.canonicalize().unwrap_or_else(|_| full.clone());
+    if project.starts_with(&resolved) || resolved.starts_with(project.join("site")) {
+        bail!(
+            "{} is the project, holds it or is its site/: Pharos replaces a folder target whole; publish to a folder of its own, e.g. {}",
+            dir.display(),
+            project.join("public").display()
+        );
+    }
+    let mut before = manifest_of_folder(dir)?;
+    if !before.is_empty() && before.remove(FOLDER_MARK).is_none() {
+        bail!(
+            "{} holds files Pharos did not publish (no {FOLDER_MARK} in it): Pharos replaces a folder target whole, so give it a new or empty folder",
+            dir.display()
+        );
+    }
+    Ok(before)
+}
+
+/// Whether a publish to `target` could go through, found without publishing (`doctor`):
+/// a folder target may be replaced and its parent written; a bucket takes a scratch
+/// object and lets it be deleted; a git remote answers and accepts a dry-run push. What
+/// was checked, or why it would fail.
+pub fn check_writable(project: &Path, target: &Target) -> Result<String> {
+    match &target.to {
+        Destination::Folder(dir) => {
+            folder_before(project, dir)?;
+            // The new site is written beside the folder, then swapped in.
+            let full = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+            let parent = full.parent().unwrap_or(Path::new("/"));
+            tempfile::Builder::new()
+                .prefix(".pharos-doctor-")
+                .tempfile_in(parent)
+                .with_context(|| format!("{} cannot be written", parent.display()))?;
+            Ok(format!("{} can be written and replaced", dir.display()))
+        }
+        Destination::Bucket { bucket, prefix } => {
+            let store = bucket_store(bucket)?;
+            let name = format!(".pharos-doctor-{}", fastrand::u64(..));
+            let key = if prefix.is_empty() {
+                ObjectPath::from(name)
+            } else {
+                ObjectPath::from(format!("{prefix}/{name}"))
+            };
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("starting the async runtime")?;
+            let shown = format!("s3://{bucket}/{key}");
+            runtime.block_on(async {
+                store
+                    .put(&key, PutPayload::from_static(b"doctor"))
+                    .await
+                    .map_err(|e| crate::state::trouble::failed("PUT", &shown, e))?;
+                store
+                    .delete(&key)
+                    .await
+                    .map_err(|e| crate::state::trouble::failed("DELETE", &shown, e))?;
+                anyhow::Ok(())
+            })?;
+            Ok(format!("s3://{bucket} takes a PUT and a DELETE"))
+        }
+        Destination::Git { remote, branch } => {
+            let work = tempfile::tempdir().context("creating a folder for a git check")?;
+            let dir = work.path();
+            git(dir, &["init", "-q"])?;
+            let heads = git(dir, &["ls-remote", remote, &format!("refs/heads/{branch}")])?;
+            git(
+                dir,
+                &[
+                    "-c",
+                    "user.name=Pharos",
+                    "-c",
+                    "user.email=pharos@localhost",
+                    "-c",
+                    "commit.gpgsign=false",
+                    "commit",
+                    "-q",
+                    "--no-verify",
+                    "--allow-empty",
+                    "-m",
+                    "pharos doctor",
+                ],
+            )?;
+            git(
+                dir,
+                &[
+                    "push",
+                    "--dry-run",
+                    "-q",
+                    remote,
+                    "HEAD:refs/heads/pharos-doctor-check",
+                ],
+            )?;
+            Ok(format!(
+                "the remote answers and accepts a dry-run push; branch {branch} {}",
+                if heads.trim().is_empty() {
+                    "does not exist yet (the first publish makes it)"
+                } else {
+                    "exists"
+                }
+            ))
+        }
+    }
 }
 
 /// The object store of `bucket`, configured as the state store is (`AWS_*` variables).

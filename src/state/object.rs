@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
-use chrono::{NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use object_store::aws::AmazonS3ConfigKey;
 use object_store::path::Path as ObjectPath;
 use object_store::{
@@ -143,6 +143,11 @@ impl ObjectStates {
 
     fn key(&self, name: &str) -> ObjectPath {
         self.prefix.clone().join(name)
+    }
+
+    /// The store's URL, `s3://bucket/prefix`.
+    pub fn url(&self) -> &str {
+        &self.url
     }
 
     /// How a region's state is named in messages.
@@ -346,6 +351,24 @@ impl ObjectStates {
         .await;
         let _ = self.store.delete(&scratch).await;
         result
+    }
+
+    /// A scratch object written, looked at and deleted: when this machine sent the PUT,
+    /// the store's Last-Modified of it, and when the HEAD was answered, each by its own
+    /// clock (`doctor` compares them).
+    pub async fn clock_probe(&self) -> Result<(DateTime<Utc>, DateTime<Utc>, DateTime<Utc>)> {
+        let scratch = self.key(&format!(".pharos-clock-{}", fastrand::u64(..)));
+        let shown = self.shown_key(&scratch);
+        let sent = Utc::now();
+        self.store
+            .put(&scratch, PutPayload::from_static(b"{}"))
+            .await
+            .map_err(|e| trouble::failed("PUT", &shown, e))?;
+        let head = self.store.head(&scratch).await;
+        let answered = Utc::now();
+        let _ = self.store.delete(&scratch).await;
+        let meta = head.map_err(|e| trouble::failed("HEAD", &shown, e))?;
+        Ok((sent, meta.last_modified, answered))
     }
 
     /// A small object of the builders' beside the regions (the announce ledger, the
@@ -598,6 +621,61 @@ impl ObjectStates {
         }
         out.sort();
         Ok(out)
+    }
+
+    /// When each region under the prefix was last written, by its worker's clock and by
+    /// the store's Last-Modified ([`super::store::LastWrite`]); the regions that cannot be
+    /// read, with the reason. One LIST and one GET per region.
+    pub async fn last_writes(&self) -> Result<(Vec<super::store::LastWrite>, Vec<String>)> {
+        let listing = self
+            .store
+            .list_with_delimiter(Some(&self.prefix))
+            .await
+            .map_err(|e| trouble::failed("LIST", &self.url, e))?;
+        let mut keys: Vec<(String, Kind, ObjectPath)> = listing
+            .common_prefixes
+            .iter()
+            .filter_map(|dir| {
+                let region = dir.filename()?.to_string();
+                Some((region.clone(), Kind::Live, self.live_key(&region)))
+            })
+            .collect();
+        for o in &listing.objects {
+            let Some(region) = o.location.filename().and_then(|n| n.strip_suffix(".json")) else {
+                continue;
+            };
+            if !region.starts_with('.') && !keys.iter().any(|(r, _, _)| r == region) {
+                keys.push((region.to_string(), Kind::Legacy, o.location.clone()));
+            }
+        }
+        keys.sort_by(|a, b| a.0.cmp(&b.0));
+        let (mut found, mut skipped) = (Vec::new(), Vec::new());
+        for (region, kind, key) in keys {
+            let shown = self.shown_key(&key);
+            let got = match self.get(&key).await {
+                Ok(Some(got)) => got,
+                Ok(None) => continue,
+                Err(e) => {
+                    skipped.push(format!("{e:#}"));
+                    continue;
+                }
+            };
+            let written_at = match parse_object(kind, &got.bytes, &shown, &region) {
+                Ok(Parsed::Live(live)) => live.written_at,
+                Ok(Parsed::Legacy(state)) => state.written_at,
+                Ok(Parsed::Day(_)) => continue,
+                Err(e) => {
+                    skipped.push(format!("{e:#}"));
+                    continue;
+                }
+            };
+            found.push(super::store::LastWrite {
+                region,
+                written_at,
+                stored_at: got.at,
+            });
+        }
+        Ok((found, skipped))
     }
 
     /// Read one region: its live object and day pieces, or its schema-2 object.

@@ -360,6 +360,56 @@ impl LocalStore {
         Ok(Some(state))
     }
 
+    /// When each region in the folder was last written, by its worker's clock and by the
+    /// file's modification time; the regions that cannot be read, with the reason.
+    pub fn last_writes(&self) -> Result<(Vec<LastWrite>, Vec<String>)> {
+        let (mut found, mut skipped) = (Vec::new(), Vec::new());
+        let entries = match fs::read_dir(&self.dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((found, skipped)),
+            Err(e) => return Err(e).with_context(|| format!("reading {}", self.dir.display())),
+        };
+        let mut names: Vec<(String, bool)> = entries
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().to_str()?.to_string();
+                let dir = e.file_type().ok()?.is_dir();
+                match name.strip_suffix(".json") {
+                    _ if name.starts_with('.') => None,
+                    Some(region) if !dir => Some((region.to_string(), false)),
+                    _ => dir.then_some((name, true)),
+                }
+            })
+            .collect();
+        names.sort();
+        for (region, layout) in names {
+            let path = if layout {
+                self.region_dir(&region).join(layout::LIVE)
+            } else if self.region_dir(&region).join(layout::LIVE).exists() {
+                continue; // migrated: the live object speaks for it
+            } else {
+                self.path_of(&region)
+            };
+            let written = if layout {
+                read_piece::<Live>(&path, &region, &mut 0).map(|l| l.map(|l| l.written_at))
+            } else {
+                self.read_legacy(&region).map(|s| s.map(|s| s.written_at))
+            };
+            let stored = fs::metadata(&path).and_then(|m| m.modified());
+            match (written, stored) {
+                (Ok(Some(written_at)), Ok(stored)) => found.push(LastWrite {
+                    region,
+                    written_at,
+                    stored_at: stored.into(),
+                }),
+                (Ok(None), _) => {}
+                (Err(e), _) => skipped.push(format!("{e:#}")),
+                (_, Err(e)) => skipped.push(format!("{}: {e}", path.display())),
+            }
+        }
+        Ok((found, skipped))
+    }
+
     /// Read every region file in the folder (`*.json`, hidden files skipped), by name.
     /// A file that cannot be read as a region's state is reported in the second list and
     /// left out: its region then shows "no data", and one bad file does not stop the site.
@@ -567,6 +617,19 @@ pub enum Store {
     Object(super::object::ObjectStates),
 }
 
+/// When a region's worker last wrote: by its own clock, and by the store's (the file's
+/// modification time, the object's Last-Modified). What `doctor` tells fresh regions from
+/// stale ones by, and a worker's clock from the store's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastWrite {
+    /// The region.
+    pub region: String,
+    /// `written_at` of its live object (or schema-2 file), by the worker's clock.
+    pub written_at: DateTime<Utc>,
+    /// When the store got it, by the store's clock.
+    pub stored_at: DateTime<Utc>,
+}
+
 /// The one writer of a region's state, and what it has written.
 #[derive(Debug)]
 pub struct Writer {
@@ -696,6 +759,15 @@ impl Store {
         match self {
             Store::Local(l) => l.read_all(),
             Store::Object(o) => o.read_all().await,
+        }
+    }
+
+    /// When each region was last written ([`LastWrite`]), and the regions that cannot
+    /// be read, with the reason; from synchronous code.
+    pub fn last_writes_blocking(&self) -> Result<(Vec<LastWrite>, Vec<String>)> {
+        match self {
+            Store::Local(l) => l.last_writes(),
+            Store::Object(o) => block_on(o.last_writes()),
         }
     }
 

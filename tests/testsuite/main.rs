@@ -17,6 +17,7 @@ mod command;
 mod demo;
 mod deploy;
 mod dns;
+mod doctor;
 mod exhaustion;
 mod feeds;
 mod harness;

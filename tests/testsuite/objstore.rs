@@ -845,6 +845,7 @@ fn ceph_rgw_keeps_region_state_behind_a_single_writer_guard() {
         stderr(&out)
     );
     sigkill_never_leaves_a_torn_object(&s3);
+    crate::doctor::on_ceph(&s3);
     crate::publish::to_ceph(&s3);
     crate::publish::builders_take_over(&s3);
 }
