@@ -59,6 +59,43 @@ pub const EXIT_CODES_HELP: &str = "Exit codes:
   127  wrap: the command could not be started (wrap otherwise exits with its code)
   141  the reader of stdout went away (as for a command ended by SIGPIPE)";
 
+/// A flag set by the first SIGTERM or SIGINT, for a loop that stops between its steps
+/// (`watch`). The handlers are installed before this returns; a second signal ends the
+/// process at once (exit 130), for a step that takes too long.
+pub(crate) fn stop_on_signal() -> anyhow::Result<std::sync::Arc<std::sync::atomic::AtomicBool>> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use tokio::signal::unix::{SignalKind, signal};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let (mut term, mut int) = {
+        let _in = runtime.enter();
+        (
+            signal(SignalKind::terminate())?,
+            signal(SignalKind::interrupt())?,
+        )
+    };
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let set = stop.clone();
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            runtime.block_on(async {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+                set.store(true, Ordering::SeqCst);
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+                std::process::exit(130);
+            });
+        })?;
+    Ok(stop)
+}
+
 /// Print the outcome of a rebuild (`watch`, `serve`).
 pub(crate) fn report_rebuild(
     result: &anyhow::Result<crate::pipeline::Report>,

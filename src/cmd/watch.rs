@@ -44,6 +44,9 @@ pub struct Args {
 
 /// Run `watch`.
 pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
+    // SIGTERM (systemd, a container runtime) or Ctrl-C: stop after the step under way,
+    // never in the middle of a publish or an announcement.
+    let stop = super::stop_on_signal()?;
     let mut keep = pipeline::Rebuild::default();
     let clock = Clock::at(args.now);
     let outward = args.publish || args.announce;
@@ -112,6 +115,10 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
     // A builder that takes the lease over publishes and announces at once, whatever it
     // built last; a rebuild held back by --publish-every goes out when due.
     let keep_going = || {
+        if stop.load(Ordering::SeqCst) {
+            outln!("stopping");
+            return false;
+        }
         let now = outward && active();
         if now && (!acted.get() || waiting.get()) {
             waiting.set(true);

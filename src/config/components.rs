@@ -108,6 +108,10 @@ pub struct RawPublish {
     /// Whether a git target gets an empty `.nojekyll` (default: true).
     #[serde(default)]
     pub nojekyll: Option<bool>,
+    /// A bucket target's credentials: `SITE_` reads `SITE_AWS_ACCESS_KEY_ID`,
+    /// `SITE_AWS_SECRET_ACCESS_KEY`, `SITE_AWS_ENDPOINT_URL`… instead of the state's `AWS_*`.
+    #[serde(default)]
+    pub env_prefix: Option<String>,
 }
 
 /// A header link.

@@ -232,6 +232,33 @@ fn validate_publish(
                 "cname and nojekyll are for git targets (GitHub, GitLab, Codeberg Pages); remove them here",
             ));
         }
+        if let Some(prefix) = &raw.env_prefix {
+            let bucket = matches!(to, Destination::Bucket { .. });
+            let why = if !bucket {
+                Some(
+                    "env_prefix is for s3:// targets (their AWS_* credentials); remove it here"
+                        .to_string(),
+                )
+            } else if prefix.is_empty()
+                || !prefix
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+            {
+                Some(format!(
+                    "env_prefix \"{prefix}\" is not a variable name prefix; write capitals, digits and _, e.g. SITE_ for SITE_AWS_ACCESS_KEY_ID"
+                ))
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                problems.push(Problem::new(
+                    file,
+                    Some(item.loc_of(&["env_prefix"])),
+                    &ctx,
+                    why,
+                ));
+            }
+        }
         if let Some(domain) = &raw.cname
             && (domain.is_empty() || domain.contains(['/', ':', ' ', '\n']))
         {
@@ -246,6 +273,7 @@ fn validate_publish(
             to,
             cname: raw.cname.clone(),
             nojekyll: raw.nojekyll.unwrap_or(true),
+            env_prefix: raw.env_prefix.clone(),
         });
     }
     out

@@ -265,11 +265,6 @@ pub fn icmp(opened: Result<&str, &str>, icmp_probes: usize, ping_range: &str) ->
     }
 }
 
-/// The exit decision: whether any finding is a problem.
-pub fn has_problem(findings: &[Finding]) -> bool {
-    findings.iter().any(|f| f.level == Level::Problem)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

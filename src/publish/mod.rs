@@ -127,6 +127,10 @@ pub struct Target {
     pub cname: Option<String>,
     /// Whether a git target gets `.nojekyll` (default: yes).
     pub nojekyll: bool,
+    /// A bucket target's credentials: the `AWS_*` variables with this prefix
+    /// (`SITE_` reads `SITE_AWS_ACCESS_KEY_ID`…), for a bucket at another provider than
+    /// the state; `None` reads the state's own `AWS_*`.
+    pub env_prefix: Option<String>,
 }
 
 impl Target {
@@ -136,6 +140,7 @@ impl Target {
             to,
             cname: None,
             nojekyll: true,
+            env_prefix: None,
         }
     }
 }

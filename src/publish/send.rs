@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 use chrono::{DateTime, Utc};
+use object_store::aws::AmazonS3ConfigKey;
 use object_store::path::Path as ObjectPath;
 use object_store::{
     Attribute, AttributeValue, Attributes, ObjectStore, ObjectStoreExt, PutOptions, PutPayload,
@@ -106,7 +107,7 @@ pub fn publish(site: &Site, target: &Target, options: &Options) -> Result<Publis
     let dry_run = options.dry_run;
     let (plan, kept) = match &target.to {
         Destination::Folder(dir) => to_folder(site, dir, dry_run).map(|p| (p, 0)),
-        Destination::Bucket { bucket, prefix } => to_bucket(site, bucket, prefix, options),
+        Destination::Bucket { bucket, prefix } => to_bucket(site, target, bucket, prefix, options),
         Destination::Git { remote, branch } => {
             to_git(site, target, remote, branch, dry_run).map(|p| (p, 0))
         }
@@ -222,7 +223,7 @@ pub fn check_writable(project: &Path, target: &Target) -> Result<String> {
             Ok(format!("{} can be written and replaced", dir.display()))
         }
         Destination::Bucket { bucket, prefix } => {
-            let store = bucket_store(bucket)?;
+            let store = bucket_store(bucket, target.env_prefix.as_deref())?;
             let name = format!(".pharos-doctor-{}", fastrand::u64(..));
             let key = if prefix.is_empty() {
                 ObjectPath::from(name)
@@ -291,10 +292,31 @@ pub fn check_writable(project: &Path, target: &Target) -> Result<String> {
     }
 }
 
-/// The object store of `bucket`, configured as the state store is (`AWS_*` variables).
-fn bucket_store(bucket: &str) -> Result<Arc<dyn ObjectStore>> {
+/// The object store of `bucket`, configured as the state store is (`AWS_*` variables), or
+/// from the same variables with `env_prefix` before each (a bucket at another provider).
+fn bucket_store(bucket: &str, env_prefix: Option<&str>) -> Result<Arc<dyn ObjectStore>> {
     crate::state::object::install_crypto();
-    let store = object_store::aws::AmazonS3Builder::from_env()
+    let builder = match env_prefix {
+        None => object_store::aws::AmazonS3Builder::from_env(),
+        Some(prefix) => {
+            let mut builder = object_store::aws::AmazonS3Builder::new();
+            for (name, value) in std::env::vars() {
+                let Some(own) = name.strip_prefix(prefix) else {
+                    continue;
+                };
+                if let Some(key) = own
+                    .starts_with("AWS_")
+                    .then(|| own.to_ascii_lowercase().parse::<AmazonS3ConfigKey>().ok())
+                    .flatten()
+                {
+                    builder = builder.with_config(key, value);
+                }
+            }
+            builder
+        }
+    };
+    let vars = env_prefix.unwrap_or("");
+    let store = builder
         .with_bucket_name(bucket)
         .with_retry(object_store::RetryConfig {
             max_retries: 3,
@@ -302,7 +324,7 @@ fn bucket_store(bucket: &str) -> Result<Arc<dyn ObjectStore>> {
             ..Default::default()
         })
         .build()
-        .with_context(|| format!("configuring object storage for s3://{bucket}; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, and AWS_ENDPOINT_URL (plus AWS_ALLOW_HTTP=true for http://) for a self-hosted store"))?;
+        .with_context(|| format!("configuring object storage for s3://{bucket}; set {vars}AWS_ACCESS_KEY_ID and {vars}AWS_SECRET_ACCESS_KEY, and {vars}AWS_ENDPOINT_URL (plus {vars}AWS_ALLOW_HTTP=true for http://) for a self-hosted store"))?;
     Ok(Arc::new(store))
 }
 
@@ -311,8 +333,14 @@ fn bucket_store(bucket: &str) -> Result<Arc<dyn ObjectStore>> {
 /// [`Options::keep_removed`] deleted. Only files an earlier publish put there (the
 /// manifest lists them) are ever deleted; a bucket without a manifest gets every file and
 /// loses none. The number of removed files still kept comes with the plan.
-fn to_bucket(site: &Site, bucket: &str, prefix: &str, options: &Options) -> Result<(Plan, usize)> {
-    let store = bucket_store(bucket)?;
+fn to_bucket(
+    site: &Site,
+    target: &Target,
+    bucket: &str,
+    prefix: &str,
+    options: &Options,
+) -> Result<(Plan, usize)> {
+    let store = bucket_store(bucket, target.env_prefix.as_deref())?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -251,9 +251,11 @@ fn icmp_without_permission_is_a_problem_only_where_a_probe_pings() {
 /// conditional writes, this machine's clock, a fresh region and one whose worker's clock
 /// runs ahead; the same store with conditional writes turned off; wrong credentials.
 pub(crate) fn on_ceph(s3: &S3) {
+    // The site's bucket with credentials of its own (here the same store's, under
+    // SITE_AWS_*), as for a bucket at another provider than the state.
     let t = project(
         &["d1", "d2"],
-        "publish:\n  - to: s3://statebucket/doctor-site\n",
+        "publish:\n  - to: s3://statebucket/doctor-site\n    env_prefix: SITE_\n",
     );
     let state = "s3://statebucket/pharos/doctor";
     let client = s3.client();
@@ -269,6 +271,7 @@ pub(crate) fn on_ceph(s3: &S3) {
     let run = |env: &[(&str, &str)]| {
         let mut cmd = t.cmd(&["doctor", "--now", &pinned, "--state", state]);
         s3.env(&mut cmd);
+        site_env(s3, &mut cmd);
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -313,9 +316,38 @@ pub(crate) fn on_ceph(s3: &S3) {
         l.starts_with("PROBLEM") && l.contains("fix: check PHAROS_STATE"),
         "{l}"
     );
+    // The site's own credentials still work.
+    assert!(
+        line(&out, "publish s3://", "takes a PUT").starts_with("ok"),
+        "{out}"
+    );
+    assert!(!out.contains("wrong-secret"), "{out}");
+    let (_, out, _) = run(&[("SITE_AWS_SECRET_ACCESS_KEY", "wrong-secret")]);
     assert!(
         line(&out, "publish s3://", "PUT").starts_with("PROBLEM"),
         "{out}"
     );
-    assert!(!out.contains("wrong-secret"), "{out}");
+
+    // And a publish goes out with them while the state's own are wrong.
+    let built = t.run(&["build", "--now", &pinned]);
+    assert!(built.status.success(), "{}", stderr(&built));
+    let mut cmd = t.cmd(&["publish", "--now", &pinned]);
+    s3.env(&mut cmd)
+        .env("AWS_SECRET_ACCESS_KEY", "wrong-secret");
+    site_env(s3, &mut cmd);
+    let out = run_with_limit(cmd, Duration::from_secs(120));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let index = rt.block_on(client.head(&ObjectPath::from("doctor-site/index.html")));
+    assert!(index.is_ok(), "{index:?}");
+}
+
+/// The store's credentials as `SITE_AWS_*`, for a publish target with `env_prefix: SITE_`.
+fn site_env(s3: &S3, cmd: &mut Command) {
+    let mut plain = Command::new("true");
+    s3.env(&mut plain);
+    for (name, value) in plain.get_envs() {
+        if let Some(value) = value {
+            cmd.env(format!("SITE_{}", name.to_string_lossy()), value);
+        }
+    }
 }

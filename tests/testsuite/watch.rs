@@ -65,7 +65,13 @@ fn watch_rebuilds_on_edits_and_survives_bad_ones() {
     until("a rebuild after the fix", HANG, || {
         index(&t).contains("Fixed title")
     });
-    let err = stderr(&stop(child));
+    // SIGTERM (systemd's stop, a container runtime's) ends it cleanly between steps:
+    // exit 0, not death by the signal (as PID 1 in a container, an unhandled SIGTERM is
+    // ignored and the runtime has to SIGKILL it).
+    let out = stop(child);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("stopping"), "{}", stdout(&out));
+    let err = stderr(&out);
     assert!(
         err.contains("unknown value \"huge\""),
         "the bad edit was reported: {err}"
