@@ -7,6 +7,7 @@
 
 #![warn(clippy::too_many_lines)]
 
+pub mod alert;
 pub mod announce;
 pub mod cli;
 pub mod cmd;

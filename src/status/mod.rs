@@ -14,7 +14,9 @@ pub use merge::{
 
 /// A component's status, Statuspage's words, ordered by severity so a roll-up is `max()`.
 /// Maintenance is an overlay shown beside this, not a severity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// Working.
