@@ -61,6 +61,8 @@ pub enum Command {
     Analyze(cmd::analyze::Args),
     /// Send new feed items to the targets under `announce:` in components.yaml, once each.
     Announce(cmd::announce::Args),
+    /// Page the targets under `alerts:` in probes.yaml: one evaluation (cron), or --test.
+    Alert(cmd::alert::Args),
     /// Show the merged status in the terminal (or --json); --fail-on for CI gates.
     Status(cmd::status::Args),
     /// Look at the region state the workers wrote: `state show REGION`.
@@ -99,6 +101,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Build(args) => cmd::build::run(args, &locate(cli.root.as_deref())?),
         Command::Analyze(args) => cmd::analyze::run(args, &locate(cli.root.as_deref())?),
         Command::Announce(args) => cmd::announce::run(args, &locate(cli.root.as_deref())?),
+        Command::Alert(args) => cmd::alert::run(args, &locate(cli.root.as_deref())?),
         Command::Wrap(args) => cmd::wrap::run(args, &locate(cli.root.as_deref())?),
     }
 }

@@ -14,6 +14,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::status::{ComponentVerdict, Status};
 
+pub mod round;
+pub mod send;
+
 /// Something failing now, by cause: a component failing on its own, or the cause (or the
 /// candidate causes) that the failing components depend on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,8 +174,15 @@ pub struct Event {
     pub key: String,
     /// What happened.
     pub action: Action,
-    /// The status now (for a resolve: the worst it was).
+    /// The status now (operational for a resolve).
     pub status: Status,
+    /// The status the target was told before (none for a trigger; for a resolve, the
+    /// worst it was).
+    #[serde(default)]
+    pub previous: Option<Status>,
+    /// The root cause, or the candidate causes.
+    #[serde(default)]
+    pub root: Vec<String>,
     /// The components it takes down (for a digest: the keys it stands for).
     pub components: Vec<String>,
     /// Regions where it is down.
@@ -186,8 +196,11 @@ pub struct Event {
 /// What a target was told of one alert.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Open {
-    /// The status it was last told.
+    /// The worst status it was told.
     pub status: Status,
+    /// The root cause.
+    #[serde(default)]
+    pub root: Vec<String>,
     /// The components it was last told.
     pub components: Vec<String>,
     /// Regions it was last told.
@@ -221,6 +234,34 @@ pub struct Book {
     /// Events made so far: their ids' sequence.
     #[serde(default)]
     pub made: u64,
+    /// Deliveries that failed in a row (the back-off grows with them).
+    #[serde(default)]
+    pub failures: u32,
+    /// No delivery before this, after a failure.
+    #[serde(default)]
+    pub next_try: Option<DateTime<Utc>>,
+}
+
+impl Book {
+    /// Record a delivery that failed at `now`: the next try waits 5 s, doubling per
+    /// failure in a row, at most 10 minutes.
+    pub fn failed(&mut self, now: DateTime<Utc>) {
+        self.failures = self.failures.saturating_add(1);
+        let wait = (5i64 << self.failures.min(8).saturating_sub(1)).min(600);
+        self.next_try = Some(now + Duration::seconds(wait));
+    }
+
+    /// Record a delivery that went through.
+    pub fn delivered(&mut self, id: &str) {
+        self.outbox.retain(|e| e.id != id);
+        self.failures = 0;
+        self.next_try = None;
+    }
+
+    /// Whether deliveries may be tried at `now`.
+    pub fn may_try(&self, now: DateTime<Utc>) -> bool {
+        self.next_try.is_none_or(|t| now >= t)
+    }
 }
 
 impl Book {
@@ -235,6 +276,8 @@ impl Book {
             key: key.to_string(),
             action,
             status: Status::Operational,
+            previous: None,
+            root: Vec::new(),
             components: Vec::new(),
             regions: Vec::new(),
             since: None,
@@ -276,7 +319,8 @@ pub fn plan(
             continue;
         }
         let mut e = book.event(target, &key, Action::Resolve, now);
-        e.status = open.status;
+        e.previous = Some(open.status);
+        e.root = open.root;
         e.components = open.components;
         e.regions = open.regions;
         e.since = open.since;
@@ -306,6 +350,8 @@ pub fn plan(
             continue;
         }
         let mut e = book.event(target, &t.key, action, now);
+        e.previous = book.open.get(&t.key).map(|o| o.status);
+        e.root.clone_from(&t.root);
         e.status = t.status;
         e.components.clone_from(&t.components);
         e.regions.clone_from(&t.regions);
@@ -316,6 +362,7 @@ pub fn plan(
                 status: t
                     .status
                     .max(book.open.get(&t.key).map_or(t.status, |o| o.status)),
+                root: t.root.clone(),
                 components: t.components.clone(),
                 regions: t.regions.clone(),
                 since: t.since,
@@ -337,6 +384,7 @@ pub fn plan(
         for t in &over_limit {
             book.open.entry(t.key.clone()).or_insert(Open {
                 status: t.status,
+                root: t.root.clone(),
                 components: t.components.clone(),
                 regions: t.regions.clone(),
                 since: t.since,
@@ -484,12 +532,30 @@ mod tests {
         let e = plan("pd", &[], &mut book, &pace, at(8));
         assert_eq!(e.len(), 1);
         assert_eq!(e[0].action, Action::Resolve);
+        assert_eq!(e[0].status, Status::Operational);
+        assert_eq!(e[0].previous, Some(Status::MajorOutage));
         assert_eq!(e[0].components, ["db", "api", "web"]);
         assert!(plan("pd", &[], &mut book, &pace, at(9)).is_empty());
         // Every event waits in the outbox, each id unique and stable.
         let ids: BTreeSet<&str> = book.outbox.iter().map(|e| e.id.as_str()).collect();
         assert_eq!(ids.len(), 3);
         assert!(book.outbox.iter().all(|e| e.id.starts_with("pharos-")));
+    }
+
+    #[test]
+    fn failed_deliveries_back_off_doubling_up_to_ten_minutes() {
+        let mut book = Book::default();
+        let waits: Vec<i64> = (0..10)
+            .map(|_| {
+                book.failed(at(0));
+                (book.next_try.unwrap() - at(0)).num_seconds()
+            })
+            .collect();
+        assert_eq!(waits, [5, 10, 20, 40, 80, 160, 320, 600, 600, 600]);
+        assert!(!book.may_try(at(0)));
+        assert!(book.may_try(at(10)));
+        book.delivered("x");
+        assert!(book.may_try(at(0)));
     }
 
     #[test]

@@ -47,12 +47,16 @@ pub struct TargetLedger {
     pub pending: BTreeMap<String, DateTime<Utc>>,
 }
 
-/// The ledger of every target.
+/// The ledger of every target: announcement targets, and alert targets (`alerts:` in
+/// probes.yaml) with what each was told of each alert and what waits to go out.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Ledger {
-    /// Per target id.
+    /// Per announcement target id.
     #[serde(default)]
     pub targets: BTreeMap<String, TargetLedger>,
+    /// Per alert target id.
+    #[serde(default)]
+    pub alerts: BTreeMap<String, crate::alert::Book>,
 }
 
 /// The items a target should get at `now`, oldest first: published since its start and

@@ -11,6 +11,7 @@ macro_rules! outln {
     };
 }
 
+pub mod alert;
 pub mod analyze;
 pub mod announce;
 pub mod build;

@@ -7,6 +7,7 @@
 //! into a [`Probing`], and [`assertion`] parses the probes' assertions. This module imports
 //! neither `state` nor `status`: it knows files, not observations.
 
+mod alerts;
 pub mod assertion;
 mod components;
 mod probes;
@@ -19,6 +20,7 @@ use std::path::Path;
 use crate::yaml;
 
 pub use crate::yaml::Loc;
+pub use alerts::{AlertKind, AlertTarget, Alerts};
 pub use components::{RawComponent, RawGroup, RawLink, RawPage, RawPublish, RawTarget, TargetKind};
 pub use probes::{
     AnswerMatch, CommandSpec, DnsSpec, Dur, HttpSpec, IcmpSpec, IpVersion, KindWord, Method, Probe,
@@ -174,6 +176,8 @@ pub struct Probing {
     pub regions: Vec<Region>,
     /// Probes in file order.
     pub probes: Vec<Probe>,
+    /// Who is paged, for what (`alerts:`).
+    pub alerts: Alerts,
 }
 
 /// One problem in an input file.

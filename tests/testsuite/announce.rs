@@ -18,6 +18,8 @@ pub(crate) struct Request {
     pub(crate) path: String,
     pub(crate) headers: HashMap<String, String>,
     pub(crate) body: serde_json::Value,
+    /// The body as text (for a target that sends no JSON).
+    pub(crate) text: String,
 }
 
 /// Records requests; answers each with `status` (0: never answer).
@@ -66,6 +68,7 @@ impl Receiver {
                         path,
                         headers,
                         body: serde_json::from_slice(&body).unwrap_or_default(),
+                        text: String::from_utf8_lossy(&body).to_string(),
                     });
                     let code = s.load(Ordering::SeqCst);
                     if code == 0 {
@@ -81,6 +84,11 @@ impl Receiver {
             }
         });
         Receiver { port, got, status }
+    }
+
+    /// Answer the next requests with `code` (0: never answer).
+    pub(crate) fn set_status(&self, code: u16) {
+        self.status.store(code, Ordering::SeqCst);
     }
 
     pub(crate) fn requests(&self, path: &str) -> Vec<Request> {

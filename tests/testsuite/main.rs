@@ -4,6 +4,7 @@
 // A test fails by panicking; helpers unwrap like the tests do.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod alert;
 mod analyze;
 mod announce;
 mod api;

@@ -480,7 +480,12 @@ pub fn validate_probes(
 ) -> Option<Probing> {
     let before = problems.len();
     let mut top = Vec::new();
-    let keys = yaml::known_keys(node, "", &["regions", "defaults", "probes"], &mut top);
+    let keys = yaml::known_keys(
+        node,
+        "",
+        &["regions", "defaults", "probes", "alerts"],
+        &mut top,
+    );
     problems.extend(top.into_iter().map(|e| Problem::from_yaml(file, e)));
 
     let regions = validate_regions(keys.get("regions").copied(), file, problems);
@@ -547,10 +552,16 @@ pub fn validate_probes(
             probes.push(probe);
         }
     }
+    let alerts =
+        super::alerts::validate_alerts(keys.get("alerts").copied(), file, components, problems);
     if problems.len() > before {
         return None;
     }
-    Some(Probing { regions, probes })
+    Some(Probing {
+        regions,
+        probes,
+        alerts,
+    })
 }
 
 /// `regions:` → the regions, each name valid and listed once.

@@ -1,0 +1,504 @@
+//! Step 8 (alert): one event to one target. The body each service documents (pure
+//! functions, tested) and its delivery: an HTTP request, or a command run with
+//! `PHAROS_ALERT_*` variables; the outcome sorted into "certainly not delivered" (tried
+//! again after a back-off) and "maybe delivered" (sent again under the same dedup and
+//! idempotency key, which the services use to drop the repeat).
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::{Action, Event};
+use crate::announce::send::{Failure, PageInfo, cut};
+use crate::config::{AlertKind, AlertTarget};
+use crate::status::Status;
+
+/// PagerDuty's Events API v2 endpoint, unless a target sets `url:`.
+/// <https://developer.pagerduty.com/docs/events-api-v2/trigger-events/>
+pub const PAGERDUTY_URL: &str = "https://events.pagerduty.com/v2/enqueue";
+
+/// A target with its secrets read from the environment.
+#[derive(Debug, Clone)]
+pub struct Ready {
+    id: String,
+    kind: AlertKind,
+    url: Option<String>,
+    routing_key: Option<String>,
+    token: Option<String>,
+    command: Vec<String>,
+    timeout: Duration,
+}
+
+/// Read a target's `${…}` values; a variable not set is named with the fix.
+pub fn ready(target: &AlertTarget) -> anyhow::Result<Ready> {
+    let read = |t: &Option<crate::config::Template>, field: &str| {
+        t.as_ref()
+            .map(|t| {
+                t.resolve_env().map_err(|m| {
+                    anyhow::anyhow!(
+                        "alert target {}: {field}: environment variable {} is not set; export it before alerting",
+                        target.id,
+                        m.0
+                    )
+                })
+            })
+            .transpose()
+    };
+    Ok(Ready {
+        id: target.id.clone(),
+        kind: target.kind,
+        url: read(&target.url, "url")?,
+        routing_key: read(&target.routing_key, "routing_key")?,
+        token: read(&target.token, "token")?,
+        command: target.command.clone(),
+        timeout: target.timeout,
+    })
+}
+
+/// A status as people say it.
+fn words(status: Status) -> &'static str {
+    match status {
+        Status::Operational => "Operational",
+        Status::DegradedPerformance => "Degraded performance",
+        Status::PartialOutage => "Partial outage",
+        Status::MajorOutage => "Major outage",
+    }
+}
+
+/// The one-line summary of an event: what, where, since when.
+pub fn summary(e: &Event) -> String {
+    let root = if e.root.len() > 1 {
+        format!("{} (one of them)", e.root.join(" or "))
+    } else {
+        e.root.join("")
+    };
+    let others: Vec<&String> = e
+        .components
+        .iter()
+        .filter(|c| !e.root.contains(c))
+        .collect();
+    let affects = match others.len() {
+        0 => String::new(),
+        n if n <= 5 => format!(
+            " — affects {}",
+            others
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        n => format!(
+            " — affects {} and {} more",
+            others[..5]
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            n - 5
+        ),
+    };
+    let regions = if e.regions.is_empty() {
+        String::new()
+    } else {
+        format!(" (down in {})", e.regions.join(", "))
+    };
+    match e.action {
+        Action::Trigger | Action::Update => {
+            format!("{}: {root}{affects}{regions}", words(e.status))
+        }
+        Action::Remind => format!(
+            "Still {}: {root}{affects}{regions}",
+            words(e.status).to_lowercase()
+        ),
+        Action::Resolve => {
+            let lasted = e
+                .since
+                .map(|s| format!(" after {}", crate::doctor::spoken(e.at - s)))
+                .unwrap_or_default();
+            format!(
+                "Resolved: {root}{affects} — was {}{lasted}",
+                words(e.previous.unwrap_or(Status::MajorOutage)).to_lowercase()
+            )
+        }
+        Action::Digest => format!(
+            "{} more alerts than the rate limit lets through: {}",
+            e.components.len(),
+            e.components.join(", ")
+        ),
+        Action::Test => {
+            "Test alert from Pharos: no outage, only a check of this target's settings".into()
+        }
+    }
+}
+
+/// PagerDuty's severity for a status.
+fn severity(status: Status) -> &'static str {
+    match status {
+        Status::MajorOutage => "critical",
+        Status::PartialOutage => "error",
+        Status::DegradedPerformance => "warning",
+        Status::Operational => "info",
+    }
+}
+
+/// The JSON body of an event for an HTTP target.
+pub fn body(kind: AlertKind, routing_key: &str, page: &PageInfo, e: &Event) -> Value {
+    let text = summary(e);
+    let tested = e.action == Action::Test;
+    match kind {
+        // https://developer.pagerduty.com/docs/events-api-v2/trigger-events/ and
+        // …/resolve-events/: dedup_key ≤ 255, summary ≤ 1024, severity one of four.
+        AlertKind::Pagerduty => {
+            let action = if e.action == Action::Resolve {
+                "resolve"
+            } else {
+                "trigger"
+            };
+            // A digest (and a test) is an alert of its own, never resolved by a key.
+            let key = match e.action {
+                Action::Digest | Action::Test => e.id.clone(),
+                _ => e.key.clone(),
+            };
+            let mut v = json!({
+                "routing_key": routing_key,
+                "event_action": action,
+                "dedup_key": cut(&key, 255),
+                "client": "Pharos",
+                "client_url": page.url,
+                "links": [{"href": page.url, "text": page.title}],
+            });
+            if action == "trigger" {
+                v["payload"] = json!({
+                    "summary": cut(&format!("[{}] {text}", page.title), 1024),
+                    "source": page.url,
+                    "severity": if tested { "info" } else { severity(e.status) },
+                    "timestamp": e.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    "component": e.root.join(" or "),
+                    "group": page.title,
+                    "class": e.status.as_str(),
+                    "custom_details": {
+                        "action": e.action.as_str(),
+                        "components": e.components,
+                        "regions": e.regions,
+                        "since": e.since.map(|s| s.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+                        "test": tested,
+                    },
+                });
+            }
+            v
+        }
+        AlertKind::Slack => {
+            let mark = match e.action {
+                Action::Resolve => ":large_green_circle:",
+                Action::Test => ":test_tube:",
+                _ if e.status == Status::MajorOutage => ":red_circle:",
+                _ => ":large_orange_circle:",
+            };
+            json!({"text": format!("{mark} {} — <{}|{}>", slack_escape(&text), page.url, slack_escape(&page.title))})
+        }
+        AlertKind::Discord => json!({
+            "content": cut(&format!("{text}\n<{}>", page.url), 2000),
+            "allowed_mentions": {"parse": []},
+        }),
+        // The generic webhook: documented in the README, "Alerting".
+        _ => json!({
+            "version": 1,
+            "id": e.id,
+            "key": e.key,
+            "action": e.action.as_str(),
+            "status": e.status.as_str(),
+            "previous_status": e.previous.map(Status::as_str),
+            "root": e.root,
+            "components": e.components,
+            "regions": e.regions,
+            "since": e.since.map(|s| s.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+            "at": e.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "summary": text,
+            "test": tested,
+            "page": {"title": page.title, "url": page.url},
+        }),
+    }
+}
+
+/// Slack's three escapes (<https://api.slack.com/reference/surfaces/formatting#escaping>).
+fn slack_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// ntfy's priority for an event (<https://docs.ntfy.sh/publish/#message-priority>).
+fn ntfy_priority(e: &Event) -> &'static str {
+    match (e.action, e.status) {
+        (Action::Resolve | Action::Test, _) => "3",
+        (_, Status::MajorOutage) => "5",
+        (_, Status::PartialOutage) => "4",
+        _ => "3",
+    }
+}
+
+/// Deliver one event.
+pub async fn deliver(
+    client: &reqwest::Client,
+    target: &Ready,
+    page: &PageInfo,
+    e: &Event,
+) -> Result<(), Failure> {
+    if target.kind == AlertKind::Command {
+        return run_command(target, page, e).await;
+    }
+    let url = match (&target.url, target.kind) {
+        (Some(u), _) => u.clone(),
+        (None, AlertKind::Pagerduty) => PAGERDUTY_URL.to_string(),
+        (None, _) => return Err(Failure::NotSent(format!("{}: no url", target.id))),
+    };
+    let mut request = client.post(&url).header("Idempotency-Key", &e.id);
+    request = if target.kind == AlertKind::Ntfy {
+        // https://docs.ntfy.sh/publish/: the message is the body, the rest headers.
+        request
+            .header("Title", cut(&page.title, 200))
+            .header("Priority", ntfy_priority(e))
+            .header(
+                "Tags",
+                if e.action == Action::Resolve {
+                    "white_check_mark"
+                } else {
+                    "rotating_light"
+                },
+            )
+            .header("Click", &page.url)
+            .body(summary(e))
+    } else {
+        let routing_key = target.routing_key.as_deref().unwrap_or_default();
+        let bytes = serde_json::to_vec(&body(target.kind, routing_key, page, e))
+            .map_err(|err| Failure::NotSent(err.to_string()))?;
+        request
+            .header("Content-Type", "application/json")
+            .body(bytes)
+    };
+    if let Some(token) = &target.token {
+        request = request.bearer_auth(token);
+    }
+    // Addresses may hold secrets (Slack and Discord put them in the path): say only where.
+    let shown = reqwest::Url::parse(&url)
+        .map(|u| format!("{}://{}", u.scheme(), u.host_str().unwrap_or("?")))
+        .unwrap_or_else(|_| "its address".to_string());
+    let response = match request.send().await {
+        Ok(r) => r,
+        Err(err) if err.is_connect() || err.is_builder() => {
+            return Err(Failure::NotSent(format!(
+                "{}: cannot reach {shown}: {}",
+                target.id,
+                root_cause(&err)
+            )));
+        }
+        Err(err) => {
+            return Err(Failure::Unknown(format!(
+                "{}: {shown}: {}",
+                target.id,
+                root_cause(&err)
+            )));
+        }
+    };
+    let status = response.status();
+    if status.is_success() {
+        return Ok(());
+    }
+    let text = response.text().await.unwrap_or_default();
+    let detail = format!(
+        "{}: {shown} answered HTTP {}: {}",
+        target.id,
+        status.as_u16(),
+        cut(text.trim(), 200)
+    );
+    // A 429 (rate limited) was not taken: it is tried again after the back-off.
+    if status.is_server_error() {
+        Err(Failure::Unknown(detail))
+    } else {
+        Err(Failure::NotSent(detail))
+    }
+}
+
+fn root_cause(e: &reqwest::Error) -> String {
+    let mut source: &dyn std::error::Error = e;
+    while let Some(next) = source.source() {
+        source = next;
+    }
+    source.to_string()
+}
+
+/// The `PHAROS_ALERT_*` variables a command target gets (the Mackerel check `action`
+/// pattern).
+pub fn command_env(page: &PageInfo, e: &Event) -> Vec<(&'static str, String)> {
+    vec![
+        ("PHAROS_ALERT_ID", e.id.clone()),
+        ("PHAROS_ALERT_KEY", e.key.clone()),
+        ("PHAROS_ALERT_ACTION", e.action.as_str().to_string()),
+        ("PHAROS_ALERT_STATUS", e.status.as_str().to_string()),
+        (
+            "PHAROS_ALERT_PREVIOUS_STATUS",
+            e.previous
+                .map_or(Status::Operational, |p| p)
+                .as_str()
+                .to_string(),
+        ),
+        ("PHAROS_ALERT_ROOT", e.root.join(",")),
+        ("PHAROS_ALERT_COMPONENTS", e.components.join(",")),
+        ("PHAROS_ALERT_REGIONS", e.regions.join(",")),
+        ("PHAROS_ALERT_MESSAGE", summary(e)),
+        ("PHAROS_ALERT_LINK", page.url.clone()),
+        (
+            "PHAROS_ALERT_SINCE",
+            e.since
+                .map(|s| s.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                .unwrap_or_default(),
+        ),
+        ("PHAROS_ALERT_TEST", (e.action == Action::Test).to_string()),
+    ]
+}
+
+/// Run a command target: its output logged, killed after its timeout; exit 0 delivers.
+async fn run_command(target: &Ready, page: &PageInfo, e: &Event) -> Result<(), Failure> {
+    let Some((program, args)) = target.command.split_first() else {
+        return Err(Failure::NotSent(format!("{}: no command", target.id)));
+    };
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.args(args)
+        .envs(command_env(page, e))
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
+    let run = tokio::time::timeout(target.timeout, cmd.output()).await;
+    let out = match run {
+        Err(_) => {
+            return Err(Failure::Unknown(format!(
+                "{}: {program} ran longer than {}; killed",
+                target.id,
+                humantime::format_duration(target.timeout)
+            )));
+        }
+        Ok(Err(err)) => {
+            return Err(Failure::NotSent(format!(
+                "{}: cannot start {program}: {err}",
+                target.id
+            )));
+        }
+        Ok(Ok(out)) => out,
+    };
+    for (stream, bytes) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+        let text = String::from_utf8_lossy(bytes);
+        for line in text.lines().filter(|l| !l.trim().is_empty()).take(20) {
+            tracing::info!("alert {} {stream}: {}", target.id, cut(line, 500));
+        }
+    }
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(Failure::NotSent(format!(
+            "{}: {program} exited with {}",
+            target.id, out.status
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(action: Action) -> Event {
+        Event {
+            id: "pharos-0123456789abcdef-3".into(),
+            key: "cause:db".into(),
+            action,
+            status: Status::MajorOutage,
+            previous: None,
+            root: vec!["db".into()],
+            components: vec!["db".into(), "api".into(), "web".into()],
+            regions: vec!["eu-west".into(), "us-east".into()],
+            since: chrono::DateTime::from_timestamp(1_800_000_000, 0),
+            at: chrono::DateTime::from_timestamp(1_800_000_720, 0).unwrap_or_default(),
+        }
+    }
+
+    fn page() -> PageInfo {
+        PageInfo {
+            title: "Acme <Status>".into(),
+            url: "https://status.test/".into(),
+        }
+    }
+
+    #[test]
+    fn summaries_say_what_where_and_for_how_long() {
+        assert_eq!(
+            summary(&event(Action::Trigger)),
+            "Major outage: db — affects api, web (down in eu-west, us-east)"
+        );
+        let mut resolve = event(Action::Resolve);
+        resolve.status = Status::Operational;
+        resolve.previous = Some(Status::PartialOutage);
+        assert_eq!(
+            summary(&resolve),
+            "Resolved: db — affects api, web — was partial outage after 12 min"
+        );
+        let mut wide = event(Action::Trigger);
+        wide.components = (0..40).map(|i| format!("c{i}")).collect();
+        assert!(summary(&wide).ends_with("c4 and 35 more (down in eu-west, us-east)"));
+    }
+
+    #[test]
+    fn pagerduty_gets_a_trigger_and_a_resolve_on_one_dedup_key() {
+        let t = body(
+            AlertKind::Pagerduty,
+            "R0UTING",
+            &page(),
+            &event(Action::Trigger),
+        );
+        assert_eq!(t["event_action"], "trigger");
+        assert_eq!(t["dedup_key"], "cause:db");
+        assert_eq!(t["routing_key"], "R0UTING");
+        assert_eq!(t["payload"]["severity"], "critical");
+        assert_eq!(t["payload"]["timestamp"], "2027-01-15T08:12:00Z");
+        assert_eq!(
+            t["payload"]["custom_details"]["regions"],
+            json!(["eu-west", "us-east"])
+        );
+        let r = body(
+            AlertKind::Pagerduty,
+            "R0UTING",
+            &page(),
+            &event(Action::Resolve),
+        );
+        assert_eq!(r["event_action"], "resolve");
+        assert_eq!(r["dedup_key"], "cause:db");
+        assert!(r.get("payload").is_none(), "a resolve needs no payload");
+        let d = body(
+            AlertKind::Pagerduty,
+            "R0UTING",
+            &page(),
+            &event(Action::Digest),
+        );
+        assert_eq!(d["dedup_key"], "pharos-0123456789abcdef-3");
+    }
+
+    #[test]
+    fn chat_bodies_escape_and_link_the_page() {
+        let s = body(AlertKind::Slack, "", &page(), &event(Action::Trigger));
+        let text = s["text"].as_str().unwrap_or_default();
+        assert!(text.starts_with(":red_circle: Major outage: db"), "{text}");
+        assert!(
+            text.ends_with("<https://status.test/|Acme &lt;Status&gt;>"),
+            "{text}"
+        );
+        let d = body(AlertKind::Discord, "", &page(), &event(Action::Resolve));
+        assert!(
+            d["content"]
+                .as_str()
+                .unwrap_or_default()
+                .ends_with("\n<https://status.test/>")
+        );
+        assert_eq!(d["allowed_mentions"]["parse"], json!([]));
+        let w = body(AlertKind::Webhook, "", &page(), &event(Action::Update));
+        assert_eq!(w["action"], "update");
+        assert_eq!(w["key"], "cause:db");
+        assert_eq!(w["test"], false);
+    }
+}

@@ -1,0 +1,140 @@
+//! `pharos alert`: one evaluation of the `alerts:` rules in probes.yaml against the merged
+//! verdict of every region, delivering each target's events once (see the `alert`
+//! module); `--test TARGET` sends a marked test event. For cron; `watch --alert` runs it
+//! after every read of new state.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use chrono::{DateTime, Utc};
+use clap::Args as ClapArgs;
+
+use super::Exit;
+use crate::alert::{self, Action, Event};
+use crate::announce::LedgerFile;
+use crate::announce::send::PageInfo;
+use crate::pipeline::{Clock, Snapshot};
+use crate::project::Project;
+use crate::status::Status;
+
+/// Options of `alert`.
+#[derive(Debug, ClapArgs)]
+pub struct Args {
+    /// Decide as of this time (RFC 3339) instead of the clock.
+    #[arg(long, env = "PHAROS_NOW", value_name = "TIME")]
+    pub now: Option<DateTime<Utc>>,
+    /// Show what each target would be told; send and record nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Send one clearly marked test event to this target (its id under `alerts:
+    /// targets:`), to check its address and credentials; nothing is recorded.
+    #[arg(long, value_name = "TARGET")]
+    pub test: Option<String>,
+}
+
+/// Run `alert`.
+pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
+    let now = Clock::at(args.now).now;
+    let snapshot = Snapshot::load(project)?;
+    let alerts = &snapshot.config.probing.alerts;
+    if alerts.targets.is_empty() {
+        outln!("no alert targets: add `alerts: targets:` to probes.yaml (see README, Alerting)");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let page = PageInfo {
+        title: snapshot.config.site.page.title.clone(),
+        url: format!("{}/", snapshot.config.site.page.base_url),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    if let Some(id) = &args.test {
+        return runtime.block_on(test(alerts, id, &page, now));
+    }
+    let troubles = alert::troubles(&snapshot.decide(now).components);
+    if args.dry_run {
+        let mut file = runtime.block_on(LedgerFile::open_in(&project.store()?))?;
+        for t in &alerts.targets {
+            let book = file.ledger.alerts.entry(t.id.clone()).or_default();
+            let waiting = book.outbox.len();
+            let paging = alert::round::paging(alerts, &t.id, &troubles, now);
+            let planned = alert::plan(&t.id, &paging, book, &alerts.pace, now);
+            outln!("{}: {} event(s) to send", t.id, waiting + planned.len());
+            for e in book.outbox.iter() {
+                outln!("  {}  {}", e.action.as_str(), alert::send::summary(e));
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let outcomes = runtime.block_on(async {
+        let mut file = LedgerFile::open_in(&project.store()?).await?;
+        alert::round::run(alerts, &troubles, &page, &mut file, now).await
+    })?;
+    let mut ok = true;
+    for o in &outcomes {
+        for e in &o.delivered {
+            outln!(
+                "{}: {} {} — {}",
+                o.target,
+                e.action.as_str(),
+                e.key,
+                alert::send::summary(e)
+            );
+        }
+        if let Some(err) = &o.error {
+            ok = false;
+            super::err_line(format_args!(
+                "{}: {err} ({} event(s) wait; tried again after a back-off)",
+                o.target, o.waiting
+            ));
+        }
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        Exit::Failed.into()
+    })
+}
+
+/// Send a marked test event to target `id`.
+async fn test(
+    alerts: &crate::config::Alerts,
+    id: &str,
+    page: &PageInfo,
+    now: DateTime<Utc>,
+) -> Result<ExitCode> {
+    let Some(target) = alerts.targets.iter().find(|t| t.id == id) else {
+        let ids: Vec<&str> = alerts.targets.iter().map(|t| t.id.as_str()).collect();
+        bail!(
+            "--test {id}: no such alert target; use one of: {}",
+            ids.join(", ")
+        );
+    };
+    let ready = alert::send::ready(target)?;
+    let event = Event {
+        id: format!("pharos-test-{}", fastrand::u64(..)),
+        key: "pharos-test".into(),
+        action: Action::Test,
+        status: Status::Operational,
+        previous: None,
+        root: vec!["test".into()],
+        components: Vec::new(),
+        regions: Vec::new(),
+        since: None,
+        at: now,
+    };
+    let client = crate::announce::send::client()?;
+    match alert::send::deliver(&client, &ready, page, &event).await {
+        Ok(()) => {
+            outln!("{id}: test event sent ({})", alert::send::summary(&event));
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(
+            crate::announce::send::Failure::NotSent(e) | crate::announce::send::Failure::Unknown(e),
+        ) => {
+            super::err_line(format_args!("{e}"));
+            Ok(Exit::Failed.into())
+        }
+    }
+}
