@@ -25,6 +25,9 @@ pub struct Ready {
     url: Option<String>,
     routing_key: Option<String>,
     token: Option<String>,
+    chat: Option<String>,
+    room: Option<String>,
+    user: Option<String>,
     command: Vec<String>,
     timeout: Duration,
 }
@@ -50,6 +53,9 @@ pub fn ready(target: &AlertTarget) -> anyhow::Result<Ready> {
         url: read(&target.url, "url")?,
         routing_key: read(&target.routing_key, "routing_key")?,
         token: read(&target.token, "token")?,
+        chat: target.chat.clone(),
+        room: target.room.clone(),
+        user: read(&target.user, "user")?,
         command: target.command.clone(),
         timeout: target.timeout,
     })
@@ -237,6 +243,260 @@ fn ntfy_priority(e: &Event) -> &'static str {
     }
 }
 
+/// An HTTP request, ready to send.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outgoing {
+    /// POST or PUT.
+    pub method: reqwest::Method,
+    /// Where (may hold a secret: Telegram's token, a Teams workflow's signature).
+    pub url: String,
+    /// Headers besides the idempotency key.
+    pub headers: Vec<(&'static str, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+/// What a path segment keeps as it is: RFC 3986's unreserved characters.
+const UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Percent-encode one path segment (a Matrix room id, an Opsgenie alias).
+fn segment(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, UNRESERVED).to_string()
+}
+
+/// HTML for chat services that take it (Telegram, Matrix): the three escapes.
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// The request that delivers `e` to `target`, each as its service documents.
+pub fn outgoing(target: &Ready, page: &PageInfo, e: &Event) -> Outgoing {
+    let base = |default: &str| {
+        target
+            .url
+            .clone()
+            .unwrap_or_else(|| default.to_string())
+            .trim_end_matches('/')
+            .to_string()
+    };
+    let token = target.token.clone().unwrap_or_default();
+    let json_body = |v: Value| serde_json::to_vec(&v).unwrap_or_default();
+    let json = vec![("Content-Type", "application/json".to_string())];
+    let text = summary(e);
+    let resolved = e.action == Action::Resolve;
+    match target.kind {
+        AlertKind::Ntfy => Outgoing {
+            method: reqwest::Method::POST,
+            url: base(""),
+            headers: vec![
+                ("Title", cut(&page.title, 200)),
+                ("Priority", ntfy_priority(e).to_string()),
+                (
+                    "Tags",
+                    if resolved {
+                        "white_check_mark"
+                    } else {
+                        "rotating_light"
+                    }
+                    .to_string(),
+                ),
+                ("Click", page.url.clone()),
+            ],
+            body: cut(&text, 4000).into_bytes(),
+        },
+        // https://docs.opsgenie.com/docs/alert-api: create with an alias (an open alert
+        // with the same alias is counted, not repeated), close by alias.
+        AlertKind::Opsgenie => opsgenie(&base("https://api.opsgenie.com"), &token, &text, page, e),
+        // https://core.telegram.org/bots/api#sendmessage: HTML, 4096 characters.
+        AlertKind::Telegram => Outgoing {
+            method: reqwest::Method::POST,
+            url: format!(
+                "{}/bot{token}/sendMessage",
+                base("https://api.telegram.org")
+            ),
+            headers: json,
+            body: json_body(json!({
+                "chat_id": target.chat.clone().unwrap_or_default(),
+                "text": cut(&format!(
+                    "{} <b>{}</b>\n<a href=\"{}\">{}</a>",
+                    mark(e),
+                    html_escape(&text),
+                    html_escape(&page.url),
+                    html_escape(&page.title)
+                ), 4096),
+                "parse_mode": "HTML",
+                "link_preview_options": {"is_disabled": true},
+            })),
+        },
+        // A Teams Workflows webhook ("When a Teams webhook request is received"): a
+        // message with one Adaptive Card (version 1.4), answered 202.
+        AlertKind::Teams => Outgoing {
+            method: reqwest::Method::POST,
+            url: base(""),
+            headers: json,
+            body: json_body(teams_card(&text, page, e)),
+        },
+        // https://spec.matrix.org/latest/client-server-api/#put_matrixclientv3roomsroomidsendeventtypetxnid:
+        // the event id as the transaction id, so a repeat is the same message.
+        AlertKind::Matrix => Outgoing {
+            method: reqwest::Method::PUT,
+            url: format!(
+                "{}/_matrix/client/v3/rooms/{}/send/m.room.message/{}",
+                base(""),
+                segment(target.room.as_deref().unwrap_or_default()),
+                segment(&e.id)
+            ),
+            headers: [json, vec![("Authorization", format!("Bearer {token}"))]].concat(),
+            body: json_body(json!({
+                "msgtype": "m.notice",
+                "body": format!("{} {text}\n{}", mark(e), page.url),
+                "format": "org.matrix.custom.html",
+                "formatted_body": format!(
+                    "{} <b>{}</b><br><a href=\"{}\">{}</a>",
+                    mark(e),
+                    html_escape(&text),
+                    html_escape(&page.url),
+                    html_escape(&page.title)
+                ),
+            })),
+        },
+        // https://pushover.net/api: token and user in the body; 1024/250/512 limits.
+        AlertKind::Pushover => Outgoing {
+            method: reqwest::Method::POST,
+            url: format!("{}/1/messages.json", base("https://api.pushover.net")),
+            headers: json,
+            body: json_body(json!({
+                "token": token,
+                "user": target.user.clone().unwrap_or_default(),
+                "title": cut(&format!("{} {}", mark(e), page.title), 250),
+                "message": cut(&text, 1024),
+                "url": cut(&page.url, 512),
+                "url_title": "Status page",
+                "priority": match (e.action, e.status) {
+                    (Action::Resolve | Action::Test, _) => 0,
+                    (_, Status::MajorOutage | Status::PartialOutage) => 1,
+                    _ => 0,
+                },
+                "timestamp": e.at.timestamp(),
+            })),
+        },
+        kind => {
+            let routing_key = target.routing_key.as_deref().unwrap_or_default();
+            let mut headers = json;
+            if !token.is_empty() {
+                headers.push(("Authorization", format!("Bearer {token}")));
+            }
+            Outgoing {
+                method: reqwest::Method::POST,
+                url: base(if kind == AlertKind::Pagerduty {
+                    PAGERDUTY_URL
+                } else {
+                    ""
+                }),
+                headers,
+                body: json_body(body(kind, routing_key, page, e)),
+            }
+        }
+    }
+}
+
+/// Opsgenie (<https://docs.opsgenie.com/docs/alert-api>): create with an alias (an open
+/// alert with the same alias is counted, not repeated), close by alias.
+fn opsgenie(base: &str, token: &str, text: &str, page: &PageInfo, e: &Event) -> Outgoing {
+    let json_body = |v: Value| serde_json::to_vec(&v).unwrap_or_default();
+    let json = vec![("Content-Type", "application/json".to_string())];
+    let resolved = e.action == Action::Resolve;
+    let auth = ("Authorization", format!("GenieKey {token}"));
+    let alias = match e.action {
+        Action::Digest | Action::Test => e.id.clone(),
+        _ => e.key.clone(),
+    };
+    if resolved {
+        Outgoing {
+            method: reqwest::Method::POST,
+            url: format!(
+                "{}/v2/alerts/{}/close?identifierType=alias",
+                base,
+                segment(&cut(&alias, 512))
+            ),
+            headers: [json, vec![auth]].concat(),
+            body: json_body(json!({"source": "Pharos", "note": text})),
+        }
+    } else {
+        let priority = match (e.action, e.status) {
+            (Action::Test, _) => "P5",
+            (_, Status::MajorOutage) => "P1",
+            (_, Status::PartialOutage) => "P2",
+            _ => "P3",
+        };
+        Outgoing {
+            method: reqwest::Method::POST,
+            url: format!("{}/v2/alerts", base),
+            headers: [json, vec![auth]].concat(),
+            body: json_body(json!({
+                "message": cut(text, 130),
+                "alias": cut(&alias, 512),
+                "description": cut(&format!("{text}\n{}", page.url), 15_000),
+                "priority": priority,
+                "source": "Pharos",
+                "entity": cut(&page.title, 512),
+                "tags": ["pharos", e.status.as_str()],
+                "details": {
+                    "components": cut(&e.components.join(", "), 4000),
+                    "regions": e.regions.join(", "),
+                    "status_page": page.url,
+                    "action": e.action.as_str(),
+                },
+            })),
+        }
+    }
+}
+
+/// A Teams Workflows webhook ("When a Teams webhook request is received"): a message
+/// with one Adaptive Card (version 1.4), answered 202.
+fn teams_card(text: &str, page: &PageInfo, e: &Event) -> Value {
+    let resolved = e.action == Action::Resolve;
+    json!({
+        "type": "message",
+        "attachments": [{
+            "contentType": "application/vnd.microsoft.card.adaptive",
+            "contentUrl": null,
+            "content": {
+                "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+                "type": "AdaptiveCard",
+                "version": "1.4",
+                "body": [
+                    {"type": "TextBlock", "text": format!("{} {text}", mark(e)), "weight": "Bolder",
+                     "size": "Medium", "wrap": true,
+                     "color": if resolved { "Good" } else { "Attention" }},
+                    {"type": "FactSet", "facts": [
+                        {"title": "Components", "value": cut(&e.components.join(", "), 2000)},
+                        {"title": "Regions", "value": e.regions.join(", ")},
+                        {"title": "Alert", "value": e.key},
+                    ]},
+                ],
+                "actions": [{"type": "Action.OpenUrl", "title": page.title, "url": page.url}],
+            },
+        }],
+    })
+}
+
+/// A sign for chat messages.
+fn mark(e: &Event) -> &'static str {
+    match (e.action, e.status) {
+        (Action::Resolve, _) => "✅",
+        (Action::Test, _) => "🧪",
+        (_, Status::MajorOutage) => "🔴",
+        _ => "🟠",
+    }
+}
+
 /// Deliver one event.
 pub async fn deliver(
     client: &reqwest::Client,
@@ -247,40 +507,16 @@ pub async fn deliver(
     if target.kind == AlertKind::Command {
         return run_command(target, page, e).await;
     }
-    let url = match (&target.url, target.kind) {
-        (Some(u), _) => u.clone(),
-        (None, AlertKind::Pagerduty) => PAGERDUTY_URL.to_string(),
-        (None, _) => return Err(Failure::NotSent(format!("{}: no url", target.id))),
-    };
-    let mut request = client.post(&url).header("Idempotency-Key", &e.id);
-    request = if target.kind == AlertKind::Ntfy {
-        // https://docs.ntfy.sh/publish/: the message is the body, the rest headers.
-        request
-            .header("Title", cut(&page.title, 200))
-            .header("Priority", ntfy_priority(e))
-            .header(
-                "Tags",
-                if e.action == Action::Resolve {
-                    "white_check_mark"
-                } else {
-                    "rotating_light"
-                },
-            )
-            .header("Click", &page.url)
-            .body(summary(e))
-    } else {
-        let routing_key = target.routing_key.as_deref().unwrap_or_default();
-        let bytes = serde_json::to_vec(&body(target.kind, routing_key, page, e))
-            .map_err(|err| Failure::NotSent(err.to_string()))?;
-        request
-            .header("Content-Type", "application/json")
-            .body(bytes)
-    };
-    if let Some(token) = &target.token {
-        request = request.bearer_auth(token);
+    let out = outgoing(target, page, e);
+    let mut request = client
+        .request(out.method, &out.url)
+        .header("Idempotency-Key", &e.id)
+        .body(out.body);
+    for (name, value) in out.headers {
+        request = request.header(name, value);
     }
-    // Addresses may hold secrets (Slack and Discord put them in the path): say only where.
-    let shown = reqwest::Url::parse(&url)
+    // Addresses may hold secrets (a bot token, a signature): say only where.
+    let shown = reqwest::Url::parse(&out.url)
         .map(|u| format!("{}://{}", u.scheme(), u.host_str().unwrap_or("?")))
         .unwrap_or_else(|_| "its address".to_string());
     let response = match request.send().await {

@@ -71,8 +71,42 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
         let mut file = LedgerFile::open_in(&project.store()?).await?;
         alert::round::run(alerts, &troubles, &page, &mut file, now).await
     })?;
+    Ok(if print(&outcomes) {
+        ExitCode::SUCCESS
+    } else {
+        Exit::Failed.into()
+    })
+}
+
+/// One evaluation of `snapshot` at `now`, as `pharos alert` makes it (`watch --alert`).
+pub(crate) fn evaluate(
+    project: &Project,
+    snapshot: &Snapshot,
+    now: DateTime<Utc>,
+) -> Result<Vec<alert::round::Outcome>> {
+    let alerts = &snapshot.config.probing.alerts;
+    if alerts.targets.is_empty() {
+        return Ok(Vec::new());
+    }
+    let page = PageInfo {
+        title: snapshot.config.site.page.title.clone(),
+        url: format!("{}/", snapshot.config.site.page.base_url),
+    };
+    let troubles = alert::troubles(&snapshot.decide(now).components);
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?
+        .block_on(async {
+            let mut file = LedgerFile::open_in(&project.store()?).await?;
+            alert::round::run(alerts, &troubles, &page, &mut file, now).await
+        })
+}
+
+/// A line per event delivered and per target that failed; whether none failed.
+pub(crate) fn print(outcomes: &[alert::round::Outcome]) -> bool {
     let mut ok = true;
-    for o in &outcomes {
+    for o in outcomes {
         for e in &o.delivered {
             outln!(
                 "{}: {} {} — {}",
@@ -90,11 +124,7 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
             ));
         }
     }
-    Ok(if ok {
-        ExitCode::SUCCESS
-    } else {
-        Exit::Failed.into()
-    })
+    ok
 }
 
 /// Send a marked test event to target `id`.

@@ -187,7 +187,7 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
                 project.site_dir().display()
             );
         },
-        || true,
+        |_| true,
         clock,
         |result, since| {
             super::report_rebuild(result, since);

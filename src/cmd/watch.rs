@@ -26,6 +26,10 @@ pub struct Args {
     /// does), before any announcement, so the links announced are already there.
     #[arg(long)]
     pub publish: bool,
+    /// Page the `alerts:` targets of probes.yaml (as `pharos alert` does) as soon as a
+    /// change is read, before the rebuild, and at least every 15 s.
+    #[arg(long)]
+    pub alert: bool,
     /// Build (and announce) as of this time (RFC 3339) instead of the clock.
     #[arg(long, env = "PHAROS_NOW", value_name = "TIME")]
     pub now: Option<DateTime<Utc>>,
@@ -42,6 +46,10 @@ pub struct Args {
     pub publish_every: humantime::Duration,
 }
 
+/// How often `--alert` evaluates without a change (a recovery's hold runs out, a failed
+/// delivery's back-off ends).
+const ALERT_EVERY: Duration = Duration::from_secs(15);
+
 /// Run `watch`.
 pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
     // SIGTERM (systemd, a container runtime) or Ctrl-C: stop after the step under way,
@@ -49,7 +57,7 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
     let stop = super::stop_on_signal()?;
     let mut keep = pipeline::Rebuild::default();
     let clock = Clock::at(args.now);
-    let outward = args.publish || args.announce;
+    let outward = args.publish || args.announce || args.alert;
     // The lease is kept on a thread of its own, so a long publish never delays its
     // renewal; the loop reads what it last found.
     let holding = Arc::new(AtomicBool::new(false));
@@ -114,10 +122,35 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
     };
     // A builder that takes the lease over publishes and announces at once, whatever it
     // built last; a rebuild held back by --publish-every goes out when due.
-    let keep_going = || {
+    // Alerts read the state on their own (only what changed since their last read), so
+    // they go out before the rebuild, not after it.
+    let alert_cache = std::cell::RefCell::new(pipeline::Cache::default());
+    let last_alert = std::cell::Cell::new(None::<Instant>);
+    let alert_round = || {
+        last_alert.set(Some(Instant::now()));
+        let outcomes = pipeline::Snapshot::load_cached(project, &mut alert_cache.borrow_mut())
+            .and_then(|s| super::alert::evaluate(project, &s, clock.again().now));
+        match outcomes {
+            Ok(o) => {
+                super::alert::print(&o);
+            }
+            Err(e) => super::err_line(format_args!("error: alerting: {e:#}")),
+        }
+    };
+    let keep_going = |step: pipeline::watch::Step| {
         if stop.load(Ordering::SeqCst) {
             outln!("stopping");
             return false;
+        }
+        if args.alert
+            && active()
+            && (step == pipeline::watch::Step::Rebuilding
+                || last_alert.get().is_none_or(|t| t.elapsed() >= ALERT_EVERY))
+        {
+            alert_round();
+        }
+        if step == pipeline::watch::Step::Rebuilding {
+            return true;
         }
         let now = outward && active();
         if now && (!acted.get() || waiting.get()) {

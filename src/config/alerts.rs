@@ -26,6 +26,16 @@ pub enum AlertKind {
     Discord,
     /// An ntfy topic.
     Ntfy,
+    /// Opsgenie's Alert API: create and close by alias.
+    Opsgenie,
+    /// A Telegram chat, through a bot.
+    Telegram,
+    /// A Microsoft Teams channel, through a Workflows webhook (Adaptive Card).
+    Teams,
+    /// A Matrix room (client-server API).
+    Matrix,
+    /// Pushover.
+    Pushover,
     /// A program run on every event with `PHAROS_ALERT_*` variables.
     Command,
 }
@@ -39,6 +49,11 @@ impl AlertKind {
             AlertKind::Slack => "slack",
             AlertKind::Discord => "discord",
             AlertKind::Ntfy => "ntfy",
+            AlertKind::Opsgenie => "opsgenie",
+            AlertKind::Telegram => "telegram",
+            AlertKind::Teams => "teams",
+            AlertKind::Matrix => "matrix",
+            AlertKind::Pushover => "pushover",
             AlertKind::Command => "command",
         }
     }
@@ -81,6 +96,12 @@ struct RawAlertTarget {
     #[serde(default)]
     token: Option<Template>,
     #[serde(default)]
+    chat: Option<String>,
+    #[serde(default)]
+    room: Option<String>,
+    #[serde(default)]
+    user: Option<Template>,
+    #[serde(default)]
     command: Vec<String>,
     #[serde(default)]
     timeout: Option<Dur>,
@@ -113,8 +134,15 @@ pub struct AlertTarget {
     pub url: Option<Template>,
     /// PagerDuty's integration (routing) key.
     pub routing_key: Option<Template>,
-    /// A bearer token (ntfy, webhook).
+    /// The secret: a bearer token (ntfy, webhook, Matrix), Opsgenie's API key,
+    /// Telegram's bot token, Pushover's application token.
     pub token: Option<Template>,
+    /// Telegram's chat id.
+    pub chat: Option<String>,
+    /// Matrix's room id.
+    pub room: Option<String>,
+    /// Pushover's user (or group) key.
+    pub user: Option<Template>,
     /// The program and its arguments (command).
     pub command: Vec<String>,
     /// How long a command may run.
@@ -244,6 +272,128 @@ pub(crate) fn validate_alerts(
     }
 }
 
+/// The fields a target's kind needs, and those it does not use.
+fn check_fields(raw: &RawAlertTarget, mut problem: &mut dyn FnMut(&str, String)) {
+    let kind = raw.kind.as_str();
+    let needs_url = matches!(
+        raw.kind,
+        AlertKind::Webhook
+            | AlertKind::Slack
+            | AlertKind::Discord
+            | AlertKind::Ntfy
+            | AlertKind::Teams
+            | AlertKind::Matrix
+    );
+    let needs = |field: &str, present: bool, what: &str, problem: &mut dyn FnMut(&str, String)| {
+        if !present {
+            problem("kind", format!("a {kind} target needs `{field}:` ({what})"));
+        }
+    };
+    match raw.kind {
+        AlertKind::Opsgenie => needs(
+            "token",
+            raw.token.is_some(),
+            "the API key of an API integration, e.g. ${OPSGENIE_API_KEY}",
+            &mut problem,
+        ),
+        AlertKind::Telegram => {
+            needs(
+                "token",
+                raw.token.is_some(),
+                "the bot token, e.g. ${TELEGRAM_BOT_TOKEN}",
+                &mut problem,
+            );
+            needs(
+                "chat",
+                raw.chat.is_some(),
+                "the chat id, e.g. -1001234567890",
+                &mut problem,
+            );
+        }
+        AlertKind::Matrix => {
+            needs(
+                "token",
+                raw.token.is_some(),
+                "the bot account's access token, e.g. ${MATRIX_TOKEN}",
+                &mut problem,
+            );
+            needs(
+                "room",
+                raw.room.is_some(),
+                "the room id, e.g. \"!abc:example.org\"",
+                &mut problem,
+            );
+        }
+        AlertKind::Pushover => {
+            needs(
+                "token",
+                raw.token.is_some(),
+                "the application's API token, e.g. ${PUSHOVER_TOKEN}",
+                &mut problem,
+            );
+            needs(
+                "user",
+                raw.user.is_some(),
+                "the user or group key, e.g. ${PUSHOVER_USER}",
+                &mut problem,
+            );
+        }
+        _ => {}
+    }
+    // Fields of one kind only.
+    for (field, present, owner) in [
+        ("chat", raw.chat.is_some(), AlertKind::Telegram),
+        ("room", raw.room.is_some(), AlertKind::Matrix),
+        ("user", raw.user.is_some(), AlertKind::Pushover),
+        (
+            "routing_key",
+            raw.routing_key.is_some(),
+            AlertKind::Pagerduty,
+        ),
+        (
+            "command",
+            !raw.command.is_empty() || raw.timeout.is_some(),
+            AlertKind::Command,
+        ),
+    ] {
+        if present && raw.kind != owner {
+            problem(
+                field,
+                format!(
+                    "`{field}` is for {} targets; remove it from this {kind} target",
+                    owner.as_str()
+                ),
+            );
+        }
+    }
+    if needs_url && raw.url.is_none() {
+        problem(
+            "kind",
+            format!(
+                "a {kind} target needs `url:` (write a secret one as ${{NAME}} and export NAME)"
+            ),
+        );
+    }
+    if let Some(url) = &raw.url
+        && let Ok(plain) = url.resolve(&|_| None)
+        && !url::Url::parse(&plain).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
+    {
+        problem("url", format!("url \"{plain}\" is not an http(s) address"));
+    }
+    if raw.kind == AlertKind::Pagerduty && raw.routing_key.is_none() {
+        problem(
+            "kind",
+            "a pagerduty target needs `routing_key: ${PAGERDUTY_ROUTING_KEY}` (the integration key of an Events API v2 integration)".into(),
+        );
+    }
+    if raw.kind == AlertKind::Command && raw.command.is_empty() {
+        problem(
+            "kind",
+            "a command target needs `command: [program, arg…]` (run on every event with PHAROS_ALERT_* variables)".into(),
+        );
+    }
+}
+
 /// `alerts: targets:` → the targets, each with what its kind needs.
 fn validate_targets(
     node: Option<&Node>,
@@ -273,59 +423,16 @@ fn validate_targets(
                 ),
             );
         }
-        let kind = raw.kind.as_str();
-        let needs_url = matches!(
-            raw.kind,
-            AlertKind::Webhook | AlertKind::Slack | AlertKind::Discord | AlertKind::Ntfy
-        );
-        if needs_url && raw.url.is_none() {
-            problem(
-                "kind",
-                format!(
-                    "a {kind} target needs `url:` (write a secret one as ${{NAME}} and export NAME)"
-                ),
-            );
-        }
-        if let Some(url) = &raw.url
-            && let Ok(plain) = url.resolve(&|_| None)
-            && !url::Url::parse(&plain).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
-        {
-            problem("url", format!("url \"{plain}\" is not an http(s) address"));
-        }
-        if raw.kind == AlertKind::Pagerduty && raw.routing_key.is_none() {
-            problem(
-                "kind",
-                "a pagerduty target needs `routing_key: ${PAGERDUTY_ROUTING_KEY}` (the integration key of an Events API v2 integration)".into(),
-            );
-        }
-        if raw.kind != AlertKind::Pagerduty && raw.routing_key.is_some() {
-            problem(
-                "routing_key",
-                format!(
-                    "`routing_key` is for pagerduty targets; remove it from this {kind} target"
-                ),
-            );
-        }
-        if raw.kind == AlertKind::Command && raw.command.is_empty() {
-            problem(
-                "kind",
-                "a command target needs `command: [program, arg…]` (run on every event with PHAROS_ALERT_* variables)".into(),
-            );
-        }
-        if raw.kind != AlertKind::Command && (!raw.command.is_empty() || raw.timeout.is_some()) {
-            problem(
-                "command",
-                format!(
-                    "`command` and `timeout` are for command targets; remove them from this {kind} target"
-                ),
-            );
-        }
+        check_fields(&raw, &mut problem);
         out.push(AlertTarget {
             id: raw.id,
             kind: raw.kind,
             url: raw.url,
             routing_key: raw.routing_key,
             token: raw.token,
+            chat: raw.chat,
+            room: raw.room,
+            user: raw.user,
             command: raw.command,
             timeout: raw.timeout.map_or(COMMAND_TIMEOUT, |d| d.0),
         });

@@ -286,6 +286,16 @@ impl Inputs {
     }
 }
 
+/// Where the rebuild loop is when it asks whether to keep going.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Between waits for a change (at least every 200 ms).
+    Waiting,
+    /// A change was gathered: the rebuild starts next (what must not wait for a whole
+    /// build, such as alerts, goes here).
+    Rebuilding,
+}
+
 /// Rebuild `project` after every relevant change until `keep_going` says stop, calling
 /// `on_rebuilt` with each result and the time since the change. `ready` runs once the
 /// inputs are watched (the first build happens there, so an edit made while it runs is
@@ -294,14 +304,14 @@ pub fn rebuild_on_change(
     project: &Project,
     keep: &mut Rebuild,
     ready: impl FnOnce(&mut Rebuild),
-    mut keep_going: impl FnMut() -> bool,
+    mut keep_going: impl FnMut(Step) -> bool,
     clock: Clock,
     mut on_rebuilt: impl FnMut(&Result<Report>, Duration),
 ) -> Result<()> {
     let mut inputs = Inputs::watch(project)?;
     ready(keep);
     let mut pending: Option<Gathered> = None;
-    while keep_going() {
+    while keep_going(Step::Waiting) {
         if inputs.remote_changed() {
             pending = Gathered::add(pending, Instant::now(), Seen::Whole);
         }
@@ -316,6 +326,9 @@ pub fn rebuild_on_change(
             && Instant::now() >= g.due()
         {
             pending = None;
+            if !keep_going(Step::Rebuilding) {
+                break;
+            }
             let options = Options {
                 keep: Some(&mut *keep),
                 progress: None,

@@ -12,9 +12,23 @@ use crate::harness::{ProjectTest, region_history, stderr, stdout};
 
 const SERVICES: usize = 200;
 
-/// db, and 200 services that depend on it, each with a probe, in 3 regions; every kind
-/// of alert target pointing at `r`, the command one appending to `events.log`.
+/// db, and 200 services that depend on it, each with a probe, in 3 regions; a target of
+/// each of the first kinds pointing at `r`, the command one appending to `events.log`.
 fn project(r: &Receiver) -> ProjectTest {
+    let p = r.port;
+    project_with(&format!(
+        "  targets:\n\
+         \x20   - id: oncall\n      kind: pagerduty\n      routing_key: ${{PD_ROUTING_KEY}}\n      url: http://127.0.0.1:{p}/v2/enqueue\n\
+         \x20   - id: hook\n      kind: webhook\n      url: http://127.0.0.1:{p}/hook\n      token: ${{HOOK_TOKEN}}\n\
+         \x20   - id: team\n      kind: slack\n      url: http://127.0.0.1:{p}/slack\n\
+         \x20   - id: ops\n      kind: discord\n      url: http://127.0.0.1:{p}/discord\n\
+         \x20   - id: phone\n      kind: ntfy\n      url: http://127.0.0.1:{p}/pharos-alerts\n\
+         \x20   - id: script\n      kind: command\n      command: [sh, -c, 'echo \"$PHAROS_ALERT_ACTION $PHAROS_ALERT_KEY $PHAROS_ALERT_STATUS $PHAROS_ALERT_PREVIOUS_STATUS $PHAROS_ALERT_REGIONS\" >> events.log']\n"
+    ))
+}
+
+/// The 200-service project with `alerts:` holding `alerts` (indented by two spaces).
+fn project_with(alerts: &str) -> ProjectTest {
     let t = ProjectTest::new();
     let mut components = String::from(
         "page:\n  title: Acme Status\n  base_url: https://status.acme.test\ncomponents:\n  - id: db\n    name: Database\n",
@@ -30,16 +44,8 @@ fn project(r: &Receiver) -> ProjectTest {
             "  - id: svc{i}-health\n    kind: http\n    url: https://svc{i}.test/\n    components: [svc{i}]\n    interval: 30s\n"
         ));
     }
-    let p = r.port;
-    probes.push_str(&format!(
-        "alerts:\n  targets:\n\
-         \x20   - id: oncall\n      kind: pagerduty\n      routing_key: ${{PD_ROUTING_KEY}}\n      url: http://127.0.0.1:{p}/v2/enqueue\n\
-         \x20   - id: hook\n      kind: webhook\n      url: http://127.0.0.1:{p}/hook\n      token: ${{HOOK_TOKEN}}\n\
-         \x20   - id: team\n      kind: slack\n      url: http://127.0.0.1:{p}/slack\n\
-         \x20   - id: ops\n      kind: discord\n      url: http://127.0.0.1:{p}/discord\n\
-         \x20   - id: phone\n      kind: ntfy\n      url: http://127.0.0.1:{p}/pharos-alerts\n\
-         \x20   - id: script\n      kind: command\n      command: [sh, -c, 'echo \"$PHAROS_ALERT_ACTION $PHAROS_ALERT_KEY $PHAROS_ALERT_STATUS $PHAROS_ALERT_PREVIOUS_STATUS $PHAROS_ALERT_REGIONS\" >> events.log']\n"
-    ));
+    probes.push_str("alerts:\n");
+    probes.push_str(alerts);
     t.write("components.yaml", &components);
     t.write("probes.yaml", &probes);
     t
@@ -266,4 +272,206 @@ fn alert_test_sends_a_marked_event_and_records_nothing() {
         "{}",
         stderr(&out)
     );
+}
+
+#[test]
+fn opsgenie_telegram_teams_matrix_and_pushover_get_what_each_documents() {
+    let r = Receiver::start();
+    let p = r.port;
+    let t = project_with(&format!(
+        "  targets:\n\
+         \x20   - id: og\n      kind: opsgenie\n      url: http://127.0.0.1:{p}/og\n      token: ${{OG_KEY}}\n\
+         \x20   - id: tg\n      kind: telegram\n      url: http://127.0.0.1:{p}/tg\n      token: ${{TG_TOKEN}}\n      chat: \"-1001234567890\"\n\
+         \x20   - id: teams\n      kind: teams\n      url: http://127.0.0.1:{p}/teams\n\
+         \x20   - id: mx\n      kind: matrix\n      url: http://127.0.0.1:{p}/mx\n      token: ${{MX_TOKEN}}\n      room: \"!alerts:localhost\"\n\
+         \x20   - id: po\n      kind: pushover\n      url: http://127.0.0.1:{p}/po\n      token: ${{PO_TOKEN}}\n      user: ${{PO_USER}}\n"
+    ));
+    let run = |now: &str| {
+        let out = t
+            .cmd(&["alert", "--now", now])
+            .env("OG_KEY", "og-key")
+            .env("TG_TOKEN", "123456:ABC-def")
+            .env("MX_TOKEN", "syt_mx")
+            .env("PO_TOKEN", "azGDORePK8gMaC0QOYAMyEEuzJnyUi")
+            .env("PO_USER", "uQiRzpo4DXghDmr9QzzfQu27cmVRsG")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    };
+    states(&t, "2026-11-20T12:00:00Z", false);
+    run("2026-11-20T12:00:00Z");
+    states(&t, "2026-11-20T12:04:00Z", true);
+    run("2026-11-20T12:04:00Z");
+    states(&t, "2026-11-20T12:06:00Z", true);
+    run("2026-11-20T12:06:00Z");
+
+    // Opsgenie (https://docs.opsgenie.com/docs/alert-api): create with an alias and a
+    // message of at most 130 characters, close by alias; GenieKey authorization.
+    let created = r.requests("/og/v2/alerts");
+    assert_eq!(created.len(), 1);
+    let c = &created[0];
+    assert_eq!(c.headers["authorization"], "GenieKey og-key");
+    assert_eq!(c.body["alias"], "cause:db");
+    assert_eq!(c.body["priority"], "P1");
+    assert!(c.body["message"].as_str().unwrap().chars().count() <= 130);
+    assert!(
+        c.body["details"]
+            .as_object()
+            .unwrap()
+            .values()
+            .all(|v| v.is_string()),
+        "details are strings"
+    );
+    assert_eq!(
+        r.requests("/og/v2/alerts/cause%3Adb/close?identifierType=alias")
+            .len(),
+        1
+    );
+
+    // Telegram (https://core.telegram.org/bots/api#sendmessage): the token in the path,
+    // chat_id, HTML text of at most 4096 characters.
+    let tg = r.requests("/tg/bot123456:ABC-def/sendMessage");
+    assert_eq!(tg.len(), 2);
+    assert_eq!(tg[0].body["chat_id"], "-1001234567890");
+    assert_eq!(tg[0].body["parse_mode"], "HTML");
+    let text = tg[0].body["text"].as_str().unwrap();
+    assert!(
+        text.chars().count() <= 4096 && text.starts_with("🔴 <b>Major outage: db"),
+        "{text}"
+    );
+    assert!(
+        tg[1].body["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("✅ <b>Resolved: db")
+    );
+
+    // Teams Workflows: a message with one Adaptive Card 1.4 and an OpenUrl action.
+    let teams = r.requests("/teams");
+    assert_eq!(teams.len(), 2);
+    let card = &teams[0].body["attachments"][0];
+    assert_eq!(teams[0].body["type"], "message");
+    assert_eq!(
+        card["contentType"],
+        "application/vnd.microsoft.card.adaptive"
+    );
+    assert_eq!(card["content"]["type"], "AdaptiveCard");
+    assert_eq!(card["content"]["version"], "1.4");
+    assert_eq!(
+        card["content"]["actions"][0]["url"],
+        "https://status.acme.test/"
+    );
+    assert_eq!(
+        teams[1].body["attachments"][0]["content"]["body"][0]["color"],
+        "Good"
+    );
+
+    // Matrix (client-server API): PUT of an m.notice to the room, the event id as the
+    // transaction id, a bearer token.
+    let mx: Vec<Request> = r
+        .all()
+        .into_iter()
+        .filter(|q| {
+            q.path.starts_with(
+                "/mx/_matrix/client/v3/rooms/%21alerts%3Alocalhost/send/m.room.message/pharos-",
+            )
+        })
+        .collect();
+    assert_eq!(mx.len(), 2);
+    assert_eq!(mx[0].headers["authorization"], "Bearer syt_mx");
+    assert_eq!(mx[0].body["msgtype"], "m.notice");
+    assert_eq!(mx[0].body["format"], "org.matrix.custom.html");
+    assert!(
+        mx[0].body["body"]
+            .as_str()
+            .unwrap()
+            .starts_with("🔴 Major outage: db")
+    );
+    assert_ne!(mx[0].path, mx[1].path, "one transaction id per event");
+
+    // Pushover (https://pushover.net/api): token and user in the body, message ≤ 1024,
+    // title ≤ 250, priority 1 for an outage and 0 for its end.
+    let po = r.requests("/po/1/messages.json");
+    assert_eq!(po.len(), 2);
+    assert_eq!(po[0].body["token"], "azGDORePK8gMaC0QOYAMyEEuzJnyUi");
+    assert_eq!(po[0].body["user"], "uQiRzpo4DXghDmr9QzzfQu27cmVRsG");
+    assert_eq!(po[0].body["priority"], 1);
+    assert_eq!(po[1].body["priority"], 0);
+    assert!(po[0].body["message"].as_str().unwrap().chars().count() <= 1024);
+    assert!(po[0].body["title"].as_str().unwrap().chars().count() <= 250);
+}
+
+#[test]
+fn watch_alert_pages_on_the_change_it_reads_and_resolves_when_it_is_over() {
+    let r = Receiver::start();
+    let p = r.port;
+    let t = project_with(&format!(
+        "  hold: 0s\n  targets:\n\
+         \x20   - id: hook\n      kind: webhook\n      url: http://127.0.0.1:{p}/hook\n"
+    ));
+    states(&t, "2026-11-20T12:05:00Z", false);
+    let child = t
+        .cmd(&["watch", "--alert"])
+        .env("PHAROS_NOW", "2026-11-20T12:05:00Z")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let limit = std::time::Duration::from_secs(60);
+    crate::harness::until("the trigger", limit, || r.requests("/hook").len() == 1);
+    states(&t, "2026-11-20T12:05:00Z", true);
+    crate::harness::until("the resolve", limit, || r.requests("/hook").len() == 2);
+    let out = crate::harness::stop(child);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let hook = r.requests("/hook");
+    assert_eq!(actions(&hook, "action"), ["trigger", "resolve"]);
+    assert!(
+        stdout(&out).contains("hook: trigger cause:db"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn a_wrong_alerts_section_is_refused_line_by_line_with_the_fix() {
+    let t = project_with(
+        "  rate_limit: 0\n  targets:\n\
+         \x20   - id: oncall\n      kind: pagerduty\n\
+         \x20   - id: team\n      kind: slack\n      url: http://127.0.0.1:9/x\n      chat: \"1\"\n\
+         \x20   - id: chat\n      kind: telegram\n      token: ${T}\n\
+         \x20 rules:\n    - components: [nope]\n      targets: [pager]\n      statuses: [operational]\n",
+    );
+    let out = t.run(&["check"]);
+    assert_eq!(out.status.code(), Some(2));
+    let text = stdout(&out);
+    for (line, said) in [
+        ("probes.yaml:", "rate_limit 0 would page nobody"),
+        (
+            "alerts.targets[0]",
+            "a pagerduty target needs `routing_key: ${PAGERDUTY_ROUTING_KEY}`",
+        ),
+        (
+            "alerts.targets[1]",
+            "`chat` is for telegram targets; remove it from this slack target",
+        ),
+        (
+            "alerts.targets[2]",
+            "a telegram target needs `chat:` (the chat id",
+        ),
+        (
+            "alerts.rules[0]",
+            "target \"pager\" is not under alerts: targets:; use one of: oncall, team, chat",
+        ),
+        (
+            "alerts.rules[0]",
+            "component \"nope\" is not in components.yaml",
+        ),
+        ("alerts.rules[0]", "operational pages nobody"),
+    ] {
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("probes.yaml:") && l.contains(line) && l.contains(said)),
+            "{said}: {text}"
+        );
+    }
 }

@@ -91,6 +91,11 @@ impl Receiver {
         self.status.store(code, Ordering::SeqCst);
     }
 
+    /// Every request so far.
+    pub(crate) fn all(&self) -> Vec<Request> {
+        self.got.lock().unwrap().clone()
+    }
+
     pub(crate) fn requests(&self, path: &str) -> Vec<Request> {
         self.got
             .lock()
