@@ -164,6 +164,11 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
         project,
         &mut keep,
         |keep| {
+            // Pages first: a builder that starts (or takes over) mid-outage must not
+            // make the on-call wait for a whole build.
+            if args.alert && active() {
+                alert_round();
+            }
             let options = pipeline::Options {
                 keep: Some(keep),
                 progress: None,

@@ -475,3 +475,66 @@ fn a_wrong_alerts_section_is_refused_line_by_line_with_the_fix() {
         );
     }
 }
+
+#[test]
+fn watch_alert_killed_50_times_during_an_outage_and_its_recovery_pages_each_once() {
+    let r = Receiver::start();
+    // Slow answers widen the moment between a send and its record.
+    r.set_delay(150);
+    let p = r.port;
+    let t = project_with(&format!(
+        "  hold: 0s\n  targets:\n\
+         \x20   - id: hook\n      kind: webhook\n      url: http://127.0.0.1:{p}/hook\n\
+         \x20   - id: oncall\n      kind: pagerduty\n      routing_key: R0UTINGKEY0123456789012345678901\n      url: http://127.0.0.1:{p}/v2/enqueue\n"
+    ));
+    let now = "2026-11-20T12:05:00Z";
+    let kill_at_random = |t: &ProjectTest| {
+        let mut child = t
+            .cmd(&["watch", "--alert"])
+            .env("PHAROS_NOW", now)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(fastrand::u64(100..2500)));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+    };
+    states(&t, now, false);
+    for _ in 0..25 {
+        kill_at_random(&t);
+    }
+    states(&t, now, true);
+    for _ in 0..25 {
+        kill_at_random(&t);
+    }
+    // A last, clean evaluation delivers whatever the kills left in the outboxes.
+    let out = t.cmd(&["alert", "--now", now]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let hook = r.requests("/hook");
+    let distinct = |action: &str| -> BTreeSet<String> {
+        hook.iter()
+            .filter(|h| h.body["action"] == action)
+            .map(|h| h.headers["idempotency-key"].clone())
+            .collect()
+    };
+    assert_eq!(distinct("trigger").len(), 1, "{hook:#?}");
+    assert_eq!(distinct("resolve").len(), 1, "{hook:#?}");
+    assert!(hook.iter().all(|h| h.body["key"] == "cause:db"));
+    let pd = r.requests("/v2/enqueue");
+    let (triggers, resolves) = (
+        pd.iter()
+            .filter(|q| q.body["event_action"] == "trigger")
+            .count(),
+        pd.iter()
+            .filter(|q| q.body["event_action"] == "resolve")
+            .count(),
+    );
+    assert!(triggers >= 1 && resolves >= 1, "{pd:#?}");
+    assert!(pd.iter().all(|q| q.body["dedup_key"] == "cause:db"));
+    eprintln!(
+        "50 SIGKILLs: webhook {} requests ({} repeats under the same key), PagerDuty {triggers} triggers and {resolves} resolves on one dedup key",
+        hook.len(),
+        hook.len() - 2
+    );
+}

@@ -27,6 +27,7 @@ pub(crate) struct Receiver {
     pub(crate) port: u16,
     got: Arc<Mutex<Vec<Request>>>,
     status: Arc<AtomicU16>,
+    delay_ms: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Receiver {
@@ -35,10 +36,11 @@ impl Receiver {
         let port = listener.local_addr().unwrap().port();
         let got: Arc<Mutex<Vec<Request>>> = Arc::default();
         let status = Arc::new(AtomicU16::new(200));
-        let (g, s) = (got.clone(), status.clone());
+        let delay_ms = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let (g, s, d) = (got.clone(), status.clone(), delay_ms.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                let (g, s) = (g.clone(), s.clone());
+                let (g, s, d) = (g.clone(), s.clone(), d.clone());
                 std::thread::spawn(move || {
                     let mut reader = BufReader::new(stream);
                     let mut line = String::new();
@@ -70,6 +72,7 @@ impl Receiver {
                         body: serde_json::from_slice(&body).unwrap_or_default(),
                         text: String::from_utf8_lossy(&body).to_string(),
                     });
+                    std::thread::sleep(Duration::from_millis(d.load(Ordering::SeqCst)));
                     let code = s.load(Ordering::SeqCst);
                     if code == 0 {
                         std::thread::sleep(Duration::from_secs(60));
@@ -83,12 +86,22 @@ impl Receiver {
                 });
             }
         });
-        Receiver { port, got, status }
+        Receiver {
+            port,
+            got,
+            status,
+            delay_ms,
+        }
     }
 
     /// Answer the next requests with `code` (0: never answer).
     pub(crate) fn set_status(&self, code: u16) {
         self.status.store(code, Ordering::SeqCst);
+    }
+
+    /// Answer each request only after `ms` milliseconds.
+    pub(crate) fn set_delay(&self, ms: u64) {
+        self.delay_ms.store(ms, Ordering::SeqCst);
     }
 
     /// Every request so far.
