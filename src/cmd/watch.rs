@@ -122,32 +122,14 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
     };
     // A builder that takes the lease over publishes and announces at once, whatever it
     // built last; a rebuild held back by --publish-every goes out when due.
-    // Alerts read the state on their own (only what changed since their last read), so
-    // they go out before the rebuild, not after it.
-    let alert_cache = std::cell::RefCell::new(pipeline::Cache::default());
-    let last_alert = std::cell::Cell::new(None::<Instant>);
-    let alert_round = || {
-        last_alert.set(Some(Instant::now()));
-        let outcomes = pipeline::Snapshot::load_cached(project, &mut alert_cache.borrow_mut())
-            .and_then(|s| super::alert::evaluate(project, &s, clock.again().now));
-        match outcomes {
-            Ok(o) => {
-                super::alert::print(&o);
-            }
-            Err(e) => super::err_line(format_args!("error: alerting: {e:#}")),
-        }
-    };
+    let alerting = Alerting::default();
     let keep_going = |step: pipeline::watch::Step| {
         if stop.load(Ordering::SeqCst) {
             outln!("stopping");
             return false;
         }
-        if args.alert
-            && active()
-            && (step == pipeline::watch::Step::Rebuilding
-                || last_alert.get().is_none_or(|t| t.elapsed() >= ALERT_EVERY))
-        {
-            alert_round();
+        if args.alert && active() && (step == pipeline::watch::Step::Rebuilding || alerting.due()) {
+            alerting.round(project, clock);
         }
         if step == pipeline::watch::Step::Rebuilding {
             return true;
@@ -167,7 +149,7 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
             // Pages first: a builder that starts (or takes over) mid-outage must not
             // make the on-call wait for a whole build.
             if args.alert && active() {
-                alert_round();
+                alerting.round(project, clock);
             }
             let options = pipeline::Options {
                 keep: Some(keep),
@@ -189,6 +171,34 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
         },
     )?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--alert`: alerts read the state on their own (only what changed since their last
+/// read), so they go out before a rebuild, not after it.
+#[derive(Default)]
+struct Alerting {
+    cache: std::cell::RefCell<pipeline::Cache>,
+    last: std::cell::Cell<Option<Instant>>,
+}
+
+impl Alerting {
+    /// Whether an evaluation is due without a change.
+    fn due(&self) -> bool {
+        self.last.get().is_none_or(|t| t.elapsed() >= ALERT_EVERY)
+    }
+
+    /// One evaluation, its lines printed.
+    fn round(&self, project: &Project, clock: Clock) {
+        self.last.set(Some(Instant::now()));
+        let outcomes = pipeline::Snapshot::load_cached(project, &mut self.cache.borrow_mut())
+            .and_then(|s| super::alert::evaluate(project, &s, clock.again().now));
+        match outcomes {
+            Ok(o) => {
+                super::alert::print(&o);
+            }
+            Err(e) => super::err_line(format_args!("error: alerting: {e:#}")),
+        }
+    }
 }
 
 /// Publish the site just built to the `publish:` targets, as components.yaml now lists
