@@ -218,6 +218,22 @@ pub struct Open {
     pub digested: bool,
 }
 
+impl Open {
+    /// What a target is told of `t` at `now` (`digested`: only in a digest).
+    fn told(t: &Trouble, now: DateTime<Utc>, digested: bool) -> Open {
+        Open {
+            status: t.status,
+            root: t.root.clone(),
+            components: t.components.clone(),
+            regions: t.regions.clone(),
+            since: t.since,
+            told: now,
+            gone_since: None,
+            digested,
+        }
+    }
+}
+
 /// One target's ledger: what it was told and what waits to go out.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Book {
@@ -356,21 +372,13 @@ pub fn plan(
         e.components.clone_from(&t.components);
         e.regions.clone_from(&t.regions);
         e.since = t.since;
-        book.open.insert(
-            t.key.clone(),
-            Open {
-                status: t
-                    .status
-                    .max(book.open.get(&t.key).map_or(t.status, |o| o.status)),
-                root: t.root.clone(),
-                components: t.components.clone(),
-                regions: t.regions.clone(),
-                since: t.since,
-                told: now,
-                gone_since: None,
-                digested: false,
-            },
-        );
+        let worst = book
+            .open
+            .get(&t.key)
+            .map_or(t.status, |o| o.status.max(t.status));
+        let mut open = Open::told(t, now, false);
+        open.status = worst;
+        book.open.insert(t.key.clone(), open);
         out.push(e);
     }
     if !over_limit.is_empty() {
@@ -382,16 +390,9 @@ pub fn plan(
             .unwrap_or(Status::MajorOutage);
         e.components = over_limit.iter().map(|t| t.key.clone()).collect();
         for t in &over_limit {
-            book.open.entry(t.key.clone()).or_insert(Open {
-                status: t.status,
-                root: t.root.clone(),
-                components: t.components.clone(),
-                regions: t.regions.clone(),
-                since: t.since,
-                told: now,
-                gone_since: None,
-                digested: true,
-            });
+            book.open
+                .entry(t.key.clone())
+                .or_insert_with(|| Open::told(t, now, true));
         }
         out.push(e);
     }

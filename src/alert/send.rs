@@ -515,52 +515,8 @@ pub async fn deliver(
     for (name, value) in out.headers {
         request = request.header(name, value);
     }
-    // Addresses may hold secrets (a bot token, a signature): say only where.
-    let shown = reqwest::Url::parse(&out.url)
-        .map(|u| format!("{}://{}", u.scheme(), u.host_str().unwrap_or("?")))
-        .unwrap_or_else(|_| "its address".to_string());
-    let response = match request.send().await {
-        Ok(r) => r,
-        Err(err) if err.is_connect() || err.is_builder() => {
-            return Err(Failure::NotSent(format!(
-                "{}: cannot reach {shown}: {}",
-                target.id,
-                root_cause(&err)
-            )));
-        }
-        Err(err) => {
-            return Err(Failure::Unknown(format!(
-                "{}: {shown}: {}",
-                target.id,
-                root_cause(&err)
-            )));
-        }
-    };
-    let status = response.status();
-    if status.is_success() {
-        return Ok(());
-    }
-    let text = response.text().await.unwrap_or_default();
-    let detail = format!(
-        "{}: {shown} answered HTTP {}: {}",
-        target.id,
-        status.as_u16(),
-        cut(text.trim(), 200)
-    );
     // A 429 (rate limited) was not taken: it is tried again after the back-off.
-    if status.is_server_error() {
-        Err(Failure::Unknown(detail))
-    } else {
-        Err(Failure::NotSent(detail))
-    }
-}
-
-fn root_cause(e: &reqwest::Error) -> String {
-    let mut source: &dyn std::error::Error = e;
-    while let Some(next) = source.source() {
-        source = next;
-    }
-    source.to_string()
+    crate::announce::send::dispatch(request, &target.id, &out.url).await
 }
 
 /// The `PHAROS_ALERT_*` variables a command target gets (the Mackerel check `action`

@@ -298,23 +298,33 @@ pub async fn send(
     if let Some(token) = &target.token {
         request = request.bearer_auth(token);
     }
-    // Addresses may hold secrets (Slack and Discord put them in the path): say only where.
-    let shown = reqwest::Url::parse(&target.url)
+    dispatch(request, &target.id, &target.url).await
+}
+
+/// Send `request` (for target `id`, to `url`) and sort its outcome: delivered (2xx);
+/// certainly not (no connection, a 4xx such as 429); maybe (a broken connection after
+/// the request went out, a timeout, a 5xx). Messages name only the scheme and host of
+/// `url`: addresses may hold secrets (Slack and Discord put them in the path, Telegram its
+/// token).
+pub async fn dispatch(
+    request: reqwest::RequestBuilder,
+    id: &str,
+    url: &str,
+) -> Result<(), Failure> {
+    let shown = reqwest::Url::parse(url)
         .map(|u| format!("{}://{}", u.scheme(), u.host_str().unwrap_or("?")))
         .unwrap_or_else(|_| "its address".to_string());
     let response = match request.send().await {
         Ok(r) => r,
         Err(e) if e.is_connect() || e.is_builder() => {
             return Err(Failure::NotSent(format!(
-                "{}: cannot reach {shown}: {}",
-                target.id,
+                "{id}: cannot reach {shown}: {}",
                 root_cause(&e)
             )));
         }
         Err(e) => {
             return Err(Failure::Unknown(format!(
-                "{}: {shown}: {}",
-                target.id,
+                "{id}: {shown}: {}",
                 root_cause(&e)
             )));
         }
@@ -325,8 +335,7 @@ pub async fn send(
     }
     let text = response.text().await.unwrap_or_default();
     let detail = format!(
-        "{}: {shown} answered HTTP {}: {}",
-        target.id,
+        "{id}: {shown} answered HTTP {}: {}",
         status.as_u16(),
         cut(text.trim(), 200)
     );

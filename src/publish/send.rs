@@ -253,23 +253,7 @@ pub fn check_writable(project: &Path, target: &Target) -> Result<String> {
             let dir = work.path();
             git(dir, &["init", "-q"])?;
             let heads = git(dir, &["ls-remote", remote, &format!("refs/heads/{branch}")])?;
-            git(
-                dir,
-                &[
-                    "-c",
-                    "user.name=Pharos",
-                    "-c",
-                    "user.email=pharos@localhost",
-                    "-c",
-                    "commit.gpgsign=false",
-                    "commit",
-                    "-q",
-                    "--no-verify",
-                    "--allow-empty",
-                    "-m",
-                    "pharos doctor",
-                ],
-            )?;
+            commit(dir, "pharos doctor")?;
             git(
                 dir,
                 &[
@@ -479,6 +463,27 @@ fn git(dir: &Path, args: &[&str]) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).to_string())
 }
 
+/// Commit everything staged in `dir` as Pharos, without hooks or signing.
+fn commit(dir: &Path, message: &str) -> Result<String> {
+    git(
+        dir,
+        &[
+            "-c",
+            "user.name=Pharos",
+            "-c",
+            "user.email=pharos@localhost",
+            "-c",
+            "commit.gpgsign=false",
+            "commit",
+            "-q",
+            "--no-verify",
+            "--allow-empty",
+            "-m",
+            message,
+        ],
+    )
+}
+
 /// A git target: the branch's newest commit fetched (shallow), its tree replaced by the
 /// site (with `CNAME` and `.nojekyll` when configured), one commit when anything
 /// changed, pushed.
@@ -518,23 +523,7 @@ fn to_git(site: &Site, target: &Target, remote: &str, branch: &str, dry_run: boo
         "Publish the status page ({} files changed)",
         plan.uploads.len() + plan.deletes.len()
     );
-    git(
-        dir,
-        &[
-            "-c",
-            "user.name=Pharos",
-            "-c",
-            "user.email=pharos@localhost",
-            "-c",
-            "commit.gpgsign=false",
-            "commit",
-            "-q",
-            "--no-verify",
-            "--allow-empty",
-            "-m",
-            &message,
-        ],
-    )?;
+    commit(dir, &message)?;
     let refspec = format!("HEAD:refs/heads/{branch}");
     git(dir, &["push", "-q", remote, &refspec])?;
     Ok(plan)
