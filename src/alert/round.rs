@@ -44,8 +44,10 @@ pub fn paging<'a>(
         .collect()
 }
 
-/// Plan and deliver one evaluation for every target, recording it in `file`.
+/// Plan and deliver one evaluation for every target, recording it in `file`. Email
+/// targets send through the `announce:` targets of `site` (files relative to `root`).
 pub async fn run(
+    site: (&[crate::config::Target], &std::path::Path),
     alerts: &Alerts,
     troubles: &[Trouble],
     page: &PageInfo,
@@ -73,7 +75,7 @@ pub async fn run(
             waiting: 0,
             error: None,
         };
-        let ready = match send::ready(target) {
+        let ready = match send::ready(target, site.0, site.1) {
             Ok(r) => Some(r),
             Err(e) => {
                 outcome.error = Some(format!("{e:#}"));

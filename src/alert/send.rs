@@ -17,6 +17,17 @@ use crate::status::Status;
 /// <https://developer.pagerduty.com/docs/events-api-v2/trigger-events/>
 pub const PAGERDUTY_URL: &str = "https://events.pagerduty.com/v2/enqueue";
 
+/// Where a kind of target is reached unless it sets `url:` (empty: it must set one).
+pub fn default_url(kind: AlertKind) -> &'static str {
+    match kind {
+        AlertKind::Pagerduty => PAGERDUTY_URL,
+        AlertKind::Opsgenie => "https://api.opsgenie.com",
+        AlertKind::Telegram => "https://api.telegram.org",
+        AlertKind::Pushover => "https://api.pushover.net",
+        _ => "",
+    }
+}
+
 /// A target with its secrets read from the environment.
 #[derive(Debug, Clone)]
 pub struct Ready {
@@ -28,12 +39,35 @@ pub struct Ready {
     chat: Option<String>,
     room: Option<String>,
     user: Option<String>,
+    /// The announce target an email target sends through.
+    mail: Option<crate::announce::send::Prepared>,
     command: Vec<String>,
     timeout: Duration,
 }
 
-/// Read a target's `${…}` values; a variable not set is named with the fix.
-pub fn ready(target: &AlertTarget) -> anyhow::Result<Ready> {
+/// Read a target's `${…}` values (an email target's from the `announce:` target it names
+/// in `announce`, its CA file relative to `root`); a variable not set is named with the
+/// fix.
+pub fn ready(
+    target: &AlertTarget,
+    announce: &[crate::config::Target],
+    root: &std::path::Path,
+) -> anyhow::Result<Ready> {
+    let mail = match &target.via {
+        Some(via) => {
+            let Some(t) = announce
+                .iter()
+                .find(|t| &t.id == via && t.kind == crate::config::TargetKind::Email)
+            else {
+                anyhow::bail!(
+                    "alert target {}: via \"{via}\" is not an email target under announce: in components.yaml",
+                    target.id
+                );
+            };
+            Some(crate::announce::send::prepare(t, root)?)
+        }
+        None => None,
+    };
     let read = |t: &Option<crate::config::Template>, field: &str| {
         t.as_ref()
             .map(|t| {
@@ -56,6 +90,7 @@ pub fn ready(target: &AlertTarget) -> anyhow::Result<Ready> {
         chat: target.chat.clone(),
         room: target.room.clone(),
         user: read(&target.user, "user")?,
+        mail,
         command: target.command.clone(),
         timeout: target.timeout,
     })
@@ -289,36 +324,21 @@ pub fn outgoing(target: &Ready, page: &PageInfo, e: &Event) -> Outgoing {
     let json_body = |v: Value| serde_json::to_vec(&v).unwrap_or_default();
     let json = vec![("Content-Type", "application/json".to_string())];
     let text = summary(e);
-    let resolved = e.action == Action::Resolve;
     match target.kind {
-        AlertKind::Ntfy => Outgoing {
-            method: reqwest::Method::POST,
-            url: base(""),
-            headers: vec![
-                ("Title", cut(&page.title, 200)),
-                ("Priority", ntfy_priority(e).to_string()),
-                (
-                    "Tags",
-                    if resolved {
-                        "white_check_mark"
-                    } else {
-                        "rotating_light"
-                    }
-                    .to_string(),
-                ),
-                ("Click", page.url.clone()),
-            ],
-            body: cut(&text, 4000).into_bytes(),
-        },
-        // https://docs.opsgenie.com/docs/alert-api: create with an alias (an open alert
-        // with the same alias is counted, not repeated), close by alias.
-        AlertKind::Opsgenie => opsgenie(&base("https://api.opsgenie.com"), &token, &text, page, e),
+        AlertKind::Ntfy => ntfy(base(""), &text, page, e),
+        AlertKind::Opsgenie => opsgenie(
+            &base(default_url(AlertKind::Opsgenie)),
+            &token,
+            &text,
+            page,
+            e,
+        ),
         // https://core.telegram.org/bots/api#sendmessage: HTML, 4096 characters.
         AlertKind::Telegram => Outgoing {
             method: reqwest::Method::POST,
             url: format!(
                 "{}/bot{token}/sendMessage",
-                base("https://api.telegram.org")
+                base(default_url(AlertKind::Telegram))
             ),
             headers: json,
             body: json_body(json!({
@@ -369,7 +389,7 @@ pub fn outgoing(target: &Ready, page: &PageInfo, e: &Event) -> Outgoing {
         // https://pushover.net/api: token and user in the body; 1024/250/512 limits.
         AlertKind::Pushover => Outgoing {
             method: reqwest::Method::POST,
-            url: format!("{}/1/messages.json", base("https://api.pushover.net")),
+            url: format!("{}/1/messages.json", base(default_url(AlertKind::Pushover))),
             headers: json,
             body: json_body(json!({
                 "token": token,
@@ -403,6 +423,30 @@ pub fn outgoing(target: &Ready, page: &PageInfo, e: &Event) -> Outgoing {
                 body: json_body(body(kind, routing_key, page, e)),
             }
         }
+    }
+}
+
+/// ntfy (<https://docs.ntfy.sh/publish/>): the message as the body, the rest headers.
+fn ntfy(url: String, text: &str, page: &PageInfo, e: &Event) -> Outgoing {
+    let resolved = e.action == Action::Resolve;
+    Outgoing {
+        method: reqwest::Method::POST,
+        url,
+        headers: vec![
+            ("Title", cut(&page.title, 200)),
+            ("Priority", ntfy_priority(e).to_string()),
+            (
+                "Tags",
+                if resolved {
+                    "white_check_mark"
+                } else {
+                    "rotating_light"
+                }
+                .to_string(),
+            ),
+            ("Click", page.url.clone()),
+        ],
+        body: cut(text, 4000).into_bytes(),
     }
 }
 
@@ -487,6 +531,32 @@ fn teams_card(text: &str, page: &PageInfo, e: &Event) -> Value {
     })
 }
 
+/// An event as the mail an announce email target sends: the line as the subject, what
+/// it affects and where in the body, the page as the link.
+fn mail_item(page: &PageInfo, e: &Event) -> crate::render::feeds::Item {
+    let text = format!(
+        "{}\n\nAlert: {}\nComponents: {}\nRegions: {}\nSince: {}",
+        summary(e),
+        e.key,
+        e.components.join(", "),
+        e.regions.join(", "),
+        e.since
+            .map(|s| s.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            .unwrap_or_default()
+    );
+    crate::render::feeds::Item {
+        id: e.id.clone(),
+        title: format!("[{}] {}", page.title, cut(&summary(e), 200)),
+        link: page.url.clone(),
+        published: e.at,
+        html: String::new(),
+        text,
+        components: e.components.clone(),
+        derived: false,
+        post: None,
+    }
+}
+
 /// A sign for chat messages.
 fn mark(e: &Event) -> &'static str {
     match (e.action, e.status) {
@@ -506,6 +576,9 @@ pub async fn deliver(
 ) -> Result<(), Failure> {
     if target.kind == AlertKind::Command {
         return run_command(target, page, e).await;
+    }
+    if let Some(mail) = &target.mail {
+        return crate::announce::send::send(client, mail, page, &mail_item(page, e), &e.id).await;
     }
     let out = outgoing(target, page, e);
     let mut request = client

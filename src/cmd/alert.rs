@@ -41,19 +41,20 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
         outln!("no alert targets: add `alerts: targets:` to probes.yaml (see README, Alerting)");
         return Ok(ExitCode::SUCCESS);
     }
-    let page = PageInfo {
-        title: snapshot.config.site.page.title.clone(),
-        url: format!("{}/", snapshot.config.site.page.base_url),
-    };
+    let page = page_of(&snapshot);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
     if let Some(id) = &args.test {
-        return runtime.block_on(test(alerts, id, &page, now));
+        let site = (
+            snapshot.config.site.announce.as_slice(),
+            project.root.as_path(),
+        );
+        return runtime.block_on(test(site, alerts, id, &page, now));
     }
-    let troubles = alert::troubles(&snapshot.decide(now).components);
     if args.dry_run {
+        let troubles = alert::troubles(&snapshot.decide(now).components);
         let mut file = runtime.block_on(LedgerFile::open_in(&project.store()?))?;
         for t in &alerts.targets {
             let book = file.ledger.alerts.entry(t.id.clone()).or_default();
@@ -67,10 +68,7 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let outcomes = runtime.block_on(async {
-        let mut file = LedgerFile::open_in(&project.store()?).await?;
-        alert::round::run(alerts, &troubles, &page, &mut file, now).await
-    })?;
+    let outcomes = evaluate(project, &snapshot, now)?;
     Ok(if print(&outcomes) {
         ExitCode::SUCCESS
     } else {
@@ -88,10 +86,7 @@ pub(crate) fn evaluate(
     if alerts.targets.is_empty() {
         return Ok(Vec::new());
     }
-    let page = PageInfo {
-        title: snapshot.config.site.page.title.clone(),
-        url: format!("{}/", snapshot.config.site.page.base_url),
-    };
+    let page = page_of(snapshot);
     let troubles = alert::troubles(&snapshot.decide(now).components);
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -99,8 +94,20 @@ pub(crate) fn evaluate(
         .context("starting the async runtime")?
         .block_on(async {
             let mut file = LedgerFile::open_in(&project.store()?).await?;
-            alert::round::run(alerts, &troubles, &page, &mut file, now).await
+            let site = (
+                snapshot.config.site.announce.as_slice(),
+                project.root.as_path(),
+            );
+            alert::round::run(site, alerts, &troubles, &page, &mut file, now).await
         })
+}
+
+/// The page alerts link to.
+fn page_of(snapshot: &Snapshot) -> PageInfo {
+    PageInfo {
+        title: snapshot.config.site.page.title.clone(),
+        url: format!("{}/", snapshot.config.site.page.base_url),
+    }
 }
 
 /// A line per event delivered and per target that failed; whether none failed.
@@ -129,6 +136,7 @@ pub(crate) fn print(outcomes: &[alert::round::Outcome]) -> bool {
 
 /// Send a marked test event to target `id`.
 async fn test(
+    site: (&[crate::config::Target], &std::path::Path),
     alerts: &crate::config::Alerts,
     id: &str,
     page: &PageInfo,
@@ -141,7 +149,7 @@ async fn test(
             ids.join(", ")
         );
     };
-    let ready = alert::send::ready(target)?;
+    let ready = alert::send::ready(target, site.0, site.1)?;
     let event = Event {
         id: format!("pharos-test-{}", fastrand::u64(..)),
         key: "pharos-test".into(),

@@ -1,6 +1,6 @@
 //! `pharos doctor`: run on any machine of a deployment, it looks at the project, the state
 //! store, every region's freshness and clock, this host's ICMP permission and open-files
-//! limit, the publish targets and the announcement targets, and prints a line per finding
+//! limit, the publish, announcement and alert targets, and prints a line per finding
 //! with the fix (the rules are in [`crate::doctor`]). Exit 2 when any is a problem.
 
 use std::process::ExitCode;
@@ -100,6 +100,9 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
         }
         for target in &config.site.announce {
             report.show([announce_finding(target, &runtime)]);
+        }
+        for target in &config.probing.alerts.targets {
+            report.show([alert_finding(target, &runtime)]);
         }
     }
     if report.problems == 0 {
@@ -344,16 +347,104 @@ fn announce_finding(target: &crate::config::Target, runtime: &tokio::runtime::Ru
     let Some((host, port)) = address else {
         return Finding::ok(topic, "nothing to resolve");
     };
+    lookup(topic, &host, port, runtime)
+}
+
+/// An alert target: its `${VARS}` are set here and its host resolves (a command: its
+/// program is found; an email target: its announce target is looked at above).
+fn alert_finding(
+    target: &crate::config::AlertTarget,
+    runtime: &tokio::runtime::Runtime,
+) -> Finding {
+    use crate::config::AlertKind;
+    let topic = format!("alert {}", target.id);
+    let unset: Vec<String> = [
+        &target.url,
+        &target.routing_key,
+        &target.token,
+        &target.user,
+    ]
+    .into_iter()
+    .flatten()
+    .filter_map(|t| t.resolve_env().err())
+    .map(|missing| format!("environment variable {} is not set", missing.0))
+    .collect();
+    if !unset.is_empty() {
+        return Finding::bad(
+            Level::Warn,
+            topic,
+            format!("not looked up: {}", unset.join("; ")),
+            "set it in this machine's environment (the unit's EnvironmentFile, the pod's Secret)",
+        );
+    }
+    match target.kind {
+        AlertKind::Command => {
+            let program = target
+                .command
+                .first()
+                .map(String::as_str)
+                .unwrap_or_default();
+            let found = if program.contains('/') {
+                std::path::Path::new(program).is_file()
+            } else {
+                std::env::var_os("PATH").is_some_and(|paths| {
+                    std::env::split_paths(&paths).any(|d| d.join(program).is_file())
+                })
+            };
+            if found {
+                Finding::ok(topic, format!("{program} is found"))
+            } else {
+                Finding::bad(
+                    Level::Problem,
+                    topic,
+                    format!("{program} is not found"),
+                    "install it, or give its full path in `command:` under alerts: in probes.yaml",
+                )
+            }
+        }
+        AlertKind::Email => Finding::ok(
+            topic,
+            format!(
+                "mails through announce target {}",
+                target.via.as_deref().unwrap_or("?")
+            ),
+        ),
+        kind => {
+            let url = target
+                .url
+                .as_ref()
+                .and_then(|u| u.resolve_env().ok())
+                .unwrap_or_else(|| crate::alert::send::default_url(kind).to_string());
+            match url::Url::parse(&url) {
+                Ok(u) => lookup(
+                    topic,
+                    u.host_str().unwrap_or_default(),
+                    u.port_or_known_default().unwrap_or(443),
+                    runtime,
+                ),
+                Err(e) => Finding::bad(
+                    Level::Problem,
+                    topic,
+                    format!("url: {e}"),
+                    "fix its url under alerts: in probes.yaml",
+                ),
+            }
+        }
+    }
+}
+
+/// Whether `host` resolves (5 s at most).
+fn lookup(topic: String, host: &str, port: u16, runtime: &tokio::runtime::Runtime) -> Finding {
     let looked = runtime.block_on(async {
-        tokio::time::timeout(LOOKUP_LIMIT, tokio::net::lookup_host((host.as_str(), port))).await
+        tokio::time::timeout(LOOKUP_LIMIT, tokio::net::lookup_host((host, port))).await
     });
     match looked {
         Ok(Ok(mut addrs)) => match addrs.next() {
             Some(addr) => Finding::ok(topic, format!("{host} resolves ({})", addr.ip())),
-            None => unresolved(topic, &host, "no address"),
+            None => unresolved(topic, host, "no address"),
         },
-        Ok(Err(e)) => unresolved(topic, &host, &e.to_string()),
-        Err(_) => unresolved(topic, &host, "no answer within 5 s"),
+        Ok(Err(e)) => unresolved(topic, host, &e.to_string()),
+        Err(_) => unresolved(topic, host, "no answer within 5 s"),
     }
 }
 
@@ -363,6 +454,6 @@ fn unresolved(topic: String, host: &str, why: &str) -> Finding {
         Level::Problem,
         topic,
         format!("{host} does not resolve: {why}"),
-        "check the target's address under announce: in components.yaml, and this machine's DNS (/etc/resolv.conf)",
+        "check the target's address (announce: in components.yaml, alerts: in probes.yaml) and this machine's DNS (/etc/resolv.conf)",
     )
 }

@@ -36,6 +36,8 @@ pub enum AlertKind {
     Matrix,
     /// Pushover.
     Pushover,
+    /// Mail, through the SMTP server of an `email` target under `announce:`.
+    Email,
     /// A program run on every event with `PHAROS_ALERT_*` variables.
     Command,
 }
@@ -54,6 +56,7 @@ impl AlertKind {
             AlertKind::Teams => "teams",
             AlertKind::Matrix => "matrix",
             AlertKind::Pushover => "pushover",
+            AlertKind::Email => "email",
             AlertKind::Command => "command",
         }
     }
@@ -102,6 +105,8 @@ struct RawAlertTarget {
     #[serde(default)]
     user: Option<Template>,
     #[serde(default)]
+    via: Option<String>,
+    #[serde(default)]
     command: Vec<String>,
     #[serde(default)]
     timeout: Option<Dur>,
@@ -143,6 +148,9 @@ pub struct AlertTarget {
     pub room: Option<String>,
     /// Pushover's user (or group) key.
     pub user: Option<Template>,
+    /// An email target's `announce:` target (of kind email): its SMTP server, sender,
+    /// credentials and recipients.
+    pub via: Option<String>,
     /// The program and its arguments (command).
     pub command: Vec<String>,
     /// How long a command may run.
@@ -272,18 +280,9 @@ pub(crate) fn validate_alerts(
     }
 }
 
-/// The fields a target's kind needs, and those it does not use.
-fn check_fields(raw: &RawAlertTarget, mut problem: &mut dyn FnMut(&str, String)) {
+/// The fields a target's kind cannot do without.
+fn required_fields(raw: &RawAlertTarget, mut problem: &mut dyn FnMut(&str, String)) {
     let kind = raw.kind.as_str();
-    let needs_url = matches!(
-        raw.kind,
-        AlertKind::Webhook
-            | AlertKind::Slack
-            | AlertKind::Discord
-            | AlertKind::Ntfy
-            | AlertKind::Teams
-            | AlertKind::Matrix
-    );
     let needs = |field: &str, present: bool, what: &str, problem: &mut dyn FnMut(&str, String)| {
         if !present {
             problem("kind", format!("a {kind} target needs `{field}:` ({what})"));
@@ -338,13 +337,47 @@ fn check_fields(raw: &RawAlertTarget, mut problem: &mut dyn FnMut(&str, String))
                 &mut problem,
             );
         }
+        AlertKind::Pagerduty => needs(
+            "routing_key",
+            raw.routing_key.is_some(),
+            "the integration key of an Events API v2 integration, e.g. ${PAGERDUTY_ROUTING_KEY}",
+            &mut problem,
+        ),
+        AlertKind::Email => needs(
+            "via",
+            raw.via.is_some(),
+            "the id of an email target under announce: in components.yaml, whose SMTP server, sender and recipients it uses",
+            &mut problem,
+        ),
+        AlertKind::Command => needs(
+            "command",
+            !raw.command.is_empty(),
+            "[program, arg…], run on every event with PHAROS_ALERT_* variables",
+            &mut problem,
+        ),
         _ => {}
     }
+}
+
+/// The fields a target's kind needs, and those it does not use.
+fn check_fields(raw: &RawAlertTarget, problem: &mut dyn FnMut(&str, String)) {
+    let kind = raw.kind.as_str();
+    let needs_url = matches!(
+        raw.kind,
+        AlertKind::Webhook
+            | AlertKind::Slack
+            | AlertKind::Discord
+            | AlertKind::Ntfy
+            | AlertKind::Teams
+            | AlertKind::Matrix
+    );
+    required_fields(raw, problem);
     // Fields of one kind only.
     for (field, present, owner) in [
         ("chat", raw.chat.is_some(), AlertKind::Telegram),
         ("room", raw.room.is_some(), AlertKind::Matrix),
         ("user", raw.user.is_some(), AlertKind::Pushover),
+        ("via", raw.via.is_some(), AlertKind::Email),
         (
             "routing_key",
             raw.routing_key.is_some(),
@@ -379,18 +412,6 @@ fn check_fields(raw: &RawAlertTarget, mut problem: &mut dyn FnMut(&str, String))
         && !url::Url::parse(&plain).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
     {
         problem("url", format!("url \"{plain}\" is not an http(s) address"));
-    }
-    if raw.kind == AlertKind::Pagerduty && raw.routing_key.is_none() {
-        problem(
-            "kind",
-            "a pagerduty target needs `routing_key: ${PAGERDUTY_ROUTING_KEY}` (the integration key of an Events API v2 integration)".into(),
-        );
-    }
-    if raw.kind == AlertKind::Command && raw.command.is_empty() {
-        problem(
-            "kind",
-            "a command target needs `command: [program, arg…]` (run on every event with PHAROS_ALERT_* variables)".into(),
-        );
     }
 }
 
@@ -433,6 +454,7 @@ fn validate_targets(
             chat: raw.chat,
             room: raw.room,
             user: raw.user,
+            via: raw.via,
             command: raw.command,
             timeout: raw.timeout.map_or(COMMAND_TIMEOUT, |d| d.0),
         });

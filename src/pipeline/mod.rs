@@ -546,6 +546,17 @@ pub fn preflight(
             ));
         }
     }
+    for t in &snapshot.config.probing.alerts.targets {
+        let site = &snapshot.config.site.announce;
+        if let Err(e) = crate::alert::send::ready(t, site, &project.root) {
+            problems.push(config::Problem::new(
+                config::PROBES_FILE,
+                None,
+                format!("alerts target \"{}\"", t.id),
+                format!("{e:#}"),
+            ));
+        }
+    }
     problems
 }
 

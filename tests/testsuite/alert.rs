@@ -448,7 +448,7 @@ fn a_wrong_alerts_section_is_refused_line_by_line_with_the_fix() {
         ("probes.yaml:", "rate_limit 0 would page nobody"),
         (
             "alerts.targets[0]",
-            "a pagerduty target needs `routing_key: ${PAGERDUTY_ROUTING_KEY}`",
+            "a pagerduty target needs `routing_key:` (the integration key",
         ),
         (
             "alerts.targets[1]",
@@ -644,5 +644,51 @@ fn a_real_matrix_homeserver_gets_the_trigger_and_the_resolve_in_its_room() {
             .unwrap()
             .starts_with("✅ Resolved: db"),
         "{got:#?}"
+    );
+}
+
+#[test]
+fn an_email_target_mails_through_the_announce_smtp_server() {
+    if !crate::harness::needs(&[crate::harness::Part::Aiosmtpd]) {
+        return;
+    }
+    let t = project_with("  targets:\n    - id: mail\n      kind: email\n      via: oncall-mail\n");
+    let (mut server, port) = crate::announce::smtp_server(&t);
+    let components = t.read("components.yaml");
+    t.write(
+        "components.yaml",
+        &format!(
+            "{components}announce:\n  - id: oncall-mail\n    kind: email\n    smtp: localhost:{port}\n    ca_file: ca.pem\n\
+             \x20   from: \"Acme Status <status@acme.test>\"\n    to: [oncall@acme.test]\n"
+        ),
+    );
+    states(&t, "2026-11-20T12:00:00Z", false);
+    let out = t.run(&["alert", "--now", "2026-11-20T12:00:00Z"]);
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let mails = crate::announce::mails(&t);
+    assert_eq!(mails.len(), 1);
+    let mail = &mails[0];
+    assert!(
+        mail.contains("X-RcptTo: status@acme.test, oncall@acme.test"),
+        "{mail}"
+    );
+    assert!(mail.contains("Alert: cause:db"), "{mail}");
+    assert!(mail.contains("Regions: r1, r2, r3"), "{mail}");
+    assert!(mail.contains("Message-ID: <pharos-"), "{mail}");
+    // An email target whose `via` is not an announce email target is refused by check.
+    t.write(
+        "probes.yaml",
+        &t.read("probes.yaml")
+            .replace("via: oncall-mail", "via: nope"),
+    );
+    let out = t.run(&["check"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(
+        stdout(&out)
+            .contains("via \"nope\" is not an email target under announce: in components.yaml"),
+        "{}",
+        stdout(&out)
     );
 }

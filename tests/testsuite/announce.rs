@@ -364,20 +364,9 @@ fn check_names_what_a_target_lacks() {
     assert!(text.contains("announce[2].kind: unknown value \"teams\", expected one of: webhook, slack, discord, mastodon"), "{text}");
 }
 
-#[test]
-fn mail_reaches_subscribers_over_starttls() {
-    if !crate::harness::needs(&[crate::harness::Part::Aiosmtpd]) {
-        return;
-    }
-    let have = std::process::Command::new("python3")
-        .args(["-c", "import aiosmtpd"])
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(
-        have,
-        "aiosmtpd is needed: python3 -m pip install aiosmtpd (bash .ci/run does this)"
-    );
-    let t = ProjectTest::new();
+/// aiosmtpd on 127.0.0.1 with STARTTLS (a certificate for localhost; the CA in the
+/// project's `ca.pem`) delivering into the project's `maildir/`; the server and its port.
+pub(crate) fn smtp_server(t: &ProjectTest) -> (std::process::Child, u16) {
     let pki = crate::harness::Pki::new();
     let (cert, key) = pki.leaf_pem(&["localhost"]);
     t.write("smtp/cert.pem", &cert);
@@ -388,7 +377,7 @@ fn mail_reaches_subscribers_over_starttls() {
     }
     let port = crate::harness::free_port();
     // aiosmtpd refuses mail before STARTTLS unless told otherwise, so delivery proves it.
-    let mut server = std::process::Command::new("python3")
+    let server = std::process::Command::new("python3")
         .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
         .args(["-c", "aiosmtpd.handlers.Mailbox"])
         .arg("--tlscert")
@@ -403,6 +392,37 @@ fn mail_reaches_subscribers_over_starttls() {
     until("aiosmtpd listening", Duration::from_secs(20), || {
         std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
     });
+    (server, port)
+}
+
+/// The mails in the project's maildir.
+pub(crate) fn mails(t: &ProjectTest) -> Vec<String> {
+    let mut mails = Vec::new();
+    for sub in ["new", "cur"] {
+        if let Ok(dir) = std::fs::read_dir(t.path().join("maildir").join(sub)) {
+            for e in dir.flatten() {
+                mails.push(std::fs::read_to_string(e.path()).unwrap());
+            }
+        }
+    }
+    mails
+}
+
+#[test]
+fn mail_reaches_subscribers_over_starttls() {
+    if !crate::harness::needs(&[crate::harness::Part::Aiosmtpd]) {
+        return;
+    }
+    let have = std::process::Command::new("python3")
+        .args(["-c", "import aiosmtpd"])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        have,
+        "aiosmtpd is needed: python3 -m pip install aiosmtpd (bash .ci/run does this)"
+    );
+    let t = ProjectTest::new();
+    let (mut server, port) = smtp_server(&t);
     t.write(
         "components.yaml",
         &format!(
@@ -422,14 +442,7 @@ fn mail_reaches_subscribers_over_starttls() {
     let _ = server.kill();
     let _ = server.wait();
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
-    let mut mails = Vec::new();
-    for sub in ["new", "cur"] {
-        if let Ok(dir) = std::fs::read_dir(t.path().join("maildir").join(sub)) {
-            for e in dir.flatten() {
-                mails.push(std::fs::read_to_string(e.path()).unwrap());
-            }
-        }
-    }
+    let mails = mails(&t);
     assert_eq!(mails.len(), 1, "one message for both subscribers (Bcc)");
     let mail = &mails[0];
     assert!(

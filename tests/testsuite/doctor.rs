@@ -111,6 +111,14 @@ fn each_problem_is_named_with_its_fix_and_fails_the_run() {
             elsewhere.path().display()
         ),
     );
+    let probes = t.read("probes.yaml");
+    t.write(
+        "probes.yaml",
+        &format!(
+            "{probes}alerts:\n  targets:\n    - id: script\n      kind: command\n      command: [/nonexistent/page-me]\n\
+             \x20   - id: oncall\n      kind: pagerduty\n      routing_key: R0UTINGKEY\n      url: http://pd.pharos-doctor.invalid/v2/enqueue\n"
+        ),
+    );
     write_live(&t, "r1", "2026-11-20T11:59:49.700Z", "2026-11-20T11:59:50Z");
     // r2's worker stopped an hour ago; r3 never wrote; r4's clock runs 4 min ahead.
     write_live(&t, "r2", "2026-11-20T11:00:00Z", "2026-11-20T11:00:00.200Z");
@@ -182,6 +190,16 @@ fn each_problem_is_named_with_its_fix_and_fails_the_run() {
     assert!(
         l.starts_with("warning") && l.contains("fix: set it in this machine's environment"),
         "{l}"
+    );
+    fixed(
+        "alert script",
+        "/nonexistent/page-me is not found",
+        "install it, or give its full path",
+    );
+    fixed(
+        "alert oncall",
+        "pd.pharos-doctor.invalid does not resolve",
+        "check the target's address",
     );
     assert!(!out.contains("no problem found"), "{out}");
 }
