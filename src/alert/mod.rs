@@ -80,6 +80,28 @@ pub fn troubles(components: &[ComponentVerdict]) -> Vec<Trouble> {
     by_key.into_values().collect()
 }
 
+/// What a decision shows for alerting: the troubles, and the components whose probes have
+/// no fresh data (an alert about them is held, not resolved: silence is not recovery).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Seen {
+    /// Failing, by cause.
+    pub troubles: Vec<Trouble>,
+    /// Monitored components without fresh data.
+    pub silent: BTreeSet<String>,
+}
+
+/// [`troubles`] and the silent components of a decision's component verdicts.
+pub fn seen(components: &[ComponentVerdict]) -> Seen {
+    Seen {
+        troubles: troubles(components),
+        silent: components
+            .iter()
+            .filter(|c| c.monitored && c.no_data)
+            .map(|c| c.id.clone())
+            .collect(),
+    }
+}
+
 /// A rule of `alerts:`: which troubles page which targets.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rule {
@@ -235,8 +257,12 @@ impl Open {
 }
 
 /// One target's ledger: what it was told and what waits to go out.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Book {
+    /// Random per book, part of every event id: a ledger made again (lost, moved
+    /// aside) never reuses an id a service has seen (Matrix drops a reused one).
+    #[serde(default = "fresh_nonce")]
+    pub nonce: u32,
     /// Alerts it was told of that are not resolved, by key.
     #[serde(default)]
     pub open: BTreeMap<String, Open>,
@@ -280,13 +306,32 @@ impl Book {
     }
 }
 
+fn fresh_nonce() -> u32 {
+    fastrand::u32(..)
+}
+
+impl Default for Book {
+    fn default() -> Self {
+        Book {
+            nonce: fresh_nonce(),
+            open: BTreeMap::new(),
+            recent: Vec::new(),
+            outbox: Vec::new(),
+            made: 0,
+            failures: 0,
+            next_try: None,
+        }
+    }
+}
+
 impl Book {
     fn event(&mut self, target: &str, key: &str, action: Action, at: DateTime<Utc>) -> Event {
         self.made += 1;
         Event {
             id: format!(
-                "{}-{}",
+                "{}-{:08x}-{}",
                 crate::announce::idempotency_key(target, key),
+                self.nonce,
                 self.made
             ),
             key: key.to_string(),
@@ -308,6 +353,7 @@ impl Book {
 pub fn plan(
     target: &str,
     paging: &[&Trouble],
+    silent: &BTreeSet<String>,
     book: &mut Book,
     pace: &Pace,
     now: DateTime<Utc>,
@@ -324,6 +370,11 @@ pub fn plan(
         let Some(open) = book.open.get_mut(&key) else {
             continue;
         };
+        // Its probes went silent: held, not over.
+        if open.components.iter().any(|c| silent.contains(c)) {
+            open.gone_since = None;
+            continue;
+        }
         let gone = *open.gone_since.get_or_insert(now);
         if now - gone < pace.hold {
             continue;
@@ -390,8 +441,15 @@ pub fn plan(
             .unwrap_or(Status::MajorOutage);
         e.components = over_limit.iter().map(|t| t.key.clone()).collect();
         for t in &over_limit {
+            // Told (in the digest) as it is now, so it is not "wider" again next round.
             book.open
                 .entry(t.key.clone())
+                .and_modify(|o| {
+                    o.status = o.status.max(t.status);
+                    o.components.clone_from(&t.components);
+                    o.regions.clone_from(&t.regions);
+                    o.told = now;
+                })
                 .or_insert_with(|| Open::told(t, now, true));
         }
         out.push(e);
@@ -513,34 +571,100 @@ mod tests {
             since: Some(at(0)),
             regions: vec!["a".into(), "b".into()],
         };
-        let e = plan("pd", &[&t], &mut book, &pace, at(1));
+        let e = plan("pd", &[&t], &BTreeSet::new(), &mut book, &pace, at(1));
         assert_eq!(e.len(), 1);
         assert_eq!(e[0].action, Action::Trigger);
         assert!(
-            plan("pd", &[&t], &mut book, &pace, at(2)).is_empty(),
+            plan("pd", &[&t], &BTreeSet::new(), &mut book, &pace, at(2)).is_empty(),
             "no news"
         );
         t.components.push("web".into());
         t.status = Status::MajorOutage;
-        let e = plan("pd", &[&t], &mut book, &pace, at(3));
+        let e = plan("pd", &[&t], &BTreeSet::new(), &mut book, &pace, at(3));
         assert_eq!(e[0].action, Action::Update);
         assert_eq!(e[0].key, "cause:db", "the same alert");
         // Gone for a round, back: held, no resolve, no new trigger.
-        assert!(plan("pd", &[], &mut book, &pace, at(4)).is_empty());
-        assert!(plan("pd", &[&t], &mut book, &pace, at(5)).is_empty());
+        assert!(plan("pd", &[], &BTreeSet::new(), &mut book, &pace, at(4)).is_empty());
+        assert!(plan("pd", &[&t], &BTreeSet::new(), &mut book, &pace, at(5)).is_empty());
         // Gone for good: resolved once the hold is over, once.
-        assert!(plan("pd", &[], &mut book, &pace, at(6)).is_empty());
-        let e = plan("pd", &[], &mut book, &pace, at(8));
+        assert!(plan("pd", &[], &BTreeSet::new(), &mut book, &pace, at(6)).is_empty());
+        let e = plan("pd", &[], &BTreeSet::new(), &mut book, &pace, at(8));
         assert_eq!(e.len(), 1);
         assert_eq!(e[0].action, Action::Resolve);
         assert_eq!(e[0].status, Status::Operational);
         assert_eq!(e[0].previous, Some(Status::MajorOutage));
         assert_eq!(e[0].components, ["db", "api", "web"]);
-        assert!(plan("pd", &[], &mut book, &pace, at(9)).is_empty());
+        assert!(plan("pd", &[], &BTreeSet::new(), &mut book, &pace, at(9)).is_empty());
         // Every event waits in the outbox, each id unique and stable.
         let ids: BTreeSet<&str> = book.outbox.iter().map(|e| e.id.as_str()).collect();
         assert_eq!(ids.len(), 3);
         assert!(book.outbox.iter().all(|e| e.id.starts_with("pharos-")));
+    }
+
+    #[test]
+    fn an_alert_whose_probes_go_silent_is_held_not_resolved() {
+        let pace = Pace::default();
+        let mut book = Book::default();
+        let t = Trouble {
+            key: "cause:db".into(),
+            root: vec!["db".into()],
+            components: vec!["db".into()],
+            status: Status::MajorOutage,
+            since: Some(at(0)),
+            regions: vec!["a".into(), "b".into()],
+        };
+        let silent: BTreeSet<String> = ["db".to_string()].into();
+        plan("pd", &[&t], &BTreeSet::new(), &mut book, &pace, at(0));
+        assert!(plan("pd", &[], &silent, &mut book, &pace, at(30)).is_empty());
+        assert!(
+            book.open.contains_key("cause:db"),
+            "still open while silent"
+        );
+        // Data again, and it is over: resolved after the hold from then.
+        assert!(plan("pd", &[], &BTreeSet::new(), &mut book, &pace, at(31)).is_empty());
+        let e = plan("pd", &[], &BTreeSet::new(), &mut book, &pace, at(33));
+        assert_eq!(e[0].action, Action::Resolve);
+    }
+
+    #[test]
+    fn a_digested_alert_that_spreads_is_not_digested_again_each_round() {
+        let pace = Pace {
+            limit: 1,
+            ..Pace::default()
+        };
+        let mut book = Book::default();
+        let trouble = |key: &str, components: &[&str]| Trouble {
+            key: key.into(),
+            root: vec![components[0].into()],
+            components: components.iter().map(|c| c.to_string()).collect(),
+            status: Status::MajorOutage,
+            since: Some(at(0)),
+            regions: vec!["a".into(), "b".into()],
+        };
+        let (a, b) = (trouble("cause:a", &["a"]), trouble("cause:b", &["b"]));
+        let e = plan("pd", &[&a, &b], &BTreeSet::new(), &mut book, &pace, at(0));
+        assert_eq!(e.len(), 2, "one trigger, one digest");
+        let wider = trouble("cause:b", &["b", "c"]);
+        let e = plan(
+            "pd",
+            &[&a, &wider],
+            &BTreeSet::new(),
+            &mut book,
+            &pace,
+            at(1),
+        );
+        assert_eq!(e.len(), 1, "the spread goes out once, in a digest");
+        assert!(
+            plan(
+                "pd",
+                &[&a, &wider],
+                &BTreeSet::new(),
+                &mut book,
+                &pace,
+                at(2)
+            )
+            .is_empty()
+        );
     }
 
     #[test]
@@ -571,14 +695,14 @@ mod tests {
             regions: vec!["a".into(), "b".into()],
         };
         let mut book = Book::default();
-        plan("pd", &[&t], &mut book, &pace, at(0));
-        assert!(plan("pd", &[&t], &mut book, &pace, at(120)).is_empty());
+        plan("pd", &[&t], &BTreeSet::new(), &mut book, &pace, at(0));
+        assert!(plan("pd", &[&t], &BTreeSet::new(), &mut book, &pace, at(120)).is_empty());
         pace.remind = Some(Duration::minutes(60));
-        let e = plan("pd", &[&t], &mut book, &pace, at(121));
+        let e = plan("pd", &[&t], &BTreeSet::new(), &mut book, &pace, at(121));
         assert_eq!(e[0].action, Action::Remind);
-        assert!(plan("pd", &[&t], &mut book, &pace, at(150)).is_empty());
+        assert!(plan("pd", &[&t], &BTreeSet::new(), &mut book, &pace, at(150)).is_empty());
         assert_eq!(
-            plan("pd", &[&t], &mut book, &pace, at(181))[0].action,
+            plan("pd", &[&t], &BTreeSet::new(), &mut book, &pace, at(181))[0].action,
             Action::Remind
         );
     }
@@ -601,13 +725,13 @@ mod tests {
             .collect();
         let paging: Vec<&Trouble> = many.iter().collect();
         let mut book = Book::default();
-        let e = plan("pd", &paging, &mut book, &pace, at(1));
+        let e = plan("pd", &paging, &BTreeSet::new(), &mut book, &pace, at(1));
         assert_eq!(e.len(), 4);
         assert_eq!(e[3].action, Action::Digest);
         assert_eq!(e[3].components.len(), 37, "and 37 more");
         // Over: three resolves, no resolve of a digested one.
-        plan("pd", &[], &mut book, &pace, at(2));
-        let e = plan("pd", &[], &mut book, &pace, at(30));
+        plan("pd", &[], &BTreeSet::new(), &mut book, &pace, at(2));
+        let e = plan("pd", &[], &BTreeSet::new(), &mut book, &pace, at(30));
         assert_eq!(e.len(), 3);
         assert!(e.iter().all(|e| e.action == Action::Resolve));
         assert!(book.open.is_empty());

@@ -8,7 +8,7 @@
 use chrono::{DateTime, Utc};
 
 use super::send::{self, Ready};
-use super::{Book, Event, Trouble};
+use super::{Book, Event, Seen, Trouble};
 use crate::announce::LedgerFile;
 use crate::announce::send::{Failure, PageInfo};
 use crate::config::Alerts;
@@ -49,23 +49,41 @@ pub fn paging<'a>(
 pub async fn run(
     site: (&[crate::config::Target], &std::path::Path),
     alerts: &Alerts,
-    troubles: &[Trouble],
+    seen: &Seen,
     page: &PageInfo,
     file: &mut LedgerFile,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Vec<Outcome>> {
+    let before = file.ledger.alerts.clone();
     for target in &alerts.targets {
         let book = file.ledger.alerts.entry(target.id.clone()).or_default();
         super::plan(
             &target.id,
-            &paging(alerts, &target.id, troubles, now),
+            &paging(alerts, &target.id, &seen.troubles, now),
+            &seen.silent,
             book,
             &alerts.pace,
             now,
         );
     }
-    // Planned events are on record before any goes out.
-    file.save().await?;
+    // Planned events are on record before any goes out (and nothing is written when
+    // nothing changed: a round runs every 15 s).
+    let idle = file.ledger.alerts.values().all(|b| b.outbox.is_empty());
+    if file.ledger.alerts != before || !idle {
+        file.save().await?;
+    }
+    if idle {
+        return Ok(alerts
+            .targets
+            .iter()
+            .map(|t| Outcome {
+                target: t.id.clone(),
+                delivered: Vec::new(),
+                waiting: 0,
+                error: None,
+            })
+            .collect());
+    }
     let client = crate::announce::send::client()?;
     let mut outcomes = Vec::new();
     for target in &alerts.targets {
@@ -127,6 +145,18 @@ async fn deliver_outbox(
                 book.delivered(&event.id);
                 file.save().await?;
                 outcome.delivered.push(event);
+            }
+            Err(Failure::Refused(e)) => {
+                // Refused as it is: sending it again would block every later event.
+                tracing::warn!(
+                    "alert {}: dropped {} of {}: {e}",
+                    outcome.target,
+                    event.action.as_str(),
+                    event.key
+                );
+                book.outbox.retain(|x| x.id != event.id);
+                file.save().await?;
+                outcome.error = Some(format!("{e} (dropped: the service refuses it as it is)"));
             }
             Err(Failure::NotSent(e) | Failure::Unknown(e)) => {
                 book.failed(now);

@@ -28,8 +28,8 @@ pub fn default_url(kind: AlertKind) -> &'static str {
     }
 }
 
-/// A target with its secrets read from the environment.
-#[derive(Debug, Clone)]
+/// A target with its secrets read from the environment (no `Debug`: it holds them).
+#[derive(Clone)]
 pub struct Ready {
     id: String,
     kind: AlertKind,
@@ -161,11 +161,20 @@ pub fn summary(e: &Event) -> String {
                 words(e.previous.unwrap_or(Status::MajorOutage)).to_lowercase()
             )
         }
-        Action::Digest => format!(
-            "{} more alerts than the rate limit lets through: {}",
-            e.components.len(),
-            e.components.join(", ")
-        ),
+        Action::Digest => {
+            let shown: Vec<&str> = e.components.iter().take(20).map(String::as_str).collect();
+            let more = e.components.len().saturating_sub(shown.len());
+            format!(
+                "{} more alerts than the rate limit lets through: {}{}",
+                e.components.len(),
+                shown.join(", "),
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
+            )
+        }
         Action::Test => {
             "Test alert from Pharos: no outage, only a check of this target's settings".into()
         }
@@ -235,7 +244,7 @@ pub fn body(kind: AlertKind, routing_key: &str, page: &PageInfo, e: &Event) -> V
                 _ if e.status == Status::MajorOutage => ":red_circle:",
                 _ => ":large_orange_circle:",
             };
-            json!({"text": format!("{mark} {} — <{}|{}>", slack_escape(&text), page.url, slack_escape(&page.title))})
+            json!({"text": format!("{mark} {} — <{}|{}>", slack_escape(&cut(&text, 3000)), page.url, slack_escape(&page.title))})
         }
         AlertKind::Discord => json!({
             "content": cut(&format!("{text}\n<{}>", page.url), 2000),
@@ -278,8 +287,8 @@ fn ntfy_priority(e: &Event) -> &'static str {
     }
 }
 
-/// An HTTP request, ready to send.
-#[derive(Debug, Clone, PartialEq)]
+/// An HTTP request, ready to send (no `Debug`: its address and headers may hold secrets).
+#[derive(Clone, PartialEq)]
 pub struct Outgoing {
     /// POST or PUT.
     pub method: reqwest::Method,
@@ -325,7 +334,14 @@ pub fn outgoing(target: &Ready, page: &PageInfo, e: &Event) -> Outgoing {
     let json = vec![("Content-Type", "application/json".to_string())];
     let text = summary(e);
     match target.kind {
-        AlertKind::Ntfy => ntfy(base(""), &text, page, e),
+        AlertKind::Ntfy => {
+            let mut out = ntfy(base(""), &text, page, e);
+            if !token.is_empty() {
+                out.headers
+                    .push(("Authorization", format!("Bearer {token}")));
+            }
+            out
+        }
         AlertKind::Opsgenie => opsgenie(
             &base(default_url(AlertKind::Opsgenie)),
             &token,
@@ -346,7 +362,7 @@ pub fn outgoing(target: &Ready, page: &PageInfo, e: &Event) -> Outgoing {
                 "text": cut(&format!(
                     "{} <b>{}</b>\n<a href=\"{}\">{}</a>",
                     mark(e),
-                    html_escape(&text),
+                    html_escape(&cut(&text, 3000)),
                     html_escape(&page.url),
                     html_escape(&page.title)
                 ), 4096),

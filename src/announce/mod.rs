@@ -327,7 +327,7 @@ pub async fn run(
                     file.save().await?;
                     outcome.sent += 1;
                 }
-                Err(send::Failure::NotSent(e)) => {
+                Err(send::Failure::NotSent(e) | send::Failure::Refused(e)) => {
                     set_pending(file, &target.id, &item.id, None);
                     file.save().await?;
                     outcome.error = Some(e);

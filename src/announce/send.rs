@@ -26,6 +26,9 @@ pub enum Failure {
     NotSent(String),
     /// Maybe delivered (a broken connection after sending, a timeout, a 5xx).
     Unknown(String),
+    /// The service refused this very request (a 4xx other than 408 and 429): sending it
+    /// again, unchanged, cannot help.
+    Refused(String),
 }
 
 /// A target with its secrets read from the environment.
@@ -341,8 +344,10 @@ pub async fn dispatch(
     );
     if status.is_server_error() {
         Err(Failure::Unknown(detail))
-    } else {
+    } else if matches!(status.as_u16(), 408 | 429) {
         Err(Failure::NotSent(detail))
+    } else {
+        Err(Failure::Refused(detail))
     }
 }
 

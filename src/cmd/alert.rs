@@ -38,6 +38,9 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
     let snapshot = Snapshot::load(project)?;
     let alerts = &snapshot.config.probing.alerts;
     if alerts.targets.is_empty() {
+        if let Some(id) = &args.test {
+            bail!("--test {id}: probes.yaml has no `alerts: targets:` (see README, Alerting)");
+        }
         outln!("no alert targets: add `alerts: targets:` to probes.yaml (see README, Alerting)");
         return Ok(ExitCode::SUCCESS);
     }
@@ -54,13 +57,13 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
         return runtime.block_on(test(site, alerts, id, &page, now));
     }
     if args.dry_run {
-        let troubles = alert::troubles(&snapshot.decide(now).components);
+        let seen = alert::seen(&snapshot.decide(now).components);
         let mut file = runtime.block_on(LedgerFile::open_in(&project.store()?))?;
         for t in &alerts.targets {
             let book = file.ledger.alerts.entry(t.id.clone()).or_default();
             let waiting = book.outbox.len();
-            let paging = alert::round::paging(alerts, &t.id, &troubles, now);
-            let planned = alert::plan(&t.id, &paging, book, &alerts.pace, now);
+            let paging = alert::round::paging(alerts, &t.id, &seen.troubles, now);
+            let planned = alert::plan(&t.id, &paging, &seen.silent, book, &alerts.pace, now);
             outln!("{}: {} event(s) to send", t.id, waiting + planned.len());
             for e in book.outbox.iter() {
                 outln!("  {}  {}", e.action.as_str(), alert::send::summary(e));
@@ -87,7 +90,7 @@ pub(crate) fn evaluate(
         return Ok(Vec::new());
     }
     let page = page_of(snapshot);
-    let troubles = alert::troubles(&snapshot.decide(now).components);
+    let seen = alert::seen(&snapshot.decide(now).components);
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -98,7 +101,7 @@ pub(crate) fn evaluate(
                 snapshot.config.site.announce.as_slice(),
                 project.root.as_path(),
             );
-            alert::round::run(site, alerts, &troubles, &page, &mut file, now).await
+            alert::round::run(site, alerts, &seen, &page, &mut file, now).await
         })
 }
 
@@ -169,7 +172,9 @@ async fn test(
             Ok(ExitCode::SUCCESS)
         }
         Err(
-            crate::announce::send::Failure::NotSent(e) | crate::announce::send::Failure::Unknown(e),
+            crate::announce::send::Failure::NotSent(e)
+            | crate::announce::send::Failure::Unknown(e)
+            | crate::announce::send::Failure::Refused(e),
         ) => {
             super::err_line(format_args!("{e}"));
             Ok(Exit::Failed.into())

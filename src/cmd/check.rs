@@ -45,6 +45,14 @@ pub fn problems(project: &Project, now: DateTime<Utc>) -> (Vec<Problem>, Vec<Str
                 warnings.push(format!("{PROBES_FILE}: probe \"{}\": {why}", p.id));
             }
         }
+        for t in &probing.alerts.targets {
+            for var in t.unset_vars() {
+                warnings.push(format!(
+                    "{PROBES_FILE}: alerts target \"{}\": environment variable {var} is not set here; alerting needs it at run time",
+                    t.id
+                ));
+            }
+        }
         for var in config::env_vars(&probing.probes) {
             if std::env::var_os(&var).is_none() {
                 warnings.push(format!(

@@ -358,17 +358,11 @@ fn alert_finding(
 ) -> Finding {
     use crate::config::AlertKind;
     let topic = format!("alert {}", target.id);
-    let unset: Vec<String> = [
-        &target.url,
-        &target.routing_key,
-        &target.token,
-        &target.user,
-    ]
-    .into_iter()
-    .flatten()
-    .filter_map(|t| t.resolve_env().err())
-    .map(|missing| format!("environment variable {} is not set", missing.0))
-    .collect();
+    let unset: Vec<String> = target
+        .unset_vars()
+        .into_iter()
+        .map(|var| format!("environment variable {var} is not set"))
+        .collect();
     if !unset.is_empty() {
         return Finding::bad(
             Level::Warn,

@@ -157,6 +157,18 @@ pub struct AlertTarget {
     pub timeout: Duration,
 }
 
+impl AlertTarget {
+    /// The environment variables its settings name that are not set here.
+    pub fn unset_vars(&self) -> Vec<String> {
+        [&self.url, &self.routing_key, &self.token, &self.user]
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t.resolve_env().err())
+            .map(|missing| missing.0)
+            .collect()
+    }
+}
+
 /// `alerts:`, validated.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Alerts {
@@ -223,6 +235,14 @@ pub(crate) fn validate_alerts(
         let statuses = r
             .statuses
             .unwrap_or_else(|| vec![Status::MajorOutage, Status::PartialOutage]);
+        if statuses.is_empty() {
+            problems.push(Problem::new(
+                file,
+                Some(item.loc_of(&["statuses"])),
+                &ctx,
+                "an empty list pages nobody; list major_outage, partial_outage or degraded_performance (or leave statuses out for the first two)",
+            ));
+        }
         if statuses.contains(&Status::Operational) {
             problems.push(Problem::new(
                 file,
@@ -258,6 +278,16 @@ pub(crate) fn validate_alerts(
         d.and_then(|d| chrono::Duration::from_std(d.0).ok())
             .unwrap_or(or)
     };
+    for (field, value) in [("remind", raw.remind), ("rate_window", raw.rate_window)] {
+        if value.is_some_and(|d| d.0 < Duration::from_secs(1)) {
+            problems.push(Problem::new(
+                file,
+                Some(node.loc_of(&[field])),
+                "alerts",
+                format!("{field} must be at least 1s (e.g. 1h); leave it out for the default"),
+            ));
+        }
+    }
     if raw.rate_limit == Some(0) {
         problems.push(Problem::new(
             file,

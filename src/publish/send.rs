@@ -284,7 +284,11 @@ fn bucket_store(bucket: &str, env_prefix: Option<&str>) -> Result<Arc<dyn Object
         None => object_store::aws::AmazonS3Builder::from_env(),
         Some(prefix) => {
             let mut builder = object_store::aws::AmazonS3Builder::new();
-            for (name, value) in std::env::vars() {
+            // Names and values that are not UTF-8 are no AWS settings: passed over.
+            for (name, value) in std::env::vars_os() {
+                let (Some(name), Some(value)) = (name.to_str(), value.to_str()) else {
+                    continue;
+                };
                 let Some(own) = name.strip_prefix(prefix) else {
                     continue;
                 };

@@ -435,7 +435,7 @@ fn watch_alert_pages_on_the_change_it_reads_and_resolves_when_it_is_over() {
 #[test]
 fn a_wrong_alerts_section_is_refused_line_by_line_with_the_fix() {
     let t = project_with(
-        "  rate_limit: 0\n  targets:\n\
+        "  rate_limit: 0\n  remind: 0s\n  targets:\n\
          \x20   - id: oncall\n      kind: pagerduty\n\
          \x20   - id: team\n      kind: slack\n      url: http://127.0.0.1:9/x\n      chat: \"1\"\n\
          \x20   - id: chat\n      kind: telegram\n      token: ${T}\n\
@@ -446,6 +446,7 @@ fn a_wrong_alerts_section_is_refused_line_by_line_with_the_fix() {
     let text = stdout(&out);
     for (line, said) in [
         ("probes.yaml:", "rate_limit 0 would page nobody"),
+        ("probes.yaml:", "remind must be at least 1s"),
         (
             "alerts.targets[0]",
             "a pagerduty target needs `routing_key:` (the integration key",
@@ -477,18 +478,23 @@ fn a_wrong_alerts_section_is_refused_line_by_line_with_the_fix() {
 }
 
 #[test]
-fn watch_alert_killed_50_times_during_an_outage_and_its_recovery_pages_each_once() {
+fn watch_alert_killed_50_times_while_outages_come_and_go_tells_each_change_once_in_order() {
     let r = Receiver::start();
     // Slow answers widen the moment between a send and its record.
     r.set_delay(150);
     let p = r.port;
     let t = project_with(&format!(
-        "  hold: 0s\n  targets:\n\
+        "  hold: 0s\n  rate_limit: 1000\n  targets:\n\
          \x20   - id: hook\n      kind: webhook\n      url: http://127.0.0.1:{p}/hook\n\
          \x20   - id: oncall\n      kind: pagerduty\n      routing_key: R0UTINGKEY0123456789012345678901\n      url: http://127.0.0.1:{p}/v2/enqueue\n"
     ));
     let now = "2026-11-20T12:05:00Z";
-    let kill_at_random = |t: &ProjectTest| {
+    // Before each start the outage begins or ends, so every start has an event to send,
+    // and each is killed at a random moment: before, during or after its sends.
+    let mut down = false;
+    for _ in 0..50 {
+        down = !down;
+        states(&t, now, !down);
         let mut child = t
             .cmd(&["watch", "--alert"])
             .env("PHAROS_NOW", now)
@@ -496,46 +502,50 @@ fn watch_alert_killed_50_times_during_an_outage_and_its_recovery_pages_each_once
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(fastrand::u64(100..2500)));
+        std::thread::sleep(std::time::Duration::from_millis(fastrand::u64(50..1500)));
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
-    };
-    states(&t, now, false);
-    for _ in 0..25 {
-        kill_at_random(&t);
-    }
-    states(&t, now, true);
-    for _ in 0..25 {
-        kill_at_random(&t);
     }
     // A last, clean evaluation delivers whatever the kills left in the outboxes.
     let out = t.cmd(&["alert", "--now", now]).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
+    // The webhook: events in order of first arrival, a repeat only under its own id.
     let hook = r.requests("/hook");
-    let distinct = |action: &str| -> BTreeSet<String> {
-        hook.iter()
-            .filter(|h| h.body["action"] == action)
-            .map(|h| h.headers["idempotency-key"].clone())
-            .collect()
-    };
-    assert_eq!(distinct("trigger").len(), 1, "{hook:#?}");
-    assert_eq!(distinct("resolve").len(), 1, "{hook:#?}");
-    assert!(hook.iter().all(|h| h.body["key"] == "cause:db"));
-    let pd = r.requests("/v2/enqueue");
-    let (triggers, resolves) = (
-        pd.iter()
-            .filter(|q| q.body["event_action"] == "trigger")
-            .count(),
-        pd.iter()
-            .filter(|q| q.body["event_action"] == "resolve")
-            .count(),
+    let mut seen = BTreeSet::new();
+    let told: Vec<String> = hook
+        .iter()
+        .filter(|h| seen.insert(h.headers["idempotency-key"].clone()))
+        .map(|h| h.body["action"].as_str().unwrap().to_string())
+        .collect();
+    assert!(!told.is_empty());
+    for (i, action) in told.iter().enumerate() {
+        let want = if i % 2 == 0 { "trigger" } else { "resolve" };
+        assert_eq!(
+            action, want,
+            "event {i} of {told:?}: each change told once, in order"
+        );
+    }
+    assert_eq!(
+        told.last().map(String::as_str),
+        Some(if down { "trigger" } else { "resolve" }),
+        "the last event matches the last state"
     );
-    assert!(triggers >= 1 && resolves >= 1, "{pd:#?}");
-    assert!(pd.iter().all(|q| q.body["dedup_key"] == "cause:db"));
+    // PagerDuty: the same order on one dedup key, a repeat only of the event before.
+    let pd: Vec<String> = r
+        .requests("/v2/enqueue")
+        .iter()
+        .map(|q| q.body["event_action"].as_str().unwrap().to_string())
+        .collect();
+    let mut collapsed = pd.clone();
+    collapsed.dedup();
+    assert_eq!(collapsed, told, "{pd:?}");
     eprintln!(
-        "50 SIGKILLs: webhook {} requests ({} repeats under the same key), PagerDuty {triggers} triggers and {resolves} resolves on one dedup key",
+        "50 SIGKILLs with the outage toggled before each start: {} events told in order; webhook {} requests ({} repeats under the same key), PagerDuty {} requests ({} repeats on the same dedup key)",
+        told.len(),
         hook.len(),
-        hook.len() - 2
+        hook.len() - told.len(),
+        pd.len(),
+        pd.len() - collapsed.len()
     );
 }
 
