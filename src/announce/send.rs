@@ -319,16 +319,17 @@ pub async fn dispatch(
         .unwrap_or_else(|_| "its address".to_string());
     let response = match request.send().await {
         Ok(r) => r,
+        // Without its address: it may hold a secret.
         Err(e) if e.is_connect() || e.is_builder() => {
             return Err(Failure::NotSent(format!(
                 "{id}: cannot reach {shown}: {}",
-                root_cause(&e)
+                root_cause(&e.without_url())
             )));
         }
         Err(e) => {
             return Err(Failure::Unknown(format!(
                 "{id}: {shown}: {}",
-                root_cause(&e)
+                root_cause(&e.without_url())
             )));
         }
     };

@@ -378,20 +378,25 @@ fn alert_finding(
                 .first()
                 .map(String::as_str)
                 .unwrap_or_default();
+            let runnable = |p: &std::path::Path| {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::metadata(p)
+                    .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            };
             let found = if program.contains('/') {
-                std::path::Path::new(program).is_file()
+                runnable(std::path::Path::new(program))
             } else {
                 std::env::var_os("PATH").is_some_and(|paths| {
-                    std::env::split_paths(&paths).any(|d| d.join(program).is_file())
+                    std::env::split_paths(&paths).any(|d| runnable(&d.join(program)))
                 })
             };
             if found {
-                Finding::ok(topic, format!("{program} is found"))
+                Finding::ok(topic, format!("{program} is found and executable"))
             } else {
                 Finding::bad(
                     Level::Problem,
                     topic,
-                    format!("{program} is not found"),
+                    format!("{program} is not found (or not executable)"),
                     "install it, or give its full path in `command:` under alerts: in probes.yaml",
                 )
             }
