@@ -319,16 +319,10 @@ fn announce_finding(target: &crate::config::Target, runtime: &tokio::runtime::Ru
         .flatten();
     let unset: Vec<String> = templates
         .filter_map(|t| t.resolve_env().err())
-        .map(|missing| format!("environment variable {} is not set", missing.0))
+        .map(|missing| missing.0)
         .collect();
-    if !unset.is_empty() {
-        // The project's line above counts it as a problem already.
-        return Finding::bad(
-            Level::Warn,
-            topic,
-            format!("not looked up: {}", unset.join("; ")),
-            "set it in this machine's environment (the unit's EnvironmentFile, the pod's Secret)",
-        );
+    if let Some(warning) = not_looked_up(&topic, &unset) {
+        return warning;
     }
     let address = match (&target.email, target.kind) {
         (Some(email), TargetKind::Email) => Some((email.host.clone(), email.port)),
@@ -358,18 +352,8 @@ fn alert_finding(
 ) -> Finding {
     use crate::config::AlertKind;
     let topic = format!("alert {}", target.id);
-    let unset: Vec<String> = target
-        .unset_vars()
-        .into_iter()
-        .map(|var| format!("environment variable {var} is not set"))
-        .collect();
-    if !unset.is_empty() {
-        return Finding::bad(
-            Level::Warn,
-            topic,
-            format!("not looked up: {}", unset.join("; ")),
-            "set it in this machine's environment (the unit's EnvironmentFile, the pod's Secret)",
-        );
+    if let Some(warning) = not_looked_up(&topic, &target.unset_vars()) {
+        return warning;
     }
     match target.kind {
         AlertKind::Command => {
@@ -430,6 +414,23 @@ fn alert_finding(
             }
         }
     }
+}
+
+/// A target whose secrets are not set here is not looked up: a warning (the project's
+/// line counts it already).
+fn not_looked_up(topic: &str, unset: &[String]) -> Option<Finding> {
+    (!unset.is_empty()).then(|| {
+        let said: Vec<String> = unset
+            .iter()
+            .map(|var| format!("environment variable {var} is not set"))
+            .collect();
+        Finding::bad(
+            Level::Warn,
+            topic,
+            format!("not looked up: {}", said.join("; ")),
+            "set it in this machine's environment (the unit's EnvironmentFile, the pod's Secret)",
+        )
+    })
 }
 
 /// Whether `host` resolves (5 s at most).

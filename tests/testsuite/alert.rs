@@ -702,3 +702,56 @@ fn an_email_target_mails_through_the_announce_smtp_server() {
         stdout(&out)
     );
 }
+
+#[test]
+fn the_readme_alerting_example_is_a_valid_config() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = &readme[readme.find("\n## Alerting\n").unwrap()..];
+    let start = section.find("```yaml\n").unwrap() + "```yaml\n".len();
+    let example = &section[start..start + section[start..].find("```").unwrap()];
+    assert!(example.starts_with("alerts:\n"), "{example}");
+    let t = ProjectTest::new();
+    t.write(
+        "components.yaml",
+        "page:\n  title: Acme Status\n  base_url: https://status.acme.test\ncomponents:\n  - id: db\n    name: Database\n  - id: api\n    name: API\n",
+    );
+    t.write(
+        "probes.yaml",
+        &format!(
+            "regions:\n  - name: r1\nprobes:\n  - id: db-port\n    kind: tcp\n    host: db.test\n    port: 5432\n    components: [db]\n{example}"
+        ),
+    );
+    let mut cmd = t.cmd(&["check"]);
+    for var in [
+        "PAGERDUTY_ROUTING_KEY",
+        "SLACK_ALERTS_WEBHOOK",
+        "OPSGENIE_API_KEY",
+        "TELEGRAM_BOT_TOKEN",
+        "TEAMS_WORKFLOW_URL",
+        "MATRIX_TOKEN",
+        "PUSHOVER_TOKEN",
+        "PUSHOVER_USER",
+    ] {
+        cmd.env(var, "https://hooks.test/x");
+    }
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    for kind in [
+        "pagerduty",
+        "slack",
+        "ntfy",
+        "webhook",
+        "command",
+        "opsgenie",
+        "telegram",
+        "teams",
+        "matrix",
+        "pushover",
+    ] {
+        assert!(
+            example.contains(&format!("kind: {kind}")),
+            "the example shows {kind}"
+        );
+    }
+}
