@@ -848,6 +848,7 @@ fn ceph_rgw_keeps_region_state_behind_a_single_writer_guard() {
     crate::doctor::on_ceph(&s3);
     crate::publish::to_ceph(&s3);
     crate::publish::builders_take_over(&s3);
+    crate::publish::alerts_survive_takeovers(&s3);
 }
 
 #[test]

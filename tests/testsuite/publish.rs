@@ -804,3 +804,109 @@ fn a_probe_on_the_published_status_json_notices_a_stale_page() {
     assert_eq!(health[2].0, pharos::state::Health::Down, "{}", health[2].1);
     assert!(health[2].1.contains("a clock is wrong"), "{}", health[2].1);
 }
+
+/// On Ceph RGW (from the object-store test): three builders running `watch --alert` on the
+/// real clock, the lease holder SIGKILLed 10 times while region r1's probe goes down and
+/// up between kills. Every change reaches the webhook once, in order, whichever builder
+/// holds the lease: the outbox and the lease live beside the regions.
+pub(crate) fn alerts_survive_takeovers(s3: &S3) {
+    let receiver = crate::announce::Receiver::start();
+    let is_down = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = Arc::clone(&is_down);
+    let target = crate::harness::Server::start(move |_, _| {
+        if flag.load(std::sync::atomic::Ordering::SeqCst) {
+            crate::harness::Reply::Status(503, "down".into())
+        } else {
+            crate::harness::Reply::Status(200, "ok".into())
+        }
+    });
+    let probes = format!(
+        "regions:\n  - name: r1\nprobes:\n  - id: web-home\n    kind: http\n    url: {}/\n    components: [web]\n    interval: 30s\n    confirm: 1\n    recover: 1\n\
+         alerts:\n  hold: 0s\n  rate_limit: 1000\n  targets:\n    - id: pager\n      kind: webhook\n      url: http://127.0.0.1:{}/alert\n",
+        target.url(),
+        receiver.port
+    );
+    let state = "s3://statebucket/pharos/alerting";
+    let projects: Vec<ProjectTest> = (0..3)
+        .map(|_| {
+            let t = ProjectTest::new();
+            t.write(
+                "components.yaml",
+                "page:\n  title: Test Status\n  base_url: https://status.test\ncomponents:\n  - id: web\n    name: Website\n",
+            );
+            t.write("probes.yaml", &probes);
+            t
+        })
+        .collect();
+    let start = |t: &ProjectTest| {
+        let mut cmd = t.cmd(&["watch", "--alert", "--lease", "2s", "--state", state]);
+        s3.env(&mut cmd);
+        watching(cmd)
+    };
+    let probe_once = || {
+        let mut cmd = projects[0].cmd(&[
+            "probe",
+            "--region",
+            "r1",
+            "--once",
+            "--write-every",
+            "200ms",
+            "--state",
+            state,
+        ]);
+        s3.env(&mut cmd);
+        let out = crate::harness::run_with_limit(cmd, HANG);
+        assert!(out.status.success(), "{}", stderr(&out));
+    };
+    let mut builders: Vec<Watching> = projects.iter().map(start).collect();
+    until("a builder takes the lease", HANG, || {
+        builders.iter().any(|w| role(w).0)
+    });
+    let mut down = false;
+    for round in 0..10 {
+        down = !down;
+        is_down.store(down, std::sync::atomic::Ordering::SeqCst);
+        probe_once();
+        std::thread::sleep(Duration::from_millis(fastrand::u64(0..3000)));
+        let holders: Vec<usize> = (0..3).filter(|&i| role(&builders[i]).0).collect();
+        assert!(holders.len() <= 1, "round {round}: holders {holders:?}");
+        let Some(&active) = holders.first() else {
+            continue;
+        };
+        let took_before: Vec<usize> = builders.iter().map(|w| role(w).1).collect();
+        let mut killed = std::mem::replace(&mut builders[active], start(&projects[active]));
+        killed.child.kill().unwrap();
+        killed.child.wait().unwrap();
+        drop(killed);
+        until("another builder takes over", HANG, || {
+            (0..3).any(|i| role(&builders[i]).1 > took_before[i])
+        });
+    }
+    assert!(!down, "ten rounds end up");
+    let told = || {
+        let mut seen = BTreeSet::new();
+        receiver
+            .requests("/alert")
+            .iter()
+            .filter(|r| seen.insert(r.headers["idempotency-key"].clone()))
+            .map(|r| r.body["action"].as_str().unwrap_or_default().to_string())
+            .collect::<Vec<_>>()
+    };
+    until("the last change told", HANG, || {
+        told().last().map(String::as_str) == Some("resolve")
+    });
+    let told = told();
+    for (i, action) in told.iter().enumerate() {
+        let want = if i % 2 == 0 { "trigger" } else { "resolve" };
+        assert_eq!(action, want, "alert {i} of {told:?}");
+    }
+    let requests = receiver.requests("/alert").len();
+    for w in builders {
+        w.stop();
+    }
+    eprintln!(
+        "alerts across builders: 10 SIGKILLs of the lease holder, {} changes told in order in {requests} requests ({} repeats under the same key)",
+        told.len(),
+        requests - told.len()
+    );
+}
