@@ -26,6 +26,18 @@ pub struct Outcome {
     pub error: Option<String>,
 }
 
+impl Outcome {
+    /// Nothing delivered yet, nothing waiting, no error.
+    fn of(target: &str) -> Outcome {
+        Outcome {
+            target: target.to_string(),
+            delivered: Vec::new(),
+            waiting: 0,
+            error: None,
+        }
+    }
+}
+
 /// The troubles that page `target` at `now` under `alerts`' rules.
 pub fn paging<'a>(
     alerts: &Alerts,
@@ -73,26 +85,12 @@ pub async fn run(
         file.save().await?;
     }
     if idle {
-        return Ok(alerts
-            .targets
-            .iter()
-            .map(|t| Outcome {
-                target: t.id.clone(),
-                delivered: Vec::new(),
-                waiting: 0,
-                error: None,
-            })
-            .collect());
+        return Ok(alerts.targets.iter().map(|t| Outcome::of(&t.id)).collect());
     }
     let client = crate::announce::send::client()?;
     let mut outcomes = Vec::new();
     for target in &alerts.targets {
-        let mut outcome = Outcome {
-            target: target.id.clone(),
-            delivered: Vec::new(),
-            waiting: 0,
-            error: None,
-        };
+        let mut outcome = Outcome::of(&target.id);
         let ready = match send::ready(target, site.0, site.1) {
             Ok(r) => Some(r),
             Err(e) => {
