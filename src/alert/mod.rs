@@ -235,14 +235,15 @@ pub struct Open {
     /// Since when it has been gone (held until [`Pace::hold`] passed).
     #[serde(default)]
     pub gone_since: Option<DateTime<Utc>>,
-    /// It went out in a digest only: no resolve follows.
+    /// It went out first in this digest (its key), never alone: it gets no resolve of its
+    /// own; the digest is resolved, as one alert, once every alert it named is over.
     #[serde(default)]
-    pub digested: bool,
+    pub digest: Option<String>,
 }
 
 impl Open {
-    /// What a target is told of `t` at `now` (`digested`: only in a digest).
-    fn told(t: &Trouble, now: DateTime<Utc>, digested: bool) -> Open {
+    /// What a target is told of `t` at `now` (`digest`: only in that digest).
+    fn told(t: &Trouble, now: DateTime<Utc>, digest: Option<String>) -> Open {
         Open {
             status: t.status,
             root: t.root.clone(),
@@ -251,7 +252,7 @@ impl Open {
             since: t.since,
             told: now,
             gone_since: None,
-            digested,
+            digest,
         }
     }
 }
@@ -269,6 +270,10 @@ pub struct Book {
     /// When its recent events were made (the rate limit's count).
     #[serde(default)]
     pub recent: Vec<DateTime<Utc>>,
+    /// Digests not yet resolved, by key (the digest event's id): the keys they stand for
+    /// in `components`, their worst status and when they went out.
+    #[serde(default)]
+    pub digests: BTreeMap<String, Open>,
     /// Events planned and not yet delivered, oldest first: sent again (same id) until
     /// they go through.
     #[serde(default)]
@@ -316,6 +321,7 @@ impl Default for Book {
             nonce: fresh_nonce(),
             open: BTreeMap::new(),
             recent: Vec::new(),
+            digests: BTreeMap::new(),
             outbox: Vec::new(),
             made: 0,
             failures: 0,
@@ -382,16 +388,22 @@ pub fn plan(
         let Some(open) = book.open.remove(&key) else {
             continue;
         };
-        if open.digested {
+        if open.digest.is_some() {
             continue;
         }
-        let mut e = book.event(target, &key, Action::Resolve, now);
-        e.previous = Some(open.status);
-        e.root = open.root;
-        e.components = open.components;
-        e.regions = open.regions;
-        e.since = open.since;
-        out.push(e);
+        out.push(resolve(book, target, &key, open, now));
+    }
+    // A digest is over when every alert it stands for is: one resolve for it.
+    let over: Vec<String> = book
+        .digests
+        .iter()
+        .filter(|(_, d)| !d.components.iter().any(|k| book.open.contains_key(k)))
+        .map(|(d, _)| d.clone())
+        .collect();
+    for d in over {
+        if let Some(digest) = book.digests.remove(&d) {
+            out.push(resolve(book, target, &d, digest, now));
+        }
     }
     // Present: new, worse or wider, or due a reminder.
     let mut over_limit: Vec<&Trouble> = Vec::new();
@@ -427,19 +439,22 @@ pub fn plan(
             .open
             .get(&t.key)
             .map_or(t.status, |o| o.status.max(t.status));
-        let mut open = Open::told(t, now, false);
+        let mut open = Open::told(t, now, None);
         open.status = worst;
         book.open.insert(t.key.clone(), open);
         out.push(e);
     }
     if !over_limit.is_empty() {
         let mut e = book.event(target, "digest", Action::Digest, now);
+        // A digest is an alert of its own, keyed by its id.
+        e.key.clone_from(&e.id);
         e.status = over_limit
             .iter()
             .map(|t| t.status)
             .max()
             .unwrap_or(Status::MajorOutage);
         e.components = over_limit.iter().map(|t| t.key.clone()).collect();
+        e.since = Some(now);
         for t in &over_limit {
             // Told (in the digest) as it is now, so it is not "wider" again next round.
             book.open
@@ -450,8 +465,21 @@ pub fn plan(
                     o.regions.clone_from(&t.regions);
                     o.told = now;
                 })
-                .or_insert_with(|| Open::told(t, now, true));
+                .or_insert_with(|| Open::told(t, now, Some(e.key.clone())));
         }
+        book.digests.insert(
+            e.key.clone(),
+            Open {
+                status: e.status,
+                root: Vec::new(),
+                components: e.components.clone(),
+                regions: Vec::new(),
+                since: e.since,
+                told: now,
+                gone_since: None,
+                digest: None,
+            },
+        );
         out.push(e);
     }
     for e in &out {
@@ -461,6 +489,18 @@ pub fn plan(
     }
     book.outbox.extend(out.iter().cloned());
     out
+}
+
+/// The resolve of the alert `key` that `open` recorded (for a digest: no root, its
+/// alerts' keys as components).
+fn resolve(book: &mut Book, target: &str, key: &str, open: Open, now: DateTime<Utc>) -> Event {
+    let mut e = book.event(target, key, Action::Resolve, now);
+    e.previous = Some(open.status);
+    e.root = open.root;
+    e.components = open.components;
+    e.regions = open.regions;
+    e.since = open.since;
+    e
 }
 
 /// Events of `out` that count against the rate limit.
@@ -665,6 +705,14 @@ mod tests {
             )
             .is_empty()
         );
+        // Over: a's resolve, and one for each digest that named b.
+        plan("pd", &[], &BTreeSet::new(), &mut book, &pace, at(3));
+        let e = plan("pd", &[], &BTreeSet::new(), &mut book, &pace, at(10));
+        let keys: Vec<&str> = e.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(keys.len(), 3, "{keys:?}");
+        assert_eq!(keys[0], "cause:a");
+        assert!(e.iter().all(|e| e.action == Action::Resolve));
+        assert!(book.open.is_empty() && book.digests.is_empty());
     }
 
     #[test]
@@ -708,7 +756,7 @@ mod tests {
     }
 
     #[test]
-    fn beyond_the_rate_limit_one_digest_names_the_rest_and_they_never_resolve_alone() {
+    fn beyond_the_rate_limit_one_digest_names_the_rest_and_is_resolved_when_all_are_over() {
         let pace = Pace {
             limit: 3,
             ..Pace::default()
@@ -729,11 +777,37 @@ mod tests {
         assert_eq!(e.len(), 4);
         assert_eq!(e[3].action, Action::Digest);
         assert_eq!(e[3].components.len(), 37, "and 37 more");
-        // Over: three resolves, no resolve of a digested one.
-        plan("pd", &[], &BTreeSet::new(), &mut book, &pace, at(2));
-        let e = plan("pd", &[], &BTreeSet::new(), &mut book, &pace, at(30));
-        assert_eq!(e.len(), 3);
+        let digest = e[3].key.clone();
+        assert_eq!(digest, e[3].id, "a digest is keyed by its own id");
+        // One alert of the digest is over, the rest go on: the digest stays open.
+        plan(
+            "pd",
+            &paging[1..],
+            &BTreeSet::new(),
+            &mut book,
+            &pace,
+            at(2),
+        );
+        let e = plan(
+            "pd",
+            &paging[1..],
+            &BTreeSet::new(),
+            &mut book,
+            &pace,
+            at(30),
+        );
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert_eq!(e[0].key, "cause:c00");
+        // All over: two resolves for the alerts told alone, one for the digest, with the
+        // 37 keys it stood for; nothing for its members one by one.
+        plan("pd", &[], &BTreeSet::new(), &mut book, &pace, at(31));
+        let e = plan("pd", &[], &BTreeSet::new(), &mut book, &pace, at(60));
+        assert_eq!(e.len(), 3, "{e:?}");
         assert!(e.iter().all(|e| e.action == Action::Resolve));
+        assert_eq!(e[2].key, digest);
+        assert_eq!(e[2].components.len(), 37);
+        assert_eq!(e[2].previous, Some(Status::MajorOutage));
         assert!(book.open.is_empty());
+        assert!(book.digests.is_empty());
     }
 }

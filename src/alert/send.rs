@@ -156,28 +156,35 @@ pub fn summary(e: &Event) -> String {
                 .since
                 .map(|s| format!(" after {}", crate::doctor::spoken(e.at - s)))
                 .unwrap_or_default();
-            format!(
-                "Resolved: {root}{affects} — was {}{lasted}",
-                words(e.previous.unwrap_or(Status::MajorOutage)).to_lowercase()
-            )
+            let was = words(e.previous.unwrap_or(Status::MajorOutage)).to_lowercase();
+            // A digest has no root: its components are the alerts it stood for.
+            if e.root.is_empty() {
+                format!(
+                    "Resolved: all {} alerts of a digest: {} — was {was}{lasted}",
+                    e.components.len(),
+                    listed(&e.components)
+                )
+            } else {
+                format!("Resolved: {root}{affects} — was {was}{lasted}")
+            }
         }
-        Action::Digest => {
-            let shown: Vec<&str> = e.components.iter().take(20).map(String::as_str).collect();
-            let more = e.components.len().saturating_sub(shown.len());
-            format!(
-                "{} more alerts than the rate limit lets through: {}{}",
-                e.components.len(),
-                shown.join(", "),
-                if more > 0 {
-                    format!(" and {more} more")
-                } else {
-                    String::new()
-                }
-            )
-        }
+        Action::Digest => format!(
+            "{} more alerts than the rate limit lets through: {}",
+            e.components.len(),
+            listed(&e.components)
+        ),
         Action::Test => {
             "Test alert from Pharos: no outage, only a check of this target's settings".into()
         }
+    }
+}
+
+/// The first 20 of `keys`, and how many more.
+fn listed(keys: &[String]) -> String {
+    let shown: Vec<&str> = keys.iter().take(20).map(String::as_str).collect();
+    match keys.len().saturating_sub(shown.len()) {
+        0 => shown.join(", "),
+        more => format!("{} and {more} more", shown.join(", ")),
     }
 }
 
@@ -204,9 +211,9 @@ pub fn body(kind: AlertKind, routing_key: &str, page: &PageInfo, e: &Event) -> V
             } else {
                 "trigger"
             };
-            // A digest (and a test) is an alert of its own, never resolved by a key.
+            // A test is an alert of its own, never resolved (a digest's key is its id).
             let key = match e.action {
-                Action::Digest | Action::Test => e.id.clone(),
+                Action::Test => e.id.clone(),
                 _ => e.key.clone(),
             };
             let mut v = json!({
@@ -474,7 +481,7 @@ fn opsgenie(base: &str, token: &str, text: &str, page: &PageInfo, e: &Event) -> 
     let resolved = e.action == Action::Resolve;
     let auth = ("Authorization", format!("GenieKey {token}"));
     let alias = match e.action {
-        Action::Digest | Action::Test => e.id.clone(),
+        Action::Test => e.id.clone(),
         _ => e.key.clone(),
     };
     if resolved {
@@ -751,13 +758,33 @@ mod tests {
         assert_eq!(r["event_action"], "resolve");
         assert_eq!(r["dedup_key"], "cause:db");
         assert!(r.get("payload").is_none(), "a resolve needs no payload");
-        let d = body(
+        // A digest is an alert of its own: triggered and resolved on its key (its id).
+        let mut digest = event(Action::Digest);
+        digest.key.clone_from(&digest.id);
+        let d = body(AlertKind::Pagerduty, "R0UTING", &page(), &digest);
+        assert_eq!(d["event_action"], "trigger");
+        assert_eq!(d["dedup_key"], "pharos-0123456789abcdef-3");
+        let mut over = event(Action::Resolve);
+        over.key.clone_from(&digest.id);
+        over.root.clear();
+        let o = body(AlertKind::Pagerduty, "R0UTING", &page(), &over);
+        assert_eq!(o["event_action"], "resolve");
+        assert_eq!(o["dedup_key"], "pharos-0123456789abcdef-3");
+        assert!(
+            summary(&over).starts_with("Resolved: all "),
+            "{}",
+            summary(&over)
+        );
+        let t = body(
             AlertKind::Pagerduty,
             "R0UTING",
             &page(),
-            &event(Action::Digest),
+            &event(Action::Test),
         );
-        assert_eq!(d["dedup_key"], "pharos-0123456789abcdef-3");
+        assert_eq!(
+            t["dedup_key"], "pharos-0123456789abcdef-3",
+            "a test never resolves"
+        );
     }
 
     #[test]

@@ -244,6 +244,77 @@ fn a_target_that_fails_is_retried_after_a_back_off_and_gets_each_event_once() {
     assert_eq!(r.requests("/v2/enqueue").len(), 2, "and then nothing more");
 }
 
+/// 30 unrelated components fail at once with `rate_limit: 3`: PagerDuty gets three
+/// alerts and one digest ("27 more alerts"), and when all are over, three resolves and
+/// one for the digest on its own dedup key, so no incident is left open by hand.
+#[test]
+fn a_storm_beyond_the_rate_limit_is_one_digest_resolved_when_all_are_over() {
+    let r = Receiver::start();
+    let t = ProjectTest::new();
+    let mut components = String::from(
+        "page:\n  title: Acme Status\n  base_url: https://status.acme.test\ncomponents:\n",
+    );
+    let mut probes = String::from("regions:\n  - name: r1\n  - name: r2\nprobes:\n");
+    for i in 0..30 {
+        components.push_str(&format!("  - id: c{i:02}\n    name: Thing {i}\n"));
+        probes.push_str(&format!(
+            "  - id: c{i:02}-tcp\n    kind: tcp\n    host: c{i}.test\n    port: 443\n    components: [c{i:02}]\n    interval: 30s\n"
+        ));
+    }
+    probes.push_str(&format!(
+        "alerts:\n  rate_limit: 3\n  targets:\n    - id: oncall\n      kind: pagerduty\n      routing_key: ${{PD_ROUTING_KEY}}\n      url: http://127.0.0.1:{}/v2/enqueue\n",
+        r.port
+    ));
+    t.write("components.yaml", &components);
+    t.write("probes.yaml", &probes);
+    let ids: Vec<String> = (0..30).map(|i| format!("c{i:02}-tcp")).collect();
+    let write = |now: &str, recovered: bool| {
+        let mut changes = vec![("2026-11-20T10:00:00Z", Up), ("2026-11-20T11:50:00Z", Down)];
+        if recovered {
+            changes.push(("2026-11-20T12:02:00Z", Up));
+        }
+        let probes: Vec<(&str, &[(&str, pharos::state::RegionHealth)])> = ids
+            .iter()
+            .map(|id| (id.as_str(), changes.as_slice()))
+            .collect();
+        for region in ["r1", "r2"] {
+            region_history(&t, region, now.parse().unwrap(), &probes);
+        }
+    };
+    write("2026-11-20T12:00:00Z", false);
+    alert(&t, "2026-11-20T12:00:00Z");
+    let pd = r.requests("/v2/enqueue");
+    assert_eq!(actions(&pd, "event_action"), ["trigger"; 4]);
+    let digest = &pd[3].body;
+    let summary = digest["payload"]["summary"].as_str().unwrap_or_default();
+    assert!(
+        summary.contains("27 more alerts than the rate limit lets through: cause:c03, "),
+        "{summary}"
+    );
+    write("2026-11-20T12:03:00Z", true);
+    assert_eq!(alert(&t, "2026-11-20T12:03:00Z"), "", "held for 2 min");
+    write("2026-11-20T12:06:00Z", true);
+    alert(&t, "2026-11-20T12:06:00Z");
+    let pd = r.requests("/v2/enqueue");
+    assert_eq!(
+        actions(&pd[4..], "event_action"),
+        ["resolve"; 4],
+        "three alerts and the digest resolved, nothing per digested alert"
+    );
+    let keys = |reqs: &[Request]| {
+        reqs.iter()
+            .map(|q| q.body["dedup_key"].as_str().unwrap_or_default().to_string())
+            .collect::<BTreeSet<_>>()
+    };
+    assert_eq!(
+        keys(&pd[..4]),
+        keys(&pd[4..]),
+        "each resolve closes a trigger's key"
+    );
+    assert!(keys(&pd[..4]).contains(digest["dedup_key"].as_str().unwrap_or("?")));
+    assert_eq!(alert(&t, "2026-11-20T12:07:00Z"), "");
+}
+
 #[test]
 fn alert_test_sends_a_marked_event_and_records_nothing() {
     let r = Receiver::start();
@@ -711,10 +782,15 @@ fn the_readme_alerting_example_is_a_valid_config() {
     let start = section.find("```yaml\n").unwrap() + "```yaml\n".len();
     let example = &section[start..start + section[start..].find("```").unwrap()];
     assert!(example.starts_with("alerts:\n"), "{example}");
+    // The announce email target it mails through, as the section shows it.
+    let announce = &section[section.find("```yaml\nannounce:").unwrap() + "```yaml\n".len()..];
+    let announce = &announce[..announce.find("```").unwrap()];
     let t = ProjectTest::new();
     t.write(
         "components.yaml",
-        "page:\n  title: Acme Status\n  base_url: https://status.acme.test\ncomponents:\n  - id: db\n    name: Database\n  - id: api\n    name: API\n",
+        &format!(
+            "page:\n  title: Acme Status\n  base_url: https://status.acme.test\ncomponents:\n  - id: db\n    name: Database\n  - id: api\n    name: API\n{announce}"
+        ),
     );
     t.write(
         "probes.yaml",
@@ -732,6 +808,8 @@ fn the_readme_alerting_example_is_a_valid_config() {
         "MATRIX_TOKEN",
         "PUSHOVER_TOKEN",
         "PUSHOVER_USER",
+        "SMTP_USER",
+        "SMTP_PASSWORD",
     ] {
         cmd.env(var, "https://hooks.test/x");
     }
@@ -748,6 +826,7 @@ fn the_readme_alerting_example_is_a_valid_config() {
         "teams",
         "matrix",
         "pushover",
+        "email",
     ] {
         assert!(
             example.contains(&format!("kind: {kind}")),
