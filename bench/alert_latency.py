@@ -3,12 +3,15 @@
 
 Three region workers (`probe`, one per region, 10 s interval, `confirm: 2`) check one
 target on 127.0.0.1 that this script turns from 200 to 503 and back, and one
-`watch --alert` builds the site and pages a webhook receiver here. Per run: the target
-goes down at t0; printed are the seconds from t0 to the trigger reaching the receiver and
-to site/index.html showing the outage, then the target comes back (the resolve is waited
-for, `hold: 0s`). The last line is one JSON object with the medians and maxima.
+`watch --alert --publish` builds the site, publishes it to a folder (`publish: - to:
+<folder>`, `--publish-every` at its default, 60 s, as a deployment runs it) and pages a
+webhook receiver here. Per run: the target goes down at t0; printed are the seconds from
+t0 to the trigger reaching the receiver, to site/index.html (the local build) showing the
+outage, and to the published folder's index.html showing it (what customers see); then
+the target comes back (the resolve and the published recovery are waited for,
+`hold: 0s`). The last line is one JSON object with the medians and maxima.
 
-Usage: bench/alert_latency.py [--runs 10] [--interval 10] [--work DIR]
+Usage: bench/alert_latency.py [--runs 10] [--interval 10] [--publish-every 60s] [--work DIR]
 """
 
 import argparse
@@ -81,6 +84,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--interval", type=int, default=10)
+    ap.add_argument("--publish-every", default="60s")
     ap.add_argument("--work", default=None)
     args = ap.parse_args()
     build()
@@ -88,9 +92,11 @@ def main():
     target, receiver = Target(), Receiver()
     procs = []
     try:
+        published = os.path.join(tmp, "public")
         with open(os.path.join(tmp, "components.yaml"), "w") as f:
             f.write("page:\n  title: Bench\n  base_url: https://status.bench.test\n"
-                    "components:\n  - id: web\n    name: Web\n")
+                    "components:\n  - id: web\n    name: Web\n"
+                    f"publish:\n  - to: {published}\n")
         with open(os.path.join(tmp, "probes.yaml"), "w") as f:
             f.write("regions:\n  - name: r1\n  - name: r2\n  - name: r3\nprobes:\n"
                     f"  - id: web\n    kind: http\n    url: http://127.0.0.1:{target.port}/\n"
@@ -104,37 +110,48 @@ def main():
         for region in ("r1", "r2", "r3"):
             procs.append(subprocess.Popen([BIN, "--root", tmp, "probe", "--region", region],
                                           stdout=subprocess.DEVNULL, stderr=log))
-        procs.append(subprocess.Popen([BIN, "--root", tmp, "watch", "--alert"], stdout=log, stderr=log))
-        index = os.path.join(tmp, "site", "index.html")
+        procs.append(subprocess.Popen([BIN, "--root", tmp, "watch", "--alert", "--publish",
+                                       "--publish-every", args.publish_every], stdout=log, stderr=log))
 
-        def page_down():
+        def shows_outage(folder):
             try:
-                with open(index, encoding="utf-8") as f:
+                with open(os.path.join(folder, "index.html"), encoding="utf-8") as f:
                     return "Major System Outage" in f.read()
             except OSError:
                 return False
 
+        def page_down():
+            return shows_outage(os.path.join(tmp, "site"))
+
+        def published_down():
+            return shows_outage(published)
+
         time.sleep(3 * args.interval)
-        alert_s, page_s = [], []
+        alert_s, page_s, published_s = [], [], []
+        limit = 12 * args.interval + 120
         for run in range(args.runs):
             t0 = time.time()
             target.is_down = True
-            alerted = paged = None
-            deadline = t0 + 12 * args.interval
-            while (alerted is None or paged is None) and time.time() < deadline:
+            alerted = paged = shown = None
+            deadline = t0 + limit
+            while (alerted is None or paged is None or shown is None) and time.time() < deadline:
                 alerted = alerted or receiver.first("trigger", t0)
                 if paged is None and page_down():
                     paged = time.time()
+                if shown is None and published_down():
+                    shown = time.time()
                 time.sleep(0.05)
-            if alerted is None or paged is None:
-                raise SystemExit(f"run {run + 1}: no trigger or no page within {12 * args.interval} s; see {tmp}/log")
+            if alerted is None or paged is None or shown is None:
+                raise SystemExit(f"run {run + 1}: no trigger, page or publish within {limit} s; see {tmp}/log")
             alert_s.append(round(alerted - t0, 2))
             page_s.append(round(paged - t0, 2))
-            print(f"run {run + 1}: alert after {alert_s[-1]} s, page after {page_s[-1]} s", flush=True)
+            published_s.append(round(shown - t0, 2))
+            print(f"run {run + 1}: alert after {alert_s[-1]} s, built page after {page_s[-1]} s, "
+                  f"published page after {published_s[-1]} s", flush=True)
             t1 = time.time()
             target.is_down = False
-            while receiver.first("resolve", t1) is None or page_down():
-                if time.time() > t1 + 12 * args.interval:
+            while receiver.first("resolve", t1) is None or page_down() or published_down():
+                if time.time() > t1 + limit:
                     raise SystemExit(f"run {run + 1}: no resolve; see {tmp}/log")
                 time.sleep(0.1)
             # The next run starts on a fresh spot of the schedule.
@@ -146,7 +163,12 @@ def main():
             "alert_max_s": max(alert_s),
             "page_median_s": statistics.median(page_s),
             "page_max_s": max(page_s),
+            "published_median_s": statistics.median(published_s),
+            "published_max_s": max(published_s),
             "alert_before_page_runs": sum(a <= p for a, p in zip(alert_s, page_s)),
+            "alert_before_published_runs": sum(a <= p for a, p in zip(alert_s, published_s)),
+            "published_minus_alert_median_s": statistics.median(
+                round(p - a, 2) for a, p in zip(alert_s, published_s)),
         }
         print(" ".join(f"{k}={v}" for k, v in result.items()))
         print(json.dumps(result))

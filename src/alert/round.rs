@@ -156,10 +156,10 @@ async fn deliver_outbox(
                 file.save().await?;
                 outcome.error = Some(format!("{e} (dropped: the service refuses it as it is)"));
             }
-            Err(Failure::NotSent(e) | Failure::Unknown(e)) => {
+            Err(f @ (Failure::NotSent(_) | Failure::Unknown(_) | Failure::Deferred(_))) => {
                 book.failed(now);
                 file.save().await?;
-                outcome.error = Some(e);
+                outcome.error = Some(f.to_string());
                 return Ok(());
             }
         }

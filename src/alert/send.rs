@@ -601,7 +601,16 @@ pub async fn deliver(
         return run_command(target, page, e).await;
     }
     if let Some(mail) = &target.mail {
-        return crate::announce::send::send(client, mail, page, &mail_item(page, e), &e.id).await;
+        let item = mail_item(page, e);
+        let post = crate::announce::send::Post {
+            item: &item,
+            key: &e.id,
+            thread: None,
+            again: false,
+        };
+        return crate::announce::send::send(client, mail, page, &post)
+            .await
+            .map(|_| ());
     }
     let out = outgoing(target, page, e);
     let mut request = client

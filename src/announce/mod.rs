@@ -10,8 +10,12 @@
 //! send that certainly failed (no connection, 4xx) is retried on the next run. Items are
 //! sent oldest first, and a target stops at its first failure so the order holds. A
 //! target added later starts with the items of the last 24 hours, not the whole history.
+//!
+//! On X, Bluesky and Mastodon each incident is one thread: the ledger keeps, per target and
+//! incident, the first and the newest post, and each later update replies to the newest.
 
 pub mod send;
+pub mod social;
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
@@ -45,6 +49,26 @@ pub struct TargetLedger {
     /// Item id → when a send began whose outcome is unknown.
     #[serde(default)]
     pub pending: BTreeMap<String, DateTime<Utc>>,
+    /// Incident ([`social::thread_key`]) → its thread of posts here (X, Bluesky, Mastodon).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub threads: BTreeMap<String, social::Thread>,
+    /// The service's rate limit: nothing is sent to it before this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<DateTime<Utc>>,
+}
+
+impl TargetLedger {
+    /// The ledger of a target first seen at `now`: it starts with the last
+    /// [`BACKFILL_HOURS`].
+    pub fn starting(now: DateTime<Utc>) -> Self {
+        TargetLedger {
+            since: now - Duration::hours(BACKFILL_HOURS),
+            sent: BTreeMap::new(),
+            pending: BTreeMap::new(),
+            threads: BTreeMap::new(),
+            not_before: None,
+        }
+    }
 }
 
 /// The ledger of every target: announcement targets, and alert targets (`alerts:` in
@@ -234,6 +258,8 @@ pub struct Outcome {
     pub sent: usize,
     /// The failure that stopped it, if any.
     pub error: Option<String>,
+    /// Why the rest waits though nothing failed (a rate limit), if it does.
+    pub waiting: Option<String>,
 }
 
 /// Every feed item (posts and detected outages) as of `now`, and the page they belong to.
@@ -293,19 +319,25 @@ pub async fn run(
             .ledger
             .targets
             .entry(target.id.clone())
-            .or_insert_with(|| TargetLedger {
-                since: now - Duration::hours(BACKFILL_HOURS),
-                sent: BTreeMap::new(),
-                pending: BTreeMap::new(),
-            });
+            .or_insert_with(|| TargetLedger::starting(now));
         let cutoff = now - Duration::days(LEDGER_DAYS);
         entry.sent.retain(|_, at| *at > cutoff);
+        entry.threads.retain(|_, t| t.at > cutoff);
         let todo: Vec<Item> = due(items, entry, now).into_iter().cloned().collect();
         let mut outcome = Outcome {
             target: target.id.clone(),
             sent: 0,
             error: None,
+            waiting: None,
         };
+        // A rate limit's reset is the service's clock, so it is held against this one's.
+        if let Some(until) = entry.not_before.filter(|u| Utc::now() < *u) {
+            if !todo.is_empty() {
+                outcome.waiting = Some(waiting(todo.len(), until));
+            }
+            outcomes.push(outcome);
+            continue;
+        }
         let prepared = match send::prepare(target, root) {
             Ok(p) => p,
             Err(e) => {
@@ -314,18 +346,47 @@ pub async fn run(
                 continue;
             }
         };
-        for item in &todo {
+        for (n, item) in todo.iter().enumerate() {
+            let (again, thread) = file
+                .ledger
+                .targets
+                .get(&target.id)
+                .map_or((false, None), |t| {
+                    let thread = t.threads.get(social::thread_key(item)).cloned();
+                    (t.pending.contains_key(&item.id), thread)
+                });
             set_pending(file, &target.id, &item.id, Some(Utc::now()));
             file.save().await?;
             let key = idempotency_key(&target.id, &item.id);
-            match send::send(&client, &prepared, page, item, &key).await {
-                Ok(()) => {
+            let post = send::Post {
+                item,
+                key: &key,
+                thread: thread.as_ref(),
+                again,
+            };
+            match send::send(&client, &prepared, page, &post).await {
+                Ok(made) => {
                     if let Some(t) = file.ledger.targets.get_mut(&target.id) {
                         t.pending.remove(&item.id);
                         t.sent.insert(item.id.clone(), Utc::now());
+                        t.not_before = None;
+                        if let Some(made) = made {
+                            let grown = social::Thread::grown(thread.as_ref(), made, Utc::now());
+                            t.threads
+                                .insert(social::thread_key(item).to_string(), grown);
+                        }
                     }
                     file.save().await?;
                     outcome.sent += 1;
+                }
+                Err(send::Failure::Deferred(until)) => {
+                    set_pending(file, &target.id, &item.id, None);
+                    if let Some(t) = file.ledger.targets.get_mut(&target.id) {
+                        t.not_before = Some(until);
+                    }
+                    file.save().await?;
+                    outcome.waiting = Some(waiting(todo.len() - n, until));
+                    break;
                 }
                 Err(send::Failure::NotSent(e) | send::Failure::Refused(e)) => {
                     set_pending(file, &target.id, &item.id, None);
@@ -344,6 +405,14 @@ pub async fn run(
         outcomes.push(outcome);
     }
     Ok(outcomes)
+}
+
+/// What a rate-limited target says: how many items wait, and until when.
+fn waiting(items: usize, until: DateTime<Utc>) -> String {
+    format!(
+        "rate-limited by the service until {}; {items} item(s) wait for the next run after that",
+        until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    )
 }
 
 fn set_pending(file: &mut LedgerFile, target: &str, item: &str, at: Option<DateTime<Utc>>) {
@@ -385,11 +454,9 @@ mod tests {
             item("b", 20),
             item("old", -100),
         ];
-        let mut ledger = TargetLedger {
-            since: DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default(),
-            sent: BTreeMap::new(),
-            pending: BTreeMap::new(),
-        };
+        let mut ledger = TargetLedger::starting(
+            DateTime::from_timestamp(1_800_000_000 + BACKFILL_HOURS * 3600, 0).unwrap_or_default(),
+        );
         ledger.sent.insert("b".into(), Utc::now());
         ledger.pending.insert("a".into(), Utc::now());
         let now = DateTime::from_timestamp(1_800_000_000 + 40 * 60, 0).unwrap_or_default();
@@ -406,11 +473,9 @@ mod tests {
 
     #[test]
     fn an_item_made_from_the_clock_is_sent_only_while_recent() {
-        let ledger = TargetLedger {
-            since: DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default(),
-            sent: BTreeMap::new(),
-            pending: BTreeMap::new(),
-        };
+        let ledger = TargetLedger::starting(
+            DateTime::from_timestamp(1_800_000_000 + BACKFILL_HOURS * 3600, 0).unwrap_or_default(),
+        );
         let mut began = item("began", 10);
         began.derived = true;
         let items = [began];

@@ -1,13 +1,17 @@
 //! Step 7 (announce): one item to one target: the payload each service documents (pure
 //! functions, tested) and the HTTP request, with its outcome sorted into "certainly not
-//! sent" and "unknown".
+//! sent" and "unknown". X, Bluesky and Mastodon answer with the post they made, which the
+//! next update of the incident replies to.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use crate::config::{Target, TargetKind};
+use super::social::{self, PostRef, Thread};
+use crate::config::{Account, Target, TargetKind};
 use crate::render::feeds::Item;
 
 /// The page an item belongs to.
@@ -29,6 +33,34 @@ pub enum Failure {
     /// The service refused this very request (a 4xx other than 408 and 429): sending it
     /// again, unchanged, cannot help.
     Refused(String),
+    /// Not sent: the service's rate limit holds until then (X's `x-rate-limit-reset`).
+    Deferred(DateTime<Utc>),
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::NotSent(e) | Failure::Unknown(e) | Failure::Refused(e) => f.write_str(e),
+            Failure::Deferred(until) => write!(
+                f,
+                "rate-limited by the service until {}",
+                until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ),
+        }
+    }
+}
+
+/// One item to send, and what the ledger knows of it.
+#[derive(Debug, Clone, Copy)]
+pub struct Post<'a> {
+    /// The item.
+    pub item: &'a Item,
+    /// Its idempotency key for this target.
+    pub key: &'a str,
+    /// Its incident's thread on this target, if it has one: the post replies to it.
+    pub thread: Option<&'a Thread>,
+    /// A send of it began before with an unknown outcome: it may be there already.
+    pub again: bool,
 }
 
 /// A target with its secrets read from the environment.
@@ -40,6 +72,29 @@ pub struct Prepared {
     token: Option<String>,
     visibility: String,
     mail: Option<Mail>,
+    account: Option<Ready>,
+}
+
+/// A social account with its secrets read.
+#[derive(Debug, Clone)]
+enum Ready {
+    X {
+        consumer: (String, String),
+        access: (String, String),
+    },
+    Bluesky {
+        handle: String,
+        password: String,
+        /// The session of this run (made on the first post, once).
+        session: Arc<tokio::sync::OnceCell<Session>>,
+    },
+}
+
+/// A Bluesky session: the account's DID and an access token.
+#[derive(Debug, Clone)]
+struct Session {
+    did: String,
+    token: String,
 }
 
 /// An email target, ready.
@@ -93,6 +148,38 @@ pub fn prepare(target: &Target, root: &std::path::Path) -> Result<Prepared> {
         }
         None => None,
     };
+    let secret = |t: &crate::config::Template, what: &str| {
+        t.resolve_env().map_err(|m| {
+            anyhow::anyhow!(
+                "target {}: {what}: environment variable {} is not set; export it before announcing",
+                target.id,
+                m.0
+            )
+        })
+    };
+    let account = match &target.account {
+        Some(Account::X {
+            consumer_key,
+            consumer_secret,
+            access_token,
+            access_secret,
+        }) => Some(Ready::X {
+            consumer: (
+                secret(consumer_key, "consumer_key")?,
+                secret(consumer_secret, "consumer_secret")?,
+            ),
+            access: (
+                secret(access_token, "access_token")?,
+                secret(access_secret, "access_secret")?,
+            ),
+        }),
+        Some(Account::Bluesky { handle, password }) => Some(Ready::Bluesky {
+            handle: secret(handle, "handle")?,
+            password: secret(password, "password")?,
+            session: Arc::default(),
+        }),
+        None => None,
+    };
     let url = target.url.resolve_env().map_err(|m| {
         anyhow::anyhow!(
             "target {}: url: environment variable {} is not set; export it before announcing",
@@ -117,6 +204,7 @@ pub fn prepare(target: &Target, root: &std::path::Path) -> Result<Prepared> {
         token,
         visibility: target.visibility.clone(),
         mail,
+        account,
     })
 }
 
@@ -145,21 +233,6 @@ fn slack_escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
-}
-
-/// How many characters Mastodon counts for any link.
-pub const MASTODON_LINK: usize = 23;
-/// Mastodon's default status limit.
-pub const MASTODON_MAX: usize = 500;
-
-/// A Mastodon status: title, text, link, within the limit (links count as 23).
-pub fn mastodon_status(item: &Item) -> String {
-    let head = format!("{}\n\n", item.title);
-    let tail = format!("\n\n{}", item.link);
-    let budget = MASTODON_MAX
-        .saturating_sub(head.chars().count())
-        .saturating_sub(2 + MASTODON_LINK);
-    format!("{head}{}{tail}", cut(item.text.trim(), budget))
 }
 
 /// The JSON body a target gets for an item.
@@ -197,9 +270,11 @@ pub fn body(kind: TargetKind, visibility: &str, page: &PageInfo, item: &Item) ->
             })
         }
         TargetKind::Mastodon => json!({
-            "status": mastodon_status(item),
+            "status": social::mastodon_status(item),
             "visibility": visibility,
         }),
+        TargetKind::X => social::x_body(item, None),
+        TargetKind::Bluesky => social::bluesky_record(item, None),
         TargetKind::Email => json!({}),
     }
 }
@@ -280,28 +355,264 @@ async fn send_mail(
     }
 }
 
-/// Post one item.
+/// Post one item; for X, Bluesky and Mastodon, the post made (a reply in the item's
+/// thread if it has one), which the next update replies to.
 pub async fn send(
     client: &reqwest::Client,
     target: &Prepared,
     page: &PageInfo,
-    item: &Item,
-    key: &str,
-) -> Result<(), Failure> {
+    post: &Post<'_>,
+) -> Result<Option<PostRef>, Failure> {
     if let Some(mail) = &target.mail {
-        return send_mail(mail, &target.id, page, item, key).await;
+        return send_mail(mail, &target.id, page, post.item, post.key)
+            .await
+            .map(|()| None);
     }
-    let payload = body(target.kind, &target.visibility, page, item);
+    match &target.account {
+        Some(Ready::X { consumer, access }) => {
+            return send_x(client, target, (consumer, access), post).await;
+        }
+        Some(Ready::Bluesky {
+            handle,
+            password,
+            session,
+        }) => {
+            let session = session
+                .get_or_try_init(|| bluesky_session(client, target, handle, password))
+                .await?;
+            return send_bluesky(client, target, session, post).await;
+        }
+        None => {}
+    }
+    let mut payload = body(target.kind, &target.visibility, page, post.item);
+    if let (TargetKind::Mastodon, Some(thread)) = (target.kind, post.thread) {
+        payload["in_reply_to_id"] = json!(thread.last.id);
+    }
     let bytes = serde_json::to_vec(&payload).map_err(|e| Failure::NotSent(e.to_string()))?;
     let mut request = client
         .post(&target.url)
         .header("Content-Type", "application/json")
-        .header("Idempotency-Key", key)
+        .header("Idempotency-Key", post.key)
         .body(bytes);
     if let Some(token) = &target.token {
         request = request.bearer_auth(token);
     }
-    dispatch(request, &target.id, &target.url).await
+    if target.kind != TargetKind::Mastodon {
+        return dispatch(request, &target.id, &target.url)
+            .await
+            .map(|()| None);
+    }
+    // Mastodon answers with the status (the same one for a repeated Idempotency-Key).
+    let answer = exchange(request, &target.id, &target.url)
+        .await
+        .map_err(Answer::failure)?;
+    Ok(answer["id"].as_str().map(|id| PostRef {
+        id: id.to_string(),
+        cid: None,
+    }))
+}
+
+/// How long a rate-limited send waits for X's limit to reset before it gives the item
+/// back to the next run.
+const RATE_LIMIT_WAIT: Duration = Duration::from_secs(60);
+
+/// `POST /2/tweets`, signed with OAuth 1.0a (HMAC-SHA1) by the `oauth1-request` crate;
+/// the JSON body is not part of the signature (RFC 5849 §3.4.1.3.1 signs only form
+/// bodies). A 429 waits for `x-rate-limit-reset` if it is within a minute, once, and is
+/// otherwise [`Failure::Deferred`]. X refuses a text it already has ("duplicate
+/// content"): that is a send of ours that went through before its outcome was recorded,
+/// so it counts as sent, with no post to reply to.
+async fn send_x(
+    client: &reqwest::Client,
+    target: &Prepared,
+    (consumer, access): (&(String, String), &(String, String)),
+    post: &Post<'_>,
+) -> Result<Option<PostRef>, Failure> {
+    let url = format!("{}/2/tweets", target.url);
+    let body = serde_json::to_vec(&social::x_body(post.item, post.thread))
+        .map_err(|e| Failure::NotSent(e.to_string()))?;
+    let token = oauth1_request::Token::from_parts(
+        consumer.0.as_str(),
+        consumer.1.as_str(),
+        access.0.as_str(),
+        access.1.as_str(),
+    );
+    let mut waited = false;
+    loop {
+        let authorization = oauth1_request::post(&url, &(), &token, oauth1_request::HMAC_SHA1);
+        let request = client
+            .post(&url)
+            .header("Content-Type", "application/json")
+            .header("Authorization", authorization)
+            .body(body.clone());
+        match exchange(request, &target.id, &url).await {
+            Ok(answer) => {
+                return Ok(answer["data"]["id"].as_str().map(|id| PostRef {
+                    id: id.to_string(),
+                    cid: None,
+                }));
+            }
+            Err(Answer::Limited(reset)) => {
+                let until = reset.unwrap_or_else(|| Utc::now() + chrono::Duration::minutes(15));
+                let wait = (until - Utc::now()).to_std().unwrap_or_default();
+                if waited || wait > RATE_LIMIT_WAIT {
+                    return Err(Failure::Deferred(until));
+                }
+                waited = true;
+                tokio::time::sleep(wait + Duration::from_millis(500)).await;
+            }
+            Err(Answer::Failed(Failure::Refused(e))) if e.contains("duplicate content") => {
+                tracing::info!(
+                    "{}: X already has this post (a send whose outcome was not recorded); counted as sent",
+                    target.id
+                );
+                return Ok(None);
+            }
+            Err(Answer::Failed(f)) => return Err(f),
+        }
+    }
+}
+
+/// `com.atproto.server.createSession` with the handle and app password.
+async fn bluesky_session(
+    client: &reqwest::Client,
+    target: &Prepared,
+    handle: &str,
+    password: &str,
+) -> Result<Session, Failure> {
+    let url = format!("{}/xrpc/com.atproto.server.createSession", target.url);
+    let request = json_post(
+        client,
+        &url,
+        &json!({"identifier": handle, "password": password}),
+    );
+    let answer = exchange(request, &target.id, &url)
+        .await
+        .map_err(Answer::failure)?;
+    match (answer["did"].as_str(), answer["accessJwt"].as_str()) {
+        (Some(did), Some(token)) => Ok(Session {
+            did: did.to_string(),
+            token: token.to_string(),
+        }),
+        _ => Err(Failure::NotSent(format!(
+            "{}: the PDS's createSession answer has no did or accessJwt",
+            target.id
+        ))),
+    }
+}
+
+/// `com.atproto.repo.createRecord` of the item's `app.bsky.feed.post` under its own
+/// record key ([`social::tid`]), after `getRecord` of that key: a post already there
+/// (a send that went through before its outcome was recorded, or a ledger lost) is taken
+/// as sent, never made twice.
+async fn send_bluesky(
+    client: &reqwest::Client,
+    target: &Prepared,
+    session: &Session,
+    post: &Post<'_>,
+) -> Result<Option<PostRef>, Failure> {
+    let rkey = social::tid(post.item);
+    let collection = "app.bsky.feed.post";
+    let lookup = format!("{}/xrpc/com.atproto.repo.getRecord", target.url);
+    let mut query = reqwest::Url::parse(&lookup)
+        .map_err(|e| Failure::NotSent(format!("{}: {e}", target.id)))?;
+    query
+        .query_pairs_mut()
+        .append_pair("repo", &session.did)
+        .append_pair("collection", collection)
+        .append_pair("rkey", &rkey);
+    let request = client.get(query).bearer_auth(&session.token);
+    match exchange(request, &target.id, &lookup).await {
+        Ok(found) => return Ok(strong_ref(&found)),
+        // RecordNotFound (400 with that error name; 404 on some servers): make it.
+        Err(Answer::Failed(Failure::Refused(e)))
+            if e.contains("RecordNotFound") || e.contains("HTTP 404") => {}
+        Err(e) => return Err(e.failure()),
+    }
+    let create = format!("{}/xrpc/com.atproto.repo.createRecord", target.url);
+    let body = json!({
+        "repo": session.did,
+        "collection": collection,
+        "rkey": rkey,
+        "record": social::bluesky_record(post.item, post.thread),
+    });
+    let request = json_post(client, &create, &body).bearer_auth(&session.token);
+    let made = exchange(request, &target.id, &create)
+        .await
+        .map_err(Answer::failure)?;
+    Ok(strong_ref(&made))
+}
+
+/// A POST of `body` as JSON.
+fn json_post(client: &reqwest::Client, url: &str, body: &Value) -> reqwest::RequestBuilder {
+    client
+        .post(url)
+        .header("Content-Type", "application/json")
+        .body(body.to_string())
+}
+
+/// A Bluesky answer's `uri` and `cid`.
+fn strong_ref(answer: &Value) -> Option<PostRef> {
+    Some(PostRef {
+        id: answer["uri"].as_str()?.to_string(),
+        cid: Some(answer["cid"].as_str()?.to_string()),
+    })
+}
+
+/// A request's JSON answer, or why there is none.
+enum Answer {
+    /// The service's rate limit (429), with its reset if it said.
+    Limited(Option<DateTime<Utc>>),
+    /// Any other failure.
+    Failed(Failure),
+}
+
+impl Answer {
+    fn failure(self) -> Failure {
+        match self {
+            Answer::Limited(Some(until)) => Failure::Deferred(until),
+            Answer::Limited(None) => Failure::NotSent("rate-limited (HTTP 429)".into()),
+            Answer::Failed(f) => f,
+        }
+    }
+}
+
+/// Send `request` and read its JSON answer (an empty object when it has none), sorting a
+/// failure as [`dispatch`] does and a 429 apart with its `x-rate-limit-reset` (seconds
+/// since 1970) or `ratelimit-reset` (Bluesky, the same).
+async fn exchange(request: reqwest::RequestBuilder, id: &str, url: &str) -> Result<Value, Answer> {
+    let response = request
+        .send()
+        .await
+        .map_err(|e| Answer::Failed(sent_error(e, id, url)))?;
+    let status = response.status();
+    if status.as_u16() == 429 {
+        let reset = ["x-rate-limit-reset", "ratelimit-reset"]
+            .iter()
+            .find_map(|h| {
+                response
+                    .headers()
+                    .get(*h)?
+                    .to_str()
+                    .ok()?
+                    .trim()
+                    .parse::<i64>()
+                    .ok()
+            })
+            .and_then(|s| DateTime::from_timestamp(s, 0));
+        return Err(Answer::Limited(reset));
+    }
+    let text = answer_text(response).await.map_err(|e| {
+        Answer::Failed(Failure::Unknown(format!(
+            "{id}: {}: {}",
+            shown(url),
+            root_cause(&e.without_url())
+        )))
+    })?;
+    if !status.is_success() {
+        return Err(Answer::Failed(answered(status, &text, id, url)));
+    }
+    Ok(serde_json::from_str(&text).unwrap_or_else(|_| json!({})))
 }
 
 /// Send `request` (for target `id`, to `url`) and sort its outcome: delivered (2xx);
@@ -314,41 +625,65 @@ pub async fn dispatch(
     id: &str,
     url: &str,
 ) -> Result<(), Failure> {
-    let shown = reqwest::Url::parse(url)
-        .map(|u| format!("{}://{}", u.scheme(), u.host_str().unwrap_or("?")))
-        .unwrap_or_else(|_| "its address".to_string());
-    let response = match request.send().await {
-        Ok(r) => r,
-        // Without its address: it may hold a secret.
-        Err(e) if e.is_connect() || e.is_builder() => {
-            return Err(Failure::NotSent(format!(
-                "{id}: cannot reach {shown}: {}",
-                root_cause(&e.without_url())
-            )));
-        }
-        Err(e) => {
-            return Err(Failure::Unknown(format!(
-                "{id}: {shown}: {}",
-                root_cause(&e.without_url())
-            )));
-        }
-    };
+    let response = request.send().await.map_err(|e| sent_error(e, id, url))?;
     let status = response.status();
     if status.is_success() {
         return Ok(());
     }
-    let text = response.text().await.unwrap_or_default();
+    let text = answer_text(response).await.unwrap_or_default();
+    Err(answered(status, &text, id, url))
+}
+
+/// At most this much of a service's answer is read.
+const ANSWER_BYTES: usize = 64 * 1024;
+
+/// The first [`ANSWER_BYTES`] of an answer, as text.
+async fn answer_text(mut response: reqwest::Response) -> Result<String, reqwest::Error> {
+    let mut out = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        let room = ANSWER_BYTES.saturating_sub(out.len());
+        out.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if out.len() >= ANSWER_BYTES {
+            break;
+        }
+    }
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// The scheme and host of `url`, never more: addresses may hold secrets.
+fn shown(url: &str) -> String {
+    reqwest::Url::parse(url)
+        .map(|u| format!("{}://{}", u.scheme(), u.host_str().unwrap_or("?")))
+        .unwrap_or_else(|_| "its address".to_string())
+}
+
+/// A request that got no answer: certainly not sent (no connection) or maybe sent.
+fn sent_error(e: reqwest::Error, id: &str, url: &str) -> Failure {
+    // Without its address: it may hold a secret.
+    let (connect, builder) = (e.is_connect(), e.is_builder());
+    let why = root_cause(&e.without_url());
+    if connect || builder {
+        Failure::NotSent(format!("{id}: cannot reach {}: {why}", shown(url)))
+    } else {
+        Failure::Unknown(format!("{id}: {}: {why}", shown(url)))
+    }
+}
+
+/// An answer other than 2xx: maybe delivered (5xx), certainly not (408, 429), or refused
+/// as it is (any other 4xx).
+fn answered(status: reqwest::StatusCode, text: &str, id: &str, url: &str) -> Failure {
     let detail = format!(
-        "{id}: {shown} answered HTTP {}: {}",
+        "{id}: {} answered HTTP {}: {}",
+        shown(url),
         status.as_u16(),
         cut(text.trim(), 200)
     );
     if status.is_server_error() {
-        Err(Failure::Unknown(detail))
+        Failure::Unknown(detail)
     } else if matches!(status.as_u16(), 408 | 429) {
-        Err(Failure::NotSent(detail))
+        Failure::NotSent(detail)
     } else {
-        Err(Failure::Refused(detail))
+        Failure::Refused(detail)
     }
 }
 
@@ -395,9 +730,11 @@ mod tests {
         assert!(content.chars().count() <= 2000);
         assert!(content.ends_with("\n<https://status.test/incidents/x/>"));
         assert_eq!(discord["allowed_mentions"]["parse"], json!([]));
-        let status = mastodon_status(&item(&long));
-        let counted = status.chars().count() - item("").link.chars().count() + MASTODON_LINK;
-        assert!(counted <= MASTODON_MAX, "{counted}");
+        let status = body(TargetKind::Mastodon, "public", &page, &item(&long));
+        let status = status["status"].as_str().unwrap_or_default();
+        let counted =
+            status.chars().count() - item("").link.chars().count() + social::MASTODON_LINK;
+        assert!(counted <= social::MASTODON_MAX, "{counted}");
         assert!(status.contains('…') && status.ends_with("https://status.test/incidents/x/"));
         let hook = body(TargetKind::Webhook, "", &page, &item("t"));
         assert_eq!(hook["published"], "2027-01-15T08:00:00Z");

@@ -171,11 +171,7 @@ async fn test(
             outln!("{id}: test event sent ({})", alert::send::summary(&event));
             Ok(ExitCode::SUCCESS)
         }
-        Err(
-            crate::announce::send::Failure::NotSent(e)
-            | crate::announce::send::Failure::Unknown(e)
-            | crate::announce::send::Failure::Refused(e),
-        ) => {
+        Err(e) => {
             super::err_line(format_args!("{e}"));
             Ok(Exit::Failed.into())
         }

@@ -60,11 +60,7 @@ fn dry_run(project: &Project, snapshot: &Snapshot, now: DateTime<Utc>) -> Result
             .targets
             .get(&t.id)
             .cloned()
-            .unwrap_or(announce::TargetLedger {
-                since: now - chrono::Duration::hours(announce::BACKFILL_HOURS),
-                sent: Default::default(),
-                pending: Default::default(),
-            });
+            .unwrap_or_else(|| announce::TargetLedger::starting(now));
         let due = announce::due(&items, &entry, now);
         outln!("{}: {} item(s) to send", t.id, due.len());
         for i in due {

@@ -308,16 +308,9 @@ fn descriptor_finding(concurrency: usize) -> Finding {
 /// An announcement target: its `${VAR}`s are set here and its host resolves.
 fn announce_finding(target: &crate::config::Target, runtime: &tokio::runtime::Runtime) -> Finding {
     let topic = format!("announce {}", target.id);
-    let templates = [Some(&target.url), target.token.as_ref()]
+    let unset: Vec<String> = target
+        .templates()
         .into_iter()
-        .chain(
-            target
-                .email
-                .iter()
-                .flat_map(|e| [e.username.as_ref(), e.password.as_ref()]),
-        )
-        .flatten();
-    let unset: Vec<String> = templates
         .filter_map(|t| t.resolve_env().err())
         .map(|missing| missing.0)
         .collect();

@@ -122,7 +122,12 @@ pub(crate) fn print_outcomes(outcomes: &[crate::announce::Outcome]) -> bool {
     let mut ok = true;
     for o in outcomes {
         match &o.error {
-            None => outln!("{}: sent {} item(s)", o.target, o.sent),
+            None => {
+                outln!("{}: sent {} item(s)", o.target, o.sent);
+                if let Some(why) = &o.waiting {
+                    err_line(format_args!("note: {}: {why}", o.target));
+                }
+            }
             Some(e) => {
                 ok = false;
                 outln!("{}: sent {} item(s), then stopped", o.target, o.sent);

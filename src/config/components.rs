@@ -50,6 +50,10 @@ pub enum TargetKind {
     Mastodon,
     /// Mail to a list of subscribers over SMTP.
     Email,
+    /// An X (Twitter) account: API v2, OAuth 1.0a user context.
+    X,
+    /// A Bluesky account (AT Protocol), on bsky.social or a PDS of your own.
+    Bluesky,
 }
 
 /// An item of `announce:`: where `pharos announce` posts new feed items.
@@ -59,12 +63,13 @@ pub struct RawTarget {
     /// Stable name in the ledger. Default: the kind (kind-2, kind-3… for repeats).
     #[serde(default)]
     pub id: Option<String>,
-    /// `webhook`, `slack`, `discord` or `mastodon`.
+    /// `webhook`, `slack`, `discord`, `mastodon`, `email`, `x` or `bluesky`.
     pub kind: TargetKind,
     /// The webhook address (webhook, slack, discord); `${ENV}` for secrets.
     #[serde(default)]
     pub url: Option<super::template::Template>,
-    /// The Mastodon server, e.g. <https://mastodon.social>.
+    /// The Mastodon server, e.g. <https://mastodon.social>; X's API (default
+    /// <https://api.x.com>); Bluesky's PDS (default <https://bsky.social>).
     #[serde(default)]
     pub server: Option<String>,
     /// The Mastodon access token, e.g. `${MASTODON_TOKEN}`.
@@ -88,9 +93,24 @@ pub struct RawTarget {
     /// SMTP user name, e.g. `${SMTP_USER}` (email).
     #[serde(default)]
     pub username: Option<super::template::Template>,
-    /// SMTP password, e.g. `${SMTP_PASSWORD}` (email).
+    /// SMTP password, e.g. `${SMTP_PASSWORD}` (email); a Bluesky app password.
     #[serde(default)]
     pub password: Option<super::template::Template>,
+    /// X: the app's API key, e.g. `${X_API_KEY}`.
+    #[serde(default)]
+    pub consumer_key: Option<super::template::Template>,
+    /// X: the app's API key secret.
+    #[serde(default)]
+    pub consumer_secret: Option<super::template::Template>,
+    /// X: the account's access token.
+    #[serde(default)]
+    pub access_token: Option<super::template::Template>,
+    /// X: the account's access token secret.
+    #[serde(default)]
+    pub access_secret: Option<super::template::Template>,
+    /// Bluesky: the account's handle (or DID), e.g. status.acme.example.
+    #[serde(default)]
+    pub handle: Option<super::template::Template>,
     /// A PEM file of a private CA to trust for the SMTP server, relative to the project.
     #[serde(default)]
     pub ca_file: Option<String>,

@@ -110,7 +110,8 @@ pub struct Target {
     pub id: String,
     /// The service.
     pub kind: TargetKind,
-    /// Webhook address, or the Mastodon server's statuses endpoint.
+    /// Webhook address, the Mastodon server's statuses endpoint, X's API or Bluesky's
+    /// PDS.
     pub url: template::Template,
     /// Mastodon token.
     pub token: Option<template::Template>,
@@ -118,6 +119,53 @@ pub struct Target {
     pub visibility: String,
     /// How to mail, for email targets.
     pub email: Option<EmailSpec>,
+    /// The account, for X and Bluesky targets.
+    pub account: Option<Account>,
+}
+
+impl Target {
+    /// Every `${VAR}` value of the target: the ones it needs set at run time.
+    pub fn templates(&self) -> Vec<&template::Template> {
+        let mut out = vec![&self.url];
+        out.extend(&self.token);
+        if let Some(e) = &self.email {
+            out.extend(e.username.iter().chain(&e.password));
+        }
+        match &self.account {
+            Some(Account::X {
+                consumer_key,
+                consumer_secret,
+                access_token,
+                access_secret,
+            }) => out.extend([consumer_key, consumer_secret, access_token, access_secret]),
+            Some(Account::Bluesky { handle, password }) => out.extend([handle, password]),
+            None => {}
+        }
+        out
+    }
+}
+
+/// The account a social target posts as (its secrets from the environment).
+#[derive(Debug, Clone)]
+pub enum Account {
+    /// X: OAuth 1.0a user context, the app's keys and the account's token.
+    X {
+        /// The app's API key.
+        consumer_key: template::Template,
+        /// The app's API key secret.
+        consumer_secret: template::Template,
+        /// The account's access token.
+        access_token: template::Template,
+        /// The account's access token secret.
+        access_secret: template::Template,
+    },
+    /// Bluesky: a handle and an app password.
+    Bluesky {
+        /// The handle or DID.
+        handle: template::Template,
+        /// An app password (Settings → App passwords), never the account's own.
+        password: template::Template,
+    },
 }
 
 /// An email target's settings.

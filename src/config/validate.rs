@@ -372,6 +372,8 @@ fn validate_targets(node: Option<&Node>, file: &str, problems: &mut Vec<Problem>
             TargetKind::Discord => "discord",
             TargetKind::Mastodon => "mastodon",
             TargetKind::Email => "email",
+            TargetKind::X => "x",
+            TargetKind::Bluesky => "bluesky",
         };
         let id = raw.id.clone().unwrap_or_else(|| {
             let n = out.iter().filter(|t| t.kind == raw.kind).count();
@@ -403,9 +405,15 @@ fn validate_targets(node: Option<&Node>, file: &str, problems: &mut Vec<Problem>
             ctx,
             word,
         };
+        if !matches!(raw.kind, TargetKind::X | TargetKind::Bluesky) {
+            for (field, present) in account_fields(&raw) {
+                at.misplaced(field, present, problems);
+            }
+        }
         let target = match raw.kind {
             TargetKind::Mastodon => mastodon_target(&raw, id, &at, problems),
             TargetKind::Email => email_target(&raw, id, &at, problems),
+            TargetKind::X | TargetKind::Bluesky => social_target(&raw, id, &at, problems),
             _ => webhook_target(&raw, id, &at, problems),
         };
         out.extend(target);
@@ -493,6 +501,134 @@ fn mastodon_target(
         token: Some(token),
         visibility,
         email: None,
+        account: None,
+    })
+}
+
+/// The fields only X and Bluesky targets use, and whether `raw` has each.
+fn account_fields(raw: &RawTarget) -> [(&'static str, bool); 5] {
+    [
+        ("consumer_key", raw.consumer_key.is_some()),
+        ("consumer_secret", raw.consumer_secret.is_some()),
+        ("access_token", raw.access_token.is_some()),
+        ("access_secret", raw.access_secret.is_some()),
+        ("handle", raw.handle.is_some()),
+    ]
+}
+
+/// An X or Bluesky target: the account's secrets (from the environment) and the service's
+/// address (`server:`, for a PDS of your own or a test).
+fn social_target(
+    raw: &RawTarget,
+    id: String,
+    at: &TargetAt<'_>,
+    problems: &mut Vec<Problem>,
+) -> Option<Target> {
+    let (file, item, ctx) = (at.file, at.item, at.ctx.as_str());
+    let x = raw.kind == TargetKind::X;
+    for (field, present) in [
+        ("url", raw.url.is_some()),
+        ("token", raw.token.is_some()),
+        ("visibility", raw.visibility.is_some()),
+        ("smtp", raw.smtp.is_some()),
+        ("tls", raw.tls.is_some()),
+        ("from", raw.from.is_some()),
+        ("to", !raw.to.is_empty()),
+        ("username", raw.username.is_some()),
+        ("ca_file", raw.ca_file.is_some()),
+        ("password", x && raw.password.is_some()),
+    ] {
+        at.misplaced(field, present, problems);
+    }
+    if !x {
+        for (field, present) in account_fields(raw) {
+            at.misplaced(field, present && field != "handle", problems);
+        }
+    }
+    let default = if x {
+        "https://api.x.com"
+    } else {
+        "https://bsky.social"
+    };
+    let server = raw.server.as_deref().unwrap_or(default);
+    let Some(base) = http_url(server) else {
+        problems.push(Problem::new(
+            file,
+            Some(item.loc_of(&["server"])),
+            ctx,
+            format!("server \"{server}\" is not an http(s) address; leave it out for {default}"),
+        ));
+        return None;
+    };
+    let need =
+        |field: &str, value: &Option<Template>, example: &str, problems: &mut Vec<Problem>| {
+            if value.is_none() {
+                problems.push(Problem::new(
+                    file,
+                    Some(item.loc),
+                    ctx,
+                    format!(
+                        "{} {} target needs `{field}: {example}`",
+                        if x { "an" } else { "a" },
+                        at.word
+                    ),
+                ));
+            }
+            value.clone()
+        };
+    let account = if x {
+        let consumer_key = need("consumer_key", &raw.consumer_key, "${X_API_KEY}", problems);
+        let consumer_secret = need(
+            "consumer_secret",
+            &raw.consumer_secret,
+            "${X_API_SECRET}",
+            problems,
+        );
+        let access_token = need(
+            "access_token",
+            &raw.access_token,
+            "${X_ACCESS_TOKEN}",
+            problems,
+        );
+        let access_secret = need(
+            "access_secret",
+            &raw.access_secret,
+            "${X_ACCESS_TOKEN_SECRET}",
+            problems,
+        );
+        crate::config::Account::X {
+            consumer_key: consumer_key?,
+            consumer_secret: consumer_secret?,
+            access_token: access_token?,
+            access_secret: access_secret?,
+        }
+    } else {
+        let handle = need(
+            "handle",
+            &raw.handle,
+            "status.acme.example (the account's handle)",
+            problems,
+        );
+        let password = need(
+            "password",
+            &raw.password,
+            "${BLUESKY_APP_PASSWORD} (an app password, never the account's own)",
+            problems,
+        );
+        crate::config::Account::Bluesky {
+            handle: handle?,
+            password: password?,
+        }
+    };
+    let url = Template::parse(base.as_str().trim_end_matches('/')).ok()?;
+    Some(Target {
+        id,
+        kind: raw.kind,
+        url,
+        token: None,
+        visibility: String::new(),
+        email: None,
+        account: Some(account),
     })
 }
 
@@ -588,6 +724,7 @@ fn email_target(
         url,
         token: None,
         visibility: String::new(),
+        account: None,
         email: Some(EmailSpec {
             host,
             port,
@@ -651,6 +788,7 @@ fn webhook_target(
         token: None,
         visibility: String::new(),
         email: None,
+        account: None,
     })
 }
 

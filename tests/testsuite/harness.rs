@@ -794,6 +794,9 @@ pub(crate) enum Part {
     Containers,
     /// Synapse, a Matrix homeserver, in its own Python environment under /opt/synapse.
     Synapse,
+    /// oauthlib and regex, for the X / Bluesky / Mastodon receiver
+    /// (tests/fixtures/social/receiver.py).
+    Social,
 }
 
 /// The Python of Synapse's environment (Part::Synapse).
@@ -859,6 +862,13 @@ impl Part {
                         .is_dir()
             }
             Part::Synapse => Path::new(SYNAPSE_PYTHON).exists(),
+            Part::Social => {
+                on_path("python3")
+                    && Command::new("python3")
+                        .args(["-c", "import oauthlib, regex"])
+                        .output()
+                        .is_ok_and(|o| o.status.success())
+            }
             Part::Containers => {
                 ["buildah", "podman", "runc", "skopeo", "umoci", "rustup"]
                     .iter()
@@ -900,6 +910,9 @@ impl Part {
             }
             Part::Synapse => {
                 "Synapse (install with: python3 -m venv /opt/synapse && /opt/synapse/bin/pip install matrix-synapse==1.163.2)"
+            }
+            Part::Social => {
+                "oauthlib and regex (install with: python3 -m pip install oauthlib==4.0.1 regex==2026.5.9)"
             }
             Part::Containers => {
                 "buildah, podman and the musl target (install with: apt-get install buildah podman runc skopeo umoci musl-tools && rustup target add x86_64-unknown-linux-musl)"

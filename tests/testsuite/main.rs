@@ -32,6 +32,7 @@ mod publish;
 mod push;
 mod regions;
 mod soak;
+mod social;
 mod state;
 mod tls;
 mod watch;
