@@ -236,6 +236,33 @@ fn x_rate_limit_waits_for_the_reset_and_delivers_once() {
     assert_eq!(r.on("/2/tweets").len(), 2, "and never again");
 }
 
+/// A rate limit that resets in an hour is not waited for: the item waits in the ledger,
+/// the run says so (no failure), and later runs leave X alone until the reset.
+#[test]
+fn x_rate_limit_far_ahead_defers_the_item_and_later_runs_wait() {
+    if !needs(&[Part::Social]) {
+        return;
+    }
+    let t = ProjectTest::new();
+    let r = Receiver::start(&t, &["--x-rate-limit-hour"]);
+    let t = project(r.port, &["x"]);
+    incident(&t, 1);
+    let out = announce(&t);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert!(
+        stderr(&out).contains("note: x: rate-limited by the service until ")
+            && stderr(&out).contains("1 item(s) wait"),
+        "{}",
+        stderr(&out)
+    );
+    let ledger: Value = serde_json::from_str(&t.read("state/.announce-ledger.json")).unwrap();
+    assert!(ledger["targets"]["x"]["not_before"].is_string(), "{ledger}");
+    assert_eq!(ledger["targets"]["x"]["sent"], serde_json::json!({}));
+    let out = announce(&t);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(r.on("/2/tweets").len(), 1, "no request before the reset");
+}
+
 /// A send whose outcome was not recorded (the process died after the post went out) is
 /// never a second post: X refuses the same text as a duplicate, which counts as sent, and
 /// Bluesky's record is found under the item's own key (and its thread goes on from it). On
@@ -328,4 +355,47 @@ fn check_names_what_an_x_or_bluesky_target_lacks() {
     ] {
         assert!(text.contains(want), "missing {want:?} in\n{text}");
     }
+}
+
+#[test]
+fn the_readme_announcements_example_is_a_valid_config() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = &readme[readme.find("\n## Announcements\n").unwrap()..];
+    let start = section.find("```yaml\n").unwrap() + "```yaml\n".len();
+    let example = &section[start..start + section[start..].find("```").unwrap()];
+    assert!(example.starts_with("announce:\n"), "{example}");
+    for kind in [
+        "webhook", "slack", "discord", "mastodon", "email", "x", "bluesky",
+    ] {
+        assert!(
+            example.contains(&format!("- kind: {kind} ")),
+            "the example shows {kind}"
+        );
+    }
+    let t = ProjectTest::new();
+    t.write(
+        "components.yaml",
+        &format!(
+            "page:\n  title: Acme Status\n  base_url: https://status.acme.test\ncomponents:\n  - id: api\n    name: API\n{example}"
+        ),
+    );
+    t.write("probes.yaml", "regions:\n  - name: r1\nprobes: []\n");
+    let mut cmd = t.cmd(&["check"]);
+    for var in [
+        "SLACK_WEBHOOK_URL",
+        "DISCORD_WEBHOOK_URL",
+        "MASTODON_TOKEN",
+        "SMTP_USER",
+        "SMTP_PASSWORD",
+        "X_API_KEY",
+        "X_API_SECRET",
+        "X_ACCESS_TOKEN",
+        "X_ACCESS_TOKEN_SECRET",
+        "BLUESKY_APP_PASSWORD",
+    ] {
+        cmd.env(var, "https://hooks.test/x");
+    }
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
 }
