@@ -65,6 +65,8 @@ pub enum Command {
     Alert(cmd::alert::Args),
     /// Show the merged status in the terminal (or --json); --fail-on for CI gates.
     Status(cmd::status::Args),
+    /// Availability and SLOs of a month (or a span), for the page and each component.
+    Report(cmd::report::Args),
     /// Look at the region state the workers wrote: `state show REGION`.
     State(cmd::state::Args),
     /// Check a deployment from this machine: project, state store, regions, clocks, ICMP,
@@ -91,6 +93,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             cmd::incident::run_maintenance(args, &locate(cli.root.as_deref())?)
         }
         Command::Status(args) => cmd::status::run(args, &locate(cli.root.as_deref())?),
+        Command::Report(args) => cmd::report::run(args, &locate(cli.root.as_deref())?),
         Command::State(args) => cmd::state::run(args, &locate(cli.root.as_deref())?),
         Command::Doctor(args) => cmd::doctor::run(args, &locate(cli.root.as_deref())?),
         Command::Publish(args) => cmd::publish::run(args, &locate(cli.root.as_deref())?),

@@ -22,6 +22,7 @@ pub mod probe;
 pub mod project;
 pub mod publish;
 pub mod render;
+pub mod report;
 pub mod site;
 pub mod state;
 pub mod status;

@@ -23,6 +23,7 @@ pub mod incident;
 pub mod init;
 pub mod probe;
 pub mod publish;
+pub mod report;
 pub mod serve;
 pub mod state;
 pub mod status;

@@ -34,6 +34,10 @@ pub struct RawPage {
     /// probes (see "Dependencies and causes" in the README). Default: 0.
     #[serde(default)]
     pub cause_tolerance: Option<u32>,
+    /// The availability target, in percent, of the page and of every component without
+    /// its own `slo` (e.g. 99.9). Default: none (reports give no verdict).
+    #[serde(default)]
+    pub slo: Option<f64>,
 }
 
 /// Which service an announcement target is.
@@ -177,4 +181,7 @@ pub struct RawComponent {
     /// Show only while it is not operational.
     #[serde(default)]
     pub hidden_until_degraded: bool,
+    /// Its availability target in percent (e.g. 99.9); default: `page.slo`.
+    #[serde(default)]
+    pub slo: Option<f64>,
 }

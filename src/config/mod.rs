@@ -101,6 +101,8 @@ pub struct Page {
     pub detect_outages_after: std::time::Duration,
     /// How many probe results the cause inference may leave unexplained.
     pub cause_tolerance: usize,
+    /// The availability target of the page (and of components without one), in percent.
+    pub slo: Option<f64>,
 }
 
 /// Where `pharos announce` posts, validated.
@@ -215,6 +217,8 @@ pub struct Component {
     pub depends_on: Vec<String>,
     /// Shown only when not operational.
     pub hidden_until_degraded: bool,
+    /// Its availability target in percent (its own `slo`, else the page's).
+    pub slo: Option<f64>,
 }
 
 /// What probes.yaml says.

@@ -95,6 +95,7 @@ pub fn validate_components(node: &Node, file: &str, problems: &mut Vec<Problem>)
     problems.extend(top.into_iter().map(|e| Problem::from_yaml(file, e)));
 
     let page = read_page(keys.get("page").copied(), node, file, problems);
+    let page_slo = page.as_ref().and_then(|p| p.slo);
 
     let groups = validate_groups(keys.get("groups").copied(), file, problems);
     let group_ids: HashSet<&str> = groups.iter().map(|g| g.id.as_str()).collect();
@@ -177,7 +178,11 @@ pub fn validate_components(node: &Node, file: &str, problems: &mut Vec<Problem>)
             group: raw.group.clone(),
             depends_on: raw.depends_on.clone(),
             hidden_until_degraded: raw.hidden_until_degraded,
+            slo: raw.slo.or(page_slo),
         });
+        if let Some(slo) = raw.slo {
+            check_slo(slo, file, item.loc_of(&["slo"]), &ctx, problems);
+        }
     }
     report_cycle(&components, &raw_components, file, problems);
     let announce = validate_targets(keys.get("announce").copied(), file, problems);
@@ -865,6 +870,9 @@ fn validate_page(
             format!("language \"{language}\" is not a language tag; write e.g. en or ja"),
         ));
     }
+    if let Some(slo) = raw.slo {
+        check_slo(slo, file, node.loc_of(&["slo"]), "page", problems);
+    }
     if problems.len() > before {
         return None;
     }
@@ -880,7 +888,22 @@ fn validate_page(
             .detect_outages_after
             .map_or(std::time::Duration::from_secs(180), |d| d.0),
         cause_tolerance: raw.cause_tolerance.unwrap_or(0) as usize,
+        slo: raw.slo,
     })
+}
+
+/// An SLO is a percentage below 100 (100 % leaves no error budget to report on).
+fn check_slo(slo: f64, file: &str, at: crate::yaml::Loc, ctx: &str, problems: &mut Vec<Problem>) {
+    if !(slo > 0.0 && slo < 100.0) {
+        problems.push(Problem::new(
+            file,
+            Some(at),
+            ctx,
+            format!(
+                "slo {slo} is not a percentage between 0 and 100 (exclusive); write e.g. slo: 99.9"
+            ),
+        ));
+    }
 }
 
 pub(crate) fn unknown_ref(what: &str, id: &str, known: &[&str], section: &str) -> String {

@@ -229,6 +229,53 @@ impl Snapshot {
         }
     }
 
+    /// Each component's consensus timeline over the history kept, and whether probes
+    /// measure it, in config order: what reports are made from.
+    pub fn timelines(&self, now: DateTime<Utc>) -> Vec<(Vec<timeline::Segment>, bool)> {
+        let config = &self.config;
+        let probe_lines = timeline::probe_timelines(config, &self.states, now);
+        timeline::histories_of(config, &probe_lines, now, config.site.page.time_zone)
+            .into_iter()
+            .map(|h| (h.segments, h.monitored))
+            .collect()
+    }
+
+    /// The availability report of `period` as of `now`.
+    pub fn report(
+        &self,
+        timelines: &[(Vec<timeline::Segment>, bool)],
+        period: &crate::report::Period,
+        now: DateTime<Utc>,
+    ) -> crate::report::Report {
+        crate::report::report(
+            &crate::report::Inputs {
+                config: &self.config,
+                timelines,
+                incidents: &self.incidents,
+                history_from: crate::report::history_from(now),
+                now,
+            },
+            period,
+        )
+    }
+
+    /// The report of every month from the first with data (or this one) to this one,
+    /// oldest first: what the site's report pages show.
+    pub fn monthly_reports(
+        &self,
+        timelines: &[(Vec<timeline::Segment>, bool)],
+        now: DateTime<Utc>,
+    ) -> Vec<crate::report::Report> {
+        let tz = self.config.site.page.time_zone;
+        let first = crate::report::first_data(timelines)
+            .unwrap_or(now)
+            .max(crate::report::history_from(now));
+        crate::report::Period::months_since(tz, first, now)
+            .iter()
+            .map(|p| self.report(timelines, p, now))
+            .collect()
+    }
+
     /// The spans posts cover: an incident from its first update to its resolution, a
     /// maintenance window as scheduled.
     fn covers(&self, now: DateTime<Utc>) -> Vec<timeline::Cover> {
@@ -401,6 +448,12 @@ fn render(
     let started = std::time::Instant::now();
     let decision = snapshot.decide(now);
     let history = snapshot.history(now);
+    let timelines: Vec<(Vec<timeline::Segment>, bool)> = history
+        .components
+        .iter()
+        .map(|h| (h.segments.clone(), h.monitored))
+        .collect();
+    let reports = snapshot.monthly_reports(&timelines, now);
     let decided = started.elapsed();
     let config = &snapshot.config;
     let theme = config.site.page.theme.as_deref();
@@ -421,6 +474,7 @@ fn render(
             detected: &history.detected,
             states: &snapshot.states,
             strings: &strings,
+            reports: &reports,
         },
         kept.views,
     );
@@ -431,6 +485,7 @@ fn render(
     let (rendered, made) = std::thread::scope(|s| {
         let made = s.spawn(|| {
             let mut files = render::api::files(&model, &snapshot.incidents);
+            files.extend(render::api::reports(&reports));
             files.extend(render::badges::files(&model));
             files
         });

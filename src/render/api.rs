@@ -278,6 +278,38 @@ pub fn files(model: &Model, posts: &[Arc<Incident>]) -> Vec<(String, Vec<u8>)> {
     ]
 }
 
+/// The availability reports as JSON beside the Statuspage API: `api/reports/YYYY-MM.json`
+/// per month (as `pharos report --json` prints it), and `api/reports/index.json` listing
+/// them, newest first.
+pub fn reports(reports: &[crate::report::Report]) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<(String, Vec<u8>)> = reports
+        .iter()
+        .map(|r| {
+            (
+                format!("api/reports/{}.json", r.period.label),
+                serde_json::to_vec_pretty(r).unwrap_or_default(),
+            )
+        })
+        .collect();
+    let index: Vec<Value> = reports
+        .iter()
+        .rev()
+        .map(|r| {
+            json!({
+                "month": r.period.label,
+                "so_far": r.period.so_far,
+                "url": format!("{}.json", r.period.label),
+                "availability_pct": r.page.availability_pct,
+            })
+        })
+        .collect();
+    files.push((
+        "api/reports/index.json".to_string(),
+        serde_json::to_vec_pretty(&json!({ "reports": index })).unwrap_or_default(),
+    ));
+    files
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -108,6 +108,7 @@ struct Page<'a> {
     incident: Option<&'a IncidentView>,
     component: Option<&'a ComponentView>,
     history: Option<&'a HistoryPage>,
+    report: Option<&'a crate::site::ReportView>,
 }
 
 /// Render every page and static file of the site into `out`, one by one; in a rebuild
@@ -120,7 +121,11 @@ pub fn render(
     out: &mut dyn Sink,
     keyed: &mut Keyed<'_>,
 ) -> Result<()> {
-    let total = 2 + (model.incidents.len() + model.history.len() + model.components.len()) as u64;
+    let total = 3
+        + (model.incidents.len()
+            + model.history.len()
+            + model.components.len()
+            + model.reports.len()) as u64;
     let mut done = 0u64;
     let reads = theme.reads();
     // The fields of the model the templates read become template values once, when a
@@ -171,6 +176,20 @@ pub fn render(
         };
         let path = format!("{}index.html", component.path);
         ("component.html", path, "../../", one)
+    }))
+    .chain(std::iter::once((
+        "reports.html",
+        "reports/index.html".to_string(),
+        "../",
+        Page::default(),
+    )))
+    .chain(model.reports.iter().map(|report| {
+        let one = Page {
+            report: Some(report),
+            ..Page::default()
+        };
+        let path = format!("{}index.html", report.path);
+        ("report.html", path, "../../", one)
     }));
     for (template, path, root, one) in pages {
         keyed.file(
@@ -226,6 +245,7 @@ fn page(
     ctx.insert("incident", &one.incident);
     ctx.insert("component", &one.component);
     ctx.insert("history", &one.history);
+    ctx.insert("report", &one.report);
     theme
         .tera
         .render(template, &ctx)
@@ -262,5 +282,6 @@ fn page_key(
     crate::fingerprint::of(&one.incident).hash(&mut h);
     crate::fingerprint::of(&one.component).hash(&mut h);
     crate::fingerprint::of(&one.history).hash(&mut h);
+    crate::fingerprint::of(&one.report).hash(&mut h);
     h.finish()
 }

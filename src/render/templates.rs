@@ -37,6 +37,14 @@ pub const DEFAULT_TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../themes/default/templates/component.html"),
     ),
     (
+        "reports.html",
+        include_str!("../../themes/default/templates/reports.html"),
+    ),
+    (
+        "report.html",
+        include_str!("../../themes/default/templates/report.html"),
+    ),
+    (
         "partials/status_banner.html",
         include_str!("../../themes/default/templates/partials/status_banner.html"),
     ),

@@ -44,6 +44,8 @@ pub struct Inputs<'a> {
     pub states: &'a [crate::state::RegionState],
     /// The page's words in its language.
     pub strings: &'a i18n::Strings,
+    /// The availability report of every month of the history, oldest first.
+    pub reports: &'a [crate::report::Report],
 }
 
 /// A chart's accessible summary in the page's language.
@@ -418,6 +420,7 @@ pub fn assemble(inputs: &Inputs<'_>, memo: &mut Memo) -> Model {
         recent_past: past.iter().take(RECENT_PAST).cloned().collect(),
         past_incidents: past,
         history: history_pages(inputs, &tv),
+        reports: report_views(inputs, &catalogue, &links),
         incidents: views,
         t: words.all().clone(),
         catalogue,
@@ -743,10 +746,107 @@ fn component_views(
                 affected_by: page_links(&v.affected_by),
                 affects: page_links(&v.affects),
                 inferred: v.inferred,
+                budget: budget_line(inputs, i),
             }),
         ));
     }
     components
+}
+
+/// The `i`th component's error budget in the newest report (this month's), as a
+/// sentence; `None` without an SLO or data.
+fn budget_line(inputs: &Inputs<'_>, i: usize) -> Option<String> {
+    let r = inputs.reports.last()?;
+    let slo = r.components.get(i)?.figures.slo?;
+    let words = inputs.strings;
+    Some(words.fill(
+        "Error budget this month: {used} used (SLO {target}).",
+        &[
+            ("used", &format!("{:.1} %", slo.budget_used_pct)),
+            ("target", &format!("{} %", slo.target_pct)),
+        ],
+    ))
+}
+
+/// A report's figures in the page's words.
+fn figures_view(f: &crate::report::Figures, words: &i18n::Strings) -> FiguresView {
+    let d = |s: f64| duration_in(words, s);
+    FiguresView {
+        availability: f
+            .availability_pct
+            .map_or_else(|| words.get("no data"), |p| format!("{p:.4} %")),
+        downtime: d(f.downtime_s),
+        outages: f.outages,
+        longest: f.longest_outage_s.map(d),
+        mttr: f.mttr_s.map(d),
+        mtbf: f.mtbf_s.map(d),
+        maintenance: d(f.maintenance_s),
+        no_data: d(f.no_data_s),
+        slo: f.slo.map(|v| SloView {
+            target: format!("{} %", v.target_pct),
+            met: v.met,
+            verdict: words.get(if v.met { "Met" } else { "Missed" }),
+            used: format!("{:.1} %", v.budget_used_pct),
+            left: words.fill(
+                if v.budget_left_s >= 0.0 {
+                    "{duration} left"
+                } else {
+                    "{duration} over"
+                },
+                &[("duration", &d(v.budget_left_s.abs()))],
+            ),
+        }),
+    }
+}
+
+/// Every month's report page, newest first; shown components only.
+fn report_views(
+    inputs: &Inputs<'_>,
+    catalogue: &Catalogue,
+    links: &HashMap<&str, IncidentLink>,
+) -> Vec<ReportView> {
+    let words = inputs.strings;
+    let tz = inputs.config.site.page.time_zone;
+    inputs
+        .reports
+        .iter()
+        .rev()
+        .map(|r| {
+            let id = r.period.label.clone();
+            ReportView {
+                label: r
+                    .period
+                    .from
+                    .with_timezone(&tz)
+                    .format(&words.get("%B %Y"))
+                    .to_string(),
+                path: format!("reports/{id}/"),
+                json: format!("api/reports/{id}.json"),
+                so_far: r.period.so_far,
+                partly_covered: !r.covered,
+                page: figures_view(&r.page, words),
+                components: r
+                    .components
+                    .iter()
+                    .zip(&catalogue.components)
+                    .filter(|(_, e)| e.shown)
+                    .map(|(c, _)| ComponentFiguresView {
+                        link: LinkView {
+                            title: c.name.clone(),
+                            url: format!("components/{}/", c.id),
+                        },
+                        figures: figures_view(&c.figures, words),
+                    })
+                    .collect(),
+                incidents: r
+                    .incidents
+                    .iter()
+                    .filter_map(|p| links.get(p.slug.as_str()).cloned())
+                    .collect(),
+                id,
+            }
+        })
+        .collect()
 }
 
 /// The shown components by group, in order of first appearance; a group's status is

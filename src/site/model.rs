@@ -195,6 +195,8 @@ pub struct Model {
     /// The archive: every post by month, newest first, in pages of
     /// [`super::HISTORY_PAGE_SIZE`] posts.
     pub history: Vec<HistoryPage>,
+    /// The availability report of every month of the history, newest first.
+    pub reports: Vec<ReportView>,
     /// Every component and group as decided, hidden ones too (not for templates).
     #[serde(skip)]
     pub catalogue: Catalogue,
@@ -359,6 +361,9 @@ pub struct ComponentView {
     pub affects: Vec<LinkView>,
     /// Its status is inferred from probes of the components that depend on it.
     pub inferred: bool,
+    /// This month's error budget, when it has an SLO, e.g. "Error budget this month:
+    /// 42.0 % used (SLO 99.9 %)".
+    pub budget: Option<String>,
 }
 
 /// A fault the probes point to, counted once however many components it takes down.
@@ -565,4 +570,74 @@ mod tests {
             "Statuspage has no such word"
         );
     }
+}
+
+/// One month's availability report, as its page shows it (see `report`).
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportView {
+    /// `YYYY-MM`.
+    pub id: String,
+    /// e.g. "November 2026".
+    pub label: String,
+    /// The page, relative to the site root: `reports/YYYY-MM/`.
+    pub path: String,
+    /// The month is still running: its figures are so far.
+    pub so_far: bool,
+    /// The history kept does not reach the month's start.
+    pub partly_covered: bool,
+    /// The page as a whole.
+    pub page: FiguresView,
+    /// Every shown component.
+    pub components: Vec<ComponentFiguresView>,
+    /// Incidents posted in the month.
+    pub incidents: Vec<IncidentLink>,
+    /// The report as JSON, relative to the site root.
+    pub json: String,
+}
+
+/// A component's row of a report.
+#[derive(Debug, Clone, Serialize)]
+pub struct ComponentFiguresView {
+    /// Name and page.
+    pub link: LinkView,
+    /// Its figures.
+    pub figures: FiguresView,
+}
+
+/// A report's figures in the page's words.
+#[derive(Debug, Clone, Serialize)]
+pub struct FiguresView {
+    /// e.g. "99.8518 %", or the words for no data.
+    pub availability: String,
+    /// Weighted downtime.
+    pub downtime: String,
+    /// How many outages.
+    pub outages: usize,
+    /// The longest, MTTR and MTBF; null without outages.
+    pub longest: Option<String>,
+    /// See `longest`.
+    pub mttr: Option<String>,
+    /// See `longest`.
+    pub mtbf: Option<String>,
+    /// Time under maintenance.
+    pub maintenance: String,
+    /// Time with no data.
+    pub no_data: String,
+    /// The SLO and its verdict, when there is one.
+    pub slo: Option<SloView>,
+}
+
+/// An SLO's verdict in the page's words.
+#[derive(Debug, Clone, Serialize)]
+pub struct SloView {
+    /// e.g. "99.9 %".
+    pub target: String,
+    /// Whether it was met.
+    pub met: bool,
+    /// "Met" or "Missed", in the page's language.
+    pub verdict: String,
+    /// Share of the error budget used, e.g. "42.0 %".
+    pub used: String,
+    /// What is left (or overspent), e.g. "25 min left".
+    pub left: String,
 }

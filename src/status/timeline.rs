@@ -272,7 +272,7 @@ pub fn days(segments: &[Segment], tz: Tz, now: DateTime<Utc>, n: u32) -> Vec<Day
 }
 
 /// The first instant of `date` in `tz` (a day may start at 01:00 where midnight is skipped).
-fn local_midnight(tz: Tz, date: NaiveDate) -> Option<DateTime<Utc>> {
+pub fn local_midnight(tz: Tz, date: NaiveDate) -> Option<DateTime<Utc>> {
     (0..=3).find_map(|h| {
         tz.from_local_datetime(&date.and_hms_opt(h, 0, 0)?)
             .earliest()

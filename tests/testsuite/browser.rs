@@ -91,8 +91,17 @@ fn pages_pass_axe_and_stay_local_in_light_and_dark_on_phone_and_desktop() {
          scheduled_for: 2026-11-18T02:00:00Z\nscheduled_until: 2026-11-18T03:00:00Z\n---\n\
          ## 2026-11-18T03:00:00Z completed\nDone.\n\n## 2026-11-18T02:00:00Z in_progress\nStarted.\n",
     );
+    // An SLO, so the report pages show a verdict and the component page its budget.
+    let components = t
+        .read("components.yaml")
+        .replacen("page:\n", "page:\n  slo: 99.5\n", 1);
+    t.write("components.yaml", &components);
     let out = t.run(&["build", "--now", NOW]);
     assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        t.read("site/components/web/index.html")
+            .contains("Error budget this month: ")
+    );
     // 404.html is served at any depth and from any origin (a preview, a mirror): its
     // stylesheet comes from the site's path, never from the public base_url, which its own
     // CSP would block anywhere else.
@@ -105,7 +114,7 @@ fn pages_pass_axe_and_stay_local_in_light_and_dark_on_phone_and_desktop() {
     let ran = check(
         &t.path().join("site"),
         "fixture",
-        "/,/components/web/,/incidents/2026-11-20-api/,/history/,/404.html",
+        "/,/components/web/,/incidents/2026-11-20-api/,/history/,/reports/,/reports/2026-11/,/404.html",
     );
     assert!(
         !ran || std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
