@@ -31,6 +31,7 @@ mod probe;
 mod publish;
 mod push;
 mod regions;
+mod report;
 mod soak;
 mod social;
 mod state;
