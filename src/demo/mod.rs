@@ -1,8 +1,9 @@
 //! The embedded demo, the whole flow on one machine with no network: local services on
 //! loopback (healthy, slow, flaky, unreachable from one region, down), a project written
-//! into a folder, three region workers in this process (each sending from its own
-//! loopback address), then a build.
+//! into a folder with 90 days of generated history, three region workers in this process
+//! (each sending from its own loopback address), then a build.
 
+pub mod past;
 mod services;
 
 use std::net::{IpAddr, Ipv4Addr};
@@ -36,6 +37,7 @@ page:
   base_url: https://status.example.com
   description: Live status of the Pharos demo services, checked from three regions.
   time_zone: UTC
+  slo: 99.9                    # the availability target of the page and of each component
   links:
     - title: Pharos
       url: https://example.com/pharos
@@ -56,6 +58,7 @@ components:
     description: The public REST API.
     group: public
     depends_on: [db]
+    slo: 99.95
   - id: cdn
     name: CDN edge
     description: Static assets and downloads.
@@ -135,7 +138,8 @@ probes:
     )
 }
 
-/// Write the demo project for `services` into `dir`, with incidents dated around `now`.
+/// Write the demo project for `services` into `dir`, with incidents dated around `now` and
+/// 90 days of history behind it (see [`past`]).
 pub fn write_project(dir: &Path, services: &Services, now: DateTime<Utc>) -> Result<()> {
     std::fs::create_dir_all(dir.join("incidents"))
         .with_context(|| format!("creating {}", dir.display()))?;
@@ -195,7 +199,9 @@ pub fn write_project(dir: &Path, services: &Services, now: DateTime<Utc>) -> Res
     for (path, body) in files {
         std::fs::write(&path, body).with_context(|| format!("writing {}", path.display()))?;
     }
-    Ok(())
+    let config = config::load(&dir.join("components.yaml"), &dir.join("probes.yaml"))
+        .map_err(|p| anyhow::anyhow!("{p}"))?;
+    past::write(dir, &config, now)
 }
 
 /// Run every region's worker in this process for `duration`.

@@ -29,7 +29,7 @@ pub fn percent(p: Option<f64>) -> String {
 
 fn verdict(f: &Figures) -> String {
     match &f.slo {
-        None => "no SLO".to_string(),
+        None => "none set".to_string(),
         Some(v) => format!(
             "{} {} % ({:.1} % of the budget used, {} {})",
             if v.met { "met" } else { "MISSED" },

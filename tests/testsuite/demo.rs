@@ -42,7 +42,24 @@ fn demo_shows_each_status_and_a_feed_that_parses() {
     assert!(html.contains("Down in ap-south"));
     let feed = std::fs::read(dir.path().join("site/feed.rss")).unwrap();
     let feed = feed_rs::parser::parse(feed.as_slice()).unwrap();
-    assert_eq!(feed.entries.len(), 6, "one item per incident update");
+    // One item per update: the three posts of today and yesterday, and the four of the
+    // generated past.
+    assert_eq!(feed.entries.len(), 14, "one item per incident update");
+    // 90 days of generated history: no day of the bars is without data, and each month
+    // since has an availability report.
+    assert!(!html.contains("day-no_data"), "a grey day in the bars");
+    assert!(html.contains("day-major_outage") && html.contains("day-partial_outage"));
+    let index: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.path().join("site/api/reports/index.json")).unwrap(),
+    )
+    .unwrap();
+    let months = index["reports"].as_array().unwrap();
+    assert!(months.len() >= 3, "{index}");
+    let last = months[1]["month"].as_str().unwrap();
+    let report =
+        std::fs::read_to_string(dir.path().join(format!("site/reports/{last}/index.html")))
+            .unwrap();
+    assert!(report.contains("SLO 99.9 %"), "{report}");
     assert!(
         feed.entries
             .iter()
@@ -52,7 +69,7 @@ fn demo_shows_each_status_and_a_feed_that_parses() {
     let _ = crate::browser::check(
         &dir.path().join("site"),
         "demo",
-        "/,/components/cdn/,/history/",
+        "/,/components/cdn/,/history/,/reports/",
     );
     for region in ["eu-west", "us-east", "ap-south"] {
         crate::harness::state_in(&dir.path().join("state"), region).unwrap();
