@@ -606,7 +606,6 @@ pub async fn deliver(
             item: &item,
             key: &e.id,
             thread: None,
-            again: false,
         };
         return crate::announce::send::send(client, mail, page, &post)
             .await

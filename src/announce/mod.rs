@@ -347,14 +347,11 @@ pub async fn run(
             }
         };
         for (n, item) in todo.iter().enumerate() {
-            let (again, thread) = file
+            let thread = file
                 .ledger
                 .targets
                 .get(&target.id)
-                .map_or((false, None), |t| {
-                    let thread = t.threads.get(social::thread_key(item)).cloned();
-                    (t.pending.contains_key(&item.id), thread)
-                });
+                .and_then(|t| t.threads.get(social::thread_key(item)).cloned());
             set_pending(file, &target.id, &item.id, Some(Utc::now()));
             file.save().await?;
             let key = idempotency_key(&target.id, &item.id);
@@ -362,7 +359,6 @@ pub async fn run(
                 item,
                 key: &key,
                 thread: thread.as_ref(),
-                again,
             };
             match send::send(&client, &prepared, page, &post).await {
                 Ok(made) => {

@@ -59,8 +59,6 @@ pub struct Post<'a> {
     pub key: &'a str,
     /// Its incident's thread on this target, if it has one: the post replies to it.
     pub thread: Option<&'a Thread>,
-    /// A send of it began before with an unknown outcome: it may be there already.
-    pub again: bool,
 }
 
 /// A target with its secrets read from the environment.
@@ -180,23 +178,12 @@ pub fn prepare(target: &Target, root: &std::path::Path) -> Result<Prepared> {
         }),
         None => None,
     };
-    let url = target.url.resolve_env().map_err(|m| {
-        anyhow::anyhow!(
-            "target {}: url: environment variable {} is not set; export it before announcing",
-            target.id,
-            m.0
-        )
-    })?;
-    let token = match &target.token {
-        Some(t) => Some(t.resolve_env().map_err(|m| {
-            anyhow::anyhow!(
-                "target {}: token: environment variable {} is not set; export it before announcing",
-                target.id,
-                m.0
-            )
-        })?),
-        None => None,
-    };
+    let url = secret(&target.url, "url")?;
+    let token = target
+        .token
+        .as_ref()
+        .map(|t| secret(t, "token"))
+        .transpose()?;
     Ok(Prepared {
         id: target.id.clone(),
         kind: target.kind,

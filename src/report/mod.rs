@@ -104,30 +104,49 @@ fn push(out: &mut Vec<Span>, from: DateTime<Utc>, to: DateTime<Utc>, mark: Mark)
 }
 
 /// The page's marks: at each moment the worst of its components' (an outage anywhere is
-/// the page's; maintenance only where no component has data outside one).
+/// the page's; maintenance only where no component has data outside one). A sweep over
+/// every span's start and end that counts the lines of each mark, so thousands of
+/// components cost their spans, not spans × components.
 pub fn worst_of(lines: &[Vec<Span>], from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<Span> {
-    let mut cuts = vec![from, to];
-    for l in lines {
-        cuts.extend(l.iter().flat_map(|s| [s.from, s.to]));
-    }
-    cuts.retain(|t| *t >= from && *t <= to);
-    cuts.sort_unstable();
-    cuts.dedup();
-    let mut index = vec![0usize; lines.len()];
-    let mut out = Vec::new();
-    for pair in cuts.windows(2) {
-        let at = pair[0];
-        let mut mark = Mark::NoData;
-        for (line, i) in lines.iter().zip(index.iter_mut()) {
-            while *i < line.len() && line[*i].to <= at {
-                *i += 1;
-            }
-            if let Some(s) = line.get(*i).filter(|s| s.from <= at) {
-                mark = mark.max(s.mark);
-            }
+    const MARKS: [Mark; 6] = [
+        Mark::NoData,
+        Mark::Maintenance,
+        Mark::Up,
+        Mark::Degraded,
+        Mark::Partial,
+        Mark::Major,
+    ];
+    let index = |m: Mark| MARKS.iter().position(|x| *x == m).unwrap_or(0);
+    // (when, which mark, +1 at a start / -1 at an end), clipped to [from, to).
+    let mut events: Vec<(DateTime<Utc>, usize, i32)> = Vec::new();
+    for s in lines.iter().flatten() {
+        let (a, b) = (s.from.max(from), s.to.min(to));
+        if a < b {
+            events.push((a, index(s.mark), 1));
+            events.push((b, index(s.mark), -1));
         }
-        push(&mut out, pair[0], pair[1], mark);
     }
+    events.sort_unstable();
+    let mut counts = [0i32; 6];
+    let mut out = Vec::new();
+    let mut at = from;
+    let mut i = 0;
+    while i < events.len() {
+        let when = events[i].0;
+        if when > at {
+            let worst = (0..MARKS.len())
+                .rev()
+                .find(|m| counts[*m] > 0)
+                .map_or(Mark::NoData, |m| MARKS[m]);
+            push(&mut out, at, when, worst);
+            at = when;
+        }
+        while i < events.len() && events[i].0 == when {
+            counts[events[i].1] += events[i].2;
+            i += 1;
+        }
+    }
+    push(&mut out, at, to, Mark::NoData);
     out
 }
 

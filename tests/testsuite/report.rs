@@ -1,8 +1,8 @@
 //! `pharos report` on a project whose two regions saw, in October 2026 in Berlin (745 hours:
 //! DST ends on the 25th), a 30-minute major outage, a 2-hour partial outage, a 2-hour
-//! maintenance window (the probes down during it, left out) and an hour with no region
-//! reporting: every figure equals the hand computation, and the CSV and JSON parse with
-//! Python's csv and json modules.
+//! maintenance window (the probes down during it, left out), an hour with no region
+//! reporting and an hour when one region's worker was stopped: every figure equals the hand
+//! computation, and the CSV and JSON parse with Python's csv and json modules.
 
 use pharos::state::RegionHealth::{Down, NoData, Up};
 
@@ -44,9 +44,17 @@ fn project() -> ProjectTest {
     let mut r1 = both.to_vec();
     r1.extend([("2026-10-12T08:00:00Z", Down), ("2026-10-12T10:00:00Z", Up)]);
     r1.sort_by_key(|(at, _)| *at);
+    // A gap in one region only (r2's worker stopped for an hour): r1 still reports, so
+    // it is neither downtime nor "no data".
+    let mut r2 = both.to_vec();
+    r2.extend([
+        ("2026-10-15T10:00:00Z", NoData),
+        ("2026-10-15T11:00:00Z", Up),
+    ]);
+    r2.sort_by_key(|(at, _)| *at);
     let now = NOW.parse().unwrap();
     region_history(&t, "r1", now, &[("web-home", &r1)]);
-    region_history(&t, "r2", now, &[("web-home", &both)]);
+    region_history(&t, "r2", now, &[("web-home", &r2)]);
     t
 }
 
@@ -112,9 +120,18 @@ fn a_dst_month_with_every_kind_of_time_is_reported_to_the_second() {
         rows[2], "component api API - 0 - -",
         "no probe, no data, no verdict"
     );
-    // The table for people.
+    // The table for people, as the README shows it.
     let out = t.run(&["report", "--month", "2026-10", "--now", NOW]);
     let text = stdout(&out);
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = &readme[readme.find("\n## Reports and SLOs\n").unwrap()..];
+    let shown = &section[section.find("$ pharos report --month 2026-10\n").unwrap()..];
+    for line in shown.lines().skip(1).take(4) {
+        if !line.is_empty() {
+            assert!(text.contains(line), "README line {line:?} not in\n{text}");
+        }
+    }
     assert!(
         text.contains("web: 99.8518 % available; downtime 1 h 6 min; 2 outage(s), longest 2 h, MTTR 1 h 15 min, MTBF 15 d 9 h 45 min; maintenance 2 h; no data 1 h; 1 incident(s); SLO MISSED 99.9 %"),
         "{text}"
@@ -164,4 +181,26 @@ fn the_default_is_the_last_complete_month_and_a_bad_month_is_refused() {
         october.contains("99.8518 %") && october.contains("Missed"),
         "{october}"
     );
+    let web = t.read("site/components/web/index.html");
+    assert!(
+        web.contains("Error budget this month: 0.0 % used (SLO 99.9 %).")
+            && web.contains("<a href=\"../../reports/\">Availability reports</a>"),
+        "{web}"
+    );
+    // In Japanese, like every page.
+    let components = t
+        .read("components.yaml")
+        .replacen("page:\n", "page:\n  language: ja\n", 1);
+    t.write("components.yaml", &components);
+    let out = t.run(&["build", "--now", NOW]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let october = t.read("site/reports/2026-10/index.html");
+    for phrase in [
+        "稼働率レポート 2026年10月",
+        "停止時間",
+        "未達",
+        "エラーバジェットを 148.2 % 使用",
+    ] {
+        assert!(october.contains(phrase), "{phrase} not in {october}");
+    }
 }
