@@ -75,8 +75,8 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
             Period::month(tz, y, m, now).context("the last complete month")?
         }
     };
-    let timelines = snapshot.timelines(now);
-    let r = snapshot.report(&timelines, &period, now);
+    let histories = snapshot.histories(now);
+    let r = snapshot.report(&histories, &period, now);
     if !r.covered {
         super::err_line(format_args!(
             "warning: the history kept starts at {} ({} days back); the period before it counts as no data",

@@ -229,28 +229,25 @@ impl Snapshot {
         }
     }
 
-    /// Each component's consensus timeline over the history kept, and whether probes
-    /// measure it, in config order: what reports are made from.
-    pub fn timelines(&self, now: DateTime<Utc>) -> Vec<(Vec<timeline::Segment>, bool)> {
+    /// Each component's history over the time kept, in config order: what reports are
+    /// made from.
+    pub fn histories(&self, now: DateTime<Utc>) -> Vec<timeline::ComponentHistory> {
         let config = &self.config;
         let probe_lines = timeline::probe_timelines(config, &self.states, now);
         timeline::histories_of(config, &probe_lines, now, config.site.page.time_zone)
-            .into_iter()
-            .map(|h| (h.segments, h.monitored))
-            .collect()
     }
 
     /// The availability report of `period` as of `now`.
     pub fn report(
         &self,
-        timelines: &[(Vec<timeline::Segment>, bool)],
+        histories: &[timeline::ComponentHistory],
         period: &crate::report::Period,
         now: DateTime<Utc>,
     ) -> crate::report::Report {
         crate::report::report(
             &crate::report::Inputs {
                 config: &self.config,
-                timelines,
+                histories,
                 incidents: &self.incidents,
                 history_from: crate::report::history_from(now),
                 now,
@@ -263,16 +260,16 @@ impl Snapshot {
     /// oldest first: what the site's report pages show.
     pub fn monthly_reports(
         &self,
-        timelines: &[(Vec<timeline::Segment>, bool)],
+        histories: &[timeline::ComponentHistory],
         now: DateTime<Utc>,
     ) -> Vec<crate::report::Report> {
         let tz = self.config.site.page.time_zone;
-        let first = crate::report::first_data(timelines)
+        let first = crate::report::first_data(histories)
             .unwrap_or(now)
             .max(crate::report::history_from(now));
         crate::report::Period::months_since(tz, first, now)
             .iter()
-            .map(|p| self.report(timelines, p, now))
+            .map(|p| self.report(histories, p, now))
             .collect()
     }
 
@@ -448,12 +445,7 @@ fn render(
     let started = std::time::Instant::now();
     let decision = snapshot.decide(now);
     let history = snapshot.history(now);
-    let timelines: Vec<(Vec<timeline::Segment>, bool)> = history
-        .components
-        .iter()
-        .map(|h| (h.segments.clone(), h.monitored))
-        .collect();
-    let reports = snapshot.monthly_reports(&timelines, now);
+    let reports = snapshot.monthly_reports(&history.components, now);
     let decided = started.elapsed();
     let config = &snapshot.config;
     let theme = config.site.page.theme.as_deref();

@@ -85,12 +85,14 @@ pub const DEFAULT_STATIC: &[(&str, &str)] = &[(
 )];
 
 /// The page templates: each makes pages of its own kind.
-pub const PAGES: [&str; 5] = [
+pub const PAGES: [&str; 7] = [
     "index.html",
     "404.html",
     "incident.html",
     "history.html",
     "component.html",
+    "reports.html",
+    "report.html",
 ];
 
 /// A theme ready to render pages with.
@@ -205,4 +207,21 @@ pub fn files_under(dir: &Path) -> Result<Vec<(String, std::path::PathBuf)>> {
     }
     out.sort();
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A page template missing from [`PAGES`] would be read as using all of `site`, and
+    /// every page of its kind would convert every post for nothing.
+    #[test]
+    fn every_page_template_is_listed_in_pages() {
+        for (name, _) in DEFAULT_TEMPLATES {
+            if name.starts_with("partials/") || *name == "base.html" {
+                continue;
+            }
+            assert!(PAGES.contains(name), "{name} is not in PAGES");
+        }
+    }
 }

@@ -13,7 +13,7 @@ use chrono_tz::Tz;
 use serde::Serialize;
 
 use crate::status::Status;
-use crate::status::timeline::{PARTIAL_WEIGHT, Segment, local_midnight};
+use crate::status::timeline::{ComponentHistory, PARTIAL_WEIGHT, Segment, local_midnight};
 
 pub mod table;
 
@@ -74,6 +74,10 @@ pub fn marks(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Vec<Span> {
+    // Only the segments that overlap the period (the timeline reaches a year back).
+    let first = segments.partition_point(|s| s.to <= from);
+    let last = segments.partition_point(|s| s.from < to);
+    let segments = &segments[first..last.max(first)];
     let mut cuts = vec![from, to];
     cuts.extend(segments.iter().flat_map(|s| [s.from, s.to]));
     cuts.extend(maintenance.iter().flat_map(|(a, b)| [*a, *b]));
@@ -470,13 +474,13 @@ pub struct Report {
     pub incidents: Vec<Posted>,
 }
 
-/// What a report is made from: the configuration, each component's timeline (as
+/// What a report is made from: the configuration, each component's history (as
 /// `status::timeline::histories` makes them, in config order), the posts and the clock.
 pub struct Inputs<'a> {
     /// The configuration.
     pub config: &'a crate::config::Config,
-    /// Each component's consensus timeline and whether probes measure it.
-    pub timelines: &'a [(Vec<Segment>, bool)],
+    /// Each component's history (its consensus timeline, whether probes measure it).
+    pub histories: &'a [ComponentHistory],
     /// Every post.
     pub incidents: &'a [std::sync::Arc<crate::incident::Incident>],
     /// Where the history kept starts.
@@ -492,7 +496,8 @@ pub fn report(inputs: &Inputs<'_>, period: &Period) -> Report {
     let incidents = posted(inputs.incidents, period);
     let mut lines = Vec::new();
     let mut components = Vec::new();
-    for (c, (segments, monitored)) in config.site.components.iter().zip(inputs.timelines) {
+    for (c, h) in config.site.components.iter().zip(inputs.histories) {
+        let (segments, monitored) = (&h.segments, &h.monitored);
         let mine = windows.get(&c.id).map_or(&[][..], Vec::as_slice);
         let spans = marks(segments, mine, period.from, period.until);
         components.push(ComponentReport {
@@ -524,10 +529,15 @@ pub fn report(inputs: &Inputs<'_>, period: &Period) -> Report {
 }
 
 /// When a timeline first has data, if it ever does.
-pub fn first_data(timelines: &[(Vec<Segment>, bool)]) -> Option<DateTime<Utc>> {
-    timelines
+pub fn first_data(histories: &[ComponentHistory]) -> Option<DateTime<Utc>> {
+    histories
         .iter()
-        .filter_map(|(segments, _)| segments.iter().find(|s| s.status.is_some()).map(|s| s.from))
+        .filter_map(|h| {
+            h.segments
+                .iter()
+                .find(|s| s.status.is_some())
+                .map(|s| s.from)
+        })
         .min()
 }
 
