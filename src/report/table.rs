@@ -22,6 +22,11 @@ pub fn exact(secs: f64) -> String {
     }
 }
 
+/// A time as RFC 3339, to the second.
+fn stamp(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
 /// A percentage as the report shows it: four decimals, or "no data".
 pub fn percent(p: Option<f64>) -> String {
     p.map_or_else(|| "no data".to_string(), |p| format!("{p:.4} %"))
@@ -51,19 +56,14 @@ pub fn text(r: &Report) -> String {
         "Availability report {}{} ({} to {}, {})\n",
         r.period.label,
         if r.period.so_far { " so far" } else { "" },
-        r.period
-            .from
-            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        r.period
-            .until
-            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        stamp(r.period.from),
+        stamp(r.period.until),
         r.time_zone
     );
     if !r.covered {
         out.push_str(&format!(
             "note: the history kept starts at {}; before it the period counts as no data\n",
-            r.history_from
-                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            stamp(r.history_from)
         ));
     }
     out.push_str(&format!(
@@ -148,12 +148,8 @@ pub fn csv(r: &Report) -> Result<String> {
             id.to_string(),
             name.to_string(),
             r.period.label.clone(),
-            r.period
-                .from
-                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            r.period
-                .until
-                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            stamp(r.period.from),
+            stamp(r.period.until),
             r.period.so_far.to_string(),
             opt(f.availability_pct),
             f.downtime_s.to_string(),
