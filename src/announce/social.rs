@@ -78,8 +78,7 @@ pub fn fit(head: &str, body: &str, tail: &str, fits: impl Fn(&str) -> bool) -> S
     if let Some(text) = longest(body, &with_body) {
         return text;
     }
-    let head = head.trim_end();
-    let with_head = |end: usize| format!("{}\n\n{tail}", cut_to(head, end));
+    let with_head = |end: usize| format!("{}{tail}", cut_to(head, end));
     longest(head, &with_head).unwrap_or_else(|| tail.trim_start().to_string())
 }
 
@@ -367,6 +366,10 @@ mod tests {
         assert!(
             x.starts_with("Outage Outage") && x.ends_with(&i.link),
             "{x}"
+        );
+        assert!(
+            x.contains("Outage…\n\nhttps://"),
+            "one blank line before the link: {x}"
         );
     }
 }
