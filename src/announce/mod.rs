@@ -272,11 +272,7 @@ pub fn items_and_page(
     let page = &config.site.page;
     let mut items = feeds::items(&page.base_url, incidents, now);
     items.extend(feeds::detected_items(config, detected, now));
-    let info = send::PageInfo {
-        title: page.title.clone(),
-        url: format!("{}/", page.base_url),
-    };
-    (items, info)
+    (items, send::PageInfo::of(page))
 }
 
 /// Send what is due of `items` as of `now` to every target of `config`, recording it in
@@ -406,8 +402,8 @@ pub async fn run(
 /// What a rate-limited target says: how many items wait, and until when.
 fn waiting(items: usize, until: DateTime<Utc>) -> String {
     format!(
-        "rate-limited by the service until {}; {items} item(s) wait for the next run after that",
-        until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        "{}; {items} item(s) wait for the next run after that",
+        send::Failure::Deferred(until)
     )
 }
 

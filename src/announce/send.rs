@@ -23,6 +23,16 @@ pub struct PageInfo {
     pub url: String,
 }
 
+impl PageInfo {
+    /// The page of `page`: its title and its address.
+    pub fn of(page: &crate::config::Page) -> PageInfo {
+        PageInfo {
+            title: page.title.clone(),
+            url: format!("{}/", page.base_url),
+        }
+    }
+}
+
 /// Why a send did not succeed.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Failure {

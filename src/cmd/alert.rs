@@ -44,7 +44,7 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
         outln!("no alert targets: add `alerts: targets:` to probes.yaml (see README, Alerting)");
         return Ok(ExitCode::SUCCESS);
     }
-    let page = page_of(&snapshot);
+    let page = PageInfo::of(&snapshot.config.site.page);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -89,7 +89,7 @@ pub(crate) fn evaluate(
     if alerts.targets.is_empty() {
         return Ok(Vec::new());
     }
-    let page = page_of(snapshot);
+    let page = PageInfo::of(&snapshot.config.site.page);
     let seen = alert::seen(&snapshot.decide(now).components);
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -103,14 +103,6 @@ pub(crate) fn evaluate(
             );
             alert::round::run(site, alerts, &seen, &page, &mut file, now).await
         })
-}
-
-/// The page alerts link to.
-fn page_of(snapshot: &Snapshot) -> PageInfo {
-    PageInfo {
-        title: snapshot.config.site.page.title.clone(),
-        url: format!("{}/", snapshot.config.site.page.base_url),
-    }
 }
 
 /// A line per event delivered and per target that failed; whether none failed.

@@ -75,8 +75,14 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
             Period::month(tz, y, m, now).context("the last complete month")?
         }
     };
-    let histories = snapshot.histories(now);
-    let r = snapshot.report(&histories, &period, now);
+    let history = snapshot.history(now);
+    let inputs = report::Inputs::new(
+        &snapshot.config,
+        &history.components,
+        &snapshot.incidents,
+        now,
+    );
+    let r = report::report(&inputs, &period);
     if !r.covered {
         super::err_line(format_args!(
             "warning: the history kept starts at {} ({} days back); the period before it counts as no data",

@@ -410,8 +410,9 @@ fn validate_targets(node: Option<&Node>, file: &str, problems: &mut Vec<Problem>
             ctx,
             word,
         };
-        if !matches!(raw.kind, TargetKind::X | TargetKind::Bluesky) {
-            for (field, present) in account_fields(&raw) {
+        let uses = fields_used(raw.kind);
+        for (field, present) in fields(&raw) {
+            if !uses.contains(&field) {
                 at.misplaced(field, present, problems);
             }
         }
@@ -463,7 +464,6 @@ fn mastodon_target(
     problems: &mut Vec<Problem>,
 ) -> Option<Target> {
     let (file, item, ctx) = (at.file, at.item, at.ctx.as_str());
-    at.misplaced("url", raw.url.is_some(), problems);
     let server = raw.server.as_deref().unwrap_or_default();
     let Some(base) = http_url(server) else {
         problems.push(Problem::new(
@@ -510,15 +510,45 @@ fn mastodon_target(
     })
 }
 
-/// The fields only X and Bluesky targets use, and whether `raw` has each.
-fn account_fields(raw: &RawTarget) -> [(&'static str, bool); 5] {
+/// Every field of a target besides `id` and `kind`, and whether `raw` has it.
+fn fields(raw: &RawTarget) -> [(&'static str, bool); 16] {
     [
+        ("url", raw.url.is_some()),
+        ("server", raw.server.is_some()),
+        ("token", raw.token.is_some()),
+        ("visibility", raw.visibility.is_some()),
+        ("smtp", raw.smtp.is_some()),
+        ("tls", raw.tls.is_some()),
+        ("from", raw.from.is_some()),
+        ("to", !raw.to.is_empty()),
+        ("username", raw.username.is_some()),
+        ("password", raw.password.is_some()),
+        ("ca_file", raw.ca_file.is_some()),
         ("consumer_key", raw.consumer_key.is_some()),
         ("consumer_secret", raw.consumer_secret.is_some()),
         ("access_token", raw.access_token.is_some()),
         ("access_secret", raw.access_secret.is_some()),
         ("handle", raw.handle.is_some()),
     ]
+}
+
+/// The fields a kind of target uses: any other one written is refused.
+fn fields_used(kind: TargetKind) -> &'static [&'static str] {
+    match kind {
+        TargetKind::Webhook | TargetKind::Slack | TargetKind::Discord => &["url"],
+        TargetKind::Mastodon => &["server", "token", "visibility"],
+        TargetKind::Email => &[
+            "smtp", "tls", "from", "to", "username", "password", "ca_file",
+        ],
+        TargetKind::X => &[
+            "server",
+            "consumer_key",
+            "consumer_secret",
+            "access_token",
+            "access_secret",
+        ],
+        TargetKind::Bluesky => &["server", "handle", "password"],
+    }
 }
 
 /// An X or Bluesky target: the account's secrets (from the environment) and the service's
@@ -531,25 +561,6 @@ fn social_target(
 ) -> Option<Target> {
     let (file, item, ctx) = (at.file, at.item, at.ctx.as_str());
     let x = raw.kind == TargetKind::X;
-    for (field, present) in [
-        ("url", raw.url.is_some()),
-        ("token", raw.token.is_some()),
-        ("visibility", raw.visibility.is_some()),
-        ("smtp", raw.smtp.is_some()),
-        ("tls", raw.tls.is_some()),
-        ("from", raw.from.is_some()),
-        ("to", !raw.to.is_empty()),
-        ("username", raw.username.is_some()),
-        ("ca_file", raw.ca_file.is_some()),
-        ("password", x && raw.password.is_some()),
-    ] {
-        at.misplaced(field, present, problems);
-    }
-    if !x {
-        for (field, present) in account_fields(raw) {
-            at.misplaced(field, present && field != "handle", problems);
-        }
-    }
     let default = if x {
         "https://api.x.com"
     } else {
@@ -645,14 +656,6 @@ fn email_target(
     problems: &mut Vec<Problem>,
 ) -> Option<Target> {
     let (file, item, ctx) = (at.file, at.item, at.ctx.as_str());
-    for (field, present) in [
-        ("url", raw.url.is_some()),
-        ("server", raw.server.is_some()),
-        ("token", raw.token.is_some()),
-        ("visibility", raw.visibility.is_some()),
-    ] {
-        at.misplaced(field, present, problems);
-    }
     let Some((host, port)) = raw
         .smtp
         .as_deref()
@@ -751,20 +754,6 @@ fn webhook_target(
     problems: &mut Vec<Problem>,
 ) -> Option<Target> {
     let (file, item, ctx) = (at.file, at.item, at.ctx.as_str());
-    for (field, present) in [
-        ("smtp", raw.smtp.is_some()),
-        ("tls", raw.tls.is_some()),
-        ("from", raw.from.is_some()),
-        ("to", !raw.to.is_empty()),
-        ("username", raw.username.is_some()),
-        ("password", raw.password.is_some()),
-        ("ca_file", raw.ca_file.is_some()),
-    ] {
-        at.misplaced(field, present, problems);
-    }
-    at.misplaced("server", raw.server.is_some(), problems);
-    at.misplaced("token", raw.token.is_some(), problems);
-    at.misplaced("visibility", raw.visibility.is_some(), problems);
     let Some(url) = raw.url.clone() else {
         problems.push(Problem::new(
             file,

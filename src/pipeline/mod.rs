@@ -229,50 +229,6 @@ impl Snapshot {
         }
     }
 
-    /// Each component's history over the time kept, in config order: what reports are
-    /// made from.
-    pub fn histories(&self, now: DateTime<Utc>) -> Vec<timeline::ComponentHistory> {
-        let config = &self.config;
-        let probe_lines = timeline::probe_timelines(config, &self.states, now);
-        timeline::histories_of(config, &probe_lines, now, config.site.page.time_zone)
-    }
-
-    /// The availability report of `period` as of `now`.
-    pub fn report(
-        &self,
-        histories: &[timeline::ComponentHistory],
-        period: &crate::report::Period,
-        now: DateTime<Utc>,
-    ) -> crate::report::Report {
-        crate::report::report(
-            &crate::report::Inputs {
-                config: &self.config,
-                histories,
-                incidents: &self.incidents,
-                history_from: crate::report::history_from(now),
-                now,
-            },
-            period,
-        )
-    }
-
-    /// The report of every month from the first with data (or this one) to this one,
-    /// oldest first: what the site's report pages show.
-    pub fn monthly_reports(
-        &self,
-        histories: &[timeline::ComponentHistory],
-        now: DateTime<Utc>,
-    ) -> Vec<crate::report::Report> {
-        let tz = self.config.site.page.time_zone;
-        let first = crate::report::first_data(histories)
-            .unwrap_or(now)
-            .max(crate::report::history_from(now));
-        crate::report::Period::months_since(tz, first, now)
-            .iter()
-            .map(|p| self.report(histories, p, now))
-            .collect()
-    }
-
     /// The spans posts cover: an incident from its first update to its resolution, a
     /// maintenance window as scheduled.
     fn covers(&self, now: DateTime<Utc>) -> Vec<timeline::Cover> {
@@ -445,7 +401,13 @@ fn render(
     let started = std::time::Instant::now();
     let decision = snapshot.decide(now);
     let history = snapshot.history(now);
-    let reports = snapshot.monthly_reports(&history.components, now);
+    let reports = crate::report::Inputs::new(
+        &snapshot.config,
+        &history.components,
+        &snapshot.incidents,
+        now,
+    )
+    .months();
     let decided = started.elapsed();
     let config = &snapshot.config;
     let theme = config.site.page.theme.as_deref();

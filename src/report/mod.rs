@@ -474,25 +474,52 @@ pub struct Report {
     pub incidents: Vec<Posted>,
 }
 
-/// What a report is made from: the configuration, each component's history (as
-/// `status::timeline::histories` makes them, in config order), the posts and the clock.
+/// What reports are made from: the configuration, each component's history (as
+/// `status::timeline::histories` makes them, in config order), the posts, their
+/// maintenance windows and the clock; made once for any number of periods.
 pub struct Inputs<'a> {
-    /// The configuration.
-    pub config: &'a crate::config::Config,
-    /// Each component's history (its consensus timeline, whether probes measure it).
-    pub histories: &'a [ComponentHistory],
-    /// Every post.
-    pub incidents: &'a [std::sync::Arc<crate::incident::Incident>],
-    /// Where the history kept starts.
-    pub history_from: DateTime<Utc>,
-    /// The clock.
-    pub now: DateTime<Utc>,
+    config: &'a crate::config::Config,
+    histories: &'a [ComponentHistory],
+    incidents: &'a [std::sync::Arc<crate::incident::Incident>],
+    windows: BTreeMap<String, Vec<Window>>,
+    now: DateTime<Utc>,
+}
+
+impl<'a> Inputs<'a> {
+    /// The inputs of reports as of `now`.
+    pub fn new(
+        config: &'a crate::config::Config,
+        histories: &'a [ComponentHistory],
+        incidents: &'a [std::sync::Arc<crate::incident::Incident>],
+        now: DateTime<Utc>,
+    ) -> Self {
+        Inputs {
+            config,
+            histories,
+            incidents,
+            windows: maintenance_windows(incidents, now),
+            now,
+        }
+    }
+
+    /// The report of every month from the first with data (or this one) to this one,
+    /// oldest first: what the site's report pages show.
+    pub fn months(&self) -> Vec<Report> {
+        let tz = self.config.site.page.time_zone;
+        let first = first_data(self.histories)
+            .unwrap_or(self.now)
+            .max(history_from(self.now));
+        Period::months_since(tz, first, self.now)
+            .iter()
+            .map(|p| report(self, p))
+            .collect()
+    }
 }
 
 /// The report of `period`.
 pub fn report(inputs: &Inputs<'_>, period: &Period) -> Report {
     let config = inputs.config;
-    let windows = maintenance_windows(inputs.incidents, inputs.now);
+    let windows = &inputs.windows;
     let incidents = posted(inputs.incidents, period);
     let mut lines = Vec::new();
     let mut components = Vec::new();
@@ -520,8 +547,8 @@ pub fn report(inputs: &Inputs<'_>, period: &Period) -> Report {
         period: period.clone(),
         time_zone: config.site.page.time_zone.name().to_string(),
         partial_outage_weight: PARTIAL_WEIGHT,
-        history_from: inputs.history_from,
-        covered: period.from >= inputs.history_from,
+        history_from: history_from(inputs.now),
+        covered: period.from >= history_from(inputs.now),
         page: figures(&page, period, config.site.page.slo),
         components,
         incidents,
@@ -529,7 +556,7 @@ pub fn report(inputs: &Inputs<'_>, period: &Period) -> Report {
 }
 
 /// When a timeline first has data, if it ever does.
-pub fn first_data(histories: &[ComponentHistory]) -> Option<DateTime<Utc>> {
+fn first_data(histories: &[ComponentHistory]) -> Option<DateTime<Utc>> {
     histories
         .iter()
         .filter_map(|h| {

@@ -87,6 +87,17 @@ fn alert(t: &ProjectTest, now: &str) -> String {
     stdout(&out)
 }
 
+/// The outage in every region at 12:00, over at 12:02: `run` evaluates at 12:00 (the
+/// trigger), 12:04 (held) and 12:06 (the resolve).
+fn outage_and_recovery(t: &ProjectTest, run: impl Fn(&str)) {
+    states(t, "2026-11-20T12:00:00Z", false);
+    run("2026-11-20T12:00:00Z");
+    states(t, "2026-11-20T12:04:00Z", true);
+    run("2026-11-20T12:04:00Z");
+    states(t, "2026-11-20T12:06:00Z", true);
+    run("2026-11-20T12:06:00Z");
+}
+
 fn actions(requests: &[Request], field: &str) -> Vec<String> {
     requests
         .iter()
@@ -369,12 +380,7 @@ fn opsgenie_telegram_teams_matrix_and_pushover_get_what_each_documents() {
             .unwrap();
         assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
     };
-    states(&t, "2026-11-20T12:00:00Z", false);
-    run("2026-11-20T12:00:00Z");
-    states(&t, "2026-11-20T12:04:00Z", true);
-    run("2026-11-20T12:04:00Z");
-    states(&t, "2026-11-20T12:06:00Z", true);
-    run("2026-11-20T12:06:00Z");
+    outage_and_recovery(&t, run);
 
     // Opsgenie (https://docs.opsgenie.com/docs/alert-api): create with an alias and a
     // message of at most 130 characters, close by alias; GenieKey authorization.
@@ -693,12 +699,7 @@ fn a_real_matrix_homeserver_gets_the_trigger_and_the_resolve_in_its_room() {
             .unwrap();
         assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
     };
-    states(&t, "2026-11-20T12:00:00Z", false);
-    run("2026-11-20T12:00:00Z");
-    states(&t, "2026-11-20T12:04:00Z", true);
-    run("2026-11-20T12:04:00Z");
-    states(&t, "2026-11-20T12:06:00Z", true);
-    run("2026-11-20T12:06:00Z");
+    outage_and_recovery(&t, run);
     let got = hs.messages();
     assert_eq!(got.len(), 2, "{got:#?}");
     for m in &got {
