@@ -1,5 +1,5 @@
 //! `pharos probe --region R`: run one region's worker until SIGINT/SIGTERM, or one round
-//! with `--once`. Writes `state/<region>.json`.
+//! with `--once`. Writes the region's live object and day pieces (`state/<region>/`).
 
 use std::net::IpAddr;
 use std::process::ExitCode;

@@ -1,8 +1,9 @@
-//! Step 3 of the flow: what one region's worker observed, kept as `state/<region>.json`.
-//! The worker is the only writer of its region's file; the builder reads every region.
-//! Schema 2: per probe the last sample, a short tail of recent samples, the region's
-//! confirmed health changes with exact (back-dated) timestamps, and the roll-ups of
-//! [`history`]. Schema 1 files (raw transitions, no roll-ups) are still read.
+//! Step 3 of the flow: what one region's worker observed, kept under `state/<region>/` as a
+//! live object and one piece per UTC day ([`layout`], schema 3). The worker is the only
+//! writer of its region; the builder reads every region. Per probe: the last sample, a
+//! short tail of recent samples, the region's confirmed health changes with exact
+//! (back-dated) timestamps, and the roll-ups of [`history`]. The single files of schema 2
+//! (`<region>.json`) and schema 1 are still read, and migrated by the first write.
 
 pub mod history;
 pub mod layout;

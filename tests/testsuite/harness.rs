@@ -797,6 +797,9 @@ pub(crate) enum Part {
     /// oauthlib and regex, for the X / Bluesky / Mastodon receiver
     /// (tests/fixtures/social/receiver.py).
     Social,
+    /// moto's S3 server (Python), for a store that ignores conditional writes
+    /// (tests/fixtures/s3/unguarded.py).
+    Moto,
 }
 
 /// The Python of Synapse's environment (Part::Synapse).
@@ -862,6 +865,13 @@ impl Part {
                         .is_dir()
             }
             Part::Synapse => Path::new(SYNAPSE_PYTHON).exists(),
+            Part::Moto => {
+                on_path("python3")
+                    && Command::new("python3")
+                        .args(["-c", "import moto.server, werkzeug"])
+                        .output()
+                        .is_ok_and(|o| o.status.success())
+            }
             Part::Social => {
                 on_path("python3")
                     && Command::new("python3")
@@ -913,6 +923,9 @@ impl Part {
             }
             Part::Social => {
                 "oauthlib and regex (install with: python3 -m pip install oauthlib==4.0.1 regex==2026.5.9)"
+            }
+            Part::Moto => {
+                "moto's S3 server (install with: python3 -m pip install 'moto[server]==5.2.1')"
             }
             Part::Containers => {
                 "buildah, podman and the musl target (install with: apt-get install buildah podman runc skopeo umoci musl-tools && rustup target add x86_64-unknown-linux-musl)"
