@@ -563,6 +563,20 @@ urllib.request.urlopen(req).read()
 '''
 
 
+def on_tmpfs(path):
+    """Whether `path` is on a tmpfs (the longest mount point of /proc/mounts that holds it)."""
+    path = os.path.realpath(path)
+    best, kind = "", ""
+    with open("/proc/mounts") as mounts:
+        for line in mounts:
+            fields = line.split()
+            point = fields[1].replace("\\040", " ")
+            inside = path == point or path.startswith(point.rstrip("/") + "/")
+            if inside and len(point) >= len(best):
+                best, kind = point, fields[2]
+    return kind == "tmpfs"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--minutes", type=float, default=10)
@@ -572,6 +586,11 @@ def main():
     ap.add_argument("--baseline-rev", default="9c54c68")
     ap.add_argument("--work", default=None, help="where the projects go (default: the system's temporary folder)")
     args = ap.parse_args()
+    if args.store != "ceph" and on_tmpfs(args.work or tempfile.gettempdir()):
+        sys.exit(
+            "state_io: the folder store's bytes are write_bytes of /proc/<pid>/io, which counts only "
+            "what reaches a block device, and --work is on tmpfs (always 0 there): give --work a folder on a disk"
+        )
     exes = {"pieces": build_current(), "baseline": build_baseline(args.baseline_rev)}
     stores = ["folder", "ceph"] if args.store == "both" else [args.store]
     result = {}

@@ -60,20 +60,27 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
     let outward = args.publish || args.announce || args.alert;
     // The lease is kept on a thread of its own, so a long publish never delays its
     // renewal; the loop reads what it last found.
+    // Once the loop has stopped, the thread releases the lease, so a standby takes over
+    // at once rather than a lease period later.
     let holding = Arc::new(AtomicBool::new(false));
+    let stopped = Arc::new(AtomicBool::new(false));
+    let mut lease_thread = None;
     if outward {
         let mut lease = pipeline::lease::Lease::new(project, args.lease.into())?;
         holding.store(lease.is_active(), Ordering::SeqCst);
-        let holding = holding.clone();
-        std::thread::Builder::new()
-            .name("lease".into())
-            .spawn(move || {
-                loop {
-                    std::thread::sleep(Duration::from_millis(200));
-                    holding.store(lease.is_active(), Ordering::SeqCst);
-                }
-            })
-            .context("starting the lease thread")?;
+        let (holding, stopped) = (holding.clone(), stopped.clone());
+        lease_thread = Some(
+            std::thread::Builder::new()
+                .name("lease".into())
+                .spawn(move || {
+                    while !stopped.load(Ordering::SeqCst) {
+                        std::thread::sleep(Duration::from_millis(200));
+                        holding.store(lease.is_active(), Ordering::SeqCst);
+                    }
+                    lease.release();
+                })
+                .context("starting the lease thread")?,
+        );
     }
     let active = || holding.load(Ordering::SeqCst);
     // Publish, then announce what the published pages show: whether it went out (an
@@ -142,7 +149,7 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
         acted.set(now);
         true
     };
-    pipeline::watch::rebuild_on_change(
+    let watched = pipeline::watch::rebuild_on_change(
         project,
         &mut keep,
         |keep| {
@@ -169,7 +176,12 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
             super::report_rebuild(result, since);
             after_build(result);
         },
-    )?;
+    );
+    stopped.store(true, Ordering::SeqCst);
+    if let Some(thread) = lease_thread {
+        let _ = thread.join();
+    }
+    watched?;
     Ok(ExitCode::SUCCESS)
 }
 

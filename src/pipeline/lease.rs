@@ -9,6 +9,9 @@
 //! are compared); the holder stops acting once it has not renewed for two thirds of a
 //! period, before any standby can take over. With state in a folder, the lease is a lock
 //! on `.builder.lock` there, released by the kernel when the holder dies. Where the store
+//! A builder that stops cleanly (SIGTERM, Ctrl-C) after its last step releases the lease
+//! (it writes it, still conditionally, as held by nobody), so a standby takes over at its
+//! next look instead of a whole period later. Where the store
 //! does not enforce conditional writes (Garage), there is no lease: every builder acts,
 //! which is harmless for publishing (the same inputs give the same files, uploaded in the
 //! same order) and is said in a warning.
@@ -142,6 +145,21 @@ impl Lease {
         })
     }
 
+    /// Give the lease up, when it is ours, so a standby takes it at its next look: in
+    /// object storage it is written as held by nobody (only while it still has the ETag we
+    /// wrote); a folder's lock is let go. Called once this builder has stopped acting.
+    pub fn release(&mut self) {
+        match &mut self.backing {
+            Backing::Unguarded => {}
+            Backing::Folder { held, .. } => *held = None,
+            Backing::Object(lease) => lease.release(),
+        }
+        if self.active {
+            tracing::info!("released the builder lease");
+            self.active = false;
+        }
+    }
+
     /// Whether this builder is the active one now, looking at (and renewing or taking)
     /// the lease as due. Cheap between looks: call it often.
     pub fn is_active(&mut self) -> bool {
@@ -221,6 +239,11 @@ impl ObjectLease {
                 self.seen = Seen::Free;
                 self.etag = None;
             }
+            // Released by a builder that stopped: free, and taken by replacing that write.
+            Ok(Some((body, etag))) if released(&body) => {
+                self.seen = Seen::Free;
+                self.etag = etag;
+            }
             Ok(Some((_, etag))) => {
                 if etag != self.etag || !matches!(self.seen, Seen::Theirs(_)) {
                     self.seen = Seen::Theirs(now);
@@ -232,13 +255,33 @@ impl ObjectLease {
         }
     }
 
+    /// Write the lease as held by nobody, if it is still the one we wrote.
+    fn release(&mut self) {
+        if !matches!(self.seen, Seen::Ours(_)) {
+            return;
+        }
+        let put = self.states.put_control(
+            LEASE_NAME,
+            lease_body(None).into(),
+            self.etag.as_deref(),
+            self.guard,
+        );
+        match self.runtime.block_on(put) {
+            Ok(etag) => self.etag = etag,
+            // Taken over meanwhile: nothing of ours to give up.
+            Err(ControlError::Conflict(_)) => {}
+            Err(ControlError::Failed(e)) => {
+                tracing::warn!(
+                    "releasing the builder lease (a standby takes it over when it runs out): {e:#}"
+                );
+            }
+        }
+        self.seen = Seen::Free;
+    }
+
     /// Renew or take the lease.
     fn write(&mut self, now: Instant) {
-        let body = serde_json::json!({
-            "holder": self.me,
-            "renewed_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        })
-        .to_string();
+        let body = lease_body(Some(&self.me));
         let put =
             self.states
                 .put_control(LEASE_NAME, body.into(), self.etag.as_deref(), self.guard);
@@ -260,6 +303,21 @@ impl ObjectLease {
     }
 }
 
+/// The lease object's text: its holder (`null` once released) and when it was written.
+fn lease_body(holder: Option<&str>) -> String {
+    serde_json::json!({
+        "holder": holder,
+        "renewed_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    })
+    .to_string()
+}
+
+/// Whether a lease object's text says it was released (held by nobody).
+fn released(body: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .is_ok_and(|v| v.get("holder").is_some_and(serde_json::Value::is_null))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -278,5 +336,17 @@ mod tests {
         // The holder stops acting (10 s after its last renewal) before anyone who saw
         // that renewal can take over (15 s after seeing it, at the earliest).
         assert!(period * 2 / 3 < period);
+    }
+
+    #[test]
+    fn a_released_lease_says_so_and_a_held_one_does_not() {
+        assert!(released(lease_body(None).as_bytes()));
+        assert!(!released(lease_body(Some("host-1-0a")).as_bytes()));
+        // A lease written by an older Pharos, or damaged, is not taken as released.
+        assert!(!released(
+            br#"{"holder":"host-1-0a","renewed_at":"2026-11-20T12:00:00Z"}"#
+        ));
+        assert!(!released(b"not json"));
+        assert!(!released(b"{}"));
     }
 }

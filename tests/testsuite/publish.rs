@@ -668,13 +668,13 @@ pub(crate) fn builders_take_over(s3: &S3) {
             t
         })
         .collect();
-    let start = |t: &ProjectTest| {
+    let start_with = |t: &ProjectTest, lease: &str| {
         let mut cmd = t.cmd(&[
             "watch",
             "--publish",
             "--announce",
             "--lease",
-            "2s",
+            lease,
             "--publish-every",
             "0s",
             "--state",
@@ -684,6 +684,7 @@ pub(crate) fn builders_take_over(s3: &S3) {
         s3.env(&mut cmd);
         watching(cmd)
     };
+    let start = |t: &ProjectTest| start_with(t, "2s");
     let mut builders: Vec<Option<Watching>> =
         vec![Some(start(&projects[0])), Some(start(&projects[1])), None];
     until("a builder takes the lease", HANG, || {
@@ -747,9 +748,35 @@ pub(crate) fn builders_take_over(s3: &S3) {
         per_item.values().all(|keys| keys.len() == 1),
         "an item under two keys: {per_item:?}"
     );
+    // A builder stopped with SIGTERM releases the lease: with a 2-minute lease, the
+    // standby could take it over no sooner than that, but takes it at its next look
+    // (every sixth of a period).
+    // (The builders above, stopped the same way, left it released too.)
     for w in builders.into_iter().flatten() {
         w.stop();
     }
+    let pair = [
+        start_with(&projects[0], "120s"),
+        start_with(&projects[1], "120s"),
+    ];
+    until("a builder takes the released lease", HANG, || {
+        pair.iter().any(|w| role(w).0)
+    });
+    let [first, second] = pair;
+    let (holder, standby) = if role(&first).0 {
+        (first, second)
+    } else {
+        (second, first)
+    };
+    assert!(!role(&standby).0, "two holders");
+    let out = holder.stop();
+    let said = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("released the builder lease"), "{said}");
+    until("the standby takes the lease at once", HANG, || {
+        role(&standby).0
+    });
+    standby.stop();
     takeovers.sort();
     eprintln!(
         "builders: 20 takeovers after SIGKILL with a 2 s lease: median {:.2} s, max {:.2} s; {} deliveries of 40 items ({} repeated under the same key)",
