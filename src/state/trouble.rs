@@ -49,7 +49,8 @@ pub fn may_pass(error: &anyhow::Error) -> bool {
         .any(|s| away(&s.error))
 }
 
-/// Whether the store was away: no connection, no answer in time, or a 5xx answer.
+/// Whether the store was away: no connection, no answer in time, a 5xx answer (S3's
+/// 503 SlowDown among them), or one asking to come back later (408, 429).
 fn away(error: &object_store::Error) -> bool {
     let unreachable = matches!(
         http_kind(error),
@@ -60,7 +61,16 @@ fn away(error: &object_store::Error) -> bool {
                 | HttpErrorKind::Interrupted
         )
     );
-    unreachable || root_cause(error).contains("status code: 5")
+    unreachable
+        || status_code(&root_cause(error))
+            .is_some_and(|code| code >= 500 || code == 408 || code == 429)
+}
+
+/// The HTTP status a store's answer was reported with. `object_store` keeps its status in
+/// a type of its own it does not export, so this reads its words: "status code: 503 …".
+fn status_code(text: &str) -> Option<u16> {
+    let (_, after) = text.split_once("status code: ")?;
+    after.get(..3)?.parse().ok()
 }
 
 /// What `error` says, without what to check: for a message that says more itself.
@@ -219,6 +229,19 @@ mod tests {
         );
         assert!(!may_pass(&denied.into()));
         assert!(!may_pass(&anyhow::anyhow!("damaged state file")));
+        #[derive(Debug, thiserror::Error)]
+        #[error("Server returned non-2xx status code: {0}")]
+        struct Status(&'static str);
+        let answered = |status| may_pass(&failed("PUT", "o", generic(Status(status))).into());
+        assert!(answered(
+            "503 Service Unavailable: <Error><Code>SlowDown</Code></Error>"
+        ));
+        assert!(answered("500 Internal Server Error: "));
+        assert!(answered("429 Too Many Requests: "));
+        assert!(!answered(
+            "400 Bad Request: <Error><Code>InvalidArgument</Code></Error>"
+        ));
+        assert!(!answered("404 Not Found: "));
     }
 
     #[test]
