@@ -166,7 +166,11 @@ impl LedgerFile {
         }
     }
 
-    /// Open (or start) the ledger file in `dir`, refusing when another announce holds it.
+    /// How long an announce or alert run waits for another one to let go of the ledger.
+    const WAIT_FOR_LOCK: std::time::Duration = std::time::Duration::from_secs(60);
+
+    /// Open (or start) the ledger file in `dir`, after any other announce or alert run
+    /// (they share it) is done with it; refused when one holds it for over a minute.
     pub fn open(dir: &Path) -> Result<Self> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let lock_path = dir.join(".announce.lock");
@@ -176,14 +180,21 @@ impl LedgerFile {
             .write(true)
             .open(&lock_path)
             .with_context(|| format!("opening {}", lock_path.display()))?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => bail!(
-                "another `pharos announce` is running (it holds {}); let it finish",
-                lock_path.display()
-            ),
-            Err(std::fs::TryLockError::Error(e)) => {
-                return Err(e).with_context(|| format!("locking {}", lock_path.display()));
+        let since = std::time::Instant::now();
+        loop {
+            match lock.try_lock() {
+                Ok(()) => break,
+                Err(std::fs::TryLockError::WouldBlock) if since.elapsed() < Self::WAIT_FOR_LOCK => {
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                Err(std::fs::TryLockError::WouldBlock) => bail!(
+                    "another `pharos announce` or `pharos alert` has held {} for over a minute; \
+                     let it finish, or stop it if it hangs",
+                    lock_path.display()
+                ),
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(e).with_context(|| format!("locking {}", lock_path.display()));
+                }
             }
         }
         let path = dir.join(format!(".{LEDGER_NAME}"));

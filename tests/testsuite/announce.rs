@@ -567,3 +567,32 @@ fn a_dependency_outage_is_announced_once_not_once_per_component() {
         got[0].body
     );
 }
+
+/// Runs of announce and alert share the ledger and take turns on its lock: one that finds
+/// it held waits for it (up to a minute) instead of refusing, then sends everything.
+#[test]
+fn a_run_waits_for_the_ledger_another_holds() {
+    let r = Receiver::start();
+    let t = project(&r);
+    std::fs::create_dir_all(t.path().join("state")).unwrap();
+    let lock = std::fs::File::create(t.path().join("state/.announce.lock")).unwrap();
+    lock.lock().unwrap();
+    let mut child = announce(&t, &r)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "announce did not wait for the lock"
+    );
+    assert!(
+        r.requests("/hook").is_empty(),
+        "sent while another run held the ledger"
+    );
+    drop(lock);
+    let out = wait_limit(child, Duration::from_secs(30));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!r.requests("/hook").is_empty(), "{}", stdout(&out));
+}
