@@ -400,6 +400,9 @@ def measure(store, minutes, probes, interval, exes, work):
             if store == "ceph":
                 run.env_worker = dict(run.env, AWS_ENDPOINT_URL=f"http://127.0.0.1:{proxies[name][0].port}")
                 run.env_watch = dict(run.env, AWS_ENDPOINT_URL=f"http://127.0.0.1:{proxies[name][1].port}")
+                # `pharos status` (the detection polls) reads past the proxies: its cold reads
+                # of the whole region are not the watch's.
+                run.env_status = dict(run.env, AWS_ENDPOINT_URL=f"http://127.0.0.1:{rgw_port}")
                 body = os.path.join(d, "r1.json")
                 write_region_file(body, run.history)
                 subprocess.run(["python3", "-c", PUT_OBJECT, f"http://127.0.0.1:{rgw_port}", BUCKET,
@@ -442,7 +445,7 @@ def measure(store, minutes, probes, interval, exes, work):
             for name, run in runs.items():
                 if name not in detect:
                     if store == "ceph":
-                        run.env = run.env_watch
+                        run.env = run.env_status
                     if run.canary_down():
                         detect[name] = round(time.time() - down_at, 1)
             time.sleep(1)
