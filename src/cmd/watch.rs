@@ -59,9 +59,8 @@ pub fn run(args: Args, project: &Project) -> Result<ExitCode> {
     let clock = Clock::at(args.now);
     let outward = args.publish || args.announce || args.alert;
     // The lease is kept on a thread of its own, so a long publish never delays its
-    // renewal; the loop reads what it last found.
-    // Once the loop has stopped, the thread releases the lease, so a standby takes over
-    // at once rather than a lease period later.
+    // renewal; the loop reads what it last found. Once the loop has stopped, the thread
+    // releases the lease, so a standby takes over at once rather than a period later.
     let holding = Arc::new(AtomicBool::new(false));
     let stopped = Arc::new(AtomicBool::new(false));
     let mut lease_thread = None;

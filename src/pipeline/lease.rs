@@ -8,10 +8,10 @@
 //! it has seen the same ETag for a whole lease period on its own clock (so no two clocks
 //! are compared); the holder stops acting once it has not renewed for two thirds of a
 //! period, before any standby can take over. With state in a folder, the lease is a lock
-//! on `.builder.lock` there, released by the kernel when the holder dies. Where the store
-//! A builder that stops cleanly (SIGTERM, Ctrl-C) after its last step releases the lease
-//! (it writes it, still conditionally, as held by nobody), so a standby takes over at its
-//! next look instead of a whole period later. Where the store
+//! on `.builder.lock` there, released by the kernel when the holder dies. A builder that
+//! stops cleanly (SIGTERM, Ctrl-C) releases the lease after its last step (in object
+//! storage it writes it, still conditionally, as held by nobody), so a standby takes over
+//! at its next look instead of a whole period later. Where the store
 //! does not enforce conditional writes (Garage), there is no lease: every builder acts,
 //! which is harmless for publishing (the same inputs give the same files, uploaded in the
 //! same order) and is said in a warning.
