@@ -21,8 +21,8 @@ that goes down halfway through. Printed per format:
                          requests (Ceph: listings and polls included), divided by its
                          rebuilds. The new format also logs what each read of the state
                          read (`rebuild_state_bytes_median`).
-  detect_s               from the canary's target going down to `pharos status` showing
-                         it, polled every second.
+  detect_s               from the canary's target going down to the site the watch built
+                         showing it (api/v2/components.json), looked at every second.
 
 The last line is one JSON object: the figures of the new format, and the same keys
 prefixed `baseline_` for schema 2, per store (`folder_…`, `ceph_…`) and, unprefixed, for
@@ -352,15 +352,13 @@ class Run:
             return [int(n) for n in re.findall(r"state: read (\d+) bytes", f.read())]
 
     def canary_down(self):
-        out = subprocess.run(self.cmd("status", "--json"), env=self.env, capture_output=True,
-                             text=True, timeout=120)
-        if out.returncode != 0:
-            if not getattr(self, "status_failed", False):
-                self.status_failed = True
-                print(f"{self.name}: pharos status failed: {out.stderr.strip()[-500:]}", file=sys.stderr)
+        """Whether the site the watch built shows the canary down (its Statuspage API)."""
+        try:
+            with open(os.path.join(self.tmp, "site", "api", "v2", "components.json")) as f:
+                doc = json.load(f)
+        except (OSError, ValueError):
             return False
-        doc = json.loads(out.stdout)
-        return any(c["id"] == "canary" and c["status"] not in ("operational", "no_data")
+        return any(c["name"] == "Canary" and c["status"] not in ("operational", "under_maintenance")
                    for c in doc["components"])
 
     def stop(self):
@@ -400,9 +398,6 @@ def measure(store, minutes, probes, interval, exes, work):
             if store == "ceph":
                 run.env_worker = dict(run.env, AWS_ENDPOINT_URL=f"http://127.0.0.1:{proxies[name][0].port}")
                 run.env_watch = dict(run.env, AWS_ENDPOINT_URL=f"http://127.0.0.1:{proxies[name][1].port}")
-                # `pharos status` (the detection polls) reads past the proxies: its cold reads
-                # of the whole region are not the watch's.
-                run.env_status = dict(run.env, AWS_ENDPOINT_URL=f"http://127.0.0.1:{rgw_port}")
                 body = os.path.join(d, "r1.json")
                 write_region_file(body, run.history)
                 subprocess.run(["python3", "-c", PUT_OBJECT, f"http://127.0.0.1:{rgw_port}", BUCKET,
@@ -444,11 +439,9 @@ def measure(store, minutes, probes, interval, exes, work):
         while len(detect) < len(runs) and time.time() < deadline:
             for name, run in runs.items():
                 if name not in detect:
-                    if store == "ceph":
-                        run.env = run.env_status
                     if run.canary_down():
                         detect[name] = round(time.time() - down_at, 1)
-            time.sleep(1)
+            time.sleep(0.25)
         rest = minutes * 60 - (time.time() - base[next(iter(runs))]["t"]) - 60
         time.sleep(max(0.0, rest))
         figures = {}

@@ -769,10 +769,16 @@ pub(crate) fn builders_take_over(s3: &S3) {
         (second, first)
     };
     assert!(!role(&standby).0, "two holders");
+    let lines = holder.lines.clone();
     let out = holder.stop();
-    let said = format!("{}{}", stdout(&out), stderr(&out));
-    assert!(out.status.success(), "{said}");
-    assert!(said.contains("released the builder lease"), "{said}");
+    let said = || lines.lock().unwrap().join("\n");
+    assert!(out.status.success(), "{}", said());
+    // Its last lines may still be on their way through the reader thread.
+    until(
+        "the stopped holder says it released the lease",
+        HANG,
+        || said().contains("released the builder lease"),
+    );
     until("the standby takes the lease at once", HANG, || {
         role(&standby).0
     });
