@@ -370,63 +370,15 @@ fn site_env(s3: &S3, cmd: &mut Command) {
     }
 }
 
-/// tests/fixtures/s3/unguarded.py: moto's S3 server behind a front that drops If-None-Match
-/// and If-Match, so it takes every conditional write as a plain one (as Garage did before
-/// v2). Killed when dropped.
-struct Unguarded {
-    child: std::process::Child,
-    endpoint: String,
-}
-
-impl Unguarded {
-    fn start(bucket: &str) -> Unguarded {
-        use std::io::BufRead;
-        let script = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/s3/unguarded.py"
-        );
-        let mut child = Command::new("python3")
-            .args([script, bucket])
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut port = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut port)
-            .unwrap();
-        let port: u16 = port
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("no port: {port:?}"));
-        Unguarded {
-            child,
-            endpoint: format!("http://127.0.0.1:{port}"),
-        }
-    }
-
-    fn env<'a>(&self, cmd: &'a mut Command) -> &'a mut Command {
-        cmd.env("AWS_ACCESS_KEY_ID", "unguarded")
-            .env("AWS_SECRET_ACCESS_KEY", "unguarded-secret")
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_ENDPOINT_URL", &self.endpoint)
-            .env("AWS_ALLOW_HTTP", "true")
-    }
-}
-
-impl Drop for Unguarded {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// A real S3 server that ignores conditional writes (not one told to skip them): doctor
 /// finds it out by writing, and warns with the fix; a worker on it still writes its
 /// region, saying that it cannot refuse a second worker.
 #[test]
 fn a_store_that_ignores_conditional_writes_is_found_out() {
-    needs(&[Part::Moto]);
-    let store = Unguarded::start("statebucket");
+    if !needs(&[Part::Moto]) {
+        return;
+    }
+    let store = S3::unguarded();
     let t = project(&["d1"], "");
     let state = "s3://statebucket/pharos";
     let mut cmd = t.cmd(&["doctor", "--now", NOW, "--state", state]);

@@ -28,7 +28,7 @@ pub(crate) struct S3 {
     region: &'static str,
     pids: Vec<u32>,
     _dir: tempfile::TempDir,
-    /// A child we started in the foreground (Garage), killed on drop.
+    /// A child we started in the foreground (the unguarded store), killed on drop.
     child: Option<Child>,
 }
 
@@ -119,58 +119,35 @@ impl S3 {
         s3
     }
 
-    /// Garage 2.x single node with a default bucket, if installed.
-    fn garage() -> Option<S3> {
-        let found = Command::new("sh")
-            .args(["-c", "command -v garage"])
-            .output()
-            .ok()
-            .filter(|o| o.status.success())?;
-        let garage = String::from_utf8_lossy(&found.stdout).trim().to_string();
-        let dir = tempfile::Builder::new()
-            .prefix("pharos-garage-")
-            .tempdir()
-            .unwrap();
-        let (s3, rpc, admin) = (free_port(), free_port(), free_port());
-        let conf = dir.path().join("garage.toml");
-        std::fs::write(
-            &conf,
-            format!(
-                "metadata_dir = \"{d}/meta\"\ndata_dir = \"{d}/data\"\ndb_engine = \"sqlite\"\n\
-                 replication_factor = 1\nrpc_bind_addr = \"127.0.0.1:{rpc}\"\nrpc_public_addr = \"127.0.0.1:{rpc}\"\n\
-                 rpc_secret = \"{secret}\"\n[s3_api]\ns3_region = \"garage\"\napi_bind_addr = \"127.0.0.1:{s3}\"\n\
-                 root_domain = \".s3.garage.localhost\"\n[admin]\napi_bind_addr = \"127.0.0.1:{admin}\"\n\
-                 admin_token = \"test-admin-token\"\n",
-                d = dir.path().display(),
-                secret = "0".repeat(64),
-            ),
-        )
-        .unwrap();
-        let log = std::fs::File::create(dir.path().join("garage.log")).unwrap();
-        let child = Command::new(garage)
-            .arg("-c")
-            .arg(&conf)
-            .args(["server", "--single-node", "--default-bucket"])
-            .env("GARAGE_DEFAULT_ACCESS_KEY", ACCESS_KEY)
-            .env("GARAGE_DEFAULT_SECRET_KEY", SECRET_KEY)
-            .env("GARAGE_DEFAULT_BUCKET", BUCKET)
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
+    /// A store that takes every conditional write as a plain one, as Garage did before
+    /// v2: moto's S3 server behind a front that drops If-None-Match and If-Match
+    /// (tests/fixtures/s3/unguarded.py), with the bucket made.
+    pub(crate) fn unguarded() -> S3 {
+        use std::io::BufRead;
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/s3/unguarded.py"
+        );
+        let mut child = Command::new("python3")
+            .args([script, BUCKET])
+            .stdout(Stdio::piped())
             .spawn()
             .unwrap();
-        let server = S3 {
-            endpoint: format!("http://127.0.0.1:{s3}"),
-            region: "garage",
+        let mut port = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut port)
+            .unwrap();
+        let port: u16 = port
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("no port from unguarded.py: {port:?}"));
+        S3 {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            region: "us-east-1",
             pids: Vec::new(),
-            _dir: dir,
+            _dir: tempfile::tempdir().unwrap(),
             child: Some(child),
-        };
-        let client = server.client();
-        let rt = runtime();
-        until("garage answering S3", Duration::from_secs(30), || {
-            rt.block_on(client.list_with_delimiter(None)).is_ok()
-        });
-        Some(server)
+        }
     }
 
     /// The environment a pharos process needs for this store.
@@ -852,11 +829,11 @@ fn ceph_rgw_keeps_region_state_behind_a_single_writer_guard() {
 }
 
 #[test]
-fn garage_round_trip_warns_that_the_guard_is_off() {
-    let Some(s3) = S3::garage() else {
-        eprintln!("garage is not installed; the Garage run is skipped (Ceph's always runs)");
+fn a_store_without_conditional_writes_round_trip_warns_that_the_guard_is_off() {
+    if !crate::harness::needs(&[crate::harness::Part::Moto]) {
         return;
-    };
+    }
+    let s3 = S3::unguarded();
     let up = Server::fixed(Reply::Status(200, "ok".into()));
     let down = Server::fixed(Reply::Status(503, "down".into()));
     let t = project(&up, &down);
