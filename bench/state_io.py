@@ -21,8 +21,15 @@ that goes down halfway through. Printed per format:
                          requests (Ceph: listings and polls included), divided by its
                          rebuilds. The new format also logs what each read of the state
                          read (`rebuild_state_bytes_median`).
-  detect_s               from the canary's target going down to the site the watch built
-                         showing it (api/v2/components.json), looked at every second.
+  detect_s, recover_s     from the canary's target going down (up) to the site the watch
+                         built showing it (api/v2/components.json, looked at every
+                         0.25 s); the median of as many down-and-up rounds as the run
+                         leaves room for (`changes` counts both).
+  detect_after_last_check_s
+                         the median time from the check that confirmed a change (the
+                         canary's last answer of that kind) to the site showing it: what
+                         the state's write and the builder's read add. The rest is the
+                         probe's schedule and confirm:, the same for both formats.
 
 The last line is one JSON object: the figures of the new format, and the same keys
 prefixed `baseline_` for schema 2, per store (`folder_…`, `ceph_…`) and, unprefixed, for
@@ -247,6 +254,7 @@ class Canary:
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):
                 code = 503 if canary.is_down else 200
+                canary.answered.append((time.time(), code))
                 self.send_response(code)
                 self.send_header("content-length", "2")
                 self.end_headers()
@@ -256,12 +264,30 @@ class Canary:
                 pass
 
         self.is_down = False
+        # When each check (or recheck) was answered, and with what.
+        self.answered = []
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def down(self):
         self.is_down = True
+
+    def up(self):
+        self.is_down = False
+
+    def last_answer(self, code, before):
+        """When the last check answered with `code` before `before`."""
+        return max((t for t, c in self.answered if c == code and t <= before), default=None)
+
+
+def median(values):
+    """The median of `values`, to 0.1 s (None when there are none)."""
+    if not values:
+        return None
+    v = sorted(values)
+    mid = len(v) // 2
+    return round(v[mid] if len(v) % 2 else (v[mid - 1] + v[mid]) / 2, 1)
 
 
 def io_of(pid):
@@ -351,15 +377,14 @@ class Run:
         with open(os.path.join(self.tmp, "watch.log")) as f:
             return [int(n) for n in re.findall(r"state: read (\d+) bytes", f.read())]
 
-    def canary_down(self):
-        """Whether the site the watch built shows the canary down (its Statuspage API)."""
+    def canary_shown(self):
+        """The canary's status on the site the watch built (its Statuspage API), if any."""
         try:
             with open(os.path.join(self.tmp, "site", "api", "v2", "components.json")) as f:
                 doc = json.load(f)
         except (OSError, ValueError):
-            return False
-        return any(c["name"] == "Canary" and c["status"] not in ("operational", "under_maintenance")
-                   for c in doc["components"])
+            return None
+        return next((c["status"] for c in doc["components"] if c["name"] == "Canary"), None)
 
     def stop(self):
         if getattr(self, "renames", None):
@@ -426,22 +451,31 @@ def measure(store, minutes, probes, interval, exes, work):
             watch_base[name] = {"io": io_of(run.watch.pid), "rebuilds": run.rebuilds(),
                                 "reads": len(run.state_reads()),
                                 "proxy": proxies[name][1].snapshot() if store == "ceph" else None}
-        # Halfway: the canaries go down at the same moment of the 30 s grid.
-        half = max(0.0, minutes * 60 / 2 - 80)
-        time.sleep(half)
-        aligned = interval - (time.time() % interval) + 3
-        time.sleep(aligned)
-        down_at = time.time()
-        for run in runs.values():
-            run.canary.down()
-        detect = {}
-        deadline = down_at + 10 * interval
-        while len(detect) < len(runs) and time.time() < deadline:
-            for name, run in runs.items():
-                if name not in detect:
-                    if run.canary_down():
-                        detect[name] = round(time.time() - down_at, 1)
-            time.sleep(0.25)
+        # The canaries go down and up again, together, at the same moment of the 30 s
+        # grid, as many times as the run leaves room for; each change is timed to the
+        # site each watch built.
+        changes = {name: {"down": [], "up": [], "after_check": []} for name in runs}
+        end_of_changes = base[next(iter(runs))]["t"] + minutes * 60 - 60 - 20
+        while time.time() + 8 * interval < end_of_changes:
+            for going, code, shown in (("down", 503, lambda s: s not in (None, "operational")),
+                                       ("up", 200, lambda s: s == "operational")):
+                time.sleep(interval - (time.time() % interval) + 3)
+                at = time.time()
+                for run in runs.values():
+                    run.canary.down() if going == "down" else run.canary.up()
+                seen = set()
+                while len(seen) < len(runs) and time.time() < at + 10 * interval:
+                    for name, run in runs.items():
+                        if name not in seen and shown(run.canary_shown()):
+                            now = time.time()
+                            seen.add(name)
+                            changes[name][going].append(now - at)
+                            # The probe's schedule (and confirm:) sets when the change is
+                            # confirmed; the state format sets what follows the last check.
+                            last = run.canary.last_answer(code, now)
+                            if last is not None:
+                                changes[name]["after_check"].append(now - last)
+                    time.sleep(0.25)
         rest = minutes * 60 - (time.time() - base[next(iter(runs))]["t"]) - 60
         time.sleep(max(0.0, rest))
         figures = {}
@@ -453,7 +487,9 @@ def measure(store, minutes, probes, interval, exes, work):
             rebuilds = run.rebuilds() - watch_base[name]["rebuilds"]
             if rebuilds < 1:
                 raise SystemExit(f"{store} {name}: the watch did not rebuild; see {run.tmp}/watch.log")
-            f = {"detect_s": detect.get(name)}
+            c = changes[name]
+            f = {"detect_s": median(c["down"]), "recover_s": median(c["up"]),
+                 "detect_after_last_check_s": median(c["after_check"]), "changes": len(c["after_check"])}
             if store == "ceph":
                 methods0, put0, _ = base[name]["proxy"]
                 methods1, put1, _ = proxies[name][0].snapshot()
