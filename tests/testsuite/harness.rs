@@ -815,6 +815,17 @@ fn on_path(program: &str) -> bool {
     })
 }
 
+/// Whether python3 is here and can import `modules` (as after `import`).
+fn python_imports(modules: &str) -> bool {
+    on_path("python3")
+        && Command::new("python3")
+            .args(["-c", &format!("import {modules}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+}
+
 impl Part {
     fn present(self) -> bool {
         match self {
@@ -838,15 +849,7 @@ impl Part {
             }
             Part::Promtool => Path::new("/usr/bin/promtool").exists(),
             Part::Python => on_path("python3"),
-            Part::Aiosmtpd => {
-                on_path("python3")
-                    && Command::new("python3")
-                        .args(["-c", "import aiosmtpd"])
-                        .stdout(Stdio::null())
-                        .stderr(Stdio::null())
-                        .status()
-                        .is_ok_and(|s| s.success())
-            }
+            Part::Aiosmtpd => python_imports("aiosmtpd"),
             Part::Nft => on_path("nft") && on_path("ip"),
             Part::Script => on_path("script"),
             Part::Systemd => on_path("systemd-analyze"),
@@ -865,20 +868,8 @@ impl Part {
                         .is_dir()
             }
             Part::Synapse => Path::new(SYNAPSE_PYTHON).exists(),
-            Part::Moto => {
-                on_path("python3")
-                    && Command::new("python3")
-                        .args(["-c", "import moto.server, werkzeug"])
-                        .output()
-                        .is_ok_and(|o| o.status.success())
-            }
-            Part::Social => {
-                on_path("python3")
-                    && Command::new("python3")
-                        .args(["-c", "import oauthlib, regex"])
-                        .output()
-                        .is_ok_and(|o| o.status.success())
-            }
+            Part::Moto => python_imports("moto.server, werkzeug"),
+            Part::Social => python_imports("oauthlib, regex"),
             Part::Containers => {
                 ["buildah", "podman", "runc", "skopeo", "umoci", "rustup"]
                     .iter()
